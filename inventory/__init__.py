@@ -1,0 +1,1 @@
+"""What to scan: parse the inventories admins already keep into Host records."""

@@ -1,0 +1,1 @@
+"""What we found: CSV, HTML, JSON and console reports rendered from result records."""

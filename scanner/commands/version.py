@@ -1,0 +1,18 @@
+"""`cmaudit version`: print the version and the advisory files this build knows."""
+
+from __future__ import annotations
+
+import argparse
+
+from scanner import __version__
+
+HELP = "print cmaudit's version"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options."""
+
+
+def run(args: argparse.Namespace) -> int:
+    print(f"cmaudit {__version__}")
+    return 0

@@ -1,0 +1,20 @@
+"""The cmaudit command line itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_bad_usage_exit_status_is_64():
+    """Schedulers can tell bad usage (64) from an incomplete audit (2)."""
+    proc = subprocess.run([sys.executable, "-m", "scanner", "--no-such-option"], capture_output=True, text=True)
+    assert proc.returncode == 64
+    assert "error" in proc.stderr
+
+
+def test_help_documents_exit_codes():
+    """`cmaudit --help` says what each exit status means."""
+    proc = subprocess.run([sys.executable, "-m", "scanner", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert "64" in proc.stdout and "AFFECTED" in proc.stdout
