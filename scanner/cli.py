@@ -12,23 +12,23 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
 from typing import NoReturn, Protocol
 
 from scanner import __version__
+from scanner import commands as commands_pkg
 from scanner.errors import UsageError
 
 EXIT_USAGE = 64
 
-# (sub-command, module under scanner.commands)
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("version", "version"),
-)
-
 
 class Command(Protocol):
+    """A module under scanner/commands; the module's name (dashes for underscores) is the sub-command."""
+
     HELP: str
+    ORDER: int  # position in `cmaudit --help`
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
 
@@ -52,14 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cmaudit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module_name in COMMANDS:
-        module: Command = importlib.import_module(f"scanner.commands.{module_name}")  # type: ignore[assignment]
+    for name, module in _commands():
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
                            epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
+
+
+def _commands() -> list[tuple[str, Command]]:
+    """Every module in scanner.commands is a sub-command: adding one needs no edit here."""
+    found: list[tuple[str, Command]] = []
+    for info in pkgutil.iter_modules(commands_pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        module: Command = importlib.import_module(f"scanner.commands.{info.name}")  # type: ignore[assignment]
+        found.append((info.name.replace("_", "-"), module))
+    return sorted(found, key=lambda item: (getattr(item[1], "ORDER", 100), item[0]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import argparse
 from scanner import __version__
 
 HELP = "print cmaudit's version"
+ORDER = 99
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
