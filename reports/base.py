@@ -1,0 +1,41 @@
+"""The one interface every report format implements.
+
+A plain Protocol and a dict of instances (see reports/__init__.py): no plugin framework at this size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from scanner.records import VERDICT_ORDER, HostResult, RunResults
+
+
+class Reporter(Protocol):
+    """Renders RunResults to one file in the run's output folder."""
+
+    @property
+    def name(self) -> str:
+        """Short format name ("csv", "html", "json"): the key in write_reports' answer."""
+        ...
+
+    @property
+    def filename(self) -> str:
+        """The file's name in the output folder, e.g. "report.csv"."""
+        ...
+
+    def render(self, results: RunResults) -> bytes:
+        """The file's complete content."""
+        ...
+
+    def write(self, results: RunResults, path: Path) -> None:
+        """Write the report to `path` atomically."""
+        ...
+
+
+_RANK = {verdict: rank for rank, verdict in enumerate(VERDICT_ORDER)}
+
+
+def action_order(hosts: tuple[HostResult, ...] | list[HostResult]) -> list[HostResult]:
+    """Hosts needing action first (VERDICT_ORDER), then by name: the order every report lists them in."""
+    return sorted(hosts, key=lambda h: (_RANK.get(h.verdict, len(_RANK)), h.host.casefold(), h.port))

