@@ -13,12 +13,14 @@ from pathlib import Path
 
 from reports.base import Reporter
 from reports.csv_report import CsvReporter
+from reports.html_report import HtmlReporter
 from reports.json_report import JsonReporter
 from scanner.records import RunResults
 
 REPORTERS: dict[str, Reporter] = {
     "json": JsonReporter(),
     "csv": CsvReporter(),
+    "html": HtmlReporter(),
 }
 
 

@@ -1,0 +1,102 @@
+"use strict";
+(function () {
+  // Progressive enhancement: without JS the page is a plain list whose rows still expand (<details>).
+  var rowsBox = document.getElementById("rows");
+  var rows = Array.prototype.slice.call(rowsBox.children);
+  var controls = document.getElementById("controls");
+  var query = document.getElementById("q");
+  var shown = document.getElementById("shown");
+  var empty = document.getElementById("empty");
+  var chips = Array.prototype.slice.call(controls.querySelectorAll(".chip"));
+  var heads = Array.prototype.slice.call(document.querySelectorAll("#head button[data-sort]"));
+  var ACTION = {AFFECTED: 1, AT_RISK: 1, ERROR: 1, UNKNOWN: 1};
+  var NUMERIC = {rank: 1};
+  var texts = null; // lower-cased row text, built on first search (5,000 rows: a few ms)
+  var verdictFilter = "all";
+  var sortKey = "rank";
+  var sortDir = 1;
+  var order = new Map();
+  rows.forEach(function (row, i) { order.set(row, i); });
+  controls.hidden = false;
+
+  function matchesVerdict(row) {
+    if (verdictFilter === "all") return true;
+    var v = row.dataset.verdict;
+    return verdictFilter === "action" ? ACTION[v] === 1 : v === verdictFilter;
+  }
+
+  function applyFilter() {
+    var q = query.value.trim().toLowerCase();
+    if (q && texts === null) texts = rows.map(function (row) { return row.textContent.toLowerCase(); });
+    var n = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var ok = matchesVerdict(rows[i]) && (!q || texts[i].indexOf(q) !== -1);
+      if (rows[i].hidden === ok) rows[i].hidden = !ok;
+      if (ok) n++;
+    }
+    shown.textContent = n + " of " + rows.length + " hosts";
+    empty.hidden = n !== 0;
+  }
+
+  function compare(a, b) {
+    var x = a.dataset[sortKey] || "", y = b.dataset[sortKey] || "";
+    var d;
+    if (NUMERIC[sortKey]) d = Number(x) - Number(y);
+    else d = x.localeCompare(y, undefined, {numeric: true, sensitivity: "base"});
+    if (d === 0 && sortKey !== "rank") d = Number(a.dataset.rank) - Number(b.dataset.rank);
+    return d !== 0 ? d * sortDir : order.get(a) - order.get(b);
+  }
+
+  function sortBy(key) {
+    sortDir = key === sortKey ? -sortDir : 1;
+    sortKey = key;
+    var sorted = rows.slice().sort(compare);
+    var frag = document.createDocumentFragment();
+    sorted.forEach(function (row) { frag.appendChild(row); });
+    rowsBox.appendChild(frag);
+    if (texts !== null) {
+      var byRow = new Map();
+      rows.forEach(function (row, i) { byRow.set(row, texts[i]); });
+      texts = sorted.map(function (row) { return byRow.get(row); });
+    }
+    rows = sorted;
+    heads.forEach(function (h) {
+      if (h.dataset.sort === key) h.setAttribute("aria-sort", sortDir === 1 ? "ascending" : "descending");
+      else h.removeAttribute("aria-sort");
+    });
+  }
+
+  chips.forEach(function (chip) {
+    chip.addEventListener("click", function () {
+      verdictFilter = chip.dataset.filter;
+      chips.forEach(function (c) { c.setAttribute("aria-pressed", c === chip ? "true" : "false"); });
+      applyFilter();
+    });
+  });
+  heads.forEach(function (h) { h.addEventListener("click", function () { sortBy(h.dataset.sort); }); });
+  var timer = 0;
+  query.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(applyFilter, rows.length > 1000 ? 150 : 0);
+  });
+  query.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter") { clearTimeout(timer); applyFilter(); }
+  });
+  document.getElementById("expand").addEventListener("click", function () {
+    rows.forEach(function (row) { if (!row.hidden) row.open = true; });
+  });
+  document.getElementById("collapse").addEventListener("click", function () {
+    rows.forEach(function (row) { row.open = false; });
+  });
+
+  // Printing: open every shown host (browsers without ::details-content), close them again after.
+  var openedForPrint = [];
+  window.addEventListener("beforeprint", function () {
+    openedForPrint = rows.filter(function (row) { return !row.hidden && !row.open; });
+    openedForPrint.forEach(function (row) { row.open = true; });
+  });
+  window.addEventListener("afterprint", function () {
+    openedForPrint.forEach(function (row) { row.open = false; });
+    openedForPrint = [];
+  });
+})();

@@ -1,0 +1,123 @@
+"""report.html is one self-contained, escaped page with a strict CSP (browser behaviour: test_html_browser.py)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from jinja2 import ChoiceLoader, DictLoader
+
+import reports
+from reports import write_reports
+from reports.html_report import Section, render_html
+from scanner.records import RunResults
+
+from .samples import XSS_IMG, XSS_SCRIPT, meta, mixed_run
+
+TEMPLATES = Path(reports.__file__).parent / "templates"
+
+
+def _csp(html: str) -> str:
+    m = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+    assert m, "CSP meta tag missing"
+    return m.group(1).replace("&#39;", "'")
+
+
+def _sha(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def test_csp_allows_exactly_our_inline_style_and_script():
+    """The CSP forbids everything but the page's own inline CSS and JS, pinned by hash."""
+    html = render_html(mixed_run())
+    csp = _csp(html)
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+    styles = re.findall(r"<style>(.*?)</style>", html, re.S)
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert len(styles) == len(scripts) == 1
+    assert f"style-src {_sha(styles[0])}" in csp
+    assert f"script-src {_sha(scripts[0])}" in csp
+    assert " style=" not in html and " on" + "click=" not in html  # attributes the CSP would block
+
+
+def test_server_text_is_escaped():
+    """Markup in a log line appears escaped in the page source, never as a tag."""
+    html = render_html(mixed_run())
+    assert "<script>window.__pwned" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;window.__pwned = 1; alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=" in html
+    assert XSS_SCRIPT and XSS_IMG  # the samples really carry the payloads
+
+
+def test_template_never_marks_values_safe():
+    """No template bypasses autoescaping."""
+    for path in TEMPLATES.glob("*.j2"):
+        text = path.read_text(encoding="utf-8")
+        assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, path.name
+
+
+def test_page_references_nothing_external():
+    """The page loads nothing: no src/href to another file or site except the KB link to click."""
+    html = render_html(mixed_run())
+    assert not re.search(r"\ssrc=\"", html.replace('src=x', ''))
+    hrefs = set(re.findall(r'href="([^"]*)"', html))
+    assert hrefs == {"https://support.microsoft.com/kb/951376"}
+    assert "<link" not in html and "@import" not in html and "url(" not in html
+
+
+@pytest.mark.parametrize("url", [
+    pytest.param("javascript:alert(1)", id="javascript"),
+    pytest.param("data:text/html,x", id="data"),
+    pytest.param("https://x\" onmouseover=\"alert(1)", id="attribute-break"),
+])
+def test_unsafe_kb_url_is_not_linked(url):
+    """A results file cannot turn the KB link into script."""
+    results = dataclasses.replace(mixed_run(), meta=meta(kb_url=url, advisory_kb="KB-x"))
+    html = render_html(results)
+    assert "href=" not in html and "javascript:" not in html
+
+
+def test_banners_only_when_the_run_says_so():
+    """Insecure and interrupted runs carry a loud banner; a normal run has none."""
+    plain = render_html(mixed_run())
+    assert 'id="banner-insecure"' not in plain and 'id="banner-interrupted"' not in plain
+    loud = render_html(RunResults(meta=meta(insecure=True, interrupted=True), hosts=mixed_run().hosts))
+    assert 'id="banner-insecure"' in loud and 'id="banner-interrupted"' in loud
+
+
+def test_secret_looking_options_are_masked():
+    """Should a password ever reach the run options, the page does not show it."""
+    results = RunResults(meta=meta(options={"password": "hunter2", "concurrency": 8}), hosts=())
+    html = render_html(results)
+    assert "hunter2" not in html and "password=***" in html and "concurrency=8" in html
+
+
+def test_extra_sections_render_above_the_summary(monkeypatch):
+    """Later features (since last run, trends) add an escaped section on top without editing the template."""
+    from reports import html_report
+
+    env = html_report._environment()
+    extra = DictLoader({"_since.html.j2": '<section id="since">{{ ctx.title }}</section>'})
+    monkeypatch.setattr(env, "loader", ChoiceLoader([env.loader, extra]))
+    html = render_html(mixed_run(), sections=[Section("_since.html.j2", {"title": "<b>Since</b>"})])
+    assert '<section id="since">&lt;b&gt;Since&lt;/b&gt;</section>' in html
+    assert html.index('id="since"') < html.index('id="summary"')
+
+
+def test_empty_run_renders():
+    """A run with no hosts still gives a readable page."""
+    html = render_html(RunResults(meta=meta(), hosts=()))
+    assert 'id="count-total">0<' in html
+
+
+def test_write_reports_writes_all_three(tmp_path):
+    """write_reports puts results.json, report.csv and report.html in the folder and says where."""
+    out = tmp_path / "run" / "nested"
+    paths = write_reports(mixed_run(), out)
+    assert {k: p.name for k, p in paths.items()} == {"json": "results.json", "csv": "report.csv",
+                                                     "html": "report.html"}
+    assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.html", "results.json"]
