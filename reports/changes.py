@@ -235,13 +235,13 @@ def _verdict(v: Verdict | None) -> str:
     return "-" if v is None else v.value
 
 
-def render_text(changes: Changes) -> str:
+def render_text(changes: Changes, *, title: str = "Since last run") -> str:
     """The "since last run" block for the console and the mail body (plain text, one host a line)."""
     if changes.is_baseline:
-        lines = [f"Since last run: no earlier complete run of this inventory; run {changes.current_run} "
+        lines = [f"{title}: no earlier complete run of this inventory; run {changes.current_run} "
                  "is the baseline."]
     else:
-        lines = [f"Since last run (run {changes.previous_run}, {_when(changes.previous_started)}):"]
+        lines = [f"{title} (run {_one_line(changes.previous_run or '')}, {_when(changes.previous_started)}):"]
         if not changes.changed:
             lines.append("  no change.")
 
