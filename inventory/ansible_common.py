@@ -1,0 +1,261 @@
+"""What Ansible INI and YAML inventories share: groups, children, variables, host patterns.
+
+The semantics follow Ansible's, so an admin can point cmaudit at the inventory their playbooks use:
+- a host listed in several groups is one host (not a duplicate) whose tags are all its groups, with
+  the groups they are children of;
+- group vars are inherited through `children`; deeper groups override shallower ones (ties by group
+  name, as Ansible does), and host vars override group vars;
+- `host:port` and `ansible_port` set the port; ranges `sms[01:03]` and `node[a:c]` expand.
+
+What cmaudit reads from each host's variables (everything else is ignored):
+  ansible_host                          address
+  ansible_port                          port
+  ansible_winrm_scheme / ansible_psrp_protocol       http | https
+  ansible_winrm_transport / ansible_psrp_auth        auth (a list such as "ntlm,kerberos" -> its first)
+  ansible_user / ansible_winrm_user / ansible_psrp_user                            username
+  ansible_winrm_cert_pem, ansible_winrm_cert_key_pem (or ansible_psrp_certificate_*) certificate auth
+  cmaudit_site_code, cmaudit_password_env, cmaudit_tags                          cmaudit's own
+Differences from Ansible, on purpose:
+- a host whose `ansible_connection` is set to something other than winrm or psrp (ssh, local,
+  network_cli...) is not a Windows scan target: it is skipped with a warning naming it. A host with no
+  `ansible_connection` at all is scanned (it was listed in a file given to cmaudit).
+- without a scheme, Ansible assumes https unless the port is 5985; cmaudit infers the scheme from a
+  well-known port (80/5985 http, 443/5986 https) and otherwise uses --scheme (default http, where message
+  encryption is required).
+- passwords in the inventory (ansible_password and friends) are never read; a warning says so.
+- Jinja templates (`{{ ... }}`) are not evaluated; a value that needs one is an error at its line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from inventory.fields import (
+    build_host,
+    check_host_name,
+    parse_auth,
+    parse_env_name,
+    parse_plain,
+    parse_port,
+    parse_scheme,
+    parse_site_code,
+    parse_tags,
+    quote_value,
+    split_host_port,
+)
+from inventory.model import MAX_HOSTS, Defaults, Host
+from scanner.errors import InventoryError
+
+WINRM_CONNECTIONS = ("winrm", "psrp")
+_GROUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+_RANGE = re.compile(r"\[([0-9]+|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\]")
+_SECRET_VARS = ("ansible_password", "ansible_winrm_password", "ansible_psrp_password", "ansible_ssh_pass",
+                "ansible_become_password", "ansible_become_pass")
+
+# (host field, variables that set it, first wins, validator)
+_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("address", ("ansible_host", "ansible_ssh_host")),
+    ("port", ("ansible_port", "ansible_ssh_port")),
+    ("scheme", ("ansible_winrm_scheme", "ansible_psrp_protocol")),
+    ("auth", ("ansible_winrm_transport", "ansible_psrp_auth")),
+    ("username", ("ansible_user", "ansible_winrm_user", "ansible_psrp_user")),
+    ("cert_pem", ("ansible_winrm_cert_pem", "ansible_psrp_certificate_pem")),
+    ("cert_key_pem", ("ansible_winrm_cert_key_pem", "ansible_psrp_certificate_key_pem")),
+    ("site_code", ("cmaudit_site_code",)),
+    ("password_env", ("cmaudit_password_env",)),
+    ("tags", ("cmaudit_tags",)),
+)
+
+
+@dataclass(slots=True)
+class Var:
+    value: object
+    line: int
+
+
+@dataclass(slots=True)
+class Group:
+    name: str
+    line: int
+    vars: dict[str, Var] = field(default_factory=dict)
+    children: list[str] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class AnsibleHost:
+    name: str
+    line: int
+    groups: list[str] = field(default_factory=list)
+    vars: dict[str, Var] = field(default_factory=dict)
+
+
+class AnsibleInventory:
+    """Groups and hosts as an Ansible inventory declares them, resolved into cmaudit Hosts."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.groups: dict[str, Group] = {}
+        self.hosts: dict[str, AnsibleHost] = {}
+
+    def group(self, name: str, line: int) -> Group:
+        if not _GROUP_NAME.fullmatch(name):
+            raise InventoryError(self.path, line, f"group name {quote_value(name)} is not valid")
+        return self.groups.setdefault(name, Group(name, line))
+
+    def add_child(self, parent: str, child: str, line: int) -> None:
+        parent_group, child_group = self.group(parent, line), self.group(child, line)
+        if child not in parent_group.children:
+            parent_group.children.append(child)
+            child_group.parents.append(parent)
+
+    def add_host(self, pattern: str, line: int, group: str, host_vars: dict[str, Var]) -> None:
+        """A host line: its pattern may carry `:port` and ranges; repeated hosts merge as in Ansible."""
+        name_pattern, port = split_ansible_pattern(pattern, self.path, line)
+        if port is not None:
+            host_vars = {"ansible_port": Var(port, line), **host_vars}
+        self.group(group, line)
+        for name in expand_range(name_pattern, self.path, line):
+            if len(self.hosts) >= MAX_HOSTS and name not in self.hosts:
+                raise InventoryError(self.path, line, f"lists more than {MAX_HOSTS} hosts")
+            host = self.hosts.setdefault(name, AnsibleHost(name, line))
+            if group not in host.groups:
+                host.groups.append(group)
+            host.vars.update(host_vars)
+
+    def resolve(self, defaults: Defaults) -> tuple[list[Host], list[str]]:
+        """cmaudit Hosts in the order Ansible hosts were first declared, with warnings."""
+        ancestors = {name: self._ancestors(name) for name in self.groups}
+        depth: dict[str, int] = {}
+        for name in self.groups:
+            self._depth(name, depth)
+        hosts: list[Host] = []
+        warnings: list[str] = []
+        secret_vars: set[str] = set()
+        for entry in sorted(self.hosts.values(), key=lambda h: h.line):  # file order, also for YAML
+            groups = list(entry.groups)
+            for name in entry.groups:
+                groups.extend(g for g in ancestors[name] if g not in groups)
+            merged: dict[str, Var] = {}
+            for name in sorted({*groups, "all"} & self.groups.keys(), key=lambda g: (depth[g], g)):
+                merged.update(self.groups[name].vars)
+            merged.update(entry.vars)
+            secret_vars.update(key for key in _SECRET_VARS if key in merged)
+            connection = merged.get("ansible_connection")
+            if connection is not None and str(connection.value).strip().lower() not in WINRM_CONNECTIONS:
+                warnings.append(f"{self.path}:{entry.line}: {entry.name} skipped: ansible_connection="
+                                f"{quote_value(str(connection.value))} is not winrm or psrp")
+                continue
+            tags = [g for g in groups if g not in ("all", "ungrouped")]
+            hosts.append(self._host(entry, merged, tags, defaults))
+        if secret_vars:
+            warnings.append(f"{self.path}: {', '.join(sorted(secret_vars))} ignored: cmaudit takes passwords "
+                            "from CMAUDIT_PASSWORD, a per-host variable, the keyring or a prompt")
+        return hosts, warnings
+
+    def _host(self, entry: AnsibleHost, merged: dict[str, Var], tags: list[str], defaults: Defaults) -> Host:
+        values: dict[str, object] = {}
+        for name, variables in _FIELDS:
+            chosen = next((merged[v] for v in variables if v in merged), None)
+            if chosen is not None:
+                values[name] = _checked(name, chosen, self.path)
+        extra_tags = values.pop("tags", ())
+        assert isinstance(extra_tags, tuple)
+        return build_host(entry.name, path=self.path, line=entry.line, defaults=defaults,
+                          address=values.get("address"), port=values.get("port"), scheme=values.get("scheme"),
+                          auth=values.get("auth"), site_code=values.get("site_code"),
+                          tags=(*tags, *(t for t in extra_tags if t not in tags)),
+                          username=values.get("username"), password_env=values.get("password_env"),
+                          cert_pem=values.get("cert_pem"), cert_key_pem=values.get("cert_key_pem"))
+
+    def _ancestors(self, name: str) -> list[str]:
+        """Every group `name` is (transitively) a child of; a cycle is an error at the group's line."""
+        found: list[str] = []
+        stack = list(self.groups[name].parents)
+        while stack:
+            parent = stack.pop()
+            if parent == name:
+                raise InventoryError(self.path, self.groups[name].line, f"group {name} is its own ancestor")
+            if parent not in found:
+                found.append(parent)
+                stack.extend(self.groups[parent].parents)
+        return found
+
+    def _depth(self, name: str, memo: dict[str, int]) -> int:
+        """0 for `all`, else one more than the deepest parent (cycles were refused by _ancestors)."""
+        stack = [name]
+        while stack:
+            current = stack[-1]
+            pending = [p for p in self.groups[current].parents if p not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            parents = self.groups[current].parents
+            memo[current] = 0 if current == "all" else 1 + max((memo[p] for p in parents), default=0)
+        return memo[name]
+
+
+def _checked(name: str, var: Var, path: str) -> object:
+    """A variable's value checked at the line that set it, so the error points where to fix it."""
+    value, line = var.value, var.line
+    if isinstance(value, str) and "{{" in value:
+        raise InventoryError(path, line, f"{name} uses a Jinja template, which cmaudit cannot evaluate")
+    if isinstance(value, dict):
+        raise InventoryError(path, line, f"{name} must be a single value, not a mapping")
+    if name == "tags":
+        return parse_tags(value)
+    if name == "auth":
+        return parse_auth(value, path, line)
+    if isinstance(value, list | tuple):
+        raise InventoryError(path, line, f"{name} must be a single value, not a list")
+    if name == "address":
+        return check_host_name(str(value), path, line, "ansible_host")
+    if name == "port":
+        return parse_port(value, path, line)
+    if name == "scheme":
+        return parse_scheme(value, path, line)
+    if name == "site_code":
+        return parse_site_code(value, path, line)
+    if name == "password_env":
+        return parse_env_name(value, path, line)
+    return parse_plain(value, path, line, name)
+
+
+def split_ansible_pattern(pattern: str, path: str, line: int) -> tuple[str, str | None]:
+    """`sms[01:03]:5986` -> ("sms[01:03]", "5986"); IPv6 as in split_host_port."""
+    if (pattern.startswith("[") and not _RANGE.match(pattern)) or ("[" not in pattern and pattern.count(":") > 1):
+        return split_host_port(pattern, path, line)
+    outside = _RANGE.sub("", pattern)
+    if ":" not in outside:
+        return pattern, None
+    head, _, port = pattern.rpartition(":")
+    if not port or "]" in port:
+        raise InventoryError(path, line, f"{quote_value(pattern)} is not a host pattern")
+    return head, port
+
+
+def expand_range(pattern: str, path: str, line: int) -> list[str]:
+    """Ansible's ranges: `sms[01:03]` -> sms01 sms02 sms03, `x[a:c]`, `[1:9:2]`; bounded by MAX_HOSTS."""
+    match = _RANGE.search(pattern)
+    if not match:
+        return [pattern]
+    start, end, step_text = match.groups()
+    step = int(step_text) if step_text else 1
+    head, tail = pattern[: match.start()], pattern[match.end():]
+    if start.isdigit() != end.isdigit() or step < 1:
+        raise InventoryError(path, line, f"range {quote_value(match.group())} is not valid")
+    if start.isdigit():
+        low, high, width = int(start), int(end), len(start) if start.startswith("0") else 0
+        if high < low or (high - low) // step >= MAX_HOSTS:
+            raise InventoryError(path, line, f"range {quote_value(match.group())} is empty or too large")
+        items = [str(n).zfill(width) for n in range(low, high + 1, step)]
+    else:
+        if ord(end) < ord(start):
+            raise InventoryError(path, line, f"range {quote_value(match.group())} is empty")
+        items = [chr(c) for c in range(ord(start), ord(end) + 1, step)]
+    tails = expand_range(tail, path, line)
+    if len(items) * len(tails) > MAX_HOSTS:
+        raise InventoryError(path, line, f"{quote_value(pattern)} expands to more than {MAX_HOSTS} hosts")
+    return [f"{head}{item}{rest}" for item in items for rest in tails]
