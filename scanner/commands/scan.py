@@ -1,0 +1,116 @@
+"""`cmaudit scan INVENTORY`: audit every host of an inventory over WinRM (read-only WinRS commands)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from scanner.collect import DEFAULT_MAX_LOG_BYTES
+from scanner.errors import UsageError
+
+HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
+ORDER = 10
+
+AUTH_CHOICES = ("ntlm", "negotiate", "kerberos", "credssp", "certificate", "basic")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError("must be between 0 and 86400 seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("must be a TCP port (1-65535)")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inventory", metavar="INVENTORY", type=Path,
+                        help="host list: text (host[:port]), CSV, or an Ansible INI/YAML inventory")
+    parser.add_argument("-o", "--output", metavar="DIR", type=Path,
+                        help="the run's folder (default: a new UTC-timestamped folder under ./cmaudit-runs/)")
+    parser.add_argument("--username", metavar="DOMAIN\\user",
+                        help="WinRM account (per-host `username`/ansible_user wins); the password comes from "
+                             "$CMAUDIT_PASSWORD, the keyring or a prompt, never from the command line")
+    parser.add_argument("--auth", choices=AUTH_CHOICES, default="ntlm",
+                        help="default authentication for hosts that do not set one (default: ntlm)")
+    parser.add_argument("--port", type=_port, help="default port (default: 5985 for http, 5986 for https)")
+    parser.add_argument("--scheme", choices=("http", "https"), default="http",
+                        help="default scheme (default: http, with WinRM message encryption required)")
+    parser.add_argument("--ca-file", metavar="FILE", help="CA bundle to validate the hosts' HTTPS certificates")
+    parser.add_argument("--insecure", action="store_true",
+                        help="DANGEROUS: skip certificate validation and allow Basic over HTTP (recorded in "
+                             "the results)")
+    parser.add_argument("--concurrency", type=_positive_int, default=32,
+                        help="hosts scanned at once (default: 32, like Invoke-Command -ThrottleLimit)")
+    parser.add_argument("--timeout", type=_seconds, default=120.0,
+                        help="whole-host budget in seconds, retries included (default: 120)")
+    parser.add_argument("--retries", type=_non_negative_int, default=2,
+                        help="retries for transient errors: refused, reset, 5xx, timeouts (default: 2); "
+                             "authentication failures are never retried")
+    parser.add_argument("--max-auth-failures", type=_non_negative_int, default=5, metavar="K",
+                        help="after K authentication failures in a row, skip the remaining hosts of that "
+                             "account to avoid a lockout (default: 5; 0 disables)")
+    parser.add_argument("--max-log-bytes", type=_positive_int, default=DEFAULT_MAX_LOG_BYTES, metavar="N",
+                        help=f"per log file, keep at most the last N bytes (default: {DEFAULT_MAX_LOG_BYTES})")
+    parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.fleet_scan import ScanSettings, run_scan
+
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise UsageError(f"{args.ca_file}: --ca-file is not a readable file")
+    settings = ScanSettings(
+        inventory=args.inventory,
+        output=args.output,
+        username=args.username,
+        auth=args.auth,
+        port=args.port,
+        scheme=args.scheme,
+        ca_file=args.ca_file,
+        insecure=args.insecure,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        retries=args.retries,
+        max_auth_failures=args.max_auth_failures,
+        max_log_bytes=args.max_log_bytes,
+        quiet=args.quiet,
+        interactive=_stdin_is_terminal(),
+    )
+    return run_scan(settings).exit_status
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False

@@ -1,0 +1,249 @@
+"""`cmaudit scan` as a function: inventory in, results.json + reports + evidence out, exit status back.
+
+Kept apart from the argparse layer so tests, `cmaudit demo` and benchmarks drive the very same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from scanner.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
+from scanner.errors import HostError, UsageError
+from scanner.host_job import HostOutcome, ScanContext, ScanJob
+from scanner.progress import Progress
+from scanner.records import RunResults, Verdict
+from scanner.runner import HostRun, Runner, RunnerOptions, utc_now
+from scanner.scan_results import assemble, host_result, run_meta
+from scanner.winrm_session import SessionOptions
+
+if TYPE_CHECKING:
+    from inventory.model import Host
+
+DEFAULT_RUNS_DIR = "cmaudit-runs"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    """Every knob of `cmaudit scan`; recorded (minus secrets, which never live here) in results.json."""
+
+    inventory: Path
+    output: Path | None = None
+    username: str | None = None
+    auth: str = "ntlm"
+    port: int | None = None
+    scheme: str = "http"
+    ca_file: str | None = None
+    insecure: bool = False
+    concurrency: int = 32
+    timeout: float = 120.0
+    retries: int = 2
+    max_auth_failures: int = 5
+    max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
+    connect_timeout: float = 10.0
+    operation_timeout: int = 20
+    quiet: bool = False
+    password_env: str = "CMAUDIT_PASSWORD"
+    interactive: bool = False  # may prompt for a password (only on a terminal)
+    grace: float = 3.0
+    backoff_base: float = 0.5
+
+
+@dataclass(slots=True)
+class ScanOutcome:
+    results: RunResults
+    out_dir: Path
+    paths: dict[str, Path]
+    exit_status: int
+    runner: Runner[Any, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class _FailedJob:
+    """A host refused before any network traffic (e.g. Basic over HTTP without --insecure)."""
+
+    requests = 0
+
+    def __init__(self, error: HostError) -> None:
+        self.error = error
+
+    def run(self) -> HostOutcome:
+        raise self.error
+
+    def abort(self) -> None:
+        pass
+
+
+def default_output_dir(base: Path | None = None) -> Path:
+    """A fresh UTC-timestamped folder under ./cmaudit-runs/ (suffixed if two runs start in one second)."""
+    root = base or Path.cwd() / DEFAULT_RUNS_DIR
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = root / stamp
+    n = 2
+    while candidate.exists():
+        candidate = root / f"{stamp}-{n}"
+        n += 1
+    return candidate
+
+
+def _sha256_file(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def run_scan(
+    settings: ScanSettings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    on_runner: Callable[[Runner[Any, Any]], None] | None = None,
+    on_host_done: Callable[[HostRun[Any, Any]], None] | None = None,
+    install_signal_handlers: bool = True,
+) -> ScanOutcome:
+    """Scan every host of the inventory; always writes results.json covering every host."""
+    from inventory import load_inventory
+    from reports import write_reports
+    from reports.console import exit_status, print_summary
+    from scanner.advisory import load_advisory
+    from scanner.credentials import PasswordResolver, validate_transport
+    from scanner.engine import evaluate  # type: ignore[import-not-found,unused-ignore]  # lands with the engine
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    started = utc_now()
+    inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
+                               default_auth=settings.auth)
+    advisory = load_advisory()
+    out_dir = settings.output or default_output_dir()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
+    warnings = list(inventory.warnings)
+    for warning in warnings:
+        err.write(f"cmaudit: warning: {warning}\n")
+    if settings.insecure:
+        err.write("cmaudit: WARNING: --insecure: TLS certificates are NOT validated and Basic over HTTP is "
+                  "allowed; this run is recorded as insecure\n")
+
+    # Passwords are looked up once, before any thread starts, so a prompt never races the progress bar.
+    resolver = PasswordResolver(default_env=settings.password_env, interactive=settings.interactive,
+                                environ=environ)
+    passwords: dict[tuple[str, int], str | None] = {}
+    refused: dict[tuple[str, int], HostError] = {}
+    for host in inventory.hosts:
+        try:
+            validate_transport(host, insecure=settings.insecure)
+        except UsageError as exc:
+            refused[host.key] = HostError(host.name, str(exc))
+            continue
+        secret = resolver.secret(host, username=host.username or settings.username)
+        passwords[host.key] = secret.reveal() if secret else None
+    secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
+
+    context = ScanContext(
+        session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
+                               connect_timeout=settings.connect_timeout,
+                               read_timeout=float(settings.operation_timeout + 10),
+                               operation_timeout=settings.operation_timeout),
+        collect=CollectOptions(max_log_bytes=settings.max_log_bytes),
+        run_dir=out_dir,
+        advisory=advisory,
+        evaluate=evaluate,
+        password_for=lambda host: passwords.get(host.key),
+        secrets=secrets,
+    )
+
+    def factory(host: Host, deadline: float, attempt: int) -> ScanJob | _FailedJob:
+        if host.key in refused:
+            return _FailedJob(refused[host.key])
+        return ScanJob(host, deadline, context)
+
+    progress = Progress(len(inventory.hosts), err, quiet=settings.quiet)
+
+    def done(run: HostRun[Host, HostOutcome]) -> None:
+        result = host_result(run)
+        detail = result.error.category.value if result.error else ""
+        progress.host_done(run.host.name, result.verdict, detail)
+        if on_host_done is not None:
+            on_host_done(run)
+
+    runner: Runner[Host, HostOutcome] = Runner(
+        factory,
+        RunnerOptions(concurrency=settings.concurrency, timeout=settings.timeout, retries=settings.retries,
+                      max_auth_failures=settings.max_auth_failures, grace=settings.grace,
+                      backoff_base=settings.backoff_base),
+        on_done=done,
+        credential_key=lambda host: (host.username or settings.username, host.password_env),
+    )
+    if on_runner is not None:
+        on_runner(runner)
+    try:
+        runs = asyncio.run(_run_with_signals(runner, list(inventory.hosts), progress, install_signal_handlers))
+    finally:
+        progress.close()
+    if runner.breaker_tripped:
+        err.write(f"cmaudit: stopped logging on after {settings.max_auth_failures} authentication failures in a "
+                  "row; remaining hosts were skipped (ERROR/auth-skipped)\n")
+    options = {k: v for k, v in asdict(settings).items() if k not in ("inventory", "output")}
+    meta = run_meta(
+        started=started, finished=utc_now(), advisory=advisory, inventory_path=str(settings.inventory),
+        inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=options,
+        insecure=settings.insecure, interrupted=runner.interrupted,
+    )
+    results = assemble(meta, runs)
+    paths = write_reports(results, out_dir)
+    print_summary(results, out)
+    for name, path in paths.items():
+        out.write(f"{name:>5}: {path}\n")
+    status = exit_status(results)
+    if runner.interrupted:
+        err.write(f"cmaudit: interrupted; results for every host written to {paths.get('json', out_dir)}\n")
+    return ScanOutcome(results, out_dir, paths, status, runner, warnings)
+
+
+async def _run_with_signals(runner: Runner[Host, HostOutcome], hosts: list[Host], progress: Progress,
+                            install: bool) -> list[HostRun[Host, HostOutcome]]:
+    """SIGINT/SIGTERM ask the runner to stop (a second one stops at once); works on POSIX and Windows."""
+    loop = asyncio.get_running_loop()
+    restore: list[Callable[[], object]] = []
+
+    def stop() -> None:
+        progress.message("cmaudit: stopping: no new hosts; running ones get a few seconds (again to abort now)")
+        runner.request_stop()
+
+    if install and threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+            if signum is None:
+                continue
+            try:
+                loop.add_signal_handler(signum, stop)
+                restore.append(functools.partial(loop.remove_signal_handler, signum))
+            except (NotImplementedError, RuntimeError):  # Windows' event loops: plain signal.signal
+                previous = signal.getsignal(signum)
+                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop))
+                restore.append(functools.partial(signal.signal, signum, previous))
+    try:
+        return await runner.run(hosts)
+    finally:
+        for undo in restore:
+            undo()
+
+
+def verdict_counts(results: RunResults) -> dict[Verdict, int]:
+    counts: dict[Verdict, int] = {}
+    for host in results.hosts:
+        counts[host.verdict] = counts.get(host.verdict, 0) + 1
+    return counts
