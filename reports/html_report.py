@@ -100,6 +100,7 @@ def _environment() -> Environment:
     env.filters["utc"] = utc_text
     env.filters["utc_short"] = utc_short
     env.filters["clip"] = clip
+    env.filters["basename"] = lambda p: re.split(r"[\\/]", p or "")[-1]
     env.filters["size"] = lambda n: f"{int(n):,}"
     return env
 
