@@ -205,7 +205,7 @@ def _checked(name: str, var: Var, path: str) -> object:
     if isinstance(value, dict):
         raise InventoryError(path, line, f"{name} must be a single value, not a mapping")
     if name == "tags":
-        return parse_tags(value)
+        return parse_tags(value, path, line)
     if name == "auth":
         return parse_auth(value, path, line)
     if isinstance(value, list | tuple):

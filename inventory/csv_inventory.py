@@ -43,7 +43,7 @@ def parse(text: str, path: str, defaults: Defaults) -> tuple[list[Host], list[st
     start = next((i for i, raw in enumerate(lines) if raw.strip() and not raw.lstrip().startswith("#")), None)
     if start is None:
         return [], []
-    reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=_delimiter(lines[start]))
+    reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=_delimiter(lines[start]), strict=True)
     hosts: list[Host] = []
     warnings: list[str] = []
     columns: list[str | None] = []

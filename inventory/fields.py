@@ -85,14 +85,16 @@ def parse_auth(value: object, path: str, line: int) -> str | None:
     return auth
 
 
-def parse_tags(value: object) -> tuple[str, ...]:
-    """Tags separated by ';', ',' or spaces (or a YAML list)."""
+def parse_tags(value: object, path: str, line: int) -> tuple[str, ...]:
+    """Tags separated by ';', ',' or spaces (or a YAML list); printable, bounded."""
     items: Iterable[object] = value if isinstance(value, list | tuple) else [value]
     tags: list[str] = []
     for item in items:
         text = _text(item)
         if text:
             tags.extend(tag for tag in _TAG_SPLIT.split(text) if tag and tag not in tags)
+    for tag in tags:
+        parse_plain(tag, path, line, "tag")
     return tuple(tags)
 
 
@@ -121,7 +123,7 @@ def parse_plain(value: object, path: str, line: int, what: str) -> str | None:
     text = _text(value)
     if text is None:
         return None
-    if len(text) > _MAX_VALUE or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if len(text) > _MAX_VALUE or not text.isprintable():
         raise InventoryError(path, line, f"{what} {quote_value(text)} is too long or holds control characters")
     return text
 
@@ -164,7 +166,7 @@ def build_host(
         scheme=host_scheme,
         auth=parse_auth(auth, path, line) or defaults.auth,
         site_code=parse_site_code(site_code, path, line),
-        tags=parse_tags(tags),
+        tags=parse_tags(tags, path, line),
         username=parse_plain(username, path, line, "user name"),
         password_env=parse_env_name(password_env, path, line),
         cert_pem=parse_plain(cert_pem, path, line, "cert_pem"),

@@ -40,7 +40,8 @@ PARSERS: dict[str, Parser] = {
     "ansible-yaml": parse_ansible_yaml,
 }
 _SUFFIXES = {".csv": "csv", ".yml": "ansible-yaml", ".yaml": "ansible-yaml", ".ini": "ansible-ini"}
-_YAML_START = re.compile(r"(---|[\w.-]+:|[\w.-]+:\s+\S.*|-\s.*)\s*(#.*)?")
+_YAML_KEY = re.compile(r"[\w.-]+:\s*(#.*)?")
+_YAML_FLOW = re.compile(r"[\w.-]+:\s+\{.*")
 _INI_SECTION = re.compile(r"\[[A-Za-z0-9_.-]+(:\w+)?\]\s*([#;].*)?")
 _INI_HOST_VAR = re.compile(r"\s\w+=")
 
@@ -119,18 +120,14 @@ def detect_format(path: Path, content: str) -> str:
     first = meaningful[0].strip()
     if _INI_SECTION.fullmatch(first):
         return "ansible-ini"
-    if _YAML_START.fullmatch(first) and not _looks_like_host_port(first):
+    if first.startswith("---") or _YAML_FLOW.fullmatch(first) or (
+            _YAML_KEY.fullmatch(first) and any(raw[:1].isspace() for raw in meaningful[1:])):
         return "ansible-yaml"
     if any(sep in first for sep in (",", ";", "\t")):
         return "csv"
     if any(_INI_HOST_VAR.search(raw) for raw in meaningful):
         return "ansible-ini"
     return "text"
-
-
-def _looks_like_host_port(line: str) -> bool:
-    """`sms01:5985` is a text line, not a YAML mapping."""
-    return bool(re.fullmatch(r"[\w.-]+:\d+", line))
 
 
 def deduplicate(hosts: Sequence[Host]) -> tuple[list[Host], list[str]]:

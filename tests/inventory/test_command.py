@@ -1,0 +1,55 @@
+"""`cmaudit inventory`: the admin's dry run of an inventory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from scanner.cli import main
+from tests.inventory.conftest import DATA
+
+
+def test_dry_run_prints_the_table_and_warnings(capsys):
+    """Every host appears with its address, port, scheme, auth, site, tags, user and source line."""
+    assert main(["inventory", str(DATA / "windows.ini")]) == 0
+    out, err = capsys.readouterr()
+    header = out.splitlines()[0].split()
+    assert header[:5] == ["host", "address", "port", "scheme", "auth"] and header[-2:] == ["user", "source"]
+    row = next(line for line in out.splitlines() if line.startswith("sms-cen01.corp.example"))
+    assert row.split() == ["sms-cen01.corp.example", "10.20.0.10", "5985", "http", "kerberos", "CEN",
+                           "configmgr_central", "configmgr", "windows", "svc-cmaudit@CORP.EXAMPLE",
+                           f"{DATA / 'windows.ini'}:4"]
+    assert "8 host(s)" in out and "ansible-ini" in out
+    assert "warning: " in err and "repo01.corp.example skipped" in err
+    assert "never-read-this" not in out + err
+
+
+def test_defaults_from_the_command_line(capsys):
+    """--port/--scheme/--auth fill in what a plain host list does not say."""
+    assert main(["inventory", str(DATA / "fleet.txt"), "--port", "443", "--scheme", "https", "--auth", "basic"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("sms-cen01"))
+    assert row.split()[2:5] == ["443", "https", "basic"]
+
+
+def test_unsafe_transport_is_flagged_in_the_dry_run(capsys, write):
+    """The admin learns before the scan that Basic over http will be refused."""
+    path = write("f.csv", "host,transport,auth\nsms01,http,basic\n")
+    assert main(["inventory", str(path)]) == 0
+    assert "Basic auth over http" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    pytest.param(["inventory", "{missing}"], "cannot read it", id="missing-file"),
+    pytest.param(["inventory", "{bad}"], "bad.csv:3: port 'abc' is not a number", id="bad-line"),
+    pytest.param(["inventory", "{bad}", "--port", "99999"], "--port", id="bad-port-option"),
+])
+def test_bad_inventory_is_one_line_and_exit_64(write, tmp_path, argv, words):
+    """A scheduler sees exit status 64 and one error line, never a traceback."""
+    bad = write("bad.csv", "host,port\nsms01,5985\nsms02,abc\n")
+    argv = [a.format(missing=tmp_path / "missing.txt", bad=bad) for a in argv]
+    proc = subprocess.run([sys.executable, "-m", "scanner", *argv], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 64
+    assert words in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""
