@@ -91,7 +91,7 @@ class Changes:
         return self.annotations.get(key or history.stable_key(host.host), ("", None))
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Server-supplied text on one terminal line with no control characters (no escape injection)."""
     text = _CONTROL.sub(" ", text)
     text = " ".join(text.split())
@@ -100,8 +100,8 @@ def _one_line(text: str) -> str:
 
 def _detail(h: HostResult) -> str:
     if h.error is not None:
-        return _one_line(f"{h.error.category.value}: {h.error.message}")
-    return _one_line(h.reasons[0]) if h.reasons else ""
+        return one_line(f"{h.error.category.value}: {h.error.message}")
+    return one_line(h.reasons[0]) if h.reasons else ""
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -241,7 +241,7 @@ def render_text(changes: Changes, *, title: str = "Since last run") -> str:
         lines = [f"{title}: no earlier complete run of this inventory; run {changes.current_run} "
                  "is the baseline."]
     else:
-        lines = [f"{title} (run {_one_line(changes.previous_run or '')}, {_when(changes.previous_started)}):"]
+        lines = [f"{title} (run {one_line(changes.previous_run or '')}, {_when(changes.previous_started)}):"]
         if not changes.changed:
             lines.append("  no change.")
 
@@ -250,7 +250,7 @@ def render_text(changes: Changes, *, title: str = "Since last run") -> str:
             return
         lines.append(f"  {title} ({len(items)}):")
         for c in items:
-            lines.append(f"    {_one_line(c.host)}  {_line_for(title, c)}".rstrip())
+            lines.append(f"    {one_line(c.host)}  {_line_for(title, c)}".rstrip())
 
     section("New findings", changes.new_findings)
     section("Regressed", changes.regressed)
@@ -264,7 +264,7 @@ def render_text(changes: Changes, *, title: str = "Since last run") -> str:
         lines.append(f"  Not successfully checked for {fewest}+ runs in a row ({len(changes.not_checked)}):")
         for n in changes.not_checked:
             last = f"last checked {_day(n.last_checked)}" if n.last_checked else "never checked"
-            lines.append(f"    {_one_line(n.host)}  {n.runs} runs, {last}" + (f"  ({n.detail})" if n.detail else ""))
+            lines.append(f"    {one_line(n.host)}  {n.runs} runs, {last}" + (f"  ({n.detail})" if n.detail else ""))
     return "\n".join(lines) + "\n"
 
 
