@@ -1,0 +1,140 @@
+"""Per-host misbehaviour, off by default, so the scanner's reliability can be tested on purpose.
+
+SPEC (for `cmaudit simulate --faults` and `Fleet(faults=...)`): comma-separated `HOSTS=FAULT[+FAULT...]`,
+where HOSTS is a 0-based host index, a range `2-5`, or `*` for every host, and FAULT is one of
+
+    latency:MS     add MS milliseconds before every answer
+    refuse         the port is bound but not listening: connections are refused
+    reset          the connection is reset (RST) half way through every answer
+    hang           requests are read but never answered
+    http500[xK]    answer HTTP 500 (only to the first K requests if `xK` is given, then recover)
+    http503[xK]    answer HTTP 503 Service Unavailable (same `xK` rule)
+    badauth        reject every credential with 401, like a wrong password
+    badxml         answer WS-Management requests with truncated, malformed XML
+    endless        a command never reaches CommandState Done; every Receive returns more output
+    huge[:MB]      every command's stdout is followed by MB (default 64) megabytes of filler
+    drip[:BPS]     answers are written BPS (default 1) bytes per second
+    cmddelay:S     command output becomes available only S seconds after the Command request
+
+Example: `2=refuse,5=hang,7=http503x2,*=latency:20`. Later items add to earlier ones for the same host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["HostFaults", "FaultSpecError", "parse_spec", "NO_FAULTS"]
+
+
+class FaultSpecError(ValueError):
+    """A --faults SPEC that cannot be parsed; str() names the offending item."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostFaults:
+    latency_ms: float = 0.0
+    refuse: bool = False
+    reset: bool = False
+    hang: bool = False
+    http_status: int | None = None  # 500 or 503
+    http_status_count: int | None = None  # None = every request
+    badauth: bool = False
+    badxml: bool = False
+    endless: bool = False
+    huge_mb: float = 0.0
+    drip_bps: float = 0.0
+    command_delay_s: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        return self != NO_FAULTS
+
+
+NO_FAULTS = HostFaults()
+
+_ITEM = re.compile(r"^(?P<hosts>\*|\d+(?:-\d+)?)=(?P<faults>.+)$")
+_FAULT = re.compile(r"^(?P<name>[a-z]+?)(?:(?P<status>500|503)(?:x(?P<count>\d+))?)?(?::(?P<arg>[0-9.]+))?$")
+
+
+def _number(item: str, arg: str | None, default: float | None) -> float:
+    if arg is None:
+        if default is None:
+            raise FaultSpecError(f"fault {item!r} needs a value, e.g. {item}:1")
+        return default
+    try:
+        value = float(arg)
+    except ValueError:
+        raise FaultSpecError(f"fault {item!r}: {arg!r} is not a number") from None
+    if value < 0:
+        raise FaultSpecError(f"fault {item!r}: value must not be negative")
+    return value
+
+
+def _apply(current: HostFaults, token: str) -> HostFaults:
+    m = _FAULT.match(token)
+    if not m:
+        raise FaultSpecError(f"unknown fault {token!r}")
+    name, status, count, arg = m["name"], m["status"], m["count"], m["arg"]
+    if status is not None:
+        if name != "http" or arg is not None:
+            raise FaultSpecError(f"unknown fault {token!r}")
+        return dataclasses.replace(current, http_status=int(status),
+                                   http_status_count=int(count) if count is not None else None)
+    flags = {"refuse", "reset", "hang", "badauth", "badxml", "endless"}
+    if name in flags:
+        if arg is not None:
+            raise FaultSpecError(f"fault {name!r} takes no value")
+        return dataclasses.replace(current, **{name: True})
+    if name == "latency":
+        return dataclasses.replace(current, latency_ms=_number(token, arg, None))
+    if name == "huge":
+        return dataclasses.replace(current, huge_mb=_number(token, arg, 64.0))
+    if name == "drip":
+        bps = _number(token, arg, 1.0)
+        if bps == 0:
+            raise FaultSpecError("fault 'drip' needs a rate above 0")
+        return dataclasses.replace(current, drip_bps=bps)
+    if name == "cmddelay":
+        return dataclasses.replace(current, command_delay_s=_number(token, arg, None))
+    raise FaultSpecError(f"unknown fault {token!r}")
+
+
+def parse_spec(spec: str | None, hosts: int) -> dict[int, HostFaults]:
+    """Parse a SPEC into {host index: faults} for a fleet of `hosts` hosts (indices 0..hosts-1)."""
+    result: dict[int, HostFaults] = {}
+    if not spec or not spec.strip():
+        return result
+    for raw in spec.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        m = _ITEM.match(item)
+        if not m:
+            raise FaultSpecError(f"bad fault item {item!r}: expected HOST=FAULT, e.g. 2=refuse")
+        if m["hosts"] == "*":
+            indices = range(hosts)
+        else:
+            first, _, last = m["hosts"].partition("-")
+            lo, hi = int(first), int(last or first)
+            if lo > hi or hi >= hosts:
+                raise FaultSpecError(f"fault item {item!r}: host index out of range 0..{hosts - 1}")
+            indices = range(lo, hi + 1)
+        for index in indices:
+            current = result.get(index, NO_FAULTS)
+            for token in m["faults"].split("+"):
+                current = _apply(current, token.strip().lower())
+            result[index] = current
+    return result
+
+
+def normalise(faults: str | Mapping[int, HostFaults] | None, hosts: int) -> dict[int, HostFaults]:
+    """Accept either a SPEC string or an explicit mapping (as the Fleet API allows)."""
+    if faults is None or isinstance(faults, str):
+        return parse_spec(faults, hosts)
+    for index in faults:
+        if not 0 <= index < hosts:
+            raise FaultSpecError(f"fault for host index {index} out of range 0..{hosts - 1}")
+    return dict(faults)

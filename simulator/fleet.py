@@ -1,0 +1,283 @@
+"""`Fleet`: N simulated site servers on 127.0.0.1, as a context manager for tests and benchmarks.
+
+    with Fleet(hosts=20, password=secret, faults="3=hang") as fleet:
+        fleet.write_inventory(tmp_path / "hosts.csv")
+        ...scan...
+        assert fleet.hosts[0].counters.requests > 0
+
+Every host shares one asyncio loop in one background thread (see server.LoopThread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import importlib
+import os
+import shutil
+import ssl
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import cast
+
+from spnego.channel_bindings import GssChannelBindings
+
+from simulator import auth
+from simulator.faults import HostFaults, normalise
+from simulator.machine import Machine
+from simulator.server import Counters, HostServer, LoopThread
+
+MachineFactory = Callable[[str, str], Machine]  # (profile name, hostname) -> Machine
+AUTHS = ("ntlm", "negotiate", "basic")
+
+
+def _profiles() -> ModuleType:
+    """simulator.profiles, imported late: it is heavy to load and the server does not need it."""
+    return importlib.import_module("simulator.profiles")
+
+
+def _default_factory(profile: str, hostname: str) -> Machine:
+    return cast(Machine, _profiles().load_machine(profile, hostname))
+
+
+def _profile_names() -> tuple[str, ...] | None:
+    try:
+        return tuple(_profiles().PROFILE_NAMES)
+    except (ImportError, AttributeError):
+        return None
+
+
+class FleetHost:
+    """A read-mostly view of one simulated host."""
+
+    def __init__(self, index: int, profile: str, server: HostServer) -> None:
+        self.index = index
+        self.profile = profile
+        self._server = server
+
+    @property
+    def name(self) -> str:
+        return self._server.name
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def scheme(self) -> str:
+        return self._server.scheme
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}/wsman"
+
+    @property
+    def faults(self) -> HostFaults:
+        return self._server.faults
+
+    @property
+    def counters(self) -> Counters:
+        """Live counters (requests, bytes_in, bytes_out, auth_handshakes, ...)."""
+        return self._server.counters
+
+    @property
+    def commands(self) -> list[str]:
+        """Every command line this host ran, in order (a copy)."""
+        return list(self._server.commands)
+
+    @property
+    def machine(self) -> Machine:
+        return self._server.machine
+
+    @property
+    def running(self) -> bool:
+        return self._server.running
+
+    def __repr__(self) -> str:
+        return f"FleetHost({self.index}, {self.name!r}, {self.profile!r}, {self.url!r})"
+
+
+class Fleet:
+    """Start simulated hosts on loopback; stop them (and remove every temp file) on exit.
+
+    Args:
+        profiles: one profile name per host; overrides `hosts` and `scenario`.
+        hosts: number of hosts, with profiles from `scenario` ("mixed" or one profile name).
+        tls: HTTPS listeners with a certificate from a throwaway CA (`ca_file`), else HTTP.
+        latency_ms: added to every answer of every host.
+        faults: a faults SPEC (see simulator.faults) or {host index: HostFaults}.
+        username, password: the one account the hosts accept (`DOMAIN\\user`).
+        auth: what the inventory tells the scanner to use: ntlm, negotiate or basic (HTTPS only).
+        machine_factory: (profile, hostname) -> Machine, default simulator.profiles.load_machine.
+    """
+
+    def __init__(self, profiles: Sequence[str] | None = None, hosts: int | None = None, scenario: str = "mixed",
+                 tls: bool = False, latency_ms: float = 0, faults: str | Mapping[int, HostFaults] | None = None,
+                 username: str = "LAB\\auditor", *, password: str, auth: str | None = None,
+                 machine_factory: MachineFactory | None = None) -> None:
+        if not password:
+            raise ValueError("the simulated hosts need a password")
+        self._account = auth_account = _account(username, password)
+        self.username = auth_account.principal
+        self.tls = tls
+        self.auth = auth or ("basic" if tls else "ntlm")
+        if self.auth not in AUTHS:
+            raise ValueError(f"auth must be one of {', '.join(AUTHS)}")
+        if self.auth == "basic" and not tls:
+            raise ValueError("basic authentication needs tls=True (WinRM refuses Basic over HTTP)")
+        if latency_ms < 0:
+            raise ValueError("latency_ms must not be negative")
+        self.latency_ms = latency_ms
+        self._factory = machine_factory or _default_factory
+        self._profiles = list(profiles) if profiles is not None else self._scenario(scenario, hosts)
+        if not self._profiles:
+            raise ValueError("a fleet needs at least one host")
+        self._faults = normalise(faults, len(self._profiles))
+        self.hosts: list[FleetHost] = []
+        self.ca_file: str | None = None
+        self._loop: LoopThread | None = None
+        self._tmpdir: str | None = None
+        self._auth_token: int | None = None
+
+    def _scenario(self, scenario: str, hosts: int | None) -> list[str]:
+        if hosts is None or hosts < 1:
+            raise ValueError("give profiles=[...] or hosts=N (N >= 1)")
+        if scenario == "mixed":
+            return [str(name) for name in _profiles().mixed_fleet(hosts)]
+        known = _profile_names()
+        if known is not None and scenario not in known:
+            raise ValueError(f"unknown scenario {scenario!r}: use mixed or one of {', '.join(known)}")
+        return [scenario] * hosts
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> Fleet:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self._loop is not None:
+            raise RuntimeError("fleet already started")
+        try:
+            self._auth_token = auth.register(self._account)
+            tls_context, bindings = self._make_tls() if self.tls else (None, None)
+            servers = []
+            for index, profile in enumerate(self._profiles):
+                name = f"CM{index:03d}"
+                server = HostServer(name=name, machine=self._factory(profile, name), account=self._account,
+                                    faults=self._faults.get(index, HostFaults()), latency_ms=self.latency_ms,
+                                    tls=tls_context, bindings=bindings)
+                servers.append(server)
+                self.hosts.append(FleetHost(index, profile, server))
+            self._loop = LoopThread()
+            self._loop.start()
+            self._loop.call(_start_all(servers), timeout=120)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop every host and the loop; idempotent."""
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            try:
+                loop.call(_stop_all([h._server for h in self.hosts]), timeout=60)
+            finally:
+                loop.stop()
+        if self._auth_token is not None:
+            auth.unregister(self._auth_token)
+            self._auth_token = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def _make_tls(self) -> tuple[ssl.SSLContext, GssChannelBindings]:
+        import trustme
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        ca = trustme.CA(organization_name="cmaudit simulator")
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        self._tmpdir = tempfile.mkdtemp(prefix="cmaudit-sim-tls-")
+        ca_path = os.path.join(self._tmpdir, "ca.pem")
+        ca.cert_pem.write_to_path(ca_path)
+        self.ca_file = ca_path
+        der = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes()).public_bytes(Encoding.DER)
+        return context, auth.channel_bindings_for(der)
+
+    # -- control --------------------------------------------------------------------------------------
+
+    def _host(self, index: int) -> FleetHost:
+        if not 0 <= index < len(self.hosts):
+            raise IndexError(f"no host {index} in a fleet of {len(self.hosts)}")
+        return self.hosts[index]
+
+    def set_profile(self, index: int, profile: str) -> None:
+        """Swap host `index` to another profile (same name and port), e.g. between two weekly scans."""
+        host = self._host(index)
+        host._server.machine = self._factory(profile, host.name)
+        host.profile = profile
+
+    def set_machine(self, index: int, machine: Machine, profile: str = "custom") -> None:
+        host = self._host(index)
+        host._server.machine = machine
+        host.profile = profile
+
+    def stop_host(self, index: int) -> None:
+        """Take one host off the network (connections refused) until start_host()."""
+        if self._loop is None:
+            raise RuntimeError("fleet not started")
+        self._loop.call(self._host(index)._server.stop())
+
+    def start_host(self, index: int) -> None:
+        if self._loop is None:
+            raise RuntimeError("fleet not started")
+        self._loop.call(self._host(index)._server.start())
+
+    # -- output ----------------------------------------------------------------------------------------
+
+    def inventory_rows(self) -> list[dict[str, str]]:
+        return [{"host": "127.0.0.1", "port": str(h.port), "transport": h.scheme, "auth": self.auth}
+                for h in self.hosts]
+
+    def write_inventory(self, path: str | os.PathLike[str]) -> Path:
+        """Write the CSV inventory `host,port,transport,auth` that cmaudit scans."""
+        target = Path(path)
+        with target.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["host", "port", "transport", "auth"], lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self.inventory_rows())
+        return target
+
+    def __len__(self) -> int:
+        return len(self.hosts)
+
+    def __iter__(self) -> Iterator[FleetHost]:
+        return iter(self.hosts)
+
+    def __repr__(self) -> str:
+        return f"Fleet({len(self._profiles)} hosts, tls={self.tls}, user={self.username!r})"
+
+
+def _account(username: str, password: str) -> auth.Account:
+    try:
+        return auth.Account.parse(username, password)
+    except ValueError as exc:
+        raise ValueError(f"bad simulator account: {exc}") from None
+
+
+async def _start_all(servers: list[HostServer]) -> None:
+    for server in servers:
+        await server.start()
+
+
+async def _stop_all(servers: list[HostServer]) -> None:
+    await asyncio.gather(*(server.stop() for server in servers))

@@ -1,0 +1,430 @@
+"""The WinRM listener of one simulated host: HTTP/1.1 (+TLS), authentication, message encryption.
+
+One asyncio loop (see `LoopThread`) serves every host of a fleet, one listening socket per host, so a
+thousand hosts cost a thousand sockets, not a thousand threads. The parser is small on purpose:
+Content-Length bodies only, keep-alive, bounded header and body sizes. The NTLM/SPNEGO context lives
+on the TCP connection, as with HTTP.sys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import concurrent.futures
+import contextlib
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import spnego
+
+from simulator import encryption
+from simulator.auth import Account, check_basic, client_sent_bindings, new_acceptor
+from simulator.faults import NO_FAULTS, HostFaults
+from simulator.machine import CommandResult, Machine
+from simulator.wsman import SERVER_MAX_ENVELOPE, CallContext, WinRS, envelope_too_big_fault, fault_envelope
+
+MAX_HEADER_BYTES = 32 * 1024
+# A request bigger than this is refused without reading it; between SERVER_MAX_ENVELOPE and this it is
+# read, decrypted and answered with the MaxEnvelopeSize fault, as Windows does.
+MAX_BODY_BYTES = 4 * SERVER_MAX_ENVELOPE
+IDLE_TIMEOUT_S = 120.0
+SERVER_HEADER = "Microsoft-HTTPAPI/2.0"
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio event loop running in a daemon thread; `call()` runs a coroutine there and waits."""
+
+    def __init__(self, name: str = "cmaudit-simulator") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._started = threading.Event()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._started.set)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+
+@dataclass(slots=True)
+class Counters:
+    """What a benchmark or a test wants to know about one host's traffic."""
+
+    requests: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    auth_handshakes: int = 0  # successful NTLM/Negotiate handshakes and Basic logons
+    auth_failures: int = 0
+    connections: int = 0
+    max_reply_envelope: int = 0  # largest plaintext SOAP reply, to check MaxEnvelopeSize was honoured
+
+
+@dataclass(slots=True)
+class _Request:
+    method: str
+    target: str
+    version: str
+    headers: dict[str, str]
+    body: bytes
+    head_size: int
+
+
+@dataclass(slots=True)
+class _Conn:
+    peer_ip: str
+    context: spnego.ContextProxy | None = None
+    scheme: str = ""
+    authenticated: bool = False
+
+
+@dataclass(slots=True)
+class _Reply:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    close: bool = False
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+            411: "Length Required", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+            503: "Service Unavailable"}
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class HostServer:
+    """One simulated host's WinRM listener (HTTP or HTTPS) in front of its virtual Machine."""
+
+    def __init__(self, *, name: str, machine: Machine, account: Account, faults: HostFaults = NO_FAULTS,
+                 latency_ms: float = 0.0, tls: ssl.SSLContext | None = None,
+                 bindings: spnego.channel_bindings.GssChannelBindings | None = None) -> None:
+        self.name = name
+        self.machine = machine
+        self.account = account
+        self.faults = faults
+        self.latency_s = (latency_ms + faults.latency_ms) / 1000.0
+        self.tls = tls
+        self._bindings = bindings
+        self.counters = Counters()
+        self.commands: list[str] = []
+        self.port = 0
+        self.winrs = WinRS(lambda: self.machine.hostname, self._run, faults)
+        self._server: asyncio.Server | None = None
+        self._refusing: socket.socket | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._status_faults_sent = 0
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None or self._refusing is not None
+
+    def _run(self, command_line: str, codepage: int) -> CommandResult:
+        self.commands.append(command_line)
+        return self.machine.run(command_line, codepage)
+
+    # -- lifecycle (called on the loop) -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 (port 0 the first time, the same port after a restart)."""
+        if self.running:
+            return
+        if self.faults.refuse:
+            # Bound but not listening: the kernel answers SYN with RST, i.e. "connection refused".
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.port))
+            self._refusing = sock
+        else:
+            self._server = await asyncio.start_server(
+                self._serve, "127.0.0.1", self.port, ssl=self.tls, limit=MAX_HEADER_BYTES,
+                backlog=1024, ssl_handshake_timeout=30 if self.tls else None)
+            sock = self._server.sockets[0]
+        self.port = sock.getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection (clients see a reset or EOF)."""
+        if self._refusing is not None:
+            self._refusing.close()
+            self._refusing = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if server is not None:
+            await server.wait_closed()
+
+    # -- one TCP connection ---------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.counters.connections += 1
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        conn = _Conn(peer_ip=str(peer[0]))
+        try:
+            while True:
+                try:
+                    request = await asyncio.wait_for(self._read_request(reader), IDLE_TIMEOUT_S)
+                except _BadRequest as bad:
+                    self.counters.requests += 1
+                    reply = _Reply(bad.status, close=True)
+                    if isinstance(bad, _Oversized):
+                        reply = _Reply(500, oversized_reply(self.machine.hostname),
+                                       [("Content-Type", "application/soap+xml;charset=UTF-8")], close=True)
+                    await self._send(writer, reply)
+                    break
+                if request is None:
+                    break
+                if self.faults.hang:
+                    while await reader.read(65536):
+                        pass
+                    break
+                reply = await self._handle(conn, request)
+                if request.headers.get("connection", "").lower() == "close":
+                    reply.close = True
+                if self.faults.reset:
+                    await self._reset(writer, reply)
+                    return
+                await self._send(writer, reply)
+                if reply.close:
+                    break
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
+            pass
+        except asyncio.CancelledError:
+            pass  # stop(): end quietly so asyncio's stream callback does not log the cancellation
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> _Request | None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial.strip():
+                raise _BadRequest(400) from None
+            return None
+        except asyncio.LimitOverrunError:
+            raise _BadRequest(431) from None
+        try:
+            lines = head.decode("iso-8859-1").split("\r\n")
+            method, target, version = lines[0].split(" ", 2)
+        except ValueError:
+            raise _BadRequest(400) from None
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if not line:
+                continue
+            name, sep, value = line.partition(":")
+            if not sep or not name.strip():
+                raise _BadRequest(400)
+            key = name.strip().lower()
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+        if "transfer-encoding" in headers:
+            raise _BadRequest(411)
+        raw_length = headers.get("content-length", "0")
+        if not raw_length.isdigit():
+            raise _BadRequest(400)
+        length = int(raw_length)
+        if length > MAX_BODY_BYTES:
+            # Too big to even read: answer with the MaxEnvelopeSize fault and drop the connection.
+            raise _Oversized(len(head), length)
+        body = await reader.readexactly(length) if length else b""
+        return _Request(method, target, version, headers, body, len(head))
+
+    # -- one request ----------------------------------------------------------------------------------
+
+    async def _handle(self, conn: _Conn, request: _Request) -> _Reply:
+        self.counters.requests += 1
+        self.counters.bytes_in += request.head_size + len(request.body)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        status_fault = self.faults.http_status
+        if status_fault and (self.faults.http_status_count is None
+                             or self._status_faults_sent < self.faults.http_status_count):
+            self._status_faults_sent += 1
+            text = _REASONS[status_fault]
+            body = f"<html><body><h1>{status_fault} {text}</h1></body></html>".encode()
+            return _Reply(status_fault, body, [("Content-Type", "text/html")])
+        if request.method != "POST":
+            return _Reply(405, headers=[("Allow", "POST")])
+        if request.target.split("?")[0].lower() not in ("/wsman", "/wsman/"):
+            return _Reply(404)
+
+        auth_headers: list[tuple[str, str]] = []
+        denied = self._authenticate(conn, request, auth_headers)
+        if denied is not None:
+            return denied
+        if not request.body:
+            return _Reply(200, headers=auth_headers)  # the empty POST that carries the handshake
+
+        content_type = request.headers.get("content-type", "")
+        encrypted = encryption.is_encrypted(content_type)
+        if encrypted:
+            if conn.context is None or not conn.authenticated:
+                return self._unauthorized(conn)
+            try:
+                plain = encryption.unwrap(conn.context, request.body)
+            except encryption.EncryptionError:
+                return _Reply(400, close=True)
+        elif self.tls is None:
+            # AllowUnencrypted=false: plain SOAP over HTTP is refused with 401, as Windows does.
+            return self._unauthorized(conn)
+        else:
+            plain = request.body
+
+        ctx = CallContext(owner=self.account.user, client_ip=conn.peer_ip)
+        status, reply_xml = await self.winrs.handle(plain, ctx)
+        self.counters.max_reply_envelope = self.winrs.max_reply_envelope
+        reply = reply_xml.encode("utf-8")
+        if self.faults.badxml:
+            reply = reply[: max(1, len(reply) // 2)] + b"<rsp:Stream Name=\"stdout\"><<>"
+        headers = auth_headers
+        if encrypted:
+            assert conn.context is not None
+            reply = encryption.wrap(conn.context, reply)
+            headers.append(("Content-Type", encryption.CONTENT_TYPE))
+        else:
+            headers.append(("Content-Type", "application/soap+xml;charset=UTF-8"))
+        return _Reply(status, reply, headers)
+
+    def _challenge_headers(self) -> list[tuple[str, str]]:
+        headers = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "Kerberos")]
+        if self.tls is not None:
+            headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
+        return headers
+
+    def _unauthorized(self, conn: _Conn, failed: bool = False) -> _Reply:
+        conn.context, conn.authenticated, conn.scheme = None, False, ""
+        if failed:
+            self.counters.auth_failures += 1
+        return _Reply(401, headers=self._challenge_headers())
+
+    def _authenticate(self, conn: _Conn, request: _Request, out_headers: list[tuple[str, str]]) -> _Reply | None:
+        """None when the request may proceed (out_headers gets the final token); else the 401 to send."""
+        header = request.headers.get("authorization", "")
+        if not header:
+            return None if conn.authenticated else self._unauthorized(conn)
+        scheme, _, value = header.strip().partition(" ")
+        lowered = scheme.lower()
+        if lowered == "basic":
+            if self.tls is None or self.faults.badauth or not check_basic(value, self.account):
+                return self._unauthorized(conn, failed=True)
+            conn.context, conn.authenticated = None, False  # Basic authorises this request only
+            self.counters.auth_handshakes += 1
+            return None
+        if lowered not in ("negotiate", "ntlm"):
+            return self._unauthorized(conn, failed=True)
+        try:
+            token = base64.b64decode(value.strip(), validate=True)
+        except binascii.Error:
+            return self._unauthorized(conn, failed=True)
+        if conn.context is None or conn.context.complete or conn.scheme != lowered:
+            conn.context, conn.scheme, conn.authenticated = new_acceptor(lowered), lowered, False
+        bindings = self._bindings if self._bindings is not None and client_sent_bindings(token) else None
+        try:
+            out_token = conn.context.step(token, channel_bindings=bindings)
+        except Exception:  # noqa: BLE001 - any acceptor failure is a logon failure, never a traceback
+            return self._unauthorized(conn, failed=True)
+        if not conn.context.complete:
+            if not out_token:
+                return self._unauthorized(conn, failed=True)
+            return _Reply(401, headers=[("WWW-Authenticate", f"{scheme} {base64.b64encode(out_token).decode()}")])
+        if self.faults.badauth or not self.account.matches(conn.context.client_principal):
+            return self._unauthorized(conn, failed=True)
+        conn.authenticated = True
+        self.counters.auth_handshakes += 1
+        if out_token:  # SPNEGO's mechListMIC: without it pypsrp fails with BadMIC
+            out_headers.append(("WWW-Authenticate", f"{scheme} {base64.b64encode(out_token).decode()}"))
+        return None
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def _encode(self, reply: _Reply) -> bytes:
+        lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Error')}", f"Server: {SERVER_HEADER}"]
+        lines += [f"{name}: {value}" for name, value in reply.headers]
+        lines.append(f"Content-Length: {len(reply.body)}")
+        if reply.close:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("iso-8859-1") + reply.body
+
+    async def _send(self, writer: asyncio.StreamWriter, reply: _Reply) -> None:
+        data = self._encode(reply)
+        self.counters.bytes_out += len(data)
+        if self.faults.drip_bps:
+            delay = 1.0 / self.faults.drip_bps
+            for i in range(len(data)):
+                writer.write(data[i:i + 1])
+                await writer.drain()
+                await asyncio.sleep(delay)
+            return
+        writer.write(data)  # head and body in one write: no Nagle/delayed-ACK stall
+        await writer.drain()
+
+    async def _reset(self, writer: asyncio.StreamWriter, reply: _Reply) -> None:
+        data = self._encode(reply)
+        writer.write(data[: len(data) // 2])
+        with contextlib.suppress(Exception):
+            await writer.drain()
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+
+class _Oversized(_BadRequest):
+    """A Content-Length beyond MAX_BODY_BYTES."""
+
+    def __init__(self, head_size: int, length: int) -> None:
+        super().__init__(500)
+        self.head_size, self.length = head_size, length
+
+
+def oversized_reply(machine_name: str) -> bytes:
+    """The plain (unencrypted: we never read the body) fault for a request too big to accept."""
+    return fault_envelope(envelope_too_big_fault(), None, machine_name).encode()
