@@ -24,6 +24,7 @@ class _Atom:
     test: CharTest | None  # None: a zero-width assertion in `anchor`
     star: bool = False
     anchor: str = ""  # "<" word start, ">" word end
+    char: str = ""  # the literal character this atom matches, if it is one
 
 
 def _is_word(char: str) -> bool:
@@ -64,9 +65,11 @@ class Pattern:
 
     def __init__(self, text: str, regex: bool, fold: bool) -> None:
         self.begin = self.end = False
+        self.fold = fold
         self.atoms: list[_Atom] = []
-        if not regex:
-            self.atoms = [_Atom(_literal(c, fold)) for c in text]
+        self.literal: str | None = None if regex else (text.lower() if fold else text)
+        self.required = ""  # a substring every matching line contains: a cheap filter before the matcher
+        if self.literal is not None:
             return
         i = 0
         if text.startswith("^"):
@@ -90,10 +93,19 @@ class Pattern:
                 if text[i] in "<>":
                     self.atoms.append(_Atom(None, anchor=text[i]))
                 else:
-                    self.atoms.append(_Atom(_literal(text[i], fold)))
+                    self.atoms.append(_Atom(_literal(text[i], fold), char=text[i]))
             else:
-                self.atoms.append(_Atom(_literal(char, fold)))
+                self.atoms.append(_Atom(_literal(char, fold), char=char))
             i += 1
+        run = ""
+        for atom in [*self.atoms, _Atom(None)]:
+            if atom.char and not atom.star:
+                run += atom.char
+            else:
+                self.required, run = max(self.required, run, key=len), ""
+            if atom.char and atom.star:
+                run = ""
+        self.required = self.required.lower() if fold else self.required
 
     def _closure(self, states: set[int], line: str, pos: int) -> set[int]:
         todo = list(states)
@@ -117,6 +129,16 @@ class Pattern:
 
     def search(self, line: str) -> bool:
         """True when the pattern occurs in the line; O(len(line) * len(pattern)), no backtracking."""
+        if self.literal is not None or self.required:
+            folded = line.lower() if self.fold else line
+            if self.literal is not None:
+                if self.begin and self.end:
+                    return folded == self.literal
+                if self.begin:
+                    return folded.startswith(self.literal)
+                return folded.endswith(self.literal) if self.end else self.literal in folded
+            if self.required not in folded:
+                return False
         final = len(self.atoms)
         states = self._closure({0}, line, 0)
         for pos, char in enumerate(line):

@@ -39,7 +39,7 @@ def resolve(host: Host, arg: str, cwd: str) -> Resolved:
         return Resolved([], True, "path")
     shown_dir = ntpath.dirname(arg.replace("/", "\\"))
     matches: list[tuple[str, FileEntry]] = []
-    for listed in sorted(host.fs.listdir(parent), key=lambda e: e.name.casefold()):
+    for listed in sorted(host.fs.listdir(parent), key=lambda e: e.name.upper()):  # NTFS collation
         if listed.is_dir or not fnmatch.fnmatch(listed.name.casefold(), base.casefold()):
             continue
         found = host.fs.file(ntpath.join(parent, listed.name))
