@@ -1,0 +1,41 @@
+"""A host's sync logs as one timeline: the rolled-over `.lo_` (older) first, then the `.log`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import PurePath
+
+from scanner.logs import LogBuffer, LogEntry
+from scanner.records import Window
+from scanner.snapshot import LogBlob
+
+
+def older_first(names: Iterable[str]) -> list[str]:
+    """Order log file names as they were written: `x.lo_` before `x.log`, whatever order they came in."""
+    return sorted(names, key=lambda n: 0 if PurePath(n.replace("\\", "/")).suffix.lower() == ".lo_" else 1)
+
+
+class Timeline:
+    """Entries of several log files, oldest file first, read lazily."""
+
+    def __init__(self, logs: Sequence[LogBlob]) -> None:
+        self.blobs = tuple(logs)
+        self.files = tuple(LogBuffer(b.name, b.data) for b in logs)
+
+    def entries(self) -> Iterator[LogEntry]:
+        """Every entry of every file, in timeline order."""
+        for f in self.files:
+            yield from f.entries()
+
+    def first_timed(self) -> LogEntry | None:
+        return next((e for f in self.files if (e := f.first_timed()) is not None), None)
+
+    def last_timed(self) -> LogEntry | None:
+        return next((e for f in reversed(self.files) if (e := f.last_timed()) is not None), None)
+
+    def window(self) -> Window | None:
+        """The span the logs cover, from the first to the last entry that carries a time."""
+        first, last = self.first_timed(), self.last_timed()
+        if first is None or last is None:
+            return None
+        return Window(first.iso_time, last.iso_time)

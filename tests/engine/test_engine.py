@@ -1,0 +1,175 @@
+"""The verdict table: evaluate(snapshot, advisory) on small hand-written logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scanner.advisory import ADVISORY_DIR, load_advisory
+from scanner.engine import evaluate
+from scanner.records import Verdict
+from scanner.snapshot import LogBlob, Snapshot
+
+ADVISORY = load_advisory()
+RTM, SP1, SP2 = "4.00.5931.0000", "4.00.6221.1000", "4.00.6487.2000"
+SMS2003, CM2012 = "2.50.4160.2000", "5.00.7804.1000"
+
+_clock = [0]
+
+
+def line(msg: str) -> str:
+    """One server-format line, a minute after the previous one (local time, bias +60)."""
+    _clock[0] += 1
+    h, m = divmod(_clock[0], 60)
+    stamp = f"06-{10 + h // 24:02d}-2008 {h % 24:02d}:{m:02d}:00.000+60"
+    return f"{msg}  $$<SMS_WSUS_SYNC_MANAGER><{stamp}><thread=5976 (0x1758)>"
+
+
+def statmsg(n: int) -> str:
+    return line(f'STATMSG: ID={n} SEV=I LEV=M SOURCE="SMS Server" COMP="SMS_WSUS_SYNC_MANAGER" SYS=CM01 SITE=P01')
+
+
+SIGNATURE = "Error 0x80004005, unexpected DeploymentAction for update 1293995. Returned from CreateUpdateNode"
+NOISE = ["Wakeup for a polling cycle", "Next scheduled sync is a regular sync at 6/11/2008 2:00:00 AM"]
+
+
+def attempt(outcome: str) -> list[str]:
+    """A legacy sync attempt ending "ok", "fail" (the advisory's), "other" or "open" (no outcome)."""
+    out = [line("Performing legacy sync"), statmsg(6709), line("Preprocessing updates...")]
+    if outcome == "ok":
+        out += [line("Security updates summary: 1520 processed, 312 matched, 4 outdated, 12 updated"), statmsg(6710)]
+    elif outcome == "fail":
+        out += [line(SIGNATURE), line("Security updates summary: 0 processed, 0 matched, 0 outdated, 0 updated")]
+    elif outcome == "other":
+        out += [line("Failed to open C:\\wsusscn2.cab, error 0x80070005"), statmsg(6711)]
+    return out
+
+
+def log(*outcomes: str) -> bytes:
+    lines = [line(n) for n in NOISE]
+    for o in outcomes:
+        lines += attempt(o) + [line(n) for n in NOISE]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def snap(*outcomes: str, build: str | None = None, **kw) -> Snapshot:
+    return Snapshot(build=build, logs=(LogBlob("wsyncmgr.log", log(*outcomes)),), **kw)
+
+
+@pytest.mark.parametrize(("snapshot", "expected"), [
+    pytest.param(snap("ok", build=SP1, setup_key_found=False), Verdict.NOT_APPLICABLE, id="no-setup-key"),
+    pytest.param(snap("fail", build=SMS2003), Verdict.NOT_APPLICABLE, id="sms2003"),
+    pytest.param(snap("fail", build=CM2012), Verdict.NOT_APPLICABLE, id="cm2012"),
+    pytest.param(snap("ok", "fail", build=SP1), Verdict.AFFECTED, id="last-fails-sp1"),
+    pytest.param(snap("ok", "fail"), Verdict.AFFECTED, id="last-fails-unknown-build"),
+    pytest.param(snap("fail", "ok", build=RTM), Verdict.RECOVERED, id="recovered"),
+    pytest.param(snap("fail", "other", "ok", build=RTM), Verdict.RECOVERED, id="recovered-after-other"),
+    pytest.param(snap("ok", "ok", build=RTM), Verdict.NOT_AFFECTED, id="always-ok"),
+    pytest.param(snap("ok", "other", build=SP1), Verdict.AT_RISK, id="other-failure-sp1"),
+    pytest.param(snap("ok", "other", build=SP2), Verdict.NOT_AFFECTED, id="other-failure-sp2"),
+    pytest.param(snap("ok", "other"), Verdict.AT_RISK, id="other-failure-unknown-build"),
+    pytest.param(snap("fail", "open", build=SP1), Verdict.AFFECTED, id="open-attempt-ignored"),
+    pytest.param(snap(build=SP2), Verdict.NOT_AFFECTED, id="no-attempt-sp2"),
+    pytest.param(snap(build=RTM), Verdict.NOT_AFFECTED, id="no-attempt-rtm"),
+    pytest.param(snap(), Verdict.NOT_AFFECTED, id="no-attempt-unknown-build"),
+    pytest.param(snap("open", build=SP1), Verdict.AT_RISK, id="only-open-attempt-sp1"),
+    pytest.param(snap("open"), Verdict.UNKNOWN, id="only-open-attempt-unknown"),
+    pytest.param(Snapshot(build=SP1, log_error="wsyncmgr.log: access denied"), Verdict.AT_RISK, id="no-log-sp1"),
+    pytest.param(Snapshot(build=SP2), Verdict.NOT_AFFECTED, id="no-log-sp2"),
+    pytest.param(Snapshot(build=None), Verdict.UNKNOWN, id="no-log-unknown"),
+    pytest.param(Snapshot(build="4.00.6000.1"), Verdict.UNKNOWN, id="no-log-unlisted-build"),
+    pytest.param(snap(build=SP1, log_error="wsyncmgr.lo_: access denied"), Verdict.AT_RISK, id="partial-log-sp1"),
+    pytest.param(Snapshot(build=SP1, logs=(LogBlob("wsyncmgr.log", b"\x00" * 300),)), Verdict.AT_RISK,
+                 id="unreadable-log-sp1"),
+])
+def test_verdict_table(snapshot, expected):
+    """Each row of the verdict table gives its verdict, with the advisory's headline as first reason."""
+    j = evaluate(snapshot, ADVISORY)
+    assert j.verdict is expected, j.reasons
+    assert j.reasons[0] == ADVISORY.verdict_text[expected.value]
+    assert j.advisory_id == "ms-954474" and j.build == snapshot.build
+
+
+def test_affected_evidence_names_the_failure_line():
+    """AFFECTED cites the failing line with file, line number, UTC time and the update id."""
+    data = log("ok", "fail")
+    j = evaluate(Snapshot(logs=(LogBlob("wsyncmgr.log", data),)), ADVISORY)
+    (failure,) = [e for e in j.evidence if e.role == "failure"]
+    assert failure.file == "wsyncmgr.log"
+    assert data.decode().split("\r\n")[failure.line - 1].startswith(SIGNATURE)
+    assert failure.time is not None and failure.time.endswith("Z")
+    assert any("1293995" in r for r in j.reasons)
+    assert {e.role for e in j.evidence} >= {"sync-start", "failure", "summary"}
+
+
+def test_other_failure_carries_the_other_error_line():
+    """A failure for another reason shows that other error, not just the failed status message."""
+    j = evaluate(snap("other", build=SP1), ADVISORY)
+    (other,) = [e for e in j.evidence if e.role == "other-error"]
+    assert "0x80070005" in other.text
+    assert any(e.role == "sync-failed" for e in j.evidence)
+
+
+def test_recovered_cites_earlier_failure_and_later_success():
+    """RECOVERED shows both the earlier advisory failure and the success that followed."""
+    j = evaluate(snap("fail", "ok"), ADVISORY)
+    roles = [e.role for e in j.evidence]
+    assert "earlier-failure" in roles and "sync-done" in roles
+    assert roles.index("earlier-failure") < roles.index("sync-done")
+
+
+def test_no_attempt_states_window():
+    """NOT_AFFECTED without legacy sync says which time span the logs cover."""
+    j = evaluate(snap(build=RTM), ADVISORY)
+    assert j.window is not None and j.window.first is not None and j.window.last is not None
+    assert j.window.first < j.window.last
+    assert any(j.window.first in r and j.window.last in r for r in j.reasons)
+    assert [e.role for e in j.evidence] == ["window-start", "window-end"]
+
+
+def test_rolled_log_is_read_before_current():
+    """Evidence from wsyncmgr.lo_ precedes wsyncmgr.log: a failure in .lo_ then success in .log recovers."""
+    j = evaluate(Snapshot(logs=(LogBlob("wsyncmgr.lo_", log("fail")), LogBlob("wsyncmgr.log", log("ok")))), ADVISORY)
+    assert j.verdict is Verdict.RECOVERED
+    files = [e.file for e in j.evidence]
+    assert files.index("wsyncmgr.lo_") < files.index("wsyncmgr.log")
+
+
+def test_attempt_split_across_roll_over():
+    """An attempt that starts in .lo_ and ends in .log is still one attempt."""
+    lines = log("fail").decode().split("\r\n")
+    cut = next(i for i, text in enumerate(lines) if text.startswith("Error 0x80004005")) + 1
+    lo_ = "\r\n".join(lines[:cut]).encode()
+    log_ = ("\r\n".join(lines[cut:]) + "\r\n" + "\r\n".join(attempt("other"))).encode()
+    j = evaluate(Snapshot(build=SP1, logs=(LogBlob("wsyncmgr.lo_", lo_), LogBlob("wsyncmgr.log", log_))), ADVISORY)
+    assert j.verdict is Verdict.AT_RISK
+    j = evaluate(Snapshot(build=SP1, logs=(LogBlob("wsyncmgr.lo_", lo_), LogBlob("wsyncmgr.log", log_[:400]))),
+                 ADVISORY)
+    assert j.verdict is Verdict.AFFECTED
+
+
+def test_statmsg_confirms_summary_closed_attempt():
+    """A failed status message right after the summary belongs to the same attempt, not a new one."""
+    data = "\r\n".join([*attempt("fail"), statmsg(6711)]).encode()
+    j = evaluate(Snapshot(build=SP1, logs=(LogBlob("wsyncmgr.log", data),)), ADVISORY)
+    assert j.verdict is Verdict.AFFECTED
+
+
+def test_evaluate_is_pure_and_repeatable():
+    """The same snapshot always yields the same judgement."""
+    s = snap("fail", "ok", build=SP1)
+    assert evaluate(s, ADVISORY) == evaluate(s, ADVISORY)
+
+
+def test_second_advisory_uses_its_own_signatures(tmp_path: Path):
+    """A second advisory file with other STATMSG ids and tokens is judged without engine changes."""
+    text = (ADVISORY_DIR / "ms-954474.toml").read_text(encoding="utf-8")
+    text = (text.replace('id = "ms-954474"', 'id = "ms-999999"')
+            .replace('failure_all_of = ["CreateUpdateNode", "DeploymentAction", "0x80004005"]',
+                     'failure_all_of = ["Preprocessing"]'))
+    path = tmp_path / "ms-999999.toml"
+    path.write_text(text, encoding="utf-8")
+    other = load_advisory(path)
+    j = evaluate(snap("ok"), other)
+    assert (j.verdict, j.advisory_id) == (Verdict.AFFECTED, "ms-999999")
