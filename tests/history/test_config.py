@@ -1,0 +1,147 @@
+"""cmaudit.toml: the settings of a scheduled run, checked strictly, overridden by the command line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from scanner import config as cfg
+from scanner.errors import UsageError
+
+GOOD = """\
+inventory = "fleet.csv"
+output = "/var/lib/cmaudit/runs"
+auth = "kerberos"
+username = 'CORP\\svc-cmaudit'
+password_env = "CMAUDIT_PASSWORD"
+concurrency = 8
+timeout = 300
+history = "state/history.sqlite3"
+keep_runs = 52
+
+[mail]
+to = ["sccm-admins@corp.example"]
+from = "cmaudit@corp.example"
+host = "smtp.corp.example"
+username = "cmaudit"
+password_env = "CMAUDIT_SMTP_PASSWORD"
+when = "findings"
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    """A scan-like command: options with defaults, then the schedule options and --config last."""
+    p = argparse.ArgumentParser()
+    p.add_argument("inventory", nargs="?", type=Path)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--auth", default="negotiate")
+    p.add_argument("--username")
+    cfg.add_schedule_options(p)
+    cfg.add_config_option(p)
+    return p
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "cmaudit.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_config_fills_what_the_command_line_leaves_out(tmp_path):
+    """A scheduled run gets inventory, auth, concurrency, history and retention from the file."""
+    path = _write(tmp_path, GOOD)
+    args = _parser().parse_args(["--config", str(path)])
+    config = cfg.apply_config(args)
+    assert args.inventory == tmp_path / "fleet.csv"  # relative to the config file, not the cwd
+    assert (args.auth, args.username, args.concurrency, args.timeout) == ("kerberos", "CORP\\svc-cmaudit", 8, 300.0)
+    assert args.history == tmp_path / "state" / "history.sqlite3" and args.keep_runs == 52
+    assert args.no_history is False and args.mail_when == "findings"
+    assert config is not None and config.get("password_env") == "CMAUDIT_PASSWORD"
+
+
+@pytest.mark.parametrize(("argv", "dest", "expected"), [
+    pytest.param(["--concurrency", "4"], "concurrency", 4, id="concurrency"),
+    pytest.param(["--concurrency", "32"], "concurrency", 32, id="explicit-default-still-wins"),
+    pytest.param(["--auth", "ntlm"], "auth", "ntlm", id="auth"),
+    pytest.param(["--keep-runs", "3"], "keep_runs", 3, id="keep-runs"),
+    pytest.param(["other.csv"], "inventory", Path("other.csv"), id="inventory"),
+    pytest.param(["--mail-when", "always"], "mail_when", "always", id="mail-when"),
+])
+def test_command_line_overrides_config(tmp_path, argv, dest, expected):
+    """An option given on the command line wins over the config file, even if it equals the default."""
+    args = _parser().parse_args([*argv, "--config", str(_write(tmp_path, GOOD))])
+    cfg.apply_config(args)
+    assert getattr(args, dest) == expected
+
+
+def test_without_config_defaults_apply(tmp_path):
+    """With no --config every option has its ordinary default."""
+    args = _parser().parse_args([])
+    assert cfg.apply_config(args) is None
+    assert (args.concurrency, args.timeout, args.auth, args.no_history, args.history) == (32, 120.0, "negotiate",
+                                                                                         False, None)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    pytest.param('inventroy = "fleet.csv"\n', "inventroy", id="top-level-typo"),
+    pytest.param('[mail]\nto = "a@b.example"\ntls = true\n', "mail.tls", id="mail-typo"),
+    pytest.param('[scan]\nconcurrency = 4\n', "scan", id="unknown-table"),
+])
+def test_unknown_key_is_an_error_naming_it(tmp_path, text, key):
+    """A misspelt key stops the run with the file and the key named, instead of being ignored."""
+    path = _write(tmp_path, text)
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load_config(path)
+    assert str(err.value).startswith(f"{path}: {key}: unknown key")
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param('password = "hunter2-secret"\n', id="top-level"),
+    pytest.param('[mail]\npassword = "hunter2-secret"\n', id="mail"),
+])
+def test_password_key_is_refused(tmp_path, text):
+    """A password written into the config is refused, and the error does not repeat it."""
+    path = _write(tmp_path, text)
+    with pytest.raises(cfg.ConfigError, match="password_env") as err:
+        cfg.load_config(path)
+    assert "hunter2-secret" not in str(err.value)
+
+
+@pytest.mark.parametrize(("text", "key", "message"), [
+    pytest.param("concurrency = 0\n", "concurrency", "at least 1", id="zero-concurrency"),
+    pytest.param('concurrency = "many"\n', "concurrency", "whole number", id="text-concurrency"),
+    pytest.param('auth = "kerberoast"\n', "auth", "one of", id="bad-auth"),
+    pytest.param('password_env = "hunter2 secret!"\n', "password_env", "NAME of an environment", id="env-not-name"),
+    pytest.param('[mail]\nwhen = "weekly"\n', "mail.when", "changed", id="bad-when"),
+])
+def test_bad_values_name_the_key(tmp_path, text, key, message):
+    """A value of the wrong kind is reported with its key and what is expected."""
+    path = _write(tmp_path, text)
+    with pytest.raises(cfg.ConfigError, match=message) as err:
+        cfg.load_config(path)
+    assert f": {key}: " in str(err.value)
+
+
+def test_broken_toml_is_a_usage_error(tmp_path):
+    """A config that is not TOML is a usage error (exit 64) on one line naming the file and line."""
+    path = _write(tmp_path, "inventory = \n")
+    with pytest.raises(cfg.ConfigError, match=r"not valid TOML.*line 1") as err:
+        cfg.load_config(path)
+    assert isinstance(err.value, UsageError)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_mail_settings_from_config_and_command_line(tmp_path):
+    """[mail] supplies the relay; --mail-to replaces the recipients."""
+    path = _write(tmp_path, GOOD)
+    args = _parser().parse_args(["--config", str(path), "--mail-to", "oncall@corp.example"])
+    settings = cfg.mail_settings(args, cfg.apply_config(args))
+    assert settings is not None
+    assert settings.to == ("oncall@corp.example",) and settings.host == "smtp.corp.example"
+    assert (settings.port, settings.security, settings.password_env) == (587, "starttls", "CMAUDIT_SMTP_PASSWORD")
+    assert settings.when == "findings"
+    args = _parser().parse_args([])
+    assert cfg.mail_settings(args, cfg.apply_config(args)) is None
