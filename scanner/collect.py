@@ -1,7 +1,8 @@
 """Collect one site server's facts and Wsyncmgr logs through a single WinRS cmd shell, read-only.
 
 Round trips per host: Create shell, Command (all registry reads, batched), Receive, Command (both log
-files), Receive x N (a log larger than one envelope needs several), Delete shell. Only `echo`,
+files), Receive x N (a log larger than one envelope needs several), Delete shell. A host without the
+SMS Setup key needs no second command. Only `echo`,
 `reg query` and `type` ever run; nothing is written to the target. Sections of one command's output are
 told apart by marker lines carrying a per-run nonce, so a log line cannot fake a section boundary.
 
@@ -33,6 +34,7 @@ DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024  # wsyncmgr.log rolls at 2.5 MB by defa
 STOP_FACTOR = 4
 MAX_REGISTRY_BYTES = 1024 * 1024
 MAX_STDERR_BYTES = 64 * 1024
+MAX_TRAILER_BYTES = 64 * 1024  # output after the closing marker is not ours: stop reading early
 
 NATIVE_ROOT = r"HKLM\SOFTWARE\Microsoft\SMS"
 WOW64_ROOT = r"HKLM\SOFTWARE\Wow6432Node\Microsoft\SMS"
@@ -81,6 +83,7 @@ class MarkerSplitter:
         self._pending = bytearray()
         self._hold = len(self.prefix) + max(len(n) for n in names) + 8  # marker, "==", " \r\n"
         self._cap = cap
+        self.total = 0  # every byte fed, inside sections or not
 
     @property
     def current_seen(self) -> int:
@@ -94,6 +97,7 @@ class MarkerSplitter:
         return None
 
     def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
         self._pending += chunk
         self._drain(final=False)
 
@@ -278,7 +282,7 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
 
     def reg_sink(chunk: bytes) -> bool:
         reg_split.feed(chunk)
-        return reg_split.current_seen <= MAX_REGISTRY_BYTES
+        return reg_split.total <= MAX_REGISTRY_BYTES and not _past_end(reg_split)
 
     _, stderr, _ = runner.run(registry_command(nonce), reg_sink)
     reg_split.close()
@@ -309,7 +313,9 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
 
     def log_sink(chunk: bytes) -> bool:
         split.feed(chunk)
-        return split.current_seen <= stop_after
+        # per file, and overall: output outside any section (a hostile server) counts as well
+        return (split.current_seen <= stop_after and split.total <= 2 * stop_after + MAX_REGISTRY_BYTES
+                and not _past_end(split))
 
     _, log_stderr, stopped = runner.run(log_command(nonce, rolled, path), log_sink)
     split.close()
@@ -320,12 +326,16 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
         if buf is not None and buf.seen:
             blobs.append(LogBlob(name=file_path, data=bytes(buf.data), truncated=buf.truncated or cut == name))
     log_error = None
-    if stopped and cut != "log":
+    if stopped and "log" not in split.sections:
         log_error = f"output exceeded {stop_after} bytes before {path} was reached; collection stopped"
     elif not any(b.name == path for b in blobs):
         log_error = f"{path} was not found or is empty"
     return Collected(facts, Snapshot(build=build, setup_key_found=True, logs=tuple(blobs),
                                      log_error=log_error), stderr + log_stderr)
+
+
+def _past_end(split: MarkerSplitter) -> bool:
+    return split.current_name == "end" and split.current_seen > MAX_TRAILER_BYTES
 
 
 def _with_log_path(facts: HostFacts, path: str) -> HostFacts:

@@ -116,6 +116,18 @@ def _from_connection_error(host: str, exc: requests.ConnectionError) -> HostErro
     return HostUnreachable(host, f"connection failed: {text}")
 
 
+def http_error_without_fault(exc: WinRMTransportError, host: str) -> HostError | None:
+    """An HTTP error whose body is not a SOAP fault (an IIS/HTTP.sys error page), else None.
+
+    pypsrp would parse any XML-ish body as a fault and lose the status code (an HTML 503 page becomes
+    a WSManFaultError with no code), so the transport hook asks here first.
+    """
+    text = exc.response_text if isinstance(exc.response_text, str) else ""
+    if "Fault" in text and "Envelope" in text:
+        return None
+    return _translate(exc, host)
+
+
 def translate(exc: BaseException, host: str, *, secrets: Iterable[str] = ()) -> HostError:
     """Map any exception raised while talking to `host` to the matching HostError subclass."""
     secrets = tuple(s for s in secrets if s)

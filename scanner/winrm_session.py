@@ -18,9 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pypsrp.exceptions import WinRMTransportError
 from pypsrp.wsman import WSMan
 
 from scanner.errors import HostError, HostProtocolError, HostTimeout
+from scanner.winrm_errors import http_error_without_fault
 
 if TYPE_CHECKING:
     from inventory.model import Host
@@ -105,7 +107,13 @@ class HostSession:
 
         def guarded_send(request: Any, timeout: Any = None) -> bytes:
             self._before_request()
-            reply: bytes = send_request(request, timeout=timeout)
+            try:
+                reply: bytes = send_request(request, timeout=timeout)
+            except WinRMTransportError as exc:
+                plain = http_error_without_fault(exc, self.host.name)
+                if plain is not None:
+                    raise plain from None
+                raise
             # pypsrp parses replies with the stdlib parser: refuse DTDs/entities before it sees them.
             head = reply[:4096]
             if any(marker in head for marker in _HOSTILE_XML_MARKERS):
