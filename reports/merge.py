@@ -1,0 +1,152 @@
+"""Read results files and merge several into one consolidated run.
+
+One jump box per network zone scans its part of the estate; `cmaudit report a.json b.json -o all/`
+gives one report for the whole estate. A host scanned by more than one run (same name, case-folded,
+and port) is taken from the newest run (meta.finished, else meta.started; on a tie the file named
+later wins). The merge is recorded in meta.merged_from, one line per source file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scanner.records import HostResult, ResultsFormatError, RunMeta, RunResults, results_from_dict
+
+MAX_RESULTS_BYTES = 1 << 30  # 5,000 hosts with evidence is tens of MB; refuse anything absurd
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+
+
+class ResultsFileError(ResultsFormatError):
+    """A results file that cannot be read or merged; str() is one line naming the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One results file given to `cmaudit report`."""
+
+    path: str
+    results: RunResults
+
+
+def load_results(path: str | os.PathLike[str]) -> RunResults:
+    """Read one results.json; any problem is a ResultsFileError naming the file."""
+    name = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_RESULTS_BYTES + 1)
+    except OSError as exc:
+        raise ResultsFileError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_RESULTS_BYTES:
+        raise ResultsFileError(f"{name}: larger than {MAX_RESULTS_BYTES:,} bytes; not a results file")
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ResultsFileError(f"{name}: not UTF-8 text (byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise ResultsFileError(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except RecursionError as exc:
+        raise ResultsFileError(f"{name}: JSON nested too deeply") from exc
+    try:
+        return results_from_dict(doc)
+    except ResultsFormatError as exc:
+        raise ResultsFileError(f"{name}: {exc}") from exc
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of the wrong JSON type
+        raise ResultsFileError(f"{name}: malformed results file: {type(exc).__name__}: {exc}") from exc
+
+
+def host_key(host: HostResult) -> tuple[str, int]:
+    """The same server in two runs: its inventory name, case-folded, and its port."""
+    return host.host.strip().casefold(), host.port
+
+
+def parse_time(value: str | None) -> datetime:
+    """An ISO 8601 time as an aware datetime; missing or unreadable times count as oldest."""
+    if not value:
+        return _OLDEST
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return _OLDEST
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_time(meta: RunMeta) -> datetime:
+    """When a run's results were current: its end, else its start."""
+    moment = parse_time(meta.finished)
+    return moment if moment != _OLDEST else parse_time(meta.started)
+
+
+def merge_results(sources: Sequence[Source]) -> RunResults:
+    """One consolidated run; a single source is returned as it is.
+
+    Raises:
+        ResultsFileError: no sources, or results of different advisories (they cannot share a report).
+    """
+    if not sources:
+        raise ResultsFileError("no results files to merge")
+    if len(sources) == 1:
+        return sources[0].results
+    advisories = {s.results.meta.advisory_id for s in sources}
+    if len(advisories) > 1:
+        listing = ", ".join(f"{s.path} ({s.results.meta.advisory_id})" for s in sources)
+        raise ResultsFileError(f"cannot merge results of different advisories: {listing}")
+
+    # oldest first, so a newer run's host replaces an older one's; argument order breaks ties
+    ordered = sorted(enumerate(sources), key=lambda item: (run_time(item[1].results.meta), item[0]))
+    chosen: dict[tuple[str, int], tuple[int, HostResult]] = {}
+    for index, source in ordered:
+        for host in source.results.hosts:
+            chosen[host_key(host)] = (index, host)
+    kept = [0] * len(sources)
+    for index, _host in chosen.values():
+        kept[index] += 1
+
+    metas = [s.results.meta for s in sources]
+    newest = sources[ordered[-1][0]].results.meta
+    inventories = list(dict.fromkeys(m.inventory_path for m in metas if m.inventory_path))
+    inventory_hashes = {m.inventory_sha256 for m in metas}
+    options = metas[0].options if all(m.options == metas[0].options for m in metas) else {}
+    finished = [m.finished for m in metas if m.finished]
+    meta = RunMeta(
+        run_id="merged-" + hashlib.sha256("\n".join(m.run_id for m in metas).encode()).hexdigest()[:12],
+        started=min((m.started for m in metas), key=parse_time),
+        finished=max(finished, key=parse_time) if len(finished) == len(metas) else None,  # one never finished
+        cmaudit_version=newest.cmaudit_version,
+        advisory_id=newest.advisory_id,
+        advisory_title=newest.advisory_title,
+        advisory_kb=newest.advisory_kb,
+        advisory_sha256=newest.advisory_sha256,
+        inventory_path="; ".join(inventories) or None,
+        inventory_sha256=inventory_hashes.pop() if len(inventory_hashes) == 1 else None,
+        options=dict(options),
+        insecure=any(m.insecure for m in metas),
+        interrupted=any(m.interrupted for m in metas),
+        merged_from=tuple(
+            f"{s.path}: run {s.results.meta.run_id}, {s.results.meta.finished or s.results.meta.started}, "
+            f"{kept[i]} of {len(s.results.hosts)} hosts used"
+            for i, s in enumerate(sources)
+        ),
+        remediation=newest.remediation,
+        kb_url=newest.kb_url,
+    )
+    hosts = tuple(host for _index, host in chosen.values())
+    return RunResults(meta=meta, hosts=hosts)
+
+
+def load_and_merge(paths: Sequence[str | os.PathLike[str]]) -> RunResults:
+    """load_results for each path (a path given twice counts once), then merge_results."""
+    seen: set[Path] = set()
+    sources = []
+    for path in paths:
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        sources.append(Source(os.fspath(path), load_results(path)))
+    return merge_results(sources)
