@@ -1,0 +1,104 @@
+"""A trend chart of verdict counts over the last runs, as inline SVG.
+
+Inline SVG with presentation attributes only (no <script>, no style attribute, no external reference),
+so the report stays one offline file that a strict Content-Security-Policy allows. Every piece of text
+is escaped here; the result is Markup so the template inserts it without escaping it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from markupsafe import Markup
+
+from reports.history import RunSummary
+from scanner.records import VERDICT_ORDER, Verdict
+
+COLOURS: dict[Verdict, str] = {
+    Verdict.AFFECTED: "#b3261e",
+    Verdict.AT_RISK: "#e8710a",
+    Verdict.ERROR: "#6f42c1",
+    Verdict.UNKNOWN: "#8a8d91",
+    Verdict.RECOVERED: "#1a73e8",
+    Verdict.NOT_AFFECTED: "#188038",
+    Verdict.NOT_APPLICABLE: "#c4c7c5",
+}
+# Stacked bottom-up so findings sit on top, where the eye lands.
+_STACK = tuple(reversed(VERDICT_ORDER))
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One run's bar: its label (e.g. "#12"), start time and hosts per verdict."""
+
+    label: str
+    started: str
+    counts: Mapping[Verdict, int]
+
+
+def points_from_history(runs: Sequence[RunSummary]) -> list[TrendPoint]:
+    """Chart points from history.recent_counts (oldest first)."""
+    return [TrendPoint(label=f"#{r.id}", started=r.started, counts=dict(r.counts)) for r in runs]
+
+
+def _day(text: str) -> str:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime("%m-%d")
+    except ValueError:
+        return text[:10]
+
+
+def trend_svg(points: Sequence[TrendPoint], *, width: int = 640, height: int = 220,
+              title: str = "Hosts per verdict, last runs") -> Markup:
+    """Stacked bars, one per run, with a legend; each segment has a tooltip (<title>) with its count."""
+    pad_left, pad_right, pad_top, pad_bottom, legend_h = 36, 8, 8, 22, 22
+    chart_h = height - pad_top - pad_bottom - legend_h
+    chart_w = width - pad_left - pad_right
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+             f"<title>{escape(title)}</title>"]
+    if not points:
+        parts.append(f'<text x="{width // 2}" y="{height // 2}" text-anchor="middle" font-size="12" fill="#555">'
+                     "No earlier runs recorded yet.</text></svg>")
+        return Markup("".join(parts))
+    top = max(1, max(sum(p.counts.values()) for p in points))
+    step = chart_w / len(points)
+    bar_w = max(2.0, min(48.0, step * 0.7))
+    base_y = pad_top + chart_h
+    # y axis: 0 and the maximum
+    parts.append(f'<line x1="{pad_left}" y1="{base_y}" x2="{width - pad_right}" y2="{base_y}" stroke="#999"/>')
+    parts.append(f'<text x="{pad_left - 4}" y="{base_y}" text-anchor="end" font-size="10" fill="#555">0</text>')
+    parts.append(f'<text x="{pad_left - 4}" y="{pad_top + 8}" text-anchor="end" font-size="10" fill="#555">'
+                 f"{top}</text>")
+    label_every = max(1, len(points) // 12)
+    for i, p in enumerate(points):
+        x = pad_left + i * step + (step - bar_w) / 2
+        y = float(base_y)
+        total = sum(p.counts.values())
+        parts.append(f'<g class="trend-run" data-run="{escape(p.label)}">')
+        for verdict in _STACK:
+            n = p.counts.get(verdict, 0)
+            if not n:
+                continue
+            h = chart_h * n / top
+            y -= h
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                         f'fill="{COLOURS[verdict]}" data-verdict="{verdict.value}" data-count="{n}">'
+                         f"<title>{escape(p.label)} ({escape(p.started)}): {verdict.value} {n} of {total}</title>"
+                         "</rect>")
+        parts.append("</g>")
+        if i % label_every == 0 or i == len(points) - 1:
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{base_y + 14}" text-anchor="middle" font-size="10" '
+                         f'fill="#555">{escape(_day(p.started))}</text>')
+    used = [v for v in VERDICT_ORDER if any(p.counts.get(v) for p in points)]
+    lx = pad_left
+    ly = height - 8
+    for verdict in used:
+        parts.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{COLOURS[verdict]}"/>')
+        parts.append(f'<text x="{lx + 13}" y="{ly}" font-size="10" fill="#333">{verdict.value}</text>')
+        lx += 18 + 7 * len(verdict.value)
+    parts.append("</svg>")
+    return Markup("".join(parts))
