@@ -118,7 +118,7 @@ def run_scan(
     from reports.console import exit_status, print_summary
     from scanner.advisory import load_advisory
     from scanner.credentials import PasswordResolver, validate_transport
-    from scanner.engine import evaluate  # type: ignore[import-not-found,unused-ignore]  # lands with the engine
+    from scanner.engine import evaluate
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -176,7 +176,7 @@ def run_scan(
     def done(run: HostRun[Host, HostOutcome]) -> None:
         result = host_result(run)
         detail = result.error.category.value if result.error else ""
-        progress.host_done(run.host.name, result.verdict, detail)
+        progress.host_done(run.host.stable_name, result.verdict, detail)
         if on_host_done is not None:
             on_host_done(run)
 
