@@ -35,7 +35,10 @@ AUTHS = ("ntlm", "negotiate", "basic")
 
 def _profiles() -> ModuleType:
     """simulator.profiles, imported late: it is heavy to load and the server does not need it."""
-    return importlib.import_module("simulator.profiles")
+    module = importlib.import_module("simulator.profiles")
+    if not hasattr(module, "load_machine"):
+        raise ImportError("simulator.profiles provides no load_machine(); no host profiles are installed")
+    return module
 
 
 def _default_factory(profile: str, hostname: str) -> Machine:
@@ -111,12 +114,13 @@ class Fleet:
         username, password: the one account the hosts accept (`DOMAIN\\user`).
         auth: what the inventory tells the scanner to use: ntlm, negotiate or basic (HTTPS only).
         machine_factory: (profile, hostname) -> Machine, default simulator.profiles.load_machine.
+        base_port: host i listens on base_port + i; default: ports chosen by the OS.
     """
 
     def __init__(self, profiles: Sequence[str] | None = None, hosts: int | None = None, scenario: str = "mixed",
                  tls: bool = False, latency_ms: float = 0, faults: str | Mapping[int, HostFaults] | None = None,
                  username: str = "LAB\\auditor", *, password: str, auth: str | None = None,
-                 machine_factory: MachineFactory | None = None) -> None:
+                 machine_factory: MachineFactory | None = None, base_port: int | None = None) -> None:
         if not password:
             raise ValueError("the simulated hosts need a password")
         self._account = auth_account = _account(username, password)
@@ -135,6 +139,9 @@ class Fleet:
         if not self._profiles:
             raise ValueError("a fleet needs at least one host")
         self._faults = normalise(faults, len(self._profiles))
+        if base_port is not None and not 1 <= base_port <= 65536 - len(self._profiles):
+            raise ValueError(f"base_port {base_port} leaves no room for {len(self._profiles)} hosts")
+        self._base_port = base_port
         self.hosts: list[FleetHost] = []
         self.ca_file: str | None = None
         self._loop: LoopThread | None = None
@@ -154,7 +161,8 @@ class Fleet:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def __enter__(self) -> Fleet:
-        self.start()
+        if self._loop is None:
+            self.start()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -173,6 +181,8 @@ class Fleet:
                 server = HostServer(name=name, machine=self._factory(profile, name), account=self._account,
                                     faults=self._faults.get(index, HostFaults()), latency_ms=self.latency_ms,
                                     tls=tls_context, bindings=bindings)
+                if self._base_port is not None:
+                    server.port = self._base_port + index
                 servers.append(server)
                 self.hosts.append(FleetHost(index, profile, server))
             self._loop = LoopThread()
