@@ -1,0 +1,88 @@
+"""After a scan: record it in the history, say what changed, mail it, prune old runs.
+
+Two steps around the report writing, because the reports need the changes and the mail needs the
+report: `prepare` (history + changes + trend) before `write_reports`, `finish` (mail + retention) after.
+Nothing here may cost the run its results: every failure becomes a one-line message for stderr/log.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from markupsafe import Markup
+
+from reports import changes as changes_mod
+from reports import history, trend
+from reports.mail import MailOutcome, mail_run
+from scanner import retention
+from scanner.config import Config, mail_settings
+from scanner.errors import UsageError
+from scanner.records import RunResults
+
+TREND_RUNS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """What the post-scan steps produced; `messages` are one-line notes for the user (never secrets)."""
+
+    history_path: Path | None = None
+    run_id: int | None = None  # the run's id in the history; None when not recorded
+    changes: changes_mod.Changes | None = None
+    trend: Markup | None = None
+    mail: MailOutcome | None = None
+    pruned: retention.PruneResult | None = None
+    messages: tuple[str, ...] = ()
+
+
+def inventory_key(results: RunResults) -> str:
+    """Runs are compared per inventory: its absolute path, so `cd` differences do not split a history."""
+    if not results.meta.inventory_path:
+        return history.inventory_key_for(results)
+    return str(Path(results.meta.inventory_path).expanduser().resolve())
+
+
+def prepare(results: RunResults, args: argparse.Namespace, output_dir: Path | None) -> FollowUp:
+    """Record the run (unless --no-history) and compute the changes since the last run and the trend."""
+    if getattr(args, "no_history", False):
+        return FollowUp()
+    db: Path = getattr(args, "history", None) or history.default_history_path()
+    key = inventory_key(results)
+    try:
+        run_id = history.record_run(db, results, key, output_dir=output_dir.resolve() if output_dir else None)
+        found = changes_mod.changes_since_last(db, run_id)
+        points = trend.points_from_history(history.recent_counts(db, key, limit=TREND_RUNS, until=run_id))
+    except UsageError as exc:  # HistoryError: locked past the busy timeout, disk full, not a database...
+        return FollowUp(history_path=db, messages=(f"history not updated: {exc}",))
+    return FollowUp(history_path=db, run_id=run_id, changes=found, trend=trend.trend_svg(points))
+
+
+def finish(follow: FollowUp, results: RunResults, args: argparse.Namespace, config: Config | None, *,
+           report_path: Path | None, output_dir: Path | None) -> FollowUp:
+    """Mail (per --mail-to/--mail-when or [mail]) and prune (--keep-runs); never raises."""
+    messages = list(follow.messages)
+    outcome: MailOutcome | None = None
+    try:
+        settings = mail_settings(args, config)
+    except UsageError as exc:
+        settings = None
+        messages.append(f"mail not sent: {exc}")
+    if settings is not None:
+        outcome = mail_run(results, follow.changes, settings, report_path=report_path,
+                           run_folder=str(output_dir) if output_dir else None)
+        messages.append(outcome.message)
+    pruned: retention.PruneResult | None = None
+    keep = getattr(args, "keep_runs", None)
+    if keep and follow.history_path is not None and follow.run_id is not None:
+        try:
+            pruned = retention.prune(follow.history_path, int(keep), inventory_key=inventory_key(results),
+                                     protect=[follow.run_id])
+            if pruned.deleted_runs:
+                messages.append(f"retention: removed {len(pruned.deleted_runs)} old run(s) "
+                                f"and {len(pruned.removed_folders)} run folder(s), keeping {keep}")
+            messages.extend(f"retention: {p}" for p in pruned.problems)
+        except (UsageError, ValueError) as exc:
+            messages.append(f"retention skipped: {exc}")
+    return replace(follow, mail=outcome, pruned=pruned, messages=tuple(messages))
