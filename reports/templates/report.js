@@ -38,19 +38,27 @@
     empty.hidden = n !== 0;
   }
 
-  function compare(a, b) {
-    var x = a.dataset[sortKey] || "", y = b.dataset[sortKey] || "";
-    var d;
-    if (NUMERIC[sortKey]) d = Number(x) - Number(y);
-    else d = x.localeCompare(y, undefined, {numeric: true, sensitivity: "base"});
-    if (d === 0 && sortKey !== "rank") d = Number(a.dataset.rank) - Number(b.dataset.rank);
-    return d !== 0 ? d * sortDir : order.get(a) - order.get(b);
+  var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+
+  function sortedRows() {
+    // Read each row's keys once: comparing dataset values inside sort() is far slower at 5,000 rows.
+    var items = rows.map(function (row) {
+      var k = row.dataset[sortKey] || "";
+      return {row: row, key: NUMERIC[sortKey] ? Number(k) : k, rank: Number(row.dataset.rank), pos: order.get(row)};
+    });
+    var numeric = NUMERIC[sortKey] === 1;
+    items.sort(function (a, b) {
+      var d = numeric ? a.key - b.key : collator.compare(a.key, b.key);
+      if (d === 0 && sortKey !== "rank") d = a.rank - b.rank;
+      return d !== 0 ? d * sortDir : a.pos - b.pos;
+    });
+    return items.map(function (item) { return item.row; });
   }
 
   function sortBy(key) {
     sortDir = key === sortKey ? -sortDir : 1;
     sortKey = key;
-    var sorted = rows.slice().sort(compare);
+    var sorted = sortedRows();
     var frag = document.createDocumentFragment();
     sorted.forEach(function (row) { frag.appendChild(row); });
     rowsBox.appendChild(frag);
