@@ -52,6 +52,7 @@ class Scan:
 
 def scan(fleet: Any, tmp_path: Path, password: str, **overrides: Any) -> Scan:
     """Scan `fleet` the way `cmaudit scan` does, with short test timeouts; stdout/stderr captured."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     inventory = fleet.write_inventory(tmp_path / "hosts.csv")
     on_runner = overrides.pop("on_runner", None)
     on_host_done = overrides.pop("on_host_done", None)

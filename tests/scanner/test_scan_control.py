@@ -1,0 +1,109 @@
+"""Scan control an admin relies on: the auth breaker, interrupting a run, HTTPS with a CA file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scanner.records import ErrorCategory, Verdict
+from simulator.fleet import Fleet
+from tests.scanner.fleet_helpers import healthy_machine, new_password, scan
+
+pytestmark = pytest.mark.network
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_wrong_password_trips_the_breaker(tmp_path: Path) -> None:
+    """After K failed logons in a row the remaining hosts are skipped and never see a logon attempt."""
+    password = new_password()
+    with Fleet(hosts=7, password=password, machine_factory=healthy_machine, profiles=["h"] * 7) as fleet:
+        result = scan(fleet, tmp_path, "wrong-" + password[::-1], concurrency=1, max_auth_failures=3)
+        attempts_seen = [h.counters.requests for h in fleet.hosts]
+    hosts = result.outcome.results.hosts
+    categories = [h.error.category if h.error else None for h in hosts]
+    assert categories == [ErrorCategory.AUTH] * 3 + [ErrorCategory.AUTH_SKIPPED] * 4
+    assert all(h.attempts == 1 for h in hosts[:3])  # never retried
+    assert attempts_seen[3:] == [0] * 4
+    assert "authentication failures in a row" in result.stderr
+    assert result.outcome.exit_status == 2
+
+
+def test_one_bad_host_does_not_trip_the_breaker(tmp_path: Path) -> None:
+    """A single host rejecting the account fails alone; every other host is scanned."""
+    password = new_password()
+    with Fleet(hosts=5, password=password, faults="0=badauth", machine_factory=healthy_machine,
+               profiles=["h"] * 5) as fleet:
+        result = scan(fleet, tmp_path, password, concurrency=1, max_auth_failures=2)
+    hosts = result.outcome.results.hosts
+    assert hosts[0].error is not None and hosts[0].error.category is ErrorCategory.AUTH
+    assert all(h.verdict is not Verdict.ERROR for h in hosts[1:])
+
+
+def test_stop_writes_results_for_every_host(tmp_path: Path) -> None:
+    """Stopping a running scan still leaves a results.json with every host; unfinished ones interrupted."""
+    password = new_password()
+    with Fleet(hosts=6, password=password, faults="2-5=hang", machine_factory=healthy_machine,
+               profiles=["h"] * 6) as fleet:
+        runners = []
+        done = []
+
+        def on_done(run: object) -> None:
+            done.append(run)
+            if len(done) == 2:
+                runners[0].request_stop()
+
+        result = scan(fleet, tmp_path, password, concurrency=2, timeout=30.0, grace=0.3,
+                      on_runner=runners.append, on_host_done=on_done)
+    doc = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
+    assert doc["meta"]["interrupted"] is True and len(doc["hosts"]) == 6
+    verdicts = [h["verdict"] for h in doc["hosts"]]
+    assert verdicts[:2] != ["ERROR", "ERROR"]
+    assert all(h["error"]["category"] == "interrupted" for h in doc["hosts"][2:])
+    assert result.outcome.exit_status & 2
+
+
+def test_sigint_to_cmaudit_scan(tmp_path: Path) -> None:
+    """Ctrl-C on a real `cmaudit scan` process ends it promptly with a complete results.json."""
+    password = new_password()
+    with Fleet(hosts=5, password=password, faults="1-4=hang", machine_factory=healthy_machine,
+               profiles=["h"] * 5) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        env = {**os.environ, "CMAUDIT_PASSWORD": password}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scanner", "scan", str(inventory), "-o", str(tmp_path / "run"),
+             "--username", fleet.username, "--timeout", "60", "--concurrency", "2"],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the first finished host is the signal that the scan is under way
+            if "[1/5]" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode in (2, 3), stderr  # bit 2: incomplete audit (bit 1: the healthy host is AT_RISK)
+    doc = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
+    assert len(doc["hosts"]) == 5 and doc["meta"]["interrupted"] is True
+    assert sum(h["error"] is not None and h["error"]["category"] == "interrupted" for h in doc["hosts"]) == 4
+    assert password not in stdout + stderr
+
+
+def test_https_basic_with_ca_file(tmp_path: Path) -> None:
+    """HTTPS with Basic works when the CA is given, and is refused (not retried) when it is not."""
+    password = new_password()
+    with Fleet(hosts=2, password=password, tls=True, auth="basic", machine_factory=healthy_machine,
+               profiles=["h"] * 2) as fleet:
+        good = scan(fleet, tmp_path / "good", password, scheme="https")
+        bad = scan(fleet, tmp_path / "bad", password, scheme="https", ca_file=None)
+        insecure = scan(fleet, tmp_path / "insecure", password, scheme="https", ca_file=None, insecure=True)
+    assert all(h.verdict is not Verdict.ERROR for h in good.outcome.results.hosts)
+    assert all(h.error is not None and h.error.category is ErrorCategory.UNREACHABLE and h.attempts == 1
+               for h in bad.outcome.results.hosts)
+    assert "TLS" in bad.outcome.results.hosts[0].error.message  # type: ignore[union-attr]
+    assert insecure.outcome.results.meta.insecure and "--insecure" in insecure.stderr
+    assert all(h.verdict is not Verdict.ERROR for h in insecure.outcome.results.hosts)
