@@ -48,6 +48,8 @@ from inventory.model import MAX_HOSTS, Defaults, Host
 from scanner.errors import InventoryError
 
 WINRM_CONNECTIONS = ("winrm", "psrp")
+MAX_GROUPS = 5_000
+_RESOLVE_BUDGET = 1_000_000  # group memberships resolved per file; real inventories use a tiny fraction
 _GROUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 _RANGE = re.compile(r"\[([0-9]+|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\]")
 _SECRET_VARS = ("ansible_password", "ansible_winrm_password", "ansible_psrp_password", "ansible_ssh_pass",
@@ -102,6 +104,8 @@ class AnsibleInventory:
     def group(self, name: str, line: int) -> Group:
         if not _GROUP_NAME.fullmatch(name):
             raise InventoryError(self.path, line, f"group name {quote_value(name)} is not valid")
+        if name not in self.groups and len(self.groups) >= MAX_GROUPS:
+            raise InventoryError(self.path, line, f"declares more than {MAX_GROUPS} groups")
         return self.groups.setdefault(name, Group(name, line))
 
     def add_child(self, parent: str, child: str, line: int) -> None:
@@ -126,35 +130,54 @@ class AnsibleInventory:
 
     def resolve(self, defaults: Defaults) -> tuple[list[Host], list[str]]:
         """cmaudit Hosts in the order Ansible hosts were first declared, with warnings."""
-        ancestors = {name: self._ancestors(name) for name in self.groups}
+        order = self._parents_first()
+        ancestors: dict[str, dict[str, None]] = {}
         depth: dict[str, int] = {}
-        for name in self.groups:
-            self._depth(name, depth)
+        budget = _RESOLVE_BUDGET  # a hostile file must not make group resolution quadratic in time or memory
+        for name in order:
+            parents = self.groups[name].parents
+            found: dict[str, None] = {}
+            for parent in parents:
+                found[parent] = None
+                found.update(ancestors[parent])
+            ancestors[name] = found
+            budget -= len(found) + 1
+            if budget < 0:
+                raise InventoryError(self.path, self.groups[name].line, "group nesting is too deep to resolve")
+            depth[name] = 0 if name == "all" else 1 + max((depth[p] for p in parents), default=0)
         hosts: list[Host] = []
         warnings: list[str] = []
         secret_vars: set[str] = set()
+        by_groups: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, Var]]] = {}
         for entry in sorted(self.hosts.values(), key=lambda h: h.line):  # file order, also for YAML
-            groups = list(entry.groups)
-            for name in entry.groups:
-                groups.extend(g for g in ancestors[name] if g not in groups)
-            merged: dict[str, Var] = {}
-            for name in sorted({*groups, "all"} & self.groups.keys(), key=lambda g: (depth[g], g)):
-                merged.update(self.groups[name].vars)
-            merged.update(entry.vars)
+            direct = tuple(entry.groups)
+            if direct not in by_groups:  # hosts share group sets, so this runs once per distinct set
+                groups: dict[str, None] = dict.fromkeys(direct)
+                for name in direct:
+                    groups.update(ancestors[name])
+                budget -= len(groups) + 1
+                if budget < 0:
+                    raise InventoryError(self.path, entry.line, "too many group combinations to resolve")
+                group_vars: dict[str, Var] = {}
+                for name in sorted({*groups, "all"} & self.groups.keys(), key=lambda g: (depth[g], g)):
+                    group_vars.update(self.groups[name].vars)
+                by_groups[direct] = tuple(g for g in groups if g not in ("all", "ungrouped")), group_vars
+            tags, group_vars = by_groups[direct]
+            merged = {**group_vars, **entry.vars}
             secret_vars.update(key for key in _SECRET_VARS if key in merged)
             connection = merged.get("ansible_connection")
             if connection is not None and str(connection.value).strip().lower() not in WINRM_CONNECTIONS:
                 warnings.append(f"{self.path}:{entry.line}: {entry.name} skipped: ansible_connection="
                                 f"{quote_value(str(connection.value))} is not winrm or psrp")
                 continue
-            tags = [g for g in groups if g not in ("all", "ungrouped")]
             hosts.append(self._host(entry, merged, tags, defaults))
         if secret_vars:
             warnings.append(f"{self.path}: {', '.join(sorted(secret_vars))} ignored: cmaudit takes passwords "
                             "from CMAUDIT_PASSWORD, a per-host variable, the keyring or a prompt")
         return hosts, warnings
 
-    def _host(self, entry: AnsibleHost, merged: dict[str, Var], tags: list[str], defaults: Defaults) -> Host:
+    def _host(self, entry: AnsibleHost, merged: dict[str, Var], tags: tuple[str, ...],
+              defaults: Defaults) -> Host:
         values: dict[str, object] = {}
         for name, variables in _FIELDS:
             chosen = next((merged[v] for v in variables if v in merged), None)
@@ -165,36 +188,26 @@ class AnsibleInventory:
         return build_host(entry.name, path=self.path, line=entry.line, defaults=defaults,
                           address=values.get("address"), port=values.get("port"), scheme=values.get("scheme"),
                           auth=values.get("auth"), site_code=values.get("site_code"),
-                          tags=(*tags, *(t for t in extra_tags if t not in tags)),
+                          tags=tuple(dict.fromkeys((*tags, *extra_tags))) if extra_tags else tags,
                           username=values.get("username"), password_env=values.get("password_env"),
                           cert_pem=values.get("cert_pem"), cert_key_pem=values.get("cert_key_pem"))
 
-    def _ancestors(self, name: str) -> list[str]:
-        """Every group `name` is (transitively) a child of; a cycle is an error at the group's line."""
-        found: list[str] = []
-        stack = list(self.groups[name].parents)
-        while stack:
-            parent = stack.pop()
-            if parent == name:
-                raise InventoryError(self.path, self.groups[name].line, f"group {name} is its own ancestor")
-            if parent not in found:
-                found.append(parent)
-                stack.extend(self.groups[parent].parents)
-        return found
-
-    def _depth(self, name: str, memo: dict[str, int]) -> int:
-        """0 for `all`, else one more than the deepest parent (cycles were refused by _ancestors)."""
-        stack = [name]
-        while stack:
-            current = stack[-1]
-            pending = [p for p in self.groups[current].parents if p not in memo]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            parents = self.groups[current].parents
-            memo[current] = 0 if current == "all" else 1 + max((memo[p] for p in parents), default=0)
-        return memo[name]
+    def _parents_first(self) -> list[str]:
+        """Groups ordered so every parent precedes its children; a `children` cycle is an error."""
+        waiting = {name: len(group.parents) for name, group in self.groups.items()}
+        ready = [name for name, count in waiting.items() if count == 0]
+        order: list[str] = []
+        while ready:
+            name = ready.pop()
+            order.append(name)
+            for child in self.groups[name].children:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+        if len(order) < len(self.groups):
+            stuck = min((g for g in self.groups.values() if waiting[g.name] > 0), key=lambda g: g.line)
+            raise InventoryError(self.path, stuck.line, f"group {stuck.name} is its own ancestor (children cycle)")
+        return order
 
 
 def _checked(name: str, var: Var, path: str) -> object:

@@ -23,7 +23,13 @@ class _Str(str):
     line = 0
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (several times faster); the pure-Python one otherwise.
+_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# PyYAML holds a node graph many times the text's size, so YAML files get a tighter bound than the rest.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+
+
+class _LineLoader(_SafeBase):  # type: ignore[valid-type,misc]
     """SafeLoader whose strings carry their line number."""
 
 
@@ -88,6 +94,9 @@ def parse(text: str, path: str, defaults: Defaults) -> tuple[list[Host], list[st
 
 
 def _load(text: str, path: str) -> object:
+    if len(text) > MAX_YAML_BYTES:
+        raise InventoryError(path, None, f"YAML inventories are limited to {MAX_YAML_BYTES // (1024 * 1024)} MB; "
+                                         "use INI or CSV for a larger fleet")
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:

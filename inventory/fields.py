@@ -86,15 +86,17 @@ def parse_auth(value: object, path: str, line: int) -> str | None:
 
 
 def parse_tags(value: object, path: str, line: int) -> tuple[str, ...]:
-    """Tags separated by ';', ',' or spaces (or a YAML list); printable, bounded."""
+    """Tags separated by ';', ',' or spaces (or a YAML list); printable, bounded, first spelling kept."""
     items: Iterable[object] = value if isinstance(value, list | tuple) else [value]
-    tags: list[str] = []
+    tags: dict[str, None] = {}
     for item in items:
         text = _text(item)
         if text:
-            tags.extend(tag for tag in _TAG_SPLIT.split(text) if tag and tag not in tags)
+            tags.update(dict.fromkeys(_TAG_SPLIT.split(text)))
+    tags.pop("", None)
     for tag in tags:
-        parse_plain(tag, path, line, "tag")
+        if len(tag) > _MAX_VALUE or not tag.isprintable():
+            raise InventoryError(path, line, f"tag {quote_value(tag)} is too long or holds control characters")
     return tuple(tags)
 
 
@@ -166,7 +168,7 @@ def build_host(
         scheme=host_scheme,
         auth=parse_auth(auth, path, line) or defaults.auth,
         site_code=parse_site_code(site_code, path, line),
-        tags=parse_tags(tags, path, line),
+        tags=tags if isinstance(tags, tuple) else parse_tags(tags, path, line),  # a tuple is already checked
         username=parse_plain(username, path, line, "user name"),
         password_env=parse_env_name(password_env, path, line),
         cert_pem=parse_plain(cert_pem, path, line, "cert_pem"),
