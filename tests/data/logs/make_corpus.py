@@ -1,0 +1,283 @@
+"""Generate the wsyncmgr log corpus under tests/data/logs/ (deterministic; the outputs are committed).
+
+Run `python tests/data/logs/make_corpus.py` after changing it. Each case is a folder holding
+wsyncmgr.log (and sometimes wsyncmgr.lo_); tests/engine/test_corpus.py lists the expected verdicts.
+The logs imitate a ConfigMgr 2007 site server's SMS_WSUS_SYNC_MANAGER: hourly polling, daily WSUS
+syncs with their status messages and, on sites serving SMS 2003 clients, a legacy sync after each.
+"""
+
+from __future__ import annotations
+
+import codecs
+import random
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+COMP = "SMS_WSUS_SYNC_MANAGER"
+
+EN = {
+    "wakeup": "Wakeup for a polling cycle",
+    "next": "Next scheduled sync is a regular sync at {when}",
+    "request": "Found local sync request file",
+    "wsus": "Synchronizing WSUS server CM01",
+    "wsus_start": "sync: Starting WSUS synchronization",
+    "categories": "sync: WSUS synchronizing categories",
+    "updates": "sync: WSUS synchronizing updates",
+    "db": "Synchronizing SMS database with WSUS server CM01",
+    "update": "Synchronizing update {guid} - {title}",
+    "done_db": "Done synchronizing SMS with WSUS Server CM01",
+    "content": "Set content version of update source {{{guid}}} for site P01 to {n}",
+    "sync_ok": "Sync succeeded. Setting sync alert to canceled state on site P01",
+    "sync_time": "Sync time: 0d00h{m:02d}m{s:02d}s",
+    "legacy": "Performing legacy sync",
+    "cmdline": "Started with command line: C:\\Program Files\\Microsoft Configuration Manager\\bin\\i386\\"
+               "updatewuscatalog.exe /i \"C:\\Program Files\\Microsoft Updates Inventory Tool\\PkgSource\\"
+               "wsusscn2.cab\" /s",
+    "catalog": "Processing security catalog C:\\Program Files\\Microsoft Updates Inventory Tool\\PkgSource\\"
+               "wsusscn2.cab ...",
+    "init": "Initializing catalog C:\\Program Files\\Microsoft Updates Inventory Tool\\PkgSource\\wsusscn2.cab "
+            "for sync.",
+    "pre": "Preprocessing updates...",
+    "failure": "Error 0x80004005, unexpected DeploymentAction for update 1293995. Returned from CreateUpdateNode",
+    "summary": "Security updates summary: {p} processed, {m} matched, {o} outdated, {u} updated",
+    "other": "Failed to open catalog file C:\\Program Files\\Microsoft Updates Inventory Tool\\PkgSource\\"
+             "wsusscn2.cab, error 0x80070020",
+}
+NB = dict(EN, **{
+    "wakeup": "Vekking for en avspørringssyklus",
+    "next": "Neste planlagte synkronisering er en vanlig synkronisering kl. {when}",
+    "request": "Fant lokal fil for synkroniseringsforespørsel",
+    "wsus": "Synkroniserer WSUS-server CM01",
+    "db": "Synkroniserer SMS-databasen med WSUS-server CM01",
+    "update": "Synkroniserer oppdatering {guid} - {title}",
+    "done_db": "Ferdig med å synkronisere SMS med WSUS-server CM01",
+    "sync_ok": "Synkroniseringen er fullført. Setter synkroniseringsvarsel til avbrutt tilstand på område P01",
+    "legacy": "Utfører synkronisering av eldre enheter",
+    "cmdline": "Begynte med kommandolinjen: C:\\Programfiler\\Microsoft Configuration Manager\\bin\\i386\\"
+               "updatewuscatalog.exe …",
+    "catalog": "Behandler sikkerhetskatalogen C:\\Programfiler\\Microsoft Updates Inventory Tool\\PkgSource\\"
+               "wsusscn2.cab ...",
+    "init": "Initialiserer katalogen C:\\Programfiler\\Microsoft Updates Inventory Tool\\PkgSource\\wsusscn2.cab "
+            "for synkronisering.",
+    "pre": "Forhåndsbehandle oppdateringer...",
+    "failure": "Feil 0x80004005, uventet DeploymentAction for oppdatering 1293995. Returnert fra CreateUpdateNode",
+    "summary": "Sammendrag av sikkerhetsoppdateringer: {p} behandlet, {m} samsvart, {o} utdatert, {u} oppdatert",
+    "other": "Kan ikke åpne katalogfilen wsusscn2.cab, feil 0x80070020",
+})
+DE = dict(EN, **{
+    "wakeup": "Reaktivierung für einen Abrufzyklus",
+    "next": "Die nächste geplante Synchronisierung ist eine reguläre Synchronisierung um {when}",
+    "update": "Update {guid} wird synchronisiert - {title}",
+    "sync_ok": "Die Synchronisierung war erfolgreich. Der Synchronisierungsalarm für Standort P01 wird abgebrochen",
+    "legacy": "Ältere Synchronisierung wird durchgeführt",
+    "cmdline": "Gestartet mit Befehlszeile: C:\\Programme\\Microsoft Configuration Manager\\bin\\i386\\"
+               "updatewuscatalog.exe …",
+    "catalog": "Sicherheitskatalog C:\\Programme\\Microsoft Updates Inventory Tool\\PkgSource\\wsusscn2.cab "
+               "wird verarbeitet ...",
+    "pre": "Updates werden vorverarbeitet...",
+    "failure": "Fehler 0x80004005, unerwartete DeploymentAction für Update 1293995. Rückgabe von CreateUpdateNode",
+    "summary": "Zusammenfassung der Sicherheitsupdates: {p} verarbeitet, {m} übereinstimmend, {o} veraltet, "
+               "{u} aktualisiert",
+    "other": "Katalogdatei wsusscn2.cab kann nicht geöffnet werden, Fehler 0x80070020",
+})
+TITLES = ["Security Update for Windows Server 2003 (KB950760)", "Cumulative Security Update for Internet Explorer 7 "
+          "for Windows Server 2003 (KB950759)", "Security Update for Microsoft Office Excel 2003 (KB950061)",
+          "Update for Windows Server 2003 (KB948496)", "Security Update for Windows XP (KB951698)"]
+
+
+@dataclass
+class Writer:
+    """Renders lines in one format with a running local clock (bias: UTC = local + bias)."""
+
+    fmt: str  # "server", "cmtrace" or "long" (old SMS long-form timestamps)
+    texts: dict[str, str]
+    rng: random.Random
+    clock: datetime
+    bias: int = -60
+    thread: int = 5976
+    zone: str = "W. Europe Standard Time"
+    multiline_failure: bool = False
+
+    def tick(self, seconds: float) -> None:
+        self.clock += timedelta(seconds=seconds, milliseconds=self.rng.randint(0, 999) if seconds else 0)
+
+    def line(self, msg: str, *, kind: int = 1, seconds: float = 1.0) -> str:
+        self.tick(seconds)
+        t = self.clock
+        if self.fmt == "cmtrace":
+            frac = f"{t.microsecond // 1000:03d}" if self.rng.random() < 0.5 else f"{t.microsecond:06d}0"
+            attrs = [f'time="{t:%H:%M:%S}.{frac}{self.bias:+04d}"', f'date="{t.month}-{t.day}-{t.year}"',
+                     f'component="{COMP}"', 'context=""', f'type="{kind}"', f'thread="{self.thread}"',
+                     f'file="wsyncmgr.cpp:{self.rng.randint(100, 3000)}"']
+            if self.rng.random() < 0.2:
+                self.rng.shuffle(attrs)
+            return f"<![LOG[{msg}]LOG]!><{' '.join(attrs)}>"
+        if self.fmt == "long":
+            stamp = f"{t:%a %b %d %H:%M:%S}.{t.microsecond // 1000:03d} {t.year} {self.zone}"
+        else:
+            stamp = f"{t:%m-%d-%Y %H:%M:%S}.{t.microsecond // 1000:03d}{self.bias:+d}"
+        sep = "  " if self.rng.random() < 0.8 else " "
+        return f"{msg}{sep}$$<{COMP}><{stamp}><thread={self.thread} (0x{self.thread:X})>"
+
+    def statmsg(self, number: int, sev: str = "I") -> str:
+        """A status message line; its GMTDATE is the line's own time in UTC (local + bias)."""
+        self.tick(1)
+        utc = self.clock + timedelta(minutes=self.bias)
+        gmt = f"{utc:%a %b %d %H:%M:%S}.{utc.microsecond // 1000:03d} {utc.year}"
+        istr = " ".join(f'ISTR{i}=""' for i in range(10))
+        msg = (f'STATMSG: ID={number} SEV={sev} LEV=M SOURCE="SMS Server" COMP="{COMP}" SYS=CM01 SITE=P01 '
+               f"PID=1876 TID={self.thread} GMTDATE={gmt} {istr} NUMATTRS=0")
+        return self.line(msg, kind=3 if sev == "E" else 1, seconds=0)
+
+    def t(self, key: str, **kw: object) -> str:
+        return self.texts[key].format(**kw)
+
+    def polling(self, hours: int) -> list[str]:
+        out = []
+        for _ in range(hours):
+            out.append(self.line(self.t("wakeup"), seconds=3600))
+            when = (self.clock + timedelta(hours=6)).strftime("%d.%m.%Y %H:%M:%S")
+            out.append(self.line(self.t("next", when=when)))
+        return out
+
+    def wsus_sync(self) -> list[str]:
+        out = [self.line(self.t("request"), seconds=600), self.statmsg(6701), self.line(self.t("wsus")),
+               self.statmsg(6704), self.line(self.t("wsus_start")), self.line(self.t("categories"), seconds=30),
+               self.line(self.t("updates"), seconds=20), self.line(self.t("db"), seconds=60), self.statmsg(6705)]
+        for _ in range(self.rng.randint(15, 40)):
+            guid = f"{self.rng.getrandbits(128):032x}"
+            guid = f"{guid[:8]}-{guid[8:12]}-{guid[12:16]}-{guid[16:20]}-{guid[20:]}"
+            out.append(self.line(self.t("update", guid=guid, title=self.rng.choice(TITLES)), seconds=0.2))
+        out += [self.line(self.t("done_db")),
+                self.line(self.t("content", guid="00000000-0000-0000-0000-000000000000", n=self.rng.randint(2, 90))),
+                self.line(self.t("sync_ok")), self.statmsg(6702),
+                self.line(self.t("sync_time", m=self.rng.randint(1, 9), s=self.rng.randint(0, 59)))]
+        return out
+
+    def legacy(self, outcome: str) -> list[str]:
+        """A legacy sync attempt: "ok", "fail" (the advisory's error), "other" or "open" (cut short)."""
+        out = [self.line(self.t("legacy"), seconds=5), self.statmsg(6709), self.line(self.t("cmdline")),
+               self.line(self.t("catalog"), seconds=2), self.line(self.t("init"), seconds=8),
+               self.line(self.t("pre"), seconds=4)]
+        if outcome == "ok":
+            p = self.rng.randint(900, 2000)
+            out += [self.line(self.t("summary", p=p, m=p // 5, o=self.rng.randint(0, 9), u=self.rng.randint(1, 40)),
+                              seconds=40), self.statmsg(6710)]
+        elif outcome == "fail":
+            failure = self.t("failure")
+            if self.multiline_failure:
+                failure = failure.replace(". ", ".\r\n", 1)
+            out += [self.line(failure, kind=3, seconds=3),
+                    self.line(self.t("summary", p=0, m=0, o=0, u=0), kind=2)]
+        elif outcome == "other":
+            out += [self.line(self.t("other"), kind=3, seconds=2), self.statmsg(6711, "E")]
+        return out
+
+
+def render(plan: list[str], *, fmt: str = "server", lang: dict[str, str] = EN, seed: int = 1,
+           start: datetime = datetime(2008, 6, 9, 1, 0, 0), **kw: object) -> list[str]:
+    """Lines for a site whose daily syncs end with the legacy outcomes in `plan` ("none": no legacy sync)."""
+    rng = random.Random(seed)
+    w = Writer(fmt, lang, rng, start, **kw)  # type: ignore[arg-type]
+    lines = w.polling(3)
+    for outcome in plan:
+        lines += w.wsus_sync()
+        if outcome != "none":
+            lines += w.legacy(outcome)
+        lines += w.polling(rng.randint(8, 20))
+    return lines
+
+
+def encode(lines: list[str], encoding: str = "utf-8", newline: str = "\r\n") -> bytes:
+    text = newline.join(lines) + newline
+    if encoding == "utf-16-le-bom":
+        return codecs.BOM_UTF16_LE + text.encode("utf-16-le")
+    if encoding == "utf-16-be-bom":
+        return codecs.BOM_UTF16_BE + text.encode("utf-16-be")
+    return text.encode(encoding)
+
+
+def index_of(lines: list[str], fragment: str, nth: int = 0) -> int:
+    return [i for i, line in enumerate(lines) if fragment in line][nth]
+
+
+def cases() -> dict[str, dict[str, bytes]]:
+    """Case folder -> {file name: bytes}."""
+    out: dict[str, dict[str, bytes]] = {}
+
+    def log(name: str, data: bytes, file: str = "wsyncmgr.log") -> None:
+        out.setdefault(name, {})[file] = data
+
+    log("server-affected", encode(render(["ok", "none", "ok", "fail"], seed=1)))
+    log("server-recovered-utf8bom", encode(render(["fail", "fail", "ok", "none"], seed=2), "utf-8-sig"))
+    log("cmtrace-ok-utf16le", encode(render(["ok", "ok", "none", "ok"], fmt="cmtrace", seed=3), "utf-16-le-bom"))
+    log("cmtrace-ok-utf16be", encode(render(["none", "ok", "ok"], fmt="cmtrace", seed=4, bias=480),
+                                     "utf-16-be-bom"))
+    log("cmtrace-multiline-affected-utf16le",
+        encode(render(["ok", "fail"], fmt="cmtrace", seed=5, multiline_failure=True), "utf-16-le-bom"))
+    log("server-other-failure-cp1252", encode(render(["ok", "other"], seed=6, lang=NB), "cp1252"))
+    log("server-no-legacy", encode(render(["none"] * 5, seed=7)))
+    log("localised-nb-cp1252-affected", encode(render(["ok", "none", "fail"], seed=8, lang=NB), "cp1252"))
+    log("localised-de-utf8bom-recovered",
+        encode(render(["fail", "ok"], fmt="cmtrace", seed=9, lang=DE), "utf-8-sig"))
+    log("long-form-timestamps-ok", encode(render(["ok", "ok"], fmt="long", seed=10, zone="Eastern Standard Time",
+                                                 bias=300)))
+    log("in-progress-only", encode(render(["none", "none", "open"], seed=11)[:-6]))
+
+    # Rolled over: failures in the older .lo_, recovery in the newer .log.
+    lines = render(["ok", "fail", "fail", "ok", "none"], seed=12)
+    cut = index_of(lines, "ID=6710", 1) - 8
+    log("rolled-recovered", encode(lines[:cut]), "wsyncmgr.lo_")
+    log("rolled-recovered", encode(lines[cut:]))
+    # Rolled over in the middle of a failing attempt: start in .lo_, failure and summary in .log.
+    lines = render(["ok", "none", "fail"], seed=13)
+    cut = index_of(lines, "0x80004005") - 2
+    log("rolled-split-affected", encode(lines[:cut]), "wsyncmgr.lo_")
+    log("rolled-split-affected", encode(lines[cut:]))
+
+    # Crash damage: a NUL run where a half-written line was, then the service restarted; NULs at the end.
+    lines = render(["ok", "ok", "fail"], seed=14)
+    crash = index_of(lines, "ID=6709", 1)
+    data = encode(lines[:crash]) + lines[crash][:37].encode() + b"\x00" * 4096 + b"\r\n" + encode(lines[crash + 1:])
+    log("nul-padding-affected", data + b"\x00" * 8192)
+    # The last line cut in half; the last complete attempt failed.
+    lines = render(["fail", "open"], seed=15)
+    log("truncated-tail-affected", encode(lines[:-3])[:-2] + lines[-3][:50].encode())
+    # Binary garbage and a 1 MB line between the first success and the failure.
+    rng = random.Random(16)
+    lines = render(["ok", "fail"], seed=16)
+    at = index_of(lines, "ID=6709", 1) - 1
+    garbage = bytes(rng.randrange(256) for _ in range(20000)).replace(b"\n", b"\x0b")
+    big = ("Synchronizing update " + "x" * (1 << 20)).encode()
+    log("garbage-and-huge-line-affected", encode(lines[:at]) + garbage + b"\r\n" + big + b"\r\n" + encode(lines[at:]))
+    # Lines ending in a random mix of CRLF and LF.
+    lines = render(["fail", "ok"], seed=17)
+    log("mixed-newlines-recovered",
+        b"".join(line.encode() + rng.choice([b"\r\n", b"\n"]) for line in lines))
+    # The tail of a UTF-16LE log cut at an odd offset (no BOM), as a size cap leaves it.
+    full = encode(render(["ok", "fail"], fmt="cmtrace", seed=18), "utf-16-le-bom")
+    cut = len(full) // 3 | 1  # odd: the cut falls inside a UTF-16 code unit
+    log("utf16le-tail-no-bom-affected", full[cut:])
+    # Not a log at all, and an empty one.
+    log("garbage-only", bytes(rng.randrange(256) for _ in range(30000)))
+    log("empty", b"")
+    return out
+
+
+def main() -> None:
+    for folder in HERE.iterdir():
+        if folder.is_dir() and not folder.name.startswith(("_", ".")):
+            shutil.rmtree(folder)
+    for name, files in cases().items():
+        (HERE / name).mkdir()
+        for file, data in files.items():
+            (HERE / name / file).write_bytes(data)
+        lines = sum(d.count(b"\n") for d in files.values())
+        print(f"{name:40} {', '.join(files)}  ~{lines} lines")
+
+
+if __name__ == "__main__":
+    main()
