@@ -11,6 +11,7 @@ Every host shares one asyncio loop in one background thread (see server.LoopThre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import importlib
 import os
@@ -185,6 +186,7 @@ class Fleet:
                     server.port = self._base_port + index
                 servers.append(server)
                 self.hosts.append(FleetHost(index, profile, server))
+            _ensure_fd_limit(len(servers))
             self._loop = LoopThread()
             self._loop.start()
             self._loop.call(_start_all(servers), timeout=120)
@@ -282,6 +284,20 @@ def _account(username: str, password: str) -> auth.Account:
         return auth.Account.parse(username, password)
     except ValueError as exc:
         raise ValueError(f"bad simulator account: {exc}") from None
+
+
+def _ensure_fd_limit(hosts: int) -> None:
+    """Each host needs a listening socket plus one per client connection: raise the soft limit if low."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hosts * 4 + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 async def _start_all(servers: list[HostServer]) -> None:
