@@ -148,6 +148,7 @@ class AnsibleInventory:
         hosts: list[Host] = []
         warnings: list[str] = []
         secret_vars: set[str] = set()
+        unvalidated: list[str] = []
         by_groups: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, Var]]] = {}
         for entry in sorted(self.hosts.values(), key=lambda h: h.line):  # file order, also for YAML
             direct = tuple(entry.groups)
@@ -165,6 +166,9 @@ class AnsibleInventory:
             tags, group_vars = by_groups[direct]
             merged = {**group_vars, **entry.vars}
             secret_vars.update(key for key in _SECRET_VARS if key in merged)
+            validation = merged.get("ansible_winrm_server_cert_validation", merged.get("ansible_psrp_cert_validation"))
+            if validation is not None and str(validation.value).strip().lower() in ("ignore", "false"):
+                unvalidated.append(entry.name)
             connection = merged.get("ansible_connection")
             if connection is not None and str(connection.value).strip().lower() not in WINRM_CONNECTIONS:
                 warnings.append(f"{self.path}:{entry.line}: {entry.name} skipped: ansible_connection="
@@ -174,6 +178,9 @@ class AnsibleInventory:
         if secret_vars:
             warnings.append(f"{self.path}: {', '.join(sorted(secret_vars))} ignored: cmaudit takes passwords "
                             "from CMAUDIT_PASSWORD, a per-host variable, the keyring or a prompt")
+        if unvalidated:
+            warnings.append(f"{self.path}: {len(unvalidated)} host(s) set certificate validation to ignore (first: "
+                            f"{unvalidated[0]}); cmaudit validates HTTPS certificates unless run with --insecure")
         return hosts, warnings
 
     def _host(self, entry: AnsibleHost, merged: dict[str, Var], tags: tuple[str, ...],

@@ -93,14 +93,18 @@ def parse_inventory_bytes(data: bytes, path: Path, *, defaults: Defaults, format
 def decode(data: bytes, where: str) -> str:
     """UTF-8 (with or without BOM), or UTF-16 with a BOM as PowerShell 5's Out-File writes; lines bounded."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
+        try:
+            content = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InventoryError(where, None, "is not valid UTF-16 text despite its byte-order mark") from None
     else:
-        encoding = "utf-8-sig"
-    try:
-        content = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1 if encoding != "utf-16" else None
-        raise InventoryError(where, line, f"is not {encoding.upper()[:6]} text; save it as UTF-8") from None
+        body = data.removeprefix(codecs.BOM_UTF8)
+        try:
+            content = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = body[: exc.start].count(b"\n") + 1
+            bad = body[exc.start]
+            raise InventoryError(where, line, f"is not UTF-8 text (byte 0x{bad:02x}); save it as UTF-8") from None
     for number, line_text in enumerate(content.splitlines(), start=1):
         if len(line_text) > MAX_LINE_CHARS:
             raise InventoryError(where, number, f"line is longer than {MAX_LINE_CHARS} characters")
@@ -110,7 +114,12 @@ def decode(data: bytes, where: str) -> str:
 
 
 def detect_format(path: Path, content: str) -> str:
-    """By extension (.csv, .yml/.yaml, .ini), else by the first lines that are not blank or comments."""
+    """By extension (.csv, .yml/.yaml, .ini), else by content (for Ansible's extension-less `hosts` files).
+
+    The first line that is not blank or a comment decides: `[group]` is INI; `---`, `name: {...}`, or
+    `name:` followed by indented lines is YAML; `,`, `;` or a tab is CSV. Otherwise a `key=value` on any
+    host line means INI, and anything else is a plain host list (so `sms01:5985` stays text).
+    """
     by_suffix = _SUFFIXES.get(path.suffix.lower())
     if by_suffix:
         return by_suffix

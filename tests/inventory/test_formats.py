@@ -205,3 +205,22 @@ def test_inventory_paths_work_through_pathlib(write):
     path = write("Ålesund inventar.txt", "sms01\n")
     (host,) = load_inventory(Path(path)).hosts
     assert host.source == f"{path}:1"
+
+
+def test_ansible_certificate_validation_ignore_is_called_out(write):
+    """Hosts Ansible reaches with cert validation off are still validated by cmaudit, and the admin is told."""
+    path = write("inv.ini", "[sms]\nsms01\nsms02\n[sms:vars]\nansible_winrm_server_cert_validation=ignore\n")
+    inventory = load_inventory(path)
+    assert len(inventory.hosts) == 2
+    assert any("2 host(s) set certificate validation to ignore" in w and "--insecure" in w
+               for w in inventory.warnings)
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param("\ufeffhost,port\r\nsms01,5985\r\n".encode(), id="utf8-bom-crlf"),
+    pytest.param("host,port\r\nsms01,5985\r\n".encode("utf-16-le").join([b"\xff\xfe", b""]), id="utf16-le-bom"),
+])
+def test_windows_encodings_and_line_endings(write, content):
+    """CSV saved by Excel or PowerShell on a Windows jump box (BOM, CRLF, UTF-16) reads the same."""
+    (host,) = load_inventory(write("f.csv", content)).hosts
+    assert (host.name, host.port) == ("sms01", 5985)
