@@ -1,0 +1,75 @@
+"""Run metadata, per-host results, evidence files and progress lines as an admin sees them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+from pathlib import Path
+
+from inventory.model import Host
+from scanner.errors import HostTimeout
+from scanner.evidence import save_log
+from scanner.host_job import HostOutcome
+from scanner.progress import Progress
+from scanner.records import HostFacts, Judgement, Verdict
+from scanner.runner import HostRun
+from scanner.scan_results import clean_options, host_result
+
+HOST = Host(name="sms01.corp.example", address="10.0.0.5", port=5985, scheme="http", auth="ntlm",
+            site_code="P01", tags=("prod",))
+
+
+def test_options_never_record_secrets() -> None:
+    """Recorded options keep the settings and drop anything that could hold a password."""
+    cleaned = clean_options({"timeout": 3.0, "password": "x", "key_password": "y", "inventory": Path("a.csv"),
+                             "username": "CORP\\svc"})
+    assert cleaned == {"timeout": 3.0, "inventory": "a.csv", "username": "CORP\\svc"}
+
+
+def test_error_host_result_names_category() -> None:
+    """A host that timed out is ERROR with the timeout category, its attempts and timings."""
+    run: HostRun = HostRun(0, HOST, None, HostTimeout(HOST.name, "per-host deadline reached"), 2, 7,
+                           "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:03.000Z", 3.0004)
+    result = host_result(run)
+    assert result.verdict is Verdict.ERROR and result.error is not None
+    assert result.error.category.value == "timeout" and result.attempts == 2 and result.requests == 7
+    assert result.site_code == "P01" and result.tags == ("prod",) and result.seconds == 3.0
+
+
+def test_judged_host_result_carries_facts() -> None:
+    """A collected host carries the engine's verdict and the collected facts."""
+    outcome = HostOutcome(HostFacts(build="4.00.6221.1000", site_code="S02"),
+                          Judgement(Verdict.AFFECTED, ("failure signature seen",)))
+    result = host_result(HostRun(0, HOST, outcome, None, 1, 6, None, None, 0.2))
+    assert result.verdict is Verdict.AFFECTED and result.facts.build == "4.00.6221.1000"
+    assert result.site_code == "S02" and result.error is None
+
+
+def test_evidence_is_gzip_with_matching_hash(tmp_path: Path) -> None:
+    """The kept log decompresses to the collected bytes and its SHA-256 is in the record."""
+    data = b"\xef\xbb\xbfline one\r\nline two"
+    fact = save_log(tmp_path, "127.0.0.1:5985", r"C:\SMS\Logs\wsyncmgr.log", data, truncated=True)
+    assert fact.saved_as == "evidence/127.0.0.1_5985/wsyncmgr.log.gz"
+    assert gzip.decompress((tmp_path / fact.saved_as).read_bytes()) == data
+    assert fact.sha256 == hashlib.sha256(data).hexdigest() and fact.size == len(data) and fact.truncated
+
+
+def test_evidence_path_cannot_escape_run_folder(tmp_path: Path) -> None:
+    """Hostile host or file names stay inside evidence/."""
+    fact = save_log(tmp_path, "../../etc", "..\\..\\passwd", b"x", truncated=False)
+    assert fact.saved_as is not None and ".." not in fact.saved_as
+    assert (tmp_path / fact.saved_as).resolve().is_relative_to(tmp_path.resolve())
+
+
+def test_progress_plain_lines_and_bar() -> None:
+    """Without a terminal each host is one log line; on a terminal one bar shows done, failures and ETA."""
+    plain = io.StringIO()
+    p = Progress(2, plain, tty=False)
+    p.host_done("a\x1b[31m", Verdict.ERROR, "timeout")
+    assert plain.getvalue() == "cmaudit: [1/2] a?[31m: ERROR (timeout)\n"
+    ticks = iter([0.0, 10.0])
+    bar = io.StringIO()
+    t = Progress(4, bar, tty=True, clock=lambda: next(ticks))
+    t.host_done("a", Verdict.NOT_AFFECTED)
+    assert "1/4 hosts, 0 failed, ETA 0:00:30" in bar.getvalue()
