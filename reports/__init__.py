@@ -9,11 +9,12 @@ Every file is written atomically; `results.json` is the source every format can 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from reports.base import Reporter
-from reports.csv_report import CsvReporter
-from reports.html_report import HtmlReporter
+from reports.csv_report import Column, CsvReporter
+from reports.html_report import HtmlReporter, Section
 from reports.json_report import JsonReporter
 from scanner.records import RunResults
 
@@ -24,16 +25,26 @@ REPORTERS: dict[str, Reporter] = {
 }
 
 
-def write_reports(results: RunResults, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write every report into `out_dir` (created if missing); answers {format name: path}."""
+def write_reports(results: RunResults, out_dir: str | os.PathLike[str], *,
+                  html_sections: Sequence[Section] = (), csv_columns: Sequence[Column] = ()) -> dict[str, Path]:
+    """Write every report into `out_dir` (created if missing); answers {format name: path}.
+
+    `html_sections` (above the summary) and `csv_columns` (after the documented ones) let history
+    features add to the reports without another writer.
+    """
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    reporters = dict(REPORTERS)
+    if html_sections:
+        reporters["html"] = HtmlReporter(sections=tuple(html_sections))
+    if csv_columns:
+        reporters["csv"] = CsvReporter(extra_columns=tuple(csv_columns))
     written: dict[str, Path] = {}
-    for name, reporter in REPORTERS.items():  # results.json first: the others can be rebuilt from it
+    for name, reporter in reporters.items():  # results.json first: the others can be rebuilt from it
         path = folder / reporter.filename
         reporter.write(results, path)
         written[name] = path
     return written
 
 
-__all__ = ["REPORTERS", "Reporter", "write_reports"]
+__all__ = ["REPORTERS", "Column", "Reporter", "Section", "write_reports"]

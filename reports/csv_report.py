@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,23 +135,28 @@ def _cell(column: Column, host: HostResult, results: RunResults) -> str:
     return _text_cell(str(value))
 
 
-def render_csv(results: RunResults) -> str:
-    """The CSV text (without the BOM)."""
+def render_csv(results: RunResults, *, extra_columns: Sequence[Column] = ()) -> str:
+    """The CSV text (without the BOM); `extra_columns` are appended after the documented ones."""
+    columns = (*COLUMNS, *extra_columns)
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(FIELDNAMES)
+    writer.writerow([c.name for c in columns])
     for host in action_order(results.hosts):
-        writer.writerow([_cell(c, host, results) for c in COLUMNS])
+        writer.writerow([_cell(c, host, results) for c in columns])
     return buf.getvalue()
 
 
+@dataclass(frozen=True, slots=True)
 class CsvReporter:
-    name = "csv"
-    filename = "report.csv"
+    """`extra_columns` lets later features (issue 6: first_seen, change) add columns at the end."""
+
+    extra_columns: tuple[Column, ...] = ()
+    name: str = "csv"
+    filename: str = "report.csv"
 
     def render(self, results: RunResults) -> bytes:
         # utf-8-sig writes the BOM Excel needs; lone surrogates from a broken log become '?'
-        return render_csv(results).encode("utf-8-sig", errors="replace")
+        return render_csv(results, extra_columns=self.extra_columns).encode("utf-8-sig", errors="replace")
 
     def write(self, results: RunResults, path: Path) -> None:
         atomic_write_bytes(path, self.render(results))

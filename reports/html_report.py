@@ -199,12 +199,16 @@ def render_html(results: RunResults, *, sections: Sequence[Section] = ()) -> str
     )
 
 
+@dataclass(frozen=True, slots=True)
 class HtmlReporter:
-    name = "html"
-    filename = "report.html"
+    """`sections` go above the summary (e.g. issue 6's "Since last run")."""
+
+    sections: tuple[Section, ...] = ()
+    name: str = "html"
+    filename: str = "report.html"
 
     def render(self, results: RunResults) -> bytes:
-        return render_html(results).encode("utf-8", errors="replace")
+        return render_html(results, sections=self.sections).encode("utf-8", errors="replace")
 
     def write(self, results: RunResults, path: Path) -> None:
         atomic_write_bytes(path, self.render(results))

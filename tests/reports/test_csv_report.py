@@ -121,3 +121,15 @@ def test_host_without_evidence_or_error_has_empty_cells(tmp_path):
     (row,) = _read(_write(tmp_path, RunResults(meta=meta(), hosts=(host,))))
     assert row["evidence_file"] == row["evidence_line"] == row["error_category"] == ""
     assert "None" not in row.values()
+
+
+def test_extra_columns_are_appended_and_neutralised(tmp_path):
+    """A later feature's column (e.g. change since last run) comes after the documented ones, also made safe."""
+    from reports import write_reports
+    from reports.csv_report import Column
+
+    change = Column("change", lambda h, r: "=new" if h.verdict.is_finding else "same")
+    write_reports(mixed_run(), tmp_path, csv_columns=[change])
+    rows = _read(tmp_path / "report.csv")
+    assert tuple(rows[0].keys()) == (*FIELDNAMES, "change")
+    assert rows[0]["change"] == "'=new" and rows[-1]["change"] == "same"

@@ -96,7 +96,7 @@ def test_secret_looking_options_are_masked():
     assert "hunter2" not in html and "password=***" in html and "concurrency=8" in html
 
 
-def test_extra_sections_render_above_the_summary(monkeypatch):
+def test_extra_sections_render_above_the_summary(monkeypatch, tmp_path):
     """Later features (since last run, trends) add an escaped section on top without editing the template."""
     from reports import html_report
 
@@ -106,6 +106,8 @@ def test_extra_sections_render_above_the_summary(monkeypatch):
     html = render_html(mixed_run(), sections=[Section("_since.html.j2", {"title": "<b>Since</b>"})])
     assert '<section id="since">&lt;b&gt;Since&lt;/b&gt;</section>' in html
     assert html.index('id="since"') < html.index('id="summary"')
+    paths = write_reports(mixed_run(), tmp_path, html_sections=[Section("_since.html.j2", {"title": "x"})])
+    assert '<section id="since">x</section>' in paths["html"].read_text(encoding="utf-8")
 
 
 def test_empty_run_renders():
