@@ -88,7 +88,7 @@ class Changes:
 
     def annotation_for(self, host: HostResult, key: str | None = None) -> tuple[str, str | None]:
         """(change, first_seen) for a host of the current run; ("", None) when nothing to say."""
-        return self.annotations.get(key or history.stable_key(host.host), ("", None))
+        return self.annotations.get(key or history.stable_key(host.host, host.port), ("", None))
 
 
 def one_line(text: str) -> str:

@@ -14,6 +14,7 @@ verdicts, facts and evidence hashes are kept. Guarantees the scheduler relies on
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sqlite3
 import time
@@ -39,6 +40,7 @@ from scanner.records import (
 BUSY_TIMEOUT_MS = 30_000  # an overlapping run waits this long for the other's transaction
 DEFAULT_FILE_NAME = "history.sqlite3"
 _WAL_ATTEMPTS = 12
+WELL_KNOWN_PORTS = frozenset({80, 443, 5985, 5986})  # WinRM 1.1 and 2.0 defaults
 
 # Each entry migrates the schema from version index to index + 1; append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -140,23 +142,32 @@ def default_history_path() -> Path:
     return Path(user_data_dir("cmaudit", appauthor=False)) / DEFAULT_FILE_NAME
 
 
-def stable_key(name: str) -> str:
-    """The key a host is matched by across runs: its name, lower-case, without a trailing dot."""
-    return name.strip().rstrip(".").lower()
+def stable_key(name: str, port: int | None = None) -> str:
+    """The key a host is matched by across runs; the same rule as inventory's `Host.stable_name`.
+
+    The name lower-case, without a trailing dot, IP addresses in canonical form; `:port` appended only
+    for a port that is not one of WinRM's well-known ones, so a server moved from WinRM 1.1 (80) to 2.0
+    (5985) stays one host, and two simulated hosts on one address stay two. (Mirrored here rather than
+    imported: reports depend on the result records only.)
+    """
+    text = name.strip().lower()
+    if text.endswith("."):
+        text = text[:-1]
+    try:
+        text = ipaddress.ip_address(text).compressed
+    except ValueError:
+        pass
+    if port is None or port in WELL_KNOWN_PORTS:
+        return text
+    return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
 
 
 def host_keys(results: RunResults) -> list[str]:
-    """Stable keys for a run's hosts, in order; names shared by several hosts get their port appended.
-
-    The inventory treats two hosts on one address with different ports as two hosts (the simulator
-    does exactly that), so a bare name is not always unique within a run.
-    """
-    names = [stable_key(h.host) for h in results.hosts]
-    counts = Counter(names)
+    """Stable keys for a run's hosts, in order; a key taken twice in one run gets "#2", "#3"..."""
     keys: list[str] = []
     seen: Counter[str] = Counter()
-    for name, h in zip(names, results.hosts, strict=True):
-        key = name if counts[name] == 1 else f"{name}:{h.port}"
+    for h in results.hosts:
+        key = stable_key(h.host, h.port)
         seen[key] += 1
         keys.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
     return keys

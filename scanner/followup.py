@@ -15,9 +15,8 @@ from markupsafe import Markup
 
 from reports import changes as changes_mod
 from reports import history, trend
-from reports.mail import MailOutcome, mail_run
+from reports.mail import MailOutcome, MailSettings, mail_run
 from scanner import retention
-from scanner.config import Config, mail_settings
 from scanner.errors import UsageError
 from scanner.records import RunResults
 
@@ -44,44 +43,46 @@ def inventory_key(results: RunResults) -> str:
     return str(Path(results.meta.inventory_path).expanduser().resolve())
 
 
-def prepare(results: RunResults, args: argparse.Namespace, output_dir: Path | None) -> FollowUp:
-    """Record the run (unless --no-history) and compute the changes since the last run and the trend."""
+def history_target(args: argparse.Namespace) -> Path | None:
+    """The database to record in: None for --no-history, else --history or the per-user default."""
     if getattr(args, "no_history", False):
+        return None
+    chosen: Path | None = getattr(args, "history", None)
+    return chosen if chosen is not None else history.default_history_path()
+
+
+def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path | None) -> FollowUp:
+    """Record the run (history_path None: don't) and compute the changes since the last run and the trend."""
+    if history_path is None:
         return FollowUp()
-    db: Path = getattr(args, "history", None) or history.default_history_path()
     key = inventory_key(results)
     try:
-        run_id = history.record_run(db, results, key, output_dir=output_dir.resolve() if output_dir else None)
-        found = changes_mod.changes_since_last(db, run_id)
-        points = trend.points_from_history(history.recent_counts(db, key, limit=TREND_RUNS, until=run_id))
+        run_id = history.record_run(history_path, results, key,
+                                    output_dir=output_dir.resolve() if output_dir else None)
+        found = changes_mod.changes_since_last(history_path, run_id)
+        points = trend.points_from_history(history.recent_counts(history_path, key, limit=TREND_RUNS, until=run_id))
     except UsageError as exc:  # HistoryError: locked past the busy timeout, disk full, not a database...
-        return FollowUp(history_path=db, messages=(f"history not updated: {exc}",))
-    return FollowUp(history_path=db, run_id=run_id, changes=found, trend=trend.trend_svg(points))
+        return FollowUp(history_path=history_path, messages=(f"history not updated: {exc}",))
+    return FollowUp(history_path=history_path, run_id=run_id, changes=found, trend=trend.trend_svg(points))
 
 
-def finish(follow: FollowUp, results: RunResults, args: argparse.Namespace, config: Config | None, *,
+def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, keep_runs: int | None,
            report_path: Path | None, output_dir: Path | None) -> FollowUp:
-    """Mail (per --mail-to/--mail-when or [mail]) and prune (--keep-runs); never raises."""
+    """Mail (when settings are given) and prune (keep_runs); never raises."""
     messages = list(follow.messages)
     outcome: MailOutcome | None = None
-    try:
-        settings = mail_settings(args, config)
-    except UsageError as exc:
-        settings = None
-        messages.append(f"mail not sent: {exc}")
-    if settings is not None:
-        outcome = mail_run(results, follow.changes, settings, report_path=report_path,
+    if mail is not None:
+        outcome = mail_run(results, follow.changes, mail, report_path=report_path,
                            run_folder=str(output_dir) if output_dir else None)
         messages.append(outcome.message)
     pruned: retention.PruneResult | None = None
-    keep = getattr(args, "keep_runs", None)
-    if keep and follow.history_path is not None and follow.run_id is not None:
+    if keep_runs and follow.history_path is not None and follow.run_id is not None:
         try:
-            pruned = retention.prune(follow.history_path, int(keep), inventory_key=inventory_key(results),
+            pruned = retention.prune(follow.history_path, keep_runs, inventory_key=inventory_key(results),
                                      protect=[follow.run_id])
             if pruned.deleted_runs:
                 messages.append(f"retention: removed {len(pruned.deleted_runs)} old run(s) "
-                                f"and {len(pruned.removed_folders)} run folder(s), keeping {keep}")
+                                f"and {len(pruned.removed_folders)} run folder(s), keeping {keep_runs}")
             messages.extend(f"retention: {p}" for p in pruned.problems)
         except (UsageError, ValueError) as exc:
             messages.append(f"retention skipped: {exc}")

@@ -66,12 +66,27 @@ def test_hosts_are_matched_by_name_not_address(tmp_path):
 @pytest.mark.parametrize(("names", "ports", "expected"), [
     pytest.param(["a", "b"], [5985, 5985], ["a", "b"], id="distinct-names"),
     pytest.param(["127.0.0.1", "127.0.0.1"], [5001, 5002], ["127.0.0.1:5001", "127.0.0.1:5002"], id="same-name-ports"),
-    pytest.param(["Host.", "host"], [5985, 5985], ["host:5985", "host:5985#2"], id="same-everything"),
+    pytest.param(["Host.", "host"], [5985, 5985], ["host", "host#2"], id="same-everything"),
 ])
 def test_host_keys_stay_unique_within_a_run(names, ports, expected):
     """Two simulated hosts on one address with different ports stay two hosts in the history."""
     hosts = tuple(host(n, Verdict.NOT_AFFECTED, port=p) for n, p in zip(names, ports, strict=True))
     assert history.host_keys(replace(run(1), hosts=hosts)) == expected
+
+
+@pytest.mark.parametrize(("name", "port"), [
+    pytest.param("SMS01.Corp.Example.", 5985, id="fqdn-trailing-dot"),
+    pytest.param("sms02", 80, id="winrm-1.1-port"),
+    pytest.param("127.0.0.1", 59001, id="simulated-port"),
+    pytest.param("FE80::0001", 5986, id="ipv6"),
+    pytest.param("::1", 40000, id="ipv6-port"),
+])
+def test_history_key_is_the_inventory_stable_name(name, port):
+    """History matches hosts by exactly the identity the inventory uses across runs."""
+    from inventory.model import Host
+
+    inv = Host(name=name, address=name, port=port, scheme="http", auth="ntlm")
+    assert history.stable_key(name, port) == inv.stable_name
 
 
 def test_newer_schema_is_refused_not_damaged(tmp_path):
