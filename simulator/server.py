@@ -83,6 +83,7 @@ class Counters:
     auth_failures: int = 0
     connections: int = 0
     max_reply_envelope: int = 0  # largest plaintext SOAP reply, to check MaxEnvelopeSize was honoured
+    internal_errors: int = 0  # requests that hit a bug in the simulator or a profile (should stay 0)
 
 
 @dataclass(slots=True)
@@ -154,7 +155,11 @@ class HostServer:
 
     def _run(self, command_line: str, codepage: int) -> CommandResult:
         self.commands.append(command_line)
-        return self.machine.run(command_line, codepage)
+        try:
+            return self.machine.run(command_line, codepage)
+        except Exception:
+            self.counters.internal_errors += 1  # WinRS answers w:InternalError; tests assert this stays 0
+            raise
 
     # -- lifecycle (called on the loop) -------------------------------------------------------------
 
@@ -215,6 +220,7 @@ class HostServer:
                         reply = _Reply(500, oversized_reply(self.machine.hostname),
                                        [("Content-Type", "application/soap+xml;charset=UTF-8")], close=True)
                     await self._send(writer, reply)
+                    await self._discard_rest(reader, writer)
                     break
                 if request is None:
                     break
@@ -222,7 +228,11 @@ class HostServer:
                     while await reader.read(65536):
                         pass
                     break
-                reply = await self._handle(conn, request)
+                try:
+                    reply = await self._handle(conn, request)
+                except Exception:  # noqa: BLE001 - a bug here must cost one connection, not the listener
+                    self.counters.internal_errors += 1
+                    reply = _Reply(500, close=True)
                 if request.headers.get("connection", "").lower() == "close":
                     reply.close = True
                 if self.faults.reset:
@@ -404,6 +414,17 @@ class HostServer:
             return
         writer.write(data)  # head and body in one write: no Nagle/delayed-ACK stall
         await writer.drain()
+
+    async def _discard_rest(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Half-close and swallow what the client is still sending, so our error answer is not lost to
+        the RST the kernel sends when a socket closes with unread data."""
+        if writer.can_write_eof():
+            writer.write_eof()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                budget = MAX_BODY_BYTES
+                while budget > 0 and (chunk := await reader.read(65536)):
+                    budget -= len(chunk)
 
     async def _reset(self, writer: asyncio.StreamWriter, reply: _Reply) -> None:
         data = self._encode(reply)

@@ -61,6 +61,7 @@ CODE_MAX_ENVELOPE = 2150859025  # 0x80338111, "request size exceeded the configu
 CODE_SCHEMA = 2150858817  # 0x80338041
 CODE_ACTION = 2150858771  # 0x80338013
 CODE_RESOURCE = 2150858770  # 0x80338012
+CODE_INTERNAL = 2150858752  # 0x80338000
 
 _PREFIXES = {"s": NS_S, "a": NS_A, "x": NS_X, "e": NS_E, "n": NS_N, "w": NS_W, "rsp": NS_RSP, "p": NS_P}
 
@@ -366,7 +367,12 @@ class WinRS:
         parts = [(cmd_el.text or "") if cmd_el is not None else ""]
         parts += [(arg.text or "") for arg in line_el.iterfind(_q("rsp:Arguments"))]
         command_line = " ".join(p for p in parts if p != "")
-        result = self._run(command_line, shell.codepage)
+        try:
+            result = self._run(command_line, shell.codepage)
+        except Exception as exc:  # noqa: BLE001 - a broken virtual host must not take the listener down
+            raise WsmanFault("w:InternalError", "The WS-Management service cannot process the request because "
+                             f"the shell provider failed: {type(exc).__name__}. ", CODE_INTERNAL,
+                             sender=False) from None
         filler = int(self.faults.huge_mb * 1024 * 1024)
         command_id = _new_id()
         shell.commands[command_id] = _Command(

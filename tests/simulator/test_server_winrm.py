@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -240,3 +241,50 @@ def test_responses_relate_to_the_request_message_id(http_fleet, password):
     assert relates == "uuid:11111111-2222-3333-4444-555555555555"
     shell_id = reply.find(".//{http://schemas.microsoft.com/wbem/wsman/1/windows/shell}ShellId").text
     assert len(base64.b16decode(shell_id.replace("-", ""))) == 16
+
+
+def _raw_exchange(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(("request_head", "status"), [
+    pytest.param(b"POST /wsman HTTP/1.1\r\nContent-Length: 50000000\r\n\r\n", b"500", id="huge-content-length"),
+    pytest.param(b"POST /wsman HTTP/1.1\r\nX-Pad: " + b"a" * 70000 + b"\r\n\r\n", b"431", id="huge-header"),
+    pytest.param(b"POST /wsman HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", b"411", id="chunked"),
+    pytest.param(b"garbage\r\n\r\n", b"400", id="no-request-line"),
+])
+def test_oversized_or_malformed_http_is_answered_and_closed(http_fleet, password, request_head, status):
+    """Oversized bodies/headers and broken HTTP get an error answer and a closed connection; the host goes on."""
+    answer = _raw_exchange(http_fleet.hosts[1].port, request_head)
+    assert answer.startswith(b"HTTP/1.1 " + status)
+    if status == b"500":
+        assert b'Code="2150859025"' in answer
+    with Client("127.0.0.1", port=http_fleet.hosts[1].port, username=USER, password=password, ssl=False,
+                auth="ntlm") as c:
+        assert c.execute_cmd("echo alive")[0] == "alive\r\n"
+
+
+class BrokenMachine:
+    hostname = "BROKEN"
+
+    def run(self, command_line, codepage=437):
+        raise RuntimeError("bug in a profile")
+
+
+def test_a_failing_machine_is_an_internal_error_fault_not_a_crash(password):
+    """If the virtual machine raises, the client gets a w:InternalError fault and the host keeps listening."""
+    with Fleet(profiles=["broken"], password=password, machine_factory=lambda p, n: BrokenMachine()) as fleet:
+        with wsman(fleet, password) as conn, WinRS(conn) as shell, pytest.raises(WSManFaultError) as fault:
+            Process(shell, "echo", ["x"]).invoke()
+        assert fault.value.code == 2150858752
+        assert fleet.hosts[0].counters.internal_errors == 1
+        fleet.set_machine(0, fake_factory("fake", "CM000"))
+        with wsman(fleet, password) as conn, WinRS(conn) as shell:
+            process = Process(shell, "echo", ["fixed"])
+            process.invoke()
+        assert process.stdout == b"fixed\r\n"
