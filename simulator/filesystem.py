@@ -62,7 +62,10 @@ class FileSystem:
             raise ValueError(f"not an absolute file path: {path!r}")
         when = mtime or self._default_mtime
         self._files[norm.casefold()] = FileEntry(norm, data, when)
-        self.add_dir(ntpath.dirname(norm), when)
+        parent = ntpath.dirname(norm)
+        self.add_dir(parent, when)
+        real, stamp = self._dirs[parent.casefold()]
+        self._dirs[parent.casefold()] = (real, max(stamp, when))  # creating a file touches its folder
 
     def add_dir(self, path: str, mtime: datetime | None = None) -> None:
         norm = normalize(path, "C:\\")

@@ -1,0 +1,248 @@
+"""Site-server profiles: TOML data files (`simulator/profiles/*.toml`) turned into virtual machines.
+
+A profile names its Windows release and architecture, the registry values ConfigMgr (or SMS) left,
+the wsyncmgr.log scenario to generate, and the verdict cmaudit should reach for it, so that scanner
+tests can assert without re-deriving the advisory logic. Parsed profiles and generated logs are cached
+per process: a fleet of a thousand hosts costs a handful of logs in memory.
+"""
+
+from __future__ import annotations
+
+import ntpath
+import random
+import tomllib
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+from simulator.filesystem import FileSystem
+from simulator.loggen import LogSpec, Scenario, generate_cached
+from simulator.registry import Registry, RegType
+from simulator.vm import VirtualMachine
+from simulator.windows import WINDOWS_VERSIONS
+
+VERDICTS = ("AFFECTED", "AT_RISK", "RECOVERED", "NOT_AFFECTED", "NOT_APPLICABLE", "UNKNOWN")
+ENCODINGS = ("cp1252", "utf-8", "utf-16-le", "utf-16-be")
+_BOMS = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff", "utf-8": b""}
+
+
+class ProfileError(ValueError):
+    """A profile file that does not say what a machine needs; the message names the file and key."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogPlan:
+    path: str
+    spec: LogSpec
+    encoding: str
+    rolled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    description: str
+    expected_verdict: str
+    weight: int
+    windows: str
+    is_64bit: bool
+    registry: tuple[tuple[str, str, RegType, Any], ...]  # (key, value name, type, data)
+    log: LogPlan | None
+    install_dir: str | None = None
+
+
+def _profile_dir() -> Any:
+    return resources.files("simulator").joinpath("profiles")
+
+
+def _names() -> tuple[str, ...]:
+    return tuple(sorted(
+        entry.name[: -len(".toml")] for entry in _profile_dir().iterdir() if entry.name.endswith(".toml")
+    ))
+
+
+PROFILE_NAMES: tuple[str, ...] = _names()
+
+
+def _typed(where: str, name: str, raw: Any) -> tuple[RegType, Any]:
+    """TOML value -> (type, data): strings are REG_SZ, integers REG_DWORD, lists REG_MULTI_SZ,
+    `{ type = "...", data = ... }` anything (REG_BINARY data as a hex string)."""
+    if isinstance(raw, dict):
+        try:
+            reg_type = RegType(raw["type"])
+            data = raw["data"]
+        except (KeyError, ValueError) as exc:
+            raise ProfileError(f"{where}: value {name!r} needs a known `type` and `data`") from exc
+        if reg_type is RegType.REG_BINARY:
+            data = bytes.fromhex(str(data))
+        elif reg_type is RegType.REG_MULTI_SZ:
+            data = tuple(str(item) for item in data)
+        return reg_type, data
+    if isinstance(raw, bool):
+        raise ProfileError(f"{where}: value {name!r}: booleans are not registry data")
+    if isinstance(raw, int):
+        return RegType.REG_DWORD, raw
+    if isinstance(raw, list):
+        return RegType.REG_MULTI_SZ, tuple(str(item) for item in raw)
+    return RegType.REG_SZ, str(raw)
+
+
+def _log_plan(where: str, raw: dict[str, Any], site_code: str, bias: int) -> LogPlan:
+    try:
+        scenario = Scenario(raw["scenario"])
+        path = str(raw["path"])
+    except (KeyError, ValueError) as exc:
+        raise ProfileError(f"{where}: [log] needs `path` and a known `scenario`") from exc
+    encoding = raw.get("encoding", "cp1252")
+    if encoding not in ENCODINGS:
+        raise ProfileError(f"{where}: [log] encoding must be one of {', '.join(ENCODINGS)}")
+    spec_fields: dict[str, Any] = {
+        key: raw[key] for key in ("seed", "start", "days", "sync_every_days", "quiet_tail_days", "target_bytes",
+                                  "install_dir", "itmu_dir") if key in raw
+    }
+    if "start" in spec_fields and not isinstance(spec_fields["start"], date):
+        raise ProfileError(f"{where}: [log] start must be a TOML date")
+    spec = LogSpec(scenario=scenario, site_code=site_code or "XXX", server=f"{site_code or 'SMS'}SMS01",
+                   bias=bias, **spec_fields)
+    return LogPlan(path, spec, encoding, bool(raw.get("rolled", False)))
+
+
+@cache
+def load_profile(name: str) -> Profile:
+    """The parsed profile `name` (one of PROFILE_NAMES)."""
+    if name not in PROFILE_NAMES:
+        raise ProfileError(f"unknown profile {name!r}; known: {', '.join(PROFILE_NAMES)}")
+    where = f"simulator/profiles/{name}.toml"
+    data = tomllib.loads(_profile_dir().joinpath(f"{name}.toml").read_text(encoding="utf-8"))
+    try:
+        verdict = data["expected_verdict"]
+        windows = data["windows"]
+        arch = data["arch"]
+    except KeyError as exc:
+        raise ProfileError(f"{where}: missing key {exc.args[0]!r}") from exc
+    if verdict not in VERDICTS:
+        raise ProfileError(f"{where}: expected_verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
+    if windows not in WINDOWS_VERSIONS:
+        raise ProfileError(f"{where}: windows {windows!r} is not one of {', '.join(WINDOWS_VERSIONS)}")
+    if arch not in ("x86", "x64"):
+        raise ProfileError(f"{where}: arch must be x86 or x64")
+    values: list[tuple[str, str, RegType, Any]] = []
+    site_code = ""
+    install_dir = None
+    for key, entries in data.get("registry", {}).items():
+        for value_name, raw in entries.items():
+            reg_type, value = _typed(f"{where} [registry.'{key}']", value_name, raw)
+            values.append((key, value_name, reg_type, value))
+            if value_name.casefold() == "site code":
+                site_code = str(value)
+            if value_name.casefold() == "installation directory":
+                install_dir = str(value)
+    bias = int(data.get("timezone_bias", 0))
+    log = _log_plan(where, data["log"], site_code, bias) if "log" in data else None
+    return Profile(name, str(data.get("description", "")), verdict, int(data.get("weight", 1)), windows,
+                   arch == "x64", tuple(values), log, install_dir)
+
+
+def expected_verdict(profile: str) -> str:
+    """The verdict cmaudit should reach for a host of this profile (a `Verdict` name)."""
+    return load_profile(profile).expected_verdict
+
+
+@lru_cache(maxsize=64)
+def _log_files(plan: LogPlan) -> tuple[tuple[str, bytes, datetime], ...]:
+    """(path, bytes, mtime) of the log, split into wsyncmgr.lo_ + wsyncmgr.log when it rolled over."""
+    log = generate_cached(plan.spec)
+
+    def encode(text: str) -> bytes:
+        return _BOMS.get(plan.encoding, b"") + text.encode(plan.encoding, "replace")
+
+    if not plan.rolled or log.tail_offset >= len(log.text):
+        return ((plan.path, encode(log.text), log.last_write),)
+    stem, _ext = ntpath.splitext(plan.path)
+    return (
+        (stem + ".lo_", encode(log.text[: log.tail_offset]), log.head_last_write),
+        (plan.path, encode(log.text[log.tail_offset:]), log.last_write),
+    )
+
+
+def _base_registry(registry: Registry, profile: Profile, hostname: str) -> None:
+    """What every Windows host has and an auditor might read: its release and its name."""
+    windows = WINDOWS_VERSIONS[profile.windows]
+    current = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+    registry.set_value(current, "ProductName", RegType.REG_SZ, windows.product_name)
+    registry.set_value(current, "CurrentVersion", RegType.REG_SZ, windows.current_version)
+    registry.set_value(current, "CurrentBuildNumber", RegType.REG_SZ, windows.build)
+    registry.set_value(current, "CSDVersion", RegType.REG_SZ, windows.csd_version)
+    registry.set_value(current, "SystemRoot", RegType.REG_SZ, windows.windows_dir)
+    name_key = r"HKLM\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName"
+    registry.set_value(name_key, "ComputerName", RegType.REG_SZ, hostname.upper())
+    environment = r"HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\Environment"
+    registry.set_value(environment, "PROCESSOR_ARCHITECTURE", RegType.REG_SZ, "AMD64" if profile.is_64bit else "x86")
+    if profile.is_64bit:
+        registry.create_key(r"HKLM\SOFTWARE\Wow6432Node\Microsoft\Windows\CurrentVersion")
+
+
+def _base_files(fs: FileSystem, profile: Profile, installed: datetime) -> None:
+    windows = WINDOWS_VERSIONS[profile.windows]
+    system32 = f"{windows.windows_dir}\\system32"
+    for program, size in (("cmd.exe", 389_120), ("reg.exe", 57_344), ("findstr.exe", 28_672),
+                          ("hostname.exe", 9_728)):
+        fs.add_file(f"{system32}\\{program}", b"MZ" + bytes(size - 2), installed)
+    if windows.reg_exe_3:
+        fs.add_file("C:\\boot.ini", b"[boot loader]\r\ntimeout=30\r\ndefault=multi(0)disk(0)rdisk(0)partition(1)"
+                    b"\\WINDOWS\r\n", installed)
+
+
+def load_machine(profile: str, hostname: str, *, log_size: int | None = None) -> VirtualMachine:
+    """A fresh virtual host of `profile` named `hostname`; `log_size` (bytes) overrides the log's size."""
+    spec = load_profile(profile)
+    installed = datetime(2008, 1, 15, 10, 42)
+    registry = Registry()
+    _base_registry(registry, spec, hostname)
+    for key, name, reg_type, data in spec.registry:
+        if isinstance(data, str):
+            data = data.replace("{hostname}", hostname.upper())
+        registry.set_value(key, name, reg_type, data)
+    fs = FileSystem(installed)
+    _base_files(fs, spec, installed)
+    if spec.install_dir:
+        fs.add_dir(f"{spec.install_dir}\\bin\\i386", installed)
+        fs.add_file(f"{spec.install_dir}\\Logs\\sitecomp.log",
+                    b"Site Component Manager started.  $$<SMS_SITE_COMPONENT_MANAGER><01-15-2008 10:45:02.113+420>"
+                    b"<thread=1812 (0x714)>\r\n", installed + timedelta(minutes=3))
+    if spec.log is not None:
+        plan = spec.log
+        if log_size is not None:
+            plan = LogPlan(plan.path, _resized(plan.spec, log_size), plan.encoding, plan.rolled)
+        for path, data, mtime in _log_files(plan):
+            fs.add_file(path, data, mtime)
+    return VirtualMachine(hostname, WINDOWS_VERSIONS[spec.windows], spec.is_64bit, registry, fs)
+
+
+def _resized(spec: LogSpec, size: int) -> LogSpec:
+    return replace(spec, target_bytes=max(1, size))
+
+
+def mixed_fleet(n: int) -> list[str]:
+    """Profile names for `n` hosts: every profile once `n` allows, the rest by weight, in a fixed shuffle."""
+    if n <= 0:
+        return []
+    weights = {name: load_profile(name).weight for name in PROFILE_NAMES}
+    ranked = sorted(PROFILE_NAMES, key=lambda name: (-weights[name], name))
+    if n <= len(ranked):
+        counts = dict.fromkeys(ranked[:n], 1)
+    else:
+        counts = dict.fromkeys(ranked, 1)
+        extra = n - len(ranked)
+        total = sum(weights.values())
+        shares = {name: extra * weights[name] / total for name in ranked}
+        for name in ranked:
+            counts[name] += int(shares[name])
+        left = n - sum(counts.values())
+        for name in sorted(ranked, key=lambda name: (-(shares[name] % 1), name))[:left]:
+            counts[name] += 1
+    fleet = [name for name in ranked for _ in range(counts.get(name, 0))]
+    random.Random(f"cmaudit-fleet-{n}").shuffle(fleet)
+    return fleet
