@@ -185,11 +185,3 @@ def test_simulate_serves_until_sigterm(tmp_path):
                 proc.kill()
             proc.stdout.close()
             proc.stderr.close()
-
-
-def test_demo_starts_and_stops_a_fleet(capsys, fake_profiles):
-    """`cmaudit demo` starts a small fleet, prints its inventory (no password) and stops it."""
-    assert main(["demo", "--hosts", "3"]) == 0
-    out = capsys.readouterr().out
-    assert "3 simulated site servers" in out and "127.0.0.1" in out and "fleet stopped" in out
-    assert out.count(" http ") == 3
