@@ -258,24 +258,32 @@ def split_ansible_pattern(pattern: str, path: str, line: int) -> tuple[str, str 
 
 def expand_range(pattern: str, path: str, line: int) -> list[str]:
     """Ansible's ranges: `sms[01:03]` -> sms01 sms02 sms03, `x[a:c]`, `[1:9:2]`; bounded by MAX_HOSTS."""
-    match = _RANGE.search(pattern)
-    if not match:
-        return [pattern]
+    names = [""]
+    position = 0
+    for match in _RANGE.finditer(pattern):
+        items = _range_items(match, path, line)
+        if len(names) * len(items) > MAX_HOSTS:
+            raise InventoryError(path, line, f"{quote_value(pattern)} expands to more than {MAX_HOSTS} hosts")
+        head = pattern[position: match.start()]
+        names = [f"{name}{head}{item}" for name in names for item in items]
+        position = match.end()
+    tail = pattern[position:]
+    return [name + tail for name in names]
+
+
+def _range_items(match: re.Match[str], path: str, line: int) -> list[str]:
     start, end, step_text = match.groups()
+    shown = quote_value(match.group())
+    if start.isdigit() != end.isdigit() or max(len(start), len(end), len(step_text or "")) > 9:
+        raise InventoryError(path, line, f"range {shown} is not valid")
     step = int(step_text) if step_text else 1
-    head, tail = pattern[: match.start()], pattern[match.end():]
-    if start.isdigit() != end.isdigit() or step < 1:
-        raise InventoryError(path, line, f"range {quote_value(match.group())} is not valid")
+    if step < 1:
+        raise InventoryError(path, line, f"range {shown} has a zero step")
     if start.isdigit():
         low, high, width = int(start), int(end), len(start) if start.startswith("0") else 0
         if high < low or (high - low) // step >= MAX_HOSTS:
-            raise InventoryError(path, line, f"range {quote_value(match.group())} is empty or too large")
-        items = [str(n).zfill(width) for n in range(low, high + 1, step)]
-    else:
-        if ord(end) < ord(start):
-            raise InventoryError(path, line, f"range {quote_value(match.group())} is empty")
-        items = [chr(c) for c in range(ord(start), ord(end) + 1, step)]
-    tails = expand_range(tail, path, line)
-    if len(items) * len(tails) > MAX_HOSTS:
-        raise InventoryError(path, line, f"{quote_value(pattern)} expands to more than {MAX_HOSTS} hosts")
-    return [f"{head}{item}{rest}" for item in items for rest in tails]
+            raise InventoryError(path, line, f"range {shown} is empty or too large")
+        return [str(n).zfill(width) for n in range(low, high + 1, step)]
+    if ord(end) < ord(start):
+        raise InventoryError(path, line, f"range {shown} is empty")
+    return [chr(c) for c in range(ord(start), ord(end) + 1, step)]

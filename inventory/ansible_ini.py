@@ -71,8 +71,14 @@ def _assignment(text: str, path: str, number: int) -> tuple[str, str]:
     return name, value.strip()
 
 
+_COMMENT_MARK = re.compile(r"[#;]")
+
+
 def _unquote(value: str) -> str:
-    """`[group:vars]` values are not shell-split by Ansible, but quotes around them are dropped."""
+    """`[group:vars]` values are not shell-split by Ansible: drop surrounding quotes, or a trailing comment."""
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
+    for mark in _COMMENT_MARK.finditer(value):  # a comment starts at # or ; after whitespace (linear scan)
+        if mark.start() > 0 and value[mark.start() - 1].isspace():
+            return value[: mark.start()].rstrip()
     return value

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
-from inventory.fields import build_host, quote_value
+from inventory.fields import build_host, quote_value, split_host_port
 from inventory.model import Defaults, Host
 from scanner.errors import InventoryError
 
@@ -86,4 +86,10 @@ def _row(row: list[str], columns: list[str | None], path: str, line: int, defaul
     name = values.pop("host", "").strip()
     if not name:
         raise InventoryError(path, line, "the host column is empty")
+    name, inline_port = split_host_port(name, path, line)  # `sms01:5986` in the host column, as in text lists
+    if inline_port is not None:
+        if values.get("port", "").strip() not in ("", inline_port):
+            raise InventoryError(path, line, f"port {quote_value(inline_port)} in the host column contradicts "
+                                             f"the port column {quote_value(values['port'].strip())}")
+        values["port"] = inline_port
     return build_host(name, path=path, line=line, defaults=defaults, **values)

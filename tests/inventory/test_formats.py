@@ -224,3 +224,18 @@ def test_windows_encodings_and_line_endings(write, content):
     """CSV saved by Excel or PowerShell on a Windows jump box (BOM, CRLF, UTF-16) reads the same."""
     (host,) = load_inventory(write("f.csv", content)).hosts
     assert (host.name, host.port) == ("sms01", 5985)
+
+
+def test_csv_host_column_may_carry_the_port(write):
+    """`sms01:5986` in the host column works like in a text list, unless it contradicts the port column."""
+    path = write("f.csv", "host,port\nsms01:5986,\nsms02:80,80\n")
+    assert [(h.name, h.port, h.scheme) for h in load_inventory(path).hosts] == [
+        ("sms01", 5986, "https"), ("sms02", 80, "http")]
+
+
+def test_ini_group_vars_allow_trailing_comments(write):
+    """`ansible_port=5986  # https listener` in a [group:vars] section means port 5986."""
+    path = write("inv.ini", "[sms]\nsms01\n[sms:vars]\nansible_port=5986  # https listener\n"
+                            "ansible_user='CORP\\svc # not a comment'\n")
+    (host,) = load_inventory(path).hosts
+    assert (host.port, host.username) == (5986, "CORP\\svc # not a comment")

@@ -82,6 +82,15 @@ def test_hostile_yaml_is_bounded(content):
     _parse(content.encode(), "hostile.yml", None)
 
 
-def test_huge_ini_range_is_refused_quickly():
-    """`sms[0:99999999999]` is refused instead of allocating a hundred billion names."""
-    _parse(b"[sms]\nsms[0:99999999999][0:9999]\n", "hostile.ini", None)
+@pytest.mark.parametrize("content", [
+    pytest.param("[sms]\nsms[0:99999999999][0:9999]\n", id="huge-range"),
+    pytest.param("[sms]\nh[0:" + "9" * 6000 + "]\n", id="range-bound-beyond-int-parsing"),
+    pytest.param("[sms]\n" + "h[1:1]" * 10000 + "\n", id="ten-thousand-ranges-in-one-name"),
+    pytest.param("[sms]\n" + "h[1:2]" * 10000 + "\n", id="ranges-multiplying"),
+    pytest.param("[sms:vars]\nk=a" + " " * 60000 + "b\n", id="whitespace-run-in-group-var"),
+    pytest.param("[sms]\nh" + " " * 60000 + "x=1\n", id="whitespace-run-on-host-line"),
+    pytest.param("host\n" + '"a\n' * 20000, id="csv-quote-storm"),
+])
+def test_pathological_lines_are_refused_quickly(content):
+    """Inputs that defeat naive recursion or regexes end in an Inventory or one error line, promptly."""
+    _parse(content.encode(), "hostile.ini" if content.startswith("[") else "hostile.csv", None)
