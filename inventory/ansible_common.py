@@ -23,6 +23,8 @@ Differences from Ansible, on purpose:
   well-known port (80/5985 http, 443/5986 https) and otherwise uses --scheme (default http, where message
   encryption is required).
 - passwords in the inventory (ansible_password and friends) are never read; a warning says so.
+- `ansible_winrm_server_cert_validation: ignore` is not followed (only --insecure turns validation off);
+  a warning says how many hosts asked for it.
 - Jinja templates (`{{ ... }}`) are not evaluated; a value that needs one is an error at its line.
 """
 
@@ -55,7 +57,7 @@ _RANGE = re.compile(r"\[([0-9]+|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\]")
 _SECRET_VARS = ("ansible_password", "ansible_winrm_password", "ansible_psrp_password", "ansible_ssh_pass",
                 "ansible_become_password", "ansible_become_pass")
 
-# (host field, variables that set it, first wins, validator)
+# Host field <- the variables that set it; the first one a host has wins.
 _FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("address", ("ansible_host", "ansible_ssh_host")),
     ("port", ("ansible_port", "ansible_ssh_port")),
@@ -72,12 +74,16 @@ _FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 @dataclass(slots=True)
 class Var:
+    """A variable's value and the line that set it, so a bad value is reported where it is written."""
+
     value: object
     line: int
 
 
 @dataclass(slots=True)
 class Group:
+    """An Ansible group while the file is read (mutable: sections may reopen a group)."""
+
     name: str
     line: int
     vars: dict[str, Var] = field(default_factory=dict)
@@ -87,6 +93,8 @@ class Group:
 
 @dataclass(slots=True)
 class AnsibleHost:
+    """An Ansible inventory host: every group it was listed under and its own variables."""
+
     name: str
     line: int
     groups: list[str] = field(default_factory=list)

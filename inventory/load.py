@@ -20,17 +20,19 @@ from inventory.ansible_ini import parse as parse_ansible_ini
 from inventory.ansible_yaml import parse as parse_ansible_yaml
 from inventory.csv_inventory import parse as parse_csv
 from inventory.model import (
+    AUTH_METHODS,
     FORMATS,
     MAX_FILE_BYTES,
     MAX_HOSTS,
     MAX_LINE_CHARS,
+    SCHEMES,
     Defaults,
     Host,
     Inventory,
     is_ip_address,
 )
 from inventory.text import parse as parse_text
-from scanner.errors import InventoryError
+from scanner.errors import InventoryError, UsageError
 
 Parser = Callable[[str, str, Defaults], tuple[list[Host], list[str]]]
 PARSERS: dict[str, Parser] = {
@@ -55,6 +57,8 @@ def load_inventory(
     format: str | None = None,
 ) -> Inventory:
     """Parse one inventory file; raise InventoryError naming the file (and line) if it cannot be used."""
+    defaults = Defaults(default_port, default_scheme, default_auth)
+    check_defaults(defaults)
     where = str(path)
     if path.is_dir():
         raise InventoryError(where, None, "is a directory; give one inventory file")
@@ -63,13 +67,12 @@ def load_inventory(
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InventoryError(where, None, f"cannot read it: {exc.strerror or exc}") from None
-    return parse_inventory_bytes(
-        data, path, defaults=Defaults(default_port, default_scheme, default_auth), format=format
-    )
+    return parse_inventory_bytes(data, path, defaults=defaults, format=format)
 
 
 def parse_inventory_bytes(data: bytes, path: Path, *, defaults: Defaults, format: str | None = None) -> Inventory:
     """The bytes of an inventory file -> Inventory; `path` names it in messages and picks the format."""
+    check_defaults(defaults)
     where = str(path)
     if len(data) > MAX_FILE_BYTES:
         raise InventoryError(where, None, f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; not an inventory")
@@ -88,6 +91,16 @@ def parse_inventory_bytes(data: bytes, path: Path, *, defaults: Defaults, format
         hosts=tuple(hosts),
         warnings=tuple(warnings + duplicate_warnings),
     )
+
+
+def check_defaults(defaults: Defaults) -> None:
+    """The command-line defaults are checked like inventory values (UsageError -> exit 64)."""
+    if defaults.scheme not in SCHEMES:
+        raise UsageError(f"default scheme {defaults.scheme!r} is not one of {', '.join(SCHEMES)}")
+    if defaults.auth not in AUTH_METHODS:
+        raise UsageError(f"default auth {defaults.auth!r} is not one of {', '.join(AUTH_METHODS)}")
+    if defaults.port is not None and not 1 <= defaults.port <= 65535:
+        raise UsageError(f"default port {defaults.port} is out of range 1-65535")
 
 
 def decode(data: bytes, where: str) -> str:

@@ -117,3 +117,14 @@ def test_password_column_is_ignored_with_a_warning(write):
     inventory = load_inventory(write("f.csv", "host,password\nsms01,S3cret!pass\n"))
     assert "S3cret!pass" not in repr(inventory)
     assert any("passwords never come from an inventory file" in w for w in inventory.warnings)
+
+
+@pytest.mark.parametrize("kwargs", [
+    pytest.param({"default_scheme": "ftp"}, id="scheme"),
+    pytest.param({"default_auth": "digest"}, id="auth"),
+    pytest.param({"default_port": 0}, id="port"),
+])
+def test_bad_defaults_are_usage_errors(write, kwargs):
+    """A caller passing an impossible default gets a usage error, not a KeyError deep in a parser."""
+    with pytest.raises(UsageError):
+        load_inventory(write("f.txt", "sms01\n"), **kwargs)
