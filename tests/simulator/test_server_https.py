@@ -42,9 +42,10 @@ def test_pypsrp_over_https_validates_the_ca_file(https_fleet, password, auth):
         assert client.execute_cmd("echo secure") == ("secure\r\n", "", 0)
 
 
-def test_pywinrm_basic_over_https(https_fleet, password):
-    """pywinrm's Basic transport works over HTTPS with the CA file."""
-    session = winrm.Session(https_fleet.hosts[0].url, auth=(USER, password), transport="basic",
+@pytest.mark.parametrize("transport", [pytest.param("basic", id="basic"), pytest.param("ntlm", id="ntlm-cbt")])
+def test_pywinrm_over_https(https_fleet, password, transport):
+    """pywinrm works over HTTPS with the CA file, with Basic or NTLM (no message encryption inside TLS)."""
+    session = winrm.Session(https_fleet.hosts[0].url, auth=(USER, password), transport=transport,
                             ca_trust_path=https_fleet.ca_file)
     assert session.run_cmd("echo", ["hi"]).std_out == b"hi\r\n"
 

@@ -148,6 +148,10 @@ def test_timed_out_receive_is_retried_by_pypsrp(password):
             process.end_invoke()
             process.signal(SignalCode.TERMINATE)
         assert process.stdout == b"late\r\n" and process.rc == 0
+        session = winrm.Session(fleet.hosts[0].url, auth=(USER, password), transport="ntlm", ca_trust_path=None,
+                                operation_timeout_sec=1, read_timeout_sec=5)
+        result = session.run_cmd("echo", ["pywinrm", "late"])
+        assert result.std_out == b"pywinrm late\r\n"
 
 
 @pytest.mark.parametrize("envelope", [pytest.param(153600, id="default-150k"), pytest.param(32768, id="32k")])
