@@ -1,8 +1,9 @@
 """Who may log on: the account store behind pyspnego's NTLM acceptor, and Basic/CBT checks.
 
-pyspnego's acceptor reads `DOMAIN:USER:PASSWORD` lines from the file named by the process-wide
-NTLM_USER_FILE variable. Every running fleet in this process registers its account in one private
-file (0600, in a 0700 temp dir, removed when the last fleet stops); the variable holds only the path.
+pyspnego's acceptor looks accounts up in the file named by the process-wide NTLM_USER_FILE variable.
+Every running fleet in this process registers its account in one private file (0600, in a 0700 temp
+dir, removed when the last fleet stops), in the smbpasswd form pyspnego also reads, so the file holds
+the LM/NT hashes and never the password itself; the variable holds only the path.
 Because the acceptor looks a user up by name, two running fleets may not give one account two passwords.
 After NTLM succeeds the server also checks the user is *this* fleet's account.
 """
@@ -71,12 +72,19 @@ _saved_env: str | None = None
 def _write_store() -> None:
     assert _dir is not None
     path = os.path.join(_dir, "ntlm_users")
-    lines = sorted({f"{a.domain}:{a.user}:{a.password}\n" for a in _accounts.values()})
+    lines = sorted({_smbpasswd_line(a) for a in _accounts.values()})
     fd = os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.writelines(lines)
     os.replace(path + ".new", path)
     os.environ["NTLM_USER_FILE"] = path
+
+
+def _smbpasswd_line(account: Account) -> str:
+    from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+
+    lm, nt = lmowfv1(account.password).hex().upper(), ntowfv1(account.password).hex().upper()
+    return f"{account.principal}:1000:{lm}:{nt}:[U]:LCT-00000000\n"
 
 
 def register(account: Account) -> int:

@@ -125,14 +125,15 @@ def test_basic_auth_over_http_is_refused(http_fleet, password):
 
 
 def test_credential_file_is_private_and_forgotten():
-    """The NTLM account file is 0600 in a private directory while a fleet runs; its account leaves it after."""
+    """The NTLM account file is 0600 in a private directory, holds no password, and forgets a stopped fleet."""
     secret = new_password()
     with Fleet(profiles=["fake"], username="LAB\\shortlived", password=secret, machine_factory=fake_factory):
         path = os.environ["NTLM_USER_FILE"]
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
-        assert secret in Path(path).read_text(encoding="utf-8")
-    assert not os.path.exists(path) or secret not in Path(path).read_text(encoding="utf-8")
+        store = Path(path).read_text(encoding="utf-8")
+        assert "LAB\\shortlived:" in store and secret not in store  # hashes only, never the password
+    assert not os.path.exists(path) or "shortlived" not in Path(path).read_text(encoding="utf-8")
 
 
 def test_timed_out_receive_is_retried_by_pypsrp(password):
