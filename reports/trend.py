@@ -15,17 +15,10 @@ from html import escape
 from markupsafe import Markup
 
 from reports.history import RunSummary
+from reports.html_report import VERDICT_COLOURS
 from scanner.records import VERDICT_ORDER, Verdict
 
-COLOURS: dict[Verdict, str] = {
-    Verdict.AFFECTED: "#b3261e",
-    Verdict.AT_RISK: "#e8710a",
-    Verdict.ERROR: "#6f42c1",
-    Verdict.UNKNOWN: "#8a8d91",
-    Verdict.RECOVERED: "#1a73e8",
-    Verdict.NOT_AFFECTED: "#188038",
-    Verdict.NOT_APPLICABLE: "#c4c7c5",
-}
+COLOURS: dict[Verdict, str] = dict(VERDICT_COLOURS)  # the same colours as the report's own chart
 # Stacked bottom-up so findings sit on top, where the eye lands.
 _STACK = tuple(reversed(VERDICT_ORDER))
 
@@ -51,10 +44,18 @@ def _day(text: str) -> str:
         return text[:10]
 
 
-def trend_svg(points: Sequence[TrendPoint], *, width: int = 640, height: int = 220,
+def trend_svg(points: Sequence[TrendPoint], *, width: int = 420, height: int = 230,
               title: str = "Hosts per verdict, last runs") -> Markup:
     """Stacked bars, one per run, with a legend; each segment has a tooltip (<title>) with its count."""
-    pad_left, pad_right, pad_top, pad_bottom, legend_h = 36, 8, 8, 22, 22
+    used = [v for v in VERDICT_ORDER if any(p.counts.get(v) for p in points)]
+    legend_w = [18 + 7 * len(v.value) for v in used]
+    legend_rows = 1
+    run_x = 0
+    for w in legend_w:
+        if run_x and run_x + w > width - 40:
+            legend_rows, run_x = legend_rows + 1, 0
+        run_x += w
+    pad_left, pad_right, pad_top, pad_bottom, legend_h = 36, 8, 8, 22, 16 * legend_rows + 6
     chart_h = height - pad_top - pad_bottom - legend_h
     chart_w = width - pad_left - pad_right
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" width="{width}" height="{height}" '
@@ -93,12 +94,13 @@ def trend_svg(points: Sequence[TrendPoint], *, width: int = 640, height: int = 2
         if i % label_every == 0 or i == len(points) - 1:
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{base_y + 14}" text-anchor="middle" font-size="10" '
                          f'fill="#555">{escape(_day(p.started))}</text>')
-    used = [v for v in VERDICT_ORDER if any(p.counts.get(v) for p in points)]
     lx = pad_left
-    ly = height - 8
-    for verdict in used:
+    ly = height - legend_h + 12
+    for verdict, w in zip(used, legend_w, strict=True):
+        if lx > pad_left and lx + w > width - 4:
+            lx, ly = pad_left, ly + 16
         parts.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{COLOURS[verdict]}"/>')
         parts.append(f'<text x="{lx + 13}" y="{ly}" font-size="10" fill="#333">{verdict.value}</text>')
-        lx += 18 + 7 * len(verdict.value)
+        lx += w
     parts.append("</svg>")
     return Markup("".join(parts))

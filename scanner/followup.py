@@ -31,6 +31,7 @@ class FollowUp:
     run_id: int | None = None  # the run's id in the history; None when not recorded
     changes: changes_mod.Changes | None = None
     trend: Markup | None = None
+    trend_runs: int = 0  # how many runs the trend chart shows
     mail: MailOutcome | None = None
     pruned: retention.PruneResult | None = None
     messages: tuple[str, ...] = ()
@@ -63,7 +64,8 @@ def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path 
         points = trend.points_from_history(history.recent_counts(history_path, key, limit=TREND_RUNS, until=run_id))
     except UsageError as exc:  # HistoryError: locked past the busy timeout, disk full, not a database...
         return FollowUp(history_path=history_path, messages=(f"history not updated: {exc}",))
-    return FollowUp(history_path=history_path, run_id=run_id, changes=found, trend=trend.trend_svg(points))
+    return FollowUp(history_path=history_path, run_id=run_id, changes=found, trend=trend.trend_svg(points),
+                    trend_runs=len(points))
 
 
 def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, keep_runs: int | None,

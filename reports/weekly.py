@@ -1,0 +1,111 @@
+"""What a recorded (weekly) run adds to the reports: the "Since last run" section, the trend chart, and
+the CSV's `first_seen` and `change` columns.
+
+Built on the reporters' own extension points (CsvReporter.extra_columns, HtmlReporter.sections), so
+the report formats stay unaware of the history.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from markupsafe import Markup
+
+from reports.base import Reporter
+from reports.changes import Changes, HostChange
+from reports.csv_report import Column, CsvReporter
+from reports.html_report import HtmlReporter, Section
+from reports.json_report import JsonReporter
+from scanner.records import HostResult, RunResults
+
+SECTION_TEMPLATE = "since_last_run.html.j2"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    host: str
+    before: str | None
+    after: str | None
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    key: str  # data-change attribute, also the CSV `change` word where there is one
+    title: str
+    rows: tuple[Row, ...]
+    hot: bool = False  # highlighted when not empty (something got worse)
+
+
+def _row(c: HostChange, note: str = "", *, before: bool = True, after: bool = True) -> Row:
+    return Row(host=c.host, before=c.before.value if before and c.before else None,
+               after=c.after.value if after and c.after else None, note=note)
+
+
+def _weeks(n: int | None) -> str:
+    return "" if n is None else f" ({n} week{'s' if n != 1 else ''})"
+
+
+def groups(changes: Changes) -> tuple[Group, ...]:
+    """The section's groups in reading order: what got worse, what got better, what is still open."""
+    return (
+        Group("new", "New findings", tuple(_row(c, c.detail, before=False) for c in changes.new_findings), hot=True),
+        Group("regressed", "Regressed", tuple(_row(c, c.detail) for c in changes.regressed), hot=True),
+        Group("fixed", "Fixed", tuple(_row(c) for c in changes.fixed)),
+        Group("newly-unreachable", "Unreachable", tuple(_row(c, c.detail) for c in changes.newly_unreachable),
+              hot=True),
+        Group("still-open", "Still open",
+              tuple(_row(c, f"since {(c.first_seen or '')[:10]}{_weeks(c.age_weeks)}", before=False)
+                    for c in changes.still_open)),
+        Group("not-checked", "Not checked",
+              tuple(Row(host=n.host, before=None, after=None,
+                        note=f"{n.runs} runs in a row; "
+                             + (f"last checked {n.last_checked[:10]}" if n.last_checked else "never checked"))
+                    for n in changes.not_checked)),
+        Group("added", "Added", tuple(_row(c, before=False) for c in changes.added)),
+        Group("removed", "Removed", tuple(_row(c, "no longer in the inventory", after=False)
+                                                for c in changes.removed)),
+    )
+
+
+def html_section(changes: Changes | None, trend: Markup | None, *, trend_runs: int = 0) -> Section:
+    """The "Since last run" block report.html shows before its summary."""
+    return Section(SECTION_TEMPLATE, {"changes": changes, "trend": trend, "trend_runs": trend_runs,
+                                      "groups": groups(changes) if changes is not None else ()})
+
+
+def csv_columns(changes: Changes | None) -> tuple[Column, ...]:
+    """`first_seen` (when an open finding was first seen, UTC) and `change` (new, fixed, regressed,
+    still-open, newly-unreachable, added; empty when nothing changed or no history)."""
+
+    def change(h: HostResult, _r: RunResults) -> str | None:
+        return (changes.annotation_for(h)[0] or None) if changes else None
+
+    def first_seen(h: HostResult, _r: RunResults) -> str | None:
+        return changes.annotation_for(h)[1] if changes else None
+
+    return (Column("first_seen", first_seen), Column("change", change))
+
+
+def reporters(changes: Changes | None, trend: Markup | None, *, trend_runs: int = 0) -> dict[str, Reporter]:
+    """The report set of a recorded run: results.json as always, CSV and HTML with the changes."""
+    return {
+        "json": JsonReporter(),
+        "csv": CsvReporter(extra_columns=csv_columns(changes)),
+        "html": HtmlReporter(sections=(html_section(changes, trend, trend_runs=trend_runs),)),
+    }
+
+
+def write_weekly_reports(results: RunResults, out_dir: str | os.PathLike[str], changes: Changes | None,
+                         trend: Markup | None, *, trend_runs: int = 0) -> dict[str, Path]:
+    """Like reports.write_reports, with the changes in the CSV and the HTML (results.json first)."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, reporter in reporters(changes, trend, trend_runs=trend_runs).items():
+        path = folder / reporter.filename
+        reporter.write(results, path)
+        written[name] = path
+    return written
