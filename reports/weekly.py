@@ -13,11 +13,10 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from reports.base import Reporter
+from reports import write_reports
 from reports.changes import Changes, HostChange
-from reports.csv_report import Column, CsvReporter
-from reports.html_report import HtmlReporter, Section
-from reports.json_report import JsonReporter
+from reports.csv_report import Column
+from reports.html_report import Section
 from scanner.records import HostResult, RunResults
 
 SECTION_TEMPLATE = "since_last_run.html.j2"
@@ -89,23 +88,8 @@ def csv_columns(changes: Changes | None) -> tuple[Column, ...]:
     return (Column("first_seen", first_seen), Column("change", change))
 
 
-def reporters(changes: Changes | None, trend: Markup | None, *, trend_runs: int = 0) -> dict[str, Reporter]:
-    """The report set of a recorded run: results.json as always, CSV and HTML with the changes."""
-    return {
-        "json": JsonReporter(),
-        "csv": CsvReporter(extra_columns=csv_columns(changes)),
-        "html": HtmlReporter(sections=(html_section(changes, trend, trend_runs=trend_runs),)),
-    }
-
-
 def write_weekly_reports(results: RunResults, out_dir: str | os.PathLike[str], changes: Changes | None,
                          trend: Markup | None, *, trend_runs: int = 0) -> dict[str, Path]:
-    """Like reports.write_reports, with the changes in the CSV and the HTML (results.json first)."""
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for name, reporter in reporters(changes, trend, trend_runs=trend_runs).items():
-        path = folder / reporter.filename
-        reporter.write(results, path)
-        written[name] = path
-    return written
+    """reports.write_reports with the changes in the CSV columns and the HTML section."""
+    return write_reports(results, out_dir, html_sections=(html_section(changes, trend, trend_runs=trend_runs),),
+                         csv_columns=csv_columns(changes))
