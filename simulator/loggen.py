@@ -25,6 +25,44 @@ FAILURES_START = date(2008, 6, 10)  # the catalog that trips 954474 arrived with
 FIX_INSTALLED = date(2008, 6, 18)  # KB 951376 was released on 17 June 2008
 
 
+# What a localised site server writes for the messages that matter; the tokens (ids, error codes, the
+# update id, CreateUpdateNode) stay as they are. Norwegian text as in the advisory's nb-NO edition.
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "legacy": "Performing legacy sync",
+        "cmdline": "Started with command line: {exe} /SiteCode:{site} /Catalog:\"{cab}\"",
+        "processing": "Processing security catalog {cab} ...",
+        "disk_full": "Error 0x80070070, there is not enough space on the disk to extract {cab}. "
+                     "Returned from ExtractCatalog",
+        "initializing": "Initializing catalog {cab} for sync.",
+        "preprocessing": "Preprocessing updates...",
+        "error_954474": SIGNATURE_954474,
+        "summary": "Security updates summary: {p} processed, {m} matched, {o} outdated, {u} updated",
+        "wakeup": "Wakeup for a polling cycle",
+        "next_sync": "Next scheduled sync is a regular sync at {alarm}",
+        "starting": "Starting Sync",
+        "sync_ok": "Sync succeeded. Setting sync alarm to {alarm}.",
+    },
+    "nb": {
+        "legacy": "Utf\u00f8rer synkronisering av eldre enheter",
+        "cmdline": "Begynte med kommandolinjen: {exe} /SiteCode:{site} /Catalog:\"{cab}\"",
+        "processing": "Behandler sikkerhetskatalogen {cab} ...",
+        "disk_full": "Feil 0x80070070, det er ikke nok plass p\u00e5 disken til \u00e5 pakke ut {cab}. "
+                     "Returnert fra ExtractCatalog",
+        "initializing": "Initialiserer katalogen {cab} for synkronisering.",
+        "preprocessing": "Forh\u00e5ndsbehandle oppdateringer...",
+        "error_954474": "Feil 0x80004005, uventet DeploymentAction for oppdatering 1293995. "
+                        "Returnert fra CreateUpdateNode",
+        "summary": "Sammendrag av sikkerhetsoppdateringer: {p} behandlet, {m} samsvart, {o} utdatert, {u} oppdatert",
+        "wakeup": "Aktivering for en avsp\u00f8rringssyklus",
+        "next_sync": "Neste planlagte synkronisering er en vanlig synkronisering {alarm}",
+        "starting": "Starter synkronisering",
+        "sync_ok": "Synkroniseringen var vellykket. Angir synkroniseringsalarm til {alarm}.",
+    },
+}
+LANGUAGES = tuple(_TEXT)
+
+
 class Scenario(StrEnum):
     HEALTHY = "healthy"  # every legacy sync succeeds
     AFFECTED = "affected"  # legacy syncs fail with the 954474 error from FAILURES_START on
@@ -48,6 +86,7 @@ class LogSpec:
     sync_every_days: int = 1
     quiet_tail_days: int = 0  # polling-only days after the last sync (they become wsyncmgr.log when rolled)
     target_bytes: int = 300_000
+    language: str = "en"  # a key of _TEXT
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +136,10 @@ class _Writer:
         self.emit(text, (0, 0))
 
 
-def _alarm(when: datetime) -> str:
-    """The `M/D/YYYY H:MM:SS AM` form the component prints for its next sync."""
+def _alarm(when: datetime, language: str = "en") -> str:
+    """The `M/D/YYYY H:MM:SS AM` form the component prints for its next sync (the locale's form elsewhere)."""
+    if language != "en":
+        return f"{when:%d.%m.%Y %H:%M:%S}"
     hour = when.hour % 12 or 12
     return f"{when.month}/{when.day}/{when.year} {hour}:{when:%M:%S} {'AM' if when.hour < 12 else 'PM'}"
 
@@ -116,27 +157,26 @@ def _legacy_outcome(scenario: Scenario, day: date) -> str:
 def _legacy_sync(w: _Writer, outcome: str) -> None:
     spec, rng = w.spec, w.rng
     cab = f"{spec.itmu_dir}\\PkgSource\\wsusscn2.cab"
-    w.emit("Performing legacy sync", (200, 900))
+    words = _TEXT[spec.language]
+    exe = f"{spec.install_dir}\\bin\\i386\\updatewuscatalog.exe"
+    w.emit(words["legacy"], (200, 900))
     w.statmsg(6709)
-    w.emit(f'Started with command line: {spec.install_dir}\\bin\\i386\\updatewuscatalog.exe '
-           f'/SiteCode:{spec.site_code} /Catalog:"{cab}"', (300, 2000))
-    w.emit(f"Processing security catalog {cab} ...", (100, 600))
+    w.emit(words["cmdline"].format(exe=exe, site=spec.site_code, cab=cab), (300, 2000))
+    w.emit(words["processing"].format(cab=cab), (100, 600))
     if outcome == "other":
-        w.emit(f"Error 0x80070070, there is not enough space on the disk to extract {cab}. "
-               "Returned from ExtractCatalog", (2000, 9000))
+        w.emit(words["disk_full"].format(cab=cab), (2000, 9000))
         w.statmsg(6711, "E")
         return
-    w.emit(f"Initializing catalog {cab} for sync.", (1000, 5000))
-    w.emit("Preprocessing updates...", (3000, 15000))
+    w.emit(words["initializing"].format(cab=cab), (1000, 5000))
+    w.emit(words["preprocessing"], (3000, 15000))
     if outcome == "954474":
-        w.emit(SIGNATURE_954474, (20000, 90000))
-        w.emit(ZERO_SUMMARY, (5, 60))
+        w.emit(words["error_954474"], (20000, 90000))
+        w.emit(words["summary"].format(p=0, m=0, o=0, u=0), (5, 60))
         w.statmsg(6711, "E")
         return
-    processed = rng.randint(380, 460)
-    matched = rng.randint(80, 120)
-    w.emit(f"Security updates summary: {processed} processed, {matched} matched, "
-           f"{rng.randint(0, 6)} outdated, {rng.randint(0, 9)} updated", (60000, 240000))
+    summary = words["summary"].format(p=rng.randint(380, 460), m=rng.randint(80, 120), o=rng.randint(0, 6),
+                                     u=rng.randint(0, 9))
+    w.emit(summary, (60000, 240000))
     w.statmsg(6710)
 
 
@@ -151,8 +191,9 @@ def _update_lines(w: _Writer, count: int) -> None:
 def _sync(w: _Writer, day: date, per_sync_updates: int, wsus_fails: bool, next_sync: datetime) -> None:
     spec, rng = w.spec, w.rng
     fqdn = f"{spec.server}.{spec.domain}"
-    w.emit("Wakeup by SCF change" if rng.random() < 0.1 else "Wakeup for a polling cycle", (0, 0))
-    w.emit("Starting Sync")
+    words = _TEXT[spec.language]
+    w.emit("Wakeup by SCF change" if rng.random() < 0.1 else words["wakeup"], (0, 0))
+    w.emit(words["starting"])
     w.emit("Performing sync on regular schedule")
     w.emit(f"Read SUPs from SCF for {fqdn}")
     w.emit("Found 1 SUPs")
@@ -191,7 +232,7 @@ def _sync(w: _Writer, day: date, per_sync_updates: int, wsus_fails: bool, next_s
     if spec.scenario is not Scenario.NO_LEGACY:
         _legacy_sync(w, outcome)
     w.statmsg(6702)
-    w.emit(f"Sync succeeded. Setting sync alarm to {_alarm(next_sync)}.")
+    w.emit(words["sync_ok"].format(alarm=_alarm(next_sync, spec.language)))
 
 
 def _at(day: date, hour: int) -> datetime:
@@ -200,6 +241,9 @@ def _at(day: date, hour: int) -> datetime:
 
 def generate(spec: LogSpec) -> GeneratedLog:
     """The log text for `spec`; the same spec always gives the same bytes."""
+    if spec.language not in _TEXT:
+        raise ValueError(f"unknown log language {spec.language!r}; known: {', '.join(LANGUAGES)}")
+    words = _TEXT[spec.language]
     rng = random.Random(f"{spec.seed}:{spec.scenario}:{spec.server}")
     sync_days = [spec.start + timedelta(days=d) for d in range(0, spec.days, spec.sync_every_days)]
     total_days = spec.days + spec.quiet_tail_days
@@ -230,9 +274,9 @@ def generate(spec: LogSpec) -> GeneratedLog:
                 _sync(w, day, per_sync, day == failing, next_sync)
                 continue
             w.now = max(w.now, slot)
-            w.emit("Wakeup for a polling cycle", (0, 0))
+            w.emit(words["wakeup"], (0, 0))
             upcoming = _at(day, 2) if day in sync_days and hour < 2 else next_sync
-            w.emit(f"Next scheduled sync is a regular sync at {_alarm(upcoming)}", (0, 20))
+            w.emit(words["next_sync"].format(alarm=_alarm(upcoming, spec.language)), (0, 20))
     text = "\r\n".join(w.lines) + "\r\n"
     tail_offset = len(text) if tail_line is None else len("\r\n".join(w.lines[:tail_line])) + 2
     return GeneratedLog(text, tail_offset, head_last_write or w.now, w.now)

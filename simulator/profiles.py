@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 from simulator.filesystem import FileSystem
-from simulator.loggen import LogSpec, Scenario, generate_cached
+from simulator.loggen import LANGUAGES, LogSpec, Scenario, generate_cached
 from simulator.registry import Registry, RegType
 from simulator.vm import VirtualMachine
 from simulator.windows import WINDOWS_VERSIONS
@@ -38,6 +38,7 @@ class LogPlan:
     spec: LogSpec
     encoding: str
     rolled: bool
+    crashed: bool = False  # the server died mid-write: a half line, then NUL padding
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +101,15 @@ def _log_plan(where: str, raw: dict[str, Any], site_code: str, bias: int) -> Log
         raise ProfileError(f"{where}: [log] encoding must be one of {', '.join(ENCODINGS)}")
     spec_fields: dict[str, Any] = {
         key: raw[key] for key in ("seed", "start", "days", "sync_every_days", "quiet_tail_days", "target_bytes",
-                                  "install_dir", "itmu_dir") if key in raw
+                                  "install_dir", "itmu_dir", "language") if key in raw
     }
+    if spec_fields.get("language", "en") not in LANGUAGES:
+        raise ProfileError(f"{where}: [log] language must be one of {', '.join(LANGUAGES)}")
     if "start" in spec_fields and not isinstance(spec_fields["start"], date):
         raise ProfileError(f"{where}: [log] start must be a TOML date")
     spec = LogSpec(scenario=scenario, site_code=site_code or "XXX", server=f"{site_code or 'SMS'}SMS01",
                    bias=bias, **spec_fields)
-    return LogPlan(path, spec, encoding, bool(raw.get("rolled", False)))
+    return LogPlan(path, spec, encoding, bool(raw.get("rolled", False)), bool(raw.get("crashed", False)))
 
 
 @cache
@@ -158,6 +161,10 @@ def _log_files(plan: LogPlan) -> tuple[tuple[str, bytes, datetime], ...]:
     def encode(text: str) -> bytes:
         return _BOMS.get(plan.encoding, b"") + text.encode(plan.encoding, "replace")
 
+    if plan.crashed:
+        cut = log.text.rstrip("\r\n").rfind("\r\n") + 2  # start of the last line
+        cut += (len(log.text) - cut) // 2
+        return ((plan.path, encode(log.text[:cut]) + bytes(8192), log.last_write),)
     if not plan.rolled or log.tail_offset >= len(log.text):
         return ((plan.path, encode(log.text), log.last_write),)
     stem, _ext = ntpath.splitext(plan.path)
@@ -187,6 +194,10 @@ def _base_registry(registry: Registry, profile: Profile, hostname: str) -> None:
 def _base_files(fs: FileSystem, profile: Profile, installed: datetime) -> None:
     windows = WINDOWS_VERSIONS[profile.windows]
     system32 = f"{windows.windows_dir}\\system32"
+    for folder in ("C:\\Program Files\\Common Files", f"{windows.windows_dir}\\Temp"):
+        fs.add_dir(folder, installed)
+    if profile.is_64bit:
+        fs.add_dir("C:\\Program Files (x86)\\Common Files", installed)
     for program, size in (("cmd.exe", 389_120), ("reg.exe", 57_344), ("findstr.exe", 28_672),
                           ("hostname.exe", 9_728)):
         fs.add_file(f"{system32}\\{program}", b"MZ" + bytes(size - 2), installed)
@@ -214,8 +225,9 @@ def load_machine(profile: str, hostname: str, *, log_size: int | None = None) ->
                     b"<thread=1812 (0x714)>\r\n", installed + timedelta(minutes=3))
     if spec.log is not None:
         plan = spec.log
+        fs.add_dir(f"{plan.spec.itmu_dir}\\PkgSource", installed)
         if log_size is not None:
-            plan = LogPlan(plan.path, _resized(plan.spec, log_size), plan.encoding, plan.rolled)
+            plan = replace(plan, spec=_resized(plan.spec, log_size))
         for path, data, mtime in _log_files(plan):
             fs.add_file(path, data, mtime)
     return VirtualMachine(hostname, WINDOWS_VERSIONS[spec.windows], spec.is_64bit, registry, fs)

@@ -177,6 +177,25 @@ def test_missing_log_profile_has_tracing_but_no_file() -> None:
     assert machine.run(f'dir "{trace}"').stderr == b"File Not Found\r\n"
 
 
+def test_localized_log_keeps_tokens_but_not_english_prose() -> None:
+    """The Norwegian server's log has the STATMSG ids and the 954474 tokens, but none of the English sentences."""
+    machine = load_machine("localized-log", "OSLSMS01")
+    data = machine.files[r"C:\Program Files\Microsoft Configuration Manager\Logs\wsyncmgr.log"]
+    assert b"Performing legacy sync" not in data and b"Security updates summary" not in data
+    assert b"ID=6709 " in data and b"ID=6711 " in data
+    assert b"Feil 0x80004005, uventet DeploymentAction for oppdatering 1293995. Returnert fra CreateUpdateNode" in data
+    assert "Utf\u00f8rer synkronisering av eldre enheter".encode("cp1252") in data
+
+
+def test_crashed_log_ends_in_a_half_line_and_nuls() -> None:
+    """The crashed host's log stops mid-line and is padded with NULs, as after a power loss."""
+    machine = load_machine("crashed-log", "DENSMS01")
+    data = machine.files[r"C:\Program Files\Microsoft Configuration Manager\Logs\wsyncmgr.log"]
+    body = data.rstrip(b"\x00")
+    assert len(data) - len(body) == 8192
+    assert not body.endswith(b"\r\n") and b"$$<SMS_WSUS_SYNC_MANAGER>" in body.rsplit(b"\r\n", 1)[0][-200:]
+
+
 def test_ansi_log_is_typed_byte_for_byte() -> None:
     """`type` of an 8-bit log returns the file's exact bytes."""
     machine = load_machine("sp1-affected", "CENSMS01")
