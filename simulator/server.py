@@ -123,6 +123,14 @@ class _BadRequest(Exception):
         self.status = status
 
 
+class _Oversized(_BadRequest):
+    """A Content-Length beyond MAX_BODY_BYTES."""
+
+    def __init__(self, head_size: int, length: int) -> None:
+        super().__init__(500)
+        self.head_size, self.length = head_size, length
+
+
 class HostServer:
     """One simulated host's WinRM listener (HTTP or HTTPS) in front of its virtual Machine."""
 
@@ -212,7 +220,8 @@ class HostServer:
         try:
             while True:
                 try:
-                    request = await asyncio.wait_for(self._read_request(reader), IDLE_TIMEOUT_S)
+                    async with asyncio.timeout(IDLE_TIMEOUT_S):
+                        request = await self._read_request(reader)
                 except _BadRequest as bad:
                     self.counters.requests += 1
                     reply = _Reply(bad.status, close=True)
@@ -224,6 +233,8 @@ class HostServer:
                     break
                 if request is None:
                     break
+                self.counters.requests += 1
+                self.counters.bytes_in += request.head_size + len(request.body)
                 if self.faults.hang:
                     while await reader.read(65536):
                         pass
@@ -289,8 +300,6 @@ class HostServer:
     # -- one request ----------------------------------------------------------------------------------
 
     async def _handle(self, conn: _Conn, request: _Request) -> _Reply:
-        self.counters.requests += 1
-        self.counters.bytes_in += request.head_size + len(request.body)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         status_fault = self.faults.http_status
@@ -436,14 +445,6 @@ class HostServer:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()
-
-
-class _Oversized(_BadRequest):
-    """A Content-Length beyond MAX_BODY_BYTES."""
-
-    def __init__(self, head_size: int, length: int) -> None:
-        super().__init__(500)
-        self.head_size, self.length = head_size, length
 
 
 def oversized_reply(machine_name: str) -> bytes:
