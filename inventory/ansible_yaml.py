@@ -65,6 +65,7 @@ def parse(text: str, path: str, defaults: Defaults) -> tuple[list[Host], list[st
         line = _line(name, fallback)
         if not isinstance(name, str):
             raise InventoryError(path, line, f"group name {quote_value(str(name))} is not text")
+        name = str(name)  # a plain str: group names become Host.tags, which must pickle and serialise plainly
         if parent is not None:
             inventory.add_child(parent, name, line)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,9 @@ def test_ansible_inventory_resolves_groups_children_and_vars(name, fmt):
     assert got == WINDOWS_TEAM
     assert inventory.hosts[0].tags == ("configmgr_central", "configmgr", "windows")
     assert inventory.hosts[-1].tags == ("wsus", "windows")
+    assert pickle.loads(pickle.dumps(inventory.hosts)) == inventory.hosts  # workers may run in processes
+    assert {type(value) for h in inventory.hosts for value in (h.name, h.address, h.username, *h.tags)} <= {
+        str, type(None)}
 
 
 @pytest.mark.parametrize("name", [pytest.param("windows.ini", id="ini"), pytest.param("windows.yml", id="yaml")])
