@@ -40,11 +40,28 @@ def write_reports(results: RunResults, out_dir: str | os.PathLike[str], *,
     if csv_columns:
         reporters["csv"] = CsvReporter(extra_columns=tuple(csv_columns))
     written: dict[str, Path] = {}
+    failed: dict[str, OSError] = {}
     for name, reporter in reporters.items():  # results.json first: the others can be rebuilt from it
         path = folder / reporter.filename
-        reporter.write(results, path)
+        try:
+            reporter.write(results, path)
+        except OSError as exc:  # e.g. report.csv held open in Excel: still write the others
+            failed[name] = exc
+            continue
         written[name] = path
+    if failed:
+        raise ReportWriteError(folder, written, failed)
     return written
 
 
-__all__ = ["REPORTERS", "Column", "Reporter", "Section", "write_reports"]
+class ReportWriteError(OSError):
+    """Some report files could not be written; `written` lists those that were (the old files are intact)."""
+
+    def __init__(self, folder: Path, written: dict[str, Path], failed: dict[str, OSError]) -> None:
+        self.written, self.failed = written, failed
+        detail = "; ".join(f"{folder / REPORTERS[name].filename}: {exc.strerror or exc}"
+                           for name, exc in failed.items())
+        super().__init__(f"could not write {detail}")
+
+
+__all__ = ["REPORTERS", "Column", "ReportWriteError", "Reporter", "Section", "write_reports"]

@@ -12,6 +12,7 @@ import contextlib
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 _NEW_FILE_MODE = 0o644  # reports are meant to be read by others (a share, a web server); no secrets in them
@@ -27,7 +28,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         _copy_mode(target, tmp_name)
-        os.replace(tmp_name, target)
+        _replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
@@ -38,6 +39,21 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:
     """Text variant of atomic_write_bytes; unencodable characters (lone surrogates) become '?'."""
     atomic_write_bytes(path, text.encode(encoding, errors="replace"))
+
+
+def _replace(src: str, dst: Path) -> None:
+    """os.replace; on Windows a virus scanner or indexer may hold the old file for a moment, so retry briefly.
+
+    A file held open for good (report.csv open in Excel) still fails after ~1.5 s, with the old file intact.
+    """
+    delays = (0.05, 0.1, 0.2, 0.4, 0.8) if os.name == "nt" else ()
+    for delay in delays:
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            time.sleep(delay)
+    os.replace(src, dst)
 
 
 def _copy_mode(target: Path, tmp_name: str) -> None:

@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-from reports import write_reports
+from reports import ReportWriteError, write_reports
 from reports.console import exit_status, print_summary
 from reports.merge import ResultsFileError, load_and_merge
 from scanner.errors import UsageError
@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     try:
         written = write_reports(merged, out_dir)
+    except ReportWriteError as exc:
+        raise UsageError(str(exc)) from exc
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot write reports: {exc.strerror or exc}") from exc
     print_summary(merged)

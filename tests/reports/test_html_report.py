@@ -123,3 +123,33 @@ def test_write_reports_writes_all_three(tmp_path):
     assert {k: p.name for k, p in paths.items()} == {"json": "results.json", "csv": "report.csv",
                                                      "html": "report.html"}
     assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.html", "results.json"]
+
+
+def test_one_unwritable_report_does_not_stop_the_others(tmp_path, capsys):
+    """If report.csv cannot be replaced (e.g. held open), results.json and report.html are still written."""
+    from reports import ReportWriteError
+    from scanner.cli import main
+
+    (tmp_path / "report.csv").mkdir()  # os.replace cannot put a file over a folder
+    with pytest.raises(ReportWriteError) as caught:
+        write_reports(mixed_run(), tmp_path)
+    assert set(caught.value.written) == {"json", "html"} and set(caught.value.failed) == {"csv"}
+    assert "report.csv" in str(caught.value)
+    assert (tmp_path / "results.json").stat().st_size > 0 and (tmp_path / "report.html").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.csv", "report.html", "results.json"]
+    assert main(["report", str(tmp_path / "results.json"), "-o", str(tmp_path)]) == 64
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "report.csv" in err
+
+
+def test_long_evidence_lists_are_capped_in_the_page():
+    """A host with hundreds of evidence lines shows the first 50 and says how many more results.json has."""
+    from scanner.records import Evidence
+
+    from .samples import affected
+
+    many = tuple(Evidence("wsyncmgr.log", i, None, f"line {i}", "other") for i in range(1, 61))
+    host = dataclasses.replace(affected("sms01"), evidence=many)
+    html = render_html(RunResults(meta=meta(), hosts=(host,)))
+    assert html.count('<tr class="ev ev-other">') == 50
+    assert "10 more evidence lines in results.json." in html
