@@ -4,7 +4,7 @@
     output = "/var/lib/cmaudit/runs"
     auth = "kerberos"
     username = "CORP\\svc-cmaudit"
-    password_env = "CMAUDIT_PASSWORD"       # or password_keyring = "cmaudit"; never the password itself
+    password_env = "CMAUDIT_PASSWORD"       # the variable's NAME; never the password itself
     concurrency = 32
     timeout = 300
     history = "/var/lib/cmaudit/history.sqlite3"
@@ -119,14 +119,12 @@ KEYS: dict[str, _Key] = {
     "auth": _Key(_choice(AUTH_METHODS), ("auth",)),
     "username": _Key(_str, ("username",)),
     "password_env": _Key(_env_name, ("password_env",)),
-    "password_keyring": _Key(_str, ("password_keyring", "keyring")),
     "port": _Key(_int(1), ("port",)),
     "scheme": _Key(_choice(("http", "https")), ("scheme",)),
     "ca_file": _Key(_path, ("ca_file",)),
     "concurrency": _Key(_int(1), ("concurrency",)),
     "timeout": _Key(_seconds, ("timeout",)),
     "connect_timeout": _Key(_seconds, ("connect_timeout",)),
-    "read_timeout": _Key(_seconds, ("read_timeout",)),
     "retries": _Key(_int(0), ("retries",)),
     "max_auth_failures": _Key(_int(1), ("max_auth_failures",)),
     "max_log_bytes": _Key(_int(1024), ("max_log_bytes",)),
@@ -134,7 +132,6 @@ KEYS: dict[str, _Key] = {
     "record_history": _Key(_bool, ()),  # false = --no-history
     "keep_runs": _Key(_int(1), ("keep_runs",)),
     "quiet": _Key(_bool, ("quiet",)),
-    "log_file": _Key(_path, ("log_file",)),
 }
 MAIL_KEYS: dict[str, _Key] = {
     "to": _Key(_addresses, ("mail_to",)),
@@ -180,7 +177,8 @@ def _refuse_secrets(path: Path, table: Mapping[str, Any], prefix: str) -> None:
     for key in table:
         if key.lower() in _SECRET_KEYS:
             raise ConfigError(path, prefix + key, "a password never goes in the config file; name the "
-                              "environment variable holding it with password_env (or use password_keyring)")
+                              "environment variable holding it with password_env, or store it in the system keyring "
+                              "(service \"cmaudit\")")
 
 
 def _check(path: Path, table: Mapping[str, Any], keys: Mapping[str, _Key], prefix: str) -> dict[str, Any]:
