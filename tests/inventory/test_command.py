@@ -33,6 +33,19 @@ def test_defaults_from_the_command_line(capsys):
     assert row.split()[2:5] == ["443", "https", "basic"]
 
 
+@pytest.mark.parametrize("port, scheme", [
+    pytest.param("443", "https", id="winrm-1.1-https"),
+    pytest.param("5986", "https", id="winrm-2.0-https"),
+    pytest.param("80", "http", id="winrm-1.1-http"),
+    pytest.param("8080", "http", id="custom"),
+])
+def test_port_option_alone_implies_its_scheme(capsys, port, scheme):
+    """`--port 443` means the https listener without also having to say --scheme https."""
+    assert main(["inventory", str(DATA / "fleet.txt"), "--port", port]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("sms-cen01"))
+    assert row.split()[2:4] == [port, scheme]
+
+
 def test_unsafe_transport_is_flagged_in_the_dry_run(capsys, write):
     """The admin learns before the scan that Basic over http will be refused."""
     path = write("f.csv", "host,transport,auth\nsms01,http,basic\n")
