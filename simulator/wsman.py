@@ -54,6 +54,7 @@ MIN_ENVELOPE = 8192
 MAX_TIMEOUT_S = 60.0
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_CODEPAGE = 437
+MAX_SHELLS = 500  # per host; beyond it the oldest shell is dropped
 
 CODE_TIMED_OUT = 2150858793
 CODE_INVALID_SELECTORS = 2150858843
@@ -338,6 +339,10 @@ class WinRS:
         raw_cp = req.options.get("WINRS_CODEPAGE", "")
         codepage = int(raw_cp) if raw_cp.isdigit() else DEFAULT_CODEPAGE
         shell_id = _new_id()
+        if len(self._shells) >= MAX_SHELLS:
+            # Clients that vanish without Delete would otherwise pin their output forever; Windows drops
+            # such shells after IdleTimeOut, we drop the oldest once there are too many.
+            del self._shells[next(iter(self._shells))]
         self._shells[shell_id] = _Shell(codepage=codepage)
         address = req.to or "http://localhost/wsman"
         body = (
