@@ -48,6 +48,7 @@
     });
     var numeric = NUMERIC[sortKey] === 1;
     items.sort(function (a, b) {
+      if (!numeric && (a.key === "") !== (b.key === "")) return a.key === "" ? 1 : -1; // blanks last, both ways
       var d = numeric ? a.key - b.key : collator.compare(a.key, b.key);
       if (d === 0 && sortKey !== "rank") d = a.rank - b.rank;
       return d !== 0 ? d * sortDir : a.pos - b.pos;

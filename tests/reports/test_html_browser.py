@@ -94,6 +94,11 @@ def test_clicking_a_header_sorts_and_clicking_again_reverses(open_report):
     assert _visible_hosts(page) == names[::-1]
     page.locator('#head button[data-sort="rank"]').click()
     assert _visible_hosts(page)[:2] == ["SMS-A01", "sms-a02"]
+    evtime = page.locator('#head button[data-sort="evtime"]')
+    evtime.click()
+    assert _visible_hosts(page)[:3] == ["SMS-A01", "sms-a02", "sms-r01"]
+    evtime.click()  # newest first; hosts without evidence stay at the end either way
+    assert _visible_hosts(page)[:3] == ["sms-r01", "SMS-A01", "sms-a02"]
 
 
 def test_verdict_buttons_and_search_filter_the_table(open_report):
