@@ -147,10 +147,12 @@ def build_host(
     cert_pem: object = None,
     cert_key_pem: object = None,
 ) -> Host:
-    """One validated Host; scheme and port follow the rules in the README (a port of 443/5986 means https).
+    """One validated Host.
 
-    Scheme: as given; else implied by a well-known port (80/5985 http, 443/5986 https); else the default.
-    Port: as given; else the --port default; else 5985 for http, 5986 for https.
+    Scheme: as written; else implied by the host's port when it is a WinRM one (80/5985 http, 443/5986
+    https); else implied by --port the same way (so `--port 443` alone means https, in the dry run and the
+    scan alike); else --scheme.
+    Port: as written; else --port; else 5985 for http, 5986 for https.
     """
     host_name = check_host_name(name, path, line)
     address_text = _text(address)
@@ -158,7 +160,8 @@ def build_host(
     host_port = parse_port(port, path, line)
     host_scheme = parse_scheme(scheme, path, line)
     if host_scheme is None:
-        host_scheme = WELL_KNOWN_PORTS.get(host_port, defaults.scheme) if host_port else defaults.scheme
+        implied_by = host_port or defaults.port
+        host_scheme = WELL_KNOWN_PORTS.get(implied_by, defaults.scheme) if implied_by else defaults.scheme
     if host_port is None:
         host_port = defaults.port or DEFAULT_PORTS[host_scheme]
     return Host(

@@ -26,6 +26,7 @@ from inventory.model import (
     MAX_HOSTS,
     MAX_LINE_CHARS,
     SCHEMES,
+    WELL_KNOWN_PORTS,
     Defaults,
     Host,
     Inventory,
@@ -101,6 +102,8 @@ def check_defaults(defaults: Defaults) -> None:
         raise UsageError(f"default auth {defaults.auth!r} is not one of {', '.join(AUTH_METHODS)}")
     if defaults.port is not None and not 1 <= defaults.port <= 65535:
         raise UsageError(f"default port {defaults.port} is out of range 1-65535")
+    if defaults.scheme == "https" and WELL_KNOWN_PORTS.get(defaults.port or 0) == "http":
+        raise UsageError(f"port {defaults.port} is WinRM's http port; use --scheme http or another port")
 
 
 def decode(data: bytes, where: str) -> str:

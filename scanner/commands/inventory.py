@@ -13,7 +13,6 @@ from pathlib import Path
 from tabulate import tabulate
 
 from inventory import AUTH_METHODS, FORMATS, SCHEMES, Inventory, load_inventory
-from inventory.model import WELL_KNOWN_PORTS
 from scanner.credentials import transport_notes, validate_transport
 from scanner.errors import UsageError
 
@@ -36,7 +35,7 @@ def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
                         help="host list: text (host[:port]), CSV with a header, or an Ansible INI/YAML inventory")
     parser.add_argument("--port", type=port_number, default=None, metavar="N",
                         help="default WinRM port (default: 5985 for http, 5986 for https; WinRM 1.1 uses 80/443)")
-    parser.add_argument("--scheme", choices=SCHEMES, default=None,
+    parser.add_argument("--scheme", choices=SCHEMES, default="http",
                         help="default scheme (default: https when --port is 443/5986, else http with message "
                              "encryption required)")
     parser.add_argument("--auth", choices=AUTH_METHODS, default="ntlm", metavar="METHOD",
@@ -47,8 +46,7 @@ def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
 
 def inventory_from_args(args: argparse.Namespace) -> Inventory:
     """Load the inventory the way the options say; raises InventoryError (exit 64) if it is unusable."""
-    scheme = args.scheme or WELL_KNOWN_PORTS.get(args.port, "http")  # `--port 443` alone means https
-    return load_inventory(args.inventory, default_port=args.port, default_scheme=scheme,
+    return load_inventory(args.inventory, default_port=args.port, default_scheme=args.scheme,
                           default_auth=args.auth, format=args.inventory_format)
 
 

@@ -123,6 +123,7 @@ def test_password_column_is_ignored_with_a_warning(write):
     pytest.param({"default_scheme": "ftp"}, id="scheme"),
     pytest.param({"default_auth": "digest"}, id="auth"),
     pytest.param({"default_port": 0}, id="port"),
+    pytest.param({"default_port": 5985, "default_scheme": "https"}, id="https-on-the-http-port"),
 ])
 def test_bad_defaults_are_usage_errors(write, kwargs):
     """A caller passing an impossible default gets a usage error, not a KeyError deep in a parser."""

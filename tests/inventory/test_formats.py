@@ -128,6 +128,8 @@ def test_ansible_password_in_inventory_is_ignored_and_never_echoed():
     pytest.param({}, (5985, "http", "ntlm"), id="builtin-defaults"),
     pytest.param({"default_scheme": "https"}, (5986, "https", "ntlm"), id="https-default-port"),
     pytest.param({"default_port": 80}, (80, "http", "ntlm"), id="winrm-1.1-port"),
+    pytest.param({"default_port": 443}, (443, "https", "ntlm"), id="port-443-implies-https"),
+    pytest.param({"default_port": 8443, "default_scheme": "https"}, (8443, "https", "ntlm"), id="custom-https"),
     pytest.param({"default_port": 443, "default_scheme": "https", "default_auth": "basic"}, (443, "https", "basic"),
                  id="winrm-1.1-https"),
 ])
