@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from simulator.filesystem import normalize
 from simulator.programs import Console, Host, Invocation, Program
 
 MAX_COMMAND_LINE = 8191  # cmd.exe's documented limit
@@ -138,7 +139,8 @@ def parse_command(text: str) -> Command:
     return command
 
 
-_INTERNAL = ("echo", "type", "dir", "ver", "rem", "cd", "chdir", "vol")
+_INTERNAL = ("echo", "type", "dir", "ver", "rem", "cd", "chdir", "vol", "set")
+_SHELL_STATE = ("cd", "chdir", "set")  # built-ins that change the interpreter itself, handled here
 _NAME_DELIMS = "./\\(;,=+[]"
 
 
@@ -165,7 +167,7 @@ class Shell:
                  codepage: int, depth: int = 0) -> None:
         self.host = host
         self.programs = programs
-        self.env = env
+        self.env = dict(env)  # `set` changes this run's copy only
         self.cwd = cwd
         self.codepage = codepage
         self.depth = depth
@@ -232,8 +234,6 @@ class Shell:
     def _read_input(self, target: str, console: Console) -> bytes | None:
         if target.casefold() in ("nul", "nul:"):
             return b""
-        from simulator.filesystem import normalize
-
         path = normalize(target, self.cwd)
         entry = self.host.fs.file(path) if path else None
         if entry is None:
@@ -258,6 +258,10 @@ class Shell:
         name, args, quoted = split_name(text)
         if not name:
             return 0
+        if not quoted and re.fullmatch(r"[A-Za-z]:", name) and not args.strip():
+            return self._switch_drive(name, console)
+        if not quoted and name.lower() in _SHELL_STATE:
+            return self._cd(args, console) if name.lower() != "set" else self._set(args, console)
         program = self._lookup(name)
         if program is None:
             shown = f'"{name}"' if quoted else name
@@ -266,6 +270,53 @@ class Shell:
         if program == "cmd":
             return self._nested_cmd(args, console)
         return self.programs[program](self.host, Invocation(name, args, stdin, self.cwd), console)
+
+    def _switch_drive(self, drive: str, console: Console) -> int:
+        root = drive.upper() + "\\"
+        if not self.host.fs.is_dir(root):
+            console.err("The system cannot find the drive specified.\r\n")
+            return 1
+        if root[0] != self.cwd[0].upper():
+            self.cwd = root
+        return 0
+
+    def _cd(self, args: str, console: Console) -> int:
+        """`cd` prints the working directory; `cd [/d] PATH` changes it for the rest of the line."""
+        text = args.strip()
+        switch_drive = text.lower().startswith("/d")
+        if switch_drive:
+            text = text[2:].strip()
+        text = text.replace('"', "").rstrip(" \t")
+        if not text:
+            console.out(f"{self.cwd}\r\n")
+            return 0
+        path = normalize(text, self.cwd)
+        if path is None or not self.host.fs.is_dir(path):
+            console.err("The system cannot find the path specified.\r\n")
+            return 1
+        if switch_drive or path[0] == self.cwd[0].upper():
+            self.cwd = path  # without /d, cmd changes another drive's directory but stays on this one
+        return 0
+
+    def _set(self, args: str, console: Console) -> int:
+        """`set` lists the environment, `set P` the variables starting with P, `set N=V` sets one."""
+        text = args[1:] if args[:1] in (" ", "\t") else args
+        text = text.strip('"') if text.startswith('"') else text
+        if "=" in text.lstrip("="):
+            name, _, value = text.partition("=")
+            folded = {k.casefold(): k for k in self.env}
+            self.env.pop(folded.get(name.casefold(), name), None)
+            if value:
+                self.env[name] = value
+            return 0
+        prefix = text.strip().casefold()
+        shown = sorted((k for k in self.env if k.casefold().startswith(prefix)), key=str.casefold)
+        if not shown:
+            console.err(f"Environment variable {text.strip()} not defined\r\n")
+            return 1
+        for key in shown:
+            console.out(f"{key}={self.env[key]}\r\n")
+        return 0
 
     def _lookup(self, name: str) -> str | None:
         """The program key for a typed name: built-ins by name, executables also by system32 path."""

@@ -10,8 +10,9 @@ from simulator.cmdshell import Shell
 from simulator.filesystem import FileSystem
 from simulator.machine import CommandResult
 from simulator.programs import Program
-from simulator.programs.basic import cd, echo, hostname, rem, ver, vol
+from simulator.programs.basic import echo, hostname, rem, ver, vol
 from simulator.programs.dircmd import dir_
+from simulator.programs.findcmd import find
 from simulator.programs.findstr import findstr
 from simulator.programs.reg import reg
 from simulator.programs.typecmd import type_
@@ -19,8 +20,8 @@ from simulator.registry import Registry
 from simulator.windows import WindowsVersion
 
 PROGRAMS: Mapping[str, Program] = MappingProxyType({
-    "echo": echo, "ver": ver, "type": type_, "dir": dir_, "rem": rem, "cd": cd, "chdir": cd, "vol": vol,
-    "reg": reg, "findstr": findstr, "hostname": hostname,
+    "echo": echo, "ver": ver, "type": type_, "dir": dir_, "rem": rem, "vol": vol,
+    "reg": reg, "findstr": findstr, "find": find, "hostname": hostname,
 })
 
 

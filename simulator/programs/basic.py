@@ -1,4 +1,4 @@
-"""The one-line built-ins and small programs: echo, ver, hostname, rem, cd, vol."""
+"""The one-line built-ins and small programs: echo, ver, hostname, rem, vol (cd and set live in the shell)."""
 
 from __future__ import annotations
 
@@ -31,15 +31,6 @@ def hostname(host: Host, invocation: Invocation, console: Console) -> int:
 
 
 def rem(host: Host, invocation: Invocation, console: Console) -> int:
-    return 0
-
-
-def cd(host: Host, invocation: Invocation, console: Console) -> int:
-    """Only the read form: `cd` prints the working directory."""
-    if invocation.args.strip():
-        console.err("Access is denied.\r\n")
-        return 1
-    console.out(f"{invocation.cwd}\r\n")
     return 0
 
 

@@ -170,3 +170,38 @@ def test_dir_of_missing_entry(path: str, stderr: bytes) -> None:
     result = make_machine().run(f'dir "{path}"')
     assert (result.stderr, result.exit_code) == (stderr, 1)
     assert result.stdout.startswith(b" Volume in drive C has no label.\r\n")
+
+
+def test_dir_recursive_finds_a_file_anywhere_below() -> None:
+    """`dir /s /b` prints full paths of matches in every subfolder; `dir /s` ends with the grand total."""
+    machine = make_machine()
+    bare = machine.run(r"dir /s /b C:\wsyncmgr.lo*")
+    assert bare.stdout == f"{LOGS}\\wsyncmgr.log\r\n{LOGS}\\wsyncmgr.lo_\r\n".encode()
+    full = machine.run(r'dir /s "C:\Program Files\big.log"').stdout.decode()
+    assert f" Directory of {LOGS}\r\n" in full
+    assert full.endswith("     Total Files Listed:\r\n               1 File(s)      1,234,567 bytes\r\n"
+                         f"               0 Dir(s) {machine.free_bytes:>15,} bytes free\r\n")
+    missing = machine.run(r"dir /s /b C:\nothing.xyz")
+    assert (missing.stdout, missing.stderr, missing.exit_code) == (b"", b"File Not Found\r\n", 1)
+
+
+@pytest.mark.parametrize(
+    ("command", "stdout", "exit_code"),
+    [
+        pytest.param(r'find "ID=6709" "{L}\wsyncmgr.log"',
+                     b"\r\n---------- {U}\\WSYNCMGR.LOG\r\nSTATMSG: ID=6709 SEV=I\r\n", 0, id="header-upper-case"),
+        pytest.param(r'find /c /i "LINE" "{L}\wsyncmgr.log"', b"\r\n---------- {U}\\WSYNCMGR.LOG: 2\r\n", 0,
+                     id="count"),
+        pytest.param(r'find /n "caf" "{L}\wsyncmgr.log"', b"\r\n---------- {U}\\WSYNCMGR.LOG\r\n[3]caf\xe9 line\r\n", 0,
+                     id="numbers"),
+        pytest.param(r'type "{L}\wsyncmgr.log" | find "6709"', b"STATMSG: ID=6709 SEV=I\r\n", 0, id="stdin"),
+        pytest.param(r'find "nothing here" "{L}\wsyncmgr.log"', b"\r\n---------- {U}\\WSYNCMGR.LOG\r\n", 1,
+                     id="no-match"),
+        pytest.param(r'find 6709 "{L}\wsyncmgr.log"', b"", 2, id="unquoted-string"),
+    ],
+)
+def test_find(command: str, stdout: bytes, exit_code: int) -> None:
+    """find.exe's header, /c count, [N] numbers and exit codes (1 no match, 2 bad usage)."""
+    result = make_machine().run(command.replace("{L}", LOGS))
+    expected = stdout.replace(b"{U}", LOGS.upper().encode())
+    assert (result.stdout, result.exit_code) == (expected, exit_code)

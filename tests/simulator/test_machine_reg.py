@@ -227,3 +227,24 @@ def test_output_follows_the_code_page() -> None:
     assert machine.run("echo é", codepage=65001).stdout == "é\r\n".encode()
     assert machine.run("echo é", codepage=437).stdout == b"\x82\r\n"
     assert machine.run("echo é", codepage=1252).stdout == b"\xe9\r\n"
+
+
+def test_cd_changes_the_directory_for_the_rest_of_the_line() -> None:
+    """`cd /d DIR && type FILE` reads relative to DIR; a missing folder fails; a new run starts afresh."""
+    machine = make_machine()
+    machine.fs.add_file(r"E:\Logs\wsyncmgr.log", b"6709\r\n")
+    assert machine.run(r"cd /d E:\Logs && type wsyncmgr.log & cd").stdout == b"6709\r\nE:\\Logs\r\n"
+    assert machine.run(r"E: & cd Logs & cd").stdout == b"E:\\Logs\r\n"
+    assert machine.run("cd").stdout == b"C:\\Users\\auditor\r\n"
+    failed = machine.run(r"cd C:\Nowhere")
+    assert (failed.stderr, failed.exit_code) == (b"The system cannot find the path specified.\r\n", 1)
+    assert machine.run("Q:").stderr == b"The system cannot find the drive specified.\r\n"
+
+
+def test_set_lists_and_sets_environment_variables() -> None:
+    """`set PREFIX` lists matching variables; `set N=V` lasts for the line; unknown names exit 1."""
+    machine = make_machine("2008 R2", is_64bit=True)
+    assert machine.run("set PROCESSOR_A").stdout == b"PROCESSOR_ARCHITECTURE=AMD64\r\n"
+    assert machine.run("set AUDIT=1& set AUDIT").stdout == b"AUDIT=1\r\n"
+    missing = machine.run("set AUDIT")
+    assert (missing.stderr, missing.exit_code) == (b"Environment variable AUDIT not defined\r\n", 1)
