@@ -5,6 +5,7 @@ A plain Protocol and a dict of instances (see reports/__init__.py): no plugin fr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +37,6 @@ class Reporter(Protocol):
 _RANK = {verdict: rank for rank, verdict in enumerate(VERDICT_ORDER)}
 
 
-def action_order(hosts: tuple[HostResult, ...] | list[HostResult]) -> list[HostResult]:
+def action_order(hosts: Iterable[HostResult]) -> list[HostResult]:
     """Hosts needing action first (VERDICT_ORDER), then by name: the order every report lists them in."""
     return sorted(hosts, key=lambda h: (_RANK.get(h.verdict, len(_RANK)), h.host.casefold(), h.port))
