@@ -162,7 +162,7 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
             change = CHANGE_FIXED
         elif after.is_incomplete and (before is None or not before.is_incomplete) and previous is not None:
             change = CHANGE_UNREACHABLE
-        entry = HostChange(key=key, host=h.host, before=before, after=after, first_seen=first_seen,
+        entry = HostChange(key=key, host=history.display_name(h), before=before, after=after, first_seen=first_seen,
                            age_weeks=age_weeks(first_seen, now) if first_seen else None, detail=_detail(h))
         if previous is not None and before_host is None:
             sections["added"].append(entry)
@@ -178,14 +178,14 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
 
     for key, h in old.items():
         if key not in cur:
-            sections["removed"].append(HostChange(key=key, host=h.host, before=h.verdict, after=None,
+            sections["removed"].append(HostChange(key=key, host=history.display_name(h), before=h.verdict, after=None,
                                                   detail=_detail(h)))
 
     not_checked: list[NotChecked] = []
     if streaks is not None:
         for key, runs in streaks.unchecked_runs.items():
             if runs >= not_checked_min_runs and key in cur:
-                not_checked.append(NotChecked(key=key, host=cur[key].host, runs=runs,
+                not_checked.append(NotChecked(key=key, host=history.display_name(cur[key]), runs=runs,
                                               last_checked=streaks.last_checked.get(key), detail=_detail(cur[key])))
         not_checked.sort(key=lambda n: (-n.runs, n.key))
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from scanner.errors import UsageError
 from scanner.records import (
     RESULTS_SCHEMA_VERSION,
+    HostResult,
     ResultsFormatError,
     RunResults,
     Verdict,
@@ -160,6 +161,13 @@ def stable_key(name: str, port: int | None = None) -> str:
     if port is None or port in WELL_KNOWN_PORTS:
         return text
     return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
+
+
+def display_name(host: HostResult) -> str:
+    """How lists of changes name a host: as in the inventory, with its port when that is not a default."""
+    if host.port in WELL_KNOWN_PORTS:
+        return host.host
+    return f"[{host.host}]:{host.port}" if ":" in host.host else f"{host.host}:{host.port}"
 
 
 def host_keys(results: RunResults) -> list[str]:
