@@ -72,13 +72,13 @@ def parse_scheme(value: object, path: str, line: int) -> str | None:
 
 
 def parse_auth(value: object, path: str, line: int) -> str | None:
-    """An auth method; a list (Ansible's "ntlm,kerberos" or a YAML list) means its first entry."""
+    """An auth method; a list ("ntlm,kerberos", ['ntlm', 'kerberos'] or a YAML list) means its first entry."""
     if isinstance(value, list | tuple):
         value = value[0] if value else None
     text = _text(value)
     if text is None:
         return None
-    first = text.split(",")[0].strip().lower()
+    first = text.strip("[]").split(",")[0].strip().strip("'\"").lower()  # also a Python-literal list in INI
     auth = AUTH_ALIASES.get(first, first)
     if auth not in AUTH_METHODS:
         raise InventoryError(path, line, f"auth {quote_value(text)} is not one of {', '.join(AUTH_METHODS)}")

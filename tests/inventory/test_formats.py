@@ -245,3 +245,16 @@ def test_ini_group_vars_allow_trailing_comments(write):
                             "ansible_user='CORP\\svc # not a comment'\n")
     (host,) = load_inventory(path).hosts
     assert (host.port, host.username) == (5986, "CORP\\svc # not a comment")
+
+
+@pytest.mark.parametrize("value", [
+    pytest.param("ntlm,kerberos", id="comma-list"),
+    pytest.param("['ntlm', 'kerberos']", id="python-literal-list"),
+    pytest.param("NTLM", id="upper-case"),
+    pytest.param("plaintext", id="pywinrm-alias-is-basic"),
+])
+def test_ansible_winrm_transport_spellings(write, value):
+    """The transport spellings Ansible accepts choose the first method listed."""
+    path = write("inv.ini", f"[sms]\nsms01\n[sms:vars]\nansible_winrm_transport={value}\n")
+    (host,) = load_inventory(path).hosts
+    assert host.auth == ("basic" if value == "plaintext" else "ntlm")
