@@ -131,7 +131,9 @@ def check_basic(header_value: str, account: Account) -> bool:
     username, sep, password = decoded.partition(":")
     if not sep:
         return False
-    name_ok = account.matches(username) or account.matches(username.split("@")[0])
+    # DOMAIN\user, or a bare user / user@domain resolved in the host's own domain, as Windows does.
+    bare = username.split("@", 1)[0] if "\\" not in username else None
+    name_ok = account.matches(username) or (bare is not None and bare.upper() == account.user.upper())
     return hmac.compare_digest(password.encode(), account.password.encode()) and name_ok
 
 
@@ -139,7 +141,7 @@ def new_acceptor(scheme: str) -> spnego.ContextProxy:
     """An NTLM (`NTLM` header) or SPNEGO (`Negotiate` header, NTLM inside or raw) acceptor."""
     if scheme.lower() == "ntlm":
         return spnego.server(protocol="ntlm", options=spnego.NegotiateOptions.use_ntlm)
-    return spnego.server(protocol="negotiate")
+    return spnego.server(protocol="negotiate", options=spnego.NegotiateOptions.use_negotiate)
 
 
 def channel_bindings_for(cert_der: bytes) -> GssChannelBindings:

@@ -1,0 +1,52 @@
+"""Account checks behind the listener: Basic credentials, secrets kept out of reprs, odd tokens."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from simulator.auth import Account, check_basic, client_sent_bindings
+
+ACCOUNT = Account.parse("LAB\\auditor", "S3cret:with:colons")
+
+
+def basic(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(("header", "ok"), [
+    pytest.param(basic("LAB\\auditor:S3cret:with:colons"), True, id="domain-user"),
+    pytest.param(basic("lab\\AUDITOR:S3cret:with:colons"), True, id="names-case-insensitive"),
+    pytest.param(basic("auditor:S3cret:with:colons"), True, id="bare-user"),
+    pytest.param(basic("auditor@lab.example:S3cret:with:colons"), True, id="upn"),
+    pytest.param(basic("OTHER\\auditor:S3cret:with:colons"), False, id="other-domain"),
+    pytest.param(basic("LAB\\auditor:s3cret:with:colons"), False, id="password-case-matters"),
+    pytest.param(basic("LAB\\auditor"), False, id="no-password"),
+    pytest.param("%%%not-base64", False, id="not-base64"),
+    pytest.param(base64.b64encode(b"\xff\xfe:x").decode(), False, id="not-utf8"),
+])
+def test_basic_credentials(header, ok):
+    """Basic logons accept the account's user in the forms Windows does, and only its exact password."""
+    assert check_basic(header, ACCOUNT) is ok
+
+
+def test_account_repr_hides_the_password():
+    """An Account printed in a log or a traceback shows the user, never the password."""
+    assert "S3cret" not in repr(ACCOUNT) and "LAB\\\\auditor" in repr(ACCOUNT)
+
+
+@pytest.mark.parametrize("name", [pytest.param("LAB\\a:b", id="colon"), pytest.param("LAB\\", id="empty-user"),
+                                  pytest.param("LAB\\a\nb", id="newline")])
+def test_unusable_user_names_are_refused(name):
+    """User names that would corrupt the account file are refused up front."""
+    with pytest.raises(ValueError):
+        Account.parse(name, "pw")
+
+
+@pytest.mark.parametrize("token", [pytest.param(b"", id="empty"), pytest.param(b"NTLMSSP\x00\x03\x00\x00\x00",
+                                                                                  id="truncated-ntlm"),
+                                   pytest.param(b"\x60\x82\xff\xff", id="bad-asn1")])
+def test_unreadable_tokens_carry_no_channel_binding(token):
+    """A token the CBT probe cannot read is treated as unbound (the acceptor then rejects it on its own)."""
+    assert client_sent_bindings(token) is False
