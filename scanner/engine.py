@@ -16,7 +16,7 @@ The verdict table (issue 3) in one place:
 from __future__ import annotations
 
 from scanner.advisory import Advisory
-from scanner.attempts import Attempt, Outcome, find_attempts
+from scanner.attempts import Attempt, Outcome, judge_attempts
 from scanner.builds import BuildStatus, classify
 from scanner.logs import LogEntry
 from scanner.records import Evidence, Judgement, Verdict, Window
@@ -32,10 +32,10 @@ def evidence(entry: LogEntry, role: str) -> Evidence:
     return Evidence(file=entry.file, line=entry.line, time=entry.iso_time, text=text, role=role)
 
 
-def _attempt_evidence(a: Attempt, prefix: str = "") -> list[Evidence]:
+def _attempt_evidence(t: Timeline, a: Attempt, prefix: str = "") -> list[Evidence]:
     parts = [(a.start, "sync-start"), (a.signature, "failure"), (a.other_error, "other-error"),
              (a.summary, "summary"), (a.end, "sync-done" if a.ended_ok else "sync-failed")]
-    return [evidence(e, prefix + role) for e, role in parts if e is not None]
+    return [evidence(t.entry(h), prefix + role) for h, role in parts if h is not None]
 
 
 def _when(e: LogEntry | None) -> str:
@@ -53,6 +53,7 @@ class _Judge:
         self.status, match = classify(snapshot.build, advisory.builds)
         self.build_name = match.name if match else None
         self.window: Window | None = None
+        self.timeline = Timeline(())
         self.facts: list[str] = []
 
     def verdict(self, verdict: Verdict, reasons: list[str], ev: list[Evidence]) -> Judgement:
@@ -90,7 +91,7 @@ class _Judge:
         self.facts.append(self.build_fact())
         if self.status is BuildStatus.NOT_APPLICABLE:
             return self.verdict(Verdict.NOT_APPLICABLE, [], self.build_evidence())
-        timeline = Timeline(snap.logs)
+        self.timeline = timeline = Timeline(snap.logs)
         first, last = timeline.first_timed(), timeline.last_timed()
         if first is not None and last is not None:
             self.window = Window(first.iso_time, last.iso_time)
@@ -100,10 +101,10 @@ class _Judge:
                        for b in snap.logs if b.truncated]
         if snap.log_error:
             self.facts.append(f"Log problem: {snap.log_error}")
-        attempts = find_attempts(timeline, sig)
-        decided = [a for a in attempts if a.outcome is not None]
-        if decided:
-            return self.decide(decided[-1], decided[:-1])
+        found = judge_attempts(timeline, sig)
+        attempts = found.attempts
+        if found.decisive is not None:
+            return self.decide(found.decisive, found.earlier_failure)
         readable = first is not None and not snap.log_error
         window_ev = [evidence(e, r) for e, r in ((first, "window-start"), (last, "window-end")) if e is not None]
         if self.status is BuildStatus.FIXED:
@@ -116,7 +117,7 @@ class _Judge:
             return self.verdict(Verdict.NOT_AFFECTED, [why], window_ev)
         if attempts:
             why = "Legacy sync attempts were started but none shows an outcome in the logs."
-            ev = [x for a in attempts[-1:] for x in _attempt_evidence(a)]
+            ev = _attempt_evidence(timeline, attempts[-1])
         elif not snap.logs:
             why, ev = f"The sync log is missing{': ' + snap.log_error if snap.log_error else ''}.", []
         else:
@@ -125,29 +126,31 @@ class _Judge:
             return self.verdict(Verdict.AT_RISK, [why], self.build_evidence() + ev)
         return self.verdict(Verdict.UNKNOWN, [why], ev)
 
-    def decide(self, last: Attempt, earlier: list[Attempt]) -> Judgement:
-        outcome = last.outcome
-        ev = _attempt_evidence(last)
+    def decide(self, last: Attempt, before: Attempt | None) -> Judgement:
+        outcome, t = last.outcome, self.timeline
+        ev = _attempt_evidence(t, last)
+        entry = t.entry
         if outcome is Outcome.FAILED_ADVISORY:
             assert last.signature is not None
             detail = self.advisory.signatures.failure_detail
-            m = detail.search(last.signature.text) if detail else None
+            signature = entry(last.signature)
+            m = detail.search(signature.text) if detail else None
             update = f" for update {m.group(1)}" if m else ""
-            why = [f"The last legacy sync attempt failed {_when(last.signature)} with the advisory's error{update}."]
+            why = [f"The last legacy sync attempt failed {_when(signature)} with the advisory's error{update}."]
             if self.status is BuildStatus.FIXED:
                 why.append("The build is listed as fixed, but the log shows the failure: check the build.")
             return self.verdict(Verdict.AFFECTED, why, ev)
         if outcome is Outcome.SUCCEEDED:
-            ok = last.end or last.summary
-            failed = [a for a in earlier if a.outcome is Outcome.FAILED_ADVISORY]
-            if failed:
-                before = failed[-1]
+            ok_hit = last.end or last.summary
+            ok = entry(ok_hit) if ok_hit else None
+            if before is not None:
+                earlier_failure = entry(before.signature) if before.signature else None
                 why = [f"The last legacy sync attempt succeeded {_when(ok)}, after the advisory's failure "
-                       f"{_when(before.signature)}."]
-                return self.verdict(Verdict.RECOVERED, why,
-                                    _attempt_evidence(before, "earlier-") + ev)
+                       f"{_when(earlier_failure)}."]
+                return self.verdict(Verdict.RECOVERED, why, _attempt_evidence(t, before, "earlier-") + ev)
             return self.verdict(Verdict.NOT_AFFECTED, [f"The last legacy sync attempt succeeded {_when(ok)}."], ev)
-        failure = last.other_error or last.end
+        failure_hit = last.other_error or last.end
+        failure = entry(failure_hit) if failure_hit else None
         text = failure.text if failure else "?"
         why = [f"The last legacy sync attempt failed {_when(failure)} for another reason ({text[:200]}): "
                f"not the signature of {self.advisory.id}."]

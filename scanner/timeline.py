@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
 
 from scanner.logs import LogBuffer, LogEntry
@@ -13,6 +14,15 @@ from scanner.snapshot import LogBlob
 def older_first(names: Iterable[str]) -> list[str]:
     """Order log file names as they were written: `x.lo_` before `x.log`, whatever order they came in."""
     return sorted(names, key=lambda n: 0 if PurePath(n.replace("\\", "/")).suffix.lower() == ".lo_" else 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A line found by a bytes search: which file, and where; parsed only if it becomes evidence."""
+
+    file: int  # index into Timeline.files
+    start: int
+    end: int
 
 
 class Timeline:
@@ -26,6 +36,10 @@ class Timeline:
         """Every entry of every file, in timeline order."""
         for f in self.files:
             yield from f.entries()
+
+    def entry(self, hit: Hit) -> LogEntry:
+        """The full entry (with its line number) holding a hit."""
+        return self.files[hit.file].entry_at(hit.start)
 
     def first_timed(self) -> LogEntry | None:
         return next((e for f in self.files if (e := f.first_timed()) is not None), None)

@@ -20,6 +20,7 @@ from scanner.logs.entry import LogEntry
 from scanner.logs.formats import CMTRACE_CLOSE, CMTRACE_OPEN, parse_cmtrace, parse_server
 
 MAX_SPAN = 200  # lines one CMTrace message may span
+_WINDOW = 1 << 16  # bytes searched back for an opening `<![LOG[` before widening
 _OPEN = CMTRACE_OPEN.encode()
 _CLOSE = CMTRACE_CLOSE.encode()
 _NL = b"\n"
@@ -31,7 +32,6 @@ class LogBuffer:
     def __init__(self, name: str, data: bytes) -> None:
         self.name = name
         self.buf, self.encoding = normalise(data)
-        self.has_cmtrace = _OPEN in self.buf
         # Checkpoints (offset of a line start, its 1-based number), kept sorted by offset.
         self._marks_pos: list[int] = [0]
         self._marks_line: list[int] = [1]
@@ -48,10 +48,14 @@ class LogBuffer:
     def line_number(self, start: int) -> int:
         """1-based number of the line starting at `start`, counting from the nearest known line."""
         i = bisect.bisect_right(self._marks_pos, start) - 1
-        number = self._marks_line[i] + self.buf.count(_NL, self._marks_pos[i], start)
-        if self._marks_pos[i] != start:
-            self._marks_pos.insert(i + 1, start)
-            self._marks_line.insert(i + 1, number)
+        if self._marks_pos[i] == start:
+            return self._marks_line[i]
+        if i + 1 < len(self._marks_pos) and self._marks_pos[i + 1] - start < start - self._marks_pos[i]:
+            number = self._marks_line[i + 1] - self.buf.count(_NL, start, self._marks_pos[i + 1])
+        else:
+            number = self._marks_line[i] + self.buf.count(_NL, self._marks_pos[i], start)
+        self._marks_pos.insert(i + 1, start)
+        self._marks_line.insert(i + 1, number)
         return number
 
     def line_count(self) -> int:
@@ -87,7 +91,7 @@ class LogBuffer:
     def _entry_from(self, start: int, line: int | None = None) -> LogEntry:
         """The entry that starts at the line beginning at `start`."""
         number = self.line_number(start) if line is None else line
-        cm = self._cmtrace_end(start) if self.has_cmtrace else None
+        cm = self._cmtrace_end(start)
         if cm is not None:
             end, span = cm
             text = "\n".join(decode_line(self._raw(s, e)) for s, e in self._lines(start, end))
@@ -111,20 +115,30 @@ class LogBuffer:
                 return
             start = e + 1
 
+    def _opener_above(self, start: int) -> int | None:
+        """Start of the nearest line, at most MAX_SPAN - 1 lines above `start` (or itself), holding `<![LOG[`.
+
+        Searches a bounded window backwards rather than the whole file, widening it only for long lines.
+        """
+        end = self.line_end(start)
+        lo = max(0, start - _WINDOW)
+        while True:
+            o = self.buf.rfind(_OPEN, lo, end)
+            if o >= 0:
+                s = self.line_start(o)
+                return s if self.buf.count(_NL, s, start) < MAX_SPAN else None
+            if lo == 0 or self.buf.count(_NL, lo, start) >= MAX_SPAN:
+                return None
+            lo = max(0, lo - _WINDOW)
+
     def entry_at(self, pos: int) -> LogEntry:
         """The entry holding byte offset `pos` (the same entry `entries()` would give for that line)."""
         start = self.line_start(pos)
-        if self.has_cmtrace:
-            s = start
-            for _ in range(MAX_SPAN):
-                if self.buf.find(_OPEN, s, self.line_end(s)) >= 0:
-                    cm = self._cmtrace_end(s)
-                    if cm is not None and cm[0] >= start:
-                        return self._entry_from(s)
-                    break
-                if s == 0:
-                    break
-                s = self.line_start(s - 1)
+        s = self._opener_above(start)
+        if s is not None:
+            cm = self._cmtrace_end(s)
+            if cm is not None and cm[0] >= start:
+                return self._entry_from(s)
         return self._entry_from(start)
 
     def entries(self) -> Iterator[LogEntry]:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.advisory import ADVISORY_DIR, load_advisory
+from scanner.attempts import judge_attempts
 from scanner.engine import evaluate
 from scanner.records import Verdict
 from scanner.snapshot import LogBlob, Snapshot
+from scanner.timeline import Timeline
 
 ADVISORY = load_advisory()
 RTM, SP1, SP2 = "4.00.5931.0000", "4.00.6221.1000", "4.00.6487.2000"
@@ -173,3 +177,24 @@ def test_second_advisory_uses_its_own_signatures(tmp_path: Path):
     other = load_advisory(path)
     j = evaluate(snap("ok"), other)
     assert (j.verdict, j.advisory_id) == (Verdict.AFFECTED, "ms-999999")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["ok", "fail", "other", "open", "quiet"]), max_size=10),
+       st.integers(0, 40), st.integers(64, 3000))
+def test_reading_only_the_tail_decides_like_reading_everything(outcomes, split, tail):
+    """Judging from the end of the logs finds the same deciding attempt and earlier failure as a full read."""
+    lines = [line(n) for n in NOISE]
+    for o in outcomes:
+        lines += (attempt(o) if o != "quiet" else []) + [line(n) for n in NOISE]
+    cut = min(split, len(lines))
+    blobs = (LogBlob("wsyncmgr.lo_", "\r\n".join(lines[:cut]).encode()),
+             LogBlob("wsyncmgr.log", "\r\n".join(lines[cut:]).encode()))
+    timeline = Timeline(blobs)
+    fast = judge_attempts(timeline, ADVISORY.signatures, tail=tail)
+    full = judge_attempts(timeline, ADVISORY.signatures, tail=1 << 30)
+    assert fast.decisive == full.decisive
+    assert (fast.earlier_failure and fast.earlier_failure.signature) == (
+        full.earlier_failure and full.earlier_failure.signature)
+    if full.decisive is None:
+        assert fast.attempts == full.attempts

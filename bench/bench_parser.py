@@ -1,0 +1,141 @@
+"""How fast the engine judges a multi-MB wsyncmgr.log, next to `grep -c` on the same file.
+
+The target (issue 3) is to stay within 3x of grep's throughput. grep runs as a subprocess, as an
+admin would run it, so its figure includes process start-up; the engine's includes reading the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import json
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from scanner.advisory import load_advisory
+from scanner.engine import evaluate
+from scanner.logs import parse_log
+from scanner.snapshot import LogBlob, Snapshot
+
+TARGET_RATIO = 3.0
+SIZE = 5 * 1024 * 1024
+COMP = "SMS_WSUS_SYNC_MANAGER"
+
+
+def make_log(size: int, fmt: str = "server", seed: int = 7, legacy: bool = True) -> str:
+    """A wsyncmgr.log of about `size` characters: polling, daily syncs, a legacy sync after each.
+
+    The last legacy syncs fail with the advisory's error. Without `legacy` there is no legacy sync at
+    all: the engine must then search the whole file (its worst case).
+    """
+    rng = random.Random(seed)
+    clock = datetime(2008, 1, 1)
+    out: list[str] = []
+    total = 0
+
+    def line(msg: str, kind: int = 1) -> None:
+        nonlocal clock, total
+        clock += timedelta(seconds=rng.randint(1, 90), milliseconds=rng.randint(0, 999))
+        ms = clock.microsecond // 1000
+        if fmt == "cmtrace":
+            text = (f'<![LOG[{msg}]LOG]!><time="{clock:%H:%M:%S}.{ms:03d}+480" date="{clock.month}-{clock.day}-'
+                    f'{clock.year}" component="{COMP}" context="" type="{kind}" thread="5976" file="wsyncmgr.cpp:1">')
+        else:
+            text = f"{msg}  $$<{COMP}><{clock:%m-%d-%Y %H:%M:%S}.{ms:03d}+480><thread=5976 (0x1758)>"
+        out.append(text)
+        total += len(text) + 2
+
+    def statmsg(n: int) -> None:
+        line(f'STATMSG: ID={n} SEV=I LEV=M SOURCE="SMS Server" COMP="{COMP}" SYS=CM01 SITE=P01 PID=1876 TID=5976')
+
+    while total < size:
+        for _ in range(rng.randint(10, 24)):
+            line("Wakeup for a polling cycle")
+            line("Next scheduled sync is a regular sync at 1/2/2008 2:00:00 AM")
+        statmsg(6701)
+        statmsg(6705)
+        for _ in range(rng.randint(40, 120)):
+            kb = rng.randint(900000, 999999)
+            line(f"Synchronizing update {rng.getrandbits(128):032x} - Security Update for Windows (KB{kb})")
+        statmsg(6702)
+        if not legacy:
+            continue
+        line("Performing legacy sync")
+        statmsg(6709)
+        line("Preprocessing updates...")
+        if total > size * 0.9:
+            line("Error 0x80004005, unexpected DeploymentAction for update 1293995. Returned from CreateUpdateNode", 3)
+            line("Security updates summary: 0 processed, 0 matched, 0 outdated, 0 updated")
+        else:
+            line("Security updates summary: 1520 processed, 312 matched, 4 outdated, 12 updated")
+            statmsg(6710)
+    return "\r\n".join(out) + "\r\n"
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args(argv)
+    advisory = load_advisory()
+    grep = shutil.which("grep")
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Path(tmp) / "wsyncmgr.log"
+        server.write_bytes(make_log(SIZE).encode())
+        quiet = Path(tmp) / "no-legacy.log"
+        quiet.write_bytes(make_log(SIZE, legacy=False).encode())
+        cmtrace = Path(tmp) / "cmtrace-utf16.log"
+        cmtrace.write_bytes(codecs.BOM_UTF16_LE + make_log(SIZE // 2, "cmtrace").encode("utf-16-le"))
+
+        def judge(path: Path) -> Callable[[], object]:
+            return lambda: evaluate(Snapshot(logs=(LogBlob(path.name, path.read_bytes()),)), advisory)
+
+        verdict = judge(server)()
+        cases: list[tuple[str, Path, Callable[[], object]]] = [
+            ("engine: judge server log", server, judge(server)),
+            ("engine: server log, no legacy sync", quiet, judge(quiet)),
+            ("engine: judge CMTrace UTF-16LE log", cmtrace, judge(cmtrace)),
+            ("parser: every line of server log", server, lambda: parse_log(server.name, server.read_bytes())),
+        ]
+        if grep:
+            cases.append(("grep -c 0x80004005 (subprocess)", server,
+                          lambda: subprocess.run([grep, "-c", "0x80004005", str(server)], capture_output=True)))
+        for name, path, fn in cases:
+            seconds = best_of(fn, 1 if name.startswith("parser") else args.repeat)
+            mb = path.stat().st_size / 1e6
+            rows.append({"name": name, "mb": round(mb, 2), "ms": round(seconds * 1000, 2),
+                         "mb_per_s": round(mb / seconds, 1)})
+    engine = min(float(r["mb_per_s"]) for r in rows[:2])  # type: ignore[arg-type]  # the slower server case
+    grep_rate = rows[-1]["mb_per_s"] if grep else None
+    ratio = None if grep_rate is None else round(float(grep_rate) / engine, 2)  # type: ignore[arg-type]
+    summary = {"benchmark": "parser", "rows": rows, "grep_over_engine": ratio, "target": TARGET_RATIO,
+               "target_met": ratio is not None and ratio <= TARGET_RATIO,
+               "verdict_on_bench_log": getattr(verdict, "verdict", None)}
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        print(f"{'case (best of ' + str(args.repeat) + ')':40} {'MB':>7} {'ms':>9} {'MB/s':>9}")
+        for r in rows:
+            print(f"{r['name']:40} {r['mb']:>7} {r['ms']:>9} {r['mb_per_s']:>9}")
+        if ratio is None:
+            print("grep not found: no comparison")
+        else:
+            met = "met" if ratio <= TARGET_RATIO else "MISSED"
+            print(f"grep is {ratio}x the slower server-log engine case (target: within {TARGET_RATIO}x, {met})")
+    return 0
