@@ -124,8 +124,8 @@ class Fleet:
                  machine_factory: MachineFactory | None = None, base_port: int | None = None) -> None:
         if not password:
             raise ValueError("the simulated hosts need a password")
-        self._account = auth_account = _account(username, password)
-        self.username = auth_account.principal
+        self._account = _account(username, password)
+        self.username = self._account.principal
         self.tls = tls
         self.auth = auth or ("basic" if tls else "ntlm")
         if self.auth not in AUTHS:
@@ -173,6 +173,7 @@ class Fleet:
     def start(self) -> None:
         if self._loop is not None:
             raise RuntimeError("fleet already started")
+        self.hosts = []
         try:
             self._auth_token = auth.register(self._account)
             tls_context, bindings = self._make_tls() if self.tls else (None, None)
