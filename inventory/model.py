@@ -100,6 +100,8 @@ def normalise_address(address: str) -> str:
     text = address.strip().lower()
     if text.endswith("."):
         text = text[:-1]
+    if not _could_be_ip(text):
+        return text
     try:
         return ipaddress.ip_address(text).compressed
     except ValueError:
@@ -107,11 +109,18 @@ def normalise_address(address: str) -> str:
 
 
 def is_ip_address(address: str) -> bool:
+    if not _could_be_ip(address):
+        return False
     try:
         ipaddress.ip_address(address)
     except ValueError:
         return False
     return True
+
+
+def _could_be_ip(text: str) -> bool:
+    """Cheap pre-check: an IPv4 address starts with a digit, an IPv6 one holds a colon."""
+    return bool(text) and (text[0].isdigit() or ":" in text)
 
 
 def _bracket(address: str) -> str:
