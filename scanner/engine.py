@@ -85,16 +85,18 @@ class _Judge:
 
     def run(self) -> Judgement:
         snap, sig = self.snapshot, self.advisory.signatures
+        # The window is cheap (first and last dated entries) and every verdict reports it.
+        self.timeline = timeline = Timeline(snap.logs)
+        first, last = timeline.first_timed(), timeline.last_timed()
+        if first is not None and last is not None:
+            self.window = Window(first.iso_time, last.iso_time)
         if snap.setup_key_found is False:
             return self.verdict(Verdict.NOT_APPLICABLE, ["No SMS Setup registry key: not a ConfigMgr site server."],
                                 [Evidence("SMS\\Setup", 0, None, "registry key not found", "no-setup-key")])
         self.facts.append(self.build_fact())
         if self.status is BuildStatus.NOT_APPLICABLE:
             return self.verdict(Verdict.NOT_APPLICABLE, [], self.build_evidence())
-        self.timeline = timeline = Timeline(snap.logs)
-        first, last = timeline.first_timed(), timeline.last_timed()
         if first is not None and last is not None:
-            self.window = Window(first.iso_time, last.iso_time)
             files = ", ".join(dict.fromkeys(b.name for b in snap.logs))
             self.facts.append(f"The logs ({files}) cover {first.iso_time} to {last.iso_time}.")
         self.facts += [f"{b.name} was capped: only its last {len(b.data)} bytes were judged."
@@ -120,6 +122,8 @@ class _Judge:
             ev = _attempt_evidence(timeline, attempts[-1])
         elif not snap.logs:
             why, ev = f"The sync log is missing{': ' + snap.log_error if snap.log_error else ''}.", []
+        elif snap.log_error:
+            why, ev = f"The sync logs are incomplete: {snap.log_error}.", window_ev
         else:
             why, ev = "The sync log is unreadable: no entry with a time in it.", window_ev
         if self.status is BuildStatus.AFFECTED:

@@ -198,3 +198,21 @@ def test_reading_only_the_tail_decides_like_reading_everything(outcomes, split, 
         full.earlier_failure and full.earlier_failure.signature)
     if full.decisive is None:
         assert fast.attempts == full.attempts
+
+
+@pytest.mark.parametrize("snapshot", [
+    pytest.param(snap("fail", build=SMS2003), id="other-product"),
+    pytest.param(snap("fail", build=SP1, setup_key_found=False), id="no-setup-key"),
+    pytest.param(snap("ok", build=SP1), id="judged-by-logs"),
+])
+def test_every_verdict_reports_the_window(snapshot):
+    """Even a verdict decided without the logs states the time span they cover."""
+    j = evaluate(snapshot, ADVISORY)
+    assert j.window is not None and j.window.first and j.window.last
+
+
+def test_partial_logs_are_not_called_unreadable():
+    """When one of the logs could not be read, the reason says so rather than calling the rest unreadable."""
+    j = evaluate(snap(build=SP1, log_error="wsyncmgr.lo_: access denied"), ADVISORY)
+    assert j.verdict is Verdict.AT_RISK
+    assert any("incomplete" in r and "access denied" in r for r in j.reasons)
