@@ -198,3 +198,27 @@ def test_mutated_real_lines_keep_their_numbers(case):
     for number, (line, ok) in enumerate(zip(lines, intact, strict=True), start=1):
         if ok and not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             assert by_line[number].kind in ("server", "cmtrace"), (number, line)
+
+
+def test_entry_at_finds_an_opening_line_far_above():
+    """A CMTrace message whose first line is longer than the search window is still found from its last line."""
+    long_first = "<![LOG[" + "x" * 200_000
+    text = "\n".join([SERVER, long_first, "middle", 'end]LOG]!><time="02:13:11.522+480" date="2-8-2020" component="C">',
+                      SERVER])
+    buf = LogBuffer("x", text.encode())
+    e = buf.entry_at(len(text) - len(SERVER) - 5)
+    assert (e.line, e.lines, e.kind) == (2, 3, "cmtrace")
+    assert e.iso_time == "2020-02-08T10:13:11.522Z"
+
+
+def test_timeline_reads_rolled_file_first_with_its_own_line_numbers():
+    """The timeline lists wsyncmgr.lo_ before wsyncmgr.log, each entry numbered within its own file."""
+    from scanner.snapshot import LogBlob
+    from scanner.timeline import Timeline, older_first
+
+    names = older_first(["C:\\SMS\\Logs\\wsyncmgr.log", "C:\\SMS\\Logs\\wsyncmgr.LO_"])
+    assert names == ["C:\\SMS\\Logs\\wsyncmgr.LO_", "C:\\SMS\\Logs\\wsyncmgr.log"]
+    blobs = [LogBlob(n, (SERVER + "\r\n" + STATMSG + "\r\n").encode()) for n in names]
+    entries = list(Timeline(blobs).entries())
+    assert [(e.file, e.line) for e in entries] == [(names[0], 1), (names[0], 2), (names[1], 1), (names[1], 2)]
+    assert all(e.component == "SMS_WSUS_SYNC_MANAGER" and e.thread == 5976 for e in entries)
