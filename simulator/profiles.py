@@ -4,6 +4,18 @@ A profile names its Windows release and architecture, the registry values Config
 the wsyncmgr.log scenario to generate, and the verdict cmaudit should reach for it, so that scanner
 tests can assert without re-deriving the advisory logic. Parsed profiles and generated logs are cached
 per process: a fleet of a thousand hosts costs a handful of logs in memory.
+
+A profile file holds:
+    description, expected_verdict (a Verdict name), weight (share in mixed_fleet),
+    windows ("2003" | "2003 R2" | "2008" | "2008 R2"), arch ("x86" | "x64"), timezone_bias (minutes);
+    [registry.'HKLM\\...'] tables of values: a string is REG_SZ, an integer REG_DWORD, a list
+    REG_MULTI_SZ, `{ type = "REG_...", data = ... }` anything (REG_BINARY as hex); "{hostname}" in a
+    string becomes the host's name;
+    [log] (absent: no log file): path, scenario (loggen.Scenario), seed, encoding (cp1252, utf-8,
+    utf-16-le, utf-16-be; UTF-16 gets a BOM), rolled (older part becomes .lo_), crashed (half a line, then
+    NULs), language, install_dir, itmu_dir, and optionally start, days, sync_every_days,
+    quiet_tail_days, target_bytes.
+The log's STATMSG `SYS=` is `<site code>SMS01` for every host of a profile (so hosts share one log).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from simulator.profiles import PROFILE_NAMES, VERDICTS, expected_verdict, load_m
 from simulator.vm import VirtualMachine
 
 REQUIRED = {
+    "x64-2003", "localized-log", "crashed-log", "unknown-build",
     "rtm-affected", "sp1-affected", "sp1-recovered", "sp1-healthy", "sp2", "no-legacy-sync", "x64-wow6432",
     "custom-path", "rolled-log", "utf16-log", "missing-log", "sms2003", "no-configmgr", "sp1-other-failure",
 }
@@ -114,14 +115,18 @@ def oracle(build: str | None, texts: list[str]) -> str:
     return "AT_RISK" if build is not None else "UNKNOWN"
 
 
-@pytest.mark.parametrize("name", ["x64-wow6432", "sp2"])
+@pytest.mark.parametrize("name", ["x64-wow6432", "sp2", "x64-2003"])
 def test_64_bit_hosts_keep_configmgr_keys_under_wow6432node(name: str) -> None:
-    """On 64-bit Windows the SMS keys exist only under Wow6432Node, and `/reg:32` finds them too."""
+    """On 64-bit Windows the SMS keys exist only under Wow6432Node; 2008's reg.exe also finds them with /reg:32."""
     machine = load_machine(name, "X64SRV")
     assert machine.is_64bit
     assert machine.run(r"reg query HKLM\SOFTWARE\Microsoft\SMS\Setup").exit_code == 1
     assert machine.run(r"reg query HKLM\SOFTWARE\Wow6432Node\Microsoft\SMS\Setup").exit_code == 0
-    assert b"4.00." in machine.run(r'reg query HKLM\SOFTWARE\Microsoft\SMS\Setup /v "Full Version" /reg:32').stdout
+    view32 = machine.run(r'reg query HKLM\SOFTWARE\Microsoft\SMS\Setup /v "Full Version" /reg:32')
+    if machine.windows.reg_exe_3:  # reg.exe 3.0 has no /reg switch
+        assert (view32.stderr, view32.exit_code) == (b'ERROR: Invalid syntax.\r\nType "REG QUERY /?" for usage.\r\n', 1)
+    else:
+        assert b"4.00." in view32.stdout
 
 
 def test_custom_path_log_is_found_only_through_traceFilename() -> None:
