@@ -216,3 +216,23 @@ def test_partial_logs_are_not_called_unreadable():
     j = evaluate(snap(build=SP1, log_error="wsyncmgr.lo_: access denied"), ADVISORY)
     assert j.verdict is Verdict.AT_RISK
     assert any("incomplete" in r and "access denied" in r for r in j.reasons)
+
+
+_PIECES = [*attempt("ok"), *attempt("fail"), *attempt("other"), statmsg(6711), statmsg(6710), line(NOISE[0])]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=60).map(lambda b: b.decode("latin-1"))),
+                max_size=40),
+       st.integers(0, 40), st.sampled_from([None, RTM, SP1, SP2, SMS2003, "garbage", "4.00.1"]))
+def test_any_log_gets_a_verdict_with_evidence_where_it_says(pieces, split, build):
+    """Whatever the logs hold, evaluate returns a verdict and each evidence line is at the file and line cited."""
+    blobs = tuple(LogBlob(name, "\n".join(part).encode("utf-8", "surrogateescape"))
+                  for name, part in (("wsyncmgr.lo_", pieces[:split]), ("wsyncmgr.log", pieces[split:])))
+    j = evaluate(Snapshot(build=build, logs=blobs), ADVISORY)
+    assert j.verdict in Verdict and j.verdict is not Verdict.ERROR
+    by_name = {b.name: b.data.split(b"\n") for b in blobs}
+    for e in j.evidence:
+        if e.line:
+            cited = by_name[e.file][e.line - 1].decode("utf-8", "replace").replace("\x00", "")
+            assert e.text.split("\n")[0][:100] in cited
