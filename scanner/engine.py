@@ -99,8 +99,8 @@ class _Judge:
         if first is not None and last is not None:
             files = ", ".join(dict.fromkeys(b.name for b in snap.logs))
             self.facts.append(f"The logs ({files}) cover {first.iso_time} to {last.iso_time}.")
-        self.facts += [f"{b.name} was capped: only its last {len(b.data)} bytes were judged."
-                       for b in snap.logs if b.truncated]
+        self.facts += [f"{b.name} was capped: only its last {len(b.data)} bytes were judged, and its line numbers "
+                       "count from the start of that tail." for b in snap.logs if b.truncated]
         if snap.log_error:
             self.facts.append(f"Log problem: {snap.log_error}")
         found = judge_attempts(timeline, sig)
@@ -134,8 +134,7 @@ class _Judge:
         outcome, t = last.outcome, self.timeline
         ev = _attempt_evidence(t, last)
         entry = t.entry
-        if outcome is Outcome.FAILED_ADVISORY:
-            assert last.signature is not None
+        if outcome is Outcome.FAILED_ADVISORY and last.signature is not None:
             detail = self.advisory.signatures.failure_detail
             signature = entry(last.signature)
             m = detail.search(signature.text) if detail else None

@@ -11,9 +11,14 @@ from scanner.records import Window
 from scanner.snapshot import LogBlob
 
 
+def is_rolled(name: str) -> bool:
+    """`wsyncmgr.lo_` is the rolled-over (older) half of `wsyncmgr.log`."""
+    return PurePath(name.replace("\\", "/")).suffix.lower() == ".lo_"
+
+
 def older_first(names: Iterable[str]) -> list[str]:
     """Order log file names as they were written: `x.lo_` before `x.log`, whatever order they came in."""
-    return sorted(names, key=lambda n: 0 if PurePath(n.replace("\\", "/")).suffix.lower() == ".lo_" else 1)
+    return sorted(names, key=lambda n: not is_rolled(n))
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +34,9 @@ class Timeline:
     """Entries of several log files, oldest file first, read lazily."""
 
     def __init__(self, logs: Sequence[LogBlob]) -> None:
-        self.blobs = tuple(logs)
-        self.files = tuple(LogBuffer(b.name, b.data) for b in logs)
+        # Collection hands them older first already; a `.lo_` after its `.log` is put back (stable sort).
+        self.blobs = tuple(sorted(logs, key=lambda b: not is_rolled(b.name)))
+        self.files = tuple(LogBuffer(b.name, b.data) for b in self.blobs)
 
     def entries(self) -> Iterator[LogEntry]:
         """Every entry of every file, in timeline order."""

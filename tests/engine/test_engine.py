@@ -236,3 +236,15 @@ def test_any_log_gets_a_verdict_with_evidence_where_it_says(pieces, split, build
         if e.line:
             cited = by_name[e.file][e.line - 1].decode("utf-8", "replace").replace("\x00", "")
             assert e.text.split("\n")[0][:100] in cited
+
+
+def test_rolled_log_handed_over_second_is_still_read_first():
+    """A snapshot listing wsyncmgr.log before wsyncmgr.lo_ is judged as if the .lo_ came first."""
+    blobs = (LogBlob("wsyncmgr.log", log("ok")), LogBlob("wsyncmgr.lo_", log("fail")))
+    assert evaluate(Snapshot(logs=blobs), ADVISORY).verdict is Verdict.RECOVERED
+
+
+def test_capped_log_says_line_numbers_are_relative():
+    """A tail-capped log's reasons warn that its line numbers count from the kept tail."""
+    j = evaluate(Snapshot(logs=(LogBlob("wsyncmgr.log", log("fail"), truncated=True),)), ADVISORY)
+    assert any("capped" in r and "tail" in r for r in j.reasons)
