@@ -221,6 +221,10 @@ def changes_since_last(db_path: Path | str, run_id: int, *,
                    streaks=history.host_streaks(db_path, run_id), not_checked_min_runs=not_checked_min_runs)
 
 
+def weeks_text(weeks: int) -> str:
+    return "less than a week" if weeks < 1 else f"{weeks} week{'s' if weeks != 1 else ''}"
+
+
 def _day(text: str | None) -> str:
     t = _parse_time(text)
     return t.strftime("%Y-%m-%d") if t else (text or "?")
@@ -270,7 +274,7 @@ def render_text(changes: Changes, *, title: str = "Since last run") -> str:
 
 def _line_for(title: str, c: HostChange) -> str:
     if title == "Still open":
-        weeks = "" if c.age_weeks is None else f", {c.age_weeks} week{'s' if c.age_weeks != 1 else ''}"
+        weeks = "" if c.age_weeks is None else f", {weeks_text(c.age_weeks)}"
         return f"{_verdict(c.after)} since {_day(c.first_seen)}{weeks}"
     if title == "Hosts added":
         return _verdict(c.after)

@@ -14,7 +14,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from reports import write_reports
-from reports.changes import Changes, HostChange
+from reports.changes import Changes, HostChange, weeks_text
 from reports.csv_report import Column
 from reports.html_report import Section
 from scanner.records import HostResult, RunResults
@@ -44,7 +44,7 @@ def _row(c: HostChange, note: str = "", *, before: bool = True, after: bool = Tr
 
 
 def _weeks(n: int | None) -> str:
-    return "" if n is None else f" ({n} week{'s' if n != 1 else ''})"
+    return "" if n is None else f" ({weeks_text(n)})"
 
 
 def groups(changes: Changes) -> tuple[Group, ...]:
