@@ -75,6 +75,9 @@ def trend_svg(points: Sequence[TrendPoint], *, width: int = 420, height: int = 2
     parts.append(f'<text x="{pad_left - 4}" y="{pad_top + 8}" text-anchor="end" font-size="10" fill="#555">'
                  f"{top}</text>")
     label_every = max(1, len(points) // 12)
+    days = [_day(p.started) for p in points]
+    # two runs on one day (a re-run, the demo): label the bars by run instead
+    axis = days if len(set(days)) == len(days) else [p.label for p in points]
     for i, p in enumerate(points):
         x = pad_left + i * step + (step - bar_w) / 2
         y = float(base_y)
@@ -93,7 +96,7 @@ def trend_svg(points: Sequence[TrendPoint], *, width: int = 420, height: int = 2
         parts.append("</g>")
         if i % label_every == 0 or i == len(points) - 1:
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{base_y + 14}" text-anchor="middle" font-size="10" '
-                         f'fill="#555">{escape(_day(p.started))}</text>')
+                         f'fill="#555">{escape(axis[i])}</text>')
     lx = pad_left
     ly = height - legend_h + 12
     for verdict, w in zip(used, legend_w, strict=True):

@@ -20,6 +20,7 @@ from reports.html_report import Section
 from scanner.records import HostResult, RunResults
 
 SECTION_TEMPLATE = "since_last_run.html.j2"
+MAX_ROWS = 50  # per group in the section; the host table below has every host
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +35,13 @@ class Row:
 class Group:
     key: str  # data-change attribute, also the CSV `change` word where there is one
     title: str
-    rows: tuple[Row, ...]
+    rows: tuple[Row, ...]  # at most MAX_ROWS shown; `total` counts them all
     hot: bool = False  # highlighted when not empty (something got worse)
+    total: int = 0
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
 
 
 def _row(c: HostChange, note: str = "", *, before: bool = True, after: bool = True) -> Row:
@@ -49,6 +55,10 @@ def _weeks(n: int | None) -> str:
 
 def groups(changes: Changes) -> tuple[Group, ...]:
     """The section's groups in reading order: what got worse, what got better, what is still open."""
+    return tuple(Group(g.key, g.title, g.rows[:MAX_ROWS], g.hot, len(g.rows)) for g in _all_groups(changes))
+
+
+def _all_groups(changes: Changes) -> tuple[Group, ...]:
     return (
         Group("new", "New findings", tuple(_row(c, c.detail, before=False) for c in changes.new_findings), hot=True),
         Group("regressed", "Regressed", tuple(_row(c, c.detail) for c in changes.regressed), hot=True),

@@ -115,3 +115,13 @@ def test_since_last_run_in_a_browser(browser, week3):
         assert problems == []
     finally:
         context.close()
+
+
+def test_long_groups_are_capped_but_counted():
+    """With hundreds of open findings the section lists the first 50 and says how many more there are."""
+    from reports import changes
+
+    many = {f"sms{i:03d}": Verdict.AFFECTED for i in range(60)}
+    c = changes.compare(run(1, many), run(2, many))
+    (still_open,) = [g for g in weekly.groups(c) if g.key == "still-open"]
+    assert (len(still_open.rows), still_open.total, still_open.more) == (50, 60, 10)
