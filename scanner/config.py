@@ -1,7 +1,7 @@
 """`cmaudit.toml`: what a scheduled run needs, so the scheduler's command line stays short.
 
     inventory = "fleet.csv"                 # relative paths are relative to this file
-    output = "/var/lib/cmaudit/runs"
+    output = "/var/lib/cmaudit/runs"        # each run gets its own UTC-timestamped folder below this
     auth = "kerberos"
     username = "CORP\\svc-cmaudit"
     password_env = "CMAUDIT_PASSWORD"       # the variable's NAME; never the password itself
@@ -115,7 +115,7 @@ def _addresses(value: Any, base: Path) -> tuple[str, ...]:
 # Top-level keys. `dests` are the argparse destinations the key fills when the option was not given.
 KEYS: dict[str, _Key] = {
     "inventory": _Key(_path, ("inventory",)),
-    "output": _Key(_path, ("output", "output_dir", "out_dir")),
+    "output": _Key(_path, ()),  # where run folders go: each run gets a new UTC-timestamped folder below it
     "auth": _Key(_choice(AUTH_METHODS), ("auth",)),
     "username": _Key(_str, ("username",)),
     "password_env": _Key(_env_name, ("password_env",)),
