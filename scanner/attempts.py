@@ -20,7 +20,8 @@ from scanner.timeline import Hit, Timeline
 
 class Outcome(StrEnum):
     FAILED_ADVISORY = "failed-advisory"  # the advisory's failure signature
-    FAILED_OTHER = "failed-other"  # failed (6711, or an error before the summary) for another reason
+    # failed for another reason: 6711, an error before the summary, or a summary where every count is 0
+    FAILED_OTHER = "failed-other"
     SUCCEEDED = "succeeded"
 
 
@@ -42,6 +43,7 @@ class Attempt:
     signature: Hit | None = None
     other_error: Hit | None = None
     summary: Hit | None = None
+    summary_empty: bool = False  # every count in the summary is 0: nothing was processed
     end: Hit | None = None  # the STATMSG done/failed line
     ended_ok: bool | None = None  # what that STATMSG line said, when there was one
 
@@ -54,7 +56,8 @@ class Attempt:
         if self.ended_ok is True:
             return Outcome.SUCCEEDED
         if self.summary is not None:
-            return Outcome.FAILED_OTHER if self.other_error is not None else Outcome.SUCCEEDED
+            failed = self.other_error is not None or self.summary_empty
+            return Outcome.FAILED_OTHER if failed else Outcome.SUCCEEDED
         return None
 
     @property
@@ -133,6 +136,11 @@ class _HitCache:
         return [kh for kh in self.hits[index] if kh[1].start >= lo]
 
 
+def _all_zero(buf: LogBuffer, sig: Signatures, hit: Hit) -> bool:
+    m = _bytes_pattern(sig.summary.pattern).search(buf.buf, hit.start, hit.end)
+    return m is not None and all(int(n) == 0 for n in re.findall(rb"\d+", m.group()))
+
+
 def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0, 0),
                   hits: _HitCache | None = None) -> list[Attempt]:
     """Every legacy sync attempt from `cut` (file index, offset of a line start) on, oldest first.
@@ -153,6 +161,7 @@ def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0
             current.other_error = _first_match(buf, index, sig.other_errors, lo, limit)
         if summary is not None:
             current.summary = summary
+            current.summary_empty = _all_zero(buf, sig, summary)
             current = None  # a STATMSG done/failed right after still belongs to it (see below)
 
     for index in range(cut[0], len(timeline.files)):

@@ -6,7 +6,8 @@ The verdict table (issue 3) in one place:
     the advisory's failure signature                             -> AFFECTED
     success, after an earlier attempt with that signature        -> RECOVERED
     success, no such failure                                     -> NOT_AFFECTED
-    failure for another reason: RTM/SP1 or unknown build         -> AT_RISK; fixed build -> NOT_AFFECTED
+    failure for another reason (6711, an error code before the summary, or a summary that processed
+    nothing): RTM/SP1 or unknown build                           -> AT_RISK; fixed build -> NOT_AFFECTED
 - no attempt with an outcome:
     fixed build                                                  -> NOT_AFFECTED
     logs readable and no attempt at all                          -> NOT_AFFECTED (stating the window)
@@ -152,7 +153,7 @@ class _Judge:
                        f"{_when(earlier_failure)}."]
                 return self.verdict(Verdict.RECOVERED, why, _attempt_evidence(t, before, "earlier-") + ev)
             return self.verdict(Verdict.NOT_AFFECTED, [f"The last legacy sync attempt succeeded {_when(ok)}."], ev)
-        failure_hit = last.other_error or last.end
+        failure_hit = last.other_error or last.end or last.summary
         failure = entry(failure_hit) if failure_hit else None
         text = failure.text if failure else "?"
         why = [f"The last legacy sync attempt failed {_when(failure)} for another reason ({text[:200]}): "

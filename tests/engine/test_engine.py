@@ -45,6 +45,10 @@ def attempt(outcome: str) -> list[str]:
         out += [line("Security updates summary: 1520 processed, 312 matched, 4 outdated, 12 updated"), statmsg(6710)]
     elif outcome == "fail":
         out += [line(SIGNATURE), line("Security updates summary: 0 processed, 0 matched, 0 outdated, 0 updated")]
+    elif outcome == "empty":
+        out += [line("Security updates summary: 0 processed, 0 matched, 0 outdated, 0 updated")]
+    elif outcome == "empty-then-done":
+        out += [line("Security updates summary: 0 processed, 0 matched, 0 outdated, 0 updated"), statmsg(6710)]
     elif outcome == "other":
         out += [line("Failed to open C:\\wsusscn2.cab, error 0x80070005"), statmsg(6711)]
     return out
@@ -74,6 +78,8 @@ def snap(*outcomes: str, build: str | None = None, **kw) -> Snapshot:
     pytest.param(snap("ok", "other", build=SP2), Verdict.NOT_AFFECTED, id="other-failure-sp2"),
     pytest.param(snap("ok", "other"), Verdict.AT_RISK, id="other-failure-unknown-build"),
     pytest.param(snap("fail", "open", build=SP1), Verdict.AFFECTED, id="open-attempt-ignored"),
+    pytest.param(snap("ok", "empty", build=SP1), Verdict.AT_RISK, id="nothing-processed-sp1"),
+    pytest.param(snap("ok", "empty-then-done", build=SP1), Verdict.NOT_AFFECTED, id="nothing-processed-but-done"),
     pytest.param(snap(build=SP2), Verdict.NOT_AFFECTED, id="no-attempt-sp2"),
     pytest.param(snap(build=RTM), Verdict.NOT_AFFECTED, id="no-attempt-rtm"),
     pytest.param(snap(), Verdict.NOT_AFFECTED, id="no-attempt-unknown-build"),
@@ -180,7 +186,7 @@ def test_second_advisory_uses_its_own_signatures(tmp_path: Path):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from(["ok", "fail", "other", "open", "quiet"]), max_size=10),
+@given(st.lists(st.sampled_from(["ok", "fail", "other", "open", "quiet", "empty", "empty-then-done"]), max_size=10),
        st.integers(0, 40), st.integers(64, 3000))
 def test_reading_only_the_tail_decides_like_reading_everything(outcomes, split, tail):
     """Judging from the end of the logs finds the same deciding attempt and earlier failure as a full read."""
