@@ -54,7 +54,8 @@ def read_log(path: str, limit: int = MAX_LOG_BYTES) -> LogBlob:
 
 def run(args: argparse.Namespace) -> int:
     advisory = load_advisory(args.advisory)
-    logs = tuple(read_log(p, MAX_LOG_BYTES) for p in older_first(args.files))
+    names = older_first(dict.fromkeys(args.files))  # a file named twice counts once
+    logs = tuple(read_log(p, MAX_LOG_BYTES) for p in names)
     # Files given by hand: whether an SMS Setup key exists is not known, the build only if given.
     judgement = evaluate(Snapshot(build=args.full_version, setup_key_found=None, logs=logs), advisory)
     if args.json:
