@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import sqlite3
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ from scanner.records import (
 
 BUSY_TIMEOUT_MS = 30_000  # an overlapping run waits this long for the other's transaction
 DEFAULT_FILE_NAME = "history.sqlite3"
+HISTORY_ENV = "CMAUDIT_HISTORY"  # one place to point every command at a shared history
 _WAL_ATTEMPTS = 12
 WELL_KNOWN_PORTS = frozenset({80, 443, 5985, 5986})  # WinRM 1.1 and 2.0 defaults
 
@@ -137,7 +139,10 @@ class HostEntry:
 
 
 def default_history_path() -> Path:
-    """The per-user default, e.g. ~/.local/share/cmaudit/history.sqlite3 or %LOCALAPPDATA%\\cmaudit."""
+    """$CMAUDIT_HISTORY, else per user: ~/.local/share/cmaudit/history.sqlite3, %LOCALAPPDATA%\\cmaudit\\..."""
+    override = os.environ.get(HISTORY_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("cmaudit", appauthor=False)) / DEFAULT_FILE_NAME

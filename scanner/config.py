@@ -248,7 +248,8 @@ def add_schedule_options(parser: argparse.ArgumentParser) -> None:
     """The options of a scheduled scan: history, retention and mail (then call add_config_option)."""
     group = parser.add_argument_group("history, retention and mail (for scheduled runs)")
     group.add_argument("--history", metavar="PATH", type=Path, default=None,
-                       help="history database to record the run in (default: under the user's data directory)")
+                       help="history database to record the run in (default: $CMAUDIT_HISTORY, else under the "
+                            "user's data directory)")
     group.add_argument("--no-history", action="store_true", help="do not record this run in the history")
     group.add_argument("--keep-runs", metavar="N", type=_positive, default=None,
                        help="after recording, keep only the newest N runs of this inventory (and their folders)")

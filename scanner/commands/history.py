@@ -17,7 +17,8 @@ ORDER = 40
 def add_history_option(parser: argparse.ArgumentParser) -> None:
     """--history PATH, shared by every command that reads the run history."""
     parser.add_argument("--history", metavar="PATH", type=Path, default=None,
-                        help=f"history database (default: {history.default_history_path()})")
+                        help="history database (default: $CMAUDIT_HISTORY, else "
+                             f"{history.default_history_path()})")
 
 
 def history_path(args: argparse.Namespace) -> Path:

@@ -206,3 +206,14 @@ def test_two_concurrent_writers_both_succeed(tmp_path):
     assert len(runs) == 2 * per_writer
     assert all(r.host_count == 5 and sum(r.counts.values()) == 5 for r in runs)
     assert history.check_integrity(db) == []
+
+
+def test_default_location_can_be_set_by_environment(tmp_path, monkeypatch):
+    """CMAUDIT_HISTORY points every command at one history file; without it the per-user data dir is used."""
+    monkeypatch.setenv("CMAUDIT_HISTORY", str(tmp_path / "shared.sqlite3"))
+    assert history.default_history_path() == tmp_path / "shared.sqlite3"
+    monkeypatch.delenv("CMAUDIT_HISTORY")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    if sys.platform.startswith("linux"):
+        assert history.default_history_path() == tmp_path / "xdg" / "cmaudit" / "history.sqlite3"
+    assert history.default_history_path().name == "history.sqlite3"
