@@ -20,10 +20,12 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from reports import changes as changes_mod
+from reports import history
 from scanner.records import VERDICT_ORDER, RunResults
 
 MAIL_WHEN = ("changed", "findings", "always")
 SECURITY = ("starttls", "tls", "none")
+MAX_ACTION_LINES = 200
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # most relays refuse more; the body then says where the report is
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -97,13 +99,16 @@ def body_for(results: RunResults, changes: changes_mod.Changes | None, *, report
     counts = {v: sum(h.verdict is v for h in results.hosts) for v in VERDICT_ORDER}
     summary = ", ".join(f"{v.value} {n}" for v, n in counts.items() if n)
     lines.append(f"Hosts: {summary} (total {len(results.hosts)})")
+    if changes is not None:  # what changed first: it is why this mail was sent
+        lines += ["", changes_mod.render_text(changes).rstrip()]
     action = [h for h in results.hosts if h.verdict.is_finding or h.verdict.is_incomplete]
     if action:
-        lines += ["", "Needs action:"]
-        for h in sorted(action, key=lambda h: (VERDICT_ORDER.index(h.verdict), h.host.casefold())):
-            lines.append(f"  {changes_mod.one_line(h.host)}  {h.verdict.value}")
-    if changes is not None:
-        lines += ["", changes_mod.render_text(changes).rstrip()]
+        lines += ["", f"Needs action ({len(action)}):"]
+        ordered = sorted(action, key=lambda h: (VERDICT_ORDER.index(h.verdict), h.host.casefold(), h.port))
+        for h in ordered[:MAX_ACTION_LINES]:
+            lines.append(f"  {changes_mod.one_line(history.display_name(h))}  {h.verdict.value}")
+        if len(action) > MAX_ACTION_LINES:
+            lines.append(f"  ... and {len(action) - MAX_ACTION_LINES} more (see the report)")
     if m.insecure:
         lines += ["", "WARNING: this run used --insecure (certificate validation or encryption was relaxed)."]
     lines.append("")
