@@ -166,7 +166,14 @@ class HostSession:
             _shutdown(sock)
 
     def close(self) -> None:
-        self.wsman.close()
+        """Close the connection pool, then every socket ever opened (an aborted request may have left one)."""
+        try:
+            self.wsman.close()
+        finally:
+            with self._lock:
+                sockets, self._sockets = self._sockets, []
+            for sock in sockets:
+                _force_close(sock)
 
 
 def _shutdown(sock: socket.socket) -> None:
@@ -174,6 +181,16 @@ def _shutdown(sock: socket.socket) -> None:
     # the owning thread closes it as usual.
     try:
         sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _force_close(sock: socket.socket) -> None:
+    """Close the descriptor even if an abandoned HTTP response still holds a makefile() reference to it
+    (socket.close() would defer the real close until that reference is gone, and leak it)."""
+    try:
+        if sock.fileno() != -1:
+            socket.close(sock.detach())
     except OSError:
         pass
 
