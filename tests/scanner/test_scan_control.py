@@ -107,3 +107,28 @@ def test_https_basic_with_ca_file(tmp_path: Path) -> None:
     assert "TLS" in bad.outcome.results.hosts[0].error.message  # type: ignore[union-attr]
     assert insecure.outcome.results.meta.insecure and "--insecure" in insecure.stderr
     assert all(h.verdict is not Verdict.ERROR for h in insecure.outcome.results.hosts)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["scan", "does-not-exist.csv"], id="missing-inventory"),
+        pytest.param(["scan", "hosts.csv", "--ca-file", "no-such-ca.pem"], id="missing-ca-file"),
+        pytest.param(["scan", "hosts.csv", "--concurrency", "0"], id="zero-concurrency"),
+        pytest.param(["scan", "hosts.csv", "--timeout", "-1"], id="negative-timeout"),
+    ],
+)
+def test_bad_usage_exits_64(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad options or an unreadable inventory give one error line and exit status 64, no traceback."""
+    from scanner.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hosts.csv").write_text("host,port\n127.0.0.1,1\n", encoding="utf-8")
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse rejects bad option values itself (with cmaudit's status 64)
+        status = exc.code  # type: ignore[assignment]
+    assert status == 64
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "error" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -38,9 +39,14 @@ def fault_scan(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
         t0 = time.monotonic()
         result = scan(fleet, tmp, password, timeout=TIMEOUT, retries=2)
         wall = time.monotonic() - t0
+        workers = [t for t in threading.enumerate() if t.name.startswith("cmaudit-host")]
+        for worker in workers:  # abandoned workers were woken by the abort: they end promptly
+            worker.join(timeout=5)
+        lingering = [t.name for t in workers if t.is_alive()]
         commands = [c for h in fleet.hosts for c in h.commands]
         counters = {h.port: h.counters for h in fleet.hosts}
         ports = [h.port for h in fleet.hosts]
+    assert not lingering, lingering
     return result, wall, commands, counters, ports, password, tmp
 
 
