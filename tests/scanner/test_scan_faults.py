@@ -108,3 +108,23 @@ def test_password_appears_nowhere(fault_scan) -> None:  # type: ignore[no-untype
             assert needle not in data, path
     assert password not in result.stdout and password not in result.stderr
     assert all(password not in (h.error.message if h.error else "") for h in result.outcome.results.hosts)
+
+
+def test_hostile_registry_path_is_not_run(tmp_path: Path) -> None:
+    """A TraceFilename crafted to inject a command is refused; the host is judged without its log."""
+    from simulator.registry import RegType
+    from tests.scanner.fleet_helpers import healthy_machine as make
+
+    def hostile(profile: str, name: str):  # type: ignore[no-untyped-def]
+        machine = make(profile, name)
+        machine.registry.set_value(r"HKLM\SOFTWARE\Microsoft\SMS\Tracing\SMS_WSUS_SYNC_MANAGER", "TraceFilename",
+                                   RegType.REG_SZ, 'C:\\x.log" & echo pwned > C:\\owned.txt & type "C:\\y.log')
+        return machine
+
+    password = new_password()
+    with Fleet(hosts=1, password=password, machine_factory=hostile, profiles=["h"]) as fleet:
+        result = scan(fleet, tmp_path, password)
+        commands = fleet.hosts[0].commands
+    host = result.outcome.results.hosts[0]
+    assert host.verdict is not Verdict.ERROR and host.facts.log_path is None
+    assert len(commands) == 1 and all(is_read_only(c) for c in commands)
