@@ -132,3 +132,25 @@ def test_bad_usage_exits_64(argv: list[str], tmp_path: Path, monkeypatch: pytest
     assert status == 64
     err = capsys.readouterr().err
     assert "Traceback" not in err and "error" in err
+
+
+def test_per_host_credential_failure_stays_with_that_host(tmp_path: Path) -> None:
+    """A host whose own password variable is wrong fails alone, even with a breaker of one failure."""
+    import io
+
+    from scanner.fleet_scan import ScanSettings, run_scan
+
+    password = new_password()
+    with Fleet(hosts=4, password=password, machine_factory=healthy_machine, profiles=["h"] * 4) as fleet:
+        rows = ["host,port,transport,auth,password_env"]
+        rows += [f"127.0.0.1,{h.port},http,ntlm,{'SITE2_PASSWORD' if h.index == 1 else ''}" for h in fleet.hosts]
+        inventory = tmp_path / "hosts.csv"
+        inventory.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        outcome = run_scan(
+            ScanSettings(inventory=inventory, output=tmp_path / "run", username=fleet.username, timeout=5.0,
+                         concurrency=1, max_auth_failures=1),
+            environ={"CMAUDIT_PASSWORD": password, "SITE2_PASSWORD": "not-" + password},
+            out=io.StringIO(), err=io.StringIO(), install_signal_handlers=False)
+    hosts = outcome.results.hosts
+    assert hosts[1].error is not None and hosts[1].error.category is ErrorCategory.AUTH
+    assert [h.verdict is Verdict.ERROR for h in hosts] == [False, True, False, False]
