@@ -17,6 +17,7 @@ from pathlib import Path, PureWindowsPath
 from scanner.records import LogFileFact
 
 EVIDENCE_DIR = "evidence"
+GZIP_LEVEL = 6  # 2.5x faster than 9 on a 330 KB wsyncmgr.log, output 9% bigger
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -39,7 +40,8 @@ def save_log(run_dir: Path, host_key: str, remote_path: str, data: bytes, *, tru
     target = folder / name
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=raw, mtime=0) as gz:
+        with (os.fdopen(fd, "wb") as raw,
+              gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as gz):
             gz.write(data)
         os.replace(tmp, target)
     except BaseException:
