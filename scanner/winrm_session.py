@@ -96,6 +96,9 @@ class HostSession:
         transport: Any = self.wsman.transport
         # pypsrp builds its session lazily on the first send; building it here is the same call.
         transport.session = transport._build_session()
+        # _build_session has read the environment (CA bundle) once; re-reading it on every request costs
+        # a scan of os.environ per request and could route a host through an environment proxy.
+        transport.session.trust_env = False
         adapter: Any
         for adapter in transport.session.adapters.values():
             poolmanager = adapter.poolmanager
