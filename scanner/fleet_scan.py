@@ -28,6 +28,7 @@ from scanner.winrm_session import SessionOptions
 
 if TYPE_CHECKING:
     from inventory.model import Host
+    from reports.mail import MailSettings
 
 DEFAULT_RUNS_DIR = "cmaudit-runs"
 
@@ -56,6 +57,8 @@ class ScanSettings:
     interactive: bool = False  # may prompt for a password (only on a terminal)
     grace: float = 3.0
     backoff_base: float = 0.5
+    history: Path | None = None  # record the run here (and show changes since the last one); None: don't
+    keep_runs: int | None = None  # retention after recording
 
 
 @dataclass(slots=True)
@@ -111,10 +114,10 @@ def run_scan(
     on_runner: Callable[[Runner[Any, Any]], None] | None = None,
     on_host_done: Callable[[HostRun[Any, Any]], None] | None = None,
     install_signal_handlers: bool = True,
+    mail: MailSettings | None = None,
 ) -> ScanOutcome:
     """Scan every host of the inventory; always writes results.json covering every host."""
     from inventory import load_inventory
-    from reports import write_reports
     from reports.console import exit_status, print_summary
     from scanner.advisory import load_advisory
     from scanner.credentials import PasswordResolver, validate_transport
@@ -204,14 +207,42 @@ def run_scan(
         insecure=settings.insecure, interrupted=runner.interrupted,
     )
     results = assemble(meta, runs)
-    paths = write_reports(results, out_dir)
+    paths, notes = _write_with_follow_up(results, out_dir, settings, mail)
     print_summary(results, out)
     for name, path in paths.items():
         out.write(f"{name:>5}: {path}\n")
+    for note in notes:
+        err.write(f"cmaudit: {note}\n")
     status = exit_status(results)
     if runner.interrupted:
         err.write(f"cmaudit: interrupted; results for every host written to {paths.get('json', out_dir)}\n")
     return ScanOutcome(results, out_dir, paths, status, runner, warnings)
+
+
+def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings,
+                          mail: MailSettings | None) -> tuple[dict[str, Path], list[str]]:
+    """History (changes since last run, trend) before the reports, mail and retention after.
+
+    The results come first: if any follow-up step fails, the plain reports are still written.
+    """
+    from reports import write_reports
+    from reports.weekly import write_weekly_reports
+    from scanner import followup
+
+    if settings.history is None and mail is None:
+        return write_reports(results, out_dir), []
+    try:
+        follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
+        if follow.run_id is not None:
+            paths = write_weekly_reports(results, out_dir, follow.changes, follow.trend,
+                                         trend_runs=follow.trend_runs)
+        else:
+            paths = write_reports(results, out_dir)
+        follow = followup.finish(follow, results, mail=mail, keep_runs=settings.keep_runs,
+                                 report_path=paths.get("html"), output_dir=out_dir)
+    except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its results
+        return write_reports(results, out_dir), [f"history/mail/retention skipped: {type(exc).__name__}: {exc}"]
+    return paths, list(follow.messages)
 
 
 async def _run_with_signals(runner: Runner[Host, HostOutcome], hosts: list[Host], progress: Progress,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from scanner.collect import DEFAULT_MAX_LOG_BYTES
+from scanner.config import add_config_option, add_schedule_options, apply_config, mail_settings
 from scanner.errors import UsageError
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
@@ -53,13 +54,17 @@ def _port(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inventory", metavar="INVENTORY", type=Path,
-                        help="host list: text (host[:port]), CSV, or an Ansible INI/YAML inventory")
+    parser.add_argument("inventory", metavar="INVENTORY", type=Path, nargs="?", default=None,
+                        help="host list: text (host[:port]), CSV, or an Ansible INI/YAML inventory "
+                             "(or `inventory` in --config)")
     parser.add_argument("-o", "--output", metavar="DIR", type=Path,
                         help="the run's folder (default: a new UTC-timestamped folder under ./cmaudit-runs/)")
     parser.add_argument("--username", metavar="DOMAIN\\user",
                         help="WinRM account (per-host `username`/ansible_user wins); the password comes from "
                              "$CMAUDIT_PASSWORD, the keyring or a prompt, never from the command line")
+    parser.add_argument("--password-env", metavar="NAME", default="CMAUDIT_PASSWORD",
+                        help="environment variable holding the password (default: CMAUDIT_PASSWORD; an "
+                             "inventory's per-host password_env wins)")
     parser.add_argument("--auth", choices=AUTH_CHOICES, default="ntlm",
                         help="default authentication for hosts that do not set one (default: ntlm)")
     parser.add_argument("--port", type=_port, help="default port (default: 5985 for http, 5986 for https)")
@@ -73,6 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hosts scanned at once (default: 32, like Invoke-Command -ThrottleLimit)")
     parser.add_argument("--timeout", type=_seconds, default=120.0,
                         help="whole-host budget in seconds, retries included (default: 120)")
+    parser.add_argument("--connect-timeout", type=_seconds, default=10.0, metavar="S",
+                        help="TCP/TLS connect timeout per request in seconds (default: 10)")
     parser.add_argument("--retries", type=_non_negative_int, default=2,
                         help="retries for transient errors: refused, reset, 5xx, timeouts (default: 2); "
                              "authentication failures are never retried")
@@ -82,22 +89,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-log-bytes", type=_positive_int, default=DEFAULT_MAX_LOG_BYTES, metavar="N",
                         help=f"per log file, keep at most the last N bytes (default: {DEFAULT_MAX_LOG_BYTES})")
     parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    add_schedule_options(parser)
+    add_config_option(parser)  # last: it wraps the defaults of the options above
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.fleet_scan import ScanSettings, run_scan
+    from scanner import followup
+    from scanner.fleet_scan import ScanSettings, default_output_dir, run_scan
 
+    config = apply_config(args)
+    if args.inventory is None:
+        raise UsageError("give an INVENTORY file (or `inventory` in the --config file)")
     if args.ca_file and not Path(args.ca_file).is_file():
         raise UsageError(f"{args.ca_file}: --ca-file is not a readable file")
+    output = args.output
+    if output is None and config is not None and config.get("output") is not None:
+        output = default_output_dir(Path(config.get("output")))  # config: the parent of the run folders
     settings = ScanSettings(
-        inventory=args.inventory,
-        output=args.output,
+        inventory=Path(args.inventory),
+        output=output,
         username=args.username,
         auth=args.auth,
         port=args.port,
         scheme=args.scheme,
-        ca_file=args.ca_file,
+        ca_file=str(args.ca_file) if args.ca_file else None,
         insecure=args.insecure,
+        password_env=args.password_env,
+        connect_timeout=args.connect_timeout,
         concurrency=args.concurrency,
         timeout=args.timeout,
         retries=args.retries,
@@ -105,8 +123,10 @@ def run(args: argparse.Namespace) -> int:
         max_log_bytes=args.max_log_bytes,
         quiet=args.quiet,
         interactive=_stdin_is_terminal(),
+        history=followup.history_target(args),
+        keep_runs=args.keep_runs,
     )
-    return run_scan(settings).exit_status
+    return run_scan(settings, mail=mail_settings(args, config)).exit_status
 
 
 def _stdin_is_terminal() -> bool:

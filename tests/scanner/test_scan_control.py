@@ -77,7 +77,8 @@ def test_sigint_to_cmaudit_scan(tmp_path: Path) -> None:
         env = {**os.environ, "CMAUDIT_PASSWORD": password}
         proc = subprocess.Popen(
             [sys.executable, "-m", "scanner", "scan", str(inventory), "-o", str(tmp_path / "run"),
-             "--username", fleet.username, "--timeout", "60", "--concurrency", "2"],
+             "--username", fleet.username, "--timeout", "60", "--concurrency", "2",
+             "--history", str(tmp_path / "history.sqlite3")],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
         assert proc.stderr is not None
@@ -91,6 +92,7 @@ def test_sigint_to_cmaudit_scan(tmp_path: Path) -> None:
     assert len(doc["hosts"]) == 5 and doc["meta"]["interrupted"] is True
     assert sum(h["error"] is not None and h["error"]["category"] == "interrupted" for h in doc["hosts"]) == 4
     assert password not in stdout + stderr
+    assert (tmp_path / "history.sqlite3").is_file()  # an interrupted run is still recorded
 
 
 def test_https_basic_with_ca_file(tmp_path: Path) -> None:
@@ -154,3 +156,24 @@ def test_per_host_credential_failure_stays_with_that_host(tmp_path: Path) -> Non
     hosts = outcome.results.hosts
     assert hosts[1].error is not None and hosts[1].error.category is ErrorCategory.AUTH
     assert [h.verdict is Verdict.ERROR for h in hosts] == [False, True, False, False]
+
+
+def test_history_shows_changes_on_the_second_run(tmp_path: Path) -> None:
+    """With a history database the second scan's report says what changed since the first."""
+    password = new_password()
+    history = tmp_path / "history.sqlite3"
+    with Fleet(hosts=2, password=password, machine_factory=healthy_machine, profiles=["h"] * 2) as fleet:
+        first = scan(fleet, tmp_path, password, history=history, output=tmp_path / "one")
+        fleet.stop_host(1)
+        second = scan(fleet, tmp_path, password, history=history, retries=0, output=tmp_path / "two")
+    assert first.outcome.results.hosts[1].verdict is not Verdict.ERROR
+    assert second.outcome.results.hosts[1].verdict is Verdict.ERROR
+    import csv
+
+    def changes(result: object) -> list[str]:
+        with result.outcome.paths["csv"].open(encoding="utf-8-sig", newline="") as fh:  # type: ignore[attr-defined]
+            return [row["change"] for row in csv.DictReader(fh)]
+
+    assert "Since last run" in second.outcome.paths["html"].read_text(encoding="utf-8")
+    assert changes(first) == ["", ""] and "newly-unreachable" in changes(second)
+    assert "history" not in second.stderr  # no "history not updated" complaint
