@@ -177,3 +177,24 @@ def test_history_shows_changes_on_the_second_run(tmp_path: Path) -> None:
     assert "Since last run" in second.outcome.paths["html"].read_text(encoding="utf-8")
     assert changes(first) == ["", ""] and "newly-unreachable" in changes(second)
     assert "history" not in second.stderr  # no "history not updated" complaint
+
+
+def test_scheduled_scan_from_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`cmaudit scan --config cmaudit.toml` takes inventory and account from the file, one run folder per run."""
+    from scanner.cli import main
+
+    password = new_password()
+    monkeypatch.setenv("SCHEDULED_PW", password)
+    monkeypatch.delenv("CMAUDIT_PASSWORD", raising=False)
+    with Fleet(hosts=2, password=password, machine_factory=healthy_machine, profiles=["h"] * 2) as fleet:
+        fleet.write_inventory(tmp_path / "hosts.csv")
+        user = fleet.username.replace("\\", "\\\\")
+        (tmp_path / "cmaudit.toml").write_text(
+            f'inventory = "hosts.csv"\noutput = "runs"\nusername = "{user}"\npassword_env = "SCHEDULED_PW"\n'
+            'record_history = false\nquiet = true\ntimeout = 10\n', encoding="utf-8")
+        status = main(["scan", "--config", str(tmp_path / "cmaudit.toml")])
+    runs = list((tmp_path / "runs").iterdir())
+    assert status == 1 and len(runs) == 1  # the healthy machine is AT_RISK: findings, audit complete
+    assert (runs[0] / "results.json").is_file() and (runs[0] / "report.html").is_file()
+    assert password not in capsys.readouterr().out
