@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from inventory.model import Host
 
 DEFAULT_MAX_ENVELOPE = 153600  # 150 KiB: what Server 2003 R2 / 2008 (R2) accept by default
+REPLY_SLACK = 64 * 1024  # MIME framing and signature of an encrypted reply, HTTP error pages
 _HOSTILE_XML_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 
 
@@ -99,6 +100,9 @@ class HostSession:
         # _build_session has read the environment (CA bundle) once; re-reading it on every request costs
         # a scan of os.environ per request and could route a host through an environment proxy.
         transport.session.trust_env = False
+        # Runs before requests reads the body: a hostile server cannot make us buffer 50 MB.
+        self._max_reply = 2 * self.wsman.max_envelope_size + REPLY_SLACK
+        transport.session.hooks["response"].append(self._bound_reply)
         adapter: Any
         for adapter in transport.session.adapters.values():
             poolmanager = adapter.poolmanager
@@ -118,12 +122,30 @@ class HostSession:
                     raise plain from None
                 raise
             # pypsrp parses replies with the stdlib parser: refuse DTDs/entities before it sees them.
-            head = reply[:4096]
-            if any(marker in head for marker in _HOSTILE_XML_MARKERS):
+            if any(marker in reply for marker in _HOSTILE_XML_MARKERS):
                 raise HostProtocolError(self.host.name, "reply carries a DTD or entity declarations; refused")
             return reply
 
         transport._send_request = guarded_send
+
+    def _bound_reply(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """Refuse a reply larger than any envelope we asked for, reading at most that much of it."""
+        limit = self._max_reply
+        declared = response.headers.get("Content-Length")
+        if declared is not None:
+            size = int(declared) if declared.strip().isdigit() else limit + 1
+            if size > limit:
+                response.close()
+                raise HostProtocolError(self.host.name, f"reply of {size} bytes exceeds the {limit}-byte bound")
+            return response
+        data = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                response.close()
+                raise HostProtocolError(self.host.name, f"reply without length exceeds the {limit}-byte bound")
+        response._content = bytes(data)  # what requests itself stores once the body is read
+        return response
 
     def _wrap_pool_class(self, pool_cls: Callable[..., Any]) -> Callable[..., Any]:
         session = self
