@@ -93,6 +93,14 @@ class HostRun(Generic[H, T]):
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempt(Generic[T]):
+    value: T | None
+    error: HostError | None
+    requests: int
+    cut_off: tuple[str, float] | None = None  # (UTC, monotonic) when the deadline or a stop cut it off
+
+
 JobFactory = Callable[[H, float, int], HostJob[T]]  # (host, deadline on the monotonic clock, attempt)
 
 
@@ -218,10 +226,14 @@ class Runner(Generic[H, T]):
         error: HostError | None = None
         while True:
             attempts += 1
-            value, error, used = await self._attempt(host, deadline, attempts, executor)
-            requests += used
+            outcome = await self._attempt(host, deadline, attempts, executor)
+            requests += outcome.requests
+            value, error = outcome.value, outcome.error
             if error is None:
                 return HostRun(index, host, value, None, attempts, requests, started, utc_now(), self.clock() - t0)
+            if outcome.cut_off is not None:  # deadline or stop: the host's time ended then, not after the grace
+                finished, at = outcome.cut_off
+                return HostRun(index, host, None, error, attempts, requests, started, finished, at - t0)
             if not error.retryable or attempts > self.options.retries:
                 break
             delay = self._backoff(attempts)
@@ -243,7 +255,7 @@ class Runner(Generic[H, T]):
         return float(ceiling / 2 + self.jitter() * ceiling / 2)
 
     async def _attempt(self, host: H, deadline: float, attempt: int,
-                       executor: ThreadPoolExecutor) -> tuple[T | None, HostError | None, int]:
+                       executor: ThreadPoolExecutor) -> _Attempt[T]:
         assert self._loop is not None and self._hard_stop is not None
         job = self.factory(host, deadline, attempt)
         work: asyncio.Future[T] = self._loop.run_in_executor(executor, job.run)
@@ -257,20 +269,23 @@ class Runner(Generic[H, T]):
         if work in done:
             exc = work.exception()
             if exc is None:
-                return work.result(), None, job.requests
+                return _Attempt(work.result(), None, job.requests)
             if isinstance(exc, HostError):
-                return None, exc, job.requests
-            return None, HostError(host.name, f"internal error: {type(exc).__name__}"), job.requests
+                return _Attempt(None, exc, job.requests)
+            return _Attempt(None, HostError(host.name, f"internal error: {type(exc).__name__}"), job.requests)
         # deadline or hard stop: abort from here, then give the worker a moment to notice
+        decided = (utc_now(), self.clock())
         job.abort()
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(asyncio.shield(work), self.options.abort_grace)
         if not work.done():
             work.add_done_callback(_consume)
         if self._hard_stop.is_set():
-            return None, HostInterrupted(host.name, "run stopped while this host was being scanned"), job.requests
-        return None, HostTimeout(host.name, f"no result within the per-host deadline of {self.options.timeout:g}s",
-                                 retryable=False), job.requests
+            return _Attempt(None, HostInterrupted(host.name, "run stopped while this host was being scanned"),
+                            job.requests, decided)
+        return _Attempt(None, HostTimeout(host.name,
+                                          f"no result within the per-host deadline of {self.options.timeout:g}s",
+                                          retryable=False), job.requests, decided)
 
 
 def _consume(fut: asyncio.Future[Any]) -> None:
