@@ -96,7 +96,10 @@ class HostSession:
         """Build the requests session now and track the sockets its pools open, so abort() can reach them."""
         transport: Any = self.wsman.transport
         # pypsrp builds its session lazily on the first send; building it here is the same call.
-        transport.session = transport._build_session()
+        try:
+            transport.session = transport._build_session()
+        except (ValueError, ImportError) as exc:  # missing client certificate, requests-credssp absent, ...
+            raise HostError(self.host.name, f"cannot set up {self.host.auth} authentication: {exc}") from None
         # _build_session has read the environment (CA bundle) once; re-reading it on every request costs
         # a scan of os.environ per request and could route a host through an environment proxy.
         transport.session.trust_env = False
