@@ -34,6 +34,7 @@ class Progress:
         self.done = 0
         self.failed = 0
         self._bar_shown = False
+        self._drawn_width = 0
 
     def host_done(self, name: str, verdict: Verdict, detail: str = "") -> None:
         self.done += 1
@@ -62,14 +63,17 @@ class Progress:
                 f"{self.failed} failed, ETA {eta_text}")
 
     def _draw(self) -> None:
-        self.stream.write("\r" + self.line() + "\x1b[K")
+        # Pad with spaces rather than an ANSI erase: old Windows consoles print escape codes literally.
+        text = self.line()
+        self.stream.write("\r" + text.ljust(self._drawn_width))
+        self._drawn_width = len(text)
         self.stream.flush()
         self._bar_shown = True
 
     def message(self, text: str) -> None:
         """A line that must not be overdrawn by the bar (warnings, the stop notice)."""
         if self._bar_shown:
-            self.stream.write("\r\x1b[K")
+            self.stream.write("\r" + " " * self._drawn_width + "\r")
         self.stream.write(text.rstrip("\n") + "\n")
         if self._bar_shown:
             self._draw()
