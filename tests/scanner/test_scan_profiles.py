@@ -24,7 +24,23 @@ def _scan_all(tmp_path: Path, **fleet_options: object) -> tuple[list[tuple[str, 
         by_port = result.by_port()
         rows = [(h.profile, by_port[h.port], h.counters) for h in fleet.hosts]
         commands = [c for h in fleet.hosts for c in h.commands]
+        utf16 = next(h for h in fleet.hosts if h.profile == "utf16-log")
+        files = {path.lower(): data for path, data in utf16.machine.files.items()}  # type: ignore[attr-defined]
+        _assert_lossless(tmp_path / "run", by_port[utf16.port], files)
     return rows, commands
+
+
+def _assert_lossless(run_dir: Path, host: object, files: dict[str, bytes]) -> None:
+    """The kept evidence is the server's log, converted from UTF-16 to UTF-8 by `type`, byte for byte."""
+    import gzip
+    import hashlib
+
+    (log,) = [lf for lf in host.facts.logs if lf.path.lower().endswith(".log")]  # type: ignore[attr-defined]
+    original = files[log.path.lower()]
+    assert original.startswith(b"\xff\xfe")
+    kept = gzip.decompress((run_dir / log.saved_as).read_bytes())
+    assert kept == original.decode("utf-16").encode("utf-8")
+    assert log.sha256 == hashlib.sha256(kept).hexdigest() and not log.truncated
 
 
 def _check(rows: list[tuple[str, object, object]]) -> None:
