@@ -11,8 +11,9 @@ they cannot change its meaning (no quotes, `&`, `|`, `<`, `>`, `^`, `%`, `!`).
 
 Byte cap (`max_log_bytes`, per file): the *tail* is kept (the newest entries are the ones that matter,
 and scanner.snapshot.LogBlob documents truncated data as the tail). Streaming keeps at most the cap in
-memory per file; if a server keeps sending beyond `STOP_FACTOR` x the cap, collection stops reading,
-signals Terminate to the command and records the file as truncated.
+memory per file, but reads on to the file's end so the tail really is the newest part; only if a
+server keeps sending beyond max(`STOP_FACTOR` x the cap, `MIN_READ_BUDGET`) does collection stop
+reading, signal Terminate to the command and record the file as truncated (the deadline bounds the rest).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from scanner.winrm_session import HostSession
 CODEPAGE_UTF8 = 65001  # WINRS_CODEPAGE: `type` converts UTF-16 logs to UTF-8, losslessly
 DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024  # wsyncmgr.log rolls at 2.5 MB by default: ample headroom
 STOP_FACTOR = 4
+MIN_READ_BUDGET = 64 * 1024 * 1024
 MAX_REGISTRY_BYTES = 1024 * 1024
 MAX_STDERR_BYTES = 64 * 1024
 MAX_TRAILER_BYTES = 64 * 1024  # output after the closing marker is not ours: stop reading early
@@ -312,7 +314,7 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
     facts = _with_log_path(facts, path)
     rolled = rolled_name(path)
     split = MarkerSplitter(nonce, ("lo_", "log", "end"), options.max_log_bytes)
-    stop_after = STOP_FACTOR * options.max_log_bytes
+    stop_after = max(STOP_FACTOR * options.max_log_bytes, MIN_READ_BUDGET)
 
     def log_sink(chunk: bytes) -> bool:
         split.feed(chunk)

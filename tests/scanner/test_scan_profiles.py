@@ -67,3 +67,18 @@ def test_basic_over_https_with_ca_file(tmp_path: Path) -> None:
     """Over HTTPS with Basic, validated against the simulator's CA, the verdicts are the same."""
     rows, _ = _scan_all(tmp_path, tls=True, auth="basic")
     _check(rows)
+
+
+def test_log_cap_keeps_the_tail(tmp_path: Path) -> None:
+    """With --max-log-bytes below the log's size, the newest bytes are kept and marked truncated."""
+    import gzip
+
+    password = new_password()
+    with Fleet(profiles=["sp1-affected"], password=password) as fleet:
+        result = scan(fleet, tmp_path, password, max_log_bytes=4096)
+        files = {p.lower(): d for p, d in fleet.hosts[0].machine.files.items()}  # type: ignore[attr-defined]
+    host = result.outcome.results.hosts[0]
+    (log,) = [lf for lf in host.facts.logs if lf.path.lower().endswith(".log")]
+    kept = gzip.decompress((tmp_path / "run" / log.saved_as).read_bytes())  # type: ignore[operator]
+    assert log.truncated and log.size == 4096 and kept == files[log.path.lower()][-4096:]
+    assert host.verdict is not Verdict.ERROR
