@@ -50,8 +50,8 @@ class Aborted(HostTimeout):
     """The session was aborted from outside (deadline passed or the run is stopping)."""
 
 
-class _CountingWSMan(WSMan):  # type: ignore[misc]  # pypsrp is untyped
-    """WSMan that counts requests and refuses to send once aborted or out of time."""
+class _CountingWSMan(WSMan):
+    """WSMan that counts its WS-Management requests (HostResult.requests)."""
 
     def __init__(self, owner: HostSession, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
