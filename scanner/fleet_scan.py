@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from scanner.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
-from scanner.errors import HostError, UsageError
+from scanner.errors import HostAuthFailed, HostError, UsageError
 from scanner.host_job import HostOutcome, ScanContext, ScanJob
 from scanner.progress import Progress
 from scanner.records import RunResults, Verdict
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from reports.mail import MailSettings
 
 DEFAULT_RUNS_DIR = "cmaudit-runs"
+PASSWORD_AUTH = ("ntlm", "basic", "credssp")  # negotiate/kerberos may use the jump box's ticket instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +131,6 @@ def run_scan(
                                default_auth=settings.auth)
     advisory = load_advisory()
     out_dir = settings.output or default_output_dir()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
     warnings = list(inventory.warnings)
     for warning in warnings:
         err.write(f"cmaudit: warning: {warning}\n")
@@ -152,9 +149,23 @@ def run_scan(
         except UsageError as exc:
             refused[host.key] = HostError(host.name, str(exc))
             continue
-        secret = resolver.secret(host, username=host.username or settings.username)
+        user = host.username or settings.username
+        secret = resolver.secret(host, username=user)
         passwords[host.key] = secret.reveal() if secret else None
+        if secret is None and host.auth in PASSWORD_AUTH:
+            # No logon attempt without a password: say where it should come from instead.
+            where = f"${host.password_env} or " if host.password_env else ""
+            refused[host.key] = HostAuthFailed(
+                host.name, f"no password for {user or 'the WinRM account'}: set {where}${settings.password_env}, "
+                "store it in the keyring, or run on a terminal to be prompted")
+    if inventory.hosts and len(refused) == len(inventory.hosts):
+        first = next(iter(refused.values()))
+        raise UsageError(f"no host can be scanned: {first.message}")
     secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
 
     context = ScanContext(
         session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,

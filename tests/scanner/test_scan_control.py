@@ -198,3 +198,16 @@ def test_scheduled_scan_from_config_file(tmp_path: Path, monkeypatch: pytest.Mon
     assert status == 1 and len(runs) == 1  # the healthy machine is AT_RISK: findings, audit complete
     assert (runs[0] / "results.json").is_file() and (runs[0] / "report.html").is_file()
     assert password not in capsys.readouterr().out
+
+
+def test_no_password_anywhere_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Without any password source the scan refuses to start (no failed logons) and says where to put one."""
+    from scanner.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CMAUDIT_PASSWORD", raising=False)
+    (tmp_path / "hosts.csv").write_text("host,port,auth\n127.0.0.1,1,ntlm\n", encoding="utf-8")
+    assert main(["scan", "hosts.csv", "--no-history", "-o", "run"]) == 64
+    assert "$CMAUDIT_PASSWORD" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
