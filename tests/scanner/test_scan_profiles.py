@@ -61,6 +61,7 @@ def test_ntlm_over_http_with_encryption(tmp_path: Path) -> None:
         big_logs = sum(lf.size for lf in host.facts.logs) // 100_000  # type: ignore[attr-defined]
         assert host.requests <= 6 + big_logs, profile  # type: ignore[attr-defined]
         assert counters.requests <= host.requests + 3, profile  # type: ignore[attr-defined]  # NTLM handshake
+        assert counters.connections == 1, profile  # type: ignore[attr-defined]  # one connection per host
 
 
 def test_basic_over_https_with_ca_file(tmp_path: Path) -> None:
