@@ -23,7 +23,8 @@ def test_wrong_password_trips_the_breaker(tmp_path: Path) -> None:
     """After K failed logons in a row the remaining hosts are skipped and never see a logon attempt."""
     password = new_password()
     with Fleet(hosts=7, password=password, machine_factory=healthy_machine, profiles=["h"] * 7) as fleet:
-        result = scan(fleet, tmp_path, "wrong-" + password[::-1], concurrency=1, max_auth_failures=3)
+        wrong = "wrong-" + password[::-1]
+        result = scan(fleet, tmp_path, wrong, concurrency=1, max_auth_failures=3)
         attempts_seen = [h.counters.requests for h in fleet.hosts]
     hosts = result.outcome.results.hosts
     categories = [h.error.category if h.error else None for h in hosts]
@@ -32,6 +33,8 @@ def test_wrong_password_trips_the_breaker(tmp_path: Path) -> None:
     assert attempts_seen[3:] == [0] * 4
     assert "authentication failures in a row" in result.stderr
     assert result.outcome.exit_status == 2
+    texts = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()] + [(result.stdout + result.stderr).encode()]
+    assert not any(wrong.encode() in t or password.encode() in t for t in texts)  # neither password leaks
 
 
 def test_one_bad_host_does_not_trip_the_breaker(tmp_path: Path) -> None:
