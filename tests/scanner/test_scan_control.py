@@ -71,8 +71,10 @@ def test_stop_writes_results_for_every_host(tmp_path: Path) -> None:
     assert result.outcome.exit_status & 2
 
 
-def test_sigint_to_cmaudit_scan(tmp_path: Path) -> None:
-    """Ctrl-C on a real `cmaudit scan` process ends it promptly with a complete results.json."""
+@pytest.mark.parametrize("signum", [pytest.param(signal.SIGINT, id="ctrl-c"),
+                                    pytest.param(signal.SIGTERM, id="sigterm")])
+def test_signal_to_cmaudit_scan(tmp_path: Path, signum: int) -> None:
+    """Ctrl-C or SIGTERM on a real `cmaudit scan` process ends it promptly with a complete results.json."""
     password = new_password()
     with Fleet(hosts=5, password=password, faults="1-4=hang", machine_factory=healthy_machine,
                profiles=["h"] * 5) as fleet:
@@ -88,7 +90,7 @@ def test_sigint_to_cmaudit_scan(tmp_path: Path) -> None:
         for line in proc.stderr:  # the first finished host is the signal that the scan is under way
             if "[1/5]" in line:
                 break
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode in (2, 3), stderr  # bit 2: incomplete audit (bit 1: the healthy host is AT_RISK)
     doc = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
