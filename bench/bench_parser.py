@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench.simchild import machine_info
 from scanner.advisory import load_advisory
 from scanner.engine import evaluate
 from scanner.logs import parse_log
@@ -91,7 +92,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args(argv)
+    args, _others = parser.parse_known_args(argv)  # `python -m bench` passes the same argv to every bench
     advisory = load_advisory()
     grep = shutil.which("grep")
     rows: list[dict[str, object]] = []
@@ -124,7 +125,7 @@ def main(argv: list[str]) -> int:
     engine = min(float(r["mb_per_s"]) for r in rows[:2])  # type: ignore[arg-type]  # the slower server case
     grep_rate = rows[-1]["mb_per_s"] if grep else None
     ratio = None if grep_rate is None else round(float(grep_rate) / engine, 2)  # type: ignore[arg-type]
-    summary = {"benchmark": "parser", "rows": rows, "grep_over_engine": ratio, "target": TARGET_RATIO,
+    summary = {"benchmark": "parser", "machine": machine_info(), "rows": rows, "grep_over_engine": ratio, "target": TARGET_RATIO,
                "target_met": ratio is not None and ratio <= TARGET_RATIO,
                "verdict_on_bench_log": getattr(verdict, "verdict", None)}
     if args.json:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.simchild import machine_info
 from reports import REPORTERS
 from scanner.records import (
     ErrorCategory,
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             size = (out / reporter.filename).stat().st_size
             rows.append({"name": name, "hosts": args.hosts, "seconds": round(best, 3), "mb": round(size / 1e6, 1)})
     if args.json:
-        print(json.dumps({"benchmark": "reports", "rows": rows}))
+        print(json.dumps({"benchmark": "reports", "machine": machine_info(), "rows": rows}))
     else:
         for row in rows:
             print(f"reports.{row['name']}: {row['hosts']} hosts in {row['seconds']:.2f} s ({row['mb']} MB)")
