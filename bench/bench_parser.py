@@ -125,7 +125,8 @@ def main(argv: list[str]) -> int:
     engine = min(float(r["mb_per_s"]) for r in rows[:2])  # type: ignore[arg-type]  # the slower server case
     grep_rate = rows[-1]["mb_per_s"] if grep else None
     ratio = None if grep_rate is None else round(float(grep_rate) / engine, 2)  # type: ignore[arg-type]
-    summary = {"benchmark": "parser", "machine": machine_info(), "rows": rows, "grep_over_engine": ratio, "target": TARGET_RATIO,
+    summary = {"benchmark": "parser", "machine": machine_info(), "rows": rows, "grep_over_engine": ratio,
+               "target": TARGET_RATIO,
                "target_met": ratio is not None and ratio <= TARGET_RATIO,
                "verdict_on_bench_log": getattr(verdict, "verdict", None)}
     if args.json:
