@@ -15,6 +15,14 @@ where HOSTS is a 0-based host index, a range `2-5`, or `*` for every host, and F
     huge[:MB]      every command's stdout is followed by MB (default 64) megabytes of filler
     drip[:BPS]     answers are written BPS (default 1) bytes per second
     cmddelay:S     command output becomes available only S seconds after the Command request
+    bigline[:MB]   every command's stdout carries, after its first line, one MB (default 50) megabyte line
+                   without a newline
+    nulflood[:MB]  every `type` command's stdout carries, after its first line, MB (default 50) megabytes
+                   of NUL bytes (a log padded by a crashed writer, grossly)
+    xmlbomb        answer WS-Management requests with a billion-laughs document (DTD + nested entities)
+    deepxml        answer WS-Management requests with a well-formed envelope nested 50,000 elements deep
+    expiredcert    (HTTPS fleets) the host's certificate is signed by the fleet's CA but expired yesterday
+    untrustedcert  (HTTPS fleets) the host's certificate is signed by some other CA
 
 Example: `2=refuse,5=hang,7=http503x2,*=latency:20`. Later items add to earlier ones for the same host.
 """
@@ -47,6 +55,12 @@ class HostFaults:
     huge_mb: float = 0.0
     drip_bps: float = 0.0
     command_delay_s: float = 0.0
+    bigline_mb: float = 0.0
+    nulflood_mb: float = 0.0
+    xmlbomb: bool = False
+    deepxml: bool = False
+    expiredcert: bool = False
+    untrustedcert: bool = False
 
     @property
     def any(self) -> bool:
@@ -83,7 +97,8 @@ def _apply(current: HostFaults, token: str) -> HostFaults:
             raise FaultSpecError(f"unknown fault {token!r}")
         return dataclasses.replace(current, http_status=int(status),
                                    http_status_count=int(count) if count is not None else None)
-    flags = {"refuse", "reset", "hang", "badauth", "badxml", "endless"}
+    flags = {"refuse", "reset", "hang", "badauth", "badxml", "endless", "xmlbomb", "deepxml", "expiredcert",
+             "untrustedcert"}
     if name in flags:
         if arg is not None:
             raise FaultSpecError(f"fault {name!r} takes no value")
@@ -97,6 +112,10 @@ def _apply(current: HostFaults, token: str) -> HostFaults:
         if bps == 0:
             raise FaultSpecError("fault 'drip' needs a rate above 0")
         return dataclasses.replace(current, drip_bps=bps)
+    if name == "bigline":
+        return dataclasses.replace(current, bigline_mb=_number(token, arg, 50.0))
+    if name == "nulflood":
+        return dataclasses.replace(current, nulflood_mb=_number(token, arg, 50.0))
     if name == "cmddelay":
         return dataclasses.replace(current, command_delay_s=_number(token, arg, None))
     raise FaultSpecError(f"unknown fault {token!r}")

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import cast
+from typing import Any, cast
 
 from spnego.channel_bindings import GssChannelBindings
 
@@ -148,6 +148,7 @@ class Fleet:
         self._loop: LoopThread | None = None
         self._tmpdir: str | None = None
         self._auth_token: int | None = None
+        self._ca: Any = None  # trustme.CA of an HTTPS fleet
 
     def _scenario(self, scenario: str, hosts: int | None) -> list[str]:
         if hosts is None or hosts < 1:
@@ -180,9 +181,13 @@ class Fleet:
             servers = []
             for index, profile in enumerate(self._profiles):
                 name = f"CM{index:03d}"
+                faults = self._faults.get(index, HostFaults())
+                host_tls, host_bindings = tls_context, bindings
+                if self.tls and (faults.expiredcert or faults.untrustedcert):
+                    host_tls, host_bindings = self._bad_tls(expired=faults.expiredcert)
                 server = HostServer(name=name, machine=self._factory(profile, name), account=self._account,
-                                    faults=self._faults.get(index, HostFaults()), latency_ms=self.latency_ms,
-                                    tls=tls_context, bindings=bindings)
+                                    faults=faults, latency_ms=self.latency_ms, tls=host_tls,
+                                    bindings=host_bindings)
                 if self._base_port is not None:
                     server.port = self._base_port + index
                 servers.append(server)
@@ -216,6 +221,7 @@ class Fleet:
         from cryptography.hazmat.primitives.serialization import Encoding
 
         ca = trustme.CA(organization_name="cmaudit simulator")
+        self._ca = ca
         cert = ca.issue_cert("127.0.0.1", "localhost")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
@@ -223,6 +229,25 @@ class Fleet:
         ca_path = os.path.join(self._tmpdir, "ca.pem")
         ca.cert_pem.write_to_path(ca_path)
         self.ca_file = ca_path
+        der = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes()).public_bytes(Encoding.DER)
+        return context, auth.channel_bindings_for(der)
+
+    def _bad_tls(self, *, expired: bool) -> tuple[ssl.SSLContext, GssChannelBindings]:
+        """A server context whose certificate a validating client must refuse: expired, or another CA's."""
+        import datetime
+
+        import trustme
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        if expired:
+            now = datetime.datetime.now(datetime.UTC)
+            cert = self._ca.issue_cert("127.0.0.1", "localhost", not_before=now - datetime.timedelta(days=30),
+                                       not_after=now - datetime.timedelta(days=1))
+        else:
+            cert = trustme.CA(organization_name="not the fleet's CA").issue_cert("127.0.0.1", "localhost")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
         der = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes()).public_bytes(Encoding.DER)
         return context, auth.channel_bindings_for(der)
 

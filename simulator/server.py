@@ -38,6 +38,16 @@ SERVER_HEADER = "Microsoft-HTTPAPI/2.0"
 
 T = TypeVar("T")
 
+# Hostile replies for the xmlbomb and deepxml faults: a classic entity bomb (a few hundred bytes that a
+# naive parser expands to gigabytes), and a well-formed envelope nested deeper than any recursive walker.
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY lol "lol">'
+    + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
+    + b']><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>&lol9;</s:Body></s:Envelope>'
+)
+DEEP_XML = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>'
+            + b"<x>" * 50_000 + b"</x>" * 50_000 + b"</s:Body></s:Envelope>")
+
 
 class LoopThread:
     """An asyncio event loop running in a daemon thread; `call()` runs a coroutine there and waits."""
@@ -342,6 +352,10 @@ class HostServer:
         reply = reply_xml.encode("utf-8")
         if self.faults.badxml:
             reply = reply[: max(1, len(reply) // 2)] + b"<rsp:Stream Name=\"stdout\"><<>"
+        if self.faults.xmlbomb:
+            reply = BILLION_LAUGHS
+        if self.faults.deepxml:
+            reply = DEEP_XML
         headers = auth_headers
         if encrypted:
             assert conn.context is not None

@@ -227,18 +227,32 @@ def fault_envelope(fault: WsmanFault, relates_to: str | None, machine: str) -> s
 
 
 class _Output:
-    """One stream of a command's output, read in pieces; `filler` bytes follow the real ones lazily."""
+    """One stream of a command's output, read in pieces; `filler` bytes follow the real ones lazily, and
+    `inject` bytes of `pattern` are served lazily at offset `inject_at` (hostile-payload faults)."""
 
     _LINE = b"filler output from the huge-stdout fault .......................................\r\n"
 
-    def __init__(self, data: bytes, filler: int = 0) -> None:
+    def __init__(self, data: bytes, filler: int = 0, *, inject_at: int = 0, inject: int = 0,
+                 pattern: bytes = b"A") -> None:
         self._data, self._pos, self._filler = data, 0, filler
+        self._inject_at, self._inject, self._pattern = inject_at, inject, pattern
 
     def read(self, n: int) -> bytes:
-        out = self._data[self._pos:self._pos + n]
-        self._pos += len(out)
-        if len(out) < n and self._filler > 0:
-            want = min(n - len(out), self._filler)
+        out = b""
+        if self._inject > 0 and self._pos >= self._inject_at:
+            want = min(n, self._inject)
+            out = (self._pattern * (want // len(self._pattern) + 1))[:want]
+            self._inject -= want
+            n -= want
+        end = self._pos + n
+        if self._inject > 0:
+            end = min(end, self._inject_at)
+        chunk = self._data[self._pos:end]
+        self._pos += len(chunk)
+        out += chunk
+        n -= len(chunk)
+        if n > 0 and self._filler > 0 and self._pos >= len(self._data) and self._inject <= 0:
+            want = min(n, self._filler)
             reps = want // len(self._LINE) + 1
             out += (self._LINE * reps)[:want]
             self._filler -= want
@@ -246,7 +260,7 @@ class _Output:
 
     @property
     def drained(self) -> bool:
-        return self._pos >= len(self._data) and self._filler <= 0
+        return self._pos >= len(self._data) and self._filler <= 0 and self._inject <= 0
 
 
 @dataclass(slots=True)
@@ -380,8 +394,12 @@ class WinRS:
                              sender=False) from None
         filler = int(self.faults.huge_mb * 1024 * 1024)
         command_id = _new_id()
+        inject, pattern = int(self.faults.bigline_mb * 1024 * 1024), b"A"
+        if not inject and self.faults.nulflood_mb and "type " in command_line.lower():
+            inject, pattern = int(self.faults.nulflood_mb * 1024 * 1024), b"\x00"
         shell.commands[command_id] = _Command(
-            stdout=_Output(result.stdout, filler),
+            stdout=_Output(result.stdout, filler, inject_at=result.stdout.find(b"\n") + 1, inject=inject,
+                           pattern=pattern),
             stderr=_Output(result.stderr),
             exit_code=result.exit_code,
             ready_at=time.monotonic() + self.faults.command_delay_s,
