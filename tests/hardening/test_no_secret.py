@@ -96,6 +96,6 @@ def test_leak_finder_sees_every_form(tmp_path: Path, where: str) -> None:
             "utf16": secret.encode("utf-16-le"), "basic-header": base64.b64encode(f"LAB\\auditor:{secret}".encode()),
             "stream": b"nothing"}[where]
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "file.bin").write_bytes(b"head " + data + b" tail")
+    (tmp_path / "sub" / "file.bin").write_bytes(data if where == "gzip" else b"head " + data + b" tail")
     streams = f"error: {secret}" if where == "stream" else ""
     assert _leaks(tmp_path, streams, [secret])
