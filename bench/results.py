@@ -11,7 +11,8 @@ from typing import Any
 def _fleet(r: dict[str, Any]) -> list[str]:
     o, c = r["options"], r["cmaudit"]
     out = [f"Options: {o['hosts']} hosts, {o['latency_ms']:g} ms added per HTTP request, concurrency "
-           f"{o['concurrency']}, {o['auth']}, {o['fleet']} fleet; simulator in its own process.", "",
+           f"{o['concurrency']}, {o['auth']}, {o['fleet']} fleet; simulator in its own process; fastest of "
+           f"{o.get('repeat', 1)} interleaved runs per client.", "",
            "| client | wall s | hosts/s | HTTP requests/host | KB/host | client CPU s | simulator CPU s | errors |",
            "|---|---:|---:|---:|---:|---:|---:|---:|"]
     rows = [("cmaudit", c)] + ([(f"pywinrm + ThreadPoolExecutor({o['peer_threads']})", r["peer"])]
@@ -38,6 +39,11 @@ def _fleet(r: dict[str, Any]) -> list[str]:
     else:
         out.append(f"- Client CPU ({floor:.1f} s) is below the limit: the remaining gap is scheduling and the "
                    "whole-round granularity of ceil(N/C).")
+    if "wan" in r:
+        w = r["wan"]
+        out.append(f"- The same scan at {w['latency_ms']:g} ms per request (a WAN): wall {w['wall_s']:.2f} s, limit "
+                   f"{w['limit_s']:.2f} s, **wall / limit = {w['wall_over_limit']}** (client CPU "
+                   f"{w['scanner_cpu_s']:.1f} s): once latency dominates, cmaudit runs close to the limit.")
     if "cmaudit_over_peer" in r:
         out.append(f"- **cmaudit / peer wall time = {r['cmaudit_over_peer']}** (the peer only holds the output "
                    "in memory; cmaudit also parses, judges, keeps gzip evidence with SHA-256 and writes results.json, "
