@@ -291,6 +291,11 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
 
     _, stderr, _ = runner.run(registry_command(nonce), reg_sink)
     reg_split.close()
+    if "end" not in reg_split.sections:
+        # cmd always echoes the closing marker: without it the answer was cut off (over the budget) or is not
+        # cmd's, and "no SMS Setup key" would wrongly clear the host as NOT_APPLICABLE
+        raise HostProtocolError(host, f"registry output ended early or exceeded {MAX_REGISTRY_BYTES} bytes "
+                                "before its closing marker")
     reg = pick_registry(reg_split.sections)
     if reg.setup is None:
         facts = HostFacts()
