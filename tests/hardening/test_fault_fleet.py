@@ -147,7 +147,7 @@ def test_run_ends_within_rounds_times_deadline(fault_run: dict[str, Any]) -> Non
     """The whole run ends within ceil(hosts / concurrency) x deadline plus a small margin; no worker lingers."""
     bound = math.ceil(fault_run["hosts"] / CONCURRENCY) * DEADLINE + MARGIN
     assert fault_run["wall"] <= bound, (fault_run["wall"], bound)
-    assert all(h.seconds <= DEADLINE + 0.5 for h in fault_run["result"].outcome.results.hosts)
+    assert all(h.seconds <= DEADLINE + 1.0 for h in fault_run["result"].outcome.results.hosts)  # + loop lag
     assert not fault_run["lingering"]
 
 
