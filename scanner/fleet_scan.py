@@ -218,8 +218,10 @@ def run_scan(
         insecure=settings.insecure, interrupted=runner.interrupted,
     )
     results = assemble(meta, runs)
-    paths, notes = _write_with_follow_up(results, out_dir, settings, mail)
+    paths, notes, since_last_run = _write_with_follow_up(results, out_dir, settings, mail)
     print_summary(results, out)
+    if since_last_run:
+        out.write("\n" + since_last_run)
     for name, path in paths.items():
         out.write(f"{name:>5}: {path}\n")
     for note in notes:
@@ -231,17 +233,19 @@ def run_scan(
 
 
 def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings,
-                          mail: MailSettings | None) -> tuple[dict[str, Path], list[str]]:
+                          mail: MailSettings | None) -> tuple[dict[str, Path], list[str], str]:
     """History (changes since last run, trend) before the reports, mail and retention after.
 
     The results come first: if any follow-up step fails, the plain reports are still written.
+    Answers the paths, one-line notes for stderr, and the "Since last run" text for the console.
     """
     from reports import write_reports
+    from reports.changes import render_text
     from reports.weekly import write_weekly_reports
     from scanner import followup
 
     if settings.history is None and mail is None:
-        return write_reports(results, out_dir), []
+        return write_reports(results, out_dir), [], ""
     try:
         follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
         if follow.run_id is not None:
@@ -252,8 +256,9 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
         follow = followup.finish(follow, results, mail=mail, keep_runs=settings.keep_runs,
                                  report_path=paths.get("html"), output_dir=out_dir)
     except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its results
-        return write_reports(results, out_dir), [f"history/mail/retention skipped: {type(exc).__name__}: {exc}"]
-    return paths, list(follow.messages)
+        return (write_reports(results, out_dir), [f"history/mail/retention skipped: {type(exc).__name__}: {exc}"],
+                "")
+    return paths, list(follow.messages), render_text(follow.changes) if follow.changes is not None else ""
 
 
 async def _run_with_signals(runner: Runner[Host, HostOutcome], hosts: list[Host], progress: Progress,

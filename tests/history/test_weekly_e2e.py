@@ -56,6 +56,36 @@ def three_weeks(tmp_path_factory):
     return tmp_path, weeks, name
 
 
+def _section(text, title):
+    """The host lines under one heading of the console's "Since last run" block."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(title + " ("))
+    out = []
+    for line in lines[start + 1:]:
+        if not line.startswith("    "):
+            break
+        out.append(line.strip())
+    return out
+
+
+def test_console_prints_the_changes(three_weeks):
+    """The week-2 summary lists the fixed, newly failing, removed and unreachable hosts."""
+    _tmp, weeks, name = three_weeks
+    first_out, second_out = weeks[0][1], weeks[1][1]
+    assert "Since last run: no earlier complete run" in first_out
+    assert _section(second_out, "Fixed") == [f"{name[0]}  AFFECTED -> RECOVERED"]
+    assert _section(second_out, "Regressed") == [f"{name[1]}  NOT_AFFECTED -> AFFECTED  "
+                                                 + _section(second_out, "Regressed")[0].split("  ", 2)[2]]
+    assert _section(second_out, "Hosts removed") == [f"{name[3]}  (was NOT_AFFECTED)"]
+    (down,) = _section(second_out, "Newly unreachable")
+    assert down.startswith(f"{name[4]}  NOT_AFFECTED -> ERROR  (unreachable")
+    assert _section(second_out, "Still open")[0].startswith(f"{name[2]}  AFFECTED since ")
+    third_out = weeks[2][1]
+    assert "no change." in third_out
+    assert _section(third_out, "Not successfully checked for 2+ runs in a row")[0].startswith(f"{name[4]}  2 runs")
+    assert [w[0].exit_status for w in weeks] == [1, 3, 3]
+
+
 def test_csv_has_change_columns(three_weeks):
     """Week 2's report.csv says per host what changed and since when a finding is open."""
     tmp_path, _weeks, name = three_weeks
@@ -115,7 +145,7 @@ def test_scheduled_run_from_config_with_mail_down(tmp_path, monkeypatch, capsys)
     assert "retention: removed 1 old run(s) and 1 run folder(s), keeping 1" in err
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "results.json").is_file() and (runs[0] / "report.html").is_file()
-    assert password not in out + err
+    assert "Since last run (run #1" in out and password not in out + err
 
 
 def test_exit_status_each_week(three_weeks):
