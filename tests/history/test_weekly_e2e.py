@@ -152,3 +152,16 @@ def test_exit_status_each_week(three_weeks):
     """Week 1 has findings (1); weeks 2 and 3 also have a host down (3), as a scheduler sees it."""
     _tmp, weeks, _name = three_weeks
     assert [w[0].exit_status for w in weeks] == [1, 3, 3]
+
+
+def test_demo_runs_two_scans_with_a_change(tmp_path, capsys):
+    """`cmaudit demo` (what `make demo` runs) scans twice, so its report opens with what changed."""
+    out_dir = tmp_path / "demo"
+    assert main(["demo", "--hosts", "20", "-o", str(out_dir), "--timeout", "10", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Since last run: no earlier complete run" in out  # the baseline scan
+    for heading in ("Regressed (1):", "Fixed (1):", "Newly unreachable (1):"):
+        assert heading in out
+    assert (out_dir / "baseline" / "results.json").is_file()
+    html = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert 'id="since-previous"' in html and html.count('class="trend-run"') == 2
