@@ -234,31 +234,47 @@ def run_scan(
 
 def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings,
                           mail: MailSettings | None) -> tuple[dict[str, Path], list[str], str]:
-    """History (changes since last run, trend) before the reports, mail and retention after.
+    """results.json first, then history (changes, trend), the reports, and mail and retention last.
 
-    The results come first: if any follow-up step fails, the plain reports are still written.
+    results.json is written before anything that can block or fail (a locked history database, a
+    report held open in Excel, a mail relay), so a run never loses its results to a follow-up step.
     Answers the paths, one-line notes for stderr, and the "Since last run" text for the console.
     """
-    from reports import write_reports
+    from reports import REPORTERS, ReportWriteError, write_reports
     from reports.changes import render_text
     from reports.weekly import write_weekly_reports
     from scanner import followup
 
-    if settings.history is None and mail is None:
-        return write_reports(results, out_dir), [], ""
+    notes: list[str] = []
+    json_reporter = REPORTERS["json"]
     try:
-        follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
-        if follow.run_id is not None:
+        json_reporter.write(results, out_dir / json_reporter.filename)
+    except OSError as exc:
+        notes.append(f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}")
+    follow: followup.FollowUp | None = None
+    if settings.history is not None or mail is not None:
+        try:
+            follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
+        except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its reports
+            notes.append(f"history skipped: {type(exc).__name__}: {exc}")
+    try:
+        if follow is not None and follow.run_id is not None:
             paths = write_weekly_reports(results, out_dir, follow.changes, follow.trend,
                                          trend_runs=follow.trend_runs)
         else:
             paths = write_reports(results, out_dir)
+    except ReportWriteError as exc:
+        paths = dict(exc.written)
+        notes.append(str(exc))
+    if follow is None:
+        return paths, notes, ""
+    try:
         follow = followup.finish(follow, results, mail=mail, keep_runs=settings.keep_runs,
                                  report_path=paths.get("html"), output_dir=out_dir)
-    except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its results
-        return (write_reports(results, out_dir), [f"history/mail/retention skipped: {type(exc).__name__}: {exc}"],
-                "")
-    return paths, list(follow.messages), render_text(follow.changes) if follow.changes is not None else ""
+    except Exception as exc:  # noqa: BLE001 - as above: mail/retention never cost the results
+        notes.append(f"mail/retention skipped: {type(exc).__name__}: {exc}")
+    notes.extend(follow.messages)
+    return paths, notes, render_text(follow.changes) if follow.changes is not None else ""
 
 
 async def _run_with_signals(runner: Runner[Host, HostOutcome], hosts: list[Host], progress: Progress,

@@ -216,3 +216,17 @@ def test_no_password_anywhere_is_a_usage_error(tmp_path: Path, monkeypatch: pyte
     assert main(["scan", "hosts.csv", "--no-history", "-o", "run"]) == 64
     assert "$CMAUDIT_PASSWORD" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_report_that_cannot_be_written_keeps_the_results(tmp_path: Path) -> None:
+    """A report.csv held open (here: a folder in its place) costs neither results.json nor the HTML report."""
+    password = new_password()
+    run_dir = tmp_path / "run"
+    (run_dir / "report.csv").mkdir(parents=True)
+    with Fleet(hosts=2, password=password, machine_factory=healthy_machine, profiles=["h"] * 2) as fleet:
+        result = scan(fleet, tmp_path, password)
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert len(results["hosts"]) == 2
+    assert (run_dir / "report.html").is_file()
+    assert "report.csv" in result.stderr and "Traceback" not in result.stderr
+    assert set(result.outcome.paths) == {"json", "html"}
