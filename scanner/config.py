@@ -132,6 +132,7 @@ KEYS: dict[str, _Key] = {
     "record_history": _Key(_bool, ()),  # false = --no-history
     "keep_runs": _Key(_int(1), ("keep_runs",)),
     "quiet": _Key(_bool, ("quiet",)),
+    "log_file": _Key(_path, ("log_file",)),
 }
 MAIL_KEYS: dict[str, _Key] = {
     "to": _Key(_addresses, ("mail_to",)),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from scanner.audit_log import AuditLog
 from scanner.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
 from scanner.errors import HostAuthFailed, HostError, UsageError
 from scanner.host_job import HostOutcome, ScanContext, ScanJob
@@ -58,6 +59,7 @@ class ScanSettings:
     interactive: bool = False  # may prompt for a password (only on a terminal)
     grace: float = 3.0
     backoff_base: float = 0.5
+    log_file: Path | None = None  # append an audit trail of hosts contacted (no secrets)
     history: Path | None = None  # record the run here (and show changes since the last one); None: don't
     keep_runs: int | None = None  # retention after recording
 
@@ -186,9 +188,15 @@ def run_scan(
         return ScanJob(host, deadline, context)
 
     progress = Progress(len(inventory.hosts), err, quiet=settings.quiet)
+    audit = AuditLog(settings.log_file, secrets) if settings.log_file else None
+    if audit is not None:
+        audit.event("run-start", inventory=settings.inventory, inventory_sha256=inventory.sha256,
+                    hosts=len(inventory.hosts), output=out_dir, user=settings.username, insecure=settings.insecure)
 
     def done(run: HostRun[Host, HostOutcome]) -> None:
         result = host_result(run)
+        if audit is not None:
+            audit.host_done(result, run.host.auth)
         detail = result.error.category.value if result.error else ""
         progress.host_done(run.host.stable_name, result.verdict, detail)
         if on_host_done is not None:
@@ -208,6 +216,9 @@ def run_scan(
         runs = asyncio.run(_run_with_signals(runner, list(inventory.hosts), progress, install_signal_handlers))
     finally:
         progress.close()
+        if audit is not None:
+            audit.event("run-end", interrupted=runner.interrupted)
+            audit.close()
     if runner.breaker_tripped:
         err.write(f"cmaudit: stopped logging on after {settings.max_auth_failures} authentication failures in a "
                   "row; remaining hosts were skipped (ERROR/auth-skipped)\n")

@@ -88,7 +88,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "account to avoid a lockout (default: 5; 0 disables)")
     parser.add_argument("--max-log-bytes", type=_positive_int, default=DEFAULT_MAX_LOG_BYTES, metavar="N",
                         help=f"per log file, keep at most the last N bytes (default: {DEFAULT_MAX_LOG_BYTES})")
-    parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    parser.add_argument("--quiet", action="store_true",
+                        help="for schedulers: no progress output, only the summary and errors")
+    parser.add_argument("--log-file", metavar="FILE", type=Path, default=None,
+                        help="append an audit trail (UTC time, host, address, attempts, verdict or error) of "
+                             "every host contacted; never holds a secret")
     add_schedule_options(parser)
     add_config_option(parser)  # last: it wraps the defaults of the options above
 
@@ -122,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         max_auth_failures=args.max_auth_failures,
         max_log_bytes=args.max_log_bytes,
         quiet=args.quiet,
+        log_file=args.log_file,
         interactive=_stdin_is_terminal(),
         history=followup.history_target(args),
         keep_runs=args.keep_runs,
