@@ -71,9 +71,9 @@ def _memory(r: dict[str, Any]) -> list[str]:
                if (r["hosts_x4_peak_ratio"] or 9) <= 1.15 < (r["concurrency_x4_peak_ratio"] or 0) else
                "The peak is not flat in the host count here (see the pinned-allocator row for why)."),
             f"- With glibc's mmap threshold pinned (MALLOC_MMAP_THRESHOLD_=131072) the same scan peaks at "
-            f"{r.get('peak_mb_pinned_malloc')} MB: what growth with the host count remains under the default "
-            "allocator is heap fragmentation (glibc raises its mmap threshold after a multi-MB block is freed, so "
-            "later log buffers land in the per-thread arenas), not data kept."]
+            f"{r.get('peak_mb_pinned_malloc')} MB: the difference is heap fragmentation, not data kept (glibc "
+            "raises its mmap threshold after a multi-MB block is freed, so later log buffers land in the "
+            "per-thread arenas). cmaudit could pin it itself at start-up (mallopt) on glibc."]
     return out
 
 
@@ -97,11 +97,11 @@ _SECTIONS = {"fleet": ("1. Fleet throughput against the latency limit, and 2. ag
              "reports": ("5. Reports (CSV + HTML + JSON for a large fleet)", _reports)}
 
 
-def render(results: Sequence[dict[str, Any]], argv: Sequence[str]) -> str:
+def render(results: Sequence[dict[str, Any]], argv: Sequence[str], when: datetime | None = None) -> str:
     """The Markdown page: date, machine, command, then one section per benchmark (raw JSON at the end)."""
     machine: dict[str, Any] = next((r["machine"] for r in results if "machine" in r), {})
     lines = ["# Benchmark results", "",
-             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench {' '.join(argv)}`.",
+             f"Measured {when or datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{' '.join(['python -m bench', *argv])}`.",
              f"Machine: {machine.get('nproc')} cores ({machine.get('cpu')}), Python {machine.get('python')}, "
              f"{machine.get('platform')}.", ""]
     order = {name: i for i, name in enumerate(_SECTIONS)}
