@@ -90,7 +90,7 @@ def _peer_host(url: str, password: str) -> int:
 
 
 def run_peer(fleet: ChildFleet, password: str, threads: int) -> dict[str, Any]:
-    urls = [f"{row['transport']}://{row['host']}:{row['port']}/wsman" for row in fleet.rows]
+    urls = [f"{row['transport']}://{row.get('address') or row['host']}:{row['port']}/wsman" for row in fleet.rows]
     fleet.reset_counters()
     cpu0, sim0, t0 = _cpu_self(), fleet.cpu_seconds(), time.perf_counter()
     failures = 0

@@ -145,10 +145,11 @@ class ChildFleet:
 
 
 def write_inventory(rows: list[dict[str, str]], path: str | os.PathLike[str]) -> Path:
-    """The CSV inventory `host,port,transport,auth` of `rows` (as Fleet.inventory_rows gives them)."""
+    """The CSV inventory of `rows` (as Fleet.inventory_rows gives them: host, port, transport, auth, ...)."""
     target = Path(path)
+    fields = list(dict.fromkeys(key for row in rows for key in row)) or ["host", "port", "transport", "auth"]
     with target.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["host", "port", "transport", "auth"], lineterminator="\n")
+        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return target
