@@ -1,6 +1,6 @@
 """No password reaches any output: every file of a demo run and of a recorded scan, stdout and stderr.
 
-The runs go through the real CLI (`cmaudit demo`, `cmaudit scan --history`) with known passwords, faults
+The runs go through the real CLI (`cmaudit demo`, `cmaudit scan --history --log-file`) with known passwords, faults
 that produce auth and protocol errors, and a host whose own password is wrong. Every file under the
 run folders is searched as bytes, gzip evidence decompressed, the SQLite history (and any journal)
 included; the password is searched raw, as UTF-16LE, and as the Basic header's base64.
@@ -68,8 +68,8 @@ def test_demo_run_leaks_no_password(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_recorded_scan_leaks_no_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capfd: pytest.CaptureFixture[str]) -> None:
-    """`cmaudit scan --history` with a wrong per-host password leaves no password in results, reports,
-    evidence, the history database, stdout or stderr."""
+    """`cmaudit scan --history --log-file` with a wrong per-host password leaves no password in results,
+    reports, evidence, the history database, the log file, stdout or stderr."""
     password, wrong = new_password(), new_password()
     with Fleet(hosts=8, password=password, faults="1=badauth,2=badxml,3=http500") as fleet:
         rows = fleet.inventory_rows()
@@ -79,12 +79,14 @@ def test_recorded_scan_leaks_no_password(tmp_path: Path, monkeypatch: pytest.Mon
         monkeypatch.setenv("CMAUDIT_TEST_OTHER", wrong)
         history = tmp_path / "state" / "history.sqlite"
         argv = ["scan", str(inventory), "-o", str(tmp_path / "run"), "--username", fleet.username,
-                "--timeout", "4", "--retries", "1", "--history", str(history), "--quiet"]
+                "--timeout", "4", "--retries", "1", "--history", str(history), "--quiet",
+                "--log-file", str(tmp_path / "state" / "audit.log")]
         first = main(argv)
         second = main(argv[:3] + [str(tmp_path / "run2")] + argv[4:])  # a second run: changes are computed too
     captured = capfd.readouterr()
     assert first & 2 and second & 2, captured.err  # incomplete audit: the faulty hosts are ERROR
     assert history.is_file() and history.stat().st_size > 0
+    assert (tmp_path / "state" / "audit.log").stat().st_size > 0  # the audit trail is searched too
     assert not _leaks(tmp_path, captured.out + captured.err, [password, wrong])
 
 
