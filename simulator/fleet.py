@@ -283,14 +283,19 @@ class Fleet:
     # -- output ----------------------------------------------------------------------------------------
 
     def inventory_rows(self) -> list[dict[str, str]]:
-        return [{"host": "127.0.0.1", "port": str(h.port), "transport": h.scheme, "auth": self.auth}
-                for h in self.hosts]
+        """One row per host: its name, and the loopback address a scanner connects to."""
+        return [{"host": h.name, "port": str(h.port), "transport": h.scheme, "auth": self.auth,
+                 "address": "127.0.0.1"} for h in self.hosts]
 
     def write_inventory(self, path: str | os.PathLike[str]) -> Path:
-        """Write the CSV inventory `host,port,transport,auth` that cmaudit scans."""
+        """Write the CSV inventory `host,port,transport,auth,address` that cmaudit scans.
+
+        `host` is the simulated server's name (what reports and the history show), `address` where it
+        listens (127.0.0.1), as an admin's CSV gives a name and, where DNS does not, an address.
+        """
         target = Path(path)
         with target.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["host", "port", "transport", "auth"], lineterminator="\n")
+            writer = csv.DictWriter(fh, fieldnames=["host", "port", "transport", "auth", "address"], lineterminator="\n")
             writer.writeheader()
             writer.writerows(self.inventory_rows())
         return target

@@ -23,7 +23,7 @@ PROFILES = ["sp1-affected", "sp1-healthy", "sp1-affected", "sp1-healthy", "sp1-h
 def _write_inventory(path, fleet, skip=()):
     rows = [r for i, r in enumerate(fleet.inventory_rows()) if i not in skip]
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["host", "port", "transport", "auth"], lineterminator="\n")
+        writer = csv.DictWriter(fh, fieldnames=["host", "port", "transport", "auth", "address"], lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -44,7 +44,7 @@ def three_weeks(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("weekly")
     password = "Pw-" + secrets.token_urlsafe(18)
     with simulator.Fleet(profiles=PROFILES, password=password) as fleet:
-        name = {i: f"127.0.0.1:{h.port}" for i, h in enumerate(fleet.hosts)}
+        name = {i: f"{h.name}:{h.port}" for i, h in enumerate(fleet.hosts)}
         _write_inventory(tmp_path / "fleet.csv", fleet)
         weeks = [_scan(fleet, tmp_path, 1, password)]
         fleet.set_profile(0, "sp1-recovered")

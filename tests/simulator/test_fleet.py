@@ -51,23 +51,24 @@ def run_on(host, password, command):
 
 
 def test_inventory_lists_every_host_and_reads_back(tmp_path, fake_profiles):
-    """write_inventory writes host,port,transport,auth rows that cmaudit's inventory reader accepts."""
+    """write_inventory writes host,port,transport,auth(,address) rows that cmaudit's inventory reader accepts."""
     with Fleet(hosts=3, password=new_password()) as fleet:
         path = fleet.write_inventory(tmp_path / "hosts.csv")
         rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
-        assert list(rows[0]) == ["host", "port", "transport", "auth"]
-        assert [(r["host"], int(r["port"]), r["transport"], r["auth"]) for r in rows] == \
-            [("127.0.0.1", h.port, "http", "ntlm") for h in fleet.hosts]
+        assert list(rows[0]) == ["host", "port", "transport", "auth", "address"]
+        assert [(r["host"], int(r["port"]), r["transport"], r["auth"], r["address"]) for r in rows] == \
+            [(h.name, h.port, "http", "ntlm", "127.0.0.1") for h in fleet.hosts]
         assert [h.profile for h in fleet.hosts] == ["fake", "other", "fake"]
         inventory = load_inventory(path)
-        assert sorted(h.port for h in inventory.hosts) == sorted(h.port for h in fleet.hosts)
+        assert sorted((h.name, h.address, h.port) for h in inventory.hosts) == \
+            sorted((h.name, "127.0.0.1", h.port) for h in fleet.hosts)
 
 
 def test_tls_fleet_inventory_says_https_and_basic(tmp_path):
     """A TLS fleet writes https/basic rows and a CA file clients can validate with."""
     with Fleet(profiles=["fake"], tls=True, password=new_password(), machine_factory=fake_factory) as fleet:
         fleet.write_inventory(tmp_path / "hosts.csv")
-        assert (tmp_path / "hosts.csv").read_text().splitlines()[1].endswith(",https,basic")
+        assert (tmp_path / "hosts.csv").read_text().splitlines()[1].endswith(",https,basic,127.0.0.1")
         assert Path(fleet.ca_file).read_text().startswith("-----BEGIN CERTIFICATE-----")
         ca_file = fleet.ca_file
     assert not os.path.exists(ca_file)
