@@ -29,6 +29,12 @@ needing action first. Columns, in this fixed order (new columns are only ever ap
     advisory          advisory id, e.g. ms-954474
     run_id            the run the row comes from (after `cmaudit report` merging, per source run)
 
+With a history database (`cmaudit scan`, reports/weekly.py) two more follow:
+
+    first_seen        when the host's current finding was first seen (UTC date)
+    change            since the last run: new, fixed, regressed, still-open, newly-unreachable or added
+                      (empty when nothing changed)
+
 Formula injection: text from a server or an inventory is untrusted, and a spreadsheet runs a cell
 starting with `=`, `+`, `-`, `@`, tab or CR as a formula (`=HYPERLINK(...)`, DDE). Every *text* cell
 starting with one of those (also after leading spaces, and their full-width forms) gets a leading
