@@ -295,7 +295,8 @@ class Fleet:
         """
         target = Path(path)
         with target.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["host", "port", "transport", "auth", "address"], lineterminator="\n")
+            writer = csv.DictWriter(fh, fieldnames=["host", "port", "transport", "auth", "address"],
+                                    lineterminator="\n")
             writer.writeheader()
             writer.writerows(self.inventory_rows())
         return target
