@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.mail import MAIL_WHEN, SECURITY, MailSettings
+from scanner.commands._argtypes import positive_int
 from scanner.errors import UsageError
 
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -235,16 +236,6 @@ class _FromDefault:
         return repr(self.value)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
 def add_schedule_options(parser: argparse.ArgumentParser) -> None:
     """The options of a scheduled scan: history, retention and mail (then call add_config_option)."""
     group = parser.add_argument_group("history, retention and mail (for scheduled runs)")
@@ -252,7 +243,7 @@ def add_schedule_options(parser: argparse.ArgumentParser) -> None:
                        help="history database to record the run in (default: $CMAUDIT_HISTORY, else under the "
                             "user's data directory)")
     group.add_argument("--no-history", action="store_true", help="do not record this run in the history")
-    group.add_argument("--keep-runs", metavar="N", type=_positive, default=None,
+    group.add_argument("--keep-runs", metavar="N", type=positive_int, default=None,
                        help="after recording, keep only the newest N runs of this inventory (and their folders)")
     group.add_argument("--mail-to", metavar="ADDR", action="append", default=None,
                        help="mail the summary, the changes and report.html to ADDR (repeatable; SMTP from [mail])")

@@ -8,6 +8,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from reports import history
+from scanner.commands._argtypes import positive_int
 from scanner.records import VERDICT_ORDER
 
 HELP = "list recorded runs, or one host's verdict over time (--host)"
@@ -27,19 +28,9 @@ def history_path(args: argparse.Namespace) -> Path:
     return chosen if chosen is not None else history.default_history_path()
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", metavar="H", help="show this host's verdict in each run (matched by name)")
-    parser.add_argument("--runs", metavar="N", type=_positive, default=20, help="how many runs to show (default 20)")
+    parser.add_argument("--runs", metavar="N", type=positive_int, default=20, help="how many runs to show (default 20)")
     parser.add_argument("--inventory", metavar="KEY", help="only runs of this inventory (as listed)")
     add_history_option(parser)
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from scanner.collect import DEFAULT_MAX_LOG_BYTES
+from scanner.commands._argtypes import non_negative_int, port, positive_int, seconds
 from scanner.config import add_config_option, add_schedule_options, apply_config, mail_settings
 from scanner.errors import UsageError
 
@@ -14,43 +15,6 @@ HELP = "audit every site server of an inventory over WinRM and write results.jso
 ORDER = 10
 
 AUTH_CHOICES = ("ntlm", "negotiate", "kerberos", "credssp", "certificate", "basic")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError("must be between 0 and 86400 seconds")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError("must be a TCP port (1-65535)")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,26 +31,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "inventory's per-host password_env wins)")
     parser.add_argument("--auth", choices=AUTH_CHOICES, default="ntlm",
                         help="default authentication for hosts that do not set one (default: ntlm)")
-    parser.add_argument("--port", type=_port, help="default port (default: 5985 for http, 5986 for https)")
+    parser.add_argument("--port", type=port, help="default port (default: 5985 for http, 5986 for https)")
     parser.add_argument("--scheme", choices=("http", "https"), default="http",
                         help="default scheme (default: http, with WinRM message encryption required)")
     parser.add_argument("--ca-file", metavar="FILE", help="CA bundle to validate the hosts' HTTPS certificates")
     parser.add_argument("--insecure", action="store_true",
                         help="DANGEROUS: skip certificate validation and allow Basic over HTTP (recorded in "
                              "the results)")
-    parser.add_argument("--concurrency", type=_positive_int, default=32,
+    parser.add_argument("--concurrency", type=positive_int, default=32,
                         help="hosts scanned at once (default: 32, like Invoke-Command -ThrottleLimit)")
-    parser.add_argument("--timeout", type=_seconds, default=120.0,
+    parser.add_argument("--timeout", type=seconds, default=120.0,
                         help="whole-host budget in seconds, retries included (default: 120)")
-    parser.add_argument("--connect-timeout", type=_seconds, default=10.0, metavar="S",
+    parser.add_argument("--connect-timeout", type=seconds, default=10.0, metavar="S",
                         help="TCP/TLS connect timeout per request in seconds (default: 10)")
-    parser.add_argument("--retries", type=_non_negative_int, default=2,
+    parser.add_argument("--retries", type=non_negative_int, default=2,
                         help="retries for transient errors: refused, reset, 5xx, timeouts (default: 2); "
                              "authentication failures are never retried")
-    parser.add_argument("--max-auth-failures", type=_non_negative_int, default=5, metavar="K",
+    parser.add_argument("--max-auth-failures", type=non_negative_int, default=5, metavar="K",
                         help="after K authentication failures in a row, skip the remaining hosts of that "
                              "account to avoid a lockout (default: 5; 0 disables)")
-    parser.add_argument("--max-log-bytes", type=_positive_int, default=DEFAULT_MAX_LOG_BYTES, metavar="N",
+    parser.add_argument("--max-log-bytes", type=positive_int, default=DEFAULT_MAX_LOG_BYTES, metavar="N",
                         help=f"per log file, keep at most the last N bytes (default: {DEFAULT_MAX_LOG_BYTES})")
     parser.add_argument("--quiet", action="store_true",
                         help="for schedulers: no progress output, only the summary and errors")

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from scanner.commands._argtypes import port
 from scanner.errors import UsageError
 from simulator import Fleet
 from simulator.faults import FaultSpecError
@@ -41,12 +42,6 @@ def _latency(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"port {text!r} is not a number from 1 to 65535")
-    return int(text)
-
-
 def faults_help() -> str:
     """The SPEC grammar from simulator.faults, for --help."""
     text = (FAULTS_DOC or "").split("\n\n", 1)[-1]
@@ -69,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"${PASSWORD_ENV}")
     parser.add_argument("--auth", choices=("ntlm", "negotiate", "basic"), default=None,
                         help="auth method written to the inventory (default: ntlm, basic with --tls)")
-    parser.add_argument("--base-port", type=_port, default=None, metavar="P",
+    parser.add_argument("--base-port", type=port, default=None, metavar="P",
                         help="host i listens on port P+i (default: ports chosen by the OS)")
     parser.add_argument("--inventory-out", type=Path, required=True, metavar="FILE",
                         help="write the CSV inventory (host,port,transport,auth) here")

@@ -1,4 +1,4 @@
-"""Fixtures for the history tests: a headless Chromium for the "Since last run" browser test."""
+"""Fixtures shared by the test packages: a headless Chromium (Debian's) driven by Playwright's sync API."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """One browser per test module keeps the suite fast; each test gets its own context/page."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium or set CMAUDIT_CHROMIUM)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
