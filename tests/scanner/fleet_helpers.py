@@ -64,14 +64,3 @@ def scan(fleet: Any, tmp_path: Path, password: str, **overrides: Any) -> Scan:
     outcome = run_scan(ScanSettings(**settings), environ={"CMAUDIT_PASSWORD": password}, out=out, err=err,
                        on_runner=on_runner, on_host_done=on_host_done, install_signal_handlers=False)
     return Scan(outcome, out.getvalue(), err.getvalue())
-
-
-READ_ONLY_PROGRAMS = ("echo", "reg query", "type")
-
-
-def is_read_only(command_line: str) -> bool:
-    """Every `&`-joined part is echo, `reg query` or `type`, with no redirection or pipe."""
-    if any(ch in command_line for ch in "<>|^%"):
-        return False
-    parts = [p.strip() for p in command_line.split(" & ")]
-    return all(any(p.lower().startswith(prog + " ") for prog in READ_ONLY_PROGRAMS) for p in parts)

@@ -11,7 +11,8 @@ import pytest
 
 from scanner.records import ErrorCategory, Verdict
 from simulator.fleet import Fleet
-from tests.scanner.fleet_helpers import healthy_machine, is_read_only, new_password, scan
+from tests.hardening.helpers import is_read_only
+from tests.scanner.fleet_helpers import healthy_machine, new_password, scan
 
 pytestmark = pytest.mark.network
 

@@ -8,7 +8,8 @@ import pytest
 
 from scanner.records import Verdict
 from simulator.fleet import Fleet
-from tests.scanner.fleet_helpers import is_read_only, new_password, scan
+from tests.hardening.helpers import is_read_only
+from tests.scanner.fleet_helpers import new_password, scan
 
 pytestmark = pytest.mark.network
 profiles = pytest.importorskip("simulator.profiles")
