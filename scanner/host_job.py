@@ -97,10 +97,15 @@ class ScanJob:
             collected = collect(session, self.context.collect)
         finally:
             session.close()
-        logs = tuple(
-            save_log(self.context.run_dir, self.host.stable_name, blob.name, blob.data, truncated=blob.truncated)
-            for blob in collected.snapshot.logs
-        )
+        try:
+            logs = tuple(
+                save_log(self.context.run_dir, self.host.stable_name, blob.name, blob.data, truncated=blob.truncated)
+                for blob in collected.snapshot.logs
+            )
+        except OSError as exc:
+            # a local disk problem, not the host's: translate() would call an OSError a network error and retry
+            raise HostError(self.host.name, f"cannot save the evidence under {self.context.run_dir}: "
+                                            f"{exc.strerror or exc}") from None
         facts = replace(collected.facts, logs=logs)
         judgement = self.context.evaluate(collected.snapshot, self.context.advisory)
         return HostOutcome(facts=facts, judgement=judgement)

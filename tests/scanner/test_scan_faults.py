@@ -129,3 +129,17 @@ def test_hostile_registry_path_is_not_run(tmp_path: Path) -> None:
     host = result.outcome.results.hosts[0]
     assert host.verdict is not Verdict.ERROR and host.facts.log_path is None
     assert len(commands) == 1 and all(is_read_only(c) for c in commands)
+
+
+def test_evidence_write_failure_is_not_a_network_error(tmp_path: Path) -> None:
+    """A run folder where evidence cannot be saved fails the host once, as a local error, not as unreachable."""
+    password = new_password()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "evidence").write_text("in the way")  # evidence/<host>/ cannot be created
+    with Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["healthy"]) as fleet:
+        result = scan(fleet, tmp_path, password)
+    host = result.outcome.results.hosts[0]
+    assert host.verdict is Verdict.ERROR
+    assert host.error is not None and host.error.category is ErrorCategory.OTHER, host.error
+    assert "evidence" in host.error.message
+    assert host.attempts == 1
