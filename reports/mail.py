@@ -176,6 +176,9 @@ def send(message: EmailMessage, settings: MailSettings, *, environ: Mapping[str,
             return MailOutcome(False, f"mail not sent to {to}: SMTP login needs the password in the environment "
                                       f"variable {settings.password_env or '(password_env not set)'}, which is empty")
         password = env[settings.password_env]
+        if not (settings.username.isascii() and password.isascii()):  # smtplib's AUTH encodes them as ASCII
+            return MailOutcome(False, f"mail not sent to {to}: the SMTP user name and password must be ASCII "
+                                      "(Python's smtplib cannot send others)")
     try:
         context = _tls_context(settings) if settings.security != "none" else None
         smtp: smtplib.SMTP

@@ -176,3 +176,12 @@ def test_nothing_changed_skips_without_contacting_the_relay():
     c = changes.compare(run(2), run(3))
     outcome = mail.mail_run(run(3), c, _settings(_free_port(), None, when="changed"), environ={})
     assert outcome.skipped and not outcome.sent
+
+
+def test_non_ascii_smtp_password_is_reported_not_raised(smtp_server, tmp_path):
+    """A password smtplib cannot send (non-ASCII) is a one-line failure, not a traceback after the scan."""
+    inbox, port, ca_file = smtp_server
+    outcome = mail.mail_run(run(2), None, _settings(port, ca_file), report_path=_report(tmp_path),
+                            environ={"CMAUDIT_SMTP_PASSWORD": "pässwört"})
+    assert not outcome.sent and "ASCII" in outcome.message
+    assert "pässwört" not in outcome.message and inbox.messages == []
