@@ -22,7 +22,7 @@ from scanner.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
 from scanner.errors import HostAuthFailed, HostError, UsageError
 from scanner.host_job import HostOutcome, ScanContext, ScanJob
 from scanner.progress import Progress
-from scanner.records import RunResults, Verdict
+from scanner.records import RunResults
 from scanner.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.scan_results import assemble, host_result, run_meta
 from scanner.winrm_session import SessionOptions
@@ -314,10 +314,3 @@ async def _run_with_signals(runner: Runner[Host, HostOutcome], hosts: list[Host]
     finally:
         for undo in restore:
             undo()
-
-
-def verdict_counts(results: RunResults) -> dict[Verdict, int]:
-    counts: dict[Verdict, int] = {}
-    for host in results.hosts:
-        counts[host.verdict] = counts.get(host.verdict, 0) + 1
-    return counts

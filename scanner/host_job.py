@@ -7,7 +7,7 @@ result exists: memory grows with the concurrency, never with the number of hosts
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,7 +109,3 @@ class ScanJob:
         facts = replace(collected.facts, logs=logs)
         judgement = self.context.evaluate(collected.snapshot, self.context.advisory)
         return HostOutcome(facts=facts, judgement=judgement)
-
-
-def secrets_of(values: Iterable[str | None]) -> tuple[str, ...]:
-    return tuple(v for v in values if v)
