@@ -40,3 +40,15 @@ _RANK = {verdict: rank for rank, verdict in enumerate(VERDICT_ORDER)}
 def action_order(hosts: Iterable[HostResult]) -> list[HostResult]:
     """Hosts needing action first (VERDICT_ORDER), then by name: the order every report lists them in."""
     return sorted(hosts, key=lambda h: (_RANK.get(h.verdict, len(_RANK)), h.host.casefold(), h.port))
+
+
+def needs_action(host: HostResult) -> bool:
+    """Findings to fix and hosts to check again: what every report counts as "needs action"."""
+    return host.verdict.is_finding or host.verdict.is_incomplete
+
+
+def why_text(host: HostResult) -> str:
+    """The one-line "why" a host list shows: the error if the host could not be judged, else the first reason."""
+    if host.error is not None:
+        return f"{host.error.category.value}: {host.error.message}"
+    return host.reasons[0] if host.reasons else ""

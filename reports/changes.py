@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from reports import history
+from reports.base import why_text
 from scanner.records import HostResult, RunResults, Verdict
 
 # Verdicts that mean "judged and fine"; moving from a finding to one of these is a fix.
@@ -99,9 +100,7 @@ def one_line(text: str) -> str:
 
 
 def _detail(h: HostResult) -> str:
-    if h.error is not None:
-        return one_line(f"{h.error.category.value}: {h.error.message}")
-    return one_line(h.reasons[0]) if h.reasons else ""
+    return one_line(why_text(h))
 
 
 def _parse_time(text: str | None) -> datetime | None:

@@ -8,8 +8,8 @@ from typing import TextIO
 
 from tabulate import tabulate
 
-from reports.base import action_order
-from scanner.records import VERDICT_ORDER, HostResult, RunResults
+from reports.base import action_order, needs_action, why_text
+from scanner.records import VERDICT_ORDER, RunResults
 
 EXIT_FINDINGS = 1  # bit 1: a host is AFFECTED or AT_RISK
 EXIT_INCOMPLETE = 2  # bit 2: a host is ERROR or UNKNOWN
@@ -31,22 +31,11 @@ def exit_status(results: RunResults) -> int:
     return status
 
 
-def needs_action(host: HostResult) -> bool:
-    """Findings to fix and hosts to check again."""
-    return host.verdict.is_finding or host.verdict.is_incomplete
-
-
 def _clean(text: str | None, width: int | None = None) -> str:
     out = (text or "").translate(_CONTROL_MAP)
     if width is not None and len(out) > width:
         out = out[: width - 3] + "..."
     return out
-
-
-def _why(host: HostResult) -> str:
-    if host.error is not None:
-        return f"{host.error.category.value}: {host.error.message}"
-    return host.reasons[0] if host.reasons else ""
 
 
 def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS) -> str:
@@ -64,7 +53,7 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS) ->
     if todo:
         table = [
             (_clean(h.host, 40), _clean(h.address, 40), h.port, _clean(h.facts.site_code or h.site_code, 8),
-             _clean(h.facts.build, 16), h.verdict.value, _clean(_why(h), _REASON_WIDTH))
+             _clean(h.facts.build, 16), h.verdict.value, _clean(why_text(h), _REASON_WIDTH))
             for h in todo[:max_rows]
         ]
         parts.append(f"Hosts needing action ({len(todo)}):")

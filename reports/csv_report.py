@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order
+from reports.base import action_order, needs_action
 from scanner.records import Evidence, HostResult, RunResults
 
 MAX_TEXT_CELL = 2000  # Excel's hard cell limit is 32,767; a log line this long is noise anyway
@@ -94,7 +94,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("build", lambda h, r: h.facts.build),
     Column("build_name", lambda h, r: h.build_name),
     Column("verdict", lambda h, r: h.verdict.value),
-    Column("needs_action", lambda h, r: "yes" if h.verdict.is_finding or h.verdict.is_incomplete else "no"),
+    Column("needs_action", lambda h, r: "yes" if needs_action(h) else "no"),
     Column("reason", lambda h, r: "; ".join(h.reasons)),
     Column("evidence_file", _ev("file")),
     Column("evidence_line", _ev("line"), text=False),

@@ -26,9 +26,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order
+from reports.base import action_order, needs_action, why_text
 from reports.csv_report import key_evidence
-from scanner.records import VERDICT_ORDER, HostResult, RunResults, Verdict
+from scanner.records import VERDICT_ORDER, RunResults, Verdict
 
 TEMPLATE = "report.html.j2"
 MAX_EVIDENCE_SHOWN = 50  # per host; results.json keeps them all
@@ -161,12 +161,6 @@ def chart_bars(counts: Mapping[Verdict, int], *, width: float = 260.0, row: int 
                 round(width * counts.get(v, 0) / top, 1)) for i, v in enumerate(VERDICT_ORDER)]
 
 
-def why_text(host: HostResult) -> str:
-    if host.error is not None:
-        return f"{host.error.category.value}: {host.error.message}"
-    return host.reasons[0] if host.reasons else ""
-
-
 def render_html(results: RunResults, *, sections: Sequence[Section] = ()) -> str:
     """The complete page."""
     hosts = action_order(results.hosts)
@@ -181,7 +175,7 @@ def render_html(results: RunResults, *, sections: Sequence[Section] = ()) -> str
         hosts=hosts,
         counts=counts,
         total=len(hosts),
-        action_count=sum(1 for h in hosts if h.verdict.is_finding or h.verdict.is_incomplete),
+        action_count=sum(1 for h in hosts if needs_action(h)),
         verdicts=VERDICT_ORDER,
         labels=VERDICT_LABELS,
         rank=rank,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from reports import changes as changes_mod
 from reports import history
+from reports.base import action_order, needs_action
 from scanner.records import VERDICT_ORDER, RunResults
 
 MAIL_WHEN = ("changed", "findings", "always")
@@ -101,11 +102,10 @@ def body_for(results: RunResults, changes: changes_mod.Changes | None, *, report
     lines.append(f"Hosts: {summary} (total {len(results.hosts)})")
     if changes is not None:  # what changed first: it is why this mail was sent
         lines += ["", changes_mod.render_text(changes).rstrip()]
-    action = [h for h in results.hosts if h.verdict.is_finding or h.verdict.is_incomplete]
+    action = action_order(h for h in results.hosts if needs_action(h))
     if action:
         lines += ["", f"Needs action ({len(action)}):"]
-        ordered = sorted(action, key=lambda h: (VERDICT_ORDER.index(h.verdict), h.host.casefold(), h.port))
-        for h in ordered[:MAX_ACTION_LINES]:
+        for h in action[:MAX_ACTION_LINES]:
             lines.append(f"  {changes_mod.one_line(history.display_name(h))}  {h.verdict.value}")
         if len(action) > MAX_ACTION_LINES:
             lines.append(f"  ... and {len(action) - MAX_ACTION_LINES} more (see the report)")
