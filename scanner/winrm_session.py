@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pypsrp.exceptions import WinRMTransportError
 from pypsrp.wsman import WSMan
 
+from scanner.credentials import message_encryption
 from scanner.errors import HostError, HostProtocolError, HostTimeout
 from scanner.winrm_errors import http_error_without_fault
 
@@ -227,14 +228,9 @@ def _build_wsman(owner: HostSession, host: Host, options: SessionOptions) -> _Co
     """The WSMan for `host` with cmaudit's transport policy."""
     https = host.scheme == "https"
     auth = host.auth
-    if https:
-        encryption = "auto"
-    elif auth in ("basic", "certificate"):
-        if not options.insecure:
-            raise HostError(host.name, f"{auth} authentication over HTTP is refused (use HTTPS or --insecure)")
-        encryption = "never"
-    else:
-        encryption = "always"
+    encryption = message_encryption(host)
+    if encryption == "never" and not options.insecure:  # an auth that cannot encrypt, over plain HTTP
+        raise HostError(host.name, f"{auth} authentication over HTTP is refused (use HTTPS or --insecure)")
     cert_validation: bool | str = True
     if options.insecure:
         cert_validation = False
