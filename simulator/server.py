@@ -188,8 +188,12 @@ class HostServer:
         if self.faults.refuse:
             # Bound but not listening: the kernel answers SYN with RST, i.e. "connection refused".
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", self.port))
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", self.port))
+            except OSError:  # the port is taken (base_port, or a restart after someone else took it)
+                sock.close()
+                raise
             self._refusing = sock
         else:
             self._server = await asyncio.start_server(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import gc
 import os
 import signal
+import socket
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import pytest
@@ -186,3 +189,18 @@ def test_simulate_serves_until_sigterm(tmp_path):
                 proc.kill()
             proc.stdout.close()
             proc.stderr.close()
+
+
+def test_refusing_host_on_a_taken_port_fails_without_leaking_its_socket():
+    """A refuse-fault host whose base_port is taken fails to start with OSError and leaves no open socket."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(OSError):
+                Fleet(profiles=["fake"], password=new_password(), machine_factory=fake_factory, faults="0=refuse",
+                      base_port=port).start()
+            gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
