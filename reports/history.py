@@ -453,11 +453,14 @@ def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -
         rows = conn.execute(sql, (key, like)).fetchall()
     out: list[HostEntry] = []
     for r in rows:
-        doc = json.loads(r[8])
-        h = host_from_dict(doc)
+        try:
+            verdict = Verdict(r[5])
+        except ValueError:
+            continue  # a verdict a later cmaudit added, as in _run_summaries
+        h = host_from_dict(json.loads(r[8]))
         reason = h.error.message if h.error else (h.reasons[0] if h.reasons else "")
         out.append(HostEntry(run_id=int(r[0]), started=r[1], complete=bool(r[2]), host=r[3], address=r[4],
-                             verdict=Verdict(r[5]), error_category=r[6], build=r[7], reason=reason))
+                             verdict=verdict, error_category=r[6], build=r[7], reason=reason))
     return out
 
 

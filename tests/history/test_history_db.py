@@ -217,3 +217,16 @@ def test_default_location_can_be_set_by_environment(tmp_path, monkeypatch):
     if sys.platform.startswith("linux"):
         assert history.default_history_path() == tmp_path / "xdg" / "cmaudit" / "history.sqlite3"
     assert history.default_history_path().name == "history.sqlite3"
+
+
+def test_host_timeline_skips_a_verdict_a_later_cmaudit_added(tmp_path):
+    """`cmaudit history --host` lists the runs it understands instead of failing on a newer verdict."""
+    db = tmp_path / "h.sqlite3"
+    old = history.record_run(db, run(1), INVENTORY)
+    new = history.record_run(db, run(2), INVENTORY)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE host_results SET verdict = 'QUARANTINED',"
+                     " result_json = json_set(result_json, '$.verdict', 'QUARANTINED') WHERE run_id = ?", (new,))
+    conn.close()
+    assert [e.run_id for e in history.host_timeline(db, "sms01")] == [old]
+    assert [r.id for r in history.list_runs(db)] == [new, old]
