@@ -5,9 +5,9 @@ Two ways in, with the same rules so they always agree on line numbers:
 - `entry_at(pos)` parses only the entry holding a byte offset (the engine, after a fast bytes search).
 
 Rules: a line holding `<![LOG[` opens a CMTrace entry that runs to the first line holding `]LOG]!><`
-(at most MAX_SPAN lines, and no other line in between may open one); otherwise a line with a server
-tail `$$<...><...><thread=...>` is a server entry; anything else is kept as raw text. Every physical
-line belongs to exactly one entry.
+(at most MAX_SPAN lines; no line in between may open one or be a complete server entry); otherwise a
+line with a server tail `$$<...><...><thread=...>` is a server entry; anything else is kept as raw
+text. Every physical line belongs to exactly one entry.
 """
 
 from __future__ import annotations
@@ -86,7 +86,16 @@ class LogBuffer:
                 return None
             if self.buf.find(_CLOSE, nxt, cur) >= 0:
                 return cur, span
+            if self._is_server_line(nxt, cur):
+                return None
         return None
+
+    def _is_server_line(self, start: int, end: int) -> bool:
+        """A complete server entry cannot continue a CMTrace message: it means the opener above was
+        damaged (no closer of its own), and the lines after it must keep their own entries."""
+        if self.buf.find(b"$$<", start, end) < 0:
+            return False
+        return parse_server(decode_line(self._raw(start, end)).replace("\x00", "")) is not None
 
     def _entry_from(self, start: int, line: int | None = None) -> LogEntry:
         """The entry that starts at the line beginning at `start`."""

@@ -200,6 +200,17 @@ def test_mutated_real_lines_keep_their_numbers(case):
             assert by_line[number].kind in ("server", "cmtrace"), (number, line)
 
 
+@pytest.mark.parametrize("junk", [pytest.param(b"\x00", id="nul"), pytest.param(b"\x01", id="control")])
+def test_unclosed_opener_does_not_swallow_server_lines(junk):
+    """An opener cut short, then server lines, then a closer whose opener is damaged: the server lines stay."""
+    cmtrace = CMTRACE.encode()
+    damaged = cmtrace[:1] + junk + cmtrace[1:]
+    data = b"\n".join([b"<![LOG[", SERVER.encode(), SERVER.encode(), damaged])
+    _check_invariants(data)
+    kinds = [(e.line, e.kind) for e in parse_log("x", data)]
+    assert kinds[:3] == [(1, "raw"), (2, "server"), (3, "server")]
+
+
 def test_entry_at_finds_an_opening_line_far_above():
     """A CMTrace message whose first line is longer than the search window is still found from its last line."""
     long_first = "<![LOG[" + "x" * 200_000
