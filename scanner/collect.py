@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.shell import CommandState, SignalCode, WinRS
@@ -316,7 +316,7 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
     path, problem = log_paths(reg)
     if path is None:
         return Collected(facts, Snapshot(build=build, setup_key_found=True, log_error=problem), stderr)
-    facts = _with_log_path(facts, path)
+    facts = replace(facts, log_path=path)
     rolled = rolled_name(path)
     split = MarkerSplitter(nonce, ("lo_", "log", "end"), options.max_log_bytes)
     stop_after = max(STOP_FACTOR * options.max_log_bytes, MIN_READ_BUDGET)
@@ -346,8 +346,3 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
 
 def _past_end(split: MarkerSplitter) -> bool:
     return split.current_name == "end" and split.current_seen > MAX_TRAILER_BYTES
-
-
-def _with_log_path(facts: HostFacts, path: str) -> HostFacts:
-    return HostFacts(build=facts.build, site_code=facts.site_code, site_type=facts.site_type,
-                     install_dir=facts.install_dir, registry_root=facts.registry_root, log_path=path)

@@ -29,10 +29,9 @@ def host_result(run: HostRun[Host, HostOutcome]) -> HostResult:
     )
     if run.value is None:
         error = run.error
-        category_message = ("other", "no result") if error is None else (error.category, error.message)
         return HostResult(
             verdict=Verdict.ERROR,
-            reasons=(category_message[1],),
+            reasons=(error.message if error is not None else "no result",),
             site_code=host.site_code,
             error=HostErrorRecord(error.category, error.message) if error is not None else None,
             **common,
