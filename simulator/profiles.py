@@ -213,7 +213,7 @@ def _base_files(fs: FileSystem, profile: Profile, installed: datetime) -> None:
     for program, size in (("cmd.exe", 389_120), ("reg.exe", 57_344), ("findstr.exe", 28_672),
                           ("find.exe", 11_776), ("hostname.exe", 9_728)):
         fs.add_file(f"{system32}\\{program}", b"MZ" + bytes(size - 2), installed)
-    if windows.reg_exe_3:
+    if windows.is_2003:
         fs.add_file("C:\\boot.ini", b"[boot loader]\r\ntimeout=30\r\ndefault=multi(0)disk(0)rdisk(0)partition(1)"
                     b"\\WINDOWS\r\n", installed)
 

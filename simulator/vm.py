@@ -46,7 +46,7 @@ class VirtualMachine:
             "SystemDrive": "C:", "ProgramFiles": program_files, "USERNAME": user, "USERPROFILE": self.cwd,
             "ComSpec": f"{windows.windows_dir}\\system32\\cmd.exe", "OS": "Windows_NT",
             "PROCESSOR_ARCHITECTURE": "AMD64" if is_64bit else "x86",
-            "TEMP": f"{self.cwd}\\Local Settings\\Temp" if windows.reg_exe_3 else f"{self.cwd}\\AppData\\Local\\Temp",
+            "TEMP": f"{self.cwd}\\Local Settings\\Temp" if windows.is_2003 else f"{self.cwd}\\AppData\\Local\\Temp",
         }
         if is_64bit:
             self.env["ProgramFiles(x86)"] = "C:\\Program Files (x86)"

@@ -19,7 +19,8 @@ class WindowsVersion:
 
     @property
     def is_2003(self) -> bool:
-        return self.reg_exe_3
+        """Server 2003 / 2003 R2 (NT 5.2): boot.ini, "Local Settings" paths; not a reg.exe question."""
+        return self.current_version == "5.2"
 
 
 WINDOWS_VERSIONS: dict[str, WindowsVersion] = {
