@@ -131,8 +131,3 @@ class Registry:
     def set_value(self, path: str, name: str, reg_type: RegType, data: RegData) -> None:
         key = self.create_key(path)
         key.values[name.casefold()] = RegValue(name, reg_type, data)
-
-    def get_value(self, path: str, name: str) -> RegValue | None:
-        """Convenience for tests: the value or None."""
-        key = self.open_key(path)
-        return None if key is None else key.value(name)
