@@ -436,8 +436,7 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
             finding_open[key] = True
         else:
             finding_open[key] = False
-    return HostStreaks(first_seen=first_seen, unchecked_runs={k: n for k, n in unchecked.items()},
-                       last_checked=last_checked)
+    return HostStreaks(first_seen=first_seen, unchecked_runs=unchecked, last_checked=last_checked)
 
 
 def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -> list[HostEntry]:
