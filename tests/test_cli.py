@@ -18,3 +18,15 @@ def test_help_documents_exit_codes():
     proc = subprocess.run([sys.executable, "-m", "scanner", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert "64" in proc.stdout and "AFFECTED" in proc.stdout
+
+
+def test_demo_unwritable_output_is_one_line_error(tmp_path, capsys):
+    """`cmaudit demo -o` under a plain file ends with a one-line error and exit 64, not a traceback."""
+    from scanner.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["demo", "--hosts", "1", "--once", "--quiet", "-o", str(blocker / "run")]) == 64
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith("cmaudit: error: ") and str(blocker / "run") in err

@@ -118,5 +118,8 @@ def _change_fleet(fleet: Fleet) -> str:
 
 
 def _inventory_path(output: Path) -> Path:
-    output.mkdir(parents=True, exist_ok=True)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot create the output folder: {exc.strerror or exc}") from None
     return output / "demo-inventory.csv"
