@@ -194,9 +194,9 @@ def send(message: EmailMessage, settings: MailSettings, *, environ: Mapping[str,
             if settings.username and password is not None:
                 smtp.login(settings.username, password)
             refused = smtp.send_message(message)
-    except smtplib.SMTPNotSupportedError:
-        return MailOutcome(False, f"mail not sent to {to}: {where} does not offer STARTTLS "
-                                  "(set security = \"tls\" or \"none\" for a trusted relay)")
+    except smtplib.SMTPNotSupportedError as exc:  # no STARTTLS, no AUTH, or no SMTPUTF8 for an address
+        hint = " (set security = \"tls\" or \"none\" for a trusted relay)" if "STARTTLS" in str(exc) else ""
+        return MailOutcome(False, f"mail not sent to {to}: {where}: {_header(str(exc))}{hint}")
     except smtplib.SMTPAuthenticationError as exc:
         return MailOutcome(False, f"mail not sent to {to}: {where} refused the login for {settings.username} "
                                   f"({exc.smtp_code})")

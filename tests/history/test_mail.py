@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import smtplib
 import socket
 import ssl
 import warnings
@@ -185,3 +186,36 @@ def test_non_ascii_smtp_password_is_reported_not_raised(smtp_server, tmp_path):
                             environ={"CMAUDIT_SMTP_PASSWORD": "pässwört"})
     assert not outcome.sent and "ASCII" in outcome.message
     assert "pässwört" not in outcome.message and inbox.messages == []
+
+
+@pytest.mark.parametrize(("missing", "expected"), [
+    pytest.param("starttls", "STARTTLS extension not supported by server. (set security", id="no-starttls"),
+    pytest.param("login", "SMTP AUTH extension not supported by server.", id="no-auth"),
+])
+def test_missing_relay_extension_is_named(monkeypatch, missing, expected):
+    """A relay lacking an extension is reported by the extension it lacks, not always as missing STARTTLS."""
+
+    class _Relay:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def ehlo(self):
+            pass
+
+        def starttls(self, context=None):
+            if missing == "starttls":
+                raise smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server.")
+
+        def login(self, user, password):
+            raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+
+    monkeypatch.setattr(mail.smtplib, "SMTP", _Relay)
+    outcome = mail.mail_run(run(2), None, _settings(25, None), environ={"CMAUDIT_SMTP_PASSWORD": PASSWORD})
+    assert not outcome.sent and outcome.message.startswith("mail not sent to sccm-admins@example.test: 127.0.0.1:25: ")
+    assert expected in outcome.message
