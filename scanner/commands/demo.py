@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from scanner.commands._argtypes import seconds, whole_number
 from scanner.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,20 +34,14 @@ DEFAULT_HOSTS = 24
 MAX_HOSTS = 500
 
 
-def _hosts(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_HOSTS:
-        raise argparse.ArgumentTypeError(f"--hosts {text!r} is not a number from 1 to {MAX_HOSTS}")
-    return int(text)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hosts", type=_hosts, default=DEFAULT_HOSTS, metavar="N",
+    parser.add_argument("--hosts", type=whole_number(1, MAX_HOSTS), default=DEFAULT_HOSTS, metavar="N",
                         help=f"number of simulated hosts (default: {DEFAULT_HOSTS})")
     parser.add_argument("--faults", metavar="SPEC", default=None,
                         help="misbehaving hosts, e.g. '3=hang,5=refuse,7=http503x2' (see `cmaudit simulate`)")
     parser.add_argument("-o", "--output", metavar="DIR", type=Path,
                         help="the run's folder (default: a new UTC-timestamped folder under ./demo-run/)")
-    parser.add_argument("--timeout", type=float, default=15.0, help="per-host deadline in seconds (default: 15)")
+    parser.add_argument("--timeout", type=seconds, default=15.0, help="per-host deadline in seconds (default: 15)")
     parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")
     parser.add_argument("--once", action="store_true",
                         help="scan once (default: twice, with a fixed, a newly failing and an offline host in "
