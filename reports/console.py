@@ -16,8 +16,10 @@ EXIT_INCOMPLETE = 2  # bit 2: a host is ERROR or UNKNOWN
 DEFAULT_ACTION_ROWS = 50
 _REASON_WIDTH = 70
 
-# Server text must not drive the admin's terminal (ESC sequences, backspaces): C0, DEL and C1 go.
-_CONTROL_MAP = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0))}
+# Server text must not drive the admin's terminal (ESC sequences, backspaces) nor reorder a line (bidi
+# overrides, as changes.one_line also strips): C0, DEL, C1, zero-width and bidi controls go.
+_CONTROL_MAP = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0), *range(0x200B, 0x2010), *range(0x202A, 0x202F),
+                                 *range(0x2066, 0x206A))}
 
 
 def exit_status(results: RunResults) -> int:

@@ -63,3 +63,10 @@ def test_summary_warns_about_the_run(flag, words):
     results = RunResults(meta=meta(**{flag: True}), hosts=(simple("a", Verdict.NOT_AFFECTED, "ok"),))
     assert words in summary_text(results)
     assert words not in summary_text(RunResults(meta=meta(), hosts=results.hosts))
+
+
+def test_server_text_cannot_reorder_the_summary_line():
+    """Bidi overrides and zero-width characters in a server's reason do not reach the terminal."""
+    host = simple("sms01", Verdict.AFFECTED, "Sync \u202efixed\u202c ok\u200b")
+    text = summary_text(RunResults(meta=meta(), hosts=(host,)))
+    assert "\u202e" not in text and "\u202c" not in text and "\u200b" not in text and "Sync ?fixed? ok?" in text
