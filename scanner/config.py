@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inventory import AUTH_METHODS
 from reports.mail import MAIL_WHEN, SECURITY, MailSettings
 from scanner.commands._argtypes import positive_int
 from scanner.errors import UsageError
 
 MAX_CONFIG_BYTES = 1024 * 1024
-AUTH_METHODS = ("ntlm", "negotiate", "kerberos", "credssp", "certificate", "basic")
 
 
 class ConfigError(UsageError):
@@ -71,10 +71,13 @@ def _path(value: Any, base: Path) -> Path:
     return p if p.is_absolute() else base / p
 
 
-def _int(minimum: int) -> Callable[[Any, Path], int]:
+def _int(minimum: int, maximum: int | None = None) -> Callable[[Any, Path], int]:
+    """The same bounds as the matching command-line option (scanner.commands._argtypes)."""
     def convert(value: Any, base: Path) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"must be a whole number of at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be a whole number from {minimum} to {maximum}")
         return value
     return convert
 
@@ -120,14 +123,14 @@ KEYS: dict[str, _Key] = {
     "auth": _Key(_choice(AUTH_METHODS), ("auth",)),
     "username": _Key(_str, ("username",)),
     "password_env": _Key(_env_name, ("password_env",)),
-    "port": _Key(_int(1), ("port",)),
+    "port": _Key(_int(1, 65535), ("port",)),
     "scheme": _Key(_choice(("http", "https")), ("scheme",)),
     "ca_file": _Key(_path, ("ca_file",)),
     "concurrency": _Key(_int(1), ("concurrency",)),
     "timeout": _Key(_seconds, ("timeout",)),
     "connect_timeout": _Key(_seconds, ("connect_timeout",)),
     "retries": _Key(_int(0), ("retries",)),
-    "max_auth_failures": _Key(_int(1), ("max_auth_failures",)),
+    "max_auth_failures": _Key(_int(0), ("max_auth_failures",)),  # 0 disables, as on the CLI
     "max_log_bytes": _Key(_int(1024), ("max_log_bytes",)),
     "history": _Key(_path, ("history",)),
     "record_history": _Key(_bool, ()),  # false = --no-history
@@ -139,7 +142,7 @@ MAIL_KEYS: dict[str, _Key] = {
     "to": _Key(_addresses, ("mail_to",)),
     "from": _Key(_str, ()),
     "host": _Key(_str, ()),
-    "port": _Key(_int(1), ()),
+    "port": _Key(_int(1, 65535), ()),
     "security": _Key(_choice(SECURITY), ()),
     "username": _Key(_str, ()),
     "password_env": _Key(_env_name, ()),

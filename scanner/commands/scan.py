@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from inventory import AUTH_METHODS
 from scanner.collect import DEFAULT_MAX_LOG_BYTES
 from scanner.commands._argtypes import non_negative_int, port, positive_int, seconds
 from scanner.config import add_config_option, add_schedule_options, apply_config, mail_settings
@@ -13,8 +14,6 @@ from scanner.errors import UsageError
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
 ORDER = 10
-
-AUTH_CHOICES = ("ntlm", "negotiate", "kerberos", "credssp", "certificate", "basic")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password-env", metavar="NAME", default="CMAUDIT_PASSWORD",
                         help="environment variable holding the password (default: CMAUDIT_PASSWORD; an "
                              "inventory's per-host password_env wins)")
-    parser.add_argument("--auth", choices=AUTH_CHOICES, default="ntlm",
+    parser.add_argument("--auth", choices=AUTH_METHODS, default="ntlm",
                         help="default authentication for hosts that do not set one (default: ntlm)")
     parser.add_argument("--port", type=port, help="default port (default: 5985 for http, 5986 for https)")
     parser.add_argument("--scheme", choices=("http", "https"), default="http",

@@ -116,6 +116,7 @@ def test_password_key_is_refused(tmp_path, text):
     pytest.param('auth = "kerberoast"\n', "auth", "one of", id="bad-auth"),
     pytest.param('password_env = "hunter2 secret!"\n', "password_env", "NAME of an environment", id="env-not-name"),
     pytest.param('[mail]\nwhen = "weekly"\n', "mail.when", "changed", id="bad-when"),
+    pytest.param("port = 70000\n", "port", "from 1 to 65535", id="port-out-of-range"),
 ])
 def test_bad_values_name_the_key(tmp_path, text, key, message):
     """A value of the wrong kind is reported with its key and what is expected."""
@@ -145,3 +146,8 @@ def test_mail_settings_from_config_and_command_line(tmp_path):
     assert settings.when == "findings"
     args = _parser().parse_args([])
     assert cfg.mail_settings(args, cfg.apply_config(args)) is None
+
+
+def test_max_auth_failures_zero_disables_as_on_the_command_line(tmp_path):
+    """`max_auth_failures = 0` in the config turns the lockout breaker off, as `--max-auth-failures 0` does."""
+    assert cfg.load_config(_write(tmp_path, "max_auth_failures = 0\n")).get("max_auth_failures") == 0
