@@ -29,6 +29,9 @@ CHANGE_OPEN = "still-open"
 CHANGE_UNREACHABLE = "newly-unreachable"
 CHANGE_ADDED = "added"
 
+# change word -> the section of `compare` that lists it ("added" is listed whatever the verdict did)
+_SECTION_OF = {CHANGE_NEW: "new", CHANGE_FIXED: "fixed", CHANGE_REGRESSED: "regressed", CHANGE_OPEN: "open",
+               CHANGE_UNREACHABLE: "unreachable"}
 NOT_CHECKED_MIN_RUNS = 2  # list hosts nobody could check for this many runs in a row
 _MAX_DETAIL = 160
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -167,8 +170,7 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
             sections["added"].append(entry)
         if previous is None:
             change = ""  # a baseline: nothing to compare with, only first-seen dates to keep
-        section = {CHANGE_NEW: "new", CHANGE_FIXED: "fixed", CHANGE_REGRESSED: "regressed", CHANGE_OPEN: "open",
-                   CHANGE_UNREACHABLE: "unreachable"}.get(change)
+        section = _SECTION_OF.get(change)
         if section:
             sections[section].append(entry)
         if not change and previous is not None and before_host is None:
