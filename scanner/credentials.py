@@ -89,7 +89,7 @@ class PasswordResolver:
         self.interactive = interactive
         self._environ = environ
         self._prompt = prompt or getpass.getpass
-        self._is_terminal = is_terminal or _stdin_is_terminal
+        self._is_terminal = is_terminal or stdin_is_terminal
         self._lock = threading.Lock()
         self._cache: dict[str, Secret | None] = {}
         self.sources: dict[str, str] = {}  # user name -> where its password came from (never the password)
@@ -141,7 +141,8 @@ def keyring_password(username: str) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
-def _stdin_is_terminal() -> bool:
+def stdin_is_terminal() -> bool:
+    """Whether a password prompt could be answered (never under a scheduler or a pipe)."""
     stdin = sys.stdin
     try:
         return stdin is not None and stdin.isatty()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from inventory import AUTH_METHODS
@@ -62,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from scanner import followup
+    from scanner.credentials import stdin_is_terminal
     from scanner.fleet_scan import ScanSettings, default_output_dir, run_scan
 
     config = apply_config(args)
@@ -90,15 +90,8 @@ def run(args: argparse.Namespace) -> int:
         max_log_bytes=args.max_log_bytes,
         quiet=args.quiet,
         log_file=args.log_file,
-        interactive=_stdin_is_terminal(),
+        interactive=stdin_is_terminal(),
         history=followup.history_target(args),
         keep_runs=args.keep_runs,
     )
     return run_scan(settings, mail=mail_settings(args, config)).exit_status
-
-
-def _stdin_is_terminal() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (ValueError, OSError):
-        return False
