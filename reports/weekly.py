@@ -53,29 +53,29 @@ def _weeks(n: int | None) -> str:
     return "" if n is None else f" ({weeks_text(n)})"
 
 
+def _group(key: str, title: str, rows: tuple[Row, ...], *, hot: bool = False) -> Group:
+    return Group(key, title, rows[:MAX_ROWS], hot, len(rows))
+
+
 def groups(changes: Changes) -> tuple[Group, ...]:
     """The section's groups in reading order: what got worse, what got better, what is still open."""
-    return tuple(Group(g.key, g.title, g.rows[:MAX_ROWS], g.hot, len(g.rows)) for g in _all_groups(changes))
-
-
-def _all_groups(changes: Changes) -> tuple[Group, ...]:
     return (
-        Group("new", "New findings", tuple(_row(c, c.detail, before=False) for c in changes.new_findings), hot=True),
-        Group("regressed", "Regressed", tuple(_row(c, c.detail) for c in changes.regressed), hot=True),
-        Group("fixed", "Fixed", tuple(_row(c) for c in changes.fixed)),
-        Group("newly-unreachable", "Unreachable", tuple(_row(c, c.detail) for c in changes.newly_unreachable),
-              hot=True),
-        Group("still-open", "Still open",
-              tuple(_row(c, f"since {(c.first_seen or '')[:10]}{_weeks(c.age_weeks)}", before=False)
-                    for c in changes.still_open)),
-        Group("not-checked", "Not checked",
-              tuple(Row(host=n.host, before=None, after=None,
-                        note=f"{n.runs} runs in a row; "
-                             + (f"last checked {n.last_checked[:10]}" if n.last_checked else "never checked"))
-                    for n in changes.not_checked)),
-        Group("added", "Added", tuple(_row(c, before=False) for c in changes.added)),
-        Group("removed", "Removed", tuple(_row(c, "no longer in the inventory", after=False)
-                                                for c in changes.removed)),
+        _group("new", "New findings", tuple(_row(c, c.detail, before=False) for c in changes.new_findings), hot=True),
+        _group("regressed", "Regressed", tuple(_row(c, c.detail) for c in changes.regressed), hot=True),
+        _group("fixed", "Fixed", tuple(_row(c) for c in changes.fixed)),
+        _group("newly-unreachable", "Unreachable", tuple(_row(c, c.detail) for c in changes.newly_unreachable),
+               hot=True),
+        _group("still-open", "Still open",
+               tuple(_row(c, f"since {(c.first_seen or '')[:10]}{_weeks(c.age_weeks)}", before=False)
+                     for c in changes.still_open)),
+        _group("not-checked", "Not checked",
+               tuple(Row(host=n.host, before=None, after=None,
+                         note=f"{n.runs} runs in a row; "
+                              + (f"last checked {n.last_checked[:10]}" if n.last_checked else "never checked"))
+                     for n in changes.not_checked)),
+        _group("added", "Added", tuple(_row(c, before=False) for c in changes.added)),
+        _group("removed", "Removed", tuple(_row(c, "no longer in the inventory", after=False)
+                                           for c in changes.removed)),
     )
 
 
