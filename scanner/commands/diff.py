@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
 from reports import changes, history
+from reports.merge import ResultsFileError, load_results
 from scanner.commands.history import add_history_option, history_path
 from scanner.errors import UsageError
-from scanner.records import ResultsFormatError, RunResults, results_from_dict
+from scanner.records import RunResults
 
 HELP = "print the differences between two runs (history run ids like 12 or #12, or results.json paths)"
 ORDER = 41
 
-MAX_RESULTS_BYTES = 512 * 1024 * 1024  # a results file bigger than this is not one of ours
 _RUN_ID = re.compile(r"#?(\d+)")
 
 
@@ -30,16 +29,9 @@ def load_results_file(path: Path) -> RunResults:
     if path.is_dir():
         path = path / "results.json"
     try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_RESULTS_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if len(data) > MAX_RESULTS_BYTES:
-        raise UsageError(f"{path}: larger than {MAX_RESULTS_BYTES // 2**20} MiB, not a cmaudit results file")
-    try:
-        return results_from_dict(json.loads(data))
-    except (ValueError, ResultsFormatError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise UsageError(f"{path}: {exc}") from exc
+        return load_results(path)  # the loader `cmaudit report` uses: bounded, and every malformed file one line
+    except ResultsFileError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def resolve_run(spec: str, args: argparse.Namespace) -> tuple[RunResults, str]:

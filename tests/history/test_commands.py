@@ -83,6 +83,7 @@ def test_diff_of_results_files(tmp_path, capsys):
 @pytest.mark.parametrize(("content", "message"), [
     pytest.param("{not json", "Expecting", id="not-json"),
     pytest.param('{"schema": "other"}', "not a cmaudit results file", id="foreign"),
+    pytest.param("[" * 100_000, "nested too deeply", id="deeply-nested"),
 ])
 def test_diff_of_unreadable_file_is_usage_error(tmp_path, capsys, content, message):
     """A broken results file is refused with exit 64 and one line naming it."""
