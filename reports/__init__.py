@@ -3,7 +3,8 @@
     write_reports(results, out_dir) -> {"json": .../results.json, "csv": .../report.csv, "html": ...}
 
 Every file is written atomically; `results.json` is the source every format can be rebuilt from
-(`cmaudit report`). reports/ depends only on scanner.records, never on the scanner's network code.
+(`cmaudit report`). reports/ depends only on scanner.records (and scanner.errors, whose UsageError
+makes history failures one-line errors), never on the scanner's network code.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ Formula injection: text from a server or an inventory is untrusted, and a spread
 starting with `=`, `+`, `-`, `@`, tab or CR as a formula (`=HYPERLINK(...)`, DDE). Every *text* cell
 starting with one of those (also after leading spaces, and their full-width forms) gets a leading
 single quote, the OWASP advice, so it shows as text. Only the numeric columns we format ourselves
-from integers (port, evidence_line, evidence_count, seconds) are left alone; they are never negative.
+from numbers (port, evidence_line, evidence_count, seconds) are left alone: even a negative one is a
+plain number to a spreadsheet, never a formula.
 """
 
 from __future__ import annotations
