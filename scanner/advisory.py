@@ -126,11 +126,8 @@ class _Validator:
     def get(self, key: str, table: dict[str, Any] | None = None, prefix: str = "") -> Any:
         table = self.doc if table is None else table
         if key not in table:
-            return self._raise(prefix + key, "missing")
+            raise self.fail(prefix + key, "missing")
         return table[key]
-
-    def _raise(self, key: str, message: str) -> Any:
-        raise self.fail(key, message)
 
     def text(self, key: str, table: dict[str, Any] | None = None, prefix: str = "") -> str:
         value = self.get(key, table, prefix)

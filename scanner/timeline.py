@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from scanner.logs import LogBuffer, LogEntry
-from scanner.records import Window
 from scanner.snapshot import LogBlob
 
 
@@ -52,10 +51,3 @@ class Timeline:
 
     def last_timed(self) -> LogEntry | None:
         return next((e for f in reversed(self.files) if (e := f.last_timed()) is not None), None)
-
-    def window(self) -> Window | None:
-        """The span the logs cover, from the first to the last entry that carries a time."""
-        first, last = self.first_timed(), self.last_timed()
-        if first is None or last is None:
-            return None
-        return Window(first.iso_time, last.iso_time)
