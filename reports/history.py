@@ -218,7 +218,8 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL, IOERR): keep the cause
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

@@ -230,3 +230,13 @@ def test_host_timeline_skips_a_verdict_a_later_cmaudit_added(tmp_path):
     conn.close()
     assert [e.run_id for e in history.host_timeline(db, "sms01")] == [old]
     assert [r.id for r in history.list_runs(db)] == [new, old]
+
+
+def test_failed_write_reports_its_own_cause_when_sqlite_already_rolled_back(tmp_path):
+    """When SQLite ends the transaction itself (disk full, I/O error), the error shown is that cause, not ROLLBACK's."""
+    with history.open_history(tmp_path / "h.sqlite3") as conn:
+        with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+            with history._transaction(conn):
+                conn.execute("ROLLBACK")  # what SQLite does on SQLITE_FULL
+                raise sqlite3.OperationalError("database or disk is full")
+        assert not conn.in_transaction
