@@ -1,7 +1,7 @@
 """`cmaudit inventory INVENTORY`: the admin's dry run, showing exactly which hosts a scan would visit.
 
-The inventory options are shared with `cmaudit scan` through `add_inventory_arguments` and
-`inventory_from_args`, so both commands read a file the same way.
+Both commands read the file with inventory.load_inventory; `cmaudit scan` declares its own --port,
+--scheme and --auth (same defaults) and has no --inventory-format.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from inventory import AUTH_METHODS, FORMATS, SCHEMES, Inventory, load_inventory
+from scanner.commands._argtypes import port
 from scanner.credentials import transport_notes, validate_transport
 from scanner.errors import UsageError
 
@@ -22,18 +23,11 @@ ORDER = 20
 COLUMNS = ("host", "address", "port", "scheme", "auth", "site code", "tags", "user", "source")
 
 
-def port_number(text: str) -> int:
-    """argparse type for --port: 1-65535."""
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"port {text!r} is not a number from 1 to 65535")
-    return int(text)
-
-
 def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
     """INVENTORY plus the defaults for hosts whose inventory entry does not say."""
     parser.add_argument("inventory", metavar="INVENTORY", type=Path,
                         help="host list: text (host[:port]), CSV with a header, or an Ansible INI/YAML inventory")
-    parser.add_argument("--port", type=port_number, default=None, metavar="N",
+    parser.add_argument("--port", type=port, default=None, metavar="N",
                         help="default WinRM port (default: 5985 for http, 5986 for https; WinRM 1.1 uses 80/443)")
     parser.add_argument("--scheme", choices=SCHEMES, default="http",
                         help="default scheme (default: https when --port is 443/5986, else http with message "

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from scanner.commands._argtypes import port
+from scanner.commands._argtypes import port, whole_number
 from scanner.errors import UsageError
 from simulator import Fleet
 from simulator.faults import FaultSpecError
@@ -24,12 +24,6 @@ HELP = "run simulated ConfigMgr site servers (WinRM on 127.0.0.1) for a demo or 
 ORDER = 80
 PASSWORD_ENV = "CMAUDIT_PASSWORD"
 MAX_HOSTS = 5000
-
-
-def _host_count(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_HOSTS:
-        raise argparse.ArgumentTypeError(f"--hosts {text!r} is not a number from 1 to {MAX_HOSTS}")
-    return int(text)
 
 
 def _latency(text: str) -> float:
@@ -50,7 +44,7 @@ def faults_help() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = faults_help() + "\n\n" + (parser.epilog or "")
-    parser.add_argument("--hosts", type=_host_count, required=True, metavar="N", help="number of hosts")
+    parser.add_argument("--hosts", type=whole_number(1, MAX_HOSTS), required=True, metavar="N", help="number of hosts")
     parser.add_argument("--scenario", default="mixed", metavar="mixed|PROFILE",
                         help="'mixed' (a fleet with every kind of site server) or one profile name for all hosts")
     parser.add_argument("--tls", action="store_true",
@@ -103,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 fleet.write_inventory(args.inventory_out)
             except OSError as exc:
-                raise UsageError(f"{args.inventory_out}: cannot write the inventory: {exc.strerror}") from None
+                raise UsageError(f"{args.inventory_out}: cannot write the inventory: {exc.strerror or exc}") from None
             print(f"cmaudit simulate: {len(fleet)} hosts on 127.0.0.1 ({'https' if fleet.tls else 'http'}), "
                   f"account {fleet.username}, inventory {args.inventory_out}", flush=True)
             if fleet.ca_file:

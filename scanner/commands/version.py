@@ -1,4 +1,4 @@
-"""`cmaudit version`: print the version and the advisory files this build knows."""
+"""`cmaudit version`: print cmaudit's version (the same text as `cmaudit --version`)."""
 
 from __future__ import annotations
 
