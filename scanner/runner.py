@@ -142,7 +142,11 @@ class Runner(Generic[H, T]):
     def request_stop(self) -> None:
         """Stop starting hosts; a second request aborts running ones at once. Safe from any thread."""
         loop = self._loop
-        if loop is None or loop.is_closed():
+        if loop is None:  # before run(): remembered, and run() starts stopped
+            self._stop_requests += 1
+            self.interrupted = True
+            return
+        if loop.is_closed():  # after run(): nothing left to stop
             return
         loop.call_soon_threadsafe(self._on_stop)
 

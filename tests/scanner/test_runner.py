@@ -173,3 +173,18 @@ def test_concurrency_is_bounded(concurrency: int) -> None:
     runner: Runner = Runner(lambda h, d, a: CountingJob(), RunnerOptions(concurrency=concurrency))
     results = asyncio.run(runner.run([FakeHost(f"h{i}", "ok") for i in range(8)]))
     assert all(r.value == "ok" for r in results) and peak <= concurrency
+
+
+def test_stop_requested_before_the_run_scans_nothing() -> None:
+    """A stop asked for before the loop starts (Ctrl-C during start-up) still counts: no host is contacted."""
+    started: list[str] = []
+
+    def factory(host: FakeHost, deadline: float, attempt: int) -> FakeJob:
+        started.append(host.name)
+        return FakeJob(host, attempt, threading.Event())
+
+    runner: Runner = Runner(factory, RunnerOptions(concurrency=2, timeout=2.0))
+    runner.request_stop()
+    results = asyncio.run(runner.run([FakeHost("a", "ok"), FakeHost("b", "ok")]))
+    assert started == [] and runner.interrupted
+    assert all(r.error is not None and r.error.category is ErrorCategory.INTERRUPTED for r in results)
