@@ -10,8 +10,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from scanner.advisory import Advisory
 from scanner.collect import CollectOptions, collect
 from scanner.errors import HostError
 from scanner.evidence import save_log
@@ -23,7 +24,7 @@ from scanner.winrm_session import Aborted, HostSession, SessionOptions
 if TYPE_CHECKING:
     from inventory.model import Host
 
-Evaluate = Callable[[Snapshot, Any], Judgement]
+Evaluate = Callable[[Snapshot, Advisory], Judgement]
 PasswordFor = Callable[["Host"], "str | None"]
 
 
@@ -42,7 +43,7 @@ class ScanContext:
     session: SessionOptions
     collect: CollectOptions
     run_dir: Path
-    advisory: Any
+    advisory: Advisory
     evaluate: Evaluate
     password_for: PasswordFor | None = None  # per-host password (inventory's password_env), else session's
     secrets: tuple[str, ...] = field(default=(), repr=False)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from scanner import __version__
+from scanner.advisory import Advisory
 from scanner.host_job import HostOutcome
 from scanner.records import HostError as HostErrorRecord
 from scanner.records import HostResult, RunMeta, RunResults, Verdict
@@ -67,7 +68,7 @@ def run_meta(
     *,
     started: str,
     finished: str | None,
-    advisory: Any,
+    advisory: Advisory,
     inventory_path: str | None,
     inventory_sha256: str | None,
     options: Mapping[str, Any],
@@ -80,12 +81,12 @@ def run_meta(
         started=started,
         finished=finished,
         cmaudit_version=__version__,
-        advisory_id=str(getattr(advisory, "id", "")),
-        advisory_title=str(getattr(advisory, "title", "")),
-        advisory_kb=str(getattr(advisory, "kb", "")),
-        advisory_sha256=str(getattr(advisory, "sha256", "")),
-        remediation=str(getattr(advisory, "remediation", "")),
-        kb_url=str(getattr(advisory, "kb_url", "")),
+        advisory_id=advisory.id,
+        advisory_title=advisory.title,
+        advisory_kb=advisory.kb,
+        advisory_sha256=advisory.sha256,
+        remediation=advisory.remediation,
+        kb_url=advisory.kb_url,
         inventory_path=inventory_path,
         inventory_sha256=inventory_sha256,
         options=clean_options(options),
