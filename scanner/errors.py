@@ -11,6 +11,8 @@
         +-- HostTimeout          connect/read timeout or the per-host deadline
         +-- HostAuthFailed       401/credentials rejected (never retried)
         +-- HostProtocolError    malformed XML, unexpected WSMan fault, HTTP 5xx, oversize reply
+        +-- HostInterrupted      the run was stopped before or while this host was scanned
+        +-- HostAuthSkipped      not tried: the auth breaker tripped for this host's account
 
 pypsrp/requests exceptions are translated into HostError in exactly one place (scanner/winrm_errors.py).
 """
@@ -79,4 +81,14 @@ class HostAuthFailed(HostError):
 
 class HostProtocolError(HostError):
     category = ErrorCategory.PROTOCOL
+    retryable = False
+
+
+class HostInterrupted(HostError):
+    category = ErrorCategory.INTERRUPTED
+    retryable = False
+
+
+class HostAuthSkipped(HostError):
+    category = ErrorCategory.AUTH_SKIPPED
     retryable = False

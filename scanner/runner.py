@@ -30,7 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from asyncio_pool import AioPool
 
-from scanner.errors import HostError, HostTimeout
+from scanner.errors import HostAuthSkipped, HostError, HostInterrupted, HostTimeout
 from scanner.records import ErrorCategory
 
 T = TypeVar("T")
@@ -54,16 +54,6 @@ class HostJob(Protocol[T_co]):
     def run(self) -> T_co: ...
 
     def abort(self) -> None: ...
-
-
-class HostInterrupted(HostError):
-    category = ErrorCategory.INTERRUPTED
-    retryable = False
-
-
-class HostAuthSkipped(HostError):
-    category = ErrorCategory.AUTH_SKIPPED
-    retryable = False
 
 
 @dataclass(frozen=True, slots=True)
