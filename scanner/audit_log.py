@@ -21,9 +21,10 @@ MAX_VALUE = 300
 
 
 def _value(raw: object, secrets: tuple[str, ...]) -> str:
-    text = _UNSAFE.sub(" ", str(raw))[:MAX_VALUE]
-    for secret in secrets:
+    text = str(raw)
+    for secret in secrets:  # first: the cut below would leave the start of a secret straddling it
         text = text.replace(secret, "***")
+    text = _UNSAFE.sub(" ", text)[:MAX_VALUE]
     if not text or any(ch in text for ch in ' "='):
         text = '"' + text.replace('"', "'") + '"'
     return text

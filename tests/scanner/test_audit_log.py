@@ -46,3 +46,14 @@ def test_unwritable_log_file_is_bad_usage(tmp_path: Path, monkeypatch: pytest.Mo
     assert status == 64
     err = capsys.readouterr().err
     assert "log-is-a-folder" in err and "--log-file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_secret_at_the_length_cut_is_masked_whole(tmp_path: Path) -> None:
+    """A password that straddles the value length limit leaves not even its first characters in the log."""
+    from scanner.audit_log import MAX_VALUE, AuditLog
+
+    password = new_password()
+    log = AuditLog(tmp_path / "audit.log", (password,))
+    log.event("host-done", detail="x" * (MAX_VALUE - 5) + password)
+    log.close()
+    assert password[:5] not in (tmp_path / "audit.log").read_text(encoding="utf-8")
