@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import io
-import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.fleet_scan import ScanOutcome, ScanSettings, run_scan
+from scanner.fleet_scan import ScanSettings, run_scan
 from simulator.filesystem import FileSystem
 from simulator.registry import Registry, RegType
 from simulator.vm import VirtualMachine
 from simulator.windows import WINDOWS_VERSIONS
+from tests.hardening.helpers import Scan, new_password
+
+__all__ = ["HEALTHY_LOG", "Scan", "healthy_machine", "new_password", "scan"]
 
 HEALTHY_LOG = (
     "Wakeup for a polling cycle  $$<SMS_WSUS_SYNC_MANAGER><06-10-2008 02:13:11.522+480><thread=5976 (0x1758)>\r\n"
@@ -33,21 +34,6 @@ def healthy_machine(profile: str, hostname: str) -> VirtualMachine:
     fs = FileSystem(datetime(2008, 6, 10, tzinfo=UTC))
     fs.add_file(r"C:\Program Files\Microsoft Configuration Manager\Logs\wsyncmgr.log", HEALTHY_LOG.encode())
     return VirtualMachine(hostname, WINDOWS_VERSIONS["2008"], False, reg, fs)
-
-
-def new_password() -> str:
-    """A fresh password per test run, shaped so a grep cannot miss it."""
-    return "Pw-" + secrets.token_urlsafe(18)
-
-
-@dataclass
-class Scan:
-    outcome: ScanOutcome
-    stdout: str
-    stderr: str
-
-    def by_port(self) -> dict[int, Any]:
-        return {h.port: h for h in self.outcome.results.hosts}
 
 
 def scan(fleet: Any, tmp_path: Path, password: str, **overrides: Any) -> Scan:
