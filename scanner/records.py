@@ -259,46 +259,91 @@ class ResultsFormatError(ValueError):
     """A results file that is not cmaudit's, or of a schema version we cannot read."""
 
 
-def _evidence_from(d: dict[str, Any]) -> Evidence:
-    return Evidence(file=str(d["file"]), line=int(d["line"]), time=d.get("time"), text=str(d["text"]),
-                    role=str(d.get("role", "")))
+def _text(value: Any, key: str) -> str:
+    """A field that must be text; numbers are accepted as their text, anything else is malformed."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ResultsFormatError(f"{key}: expected text, found {type(value).__name__}")
 
 
-def _window_from(d: dict[str, Any] | None) -> Window | None:
-    return None if d is None else Window(first=d.get("first"), last=d.get("last"))
+def _opt_text(value: Any, key: str) -> str | None:
+    return None if value is None else _text(value, key)
+
+
+def _texts(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ResultsFormatError(f"{key}: expected a list of text, found {type(value).__name__}")
+    return tuple(_text(item, key) for item in value)
+
+
+def _table(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ResultsFormatError(f"{key}: expected an object, found {type(value).__name__}")
+    return value
+
+
+def _evidence_from(d: Any) -> Evidence:
+    d = _table(d, "evidence")
+    return Evidence(file=_text(d["file"], "evidence.file"), line=int(d["line"]),
+                    time=_opt_text(d.get("time"), "evidence.time"), text=_text(d["text"], "evidence.text"),
+                    role=_text(d.get("role", ""), "evidence.role"))
+
+
+def _window_from(d: Any) -> Window | None:
+    if d is None:
+        return None
+    d = _table(d, "window")
+    return Window(first=_opt_text(d.get("first"), "window.first"), last=_opt_text(d.get("last"), "window.last"))
+
+
+def _list(value: Any, key: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ResultsFormatError(f"{key}: expected a list, found {type(value).__name__}")
+    return value
 
 
 def host_from_dict(d: dict[str, Any]) -> HostResult:
-    f = d.get("facts") or {}
-    err = d.get("error")
+    """One host of results.json; every field type is checked, since the file may come from anywhere."""
+    d = _table(d, "hosts[]")
+    f = _table(d.get("facts"), "facts")
+    err = _table(d.get("error"), "error")
     return HostResult(
-        host=str(d["host"]),
-        address=str(d["address"]),
+        host=_text(d["host"], "host"),
+        address=_text(d["address"], "address"),
         port=int(d["port"]),
-        scheme=str(d["scheme"]),
-        site_code=d.get("site_code"),
-        tags=tuple(d.get("tags") or ()),
+        scheme=_text(d["scheme"], "scheme"),
+        site_code=_opt_text(d.get("site_code"), "site_code"),
+        tags=_texts(d.get("tags"), "tags"),
         verdict=Verdict(d["verdict"]),
-        reasons=tuple(d.get("reasons") or ()),
-        evidence=tuple(_evidence_from(e) for e in d.get("evidence") or ()),
-        build_name=d.get("build_name"),
+        reasons=_texts(d.get("reasons"), "reasons"),
+        evidence=tuple(_evidence_from(e) for e in _list(d.get("evidence"), "evidence")),
+        build_name=_opt_text(d.get("build_name"), "build_name"),
         window=_window_from(d.get("window")),
         facts=HostFacts(
-            build=f.get("build"),
-            site_code=f.get("site_code"),
-            site_type=f.get("site_type"),
-            install_dir=f.get("install_dir"),
-            registry_root=f.get("registry_root"),
-            log_path=f.get("log_path"),
+            build=_opt_text(f.get("build"), "facts.build"),
+            site_code=_opt_text(f.get("site_code"), "facts.site_code"),
+            site_type=_opt_text(f.get("site_type"), "facts.site_type"),
+            install_dir=_opt_text(f.get("install_dir"), "facts.install_dir"),
+            registry_root=_opt_text(f.get("registry_root"), "facts.registry_root"),
+            log_path=_opt_text(f.get("log_path"), "facts.log_path"),
             logs=tuple(
-                LogFileFact(path=lf["path"], size=int(lf["size"]), sha256=lf["sha256"],
-                            truncated=bool(lf.get("truncated")), saved_as=lf.get("saved_as"))
-                for lf in f.get("logs") or ()
+                LogFileFact(path=_text(lf["path"], "facts.logs.path"), size=int(lf["size"]),
+                            sha256=_text(lf["sha256"], "facts.logs.sha256"), truncated=bool(lf.get("truncated")),
+                            saved_as=_opt_text(lf.get("saved_as"), "facts.logs.saved_as"))
+                for lf in (_table(x, "facts.logs[]") for x in _list(f.get("logs"), "facts.logs"))
             ),
         ),
-        error=None if not err else HostError(ErrorCategory(err["category"]), str(err["message"])),
-        started=d.get("started"),
-        finished=d.get("finished"),
+        error=None if not err else HostError(ErrorCategory(err["category"]), _text(err["message"], "error.message")),
+        started=_opt_text(d.get("started"), "started"),
+        finished=_opt_text(d.get("finished"), "finished"),
         seconds=float(d.get("seconds") or 0.0),
         requests=int(d.get("requests") or 0),
         attempts=int(d.get("attempts") or 0),
@@ -312,28 +357,28 @@ def results_from_dict(d: dict[str, Any]) -> RunResults:
     if d.get("schema_version") != RESULTS_SCHEMA_VERSION:
         raise ResultsFormatError(f"unsupported results schema version {d.get('schema_version')!r}")
     try:
-        m = d["meta"]
-        adv = m.get("advisory") or {}
-        inv = m.get("inventory") or {}
+        m = _table(d["meta"], "meta")
+        adv = _table(m.get("advisory"), "meta.advisory")
+        inv = _table(m.get("inventory"), "meta.inventory")
         meta = RunMeta(
-            run_id=str(m["run_id"]),
-            started=str(m["started"]),
-            finished=m.get("finished"),
-            cmaudit_version=str(m.get("cmaudit_version", "")),
-            advisory_id=str(adv.get("id", "")),
-            advisory_title=str(adv.get("title", "")),
-            advisory_kb=str(adv.get("kb", "")),
-            advisory_sha256=str(adv.get("sha256", "")),
-            remediation=str(adv.get("remediation", "")),
-            kb_url=str(adv.get("kb_url", "")),
-            inventory_path=inv.get("path"),
-            inventory_sha256=inv.get("sha256"),
-            options=dict(m.get("options") or {}),
+            run_id=_text(m["run_id"], "meta.run_id"),
+            started=_text(m["started"], "meta.started"),
+            finished=_opt_text(m.get("finished"), "meta.finished"),
+            cmaudit_version=_text(m.get("cmaudit_version", ""), "meta.cmaudit_version"),
+            advisory_id=_text(adv.get("id", ""), "meta.advisory.id"),
+            advisory_title=_text(adv.get("title", ""), "meta.advisory.title"),
+            advisory_kb=_text(adv.get("kb", ""), "meta.advisory.kb"),
+            advisory_sha256=_text(adv.get("sha256", ""), "meta.advisory.sha256"),
+            remediation=_text(adv.get("remediation", ""), "meta.advisory.remediation"),
+            kb_url=_text(adv.get("kb_url", ""), "meta.advisory.kb_url"),
+            inventory_path=_opt_text(inv.get("path"), "meta.inventory.path"),
+            inventory_sha256=_opt_text(inv.get("sha256"), "meta.inventory.sha256"),
+            options=_table(m.get("options"), "meta.options"),
             insecure=bool(m.get("insecure")),
             interrupted=bool(m.get("interrupted")),
-            merged_from=tuple(m.get("merged_from") or ()),
+            merged_from=_texts(m.get("merged_from"), "meta.merged_from"),
         )
-        hosts = tuple(host_from_dict(h) for h in d["hosts"])
+        hosts = tuple(host_from_dict(h) for h in _list(d["hosts"], "hosts"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ResultsFormatError(f"malformed results file: {exc}") from exc
     return RunResults(meta=meta, hosts=hosts)

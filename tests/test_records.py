@@ -55,6 +55,26 @@ def test_foreign_or_broken_results_are_rejected(doc):
         results_from_dict(doc)
 
 
+def _with_host(**fields):
+    doc = results_to_dict(_sample())
+    doc["hosts"][0].update(fields)
+    return doc
+
+
+@pytest.mark.parametrize("fields", [
+    pytest.param({"reasons": [{"x": 1}]}, id="reason-object"),
+    pytest.param({"tags": "dc1"}, id="tags-not-a-list"),
+    pytest.param({"site_code": ["P01"]}, id="site-code-list"),
+    pytest.param({"evidence": [{"file": "f", "line": 1, "text": {"a": 1}}]}, id="evidence-text-object"),
+    pytest.param({"facts": {"logs": [{"path": "p", "size": 1, "sha256": []}]}}, id="log-hash-list"),
+    pytest.param({"window": "2008"}, id="window-not-object"),
+])
+def test_wrong_field_types_are_a_format_error(fields):
+    """A results file with a wrong type anywhere is refused up front, never a crash in a reporter later."""
+    with pytest.raises(ResultsFormatError):
+        results_from_dict(_with_host(**fields))
+
+
 def test_verdict_classes():
     """Findings and incomplete verdicts drive the exit status bits."""
     assert {v for v in Verdict if v.is_finding} == {Verdict.AFFECTED, Verdict.AT_RISK}
