@@ -28,7 +28,13 @@ def safe_component(text: str, fallback: str = "host") -> str:
 
 
 def host_dir_name(stable_name: str) -> str:
-    return safe_component(stable_name.replace(":", "_"))
+    """The host's evidence folder: its name when that is already safe, else a safe form plus a hash of
+    the real name, so two hosts whose names differ only in replaced characters never share a folder."""
+    plain = stable_name.replace(":", "_")
+    cleaned = safe_component(plain)
+    if cleaned == plain:
+        return cleaned
+    return f"{cleaned[:90]}-{hashlib.sha256(stable_name.encode('utf-8')).hexdigest()[:8]}"
 
 
 def save_log(run_dir: Path, host_key: str, remote_path: str, data: bytes, *, truncated: bool) -> LogFileFact:

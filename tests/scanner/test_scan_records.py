@@ -62,6 +62,15 @@ def test_evidence_path_cannot_escape_run_folder(tmp_path: Path) -> None:
     assert (tmp_path / fact.saved_as).resolve().is_relative_to(tmp_path.resolve())
 
 
+def test_hosts_whose_names_differ_in_replaced_characters_keep_separate_evidence(tmp_path: Path) -> None:
+    """Two hosts whose names only differ where unsafe characters are replaced never overwrite each other."""
+    a = save_log(tmp_path, "sms 01", "C:\\Logs\\wsyncmgr.log", b"first", truncated=False)
+    b = save_log(tmp_path, "sms*01", "C:\\Logs\\wsyncmgr.log", b"second", truncated=False)
+    assert a.saved_as != b.saved_as
+    assert gzip.decompress((tmp_path / str(a.saved_as)).read_bytes()) == b"first"
+    assert gzip.decompress((tmp_path / str(b.saved_as)).read_bytes()) == b"second"
+
+
 def test_progress_plain_lines_and_bar() -> None:
     """Without a terminal each host is one log line; on a terminal one bar shows done, failures and ETA."""
     plain = io.StringIO()
