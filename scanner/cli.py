@@ -11,7 +11,9 @@ Exit status (schedulers rely on it):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -72,7 +74,17 @@ def _commands() -> list[tuple[str, Command]]:
     return sorted(found, key=lambda item: (getattr(item[1], "ORDER", 100), item[0]))
 
 
+def _tolerant_console() -> None:
+    """Server text printed to a console whose code page lacks a character (cp1252/cp437 on Windows) is
+    shown with a replacement mark rather than ending the run in a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_console()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

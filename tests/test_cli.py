@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -30,3 +31,15 @@ def test_demo_unwritable_output_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.startswith("cmaudit: error: ") and str(blocker / "run") in err
+
+
+def test_text_a_console_cannot_show_is_replaced_not_a_crash(tmp_path):
+    """On a console code page without a log's characters (e.g. cp1252), check prints instead of crashing."""
+    log = tmp_path / "wsyncmgr.log"
+    log.write_text("Performing legacy sync \u4e2d\u6587  $$<SMS_WSUS_SYNC_MANAGER><06-10-2008 02:13:12.001+480>"
+                   "<thread=5976 (0x1758)>\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    proc = subprocess.run([sys.executable, "-m", "scanner", "check", "--full-version", "4.00.6221.1000", str(log)],
+                          capture_output=True, env=env)
+    assert b"Traceback" not in proc.stderr
+    assert proc.returncode in (0, 1, 2) and b"legacy sync" in proc.stdout

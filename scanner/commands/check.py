@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         doc = judgement_to_dict(judgement)
         doc["files"] = [b.name for b in logs]
         doc["kb"], doc["kb_url"], doc["remediation"] = advisory.kb, advisory.kb_url, advisory.remediation
-        json.dump(doc, sys.stdout, ensure_ascii=False)
+        json.dump(doc, sys.stdout)  # ASCII with \u escapes: safe on any console code page
         sys.stdout.write("\n")
     else:
         print_human(judgement, advisory, sys.stdout)
