@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from reports import history
 from reports.base import why_text
+from reports.times import parse_utc
 from scanner.records import HostResult, RunResults, Verdict
 
 # Verdicts that mean "judged and fine"; moving from a finding to one of these is a fix.
@@ -106,18 +106,9 @@ def _detail(h: HostResult) -> str:
     return one_line(why_text(h))
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def age_weeks(first_seen: str | None, now: str | None) -> int | None:
     """Whole weeks between two ISO UTC times; None when either is missing or unreadable."""
-    a, b = _parse_time(first_seen), _parse_time(now)
+    a, b = parse_utc(first_seen), parse_utc(now)
     if a is None or b is None:
         return None
     if (a.tzinfo is None) != (b.tzinfo is None):
@@ -227,12 +218,12 @@ def weeks_text(weeks: int) -> str:
 
 
 def _day(text: str | None) -> str:
-    t = _parse_time(text)
+    t = parse_utc(text)
     return t.strftime("%Y-%m-%d") if t else (text or "?")
 
 
 def _when(text: str | None) -> str:
-    t = _parse_time(text)
+    t = parse_utc(text)
     return t.strftime("%Y-%m-%d %H:%M UTC") if t else (text or "?")
 
 

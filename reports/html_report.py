@@ -16,7 +16,6 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -28,6 +27,7 @@ from markupsafe import Markup
 from reports.atomic import atomic_write_bytes
 from reports.base import action_order, needs_action, why_text
 from reports.csv_report import key_evidence
+from reports.times import parse_utc
 from scanner.records import VERDICT_ORDER, RunResults, Verdict
 
 TEMPLATE = "report.html.j2"
@@ -120,15 +120,8 @@ def clip(value: str | None, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit:,} more characters]"
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 def duration_text(started: str | None, finished: str | None) -> str:
-    a, b = _parse_time(started), _parse_time(finished)
+    a, b = parse_utc(started), parse_utc(finished)
     if a is None or b is None or (a.tzinfo is None) != (b.tzinfo is None):
         return ""
     seconds = int((b - a).total_seconds())

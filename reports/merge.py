@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reports.times import parse_utc
 from scanner.records import HostResult, ResultsFormatError, RunMeta, RunResults, results_from_dict
 
 MAX_RESULTS_BYTES = 1 << 30  # 5,000 hosts with evidence is tens of MB; refuse anything absurd
@@ -67,13 +68,7 @@ def host_key(host: HostResult) -> tuple[str, int]:
 
 def parse_time(value: str | None) -> datetime:
     """An ISO 8601 time as an aware datetime; missing or unreadable times count as oldest."""
-    if not value:
-        return _OLDEST
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return _OLDEST
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_utc(value) or _OLDEST
 
 
 def run_time(meta: RunMeta) -> datetime:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from html import escape
 
 from markupsafe import Markup
 
 from reports.history import RunSummary
 from reports.html_report import VERDICT_COLOURS
+from reports.times import parse_utc
 from scanner.records import VERDICT_ORDER, Verdict
 
 COLOURS: dict[Verdict, str] = dict(VERDICT_COLOURS)  # the same colours as the report's own chart
@@ -38,10 +38,8 @@ def points_from_history(runs: Sequence[RunSummary]) -> list[TrendPoint]:
 
 
 def _day(text: str) -> str:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime("%m-%d")
-    except ValueError:
-        return text[:10]
+    moment = parse_utc(text)
+    return moment.strftime("%m-%d") if moment else text[:10]
 
 
 def trend_svg(points: Sequence[TrendPoint], *, width: int = 420, height: int = 230,
