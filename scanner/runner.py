@@ -270,7 +270,8 @@ class Runner(Generic[H, T]):
         # deadline or hard stop: abort from here, then give the worker a moment to notice
         decided = (utc_now(), self.clock())
         job.abort()
-        with contextlib.suppress(BaseException):
+        # The worker's own failure or the grace timeout ends the wait; cancelling this task still propagates.
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(work), self.options.abort_grace)
         if not work.done():
             work.add_done_callback(_consume)
