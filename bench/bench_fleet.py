@@ -52,7 +52,7 @@ def _summarise(counters: Sequence[HostCounters]) -> dict[str, float]:
 
 def run_cmaudit(fleet: ChildFleet, password: str, concurrency: int, out_dir: Path) -> dict[str, Any]:
     """One `cmaudit scan` of the child fleet, in this process, the way the CLI runs it."""
-    from scanner.fleet_scan import ScanSettings, run_scan
+    from scanner.scan.fleet import ScanSettings, run_scan
 
     out_dir.mkdir(parents=True, exist_ok=True)
     inventory = fleet.write_inventory(out_dir / "hosts.csv")

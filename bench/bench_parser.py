@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.simchild import machine_info
-from scanner.advisory import load_advisory
-from scanner.engine import evaluate
-from scanner.logs import parse_log
-from scanner.snapshot import LogBlob, Snapshot
+from scanner.advisory.engine import evaluate
+from scanner.advisory.logs import parse_log
+from scanner.model.snapshot import LogBlob, Snapshot
+from scanner.scan.advisory_file import load_advisory
 
 TARGET_RATIO = 3.0
 SIZE = 5 * 1024 * 1024

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.simchild import machine_info
 from reports import REPORTERS
-from scanner.records import (
+from scanner.model.records import (
     ErrorCategory,
     Evidence,
     HostError,

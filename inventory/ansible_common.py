@@ -46,8 +46,9 @@ from inventory.fields import (
     quote_value,
     split_host_port,
 )
-from inventory.model import MAX_HOSTS, Defaults, Host
-from scanner.errors import InventoryError
+from inventory.model import MAX_HOSTS, Defaults
+from scanner.model.errors import InventoryError
+from scanner.model.host import Host
 
 WINRM_CONNECTIONS = ("winrm", "psrp")
 MAX_GROUPS = 5_000

@@ -11,8 +11,9 @@ import shlex
 
 from inventory.ansible_common import AnsibleInventory, Var
 from inventory.fields import quote_value
-from inventory.model import Defaults, Host, is_ip_address
-from scanner.errors import InventoryError
+from inventory.model import Defaults
+from scanner.model.errors import InventoryError
+from scanner.model.host import Host, is_ip_address
 
 _SECTION = re.compile(r"\[([A-Za-z0-9_.-]+)(?::(\w+))?\]\s*(?:[#;].*)?")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

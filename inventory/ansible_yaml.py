@@ -13,8 +13,9 @@ import yaml
 
 from inventory.ansible_common import AnsibleInventory, Var
 from inventory.fields import quote_value
-from inventory.model import Defaults, Host
-from scanner.errors import InventoryError
+from inventory.model import Defaults
+from scanner.model.errors import InventoryError
+from scanner.model.host import Host
 
 
 class _Str(str):

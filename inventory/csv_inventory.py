@@ -11,8 +11,9 @@ import csv
 import io
 
 from inventory.fields import build_host, quote_value, split_host_port
-from inventory.model import Defaults, Host
-from scanner.errors import InventoryError
+from inventory.model import Defaults
+from scanner.model.errors import InventoryError
+from scanner.model.host import Host
 
 # header spelling -> build_host() argument
 COLUMNS = {

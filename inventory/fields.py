@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from inventory.model import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, WELL_KNOWN_PORTS, Defaults, Host, is_ip_address
-from scanner.errors import InventoryError
+from inventory.model import Defaults
+from scanner.model.errors import InventoryError
+from scanner.model.host import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, WELL_KNOWN_PORTS, Host, is_ip_address
 
 # pywinrm/Ansible spellings of our auth methods: "plaintext" and "ssl" are Basic (over HTTP/HTTPS).
 AUTH_ALIASES = {"plaintext": "basic", "ssl": "basic", "cert": "certificate"}

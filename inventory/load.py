@@ -19,21 +19,10 @@ from pathlib import Path
 from inventory.ansible_ini import parse as parse_ansible_ini
 from inventory.ansible_yaml import parse as parse_ansible_yaml
 from inventory.csv_inventory import parse as parse_csv
-from inventory.model import (
-    AUTH_METHODS,
-    FORMATS,
-    MAX_FILE_BYTES,
-    MAX_HOSTS,
-    MAX_LINE_CHARS,
-    SCHEMES,
-    WELL_KNOWN_PORTS,
-    Defaults,
-    Host,
-    Inventory,
-    is_ip_address,
-)
+from inventory.model import FORMATS, MAX_FILE_BYTES, MAX_HOSTS, MAX_LINE_CHARS, Defaults, Inventory
 from inventory.text import parse as parse_text
-from scanner.errors import InventoryError, UsageError
+from scanner.model.errors import InventoryError, UsageError
+from scanner.model.host import AUTH_METHODS, SCHEMES, WELL_KNOWN_PORTS, Host, is_ip_address
 
 Parser = Callable[[str, str, Defaults], tuple[list[Host], list[str]]]
 PARSERS: dict[str, Parser] = {

@@ -1,31 +1,13 @@
-"""The records every inventory format produces: `Host` (one scan target) and `Inventory` (one file).
-
-Identity rules, relied on by de-duplication and by history across weekly runs:
-
-- `Host.key` is (normalised address, port). Normalising lower-cases, drops one trailing dot and writes
-  IP addresses in their canonical form (`::0001` -> `::1`), so `SMS01.corp.example.` and
-  `sms01.corp.example` are one host while two simulated hosts on 127.0.0.1 with different ports are two.
-- A short name and an FQDN (`sms01` / `sms01.corp.example`) are only merged by `inventory.load`, and only
-  when the inventory holds exactly one FQDN with that first label and port: the key alone cannot know.
-- `Host.stable_name` is the normalised *name* (not the address, which may be an IP that changes), with
-  `:port` appended only for a port that is not one of WinRM's well-known ports (80, 443, 5985, 5986): a
-  server moved from WinRM 1.1 (80) to 2.0 (5985) stays the same server, two simulated hosts on one
-  address stay apart.
-"""
+"""The record every inventory format produces: `Inventory` (one file of `scanner.model.host.Host`)."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMES = ("http", "https")
-AUTH_METHODS = ("ntlm", "negotiate", "kerberos", "credssp", "certificate", "basic")
-FORMATS = ("text", "csv", "ansible-ini", "ansible-yaml")
+from scanner.model.host import Host
 
-DEFAULT_PORTS = {"http": 5985, "https": 5986}
-# WinRM 2.0 listens on 5985/5986, WinRM 1.1 (Server 2003 R2, 2008) on 80/443.
-WELL_KNOWN_PORTS = {80: "http", 5985: "http", 443: "https", 5986: "https"}
+FORMATS = ("text", "csv", "ansible-ini", "ansible-yaml")
 
 # Bounds for untrusted inventory files: a typo'd path to a disk image must not eat the jump box.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -43,48 +25,6 @@ class Defaults:
 
 
 @dataclass(frozen=True, slots=True)
-class Host:
-    """One scan target, as the inventory describes it (never holds a password, only where to find one)."""
-
-    name: str  # as written in the inventory
-    address: str  # what to connect to: ansible_host, or the name
-    port: int
-    scheme: str  # "http" | "https"
-    auth: str  # one of AUTH_METHODS
-    site_code: str | None = None
-    tags: tuple[str, ...] = ()
-    username: str | None = None
-    password_env: str | None = None  # name of an environment variable holding this host's password
-    cert_pem: str | None = None  # client certificate for auth="certificate"
-    cert_key_pem: str | None = None
-    source: str = ""  # "file:line"
-
-    @property
-    def key(self) -> tuple[str, int]:
-        """Identity for de-duplication: (normalised address, port)."""
-        return normalise_address(self.address), self.port
-
-    @property
-    def stable_name(self) -> str:
-        """Identity across runs: the normalised name, plus the port when it is not a WinRM default."""
-        name = normalise_address(self.name)
-        if self.port in WELL_KNOWN_PORTS:
-            return name
-        return f"{_bracket(name)}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """The WS-Management endpoint, for messages and reports."""
-        return f"{self.scheme}://{_bracket(self.address)}:{self.port}/wsman"
-
-    @property
-    def line(self) -> int:
-        """The inventory line this host came from (0 when unknown)."""
-        _, _, line = self.source.rpartition(":")
-        return int(line) if line.isdigit() else 0
-
-
-@dataclass(frozen=True, slots=True)
 class Inventory:
     """A parsed inventory file: its hosts (de-duplicated, in file order) and what was odd about it."""
 
@@ -93,35 +33,3 @@ class Inventory:
     format: str  # one of FORMATS
     hosts: tuple[Host, ...]
     warnings: tuple[str, ...] = ()
-
-
-def normalise_address(address: str) -> str:
-    """Lower-case, drop one trailing dot, canonical IP form; the spelling-independent name of a host."""
-    text = address.strip().lower()
-    if text.endswith("."):
-        text = text[:-1]
-    if not _could_be_ip(text):
-        return text
-    try:
-        return ipaddress.ip_address(text).compressed
-    except ValueError:
-        return text
-
-
-def is_ip_address(address: str) -> bool:
-    if not _could_be_ip(address):
-        return False
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return True
-
-
-def _could_be_ip(text: str) -> bool:
-    """Cheap pre-check: an IPv4 address starts with a digit, an IPv6 one holds a colon."""
-    return bool(text) and (text[0].isdigit() or ":" in text)
-
-
-def _bracket(address: str) -> str:
-    return f"[{address}]" if ":" in address else address

@@ -7,8 +7,9 @@ A WinRM URL (`https://sms01:5986/wsman`) is accepted too, since that is what adm
 from __future__ import annotations
 
 from inventory.fields import build_host, quote_value, split_host_port
-from inventory.model import Defaults, Host
-from scanner.errors import InventoryError
+from inventory.model import Defaults
+from scanner.model.errors import InventoryError
+from scanner.model.host import Host
 
 
 def parse(text: str, path: str, defaults: Defaults) -> tuple[list[Host], list[str]]:

@@ -3,7 +3,7 @@
     write_reports(results, out_dir) -> {"json": .../results.json, "csv": .../report.csv, "html": ...}
 
 Every file is written atomically; `results.json` is the source every format can be rebuilt from
-(`cmaudit report`). reports/ depends only on scanner.records (and scanner.errors, whose UsageError
+(`cmaudit report`). reports/ depends only on scanner.model.records (and scanner.model.errors, whose UsageError
 makes history failures one-line errors), never on the scanner's network code.
 """
 
@@ -17,7 +17,7 @@ from reports.base import Reporter
 from reports.csv_report import Column, CsvReporter
 from reports.html_report import HtmlReporter, Section
 from reports.json_report import JsonReporter
-from scanner.records import RunResults
+from scanner.model.records import RunResults
 
 REPORTERS: dict[str, Reporter] = {
     "json": JsonReporter(),

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
-from scanner.records import VERDICT_ORDER, HostResult, RunResults
+from scanner.model.records import VERDICT_ORDER, HostResult, RunResults
 
 
 class Reporter(Protocol):

@@ -9,7 +9,7 @@ from typing import TextIO
 from tabulate import tabulate
 
 from reports.base import action_order, needs_action, why_text
-from scanner.records import VERDICT_ORDER, RunResults
+from scanner.model.records import VERDICT_ORDER, RunResults
 
 EXIT_FINDINGS = 1  # bit 1: a host is AFFECTED or AT_RISK
 EXIT_INCOMPLETE = 2  # bit 2: a host is ERROR or UNKNOWN

@@ -53,7 +53,7 @@ from pathlib import Path
 
 from reports.atomic import atomic_write_bytes
 from reports.base import action_order, needs_action
-from scanner.records import Evidence, HostResult, RunResults
+from scanner.model.records import Evidence, HostResult, RunResults
 
 MAX_TEXT_CELL = 2000  # Excel's hard cell limit is 32,767; a log line this long is noise anyway
 _FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")  # + full-width = + - @

@@ -27,8 +27,8 @@ from markupsafe import Markup
 from reports.atomic import atomic_write_bytes
 from reports.base import action_order, needs_action, why_text
 from reports.csv_report import key_evidence
-from reports.times import parse_utc
-from scanner.records import VERDICT_ORDER, RunResults, Verdict
+from scanner.model.records import VERDICT_ORDER, RunResults, Verdict
+from scanner.model.times import parse_utc
 
 TEMPLATE = "report.html.j2"
 MAX_EVIDENCE_SHOWN = 50  # per host; results.json keeps them all

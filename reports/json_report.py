@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from reports.atomic import atomic_write_bytes
-from scanner.records import RunResults, results_to_dict
+from scanner.model.records import RunResults, results_to_dict
 
 
 class JsonReporter:

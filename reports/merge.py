@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reports.times import parse_utc
-from scanner.records import HostResult, ResultsFormatError, RunMeta, RunResults, results_from_dict
+from scanner.model.records import HostResult, ResultsFormatError, RunMeta, RunResults, results_from_dict
+from scanner.model.times import parse_utc
 
 MAX_RESULTS_BYTES = 1 << 30  # 5,000 hosts with evidence is tens of MB; refuse anything absurd
 _OLDEST = datetime.min.replace(tzinfo=UTC)

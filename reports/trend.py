@@ -13,10 +13,9 @@ from html import escape
 
 from markupsafe import Markup
 
-from reports.history import RunSummary
 from reports.html_report import VERDICT_COLOURS
-from reports.times import parse_utc
-from scanner.records import VERDICT_ORDER, Verdict
+from scanner.model.records import VERDICT_ORDER, Verdict
+from scanner.model.times import parse_utc
 
 COLOURS: dict[Verdict, str] = dict(VERDICT_COLOURS)  # the same colours as the report's own chart
 # Stacked bottom-up so findings sit on top, where the eye lands.
@@ -30,11 +29,6 @@ class TrendPoint:
     label: str
     started: str
     counts: Mapping[Verdict, int]
-
-
-def points_from_history(runs: Sequence[RunSummary]) -> list[TrendPoint]:
-    """Chart points from history.recent_counts (oldest first)."""
-    return [TrendPoint(label=f"#{r.id}", started=r.started, counts=dict(r.counts)) for r in runs]
 
 
 def _day(text: str) -> str:

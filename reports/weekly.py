@@ -14,10 +14,10 @@ from pathlib import Path
 from markupsafe import Markup
 
 from reports import write_reports
-from reports.changes import Changes, HostChange, weeks_text
 from reports.csv_report import Column
 from reports.html_report import Section
-from scanner.records import HostResult, RunResults
+from scanner.model.changes import Changes, HostChange, weeks_text
+from scanner.model.records import HostResult, RunResults
 
 SECTION_TEMPLATE = "since_last_run.html.j2"
 MAX_ROWS = 50  # per group in the section; the host table below has every host

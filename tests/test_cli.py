@@ -23,7 +23,7 @@ def test_help_documents_exit_codes():
 
 def test_demo_unwritable_output_is_one_line_error(tmp_path, capsys):
     """`cmaudit demo -o` under a plain file ends with a one-line error and exit 64, not a traceback."""
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

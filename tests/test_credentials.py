@@ -9,10 +9,11 @@ import types
 
 import pytest
 
-from inventory.model import Host
-from scanner import credentials
-from scanner.credentials import PasswordResolver, Secret, message_encryption, validate_transport
-from scanner.errors import UsageError
+from scanner.model.errors import UsageError
+from scanner.model.host import Host
+from scanner.scan import credentials
+from scanner.scan.credentials import PasswordResolver, Secret
+from scanner.winrm.transport_policy import message_encryption, transport_notes, validate_transport
 
 PASSWORD = "Tr0ub4dor&3-never-shown"
 
@@ -128,13 +129,13 @@ class TestOrder:
         assert resolver.secret(host) is None
         assert prompt.calls == 0
 
-    def test_module_function_reads_the_environment(self, monkeypatch, no_keyring):
-        """resolve_password() reads CMAUDIT_PASSWORD from the real environment."""
-        credentials.clear_password_cache()
+    def test_real_environment_is_read_when_none_is_given(self, monkeypatch, no_keyring):
+        """Without an explicit environment, the resolver reads CMAUDIT_PASSWORD from os.environ."""
         monkeypatch.setenv("CMAUDIT_PASSWORD", PASSWORD)
-        assert credentials.resolve_password(_host(), interactive=False) == PASSWORD
+        found = PasswordResolver(interactive=False).secret(_host())
+        assert found is not None and found.reveal() == PASSWORD
         monkeypatch.delenv("CMAUDIT_PASSWORD")
-        assert credentials.resolve_password(_host(), interactive=False) is None
+        assert PasswordResolver(interactive=False).secret(_host()) is None
 
 
 class TestSecret:
@@ -196,5 +197,5 @@ class TestTransport:
 
     def test_kerberos_to_an_ip_address_is_noted(self):
         """The dry run warns that Kerberos by IP address cannot find an SPN."""
-        notes = credentials.transport_notes(_host(auth="kerberos", address="10.0.0.5"))
+        notes = transport_notes(_host(auth="kerberos", address="10.0.0.5"))
         assert notes and "SPN" in notes[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.records import Verdict
+from scanner.model.records import Verdict
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect

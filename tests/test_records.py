@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scanner.records import (
+from scanner.model.records import (
     ErrorCategory,
     Evidence,
     HostError,

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.advisory import ADVISORY_DIR, build_name, builtin_advisories, load_advisory
-from scanner.errors import AdvisoryFileError, UsageError
+from scanner.advisory.loader import build_name
+from scanner.model.errors import AdvisoryFileError, UsageError
+from scanner.scan.advisory_file import ADVISORY_DIR, builtin_advisories, load_advisory
 
 BUILTIN = ADVISORY_DIR / "ms-954474.toml"
 

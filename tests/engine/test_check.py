@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli import main
-from scanner.commands import check
-from scanner.logs import parse_log
+from scanner.advisory.logs import parse_log
+from scanner.cli.commands import check
+from scanner.cli.main import main
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "logs"
 RTM, SP1, SP2 = "4.00.5931.0000", "4.00.6221.1000", "4.00.6487.2000"

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.advisory import ADVISORY_DIR, load_advisory
-from scanner.attempts import judge_attempts
-from scanner.engine import evaluate
-from scanner.records import Verdict
-from scanner.snapshot import LogBlob, Snapshot
-from scanner.timeline import Timeline
+from scanner.advisory.attempts import judge_attempts
+from scanner.advisory.engine import evaluate
+from scanner.advisory.timeline import Timeline
+from scanner.model.records import Verdict
+from scanner.model.snapshot import LogBlob, Snapshot
+from scanner.scan.advisory_file import ADVISORY_DIR, load_advisory
 
 ADVISORY = load_advisory()
 RTM, SP1, SP2 = "4.00.5931.0000", "4.00.6221.1000", "4.00.6487.2000"

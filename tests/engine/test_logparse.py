@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.logs import LogBuffer, parse_log
+from scanner.advisory.logs import LogBuffer, parse_log
 
 SERVER = ("Wakeup for a polling cycle  $$<SMS_WSUS_SYNC_MANAGER><02-08-2020 02:13:11.522+480>"
           "<thread=5976 (0x1758)>")
@@ -224,8 +224,8 @@ def test_entry_at_finds_an_opening_line_far_above():
 
 def test_timeline_reads_rolled_file_first_with_its_own_line_numbers():
     """The timeline lists wsyncmgr.lo_ before wsyncmgr.log, each entry numbered within its own file."""
-    from scanner.snapshot import LogBlob
-    from scanner.timeline import Timeline, older_first
+    from scanner.advisory.timeline import Timeline, older_first
+    from scanner.model.snapshot import LogBlob
 
     names = older_first(["C:\\SMS\\Logs\\wsyncmgr.log", "C:\\SMS\\Logs\\wsyncmgr.LO_"])
     assert names == ["C:\\SMS\\Logs\\wsyncmgr.LO_", "C:\\SMS\\Logs\\wsyncmgr.log"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from scanner.records import ErrorCategory, Verdict
+from scanner.model.records import ErrorCategory, Verdict
 from simulator.fleet import Fleet
 from simulator.profiles import expected_verdict, mixed_fleet
 from tests.hardening.helpers import is_read_only, new_password, scan, write_inventory

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scanner.records import ErrorCategory, Verdict
+from scanner.model.records import ErrorCategory, Verdict
 from simulator.fleet import Fleet
 from simulator.profiles import expected_verdict, load_machine
 from simulator.vm import VirtualMachine

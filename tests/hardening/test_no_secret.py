@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-import scanner.commands.demo as demo
-from scanner.cli import main
+import scanner.cli.commands.demo as demo
+from scanner.cli.main import main
 from simulator.fleet import Fleet
 from tests.hardening.helpers import new_password, write_inventory
 

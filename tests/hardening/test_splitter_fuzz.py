@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.collect import MarkerSplitter, marker
+from scanner.winrm.collect import MarkerSplitter, marker
 
 NONCE = "0a1b2c3d4e5f"
 NAMES = ("lo_", "log", "end")

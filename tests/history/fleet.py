@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from scanner.records import (
+from scanner.model.records import (
     ErrorCategory,
     Evidence,
     HostError,

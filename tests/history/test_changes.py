@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from reports import changes, history
-from scanner.records import ErrorCategory, HostError, Verdict
+from reports.changes_text import render_text
+from scanner.model.records import ErrorCategory, HostError, Verdict
+from scanner.weekly import changes, history
 from tests.history.fleet import INVENTORY, host, run
 
 
@@ -57,7 +58,7 @@ def test_first_run_is_a_baseline(three_weeks):
     db, ids = three_weeks
     c = changes.changes_since_last(db, ids[0])
     assert c.is_baseline and not c.changed
-    assert "baseline" in changes.render_text(c)
+    assert "baseline" in render_text(c)
 
 
 def test_interrupted_run_is_skipped_as_previous(tmp_path):
@@ -93,7 +94,7 @@ def test_finding_open_across_an_unchecked_week_keeps_its_first_seen(tmp_path):
 def test_console_text_lists_every_change(three_weeks):
     """The console block names each host under the right heading, with the open finding's age."""
     db, ids = three_weeks
-    text = changes.render_text(changes.changes_since_last(db, ids[1]))
+    text = render_text(changes.changes_since_last(db, ids[1]))
     assert text.splitlines()[0].startswith(f"Since last run (run #{ids[0]}, 2026-11-02 02:00 UTC)")
     expected = [
         "Regressed (1):", "    sms03  NOT_AFFECTED -> AFFECTED  (legacy sync failed)",
@@ -106,7 +107,7 @@ def test_console_text_lists_every_change(three_weeks):
     lines = [line[2:] if line.startswith("  ") and not line.startswith("    ") else line for line in text.splitlines()]
     positions = [lines.index(e) for e in expected]
     assert positions == sorted(positions)
-    text3 = changes.render_text(changes.changes_since_last(db, ids[2]))
+    text3 = render_text(changes.changes_since_last(db, ids[2]))
     assert "no change." in text3 and "sms04  2 runs, last checked 2026-11-02" in text3
 
 
@@ -116,7 +117,7 @@ def test_server_text_cannot_inject_terminal_escapes():
                                                                 "bad\x1b[2J\r\nreply\x07" + "x" * 500))
     prev = run(1, {"sms09": Verdict.NOT_AFFECTED})
     cur = replace(run(2, {}), hosts=(bad,))
-    text = changes.render_text(changes.compare(prev, cur))
+    text = render_text(changes.compare(prev, cur))
     assert "\x1b" not in text and "\x07" not in text and "\r" not in text
     line = next(x for x in text.splitlines() if "sms09" in x)
     assert "bad [2J reply" in line and len(line) < 250

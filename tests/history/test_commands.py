@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from reports import history
-from scanner.cli import main
-from scanner.records import results_to_dict
+from scanner.cli.main import main
+from scanner.model.records import results_to_dict
+from scanner.weekly import history
 from tests.history.fleet import INVENTORY, run
 
 

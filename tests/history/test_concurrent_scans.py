@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from reports import history
-from scanner.records import Verdict
+from scanner.model.records import Verdict
+from scanner.weekly import history
 from simulator.fleet import Fleet
 from tests.scanner.fleet_helpers import healthy_machine, new_password
 

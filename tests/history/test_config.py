@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner import config as cfg
-from scanner.errors import UsageError
+from scanner.cli import config_options
+from scanner.model.errors import UsageError
+from scanner.weekly import config as cfg
 
 GOOD = """\
 inventory = "fleet.csv"
@@ -39,8 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--auth", default="negotiate")
     p.add_argument("--username")
-    cfg.add_schedule_options(p)
-    cfg.add_config_option(p)
+    config_options.add_schedule_options(p)
+    config_options.add_config_option(p)
     return p
 
 
@@ -54,7 +55,7 @@ def test_config_fills_what_the_command_line_leaves_out(tmp_path):
     """A scheduled run gets inventory, auth, concurrency, history and retention from the file."""
     path = _write(tmp_path, GOOD)
     args = _parser().parse_args(["--config", str(path)])
-    config = cfg.apply_config(args)
+    config = config_options.apply_config(args)
     assert args.inventory == tmp_path / "fleet.csv"  # relative to the config file, not the cwd
     assert (args.auth, args.username, args.concurrency, args.timeout) == ("kerberos", "CORP\\svc-cmaudit", 8, 300.0)
     assert args.history == tmp_path / "state" / "history.sqlite3" and args.keep_runs == 52
@@ -73,14 +74,14 @@ def test_config_fills_what_the_command_line_leaves_out(tmp_path):
 def test_command_line_overrides_config(tmp_path, argv, dest, expected):
     """An option given on the command line wins over the config file, even if it equals the default."""
     args = _parser().parse_args([*argv, "--config", str(_write(tmp_path, GOOD))])
-    cfg.apply_config(args)
+    config_options.apply_config(args)
     assert getattr(args, dest) == expected
 
 
 def test_without_config_defaults_apply(tmp_path):
     """With no --config every option has its ordinary default."""
     args = _parser().parse_args([])
-    assert cfg.apply_config(args) is None
+    assert config_options.apply_config(args) is None
     assert (args.concurrency, args.timeout, args.auth, args.no_history, args.history) == (32, 120.0, "negotiate",
                                                                                          False, None)
 
@@ -111,7 +112,7 @@ def test_password_key_is_refused(tmp_path, text):
 
 
 @pytest.mark.parametrize(("text", "key", "message"), [
-    pytest.param("concurrency = 0\n", "concurrency", "at least 1", id="zero-concurrency"),
+    pytest.param("concurrency = 0\n", "concurrency", "from 1 to 10000", id="zero-concurrency"),
     pytest.param('concurrency = "many"\n', "concurrency", "whole number", id="text-concurrency"),
     pytest.param('auth = "kerberoast"\n', "auth", "one of", id="bad-auth"),
     pytest.param('password_env = "hunter2 secret!"\n', "password_env", "NAME of an environment", id="env-not-name"),
@@ -139,13 +140,13 @@ def test_mail_settings_from_config_and_command_line(tmp_path):
     """[mail] supplies the relay; --mail-to replaces the recipients."""
     path = _write(tmp_path, GOOD)
     args = _parser().parse_args(["--config", str(path), "--mail-to", "oncall@corp.example"])
-    settings = cfg.mail_settings(args, cfg.apply_config(args))
+    settings = config_options.mail_settings(args, config_options.apply_config(args))
     assert settings is not None
     assert settings.to == ("oncall@corp.example",) and settings.host == "smtp.corp.example"
     assert (settings.port, settings.security, settings.password_env) == (587, "starttls", "CMAUDIT_SMTP_PASSWORD")
     assert settings.when == "findings"
     args = _parser().parse_args([])
-    assert cfg.mail_settings(args, cfg.apply_config(args)) is None
+    assert config_options.mail_settings(args, config_options.apply_config(args)) is None
 
 
 def test_max_auth_failures_zero_disables_as_on_the_command_line(tmp_path):

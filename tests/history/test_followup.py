@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import socket
 
-from scanner import followup
-from scanner.config import load_config, mail_settings
+from scanner.cli.config_options import history_target, mail_settings
+from scanner.weekly import followup
+from scanner.weekly.config import load_config
 from tests.history.fleet import run
 
 
@@ -24,7 +25,7 @@ def test_each_run_is_recorded_and_compared(tmp_path):
 def test_no_history_records_nothing(tmp_path):
     """--no-history leaves no database behind."""
     args = argparse.Namespace(history=tmp_path / "h.sqlite3", no_history=True)
-    follow = followup.prepare(run(1), history_path=followup.history_target(args), output_dir=None)
+    follow = followup.prepare(run(1), history_path=history_target(args), output_dir=None)
     assert follow.run_id is None and not (tmp_path / "h.sqlite3").exists()
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reports import history
-from scanner.records import Verdict
+from scanner.model.records import Verdict
+from scanner.weekly import history
 from tests.history.fleet import INVENTORY, host, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,10 +83,11 @@ def test_host_keys_stay_unique_within_a_run(names, ports, expected):
 ])
 def test_history_key_is_the_inventory_stable_name(name, port):
     """History matches hosts by exactly the identity the inventory uses across runs."""
-    from inventory.model import Host
+    from scanner.model.host import Host
 
     inv = Host(name=name, address=name, port=port, scheme="http", auth="ntlm")
-    assert history.stable_key(name, port) == inv.stable_name
+    recorded = replace(run(1), hosts=(host(name, Verdict.NOT_AFFECTED, port=port),))
+    assert history.host_keys(recorded) == [inv.stable_name]
 
 
 def test_newer_schema_is_refused_not_damaged(tmp_path):
@@ -129,7 +130,7 @@ def test_missing_database_is_not_created_by_readers(tmp_path):
 
 _WRITER = textwrap.dedent("""
     import sys
-    from reports import history
+    from scanner.weekly import history
     from tests.history.fleet import INVENTORY, run
 
     db, week, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]

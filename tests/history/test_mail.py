@@ -12,7 +12,7 @@ from email import policy
 import pytest
 import trustme
 
-from reports import changes, mail
+from scanner.weekly import changes, mail
 from tests.history.fleet import run
 
 with warnings.catch_warnings():

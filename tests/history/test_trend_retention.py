@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from reports import history, trend
-from scanner import retention
-from scanner.records import Verdict, results_to_dict
+from reports import trend
+from scanner.model.records import Verdict, results_to_dict
+from scanner.weekly import history, retention
 from tests.history.fleet import INVENTORY, run
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -18,7 +18,7 @@ def test_trend_chart_has_one_bar_per_run_with_counts(tmp_path):
     db = tmp_path / "h.sqlite3"
     for week in (1, 2, 3):
         history.record_run(db, run(week), INVENTORY)
-    svg = trend.trend_svg(trend.points_from_history(history.recent_counts(db, INVENTORY, limit=12)))
+    svg = trend.trend_svg(history.trend_points(history.recent_counts(db, INVENTORY, limit=12)))
     root = ET.fromstring(str(svg))
     bars = root.findall(f"{SVG}g")
     assert [b.get("data-run") for b in bars] == ["#1", "#2", "#3"]

@@ -10,8 +10,8 @@ import socket
 
 import pytest
 
-from scanner.cli import main
-from scanner.fleet_scan import ScanSettings, run_scan
+from scanner.cli.main import main
+from scanner.scan.fleet import ScanSettings, run_scan
 
 simulator = pytest.importorskip("simulator")
 pytestmark = pytest.mark.network

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from reports import weekly
-from scanner import followup
-from scanner.records import ErrorCategory, HostError, Verdict
+from scanner.model.records import ErrorCategory, HostError, Verdict
+from scanner.weekly import followup
 from tests.history.fleet import host, run
 
 
@@ -119,7 +119,7 @@ def test_since_last_run_in_a_browser(browser, week3):
 
 def test_long_groups_are_capped_but_counted():
     """With hundreds of open findings the section lists the first 50 and says how many more there are."""
-    from reports import changes
+    from scanner.weekly import changes
 
     many = {f"sms{i:03d}": Verdict.AFFECTED for i in range(60)}
     c = changes.compare(run(1, many), run(2, many))

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from scanner.cli import main
+from scanner.cli.main import main
 from tests.inventory.conftest import DATA
 
 

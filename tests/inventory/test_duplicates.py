@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from inventory import Host, load_inventory
+from inventory import load_inventory
+from scanner.model.host import Host
 from tests.inventory.conftest import DATA
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from inventory import load_inventory
 from inventory.model import MAX_FILE_BYTES, MAX_LINE_CHARS
-from scanner.errors import InventoryError, UsageError
+from scanner.model.errors import InventoryError, UsageError
 
 
 def _error(path) -> InventoryError:

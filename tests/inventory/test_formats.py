@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from inventory import Host, load_inventory
+from inventory import load_inventory
+from scanner.model.host import Host
 from tests.inventory.conftest import DATA
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from inventory import Defaults, Inventory, parse_inventory_bytes
 from inventory.model import FORMATS
-from scanner.errors import InventoryError
+from scanner.model.errors import InventoryError
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BUDGET_SECONDS = 5.0  # generous: a real parse of these inputs takes milliseconds; a hang takes forever

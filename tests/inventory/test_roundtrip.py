@@ -10,7 +10,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inventory import AUTH_METHODS, Defaults, parse_inventory_bytes
+from inventory import Defaults, parse_inventory_bytes
+from scanner.model.host import AUTH_METHODS
 
 label = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
 host_name = st.builds(lambda parts: ".".join(parts), st.lists(label, min_size=2, max_size=3))

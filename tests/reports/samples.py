@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scanner.records import (
+from scanner.model.records import (
     ErrorCategory,
     Evidence,
     HostError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reports.console import exit_status, summary_text
-from scanner.records import ErrorCategory, HostError, RunResults, Verdict
+from scanner.model.records import ErrorCategory, HostError, RunResults, Verdict
 
 from .samples import affected, meta, mixed_run, simple
 

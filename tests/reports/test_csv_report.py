@@ -9,7 +9,7 @@ import io
 import pytest
 
 from reports.csv_report import FIELDNAMES, CsvReporter, neutralise
-from scanner.records import Evidence, RunResults, Verdict
+from scanner.model.records import Evidence, RunResults, Verdict
 
 from .samples import affected, meta, mixed_run, simple
 

@@ -12,7 +12,7 @@ import pytest
 
 from reports import write_reports
 from reports.html_report import VERDICT_LABELS
-from scanner.records import Verdict
+from scanner.model.records import Verdict
 
 from .samples import bulk_run, mixed_run
 

@@ -14,7 +14,7 @@ from jinja2 import ChoiceLoader, DictLoader
 import reports
 from reports import write_reports
 from reports.html_report import Section, render_html
-from scanner.records import RunResults
+from scanner.model.records import RunResults
 
 from .samples import XSS_IMG, XSS_SCRIPT, meta, mixed_run
 
@@ -128,7 +128,7 @@ def test_write_reports_writes_all_three(tmp_path):
 def test_one_unwritable_report_does_not_stop_the_others(tmp_path, capsys):
     """If report.csv cannot be replaced (e.g. held open), results.json and report.html are still written."""
     from reports import ReportWriteError
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     (tmp_path / "report.csv").mkdir()  # os.replace cannot put a file over a folder
     with pytest.raises(ReportWriteError) as caught:
@@ -144,7 +144,7 @@ def test_one_unwritable_report_does_not_stop_the_others(tmp_path, capsys):
 
 def test_long_evidence_lists_are_capped_in_the_page():
     """A host with hundreds of evidence lines shows the first 50 and says how many more results.json has."""
-    from scanner.records import Evidence
+    from scanner.model.records import Evidence
 
     from .samples import affected
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from reports.json_report import JsonReporter
-from scanner.records import results_from_dict
+from scanner.model.records import results_from_dict
 
 from .samples import mixed_run
 

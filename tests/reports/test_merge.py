@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reports.merge import ResultsFileError, Source, merge_results
-from scanner.records import RunResults, Verdict
+from scanner.model.records import RunResults, Verdict
 
 from .samples import meta, simple
 

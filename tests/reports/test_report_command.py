@@ -10,8 +10,8 @@ import pytest
 
 from reports.json_report import JsonReporter
 from reports.merge import load_results
-from scanner.cli import main
-from scanner.records import ErrorCategory, HostError, RunResults, Verdict
+from scanner.cli.main import main
+from scanner.model.records import ErrorCategory, HostError, RunResults, Verdict
 
 from .samples import affected, meta, mixed_run, simple
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli import main
+from scanner.cli.main import main
 from simulator.fleet import Fleet
 from tests.scanner.fleet_helpers import healthy_machine, new_password, scan
 
@@ -50,7 +50,7 @@ def test_unwritable_log_file_is_bad_usage(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_secret_at_the_length_cut_is_masked_whole(tmp_path: Path) -> None:
     """A password that straddles the value length limit leaves not even its first characters in the log."""
-    from scanner.audit_log import MAX_VALUE, AuditLog
+    from scanner.scan.audit_log import MAX_VALUE, AuditLog
 
     password = new_password()
     log = AuditLog(tmp_path / "audit.log", (password,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.collect import MarkerSplitter, log_command, registry_command, rolled_name, safe_path
+from scanner.winrm.collect import MarkerSplitter, log_command, registry_command, rolled_name, safe_path
 
 
 def _feed_in(splitter: MarkerSplitter, data: bytes, size: int) -> None:

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from inventory.model import Host
-from scanner.collect import CollectOptions, collect
-from scanner.errors import HostError
-from scanner.records import ErrorCategory
-from scanner.winrm_errors import translate
-from scanner.winrm_session import HostSession, SessionOptions
+from scanner.model.errors import HostError
+from scanner.model.host import Host
+from scanner.model.records import ErrorCategory
+from scanner.winrm.collect import CollectOptions, collect
+from scanner.winrm.faults import translate
+from scanner.winrm.session import HostSession, SessionOptions
 
 pytestmark = pytest.mark.network
 

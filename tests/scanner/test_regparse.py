@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.regparse import find_key, parse_reg_query
+from scanner.winrm.regparse import find_key, parse_reg_query
 
 SETUP = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SMS\Setup"
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from scanner.errors import HostAuthFailed, HostError, HostProtocolError, HostUnreachable
-from scanner.records import ErrorCategory
-from scanner.runner import HostRun, Runner, RunnerOptions
+from scanner.model.errors import HostAuthFailed, HostError, HostProtocolError, HostUnreachable
+from scanner.model.records import ErrorCategory
+from scanner.scan.runner import HostRun, Runner, RunnerOptions
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.records import ErrorCategory, Verdict
+from scanner.model.records import ErrorCategory, Verdict
 from simulator.fleet import Fleet
 from tests.scanner.fleet_helpers import healthy_machine, new_password, scan
 
@@ -128,7 +128,7 @@ def test_https_basic_with_ca_file(tmp_path: Path) -> None:
 def test_bad_usage_exits_64(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                             capsys: pytest.CaptureFixture[str]) -> None:
     """Bad options or an unreadable inventory give one error line and exit status 64, no traceback."""
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "hosts.csv").write_text("host,port\n127.0.0.1,1\n", encoding="utf-8")
@@ -145,7 +145,7 @@ def test_per_host_credential_failure_stays_with_that_host(tmp_path: Path) -> Non
     """A host whose own password variable is wrong fails alone, even with a breaker of one failure."""
     import io
 
-    from scanner.fleet_scan import ScanSettings, run_scan
+    from scanner.scan.fleet import ScanSettings, run_scan
 
     password = new_password()
     with Fleet(hosts=4, password=password, machine_factory=healthy_machine, profiles=["h"] * 4) as fleet:
@@ -187,7 +187,7 @@ def test_history_shows_changes_on_the_second_run(tmp_path: Path) -> None:
 def test_scheduled_scan_from_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """`cmaudit scan --config cmaudit.toml` takes inventory and account from the file, one run folder per run."""
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     password = new_password()
     monkeypatch.setenv("SCHEDULED_PW", password)
@@ -208,7 +208,7 @@ def test_scheduled_scan_from_config_file(tmp_path: Path, monkeypatch: pytest.Mon
 def test_no_password_anywhere_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """Without any password source the scan refuses to start (no failed logons) and says where to put one."""
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CMAUDIT_PASSWORD", raising=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.records import ErrorCategory, Verdict
+from scanner.model.records import ErrorCategory, Verdict
 from simulator.fleet import Fleet
 from tests.hardening.helpers import is_read_only
 from tests.scanner.fleet_helpers import healthy_machine, new_password, scan

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.records import Verdict
+from scanner.model.records import Verdict
 from simulator.fleet import Fleet
 from tests.hardening.helpers import is_read_only
 from tests.scanner.fleet_helpers import new_password, scan

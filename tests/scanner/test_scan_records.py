@@ -7,14 +7,14 @@ import hashlib
 import io
 from pathlib import Path
 
-from inventory.model import Host
-from scanner.errors import HostTimeout
-from scanner.evidence import save_log
-from scanner.host_job import HostOutcome
-from scanner.progress import Progress
-from scanner.records import HostFacts, Judgement, Verdict
-from scanner.runner import HostRun
-from scanner.scan_results import clean_options, host_result
+from scanner.model.errors import HostTimeout
+from scanner.model.host import Host
+from scanner.model.records import HostFacts, Judgement, Verdict
+from scanner.scan.evidence import save_log
+from scanner.scan.host_job import HostOutcome
+from scanner.scan.progress import Progress
+from scanner.scan.results import clean_options, host_result
+from scanner.scan.runner import HostRun
 
 HOST = Host(name="sms01.corp.example", address="10.0.0.5", port=5985, scheme="http", auth="ntlm",
             site_code="P01", tags=("prod",))

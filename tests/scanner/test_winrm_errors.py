@@ -9,9 +9,9 @@ import requests
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 from urllib3.exceptions import MaxRetryError, ProtocolError
 
-from scanner.errors import HostAuthFailed, HostError, HostProtocolError, HostTimeout, HostUnreachable
-from scanner.records import ErrorCategory
-from scanner.winrm_errors import FAULT_OPERATION_TIMEOUT, translate
+from scanner.model.errors import HostAuthFailed, HostError, HostProtocolError, HostTimeout, HostUnreachable
+from scanner.model.records import ErrorCategory
+from scanner.winrm.faults import FAULT_OPERATION_TIMEOUT, translate
 
 
 def _refused() -> requests.ConnectionError:

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from inventory.model import Host
-from scanner.errors import HostError, HostTimeout
-from scanner.winrm_session import HostSession, SessionOptions
+from scanner.model.errors import HostError, HostTimeout
+from scanner.model.host import Host
+from scanner.winrm.session import HostSession, SessionOptions
 
 
 def _host(scheme: str, auth: str, **kw: object) -> Host:

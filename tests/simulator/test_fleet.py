@@ -19,7 +19,7 @@ from pypsrp.client import Client
 
 import simulator.fleet as fleet_module
 from inventory import load_inventory
-from scanner.cli import main
+from scanner.cli.main import main
 from simulator import Fleet
 from tests.simulator.simfakes import USER, FakeMachine, fake_factory, new_password
 
@@ -156,7 +156,7 @@ import simulator.fleet as fleet_module
 from tests.simulator.simfakes import fake_factory
 module = types.SimpleNamespace(PROFILE_NAMES=("fake",), load_machine=fake_factory, mixed_fleet=lambda n: ["fake"] * n)
 fleet_module._profiles = lambda: module
-from scanner.cli import main
+from scanner.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -1,0 +1,255 @@
+"""Finding legacy sync attempts in a timeline, touching only the lines that matter.
+
+Fast path: a few plain bytes searches for the rare tokens (the STATMSG ids, the start text, the
+failure's rarest token) give line positions (`Hit`s) without decoding anything. Between the hits of an
+open attempt, a bytes regex looks for the summary line and for another error, bounded by the attempt.
+Only the handful of hits that end up as evidence are parsed into LogEntry records (Timeline.entry).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scanner.advisory.loader import Signatures
+from scanner.advisory.logs import LogBuffer
+from scanner.advisory.timeline import Hit, Timeline
+
+
+class Outcome(StrEnum):
+    FAILED_ADVISORY = "failed-advisory"  # the advisory's failure signature
+    # failed for another reason: 6711, an error before the summary, or a summary where every count is 0
+    FAILED_OTHER = "failed-other"
+    SUCCEEDED = "succeeded"
+
+
+class Kind(StrEnum):
+    START = "start"
+    SIGNATURE = "signature"
+    DONE = "done"
+    FAILED = "failed"
+
+
+_KIND_ORDER = {k: i for i, k in enumerate(Kind)}
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One legacy sync attempt; filled in while walking the timeline, read-only afterwards."""
+
+    start: Hit | None  # None when the start was not in the logs (rolled away, tail-capped)
+    signature: Hit | None = None
+    other_error: Hit | None = None
+    summary: Hit | None = None
+    summary_empty: bool = False  # every count in the summary is 0: nothing was processed
+    end: Hit | None = None  # the STATMSG done/failed line
+    ended_ok: bool | None = None  # what that STATMSG line said, when there was one
+
+    @property
+    def outcome(self) -> Outcome | None:
+        if self.signature is not None:
+            return Outcome.FAILED_ADVISORY
+        if self.ended_ok is False:
+            return Outcome.FAILED_OTHER
+        if self.ended_ok is True:
+            return Outcome.SUCCEEDED
+        if self.summary is not None:
+            failed = self.other_error is not None or self.summary_empty
+            return Outcome.FAILED_OTHER if failed else Outcome.SUCCEEDED
+        return None
+
+    @property
+    def eventless(self) -> bool:
+        return self.signature is None and self.other_error is None and self.summary is None
+
+
+@functools.lru_cache(maxsize=64)
+def _bytes_pattern(pattern: str) -> re.Pattern[bytes]:
+    return re.compile(pattern.encode("ascii"))
+
+
+@functools.lru_cache(maxsize=16)
+def _statmsg_pattern(ids: frozenset[int]) -> re.Pattern[bytes]:
+    alternatives = "|".join(str(i) for i in sorted(ids))
+    return re.compile(rf"STATMSG: ID=({alternatives})(?!\d)".encode("ascii"))
+
+
+def _signature_at(buf: LogBuffer, index: int, pos: int, sig: Signatures) -> Hit | None:
+    """The failure signature around an anchor hit: all tokens on the line (or in its CMTrace message)."""
+    start = buf.line_start(pos)
+    end = buf.line_end(start)
+    if all(buf.buf.find(t.encode("ascii"), start, end) >= 0 for t in sig.failure_all_of):
+        return Hit(index, start, end)
+    entry = buf.entry_at(pos)  # the tokens may sit on different lines of one multi-line CMTrace message
+    if entry.lines > 1 and all(t in entry.text for t in sig.failure_all_of):
+        return Hit(index, entry.start, entry.end)
+    return None
+
+
+def _hits(buf: LogBuffer, index: int, sig: Signatures, lo: int = 0, hi: int | None = None) -> list[tuple[Kind, Hit]]:
+    """The start/signature/done/failed lines of one file between two line starts, in file order."""
+    hi = len(buf.buf) if hi is None else hi
+    found: dict[tuple[int, Kind], Hit] = {}
+
+    def add(kind: Kind, pos: int) -> None:
+        start = buf.line_start(pos)
+        found.setdefault((start, kind), Hit(index, start, buf.line_end(start)))
+
+    for m in _statmsg_pattern(sig.statmsg_ids).finditer(buf.buf, lo, hi):
+        number = int(m.group(1))
+        kind = Kind.START if number in sig.start_statmsg else Kind.DONE if number in sig.done_statmsg else Kind.FAILED
+        add(kind, m.start())
+    for token in sig.start_text:
+        for pos in buf.find_all(token.encode("ascii"), lo, hi):
+            add(Kind.START, pos)
+    for pos in buf.find_all(sig.failure_all_of[0].encode("ascii"), lo, hi):
+        hit = _signature_at(buf, index, pos, sig)
+        if hit is not None:
+            found.setdefault((hit.start, Kind.SIGNATURE), hit)
+    return [(k, found[(s, k)]) for s, k in sorted(found, key=lambda sk: (sk[0], _KIND_ORDER[sk[1]]))]
+
+
+def _first_match(buf: LogBuffer, index: int, patterns: tuple[re.Pattern[str], ...], lo: int, hi: int) -> Hit | None:
+    starts = [m.start() for p in patterns if (m := _bytes_pattern(p.pattern).search(buf.buf, lo, hi))]
+    if not starts:
+        return None
+    start = buf.line_start(min(starts))
+    return Hit(index, start, buf.line_end(start))
+
+
+class _HitCache:
+    """Hits per file, extended backwards as the tail grows, so no byte is searched twice."""
+
+    def __init__(self, timeline: Timeline, sig: Signatures) -> None:
+        self.timeline, self.sig = timeline, sig
+        self.lo: dict[int, int] = {}
+        self.hits: dict[int, list[tuple[Kind, Hit]]] = {}
+
+    def __call__(self, index: int, lo: int) -> list[tuple[Kind, Hit]]:
+        buf = self.timeline.files[index]
+        known = self.lo.get(index, len(buf.buf))
+        if lo < known or index not in self.hits:
+            self.hits[index] = _hits(buf, index, self.sig, lo, known) + self.hits.get(index, [])
+            self.lo[index] = lo
+        return [kh for kh in self.hits[index] if kh[1].start >= lo]
+
+
+def _all_zero(buf: LogBuffer, sig: Signatures, hit: Hit) -> bool:
+    m = _bytes_pattern(sig.summary.pattern).search(buf.buf, hit.start, hit.end)
+    return m is not None and all(int(n) == 0 for n in re.findall(rb"\d+", m.group()))
+
+
+def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0, 0),
+                  hits: _HitCache | None = None) -> list[Attempt]:
+    """Every legacy sync attempt from `cut` (file index, offset of a line start) on, oldest first.
+
+    The rules are in Attempt.outcome; a START right after an eventless START is the same attempt
+    ("Performing legacy sync" then STATMSG 6709).
+    """
+    attempts: list[Attempt] = []
+    current: Attempt | None = None  # the attempt still waiting for its end
+
+    def search_gap(buf: LogBuffer, index: int, lo: int, hi: int) -> None:
+        nonlocal current
+        if current is None or lo >= hi:
+            return
+        summary = _first_match(buf, index, (sig.summary,), lo, hi)
+        if current.other_error is None and current.signature is None:
+            limit = hi if summary is None else summary.start
+            current.other_error = _first_match(buf, index, sig.other_errors, lo, limit)
+        if summary is not None:
+            current.summary = summary
+            current.summary_empty = _all_zero(buf, sig, summary)
+            current = None  # a STATMSG done/failed right after still belongs to it (see below)
+
+    for index in range(cut[0], len(timeline.files)):
+        buf = timeline.files[index]
+        cursor = cut[1] if index == cut[0] else 0
+        for kind, hit in (hits(index, cursor) if hits else _hits(buf, index, sig, cursor)):
+            search_gap(buf, index, cursor, hit.start)
+            cursor = max(cursor, hit.end + 1)
+            last = attempts[-1] if attempts else None
+            if kind is Kind.START:
+                if current is not None and current.eventless:
+                    continue
+                current = Attempt(start=hit)
+                attempts.append(current)
+            elif kind is Kind.SIGNATURE:
+                if current is None:
+                    current = Attempt(start=None)
+                    attempts.append(current)
+                if current.signature is None:
+                    current.signature = hit
+            else:
+                target = current
+                if target is None and last is not None and last.summary is not None and last.end is None:
+                    target = last  # the summary closed it; the STATMSG line confirms how
+                if target is None:
+                    target = Attempt(start=None)
+                    attempts.append(target)
+                target.end, target.ended_ok = hit, kind is Kind.DONE
+                current = None
+        search_gap(buf, index, cursor, len(buf.buf))
+    return attempts
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """What the verdict needs: the deciding attempt and the latest advisory failure before it."""
+
+    attempts: tuple[Attempt, ...]  # every attempt when nothing decided; else at least the tail holding `decisive`
+    decisive: Attempt | None  # the last attempt with an outcome
+    earlier_failure: Attempt | None  # the latest attempt before it with the advisory's failure
+
+
+def _cut_from_end(timeline: Timeline, size: int) -> tuple[int, int]:
+    """The line start about `size` bytes before the end of the timeline ((0, 0): everything)."""
+    for index in range(len(timeline.files) - 1, -1, -1):
+        buf = timeline.files[index]
+        if size < len(buf.buf):
+            return index, buf.line_start(len(buf.buf) - size)
+        size -= len(buf.buf)
+    return 0, 0
+
+
+def _last_signature_before(timeline: Timeline, sig: Signatures, cut: tuple[int, int]) -> Hit | None:
+    anchor = sig.failure_all_of[0].encode("ascii")
+    for index in range(cut[0], -1, -1):
+        buf = timeline.files[index]
+        hi = cut[1] if index == cut[0] else len(buf.buf)
+        pos = buf.buf.rfind(anchor, 0, hi)
+        while pos >= 0:
+            hit = _signature_at(buf, index, pos, sig)
+            if hit is not None and hit.start < hi:
+                return hit
+            pos = buf.buf.rfind(anchor, 0, pos)
+    return None
+
+
+def judge_attempts(timeline: Timeline, sig: Signatures, tail: int = 1 << 18) -> Findings:
+    """The deciding attempt, reading only as much of the logs' end as it takes.
+
+    The walk runs over a tail of the timeline, grown until its last decided attempt comes after the
+    tail's first started attempt: from that start on the walk is the same as one from the beginning
+    (every START resets it). A failure before the tail is found by a backwards search for the anchor.
+    """
+    total = sum(len(f.buf) for f in timeline.files)
+    cache = _HitCache(timeline, sig)
+    while True:
+        cut = _cut_from_end(timeline, tail) if tail < total else (0, 0)
+        attempts = find_attempts(timeline, sig, cut, cache)
+        decided = [i for i, a in enumerate(attempts) if a.outcome is not None]
+        first_started = next((i for i, a in enumerate(attempts) if a.start is not None), len(attempts))
+        if cut == (0, 0) or (decided and decided[-1] > first_started):
+            break
+        tail *= 4
+    if not decided:
+        return Findings(tuple(attempts), None, None)
+    d = decided[-1]
+    earlier = [a for a in attempts[:d] if a.outcome is Outcome.FAILED_ADVISORY]
+    if earlier:
+        return Findings(tuple(attempts), attempts[d], earlier[-1])
+    before = _last_signature_before(timeline, sig, cut) if cut != (0, 0) else None
+    return Findings(tuple(attempts), attempts[d], None if before is None else Attempt(start=None, signature=before))

@@ -1,0 +1,171 @@
+"""The advisory engine: `evaluate(snapshot, advisory) -> Judgement`, a pure function (no I/O).
+
+The verdict table (issue 3) in one place:
+- no SMS Setup key, or a known build of another product          -> NOT_APPLICABLE
+- the last legacy sync attempt with an outcome decides:
+    the advisory's failure signature                             -> AFFECTED
+    success, after an earlier attempt with that signature        -> RECOVERED
+    success, no such failure                                     -> NOT_AFFECTED
+    failure for another reason (6711, an error code before the summary, or a summary that processed
+    nothing): RTM/SP1 or unknown build                           -> AT_RISK; fixed build -> NOT_AFFECTED
+- no attempt with an outcome:
+    fixed build                                                  -> NOT_AFFECTED
+    logs readable and no attempt at all                          -> NOT_AFFECTED (stating the window)
+    attempts without outcome, or logs missing/unreadable: RTM/SP1 -> AT_RISK; unknown build -> UNKNOWN
+"""
+
+from __future__ import annotations
+
+from scanner.advisory.attempts import Attempt, Outcome, judge_attempts
+from scanner.advisory.builds import BuildStatus, classify
+from scanner.advisory.loader import Advisory
+from scanner.advisory.logs import LogEntry
+from scanner.advisory.timeline import Timeline
+from scanner.model.records import Evidence, Judgement, Verdict, Window
+from scanner.model.snapshot import Snapshot
+
+MAX_EVIDENCE_TEXT = 1000
+
+
+def evidence(entry: LogEntry, role: str) -> Evidence:
+    """A log entry as evidence (text capped: a 1 MB line is not a useful report cell)."""
+    text = entry.text if len(entry.text) <= MAX_EVIDENCE_TEXT else entry.text[:MAX_EVIDENCE_TEXT] + "…"
+    return Evidence(file=entry.file, line=entry.line, time=entry.iso_time, text=text, role=role)
+
+
+def _attempt_evidence(t: Timeline, a: Attempt, prefix: str = "") -> list[Evidence]:
+    parts = [(a.start, "sync-start"), (a.signature, "failure"), (a.other_error, "other-error"),
+             (a.summary, "summary"), (a.end, "sync-done" if a.ended_ok else "sync-failed")]
+    return [evidence(t.entry(h), prefix + role) for h, role in parts if h is not None]
+
+
+def _when(e: LogEntry | None) -> str:
+    if e is None:
+        return "at an unknown time"
+    where = f"{e.file}:{e.line}"
+    return f"at {e.iso_time} ({where})" if e.iso_time else f"at an unknown time ({where})"
+
+
+class _Judge:
+    """Holds what every verdict of one snapshot shares (build, window, advisory) while deciding."""
+
+    def __init__(self, snapshot: Snapshot, advisory: Advisory) -> None:
+        self.snapshot, self.advisory = snapshot, advisory
+        self.status, match = classify(snapshot.build, advisory.builds)
+        self.build_name = match.name if match else None
+        self.window: Window | None = None
+        self.timeline = Timeline(())
+        self.facts: list[str] = []
+
+    def verdict(self, verdict: Verdict, reasons: list[str], ev: list[Evidence]) -> Judgement:
+        return Judgement(
+            verdict=verdict,
+            reasons=(self.advisory.verdict_text[verdict.value], *reasons, *self.facts),
+            evidence=tuple(ev),
+            build=self.snapshot.build,
+            build_name=self.build_name,
+            window=self.window,
+            advisory_id=self.advisory.id,
+        )
+
+    def build_fact(self) -> str:
+        b = self.snapshot.build
+        if b is None:
+            return "Build unknown (no Full Version)."
+        if self.status is BuildStatus.UNKNOWN:
+            return f"Build {b} is not one this advisory lists; judged by the logs."
+        meaning = {BuildStatus.AFFECTED: "a build the advisory affects", BuildStatus.FIXED: "a build with the fix",
+                   BuildStatus.NOT_APPLICABLE: "another product"}[self.status]
+        return f"Build {b} ({self.build_name}) is {meaning}."
+
+    def build_evidence(self) -> list[Evidence]:
+        b = self.snapshot.build
+        if b is None or self.status is BuildStatus.UNKNOWN:
+            return []
+        return [Evidence(file="Full Version", line=0, time=None, text=f"{b} ({self.build_name})", role="build")]
+
+    def run(self) -> Judgement:
+        snap, sig = self.snapshot, self.advisory.signatures
+        # The window is cheap (first and last dated entries) and every verdict reports it.
+        self.timeline = timeline = Timeline(snap.logs)
+        first, last = timeline.first_timed(), timeline.last_timed()
+        if first is not None and last is not None:
+            self.window = Window(first.iso_time, last.iso_time)
+        if snap.setup_key_found is False:
+            return self.verdict(Verdict.NOT_APPLICABLE, ["No SMS Setup registry key: not a ConfigMgr site server."],
+                                [Evidence("SMS\\Setup", 0, None, "registry key not found", "no-setup-key")])
+        self.facts.append(self.build_fact())
+        if self.status is BuildStatus.NOT_APPLICABLE:
+            return self.verdict(Verdict.NOT_APPLICABLE, [], self.build_evidence())
+        if first is not None and last is not None:
+            files = ", ".join(dict.fromkeys(b.name for b in snap.logs))
+            self.facts.append(f"The logs ({files}) cover {first.iso_time} to {last.iso_time}.")
+        self.facts += [f"{b.name} was capped: only its last {len(b.data)} bytes were judged, and its line numbers "
+                       "count from the start of that tail." for b in snap.logs if b.truncated]
+        if snap.log_error:
+            self.facts.append(f"Log problem: {snap.log_error}")
+        found = judge_attempts(timeline, sig)
+        attempts = found.attempts
+        if found.decisive is not None:
+            return self.decide(found.decisive, found.earlier_failure)
+        readable = first is not None and not snap.log_error
+        window_ev = [evidence(e, r) for e, r in ((first, "window-start"), (last, "window-end")) if e is not None]
+        if self.status is BuildStatus.FIXED:
+            why = "No legacy sync attempt with an outcome in the logs, and the build has the fix."
+            return self.verdict(Verdict.NOT_AFFECTED, [why], self.build_evidence() + window_ev)
+        if readable and not attempts:
+            ids = "/".join(str(i) for i in sorted(self.advisory.signatures.start_statmsg))
+            why = (f"No legacy update sync (STATMSG {ids}) in the logs: legacy sync for SMS 2003 clients is not in "
+                   f"use from {first.iso_time if first else '?'} to {last.iso_time if last else '?'}.")
+            return self.verdict(Verdict.NOT_AFFECTED, [why], window_ev)
+        if attempts:
+            why = "Legacy sync attempts were started but none shows an outcome in the logs."
+            ev = _attempt_evidence(timeline, attempts[-1])
+        elif not snap.logs:
+            why, ev = f"The sync log is missing{': ' + snap.log_error if snap.log_error else ''}.", []
+        elif snap.log_error:
+            why, ev = f"The sync logs are incomplete: {snap.log_error}.", window_ev
+        else:
+            why, ev = "The sync log is unreadable: no entry with a time in it.", window_ev
+        if self.status is BuildStatus.AFFECTED:
+            return self.verdict(Verdict.AT_RISK, [why], self.build_evidence() + ev)
+        return self.verdict(Verdict.UNKNOWN, [why], ev)
+
+    def decide(self, last: Attempt, before: Attempt | None) -> Judgement:
+        outcome, t = last.outcome, self.timeline
+        ev = _attempt_evidence(t, last)
+        entry = t.entry
+        if outcome is Outcome.FAILED_ADVISORY and last.signature is not None:
+            detail = self.advisory.signatures.failure_detail
+            signature = entry(last.signature)
+            m = detail.search(signature.text) if detail else None
+            update = f" for update {m.group(1)}" if m else ""
+            why = [f"The last legacy sync attempt failed {_when(signature)} with the advisory's error{update}."]
+            if self.status is BuildStatus.FIXED:
+                why.append("The build is listed as fixed, but the log shows the failure: check the build.")
+            return self.verdict(Verdict.AFFECTED, why, ev)
+        if outcome is Outcome.SUCCEEDED:
+            ok_hit = last.end or last.summary
+            ok = entry(ok_hit) if ok_hit else None
+            if before is not None:
+                earlier_failure = entry(before.signature) if before.signature else None
+                why = [f"The last legacy sync attempt succeeded {_when(ok)}, after the advisory's failure "
+                       f"{_when(earlier_failure)}."]
+                return self.verdict(Verdict.RECOVERED, why, _attempt_evidence(t, before, "earlier-") + ev)
+            return self.verdict(Verdict.NOT_AFFECTED, [f"The last legacy sync attempt succeeded {_when(ok)}."], ev)
+        failure_hit = last.other_error or last.end or last.summary
+        failure = entry(failure_hit) if failure_hit else None
+        text = failure.text if failure else "?"
+        why = [f"The last legacy sync attempt failed {_when(failure)} for another reason ({text[:200]}): "
+               f"not the signature of {self.advisory.id}."]
+        if self.status is BuildStatus.FIXED:
+            return self.verdict(Verdict.NOT_AFFECTED, why, self.build_evidence() + ev)
+        why.append("The build may be affected (RTM/SP1) and legacy sync is not working: the advisory's fix "
+                   "cannot be confirmed." if self.status is BuildStatus.UNKNOWN else
+                   "On this build legacy sync must work before the advisory's fix can be confirmed.")
+        return self.verdict(Verdict.AT_RISK, why, self.build_evidence() + ev)
+
+
+def evaluate(snapshot: Snapshot, advisory: Advisory) -> Judgement:
+    """Judge one host's snapshot against an advisory (pure: the same snapshot gives the same judgement)."""
+    return _Judge(snapshot, advisory).run()

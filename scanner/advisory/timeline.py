@@ -1,0 +1,53 @@
+"""A host's sync logs as one timeline: the rolled-over `.lo_` (older) first, then the `.log`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from scanner.advisory.logs import LogBuffer, LogEntry
+from scanner.model.snapshot import LogBlob
+
+
+def is_rolled(name: str) -> bool:
+    """`wsyncmgr.lo_` is the rolled-over (older) half of `wsyncmgr.log`."""
+    return PurePath(name.replace("\\", "/")).suffix.lower() == ".lo_"
+
+
+def older_first(names: Iterable[str]) -> list[str]:
+    """Order log file names as they were written: `x.lo_` before `x.log`, whatever order they came in."""
+    return sorted(names, key=lambda n: not is_rolled(n))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A line found by a bytes search: which file, and where; parsed only if it becomes evidence."""
+
+    file: int  # index into Timeline.files
+    start: int
+    end: int
+
+
+class Timeline:
+    """Entries of several log files, oldest file first, read lazily."""
+
+    def __init__(self, logs: Sequence[LogBlob]) -> None:
+        # Collection hands them older first already; a `.lo_` after its `.log` is put back (stable sort).
+        self.blobs = tuple(sorted(logs, key=lambda b: not is_rolled(b.name)))
+        self.files = tuple(LogBuffer(b.name, b.data) for b in self.blobs)
+
+    def entries(self) -> Iterator[LogEntry]:
+        """Every entry of every file, in timeline order."""
+        for f in self.files:
+            yield from f.entries()
+
+    def entry(self, hit: Hit) -> LogEntry:
+        """The full entry (with its line number) holding a hit."""
+        return self.files[hit.file].entry_at(hit.start)
+
+    def first_timed(self) -> LogEntry | None:
+        return next((e for f in self.files if (e := f.first_timed()) is not None), None)
+
+    def last_timed(self) -> LogEntry | None:
+        return next((e for f in reversed(self.files) if (e := f.last_timed()) is not None), None)

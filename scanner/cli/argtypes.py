@@ -1,0 +1,54 @@
+"""argparse `type=` converters, built from scanner.model.options so the command line and cmaudit.toml
+accept exactly the same values and every option says "bad number" alike."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from scanner.model.options import BOUNDS, Seconds, WholeNumber
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A converter for a whole number in [low, high]; the error names the allowed range."""
+    return _whole(WholeNumber(low, high))
+
+
+def _whole(bound: WholeNumber) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        try:
+            return bound.check(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
+
+    return convert
+
+
+def _seconds(bound: Seconds) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        try:
+            return bound.check(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
+
+    return convert
+
+
+def option(name: str) -> Callable[[str], int] | Callable[[str], float]:
+    """The converter for a scan option of scanner.model.options.BOUNDS."""
+    bound = BOUNDS[name]
+    return _whole(bound) if isinstance(bound, WholeNumber) else _seconds(bound)
+
+
+positive_int = whole_number(1)
+non_negative_int = whole_number(0)
+port = _whole(WholeNumber(1, 65535))
+seconds = _seconds(Seconds())

@@ -1,0 +1,90 @@
+"""`cmaudit check`: judge wsyncmgr.log / wsyncmgr.lo_ files copied by hand, with no network at all."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from scanner.advisory.engine import evaluate
+from scanner.advisory.loader import Advisory
+from scanner.advisory.timeline import older_first
+from scanner.model.errors import LogFileError
+from scanner.model.records import Judgement, Verdict, judgement_to_dict
+from scanner.model.snapshot import LogBlob, Snapshot
+from scanner.scan.advisory_file import load_advisory
+
+HELP = "judge wsyncmgr.log/.lo_ files offline (exit 0 clean, 1 finding, 2 unknown, 64 bad usage)"
+ORDER = 20
+MAX_LOG_BYTES = 64 << 20  # a real wsyncmgr.log is a few MB; beyond this only the tail is judged
+
+EXIT_CODES = {
+    Verdict.NOT_AFFECTED: 0, Verdict.NOT_APPLICABLE: 0, Verdict.RECOVERED: 0,
+    Verdict.AFFECTED: 1, Verdict.AT_RISK: 1,
+    Verdict.UNKNOWN: 2, Verdict.ERROR: 2,
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="wsyncmgr.log and/or wsyncmgr.lo_, in any order")
+    parser.add_argument("--full-version", metavar="BUILD", dest="full_version",
+                        help="the site's Full Version (e.g. 4.00.6221.1000); without it the build is unknown")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--advisory", type=Path, metavar="TOML", help="another advisory file (default: ms-954474)")
+
+
+def read_log(path: str, limit: int = MAX_LOG_BYTES) -> LogBlob:
+    """A log file's bytes, tail-capped at `limit` (the newest lines matter most); LogFileError if unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                fh.seek(size - limit)
+                print(f"cmaudit: warning: {path} is {size} bytes; judging only its last {limit} bytes",
+                      file=sys.stderr)
+                return LogBlob(path, fh.read(limit), truncated=True)
+            return LogBlob(path, fh.read(limit))
+    except IsADirectoryError as exc:
+        raise LogFileError(path, "is a directory, not a log file") from exc
+    except OSError as exc:
+        raise LogFileError(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    advisory = load_advisory(args.advisory)
+    names = older_first(dict.fromkeys(args.files))  # a file named twice counts once
+    logs = tuple(read_log(p, MAX_LOG_BYTES) for p in names)
+    # Files given by hand: whether an SMS Setup key exists is not known, the build only if given.
+    judgement = evaluate(Snapshot(build=args.full_version, setup_key_found=None, logs=logs), advisory)
+    if args.json:
+        doc = judgement_to_dict(judgement)
+        doc["files"] = [b.name for b in logs]
+        doc["kb"], doc["kb_url"], doc["remediation"] = advisory.kb, advisory.kb_url, advisory.remediation
+        json.dump(doc, sys.stdout)  # ASCII with \u escapes: safe on any console code page
+        sys.stdout.write("\n")
+    else:
+        print_human(judgement, advisory, sys.stdout)
+    return EXIT_CODES[judgement.verdict]
+
+
+def print_human(j: Judgement, advisory: Advisory, out: TextIO) -> None:
+    """Verdict, reasons, then the evidence lines as `file:line  time  [role]  text`."""
+    build = "unknown (use --full-version)" if j.build is None else f"{j.build} ({j.build_name or 'unlisted'})"
+    window = f"{j.window.first} .. {j.window.last}" if j.window else "no dated entries"
+    print(f"{j.verdict.value}  ({advisory.id}, KB {advisory.kb})", file=out)
+    print(f"build:   {build}", file=out)
+    print(f"window:  {window}", file=out)
+    print("reasons:", file=out)
+    for r in j.reasons:
+        print(f"  - {r}", file=out)
+    if j.evidence:
+        print("evidence:", file=out)
+        for e in j.evidence:
+            first_line = e.text.splitlines()[0] if e.text else ""
+            print(f"  {e.file}:{e.line}  {e.time or '-'}  [{e.role}]  {first_line[:300]}", file=out)
+    if j.verdict.is_finding:
+        print(f"remediation: {advisory.remediation}", file=out)
+        print(f"see: {advisory.kb_url}", file=out)

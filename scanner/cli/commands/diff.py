@@ -1,0 +1,55 @@
+"""`cmaudit diff RUN_A RUN_B`: what changed between any two runs (history ids or results.json files)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from reports.changes_text import render_text
+from reports.merge import ResultsFileError, load_results
+from scanner.cli.commands.history import add_history_option, history_path
+from scanner.model.errors import UsageError
+from scanner.model.records import RunResults
+from scanner.weekly import changes, history
+
+HELP = "print the differences between two runs (history run ids like 12 or #12, or results.json paths)"
+ORDER = 41
+
+_RUN_ID = re.compile(r"#?(\d+)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_a", metavar="RUN_A", help="the older run: a history id, or a results.json (or its folder)")
+    parser.add_argument("run_b", metavar="RUN_B", help="the newer run, same forms")
+    add_history_option(parser)
+
+
+def load_results_file(path: Path) -> RunResults:
+    """Read a results.json (or the run folder holding one); any problem is a UsageError naming the file."""
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        return load_results(path)  # the loader `cmaudit report` uses: bounded, and every malformed file one line
+    except ResultsFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def resolve_run(spec: str, args: argparse.Namespace) -> tuple[RunResults, str]:
+    """A run and its label: an existing path wins; otherwise a run id in the history."""
+    path = Path(spec)
+    if path.exists():
+        return load_results_file(path), str(path)
+    match = _RUN_ID.fullmatch(spec.strip())
+    if match is None:
+        raise UsageError(f"{spec}: neither a results.json file nor a run id from `cmaudit history`")
+    run_id = int(match.group(1))
+    return history.load_run(history_path(args), run_id), f"#{run_id}"
+
+
+def run(args: argparse.Namespace) -> int:
+    older, older_label = resolve_run(args.run_a, args)
+    newer, newer_label = resolve_run(args.run_b, args)
+    found = changes.compare(older, newer, previous_label=older_label, current_label=newer_label)
+    print(render_text(found, title=f"Changes from run {older_label}"), end="")
+    return 0

@@ -1,0 +1,73 @@
+"""`cmaudit inventory INVENTORY`: the admin's dry run, showing exactly which hosts a scan would visit.
+
+Both commands read the file with inventory.load_inventory; `cmaudit scan` declares its own --port,
+--scheme and --auth (same defaults) and has no --inventory-format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+from inventory import FORMATS, Inventory, load_inventory
+from scanner.cli.argtypes import port
+from scanner.model.errors import UsageError
+from scanner.model.host import AUTH_METHODS, SCHEMES
+from scanner.winrm.transport_policy import transport_notes, validate_transport
+
+HELP = "show the hosts an inventory file lists (a dry run of the scan's inventory)"
+ORDER = 20
+
+COLUMNS = ("host", "address", "port", "scheme", "auth", "site code", "tags", "user", "source")
+
+
+def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
+    """INVENTORY plus the defaults for hosts whose inventory entry does not say."""
+    parser.add_argument("inventory", metavar="INVENTORY", type=Path,
+                        help="host list: text (host[:port]), CSV with a header, or an Ansible INI/YAML inventory")
+    parser.add_argument("--port", type=port, default=None, metavar="N",
+                        help="default WinRM port (default: 5985 for http, 5986 for https; WinRM 1.1 uses 80/443)")
+    parser.add_argument("--scheme", choices=SCHEMES, default="http",
+                        help="default scheme (default: https when --port is 443/5986, else http with message "
+                             "encryption required)")
+    parser.add_argument("--auth", choices=AUTH_METHODS, default="ntlm", metavar="METHOD",
+                        help=f"default auth method: {', '.join(AUTH_METHODS)} (default: ntlm)")
+    parser.add_argument("--inventory-format", choices=FORMATS, default=None,
+                        help="read INVENTORY as this format instead of guessing from its name and content")
+
+
+def inventory_from_args(args: argparse.Namespace) -> Inventory:
+    """Load the inventory the way the options say; raises InventoryError (exit 64) if it is unusable."""
+    return load_inventory(args.inventory, default_port=args.port, default_scheme=args.scheme,
+                          default_auth=args.auth, format=args.inventory_format)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_inventory_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    inventory = inventory_from_args(args)
+    rows = [(h.name, h.address, h.port, h.scheme, h.auth, h.site_code or "", " ".join(h.tags),
+             h.username or "", h.source) for h in inventory.hosts]
+    print(tabulate(rows, headers=COLUMNS, tablefmt="simple", disable_numparse=True))
+    print(f"\n{len(inventory.hosts)} host(s) from {inventory.path} "
+          f"({inventory.format}, sha256 {inventory.sha256[:16]}...)")
+    for warning in (*inventory.warnings, *_transport_warnings(inventory)):
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _transport_warnings(inventory: Inventory) -> list[str]:
+    """What `cmaudit scan` would refuse or likely fail on, so the admin learns it before the run."""
+    found: list[str] = []
+    for host in inventory.hosts:
+        try:
+            validate_transport(host, insecure=False)
+        except UsageError as exc:
+            found.append(f"{exc} (cmaudit scan will refuse this host)")
+        found.extend(transport_notes(host))
+    return found

@@ -1,0 +1,102 @@
+"""`cmaudit scan INVENTORY`: audit every host of an inventory over WinRM (read-only WinRS commands)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from scanner.cli.argtypes import option
+from scanner.cli.config_options import (
+    add_config_option,
+    add_schedule_options,
+    apply_config,
+    history_target,
+    mail_settings,
+)
+from scanner.model.errors import UsageError
+from scanner.model.host import AUTH_METHODS
+from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
+
+HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
+ORDER = 10
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inventory", metavar="INVENTORY", type=Path, nargs="?", default=None,
+                        help="host list: text (host[:port]), CSV, or an Ansible INI/YAML inventory "
+                             "(or `inventory` in --config)")
+    parser.add_argument("-o", "--output", metavar="DIR", type=Path,
+                        help="the run's folder (default: a new UTC-timestamped folder under ./cmaudit-runs/)")
+    parser.add_argument("--username", metavar="DOMAIN\\user",
+                        help="WinRM account (per-host `username`/ansible_user wins); the password comes from "
+                             "$CMAUDIT_PASSWORD, the keyring or a prompt, never from the command line")
+    parser.add_argument("--password-env", metavar="NAME", default="CMAUDIT_PASSWORD",
+                        help="environment variable holding the password (default: CMAUDIT_PASSWORD; an "
+                             "inventory's per-host password_env wins)")
+    parser.add_argument("--auth", choices=AUTH_METHODS, default="ntlm",
+                        help="default authentication for hosts that do not set one (default: ntlm)")
+    parser.add_argument("--port", type=option("port"), help="default port (default: 5985 for http, 5986 for https)")
+    parser.add_argument("--scheme", choices=("http", "https"), default="http",
+                        help="default scheme (default: http, with WinRM message encryption required)")
+    parser.add_argument("--ca-file", metavar="FILE", help="CA bundle to validate the hosts' HTTPS certificates")
+    parser.add_argument("--insecure", action="store_true",
+                        help="DANGEROUS: skip certificate validation and allow Basic over HTTP (recorded in "
+                             "the results)")
+    parser.add_argument("--concurrency", type=option("concurrency"), default=32,
+                        help="hosts scanned at once (default: 32, like Invoke-Command -ThrottleLimit)")
+    parser.add_argument("--timeout", type=option("timeout"), default=120.0,
+                        help="whole-host budget in seconds, retries included (default: 120)")
+    parser.add_argument("--connect-timeout", type=option("connect_timeout"), default=10.0, metavar="S",
+                        help="TCP/TLS connect timeout per request in seconds (default: 10)")
+    parser.add_argument("--retries", type=option("retries"), default=2,
+                        help="retries for transient errors: refused, reset, 5xx, timeouts (default: 2); "
+                             "authentication failures are never retried")
+    parser.add_argument("--max-auth-failures", type=option("max_auth_failures"), default=5, metavar="K",
+                        help="after K authentication failures in a row, skip the remaining hosts of that "
+                             "account to avoid a lockout (default: 5; 0 disables)")
+    parser.add_argument("--max-log-bytes", type=option("max_log_bytes"), default=DEFAULT_MAX_LOG_BYTES, metavar="N",
+                        help=f"per log file, keep at most the last N bytes (default: {DEFAULT_MAX_LOG_BYTES})")
+    parser.add_argument("--quiet", action="store_true",
+                        help="for schedulers: no progress output, only the summary and errors")
+    parser.add_argument("--log-file", metavar="FILE", type=Path, default=None,
+                        help="append an audit trail (UTC time, host, address, attempts, verdict or error) of "
+                             "every host contacted; never holds a secret")
+    add_schedule_options(parser)
+    add_config_option(parser)  # last: it wraps the defaults of the options above
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.scan.credentials import stdin_is_terminal
+    from scanner.scan.fleet import ScanSettings, default_output_dir, run_scan
+
+    config = apply_config(args)
+    if args.inventory is None:
+        raise UsageError("give an INVENTORY file (or `inventory` in the --config file)")
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise UsageError(f"{args.ca_file}: --ca-file is not a readable file")
+    output = args.output
+    if output is None and config is not None and config.get("output") is not None:
+        output = default_output_dir(Path(config.get("output")))  # config: the parent of the run folders
+    settings = ScanSettings(
+        inventory=Path(args.inventory),
+        output=output,
+        username=args.username,
+        auth=args.auth,
+        port=args.port,
+        scheme=args.scheme,
+        ca_file=str(args.ca_file) if args.ca_file else None,
+        insecure=args.insecure,
+        password_env=args.password_env,
+        connect_timeout=args.connect_timeout,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        retries=args.retries,
+        max_auth_failures=args.max_auth_failures,
+        max_log_bytes=args.max_log_bytes,
+        quiet=args.quiet,
+        log_file=args.log_file,
+        interactive=stdin_is_terminal(),
+        history=history_target(args),
+        keep_runs=args.keep_runs,
+    )
+    return run_scan(settings, mail=mail_settings(args, config)).exit_status

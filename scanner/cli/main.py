@@ -1,0 +1,100 @@
+"""The `cmaudit` command line: a thin dispatcher over scanner.cli.commands.*.
+
+Exit status (schedulers rely on it):
+  0   every host judged, no finding
+  1   bit 1: a host is AFFECTED or AT_RISK (findings)
+  2   bit 2: a host is ERROR or UNKNOWN (incomplete audit); 3 = both
+  64  bad usage, or an unreadable inventory/log/results file
+  130 interrupted before any result could be written
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import pkgutil
+import sys
+from collections.abc import Sequence
+from typing import NoReturn, Protocol
+
+from scanner import __version__
+from scanner.cli import commands as commands_pkg
+from scanner.model.errors import UsageError
+
+EXIT_USAGE = 64
+
+
+class Command(Protocol):
+    """A module under scanner/commands; the module's name (dashes for underscores) is the sub-command."""
+
+    HELP: str
+    ORDER: int  # position in `cmaudit --help`
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage; cmaudit reserves 2 for "incomplete audit", so use 64."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="cmaudit",
+        description="Audit ConfigMgr 2007 site servers against Microsoft Security Advisory 954474 (KB 951376).",
+        epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cmaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module in _commands():
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP,
+                           epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def _commands() -> list[tuple[str, Command]]:
+    """Every module in scanner.cli.commands is a sub-command: adding one needs no edit here."""
+    found: list[tuple[str, Command]] = []
+    for info in pkgutil.iter_modules(commands_pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        module: Command = importlib.import_module(f"scanner.cli.commands.{info.name}")  # type: ignore[assignment]
+        found.append((info.name.replace("_", "-"), module))
+    return sorted(found, key=lambda item: (getattr(item[1], "ORDER", 100), item[0]))
+
+
+def _tolerant_console() -> None:
+    """Server text printed to a console whose code page lacks a character (cp1252/cp437 on Windows) is
+    shown with a replacement mark rather than ending the run in a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors="replace")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_console()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args._run(args))
+    except UsageError as exc:
+        print(f"cmaudit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cmaudit: interrupted", file=sys.stderr)
+        return 130

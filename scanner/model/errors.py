@@ -1,0 +1,94 @@
+"""cmaudit's errors, as one documented tree.
+
+    CmauditError                 anything cmaudit raises on purpose; str() is one line for the user
+    +-- UsageError               bad options or unreadable input files -> exit 64
+    |   +-- InventoryError       an inventory file/line that cannot be read (carries file, line)
+    |   +-- AdvisoryFileError    an advisory TOML that fails validation (carries file, key)
+    |   +-- LogFileError         a log file given to `cmaudit check` that cannot be read
+    +-- HostError                one host could not be collected (carries host, category, fault code);
+        |                        becomes that host's ERROR verdict, never aborts the fleet
+        +-- HostUnreachable      refused, reset, DNS, TLS handshake
+        +-- HostTimeout          connect/read timeout or the per-host deadline
+        +-- HostAuthFailed       401/credentials rejected (never retried)
+        +-- HostProtocolError    malformed XML, unexpected WSMan fault, HTTP 5xx, oversize reply
+        +-- HostInterrupted      the run was stopped before or while this host was scanned
+        +-- HostAuthSkipped      not tried: the auth breaker tripped for this host's account
+
+pypsrp/requests exceptions are translated into HostError in exactly one place (scanner/winrm_errors.py).
+"""
+
+from __future__ import annotations
+
+from scanner.model.records import ErrorCategory
+
+
+class CmauditError(Exception):
+    """Base of everything cmaudit raises on purpose."""
+
+
+class UsageError(CmauditError):
+    """Bad usage or unreadable input: printed as one line, exit status 64."""
+
+
+class InventoryError(UsageError):
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path, self.line, self.message = path, line, message
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+
+
+class AdvisoryFileError(UsageError):
+    def __init__(self, path: str, key: str | None, message: str) -> None:
+        self.path, self.key, self.message = path, key, message
+        where = f"{path} [{key}]" if key else path
+        super().__init__(f"{where}: {message}")
+
+
+class LogFileError(UsageError):
+    def __init__(self, path: str, message: str) -> None:
+        self.path, self.message = path, message
+        super().__init__(f"{path}: {message}")
+
+
+class HostError(CmauditError):
+    """A host that could not be collected; `retryable` marks transient failures."""
+
+    category: ErrorCategory = ErrorCategory.OTHER
+    retryable: bool = False
+
+    def __init__(self, host: str, message: str, *, fault_code: int | None = None,
+                 retryable: bool | None = None) -> None:
+        self.host, self.message, self.fault_code = host, message, fault_code
+        if retryable is not None:
+            self.retryable = retryable
+        super().__init__(f"{host}: {message}")
+
+
+class HostUnreachable(HostError):
+    category = ErrorCategory.UNREACHABLE
+    retryable = True
+
+
+class HostTimeout(HostError):
+    category = ErrorCategory.TIMEOUT
+    retryable = True
+
+
+class HostAuthFailed(HostError):
+    category = ErrorCategory.AUTH
+    retryable = False
+
+
+class HostProtocolError(HostError):
+    category = ErrorCategory.PROTOCOL
+    retryable = False
+
+
+class HostInterrupted(HostError):
+    category = ErrorCategory.INTERRUPTED
+    retryable = False
+
+
+class HostAuthSkipped(HostError):
+    category = ErrorCategory.AUTH_SKIPPED
+    retryable = False

@@ -1,0 +1,64 @@
+"""The bounds of every scan option: one table read by the command line and by `cmaudit.toml`.
+
+Kept here, beside the records, because both `scanner.cli` (argparse) and `scanner.weekly.config` (TOML)
+validate against it; two tables drifted apart before (`timeout = 1e9` passed in the file only).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+MAX_SECONDS = 86400.0  # a day: longer is a typo, not a budget
+
+
+@dataclass(frozen=True, slots=True)
+class WholeNumber:
+    """A whole number in [low, high] (high None: unbounded)."""
+
+    low: int
+    high: int | None = None
+
+    def check(self, value: object) -> int:
+        """The value, or ValueError saying what is allowed (bool is not a number here)."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number {self.describe()}")
+        if value < self.low or (self.high is not None and value > self.high):
+            raise ValueError(f"must be a whole number {self.describe()}")
+        return value
+
+    def describe(self) -> str:
+        return f"from {self.low} to {self.high}" if self.high is not None else f"of at least {self.low}"
+
+
+@dataclass(frozen=True, slots=True)
+class Seconds:
+    """A positive, finite number of seconds up to `high`."""
+
+    high: float = MAX_SECONDS
+
+    def check(self, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number of seconds {self.describe()}")
+        seconds = float(value)
+        if not math.isfinite(seconds) or not 0 < seconds <= self.high:
+            raise ValueError(f"must be a number of seconds {self.describe()}")
+        return seconds
+
+    def describe(self) -> str:
+        return f"above 0 and at most {self.high:g}"
+
+
+Bound = WholeNumber | Seconds
+
+BOUNDS: dict[str, Bound] = {
+    "port": WholeNumber(1, 65535),
+    "concurrency": WholeNumber(1, 10_000),
+    "timeout": Seconds(),
+    "connect_timeout": Seconds(),
+    "retries": WholeNumber(0, 100),
+    "max_auth_failures": WholeNumber(0, 10_000),  # 0 disables the breaker
+    "max_log_bytes": WholeNumber(1024, 1 << 40),
+    "keep_runs": WholeNumber(1, 100_000),
+    "mail_timeout": Seconds(3600.0),
+}

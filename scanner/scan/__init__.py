@@ -1,0 +1,1 @@
+"""The fleet run: hosts, deadlines, retries, the lockout breaker, evidence, progress, results."""

@@ -1,0 +1,317 @@
+"""`cmaudit scan` as a function: inventory in, results.json + reports + evidence out, exit status back.
+
+Kept apart from the argparse layer so tests, `cmaudit demo` and benchmarks drive the very same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from scanner.model.errors import HostAuthFailed, HostError, UsageError
+from scanner.model.records import RunResults
+from scanner.scan.audit_log import AuditLog
+from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
+from scanner.scan.progress import Progress
+from scanner.scan.results import assemble, host_result, run_meta
+from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
+from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
+from scanner.winrm.session import SessionOptions
+
+if TYPE_CHECKING:
+    from scanner.model.host import Host
+    from scanner.weekly.mail import MailSettings
+
+DEFAULT_RUNS_DIR = "cmaudit-runs"
+PASSWORD_AUTH = ("ntlm", "basic", "credssp")  # negotiate/kerberos may use the jump box's ticket instead
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    """Every knob of `cmaudit scan`; recorded (minus secrets, which never live here) in results.json."""
+
+    inventory: Path
+    output: Path | None = None
+    username: str | None = None
+    auth: str = "ntlm"
+    port: int | None = None
+    scheme: str = "http"
+    ca_file: str | None = None
+    insecure: bool = False
+    concurrency: int = 32
+    timeout: float = 120.0
+    retries: int = 2
+    max_auth_failures: int = 5
+    max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
+    connect_timeout: float = 10.0
+    operation_timeout: int = 20
+    quiet: bool = False
+    password_env: str = "CMAUDIT_PASSWORD"
+    interactive: bool = False  # may prompt for a password (only on a terminal)
+    grace: float = 3.0
+    backoff_base: float = 0.5
+    log_file: Path | None = None  # append an audit trail of hosts contacted (no secrets)
+    history: Path | None = None  # record the run here (and show changes since the last one); None: don't
+    keep_runs: int | None = None  # retention after recording
+
+
+@dataclass(slots=True)
+class ScanOutcome:
+    results: RunResults
+    out_dir: Path
+    paths: dict[str, Path]
+    exit_status: int
+    runner: Runner[Any, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class _FailedJob:
+    """A host refused before any network traffic (e.g. Basic over HTTP without --insecure)."""
+
+    requests = 0
+
+    def __init__(self, error: HostError) -> None:
+        self.error = error
+
+    def run(self) -> HostOutcome:
+        raise self.error
+
+    def abort(self) -> None:
+        pass
+
+
+def default_output_dir(base: Path | None = None) -> Path:
+    """A fresh UTC-timestamped folder under ./cmaudit-runs/ (suffixed if two runs start in one second)."""
+    root = base or Path.cwd() / DEFAULT_RUNS_DIR
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = root / stamp
+    n = 2
+    while candidate.exists():
+        candidate = root / f"{stamp}-{n}"
+        n += 1
+    return candidate
+
+
+def _sha256_file(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def run_scan(
+    settings: ScanSettings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    on_runner: Callable[[Runner[Any, Any]], None] | None = None,
+    on_host_done: Callable[[HostRun[Any, Any]], None] | None = None,
+    install_signal_handlers: bool = True,
+    mail: MailSettings | None = None,
+) -> ScanOutcome:
+    """Scan every host of the inventory; always writes results.json covering every host."""
+    from inventory import load_inventory
+    from reports.console import exit_status, print_summary
+    from scanner.advisory.engine import evaluate
+    from scanner.scan.advisory_file import load_advisory
+    from scanner.scan.credentials import PasswordResolver
+    from scanner.winrm.transport_policy import validate_transport
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    started = utc_now()
+    inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
+                               default_auth=settings.auth)
+    advisory = load_advisory()
+    out_dir = settings.output or default_output_dir()
+    warnings = list(inventory.warnings)
+    for warning in warnings:
+        err.write(f"cmaudit: warning: {warning}\n")
+    if settings.insecure:
+        err.write("cmaudit: WARNING: --insecure: TLS certificates are NOT validated and Basic over HTTP is "
+                  "allowed; this run is recorded as insecure\n")
+
+    # Passwords are looked up once, before any thread starts, so a prompt never races the progress bar.
+    resolver = PasswordResolver(default_env=settings.password_env, interactive=settings.interactive,
+                                environ=environ)
+    passwords: dict[tuple[str, int], str | None] = {}
+    refused: dict[tuple[str, int], HostError] = {}
+    for host in inventory.hosts:
+        try:
+            validate_transport(host, insecure=settings.insecure)
+        except UsageError as exc:
+            refused[host.key] = HostError(host.name, str(exc))
+            continue
+        user = host.username or settings.username
+        secret = resolver.secret(host, username=user)
+        passwords[host.key] = secret.reveal() if secret else None
+        if secret is None and host.auth in PASSWORD_AUTH:
+            # No logon attempt without a password: say where it should come from instead.
+            where = f"${host.password_env} or " if host.password_env else ""
+            refused[host.key] = HostAuthFailed(
+                host.name, f"no password for {user or 'the WinRM account'}: set {where}${settings.password_env}, "
+                "store it in the keyring, or run on a terminal to be prompted")
+    if inventory.hosts and len(refused) == len(inventory.hosts):
+        first = next(iter(refused.values()))
+        raise UsageError(f"no host can be scanned: {first.message}")
+    secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
+
+    context = ScanContext(
+        session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
+                               connect_timeout=settings.connect_timeout,
+                               read_timeout=float(settings.operation_timeout + 10),
+                               operation_timeout=settings.operation_timeout),
+        collect=CollectOptions(max_log_bytes=settings.max_log_bytes),
+        run_dir=out_dir,
+        advisory=advisory,
+        evaluate=evaluate,
+        password_for=lambda host: passwords.get(host.key),
+        secrets=secrets,
+    )
+
+    def factory(host: Host, deadline: float, attempt: int) -> ScanJob | _FailedJob:
+        if host.key in refused:
+            return _FailedJob(refused[host.key])
+        return ScanJob(host, deadline, context)
+
+    progress = Progress(len(inventory.hosts), err, quiet=settings.quiet)
+    audit = AuditLog(settings.log_file, secrets) if settings.log_file else None
+    if audit is not None:
+        audit.event("run-start", inventory=settings.inventory, inventory_sha256=inventory.sha256,
+                    hosts=len(inventory.hosts), output=out_dir, user=settings.username, insecure=settings.insecure)
+
+    def done(run: HostRun[Host, HostOutcome]) -> None:
+        result = host_result(run)
+        if audit is not None:
+            audit.host_done(result, run.host.auth)
+        detail = result.error.category.value if result.error else ""
+        progress.host_done(run.host.stable_name, result.verdict, detail)
+        if on_host_done is not None:
+            on_host_done(run)
+
+    runner: Runner[Host, HostOutcome] = Runner(
+        factory,
+        RunnerOptions(concurrency=settings.concurrency, timeout=settings.timeout, retries=settings.retries,
+                      max_auth_failures=settings.max_auth_failures, grace=settings.grace,
+                      backoff_base=settings.backoff_base),
+        on_done=done,
+        credential_key=lambda host: (host.username or settings.username, host.password_env),
+    )
+    if on_runner is not None:
+        on_runner(runner)
+    try:
+        runs = asyncio.run(_run_with_signals(runner, list(inventory.hosts), progress, install_signal_handlers))
+    finally:
+        progress.close()
+        if audit is not None:
+            audit.event("run-end", interrupted=runner.interrupted)
+            audit.close()
+    if runner.breaker_tripped:
+        err.write(f"cmaudit: stopped logging on after {settings.max_auth_failures} authentication failures in a "
+                  "row; remaining hosts were skipped (ERROR/auth-skipped)\n")
+    options = {k: v for k, v in asdict(settings).items() if k not in ("inventory", "output")}
+    meta = run_meta(
+        started=started, finished=utc_now(), advisory=advisory, inventory_path=str(settings.inventory),
+        inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=options,
+        insecure=settings.insecure, interrupted=runner.interrupted,
+    )
+    results = assemble(meta, runs)
+    paths, notes, since_last_run = _write_with_follow_up(results, out_dir, settings, mail)
+    print_summary(results, out)
+    if since_last_run:
+        out.write("\n" + since_last_run)
+    for name, path in paths.items():
+        out.write(f"{name:>5}: {path}\n")
+    for note in notes:
+        err.write(f"cmaudit: {note}\n")
+    status = exit_status(results)
+    if runner.interrupted:
+        err.write(f"cmaudit: interrupted; results for every host written to {paths.get('json', out_dir)}\n")
+    return ScanOutcome(results, out_dir, paths, status, runner, warnings)
+
+
+def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings,
+                          mail: MailSettings | None) -> tuple[dict[str, Path], list[str], str]:
+    """results.json first, then history (changes, trend), the reports, and mail and retention last.
+
+    results.json is written before anything that can block or fail (a locked history database, a
+    report held open in Excel, a mail relay), so a run never loses its results to a follow-up step.
+    Answers the paths, one-line notes for stderr, and the "Since last run" text for the console.
+    """
+    from reports import REPORTERS, ReportWriteError, write_reports
+    from reports.changes_text import render_text
+    from reports.weekly import write_weekly_reports
+    from scanner.weekly import followup
+
+    notes: list[str] = []
+    json_reporter = REPORTERS["json"]
+    try:
+        json_reporter.write(results, out_dir / json_reporter.filename)
+    except OSError as exc:
+        notes.append(f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}")
+    follow: followup.FollowUp | None = None
+    if settings.history is not None or mail is not None:
+        try:
+            follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
+        except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its reports
+            notes.append(f"history skipped: {type(exc).__name__}: {exc}")
+    try:
+        if follow is not None and follow.run_id is not None:
+            paths = write_weekly_reports(results, out_dir, follow.changes, follow.trend,
+                                         trend_runs=follow.trend_runs)
+        else:
+            paths = write_reports(results, out_dir)
+    except ReportWriteError as exc:
+        paths = dict(exc.written)
+        notes.append(str(exc))
+    if follow is None:
+        return paths, notes, ""
+    try:
+        follow = followup.finish(follow, results, mail=mail, keep_runs=settings.keep_runs,
+                                 report_path=paths.get("html"), output_dir=out_dir)
+    except Exception as exc:  # noqa: BLE001 - as above: mail/retention never cost the results
+        notes.append(f"mail/retention skipped: {type(exc).__name__}: {exc}")
+    notes.extend(follow.messages)
+    return paths, notes, render_text(follow.changes) if follow.changes is not None else ""
+
+
+async def _run_with_signals(runner: Runner[Host, HostOutcome], hosts: list[Host], progress: Progress,
+                            install: bool) -> list[HostRun[Host, HostOutcome]]:
+    """SIGINT/SIGTERM ask the runner to stop (a second one stops at once); works on POSIX and Windows."""
+    loop = asyncio.get_running_loop()
+    restore: list[Callable[[], object]] = []
+
+    def stop() -> None:
+        progress.message("cmaudit: stopping: no new hosts; running ones get a few seconds (again to abort now)")
+        runner.request_stop()
+
+    if install and threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+            if signum is None:
+                continue
+            try:
+                loop.add_signal_handler(signum, stop)
+                restore.append(functools.partial(loop.remove_signal_handler, signum))
+            except (NotImplementedError, RuntimeError):  # Windows' event loops: plain signal.signal
+                previous = signal.getsignal(signum)
+                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop))
+                restore.append(functools.partial(signal.signal, signum, previous))
+    try:
+        return await runner.run(hosts)
+    finally:
+        for undo in restore:
+            undo()

@@ -1,0 +1,1 @@
+"""Weekly audits: run history, changes since the last run, retention, mail, the scheduled-run config."""

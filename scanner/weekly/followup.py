@@ -1,0 +1,83 @@
+"""After a scan: record it in the history, say what changed, mail it, prune old runs.
+
+Two steps around the report writing, because the reports need the changes and the mail needs the
+report: `prepare` (history + changes + trend) before `write_reports`, `finish` (mail + retention) after.
+Nothing here may cost the run its results: every failure becomes a one-line message for stderr/log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from markupsafe import Markup
+
+from reports import trend
+from scanner.model.changes import Changes
+from scanner.model.errors import UsageError
+from scanner.model.records import RunResults
+from scanner.weekly import changes as changes_mod
+from scanner.weekly import history, retention
+from scanner.weekly.mail import MailOutcome, MailSettings, mail_run
+
+TREND_RUNS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """What the post-scan steps produced; `messages` are one-line notes for the user (never secrets)."""
+
+    history_path: Path | None = None
+    run_id: int | None = None  # the run's id in the history; None when not recorded
+    changes: Changes | None = None
+    trend: Markup | None = None
+    trend_runs: int = 0  # how many runs the trend chart shows
+    mail: MailOutcome | None = None
+    pruned: retention.PruneResult | None = None
+    messages: tuple[str, ...] = ()
+
+
+def inventory_key(results: RunResults) -> str:
+    """Runs are compared per inventory: its absolute path, so `cd` differences do not split a history."""
+    if not results.meta.inventory_path:
+        return history.inventory_key_for(results)
+    return str(Path(results.meta.inventory_path).expanduser().resolve())
+
+
+def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path | None) -> FollowUp:
+    """Record the run (history_path None: don't) and compute the changes since the last run and the trend."""
+    if history_path is None:
+        return FollowUp()
+    key = inventory_key(results)
+    try:
+        run_id = history.record_run(history_path, results, key,
+                                    output_dir=output_dir.resolve() if output_dir else None)
+        found = changes_mod.changes_since_last(history_path, run_id)
+        points = history.trend_points(history.recent_counts(history_path, key, limit=TREND_RUNS, until=run_id))
+    except UsageError as exc:  # HistoryError: locked past the busy timeout, disk full, not a database...
+        return FollowUp(history_path=history_path, messages=(f"history not updated: {exc}",))
+    return FollowUp(history_path=history_path, run_id=run_id, changes=found, trend=trend.trend_svg(points),
+                    trend_runs=len(points))
+
+
+def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, keep_runs: int | None,
+           report_path: Path | None, output_dir: Path | None) -> FollowUp:
+    """Mail (when settings are given) and prune (keep_runs); never raises."""
+    messages = list(follow.messages)
+    outcome: MailOutcome | None = None
+    if mail is not None:
+        outcome = mail_run(results, follow.changes, mail, report_path=report_path,
+                           run_folder=str(output_dir) if output_dir else None)
+        messages.append(outcome.message)
+    pruned: retention.PruneResult | None = None
+    if keep_runs and follow.history_path is not None and follow.run_id is not None:
+        try:
+            pruned = retention.prune(follow.history_path, keep_runs, inventory_key=inventory_key(results),
+                                     protect=[follow.run_id])
+            if pruned.deleted_runs:
+                messages.append(f"retention: removed {len(pruned.deleted_runs)} old run(s) "
+                                f"and {len(pruned.removed_folders)} run folder(s), keeping {keep_runs}")
+            messages.extend(f"retention: {p}" for p in pruned.problems)
+        except (UsageError, ValueError) as exc:
+            messages.append(f"retention skipped: {exc}")
+    return replace(follow, mail=outcome, pruned=pruned, messages=tuple(messages))

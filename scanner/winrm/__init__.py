@@ -1,0 +1,1 @@
+"""The only code that speaks WS-Management / WinRS: sessions, fault translation, collection."""

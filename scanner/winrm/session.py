@@ -1,0 +1,265 @@
+"""One pypsrp WSMan connection per host, built with safe defaults and abortable from another thread.
+
+Safety defaults: message encryption is required on HTTP ("always"), TLS protects HTTPS ("auto"),
+certificates are validated (against --ca-file when given). `insecure` is the single escape hatch: it
+turns off certificate validation and allows unencrypted Basic over HTTP.
+
+pypsrp blocks in requests/urllib3 and polls a never-ending command forever, so the session (a) clamps
+every HTTP timeout to what is left of the host's deadline and (b) can be aborted from the event-loop
+thread: `abort()` shuts down every socket it opened, which wakes a worker blocked in recv() at once.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pypsrp.exceptions import WinRMTransportError
+from pypsrp.wsman import WSMan
+
+from scanner.model.errors import HostError, HostProtocolError, HostTimeout
+from scanner.winrm.faults import http_error_without_fault
+from scanner.winrm.transport_policy import message_encryption
+
+if TYPE_CHECKING:
+    from scanner.model.host import Host
+
+DEFAULT_MAX_ENVELOPE = 153600  # 150 KiB: what Server 2003 R2 / 2008 (R2) accept by default
+REPLY_SLACK = 64 * 1024  # MIME framing and signature of an encrypted reply, HTTP error pages
+_HOSTILE_XML_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """How to connect; the password is held only here and never printed (repr=False)."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    insecure: bool = False
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    operation_timeout: int = 20  # WSMan OperationTimeout; read_timeout must exceed it
+    max_envelope_size: int = DEFAULT_MAX_ENVELOPE
+
+
+class Aborted(HostTimeout):
+    """The session was aborted from outside (deadline passed or the run is stopping)."""
+
+
+class _CountingWSMan(WSMan):
+    """WSMan that counts its WS-Management requests (HostResult.requests)."""
+
+    def __init__(self, owner: HostSession, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        self._owner.requests += 1
+        return super().invoke(*args, **kwargs)
+
+
+class HostSession:
+    """A host's WSMan connection: request counting, deadline-clamped timeouts, thread-safe abort."""
+
+    def __init__(self, host: Host, options: SessionOptions, deadline: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.host = host
+        self.requests = 0
+        self._deadline = deadline
+        self._clock = clock
+        self._aborted = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.wsman = _build_wsman(self, host, options)
+        self._connect_timeout = self.wsman.transport.connection_timeout
+        self._read_timeout = self.wsman.transport.read_timeout
+        self._instrument()
+
+    # -- called from the worker thread ------------------------------------------------------------
+    def _before_request(self) -> None:
+        """Runs before every HTTP request (pypsrp's own read-timeout retries included)."""
+        if self._aborted.is_set():
+            raise Aborted(self.host.name, "aborted")
+        transport: Any = self.wsman.transport
+        if self._deadline is not None:
+            left = self._deadline - self._clock()
+            if left <= 0:
+                raise HostTimeout(self.host.name, "per-host deadline reached")
+            transport.connection_timeout = min(self._connect_timeout, left)
+            transport.read_timeout = min(self._read_timeout, left)
+
+    def _instrument(self) -> None:
+        """Build the requests session now and track the sockets its pools open, so abort() can reach them."""
+        transport: Any = self.wsman.transport
+        # pypsrp builds its session lazily on the first send; building it here is the same call.
+        try:
+            transport.session = transport._build_session()
+        except (ValueError, ImportError) as exc:  # missing client certificate, requests-credssp absent, ...
+            raise HostError(self.host.name, f"cannot set up {self.host.auth} authentication: {exc}") from None
+        # _build_session has read the environment (CA bundle) once; re-reading it on every request costs
+        # a scan of os.environ per request and could route a host through an environment proxy.
+        transport.session.trust_env = False
+        # Runs before requests reads the body: a hostile server cannot make us buffer 50 MB.
+        self._max_reply = 2 * self.wsman.max_envelope_size + REPLY_SLACK
+        transport.session.hooks["response"].append(self._bound_reply)
+        adapter: Any
+        for adapter in transport.session.adapters.values():
+            poolmanager = adapter.poolmanager
+            classes = dict(poolmanager.pool_classes_by_scheme)
+            for scheme, pool_cls in classes.items():
+                classes[scheme] = self._wrap_pool_class(pool_cls)
+            poolmanager.pool_classes_by_scheme = classes
+        send_request = transport._send_request
+
+        def guarded_send(request: Any, timeout: Any = None) -> bytes:
+            self._before_request()
+            try:
+                reply: bytes = send_request(request, timeout=timeout)
+            except WinRMTransportError as exc:
+                plain = http_error_without_fault(exc, self.host.name)
+                if plain is not None:
+                    raise plain from None
+                raise
+            # pypsrp parses replies with the stdlib parser: refuse DTDs/entities before it sees them.
+            if any(marker in reply for marker in _HOSTILE_XML_MARKERS):
+                raise HostProtocolError(self.host.name, "reply carries a DTD or entity declarations; refused")
+            return reply
+
+        transport._send_request = guarded_send
+
+    def _bound_reply(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """Refuse a reply larger than any envelope we asked for, reading at most that much of it."""
+        limit = self._max_reply
+        declared = response.headers.get("Content-Length")
+        if declared is not None:
+            size = int(declared) if declared.strip().isdigit() else limit + 1
+            if size > limit:
+                response.close()
+                raise HostProtocolError(self.host.name, f"reply of {size} bytes exceeds the {limit}-byte bound")
+            return response
+        data = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                response.close()
+                raise HostProtocolError(self.host.name, f"reply without length exceeds the {limit}-byte bound")
+        response._content = bytes(data)  # what requests itself stores once the body is read
+        return response
+
+    def _wrap_pool_class(self, pool_cls: Callable[..., Any]) -> Callable[..., Any]:
+        session = self
+
+        def make_pool(*args: Any, **kwargs: Any) -> Any:
+            pool = pool_cls(*args, **kwargs)
+            conn_cls = pool.ConnectionCls
+
+            def make_conn(*cargs: Any, **ckwargs: Any) -> Any:
+                conn = conn_cls(*cargs, **ckwargs)
+                connect = conn.connect
+
+                def tracked_connect() -> None:
+                    if session._aborted.is_set():
+                        raise Aborted(session.host.name, "aborted")
+                    connect()
+                    sock = getattr(conn, "sock", None)
+                    if sock is not None:
+                        with session._lock:
+                            session._sockets.append(sock)
+                        if session._aborted.is_set():
+                            _shutdown(sock)
+
+                conn.connect = tracked_connect
+                return conn
+
+            pool.ConnectionCls = make_conn
+            return pool
+
+        return make_pool
+
+    # -- called from any thread --------------------------------------------------------------------
+    @property
+    def aborted(self) -> bool:
+        return self._aborted.is_set()
+
+    def abort(self) -> None:
+        """Make the worker's blocking call return now: no new requests, every open socket shut down."""
+        self._aborted.set()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+    def close(self) -> None:
+        """Close the connection pool, then every socket ever opened (an aborted request may have left one)."""
+        try:
+            self.wsman.close()
+        finally:
+            with self._lock:
+                sockets, self._sockets = self._sockets, []
+            for sock in sockets:
+                _force_close(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # shutdown (not close) wakes a blocked recv() on Linux and Windows without racing the fd's reuse;
+    # the owning thread closes it as usual.
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _force_close(sock: socket.socket) -> None:
+    """Close the descriptor even if an abandoned HTTP response still holds a makefile() reference to it
+    (socket.close() would defer the real close until that reference is gone, and leak it)."""
+    try:
+        if sock.fileno() != -1:
+            socket.close(sock.detach())
+    except OSError:
+        pass
+
+
+def _build_wsman(owner: HostSession, host: Host, options: SessionOptions) -> _CountingWSMan:
+    """The WSMan for `host` with cmaudit's transport policy."""
+    https = host.scheme == "https"
+    auth = host.auth
+    encryption = message_encryption(host)
+    if encryption == "never" and not options.insecure:  # an auth that cannot encrypt, over plain HTTP
+        raise HostError(host.name, f"{auth} authentication over HTTP is refused (use HTTPS or --insecure)")
+    cert_validation: bool | str = True
+    if options.insecure:
+        cert_validation = False
+    elif options.ca_file:
+        cert_validation = options.ca_file
+    kwargs: dict[str, Any] = {}
+    if auth == "certificate":
+        kwargs.update(certificate_pem=host.cert_pem, certificate_key_pem=host.cert_key_pem)
+    read_timeout = max(options.read_timeout, options.operation_timeout + 2)
+    try:
+        return _CountingWSMan(
+            owner,
+            host.address,
+            port=host.port,
+            ssl=https,
+            auth=auth,
+            username=host.username or options.username,
+            password=options.password,
+            cert_validation=cert_validation,
+            encryption=encryption,
+            connection_timeout=options.connect_timeout,
+            read_timeout=read_timeout,
+            operation_timeout=options.operation_timeout,
+            max_envelope_size=options.max_envelope_size,
+            no_proxy=True,
+            # cmaudit retries whole hosts itself, with its own backoff and deadline; no sleeps in pypsrp
+            reconnection_retries=0,
+            reconnection_backoff=0.0,
+            **kwargs,
+        )
+    except ValueError as exc:  # pypsrp's own validation of auth/encryption combinations
+        raise HostError(host.name, f"cannot build the WinRM session: {exc}") from None
