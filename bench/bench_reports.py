@@ -20,8 +20,8 @@ from reports import REPORTERS
 from scanner.model.records import (
     ErrorCategory,
     Evidence,
-    HostError,
     HostFacts,
+    HostFailure,
     HostResult,
     LogFileFact,
     RunMeta,
@@ -47,7 +47,7 @@ def synthetic_results(n: int) -> RunResults:
     for i in range(n):
         verdict = _MIX[i % len(_MIX)]
         name = f"sms{i:05d}.zone{i % 7}.corp.example"
-        error = HostError(ErrorCategory.TIMEOUT, "no answer within 60 s") if verdict is Verdict.ERROR else None
+        error = HostFailure(ErrorCategory.TIMEOUT, "no answer within 60 s") if verdict is Verdict.ERROR else None
         evidence: tuple[Evidence, ...] = ()
         if verdict.is_finding or verdict is Verdict.RECOVERED:
             evidence = (

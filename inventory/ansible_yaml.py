@@ -100,7 +100,7 @@ def _load(text: str, path: str) -> object:
         raise InventoryError(path, None, f"YAML inventories are limited to {MAX_YAML_BYTES // (1024 * 1024)} MB; "
                                          "use INI or CSV for a larger fleet")
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise InventoryError(path, line, f"not valid YAML: {exc.problem or exc.context}") from None

@@ -13,8 +13,11 @@
         +-- HostProtocolError    malformed XML, unexpected WSMan fault, HTTP 5xx, oversize reply
         +-- HostInterrupted      the run was stopped before or while this host was scanned
         +-- HostAuthSkipped      not tried: the auth breaker tripped for this host's account
+        +-- HostLocalError       the jump box failed (cannot save the evidence): not the host's fault
+        +-- HostInternalError    a bug in cmaudit while handling this host: never blamed on the server
 
-pypsrp/requests exceptions are translated into HostError in exactly one place (scanner/winrm_errors.py).
+pypsrp/requests exceptions are translated into HostError in exactly one place (scanner/winrm/faults.py),
+and only around the network exchange.
 """
 
 from __future__ import annotations
@@ -91,4 +94,14 @@ class HostInterrupted(HostError):
 
 class HostAuthSkipped(HostError):
     category = ErrorCategory.AUTH_SKIPPED
+    retryable = False
+
+
+class HostLocalError(HostError):
+    category = ErrorCategory.LOCAL
+    retryable = False
+
+
+class HostInternalError(HostError):
+    category = ErrorCategory.INTERNAL
     retryable = False

@@ -57,6 +57,8 @@ class ErrorCategory(StrEnum):
     AUTH_SKIPPED = "auth-skipped"
     PROTOCOL = "protocol"
     INTERRUPTED = "interrupted"
+    LOCAL = "local"  # the jump box's problem (cannot save evidence), not the host's
+    INTERNAL = "internal"  # a bug in cmaudit; the traceback is in the debug log
     OTHER = "other"
 
 
@@ -117,7 +119,9 @@ class HostFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class HostError:
+class HostFailure:
+    """Why a host has no judgement (the ERROR verdict): a category reports count and a one-line message."""
+
     category: ErrorCategory
     message: str
 
@@ -136,7 +140,7 @@ class HostResult:
     build_name: str | None = None
     window: Window | None = None
     facts: HostFacts = field(default_factory=HostFacts)
-    error: HostError | None = None
+    error: HostFailure | None = None
     site_code: str | None = None
     tags: tuple[str, ...] = ()
     started: str | None = None
@@ -341,7 +345,7 @@ def host_from_dict(d: dict[str, Any]) -> HostResult:
                 for lf in (_table(x, "facts.logs[]") for x in _list(f.get("logs"), "facts.logs"))
             ),
         ),
-        error=None if not err else HostError(ErrorCategory(err["category"]), _text(err["message"], "error.message")),
+        error=None if not err else HostFailure(ErrorCategory(err["category"]), _text(err["message"], "error.message")),
         started=_opt_text(d.get("started"), "started"),
         finished=_opt_text(d.get("finished"), "finished"),
         seconds=float(d.get("seconds") or 0.0),

@@ -1,11 +1,16 @@
 """One host, end to end, in a worker thread: connect, collect, keep evidence, judge.
 
+Errors are translated only around the WinRM exchange: a failure while saving evidence is the jump box's
+(ERROR/local), a failure while judging is cmaudit's own bug (ERROR/internal, traceback in the debug
+log); neither is ever reported as the server's fault nor retried.
+
 Judging happens here too (it is a pure function) so a host's raw log bytes are dropped as soon as its
 result exists: memory grows with the concurrency, never with the number of hosts.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -13,16 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.advisory.loader import Advisory
-from scanner.model.errors import HostError
+from scanner.model.errors import HostError, HostInternalError, HostLocalError
 from scanner.model.records import HostFacts, Judgement
 from scanner.model.snapshot import Snapshot
 from scanner.scan.evidence import save_log
-from scanner.winrm.collect import CollectOptions, collect
+from scanner.winrm.collect import Collected, CollectOptions, collect
 from scanner.winrm.faults import translate
 from scanner.winrm.session import Aborted, HostSession, SessionOptions
 
 if TYPE_CHECKING:
     from scanner.model.host import Host
+
+log = logging.getLogger(__name__)
 
 Evaluate = Callable[[Snapshot, Advisory], Judgement]
 PasswordFor = Callable[["Host"], "str | None"]
@@ -72,17 +79,37 @@ class ScanJob:
             session.abort()
 
     def run(self) -> HostOutcome:
+        collected = self._collect()
+        try:
+            logs = tuple(
+                save_log(self.context.run_dir, self.host.stable_name, blob.name, blob.data, truncated=blob.truncated)
+                for blob in collected.snapshot.logs
+            )
+        except OSError as exc:
+            # a problem of the jump box, not of the host: never translated into a network error, never retried
+            raise HostLocalError(self.host.name, f"cannot save the evidence under {self.context.run_dir}: "
+                                                 f"{exc.strerror or exc}") from None
+        facts = replace(collected.facts, logs=logs)
+        try:
+            judgement = self.context.evaluate(collected.snapshot, self.context.advisory)
+        except Exception as exc:  # our own bug: reported as such (logged), never blamed on the server
+            log.debug("%s: judging failed", self.host.name, exc_info=True)
+            raise HostInternalError(self.host.name, f"internal error while judging: {type(exc).__name__}") from None
+        return HostOutcome(facts=facts, judgement=judgement)
+
+    def _collect(self) -> Collected:
+        """The WinRM exchange, the only part whose exceptions are translated into the server's errors."""
         secrets = self.context.secrets
         try:
-            return self._run()
+            return self._exchange()
         except HostError as exc:
             raise translate(exc, self.host.name, secrets=secrets) from None
-        except Exception as exc:  # noqa: BLE001 - translated in the one place that knows how
+        except Exception as exc:  # noqa: BLE001 - pypsrp/requests/pyspnego: translated in the one place that knows how
             if self._aborted.is_set():
                 raise Aborted(self.host.name, "aborted") from None
             raise translate(exc, self.host.name, secrets=secrets) from None
 
-    def _run(self) -> HostOutcome:
+    def _exchange(self) -> Collected:
         options = self.context.session
         if self.context.password_for is not None:
             password = self.context.password_for(self.host)
@@ -95,18 +122,6 @@ class ScanJob:
         if aborted:
             session.abort()
         try:
-            collected = collect(session, self.context.collect)
+            return collect(session, self.context.collect)
         finally:
             session.close()
-        try:
-            logs = tuple(
-                save_log(self.context.run_dir, self.host.stable_name, blob.name, blob.data, truncated=blob.truncated)
-                for blob in collected.snapshot.logs
-            )
-        except OSError as exc:
-            # a local disk problem, not the host's: translate() would call an OSError a network error and retry
-            raise HostError(self.host.name, f"cannot save the evidence under {self.context.run_dir}: "
-                                            f"{exc.strerror or exc}") from None
-        facts = replace(collected.facts, logs=logs)
-        judgement = self.context.evaluate(collected.snapshot, self.context.advisory)
-        return HostOutcome(facts=facts, judgement=judgement)

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from scanner import __version__
 from scanner.advisory.loader import Advisory
-from scanner.model.records import HostError as HostErrorRecord
-from scanner.model.records import HostResult, RunMeta, RunResults, Verdict
+from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.runner import HostRun
 
@@ -34,7 +33,7 @@ def host_result(run: HostRun[Host, HostOutcome]) -> HostResult:
             verdict=Verdict.ERROR,
             reasons=(error.message if error is not None else "no result",),
             site_code=host.site_code,
-            error=HostErrorRecord(error.category, error.message) if error is not None else None,
+            error=HostFailure(error.category, error.message) if error is not None else None,
             **common,
         )
     outcome = run.value

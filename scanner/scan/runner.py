@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -30,8 +31,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from asyncio_pool import AioPool
 
-from scanner.model.errors import HostAuthSkipped, HostError, HostInterrupted, HostTimeout
+from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, HostInterrupted, HostTimeout
 from scanner.model.records import ErrorCategory
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -180,9 +183,10 @@ class Runner(Generic[H, T]):
                     results: dict[int, HostRun[H, T]]) -> None:
         try:
             run = await self._scan_host(index, host, executor)
-        except Exception as exc:  # noqa: BLE001 - a bug for one host must not lose the fleet
-            run = HostRun(index, host, None, HostError(host.name, f"internal error: {type(exc).__name__}"), 0, 0,
-                          None, utc_now(), 0.0)
+        except Exception as exc:  # a bug for one host must not lose the fleet (logged)
+            log.debug("%s: internal error", host.name, exc_info=True)
+            run = HostRun(index, host, None, HostInternalError(host.name, f"internal error: {type(exc).__name__}"),
+                          0, 0, None, utc_now(), 0.0)
         results[index] = run
         self._account(run)
         if self.on_done is not None:
@@ -266,7 +270,9 @@ class Runner(Generic[H, T]):
                 return _Attempt(work.result(), None, job.requests)
             if isinstance(exc, HostError):
                 return _Attempt(None, exc, job.requests)
-            return _Attempt(None, HostError(host.name, f"internal error: {type(exc).__name__}"), job.requests)
+            log.debug("%s: internal error", host.name, exc_info=exc)
+            return _Attempt(None, HostInternalError(host.name, f"internal error: {type(exc).__name__}"),
+                            job.requests)
         # deadline or hard stop: abort from here, then give the worker a moment to notice
         decided = (utc_now(), self.clock())
         job.abort()

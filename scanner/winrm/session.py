@@ -23,6 +23,12 @@ from pypsrp.wsman import WSMan
 
 from scanner.model.errors import HostError, HostProtocolError, HostTimeout
 from scanner.winrm.faults import http_error_without_fault
+from scanner.winrm.pypsrp_compat import (
+    build_requests_session,
+    set_response_body,
+    track_new_connections,
+    wrap_send_request,
+)
 from scanner.winrm.transport_policy import message_encryption
 
 if TYPE_CHECKING:
@@ -96,26 +102,32 @@ class HostSession:
     def _instrument(self) -> None:
         """Build the requests session now and track the sockets its pools open, so abort() can reach them."""
         transport: Any = self.wsman.transport
-        # pypsrp builds its session lazily on the first send; building it here is the same call.
         try:
-            transport.session = transport._build_session()
+            session = build_requests_session(transport)
         except (ValueError, ImportError) as exc:  # missing client certificate, requests-credssp absent, ...
             raise HostError(self.host.name, f"cannot set up {self.host.auth} authentication: {exc}") from None
         # _build_session has read the environment (CA bundle) once; re-reading it on every request costs
         # a scan of os.environ per request and could route a host through an environment proxy.
-        transport.session.trust_env = False
+        session.trust_env = False
         # Runs before requests reads the body: a hostile server cannot make us buffer 50 MB.
         self._max_reply = 2 * self.wsman.max_envelope_size + REPLY_SLACK
-        transport.session.hooks["response"].append(self._bound_reply)
-        adapter: Any
-        for adapter in transport.session.adapters.values():
-            poolmanager = adapter.poolmanager
-            classes = dict(poolmanager.pool_classes_by_scheme)
-            for scheme, pool_cls in classes.items():
-                classes[scheme] = self._wrap_pool_class(pool_cls)
-            poolmanager.pool_classes_by_scheme = classes
-        send_request = transport._send_request
+        session.hooks["response"].append(self._bound_reply)
+        track_new_connections(session, self._track_socket, self._refuse_if_aborted)
+        wrap_send_request(transport, self._guard_send)
 
+    def _refuse_if_aborted(self) -> None:
+        if self._aborted.is_set():
+            raise Aborted(self.host.name, "aborted")
+
+    def _track_socket(self, conn: Any) -> None:
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with self._lock:
+                self._sockets.append(sock)
+            if self._aborted.is_set():
+                _shutdown(sock)
+
+    def _guard_send(self, send_request: Callable[..., bytes]) -> Callable[..., bytes]:
         def guarded_send(request: Any, timeout: Any = None) -> bytes:
             self._before_request()
             try:
@@ -130,7 +142,7 @@ class HostSession:
                 raise HostProtocolError(self.host.name, "reply carries a DTD or entity declarations; refused")
             return reply
 
-        transport._send_request = guarded_send
+        return guarded_send
 
     def _bound_reply(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Refuse a reply larger than any envelope we asked for, reading at most that much of it."""
@@ -148,38 +160,8 @@ class HostSession:
             if len(data) > limit:
                 response.close()
                 raise HostProtocolError(self.host.name, f"reply without length exceeds the {limit}-byte bound")
-        response._content = bytes(data)  # what requests itself stores once the body is read
+        set_response_body(response, bytes(data))
         return response
-
-    def _wrap_pool_class(self, pool_cls: Callable[..., Any]) -> Callable[..., Any]:
-        session = self
-
-        def make_pool(*args: Any, **kwargs: Any) -> Any:
-            pool = pool_cls(*args, **kwargs)
-            conn_cls = pool.ConnectionCls
-
-            def make_conn(*cargs: Any, **ckwargs: Any) -> Any:
-                conn = conn_cls(*cargs, **ckwargs)
-                connect = conn.connect
-
-                def tracked_connect() -> None:
-                    if session._aborted.is_set():
-                        raise Aborted(session.host.name, "aborted")
-                    connect()
-                    sock = getattr(conn, "sock", None)
-                    if sock is not None:
-                        with session._lock:
-                            session._sockets.append(sock)
-                        if session._aborted.is_set():
-                            _shutdown(sock)
-
-                conn.connect = tracked_connect
-                return conn
-
-            pool.ConnectionCls = make_conn
-            return pool
-
-        return make_pool
 
     # -- called from any thread --------------------------------------------------------------------
     @property

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "inventories"
+from tests.paths import DATA as TEST_DATA
+
+DATA = TEST_DATA / "inventories"
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reports.console import exit_status, summary_text
-from scanner.model.records import ErrorCategory, HostError, RunResults, Verdict
-
-from .samples import affected, meta, mixed_run, simple
+from scanner.model.records import ErrorCategory, HostFailure, RunResults, Verdict
+from tests.support.samples import affected, meta, mixed_run, simple
 
 
 @pytest.mark.parametrize(("verdicts", "status"), [
@@ -49,7 +48,7 @@ def test_summary_caps_the_host_list():
 
 def test_server_text_cannot_drive_the_terminal():
     """Escape sequences in a server's error message are not passed to the terminal."""
-    host = simple("sms01", Verdict.ERROR, "", error=HostError(ErrorCategory.PROTOCOL, "bad\x1b]0;pwned\x07\x1b[2J"))
+    host = simple("sms01", Verdict.ERROR, "", error=HostFailure(ErrorCategory.PROTOCOL, "bad\x1b]0;pwned\x07\x1b[2J"))
     text = summary_text(RunResults(meta=meta(), hosts=(host,)))
     assert "\x1b" not in text and "\x07" not in text
 

@@ -10,8 +10,7 @@ import pytest
 
 from reports.csv_report import FIELDNAMES, CsvReporter, neutralise
 from scanner.model.records import Evidence, RunResults, Verdict
-
-from .samples import affected, meta, mixed_run, simple
+from tests.support.samples import affected, meta, mixed_run, simple
 
 
 def _read(path) -> list[dict[str, str]]:

@@ -13,8 +13,7 @@ import pytest
 from reports import write_reports
 from reports.html_report import VERDICT_LABELS
 from scanner.model.records import Verdict
-
-from .samples import bulk_run, mixed_run
+from tests.support.samples import bulk_run, mixed_run
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect

@@ -15,8 +15,7 @@ import reports
 from reports import write_reports
 from reports.html_report import Section, render_html
 from scanner.model.records import RunResults
-
-from .samples import XSS_IMG, XSS_SCRIPT, meta, mixed_run
+from tests.support.samples import XSS_IMG, XSS_SCRIPT, meta, mixed_run
 
 TEMPLATES = Path(reports.__file__).parent / "templates"
 
@@ -102,6 +101,7 @@ def test_extra_sections_render_above_the_summary(monkeypatch, tmp_path):
 
     env = html_report._environment()
     extra = DictLoader({"_since.html.j2": '<section id="since">{{ ctx.title }}</section>'})
+    assert env.loader is not None
     monkeypatch.setattr(env, "loader", ChoiceLoader([env.loader, extra]))
     html = render_html(mixed_run(), sections=[Section("_since.html.j2", {"title": "<b>Since</b>"})])
     assert '<section id="since">&lt;b&gt;Since&lt;/b&gt;</section>' in html
@@ -145,8 +145,7 @@ def test_one_unwritable_report_does_not_stop_the_others(tmp_path, capsys):
 def test_long_evidence_lists_are_capped_in_the_page():
     """A host with hundreds of evidence lines shows the first 50 and says how many more results.json has."""
     from scanner.model.records import Evidence
-
-    from .samples import affected
+    from tests.support.samples import affected
 
     many = tuple(Evidence("wsyncmgr.log", i, None, f"line {i}", "other") for i in range(1, 61))
     host = dataclasses.replace(affected("sms01"), evidence=many)

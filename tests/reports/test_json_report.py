@@ -6,8 +6,7 @@ import json
 
 from reports.json_report import JsonReporter
 from scanner.model.records import results_from_dict
-
-from .samples import mixed_run
+from tests.support.samples import mixed_run
 
 
 def test_results_json_round_trips(tmp_path):

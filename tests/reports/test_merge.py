@@ -6,8 +6,7 @@ import pytest
 
 from reports.merge import ResultsFileError, Source, merge_results
 from scanner.model.records import RunResults, Verdict
-
-from .samples import meta, simple
+from tests.support.samples import meta, simple
 
 
 def _run(run_id: str, finished: str | None, *hosts, started: str = "2026-11-01T00:00:00Z") -> RunResults:

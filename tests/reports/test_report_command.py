@@ -11,9 +11,8 @@ import pytest
 from reports.json_report import JsonReporter
 from reports.merge import load_results
 from scanner.cli.main import main
-from scanner.model.records import ErrorCategory, HostError, RunResults, Verdict
-
-from .samples import affected, meta, mixed_run, simple
+from scanner.model.records import ErrorCategory, HostFailure, RunResults, Verdict
+from tests.support.samples import affected, meta, mixed_run, simple
 
 
 def _save(path, results: RunResults):
@@ -30,7 +29,7 @@ def _zone_runs(tmp_path):
     new = RunResults(meta=meta(run_id="zone-b", started="2026-11-25T01:00:00Z", finished="2026-11-25T01:05:00Z",
                                inventory_path="zone-b.csv", insecure=True),
                      hosts=(simple("sms-shared", Verdict.NOT_AFFECTED, "fixed"),
-                            simple("sms-b1", Verdict.ERROR, "", error=HostError(ErrorCategory.AUTH, "401"))))
+                            simple("sms-b1", Verdict.ERROR, "", error=HostFailure(ErrorCategory.AUTH, "401"))))
     return _save(tmp_path / "a" / "results.json", old), _save(tmp_path / "b" / "results.json", new)
 
 

@@ -21,10 +21,11 @@ import simulator.fleet as fleet_module
 from inventory import load_inventory
 from scanner.cli.main import main
 from simulator import Fleet
-from tests.simulator.simfakes import USER, FakeMachine, fake_factory, new_password
+from tests.paths import REPO
+from tests.support.simfakes import USER, FakeMachine, fake_factory, new_password
 
 pytestmark = pytest.mark.network
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 class TaggedMachine(FakeMachine):
@@ -72,8 +73,8 @@ def test_tls_fleet_inventory_says_https_and_basic(tmp_path):
     with Fleet(profiles=["fake"], tls=True, password=new_password(), machine_factory=fake_factory) as fleet:
         fleet.write_inventory(tmp_path / "hosts.csv")
         assert (tmp_path / "hosts.csv").read_text().splitlines()[1].endswith(",https,basic,127.0.0.1")
-        assert Path(fleet.ca_file).read_text().startswith("-----BEGIN CERTIFICATE-----")
         ca_file = fleet.ca_file
+        assert ca_file is not None and Path(ca_file).read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert not os.path.exists(ca_file)
 
 
@@ -153,7 +154,7 @@ def test_simulate_rejects_a_bad_fault_spec(monkeypatch, tmp_path, capsys, fake_p
 SIMULATE = """
 import sys, types
 import simulator.fleet as fleet_module
-from tests.simulator.simfakes import fake_factory
+from tests.support.simfakes import fake_factory
 module = types.SimpleNamespace(PROFILE_NAMES=("fake",), load_machine=fake_factory, mixed_fleet=lambda n: ["fake"] * n)
 fleet_module._profiles = lambda: module
 from scanner.cli.main import main

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,10 +17,11 @@ from pypsrp.wsman import WSMan
 
 from simulator import Fleet
 from simulator.machine import CommandResult
-from tests.simulator.simfakes import USER, new_password
+from tests.paths import DATA as TEST_DATA
+from tests.support.simfakes import USER, new_password
 
 pytestmark = pytest.mark.network
-DATA = Path(__file__).resolve().parents[1] / "data" / "pypsrp_responses"
+DATA = TEST_DATA / "pypsrp_responses"
 NS_A = "{http://schemas.xmlsoap.org/ws/2004/08/addressing}"
 OPTIONAL = {"{http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd}ActivityId"}  # newer Windows only
 GUID = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")

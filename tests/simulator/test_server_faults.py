@@ -15,7 +15,7 @@ from pypsrp.wsman import WSMan
 
 from simulator import Fleet, HostFaults
 from simulator.faults import FaultSpecError, parse_spec
-from tests.simulator.simfakes import USER, fake_factory, new_password
+from tests.support.simfakes import USER, fake_factory, new_password
 
 pytestmark = pytest.mark.network
 

@@ -15,7 +15,7 @@ from pypsrp.exceptions import AuthenticationError
 from spnego.channel_bindings import GssChannelBindings
 
 from simulator import Fleet
-from tests.simulator.simfakes import USER, fake_factory, new_password
+from tests.support.simfakes import USER, fake_factory, new_password
 
 pytestmark = pytest.mark.network
 
@@ -73,6 +73,7 @@ def _ntlm_over_https(fleet, password, bindings):
     try:
         client = spnego.client(USER, password, protocol="ntlm", channel_bindings=bindings)
         token = client.step()
+        assert token is not None
         for _ in range(3):
             conn.request("POST", "/wsman", body=b"", headers={
                 "Authorization": "Negotiate " + base64.b64encode(token).decode(), "Content-Length": "0"})
@@ -82,6 +83,7 @@ def _ntlm_over_https(fleet, password, bindings):
             if response.status != 401 or not challenge.startswith("Negotiate "):
                 return response.status
             token = client.step(base64.b64decode(challenge.split(" ", 1)[1]))
+            assert token is not None
         return response.status
     finally:
         conn.close()

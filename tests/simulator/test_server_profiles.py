@@ -7,13 +7,13 @@ from pypsrp.shell import Process, SignalCode, WinRS
 from pypsrp.wsman import WSMan
 
 from simulator import Fleet, profiles
-from tests.simulator.simfakes import USER, new_password
+from tests.support.simfakes import USER, new_password
 
 pytestmark = pytest.mark.network
 LOG_BYTES = 4 * 1024 * 1024
 
 
-def run_remote(host, password: str, executable: str, arguments: list[str]) -> tuple[bytes, bytes, int]:
+def run_remote(host, password: str, executable: str, arguments: list[str]) -> tuple[bytes, bytes, int | None]:
     with WSMan("127.0.0.1", port=host.port, username=USER, password=password, ssl=False, auth="ntlm") as conn, \
             WinRS(conn) as shell:
         process = Process(shell, executable, arguments)

@@ -9,7 +9,7 @@ import pytest
 from pypsrp.client import Client
 
 from simulator import Fleet
-from tests.simulator.simfakes import USER, fake_factory, new_password
+from tests.support.simfakes import USER, fake_factory, new_password
 
 pytestmark = pytest.mark.network
 HOSTS = 200

@@ -18,7 +18,7 @@ from pypsrp.wsman import WSMan
 from winrm.exceptions import InvalidCredentialsError
 
 from simulator import Fleet
-from tests.simulator.simfakes import USER, fake_factory, new_password
+from tests.support.simfakes import USER, fake_factory, new_password
 
 pytestmark = pytest.mark.network
 

@@ -41,7 +41,9 @@ def new_service(stdout: bytes = b"out\r\n") -> wsman.WinRS:
 def create(service: wsman.WinRS) -> str:
     status, reply = call(service, request(wsman.ACTION_CREATE))
     assert status == 200
-    return reply.find(".//rsp:ShellId", NS).text
+    shell_id = reply.find(".//rsp:ShellId", NS).text
+    assert shell_id
+    return shell_id
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -1,0 +1,97 @@
+"""Every use of pypsrp's private internals, in one place, each with the reason it is needed.
+
+Checked against pypsrp 0.9.0 and 0.9.1 (pyproject pins ">=0.9,<1"); tests/scanner/winrm/test_pypsrp_compat.py
+fails loudly when an installed pypsrp no longer has what these overrides rely on. Everything else in
+cmaudit uses pypsrp's public API (WSMan, WinRS, the exceptions).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from pypsrp.wsman import _TransportHTTP
+
+SendRequest = Callable[..., bytes]
+
+
+def build_requests_session(transport: Any) -> Any:
+    """Build the requests session now, not lazily on the first send (`_TransportHTTP._build_session`).
+
+    Needed so the session's connection pools can be instrumented (abort, reply bound) before the first
+    request; it is the very call pypsrp's `send` makes, so its auth and TLS settings are unchanged.
+    """
+    transport.session = transport._build_session()
+    return transport.session
+
+
+def wrap_send_request(transport: Any, wrapper: Callable[[SendRequest], SendRequest]) -> None:
+    """Replace `_TransportHTTP._send_request` with `wrapper(original)`.
+
+    It is the one method every HTTP exchange passes through (pypsrp's own encryption set-up POST included),
+    so the deadline check, the abort check and the DTD refusal run before pypsrp parses any reply; the
+    public `send` would miss the set-up POST and sees only the unwrapped body.
+    """
+    transport._send_request = wrapper(transport._send_request)
+
+
+def set_response_body(response: Any, body: bytes) -> None:
+    """Store a body read in bounded chunks where requests keeps a read body (`Response._content`).
+
+    requests offers no public way to read at most N bytes and then hand the response on; without this a
+    hostile server could make `response.content` buffer an unbounded reply.
+    """
+    response._content = body
+
+
+def track_new_connections(session: Any, on_connection: Callable[[Any], None],
+                          before_connect: Callable[[], None]) -> None:
+    """Call `before_connect()` before and `on_connection(conn)` after every connection urllib3 opens.
+
+    urllib3 has no connect hook; swapping each pool manager's `pool_classes_by_scheme` for pools whose
+    ConnectionCls is wrapped is how `abort()` learns every socket it must shut down to wake a worker
+    blocked in recv() (urllib3 2.x).
+    """
+    for adapter in session.adapters.values():
+        poolmanager = adapter.poolmanager
+        classes = dict(poolmanager.pool_classes_by_scheme)
+        for scheme, pool_cls in classes.items():
+            classes[scheme] = _tracking_pool(pool_cls, on_connection, before_connect)
+        poolmanager.pool_classes_by_scheme = classes
+
+
+def _tracking_pool(pool_cls: Callable[..., Any], on_connection: Callable[[Any], None],
+                   before_connect: Callable[[], None]) -> Callable[..., Any]:
+    def make_pool(*args: Any, **kwargs: Any) -> Any:
+        pool = pool_cls(*args, **kwargs)
+        conn_cls = pool.ConnectionCls
+
+        def make_conn(*cargs: Any, **ckwargs: Any) -> Any:
+            conn = conn_cls(*cargs, **ckwargs)
+            connect = conn.connect
+
+            def tracked_connect() -> None:
+                before_connect()
+                connect()
+                on_connection(conn)
+
+            conn.connect = tracked_connect
+            return conn
+
+        pool.ConnectionCls = make_conn
+        return pool
+
+    return make_pool
+
+
+def missing_internals() -> list[str]:
+    """What the overrides above need and the installed pypsrp lacks (empty when all is there)."""
+    missing: list[str] = []
+    for name, params in (("_build_session", ("self",)), ("_send_request", ("self", "request", "timeout"))):
+        method = getattr(_TransportHTTP, name, None)
+        if method is None:
+            missing.append(f"_TransportHTTP.{name}")
+        elif tuple(inspect.signature(method).parameters) != params:
+            missing.append(f"_TransportHTTP.{name}{tuple(inspect.signature(method).parameters)}")
+    return missing

@@ -1,0 +1,127 @@
+"""The reports of a recorded run: CSV first_seen/change columns, the HTML "Since last run" section and trend."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+
+import pytest
+
+from reports import weekly
+from scanner.model.records import ErrorCategory, HostFailure, Verdict
+from scanner.weekly import followup
+from tests.support.weekly_runs import host, run
+
+
+@pytest.fixture
+def week3(tmp_path):
+    """Three weeks recorded; week 3's follow-up (changes + trend) and its reports written."""
+    db = tmp_path / "h.sqlite3"
+    for week in (1, 2):
+        followup.prepare(run(week), history_path=db, output_dir=None)
+    follow = followup.prepare(run(3), history_path=db, output_dir=None)
+    paths = weekly.write_weekly_reports(run(3), tmp_path / "w3", follow.changes, follow.trend,
+                                        trend_runs=follow.trend_runs)
+    return follow, paths
+
+
+@pytest.fixture
+def week2(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    followup.prepare(run(1), history_path=db, output_dir=None)
+    follow = followup.prepare(run(2), history_path=db, output_dir=None)
+    paths = weekly.write_weekly_reports(run(2), tmp_path / "w2", follow.changes, follow.trend,
+                                        trend_runs=follow.trend_runs)
+    return follow, paths
+
+
+def _csv_rows(path):
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    return list(csv.DictReader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
+
+
+def test_csv_has_first_seen_and_change_columns(week2):
+    """report.csv ends with first_seen and change, filled per host from the history."""
+    _follow, paths = week2
+    rows = _csv_rows(paths["csv"])
+    assert list(rows[0])[-2:] == ["first_seen", "change"]
+    by_host = {r["host"]: (r["change"], r["first_seen"]) for r in rows}
+    assert by_host == {
+        "sms01": ("still-open", "2026-11-02T02:00:00Z"),
+        "sms02": ("fixed", ""),
+        "sms03": ("regressed", "2026-11-09T02:00:00Z"),
+        "sms04": ("newly-unreachable", ""),
+        "sms06": ("added", ""),
+    }
+
+
+def test_csv_without_history_keeps_the_columns_empty(tmp_path):
+    """With --no-history the columns are still there (fixed layout), just empty."""
+    paths = weekly.write_weekly_reports(run(1), tmp_path / "r", None, None)
+    rows = _csv_rows(paths["csv"])
+    assert all(r["first_seen"] == "" and r["change"] == "" for r in rows)
+
+
+def test_html_since_last_run_comes_first(week2):
+    """report.html opens with the "Since last run" section, before the summary."""
+    _follow, paths = week2
+    html = paths["html"].read_text(encoding="utf-8")
+    assert html.index('id="since-last-run"') < html.index('id="summary"')
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="trend"') == 1
+
+
+def test_html_section_escapes_server_text(tmp_path):
+    """A hostile error message in the changes shows as text in the section, never as markup."""
+    db = tmp_path / "h.sqlite3"
+    followup.prepare(run(1, {"sms01": Verdict.NOT_AFFECTED}), history_path=db, output_dir=None)
+    bad = replace(host("sms01", Verdict.ERROR),
+                  error=HostFailure(ErrorCategory.PROTOCOL, '<img src=x onerror="alert(1)"><script>alert(2)</script>'))
+    follow = followup.prepare(replace(run(2, {}), hosts=(bad,)), history_path=db, output_dir=None)
+    paths = weekly.write_weekly_reports(replace(run(2, {}), hosts=(bad,)), tmp_path / "r", follow.changes,
+                                        follow.trend)
+    section = paths["html"].read_text(encoding="utf-8").split('id="since-last-run"')[1].split("</section>")[0]
+    assert "<img" not in section and "<script>" not in section and "&lt;img src=x" in section
+
+
+@pytest.mark.browser
+def test_since_last_run_in_a_browser(browser, week3):
+    """In Chromium the section shows the week's groups and the trend, loads nothing and breaks no CSP."""
+    follow, paths = week3
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        requests, problems = [], []
+        context.on("request", lambda req: requests.append(req.url))
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.goto(paths["html"].as_uri())
+        first = page.locator("main > section").first
+        assert first.get_attribute("id") == "since-last-run"
+        assert "Compared with run #2" in first.locator("#since-previous").inner_text()
+        open_hosts = first.locator('ul[data-change="still-open"] .since-host').all_text_contents()
+        assert open_hosts == ["sms01", "sms03"]
+        not_checked = first.locator('ul[data-change="not-checked"] li').all_text_contents()
+        assert len(not_checked) == 1 and "sms04" in not_checked[0] and "2 runs in a row" in not_checked[0]
+        cards = dict(zip(first.locator(".card").evaluate_all("els => els.map(e => e.dataset.change)"),
+                         first.locator(".card .n").all_text_contents(), strict=True))
+        assert cards["still-open"] == "2" and cards["fixed"] == "0" and cards["not-checked"] == "1"
+        bars = first.locator("svg.trend g.trend-run")
+        assert bars.count() == 3 and follow.trend_runs == 3
+        assert first.locator("svg.trend").bounding_box()["height"] > 100
+        page.screenshot(path=str(paths["html"].with_name("since-last-run.png")), full_page=False)
+        assert [u for u in requests if not u.startswith("file://")] == []
+        assert problems == []
+    finally:
+        context.close()
+
+
+def test_long_groups_are_capped_but_counted():
+    """With hundreds of open findings the section lists the first 50 and says how many more there are."""
+    from scanner.weekly import changes
+
+    many = {f"sms{i:03d}": Verdict.AFFECTED for i in range(60)}
+    c = changes.compare(run(1, many), run(2, many))
+    (still_open,) = [g for g in weekly.groups(c) if g.key == "still-open"]
+    assert (len(still_open.rows), still_open.total, still_open.more) == (50, 60, 10)

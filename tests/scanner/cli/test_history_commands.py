@@ -1,0 +1,103 @@
+"""`cmaudit history` and `cmaudit diff` as an admin runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scanner.cli.main import main
+from scanner.model.records import results_to_dict
+from scanner.weekly import history
+from tests.support.weekly_runs import INVENTORY, run
+
+
+@pytest.fixture
+def three_weeks(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    ids = [history.record_run(db, run(week), INVENTORY) for week in (1, 2, 3)]
+    return db, ids
+
+
+def test_history_lists_runs_newest_first(three_weeks, capsys):
+    """`cmaudit history` shows each run with its verdict counts, newest first."""
+    db, ids = three_weeks
+    assert main(["history", "--history", str(db)]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("#")]
+    assert [line.split()[0] for line in lines] == [f"#{i}" for i in reversed(ids)]
+    header = out.splitlines()[0].split()
+    week1 = dict(zip(header, lines[-1].split(), strict=False))
+    assert week1["AFFECTED"] == "2" and week1["NOT_AFFECTED"] == "3" and week1["hosts"] == "5"
+
+
+def test_history_runs_limits_the_list(three_weeks, capsys):
+    """--runs N shows only the latest N runs."""
+    db, ids = three_weeks
+    assert main(["history", "--history", str(db), "--runs", "1"]) == 0
+    assert [x.split()[0] for x in capsys.readouterr().out.splitlines() if x.startswith("#")] == [f"#{ids[-1]}"]
+
+
+def test_history_of_one_host(three_weeks, capsys):
+    """`cmaudit history --host` shows one host's verdict in every run, matched case-insensitively."""
+    db, ids = three_weeks
+    assert main(["history", "--history", str(db), "--host", "SMS04"]) == 0
+    rows = [x.split() for x in capsys.readouterr().out.splitlines() if x.startswith("#")]
+    assert [(r[0], r[4]) for r in rows] == [(f"#{ids[2]}", "ERROR"), (f"#{ids[1]}", "ERROR"),
+                                           (f"#{ids[0]}", "NOT_AFFECTED")]
+
+
+def test_history_without_database_is_usage_error(tmp_path, capsys):
+    """Asking for history that was never recorded exits 64 with one line naming the file."""
+    assert main(["history", "--history", str(tmp_path / "missing.sqlite3")]) == 64
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.sqlite3" in err
+
+
+def test_diff_of_history_runs(three_weeks, capsys):
+    """`cmaudit diff A B` with history ids prints every change between the two runs."""
+    db, ids = three_weeks
+    assert main(["diff", str(ids[0]), f"#{ids[1]}", "--history", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Changes from run #{ids[0]} (run #{ids[0]}, 2026-11-02 02:00 UTC):")
+    for expected in ("Fixed (1):\n    sms02  AFFECTED -> NOT_AFFECTED",
+                     "Regressed (1):\n    sms03  NOT_AFFECTED -> AFFECTED",
+                     "Newly unreachable (1):\n    sms04  NOT_AFFECTED -> ERROR",
+                     "Hosts removed (1):\n    sms05  (was NOT_AFFECTED)",
+                     "Hosts added (1):\n    sms06  NOT_AFFECTED"):
+        assert expected in out
+
+
+def test_diff_of_results_files(tmp_path, capsys):
+    """`cmaudit diff` also compares two results.json files (or their run folders) with no history."""
+    for week in (1, 3):
+        folder = tmp_path / f"week{week}"
+        folder.mkdir()
+        (folder / "results.json").write_text(json.dumps(results_to_dict(run(week))), encoding="utf-8")
+    assert main(["diff", str(tmp_path / "week1" / "results.json"), str(tmp_path / "week3")]) == 0
+    out = capsys.readouterr().out
+    assert "Fixed (1):\n    sms02  AFFECTED -> NOT_AFFECTED" in out
+    assert "Still open (1):\n    sms01  AFFECTED since 2026-11-02, 2 weeks" in out
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    pytest.param("{not json", "Expecting", id="not-json"),
+    pytest.param('{"schema": "other"}', "not a cmaudit results file", id="foreign"),
+    pytest.param("[" * 100_000, "nested too deeply", id="deeply-nested"),
+])
+def test_diff_of_unreadable_file_is_usage_error(tmp_path, capsys, content, message):
+    """A broken results file is refused with exit 64 and one line naming it."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(results_to_dict(run(1))))
+    assert main(["diff", str(good), str(bad)]) == 64
+    err = capsys.readouterr().err
+    assert "bad.json" in err and message in err and err.count("\n") == 1
+
+
+def test_diff_of_unknown_run_id(three_weeks, capsys):
+    """A run id the history does not have exits 64 and says so."""
+    db, _ = three_weeks
+    assert main(["diff", "1", "99", "--history", str(db)]) == 64
+    assert "no run with id 99" in capsys.readouterr().err

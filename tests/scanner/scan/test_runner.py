@@ -1,0 +1,193 @@
+"""The fleet loop gives every host a result, inside its deadline, with retries only where they help."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from scanner.model.errors import HostAuthFailed, HostError, HostProtocolError, HostUnreachable
+from scanner.model.records import ErrorCategory
+from scanner.scan.runner import HostRun, Runner, RunnerOptions
+
+
+@dataclass(frozen=True)
+class FakeHost:
+    name: str
+    behaviour: str
+    cred: str = "shared"
+
+
+@dataclass
+class FakeJob:
+    host: FakeHost
+    attempt: int
+    released: threading.Event
+    requests: int = 0
+    aborted: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> str:
+        self.requests += 2
+        b = self.host.behaviour
+        if b == "ok":
+            return f"{self.host.name}-ok"
+        if b.startswith("flaky") and self.attempt <= int(b[5:]):
+            raise HostUnreachable(self.host.name, "connection refused")
+        if b.startswith("flaky"):
+            return f"{self.host.name}-ok"
+        if b == "auth":
+            raise HostAuthFailed(self.host.name, "credentials rejected (HTTP 401)")
+        if b == "protocol":
+            raise HostProtocolError(self.host.name, "malformed XML")
+        if b == "hang":  # honours abort, like a socket shut down from outside
+            self.aborted.wait()
+            raise HostError(self.host.name, "aborted")
+        if b == "stuck":  # ignores abort entirely
+            self.released.wait()
+            raise HostError(self.host.name, "late")
+        raise AssertionError(b)
+
+    def abort(self) -> None:
+        self.aborted.set()
+
+
+def _run(hosts: list[FakeHost], stop_after: int | None = None, **opts: float) -> tuple[list[HostRun], Runner]:
+    released = threading.Event()
+    jobs: list[FakeJob] = []
+
+    def factory(host: FakeHost, deadline: float, attempt: int) -> FakeJob:
+        job = FakeJob(host, attempt, released)
+        jobs.append(job)
+        return job
+
+    options = RunnerOptions(**{"concurrency": 4, "timeout": 2.0, "retries": 2, "backoff_base": 0.01,
+                               "grace": 0.2, "abort_grace": 0.2, **opts})  # type: ignore[arg-type]
+    done: list[HostRun] = []
+    def on_done(run: HostRun) -> None:
+        done.append(run)
+        if len(done) == stop_after:
+            runner.request_stop()
+
+    runner: Runner = Runner(factory, options, jitter=lambda: 0.5, credential_key=lambda h: h.cred, on_done=on_done)
+    try:
+        results = asyncio.run(runner.run(hosts))
+    finally:
+        released.set()
+    return results, runner
+
+
+def test_every_host_gets_a_result_in_order() -> None:
+    """Healthy, failing and hanging hosts all come back, in inventory order, with their category."""
+    hosts = [FakeHost("a", "ok"), FakeHost("b", "protocol"), FakeHost("c", "hang"), FakeHost("d", "ok")]
+    t0 = time.monotonic()
+    results, _ = _run(hosts, timeout=0.5)
+    assert time.monotonic() - t0 < 2.0
+    assert [r.host.name for r in results] == ["a", "b", "c", "d"]
+    assert results[0].value == "a-ok" and results[0].error is None and results[0].requests == 2
+    assert results[1].error is not None and results[1].error.category is ErrorCategory.PROTOCOL
+    assert results[2].error is not None and results[2].error.category is ErrorCategory.TIMEOUT
+    assert 0.4 <= results[2].seconds < 1.5
+
+
+def test_retries_only_transient_errors() -> None:
+    """A refused host is retried until it answers; auth and protocol errors are tried exactly once."""
+    hosts = [FakeHost("flaky", "flaky2"), FakeHost("auth", "auth", cred="own"), FakeHost("bad", "protocol")]
+    results, runner = _run(hosts)
+    assert results[0].value == "flaky-ok" and results[0].attempts == 3
+    assert results[1].attempts == 1 and results[2].attempts == 1
+    assert {name for name, _, _ in runner.retried} == {"flaky"}
+
+
+def test_retries_are_bounded() -> None:
+    """A host that never recovers is tried 1 + --retries times and ends unreachable."""
+    results, _ = _run([FakeHost("down", "flaky99")], retries=3)
+    assert results[0].attempts == 4 and results[0].error is not None
+    assert results[0].error.category is ErrorCategory.UNREACHABLE
+
+
+def test_auth_breaker_skips_remaining_hosts_of_that_credential() -> None:
+    """After K auth failures in a row no more logons are tried with that account; other accounts go on."""
+    hosts = [FakeHost(f"bad{i}", "auth") for i in range(3)] + [FakeHost(f"later{i}", "ok") for i in range(5)]
+    hosts.append(FakeHost("other-account", "ok", cred="own"))
+    results, runner = _run(hosts, concurrency=1, max_auth_failures=3)
+    assert runner.breaker_tripped
+    cats = [r.error.category if r.error else None for r in results]
+    assert cats[:3] == [ErrorCategory.AUTH] * 3
+    assert cats[3:8] == [ErrorCategory.AUTH_SKIPPED] * 5
+    assert results[8].value == "other-account-ok"
+
+
+def test_single_bad_credential_does_not_trip_breaker() -> None:
+    """One host with a wrong password among healthy ones leaves the others untouched."""
+    hosts = [FakeHost("bad", "auth")] + [FakeHost(f"ok{i}", "ok") for i in range(6)]
+    results, runner = _run(hosts, concurrency=2, max_auth_failures=2)
+    assert not runner.breaker_tripped
+    assert sum(r.error is None for r in results) == 6
+
+
+def test_stop_gives_every_host_a_result() -> None:
+    """Stopping mid-run marks unfinished hosts interrupted and still reports the finished ones."""
+    hosts = [FakeHost("first", "ok")] + [FakeHost(f"h{i}", "hang") for i in range(3)]
+    hosts += [FakeHost(f"q{i}", "ok") for i in range(5)]
+    t0 = time.monotonic()
+    results, runner = _run(hosts, stop_after=1, concurrency=4, timeout=30.0)
+    assert time.monotonic() - t0 < 3.0
+    assert runner.interrupted
+    assert results[0].value == "first-ok"
+    assert all(r.error is not None and r.error.category is ErrorCategory.INTERRUPTED for r in results[1:4])
+    assert len(results) == len(hosts)
+
+
+def test_worker_that_ignores_abort_does_not_hold_the_run() -> None:
+    """A worker thread stuck beyond the deadline is abandoned; the run still ends on time."""
+    t0 = time.monotonic()
+    results, _ = _run([FakeHost("stuck", "stuck"), FakeHost("ok", "ok")], timeout=0.3)
+    assert time.monotonic() - t0 < 2.0
+    assert results[0].error is not None and results[0].error.category is ErrorCategory.TIMEOUT
+    assert results[1].value == "ok-ok"
+
+
+@pytest.mark.parametrize("concurrency", [pytest.param(1, id="serial"), pytest.param(3, id="three")])
+def test_concurrency_is_bounded(concurrency: int) -> None:
+    """No more than --concurrency hosts are worked on at once."""
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    class CountingJob:
+        requests = 1
+
+        def run(self) -> str:
+            nonlocal active, peak
+            with lock:
+                active += 1
+                peak = max(peak, active)
+            time.sleep(0.02)  # work, not synchronisation
+            with lock:
+                active -= 1
+            return "ok"
+
+        def abort(self) -> None:
+            pass
+
+    runner: Runner = Runner(lambda h, d, a: CountingJob(), RunnerOptions(concurrency=concurrency))
+    results = asyncio.run(runner.run([FakeHost(f"h{i}", "ok") for i in range(8)]))
+    assert all(r.value == "ok" for r in results) and peak <= concurrency
+
+
+def test_stop_requested_before_the_run_scans_nothing() -> None:
+    """A stop asked for before the loop starts (Ctrl-C during start-up) still counts: no host is contacted."""
+    started: list[str] = []
+
+    def factory(host: FakeHost, deadline: float, attempt: int) -> FakeJob:
+        started.append(host.name)
+        return FakeJob(host, attempt, threading.Event())
+
+    runner: Runner = Runner(factory, RunnerOptions(concurrency=2, timeout=2.0))
+    runner.request_stop()
+    results = asyncio.run(runner.run([FakeHost("a", "ok"), FakeHost("b", "ok")]))
+    assert started == [] and runner.interrupted
+    assert all(r.error is not None and r.error.category is ErrorCategory.INTERRUPTED for r in results)

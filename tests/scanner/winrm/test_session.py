@@ -1,0 +1,79 @@
+"""The WinRM connection cmaudit builds per host has the safe transport settings."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from scanner.model.errors import HostError, HostTimeout
+from scanner.model.host import Host
+from scanner.winrm.session import HostSession, SessionOptions
+
+
+def _host(scheme: str, auth: str, **kw: object) -> Host:
+    return Host(name="sms01", address="127.0.0.1", port=5985 if scheme == "http" else 5986, scheme=scheme,
+                auth=auth, **kw)  # type: ignore[arg-type]
+
+
+def _session(host: Host, **options: object) -> HostSession:
+    return HostSession(host, SessionOptions(username="CORP\\svc", password="pw", **options))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "auth", "encrypted"),
+    [
+        pytest.param("http", "ntlm", True, id="http-ntlm"),
+        pytest.param("http", "negotiate", True, id="http-negotiate"),
+        pytest.param("http", "kerberos", True, id="http-kerberos"),
+        pytest.param("https", "ntlm", False, id="https-ntlm"),
+        pytest.param("https", "basic", False, id="https-basic"),
+        pytest.param("https", "credssp", False, id="https-credssp"),
+    ],
+)
+def test_message_encryption_on_http_only(scheme: str, auth: str, encrypted: bool) -> None:
+    """Over HTTP every message is encrypted by the auth layer; over HTTPS, TLS does that job."""
+    session = _session(_host(scheme, auth))
+    try:
+        assert session.wsman.transport.wrap_required is encrypted
+        assert session.wsman.transport.session.verify not in (False, None)  # type: ignore[operator]  # True or a CA bundle
+    finally:
+        session.close()
+
+
+def test_certificate_checks_follow_options() -> None:
+    """--ca-file validates against that CA; --insecure turns validation off."""
+    with_ca = _session(_host("https", "basic"), ca_file="/etc/ca.pem")
+    insecure = _session(_host("https", "basic"), insecure=True)
+    try:
+        assert with_ca.wsman.transport.session.verify == "/etc/ca.pem"
+        assert insecure.wsman.transport.session.verify is False
+    finally:
+        with_ca.close()
+        insecure.close()
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param(_host("http", "basic"), id="basic-over-http"),
+        pytest.param(_host("https", "certificate"), id="certificate-without-files"),
+    ],
+)
+def test_unsafe_or_incomplete_setups_are_refused(host: Host) -> None:
+    """Basic over plain HTTP, or certificate auth without a certificate, fail before any traffic."""
+    with pytest.raises(HostError) as caught:
+        _session(host)
+    assert "pw" not in str(caught.value)
+
+
+def test_no_request_after_the_deadline() -> None:
+    """Once the host's deadline has passed the session refuses to send anything."""
+    session = HostSession(_host("http", "ntlm"), SessionOptions(username="u", password="p"),
+                          deadline=time.monotonic() - 1)
+    try:
+        with pytest.raises(HostTimeout):
+            session.wsman.transport.send(b"<x/>")
+        assert session.requests == 0
+    finally:
+        session.close()
