@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import secrets
 import shutil
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +31,44 @@ def browser() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+# Hosts of the shared demo run that misbehave, so the no-secret test also covers error paths.
+DEMO_FAULTS = "2=badauth,4=badxml,6=reset,8=http503x1,10=huge:4"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One `cmaudit demo` run, shared by every test that checks what the demo leaves behind."""
+
+    root: Path  # the -o folder: the second scan's reports, baseline/, history.sqlite3
+    home: Path  # the working directory it ran in (everything it wrote is below)
+    status: int
+    stdout: str
+    stderr: str
+    password: str  # the fleet's random password, known to the test so it can search for it
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`cmaudit demo` run once per test session (it takes seconds), in a thread of its own so no other
+    event loop (Playwright's) can be in its way; its password is fixed so the leak test can search for it."""
+    from scanner.cli.main import main
+
+    home = tmp_path_factory.mktemp("demo-home")
+    root = home / "demo"
+    password = "Pw-demo-" + secrets.token_urlsafe(18)
+    out, err = io.StringIO(), io.StringIO()
+    result: dict[str, int] = {}
+
+    def run() -> None:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            result["status"] = main(["demo", "-o", str(root), "--quiet", "--faults", DEMO_FAULTS])
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(secrets, "token_urlsafe", lambda n=None: password)
+        mp.chdir(home)
+        worker = threading.Thread(target=run, name="demo-run")
+        worker.start()
+        worker.join()
+    return DemoRun(root, home, result.get("status", -1), out.getvalue(), err.getvalue(), password)

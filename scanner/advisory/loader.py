@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from scanner.advisory.builds import BuildRange, BuildStatus, classify, parse_version
 from scanner.model.errors import AdvisoryFileError
 from scanner.model.records import Verdict
+from scanner.model.toml_text import TomlTextError, parse_toml
 
 DEFAULT_ADVISORY = "ms-954474"
 MAX_ADVISORY_BYTES = 1 << 20
@@ -64,12 +64,10 @@ def parse_advisory(raw: bytes, *, source: str, expected_id: str) -> Advisory:
         AdvisoryFileError: not TOML, a missing/ill-typed key, or `id` not matching `expected_id` (the name).
     """
     where = source
-    if len(raw) > MAX_ADVISORY_BYTES:
-        raise AdvisoryFileError(where, None, f"larger than {MAX_ADVISORY_BYTES} bytes")
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise AdvisoryFileError(where, None, f"not valid TOML: {exc}") from exc
+        doc = parse_toml(raw, MAX_ADVISORY_BYTES)
+    except TomlTextError as exc:
+        raise AdvisoryFileError(where, None, str(exc)) from None
     v = _Validator(where, doc)
     advisory = Advisory(
         id=v.text("id"),

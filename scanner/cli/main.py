@@ -27,7 +27,7 @@ EXIT_USAGE = 64
 
 
 class Command(Protocol):
-    """A module under scanner/commands; the module's name (dashes for underscores) is the sub-command."""
+    """A module under scanner/cli/commands; the module's name (dashes for underscores) is the sub-command."""
 
     HELP: str
     ORDER: int  # position in `cmaudit --help`

@@ -7,6 +7,7 @@ from pathlib import Path
 import scanner.advisory
 from scanner.advisory.loader import DEFAULT_ADVISORY, MAX_ADVISORY_BYTES, Advisory, parse_advisory
 from scanner.model.errors import AdvisoryFileError
+from scanner.model.toml_text import TomlTextError, read_bounded
 
 ADVISORY_DIR = Path(scanner.advisory.__file__).resolve().parent / "data"
 
@@ -20,8 +21,7 @@ def load_advisory(path: Path | None = None) -> Advisory:
     """Load and validate an advisory file (None: the built-in ms-954474); AdvisoryFileError names the file."""
     path = ADVISORY_DIR / f"{DEFAULT_ADVISORY}.toml" if path is None else Path(path)
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_ADVISORY_BYTES + 1)
-    except OSError as exc:
-        raise AdvisoryFileError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
+        raw = read_bounded(path, MAX_ADVISORY_BYTES)
+    except TomlTextError as exc:
+        raise AdvisoryFileError(str(path), None, str(exc)) from None
     return parse_advisory(raw, source=str(path), expected_id=path.stem)

@@ -27,7 +27,6 @@ and backed up; options given on the command line win over the file.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS
 from scanner.model.options import BOUNDS
+from scanner.model.toml_text import TomlTextError, parse_toml, read_bounded
 from scanner.weekly.mail import MAIL_WHEN, SECURITY
 
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -194,18 +194,9 @@ def load_config(path: Path | str) -> Config:
     """Read and validate a cmaudit.toml; every problem is a ConfigError naming the file (and key)."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            data = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(p, None, f"cannot read config: {exc.strerror or exc}") from exc
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(p, None, "config file larger than 1 MiB")
-    try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(p, None, "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(p, None, f"not valid TOML: {exc}") from None
+        doc = parse_toml(read_bounded(p, MAX_CONFIG_BYTES), MAX_CONFIG_BYTES)
+    except TomlTextError as exc:
+        raise ConfigError(p, None, str(exc)) from None
     mail_table = doc.pop("mail", {})
     if not isinstance(mail_table, dict):
         raise ConfigError(p, "mail", "must be a table ([mail])")

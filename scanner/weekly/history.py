@@ -331,12 +331,6 @@ def list_runs(db_path: Path | str, *, limit: int | None = None, inventory_key: s
         return _run_summaries(conn, "WHERE inventory_key = ?", (inventory_key,), limit)
 
 
-def get_run(db_path: Path | str, run_id: int) -> RunSummary | None:
-    with open_history(db_path, create=False) as conn:
-        found = _run_summaries(conn, "WHERE id = ?", (run_id,), 1)
-    return found[0] if found else None
-
-
 def load_run(db_path: Path | str, run_id: int) -> RunResults:
     """A recorded run as the same records the scan produced (hosts in their original order)."""
     with open_history(db_path, create=False) as conn:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +13,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.network]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
 
-def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(browser, tmp_path: Path) -> None:
+def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, browser) -> None:
     """The demo run's report shows "Since last run" and the counts of its results.json; a screenshot is kept."""
-    run = tmp_path / "demo"
-    # A child process: Playwright's sync API holds this thread's event loop, and the demo runs its own.
-    proc = subprocess.run([sys.executable, "-m", "scanner", "demo", "-o", str(run), "--quiet"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert f"html: {run / 'report.html'}" in proc.stdout
+    run = demo_run.root
+    assert demo_run.status == 0, demo_run.stderr
+    assert f"html: {run / 'report.html'}" in demo_run.stdout
     doc = json.loads((run / "results.json").read_text(encoding="utf-8"))
     counts = Counter(h["verdict"] for h in doc["hosts"])
     assert len(doc["hosts"]) >= 20 and counts[Verdict.AFFECTED.value] > 0

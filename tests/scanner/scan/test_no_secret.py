@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,21 +48,14 @@ def _leaks(root: Path, streams: str, secrets: list[str]) -> list[str]:
     return found
 
 
-def test_demo_run_leaks_no_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capfd: pytest.CaptureFixture[str]) -> None:
+def test_demo_run_leaks_no_password(demo_run) -> None:
     """`cmaudit demo` with faulty hosts leaves its password in no file, stdout or stderr."""
-    password = new_password()
-    monkeypatch.setattr(secrets, "token_urlsafe", lambda n=None: password)
-    monkeypatch.chdir(tmp_path)
-    out = tmp_path / "demo"
-    status = main(["demo", "--hosts", "20", "-o", str(out), "--timeout", "3",
-                   "--faults", "2=badauth,4=badxml,6=reset,8=http503x1,10=huge:4"])
-    captured = capfd.readouterr()
-    assert status == 0, captured.err
+    out = demo_run.root
+    assert demo_run.status == 0, demo_run.stderr
     files = [p for p, _ in _artefacts(out)]
     assert any(p.name == "results.json" for p in files) and any(p.suffix == ".gz" for p in files)
     assert "auth" in (out / "results.json").read_text()  # the badauth host's error is in there
-    assert not _leaks(tmp_path, captured.out + captured.err, [password])
+    assert not _leaks(demo_run.home, demo_run.stdout + demo_run.stderr, [demo_run.password])
 
 
 def test_recorded_scan_leaks_no_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

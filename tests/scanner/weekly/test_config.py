@@ -152,3 +152,21 @@ def test_mail_settings_from_config_and_command_line(tmp_path):
 def test_max_auth_failures_zero_disables_as_on_the_command_line(tmp_path):
     """`max_auth_failures = 0` in the config turns the lockout breaker off, as `--max-auth-failures 0` does."""
     assert cfg.load_config(_write(tmp_path, "max_auth_failures = 0\n")).get("max_auth_failures") == 0
+
+
+@pytest.mark.parametrize(("key", "value", "flag"), [
+    pytest.param("timeout", "1e9", "--timeout", id="timeout-too-long"),
+    pytest.param("max_log_bytes", "100", "--max-log-bytes", id="log-cap-too-small"),
+    pytest.param("concurrency", "0", "--concurrency", id="no-concurrency"),
+    pytest.param("retries", "-1", "--retries", id="negative-retries"),
+])
+def test_file_and_command_line_refuse_the_same_values(tmp_path, capsys, key, value, flag):
+    """cmaudit.toml and the command line share one table of bounds: a value one refuses, the other refuses too."""
+    from scanner.cli.main import main
+
+    with pytest.raises(cfg.ConfigError, match=key):
+        cfg.load_config(_write(tmp_path, f"{key} = {value}\n"))
+    with pytest.raises(SystemExit) as refused:
+        main(["scan", "hosts.txt", flag, value])
+    assert refused.value.code == 64
+    assert flag in capsys.readouterr().err

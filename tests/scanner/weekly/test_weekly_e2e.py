@@ -154,11 +154,11 @@ def test_exit_status_each_week(three_weeks):
     assert [w[0].exit_status for w in weeks] == [1, 3, 3]
 
 
-def test_demo_runs_two_scans_with_a_change(tmp_path, capsys):
+def test_demo_runs_two_scans_with_a_change(demo_run):
     """`cmaudit demo` (what `make demo` runs) scans twice, so its report opens with what changed."""
-    out_dir = tmp_path / "demo"
-    assert main(["demo", "--hosts", "20", "-o", str(out_dir), "--timeout", "10", "--quiet"]) == 0
-    out = capsys.readouterr().out
+    out_dir = demo_run.root
+    assert demo_run.status == 0, demo_run.stderr
+    out = demo_run.stdout
     assert "Since last run: no earlier complete run" in out  # the baseline scan
     for heading in ("Regressed (1):", "Fixed (1):", "Newly unreachable (1):"):
         assert heading in out
