@@ -176,7 +176,10 @@ class Fleet:
             raise RuntimeError("fleet already started")
         self.hosts = []
         try:
-            self._ntlm_store = NtlmStore([(self._account.principal, self._account.password)])
+            logons = [(self._account.principal, self._account.password)]
+            if self.domain:  # NTLM also takes the UPN form user@dns.domain, as a domain controller does
+                logons.append((f"{self._account.user}@{self.domain}", self._account.password))
+            self._ntlm_store = NtlmStore(logons)
             tls_context, bindings = self._make_tls() if self.tls else (None, None)
             servers = []
             for index, profile in enumerate(self._profiles):

@@ -25,6 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+from simulator import Fleet
+from simulator.kerberos import KerberosKeys
 
 REALM = "LAB.TEST"
 DOMAIN = "lab.test"
@@ -235,3 +239,21 @@ class LabRealm:
         """TGS exchanges that issued a ticket for `spn` (e.g. HTTP/cm000.lab.test)."""
         return sum(1 for line in self.kdc_log_text().splitlines()
                    if "TGS_REQ" in line and "ISSUE:" in line and f" for {spn}@" in line)
+
+
+def kerberos_fleet(realm: LabRealm, *, hosts: int = 1, profiles: list[str] | None = None,
+                   registered: list[str] | None = None, services: tuple[str, ...] = SERVICES,
+                   **kwargs: Any) -> Fleet:
+    """A fleet of hosts CM00i.lab.test that accept the realm's user (also as LAB\\auditor over NTLM).
+
+    `registered`: the host names whose SPNs the KDC knows (default: all); `services`: which SPN classes.
+    Other keyword arguments go to Fleet (auth for the inventory, default kerberos; faults, tls, ...).
+    """
+    count = len(profiles) if profiles is not None else hosts
+    names = [f"CM{i:03d}.{DOMAIN}" for i in range(count)]
+    keytabs = realm.add_hosts([n for n in names if registered is None or n in registered], services)
+    options: dict[str, Any] = {"scenario": "sp1-affected"} if profiles is None else {}
+    options["auth"] = "kerberos"  # what the inventory it writes says
+    options.update(kwargs)
+    return Fleet(profiles=profiles, hosts=count, password=realm.password, username=f"LAB\\{USER}", domain=DOMAIN,
+                 kerberos=KerberosKeys(keytabs), **options)
