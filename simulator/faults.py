@@ -43,6 +43,16 @@ Switches for what 2003/2008-era servers really do (see simulator.eras; a host's 
     chunks:B       Receive replies hold what is ready: rsp:Stream elements of at most B bytes, 8 per reply
     basiclocal     Basic authentication refuses domain accounts (local accounts only)
 
+Logon policy switches (configuration rather than misbehaviour, kept in the same SPEC):
+
+    nontlm         NTLM refused by domain policy ("Restrict NTLM: Incoming NTLM traffic = Deny all"): the
+                   listener still offers Negotiate and Kerberos, an NTLM token (raw or inside SPNEGO) gets
+                   401, Kerberos works (on a Kerberos fleet). Unverified: no public recording of the exact
+                   reply; modelled as a plain 401 with the usual WWW-Authenticate.
+    krbonly        WinRM's `Auth/Negotiate=false`: only `WWW-Authenticate: Kerberos` is offered and logons
+                   under the Negotiate or NTLM scheme get 401. Unverified: the header set is inferred from
+                   the WinRM auth settings, not from a recording.
+
 Example: `2=refuse,5=hang,7=http503x2,*=latency:20`. Later items add to earlier ones for the same host.
 """
 
@@ -96,6 +106,8 @@ class HostFaults:
     iis404: bool = False
     stream_chunk: int = 0  # 0: as the era does
     basiclocal: bool = False
+    nontlm: bool = False
+    krbonly: bool = False
 
     @property
     def any(self) -> bool:
@@ -108,7 +120,7 @@ _ITEM = re.compile(r"^(?P<hosts>\*|\d+(?:-\d+)?)=(?P<faults>.+)$")
 _FAULT = re.compile(r"^(?P<name>[a-z0-9]+?)(?P<status>500|503)?(?::(?P<arg>[0-9.]+))?(?:x(?P<count>\d+))?$")
 _FLAGS = frozenset({"refuse", "reset", "hang", "badauth", "badxml", "endless", "xmlbomb", "deepxml", "expiredcert",
                     "untrustedcert", "tls10", "noshell", "nonadmin", "uacfilter", "regdenied", "logdenied",
-                    "nestedfault", "iis404", "basiclocal"})
+                    "nestedfault", "iis404", "basiclocal", "nontlm", "krbonly"})
 _CODEPAGE_FLAGS = {"cprefuse": "refuse", "cpsilent": "silent", "cpworks": "works"}
 
 
