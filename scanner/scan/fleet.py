@@ -188,6 +188,7 @@ def run_scan(
         return _scan(settings, plan, out, err, on_runner, on_host_done, install_signal_handlers, mail)
     finally:
         kerberos.close()  # the private ticket caches live exactly as long as the run
+        REDACTOR.forget()
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,4 +110,8 @@ def missing_internals() -> list[str]:
             missing.append(f"_TransportHTTP.{name}")
         elif tuple(inspect.signature(method).parameters) != params:
             missing.append(f"_TransportHTTP.{name}{tuple(inspect.signature(method).parameters)}")
+    from pypsrp.negotiate import HTTPNegotiateAuth
+
+    if "self.contexts" not in inspect.getsource(HTTPNegotiateAuth):
+        missing.append("HTTPNegotiateAuth.contexts")
     return missing
