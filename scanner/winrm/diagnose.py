@@ -247,8 +247,9 @@ class HostDoctor:
             if legacy is not None:
                 return self._add(False, f"handshake failed: the server speaks only {legacy} (a Server 2003/2008 "
                                         "listener, often with a SHA-1 certificate)",
-                                 "this jump box's TLS refuses TLS 1.0/1.1 by default; allow legacy TLS for this "
-                                 "host (the inventory's `tls` column) or use WinRM over HTTP with message encryption")
+                                 "this jump box's TLS refuses TLS 1.0/1.1 by default: set tls=legacy for this host "
+                                 "in the inventory (or scan with --tls legacy), or use WinRM over HTTP with message "
+                                 "encryption")
             reason = str(exc) if isinstance(exc, ssl.SSLError) else _fail_reason(exc)
             return self._add(False, f"handshake failed: {reason}",
                              "check that the port speaks HTTPS (5986/443) and not HTTP")
