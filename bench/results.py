@@ -92,7 +92,41 @@ def _reports(r: dict[str, Any]) -> list[str]:
     return out
 
 
-_SECTIONS = {"fleet": ("1. Fleet throughput against the latency limit, and 2. against a peer", _fleet),
+def _cpu(r: dict[str, Any]) -> list[str]:
+    o, v = r["options"], r["variants"]
+    out = [f"Options: {o['hosts']} hosts scanned one at a time (concurrency 1), {o['auth']}, {o['fleet']} fleet; "
+           f"each scan in a fresh child process, CPU = that process's user + system time (every thread) for the "
+           f"scan, after a 5-host warm-up; median of {o['repeat']} interleaved runs. Simulator: "
+           f"{r.get('simulator_pinned')}; scanner: {v.get('after', {}).get('scanner_pinned')} "
+           "(os.sched_setaffinity). \"before\" is commit "
+           f"`{str(o['baseline'])[:10]}` (main before issue 15), extracted with git archive.", "",
+           "| scanner | client CPU ms/host | runs | HTTP requests/host | WS-Man requests/host | errors |",
+           "|---|---:|---|---:|---:|---:|"]
+    for name in ("before", "after"):
+        row = v.get(name)
+        if row is None or "cpu_ms_per_host" not in row:
+            out.append(f"| {name} | (not measured: {row.get('failed') if row else 'no baseline'}) | | | | |")
+            continue
+        out.append(f"| {name} | {row['cpu_ms_per_host']} | {', '.join(str(x) for x in row['cpu_ms_per_host_runs'])}"
+                   f" | {row['http_requests_per_host']} | {row['wsman_requests_per_host']} | {row['errors']} |")
+    if "after_over_before" in r:
+        out += ["", f"- **after / before = {r['after_over_before']}** (target <= 0.5: "
+                    f"{'met' if r['after_over_before'] <= 0.5 else 'missed'}); same verdicts for every host: "
+                    f"{r.get('same_verdicts')}."]
+    load = r.get("load_average", {})
+    out.append(f"- Load average (1, 5, 15 min) before / after: {load.get('before')} / {load.get('after')} "
+               f"on {r['machine'].get('nproc')} cores (other engineers' tests share this machine).")
+    out += ["", "HTTP client CPU per keep-alive POST (2 KB request, 150 KB reply, loopback):", "",
+            "| client | CPU ms/POST |", "|---|---:|"]
+    out += [f"| {row['name']} | {row['cpu_ms_per_post']} |" for row in r.get("http_clients", [])]
+    out += ["", "gzip of a 330 KB wsyncmgr.log (the evidence kept per host):", "",
+            "| level | CPU ms | ratio | KB |", "|---:|---:|---:|---:|"]
+    out += [f"| {row['level']} | {row['cpu_ms']} | {row['ratio']} | {row['kb']} |" for row in r.get("gzip", [])]
+    return out
+
+
+_SECTIONS = {"cpu": ("0. Client CPU per host, before and after", _cpu),
+             "fleet": ("1. Fleet throughput against the latency limit, and 2. against a peer", _fleet),
              "memory": ("3. Memory", _memory), "parser": ("4. Parser", _parser),
              "reports": ("5. Reports (CSV + HTML + JSON for a large fleet)", _reports)}
 

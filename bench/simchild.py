@@ -36,8 +36,35 @@ class HostCounters:
     commands: int
 
 
+def pin(cpus: set[int] | None) -> str:
+    """Pin this process (and the threads it starts later) to `cpus`; says what was done, for the report."""
+    setter = getattr(os, "sched_setaffinity", None)
+    if not cpus or setter is None:
+        return "not pinned" + ("" if cpus else " (no cores to spare)")
+    try:
+        setter(0, cpus)
+    except OSError as exc:
+        return f"not pinned ({exc.strerror or exc})"
+    return "cores " + ",".join(str(c) for c in sorted(cpus))
+
+
+def split_cores(scanner_share: int | None = None) -> tuple[set[int] | None, set[int] | None]:
+    """(scanner cores, simulator cores): the simulator gets the last core(s), the scanner the rest.
+
+    With one usable core (or no sched_setaffinity) nothing can be kept apart: (None, None).
+    """
+    getter = getattr(os, "sched_getaffinity", None)
+    cores = sorted(getter(0)) if getter is not None else []
+    if len(cores) < 2:
+        return None, None
+    share = scanner_share if scanner_share is not None else max(1, len(cores) // 2 if len(cores) > 3 else 1)
+    share = min(max(1, share), len(cores) - 1)
+    return set(cores[:share]), set(cores[share:])
+
+
 def _serve(conn: Connection, options: dict[str, Any]) -> None:
     """Child process body: run a Fleet until told to stop."""
+    pinned = pin(options.pop("cpus", None))
     from simulator import Fleet
     from simulator.profiles import load_machine
 
@@ -53,7 +80,7 @@ def _serve(conn: Connection, options: dict[str, Any]) -> None:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     try:
-        conn.send(("ready", fleet.inventory_rows(), [h.profile for h in fleet.hosts], fleet.ca_file))
+        conn.send(("ready", fleet.inventory_rows(), [h.profile for h in fleet.hosts], fleet.ca_file, pinned))
         while True:
             command = conn.recv()
             if command == "counters":
@@ -76,13 +103,15 @@ def _serve(conn: Connection, options: dict[str, Any]) -> None:
 
 
 class ChildFleet:
-    """Start a `simulator.Fleet` in a child process (keyword arguments as for Fleet)."""
+    """Start a `simulator.Fleet` in a child process (keyword arguments as for Fleet; `cpus`: pin the child to
+    these cores with os.sched_setaffinity, so the simulator does not take the scanner's cores)."""
 
     def __init__(self, **options: Any) -> None:
         self.options = options
         self.rows: list[dict[str, str]] = []
         self.profiles: list[str] = []
         self.ca_file: str | None = None
+        self.pinned = "not pinned"
         self._conn: Connection | None = None
         self._proc: Any = None
 
@@ -101,7 +130,7 @@ class ChildFleet:
         if message[0] != "ready":
             self.close()
             raise RuntimeError(f"the simulated fleet failed to start: {message[1]}")
-        _, self.rows, self.profiles, self.ca_file = message
+        _, self.rows, self.profiles, self.ca_file, self.pinned = message
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -168,4 +197,12 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform(terse=True)}
+            "platform": platform.platform(terse=True), "loadavg_at_start": load_average()}
+
+
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages (other work on the machine while we measure), where the OS has them."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None

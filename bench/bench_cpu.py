@@ -1,0 +1,313 @@
+"""Client CPU per host, before and after, on the same simulated fleet in one run.
+
+    python -m bench.bench_cpu [--cpu-hosts 200] [--baseline REF] [--repeat 3] [--json]
+
+Hosts are scanned one at a time (--concurrency 1), so nothing but the per-host work is measured: no
+thread hand-offs, no waiting for a slot. Each scan runs in a fresh child process pinned away from the
+simulator (os.sched_setaffinity: the simulator gets the last core, the scanner the others, where the
+machine has two or more), and the figure is that child's CPU time (every thread: user + system) for the
+whole scan, divided by the hosts. CPU time, not wall time: other work on a shared machine slows a run
+down but hardly changes the CPU it needs, so before/after stays comparable on a busy box; the load
+average is reported anyway.
+
+"Before" is the scanner as it was before issue 15 (`--baseline`, a git commit, extracted with `git archive`
+into a temp folder and imported ahead of the working tree); "after" is the working tree. Both scan the very
+same simulator process, interleaved (before, after, before, ...); the median of --repeat runs counts.
+
+Two component measurements say why the numbers are what they are:
+- HTTP client CPU per keep-alive POST with a 150 KB reply (a WinRM Receive's size): requests (what pypsrp
+  uses), the standard library's http.client (what cmaudit's lean transport uses) and hand-written framing
+  over a raw socket, against a trivial loopback server in another process;
+- gzip of a 330 KB wsyncmgr.log at each level (the evidence kept per host): CPU and size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import multiprocessing
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from bench.simchild import ChildFleet, load_average, machine_info, pin, split_cores, write_inventory
+
+USER = "LAB\\auditor"
+# The last commit of main before issue 15's work: the "before" of every figure.
+BASELINE_REF = "eee2d7d1f540d82bd08597c77de5fa4a47e8b778"
+REPO = Path(__file__).resolve().parent.parent
+REPLY_BYTES = 150 * 1024
+
+
+def extract_baseline(ref: str, into: Path) -> Path | None:
+    """The scanner's packages as of `ref`, in `into` (None when git or the commit is not there)."""
+    if shutil.which("git") is None:
+        return None
+    try:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "scanner", "inventory", "reports"],
+                                 check=True, capture_output=True, timeout=120).stdout
+        subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True, capture_output=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return into
+
+
+def _scan_child(conn: Connection, root: str | None, inventory: str, out_dir: str, password: str,
+                cpus: set[int] | None, concurrency: int) -> None:
+    """Child body: one scan of the inventory with the scanner found first on sys.path; report its CPU."""
+    pinned = pin(cpus)
+    if root:
+        sys.path.insert(0, root)
+    import scanner.scan.fleet as fleet_scan
+
+    where = str(Path(fleet_scan.__file__).resolve())
+
+    def scan(path: str, out: str) -> Any:
+        with open(os.devnull, "w") as sink:
+            return fleet_scan.run_scan(
+                fleet_scan.ScanSettings(inventory=Path(path), output=Path(out), username=USER,
+                                        concurrency=concurrency, timeout=300.0, quiet=True),
+                environ={"CMAUDIT_PASSWORD": password}, out=sink, err=sink, install_signal_handlers=False)
+
+    # a few hosts first: module imports, the report templates and the first TLS/NTLM set-up are not per host
+    scan(str(Path(inventory).with_name("warmup.csv")), out_dir + "-warmup")
+    conn.send("warm")  # the parent resets the simulator's counters: only the measured scan is counted
+    conn.recv()
+    t0, w0 = time.process_time(), time.perf_counter()
+    outcome = scan(inventory, out_dir)
+    cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+    hosts = outcome.results.hosts
+    conn.send({"cpu_s": cpu, "wall_s": wall, "hosts": len(hosts), "pinned": pinned, "module": where,
+               "errors": sum(1 for h in hosts if h.error is not None),
+               "verdicts": sorted(h.verdict.value for h in hosts),
+               "wsman_requests": sum(h.requests or 0 for h in hosts)})
+    conn.close()
+
+
+def scan_cpu(fleet: ChildFleet, root: Path | None, inventory: Path, out_dir: Path, password: str,
+             cpus: set[int] | None, concurrency: int = 1) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_scan_child, args=(child, str(root) if root else None, str(inventory), str(out_dir),
+                                                 password, cpus, concurrency))
+    proc.start()
+    child.close()
+    try:
+        if parent.recv() == "warm":
+            fleet.reset_counters()
+            parent.send("go")
+        report: dict[str, Any] = parent.recv()
+    except EOFError:
+        report = {"failed": f"scan child exited with {proc.exitcode}"}
+    proc.join()
+    parent.close()
+    counters = fleet.counters()
+    report["http_requests"] = sum(c.requests for c in counters)
+    return report
+
+
+# -- HTTP client CPU per request ----------------------------------------------------------------------------
+def _reply_server(conn: Connection, cpus: set[int] | None) -> None:
+    """A keep-alive HTTP/1.1 server answering every POST with REPLY_BYTES of XML-ish text."""
+    import asyncio
+
+    pin(cpus)
+    body = (b"<s:Envelope>" + b"x" * (REPLY_BYTES - 25) + b"</s:Envelope>")
+    head = (f"HTTP/1.1 200 OK\r\nServer: Microsoft-HTTPAPI/2.0\r\nContent-Type: application/soap+xml;charset=UTF-8"
+            f"\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request_head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in request_head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length:
+                    await reader.readexactly(length)
+                writer.write(head + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        conn.send(server.sockets[0].getsockname()[1])
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        server.close()
+
+    asyncio.run(main())
+
+
+def _post_requests(port: int, body: bytes, n: int) -> int:
+    import requests
+
+    with requests.Session() as session:
+        session.trust_env = False
+        total = 0
+        for _ in range(n):
+            total += len(session.post(f"http://127.0.0.1:{port}/wsman", data=body,
+                                      headers={"Content-Type": "application/soap+xml;charset=UTF-8"}).content)
+        return total
+
+
+def _post_http_client(port: int, body: bytes, n: int) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    total = 0
+    for _ in range(n):
+        conn.request("POST", "/wsman", body, {"Content-Type": "application/soap+xml;charset=UTF-8"})
+        total += len(conn.getresponse().read())
+    conn.close()
+    return total
+
+
+def _post_raw(port: int, body: bytes, n: int) -> int:
+    """Hand-written HTTP/1.1 framing (Content-Length replies only): what a lean transport would otherwise do."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = (f"POST /wsman HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/soap+xml;charset=UTF-8"
+            f"\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    total = 0
+    buf = b""
+    for _ in range(n):
+        sock.sendall(head + body)
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536)
+        reply_head, _, buf = buf.partition(b"\r\n\r\n")
+        length = next(int(line.split(b":", 1)[1]) for line in reply_head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        chunks = [buf]
+        have = len(buf)
+        while have < length:
+            chunk = sock.recv(max(65536, length - have))
+            chunks.append(chunk)
+            have += len(chunk)
+        data = b"".join(chunks)
+        total += length
+        buf = data[length:]
+    sock.close()
+    return total
+
+
+def http_clients(n: int, cpus: tuple[set[int] | None, set[int] | None]) -> list[dict[str, Any]]:
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_reply_server, args=(child, cpus[1]), daemon=True)
+    proc.start()
+    port = parent.recv()
+    body = b"<s:Envelope>" + b"r" * 2000 + b"</s:Envelope>"  # an encrypted Receive request is ~2 KB
+    rows = []
+    try:
+        for name, fn in (("requests (pypsrp's transport)", _post_requests), ("http.client (lean transport)",
+                                                                             _post_http_client),
+                         ("hand-written framing, raw socket", _post_raw)):
+            fn(port, body, 20)  # warm up: imports, first connection
+            samples = []
+            for _ in range(3):
+                t0 = time.thread_time()
+                got = fn(port, body, n)
+                samples.append((time.thread_time() - t0) * 1000 / n)
+            assert got >= n * REPLY_BYTES
+            rows.append({"name": name, "cpu_ms_per_post": round(statistics.median(samples), 3)})
+    finally:
+        parent.send("stop")
+        proc.join(10)
+    return rows
+
+
+# -- gzip level ------------------------------------------------------------------------------------------
+def gzip_levels(log: bytes, repeat: int = 5) -> list[dict[str, Any]]:
+    rows = []
+    for level in range(1, 10):
+        samples = []
+        size = 0
+        for _ in range(repeat):
+            t0 = time.thread_time()
+            size = len(gzip.compress(log, compresslevel=level, mtime=0))
+            samples.append(time.thread_time() - t0)
+        rows.append({"level": level, "cpu_ms": round(statistics.median(samples) * 1000, 2),
+                     "ratio": round(len(log) / size, 2), "kb": round(size / 1024, 1)})
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_cpu", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--cpu-hosts", type=int, default=200, help="hosts per scan (one at a time)")
+    parser.add_argument("--baseline", default=BASELINE_REF, help="git commit of the 'before' scanner")
+    parser.add_argument("--cpu-repeat", type=int, default=3, help="scans per variant, interleaved; the median counts")
+    parser.add_argument("--posts", type=int, default=300, help="POSTs per HTTP client measurement")
+    parser.add_argument("--json", action="store_true", help="one JSON line instead of the table")
+    args, _others = parser.parse_known_args(argv)
+    password = "Bench-" + secrets.token_urlsafe(16)
+    scanner_cpus, sim_cpus = split_cores()
+    load_before = load_average()
+    result: dict[str, Any] = {"benchmark": "cpu", "machine": machine_info(),
+                              "options": {"hosts": args.cpu_hosts, "baseline": args.baseline,
+                                          "repeat": args.cpu_repeat, "concurrency": 1,
+                                          "auth": "ntlm+encryption over http", "fleet": "mixed"}}
+    with tempfile.TemporaryDirectory(prefix="cmaudit-bench-cpu-") as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "baseline").mkdir()
+        base_root = extract_baseline(args.baseline, tmp / "baseline")
+        variants: list[tuple[str, Path | None]] = [("after", None)]
+        if base_root is not None:
+            variants.insert(0, ("before", base_root))
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in variants}
+        with ChildFleet(hosts=args.cpu_hosts, password=password, username=USER, cpus=sim_cpus) as fleet:
+            inventory = write_inventory(fleet.rows, tmp / "hosts.csv")
+            write_inventory(fleet.rows[:5], tmp / "warmup.csv")
+            result["simulator_pinned"] = fleet.pinned
+            for attempt in range(max(1, args.cpu_repeat)):
+                for name, root in variants:
+                    runs[name].append(scan_cpu(fleet, root, inventory, tmp / f"{name}-{attempt}", password,
+                                               scanner_cpus))
+        summary: dict[str, Any] = {}
+        for name, samples in runs.items():
+            good = [s for s in samples if "cpu_s" in s]
+            if not good:
+                summary[name] = {"failed": samples[0].get("failed")}
+                continue
+            cpu_ms = [1000 * s["cpu_s"] / max(1, s["hosts"]) for s in good]
+            summary[name] = {"cpu_ms_per_host": round(statistics.median(cpu_ms), 2),
+                             "cpu_ms_per_host_runs": [round(x, 2) for x in cpu_ms],
+                             "http_requests_per_host": round(good[-1]["http_requests"] / max(1, good[-1]["hosts"]),
+                                                             2),
+                             "wsman_requests_per_host": round(good[-1]["wsman_requests"] / max(1, good[-1]["hosts"]),
+                                                              2),
+                             "errors": good[-1]["errors"], "scanner_pinned": good[-1]["pinned"],
+                             "module": good[-1]["module"], "verdicts": good[-1]["verdicts"]}
+        result["variants"] = summary
+        if "before" in summary and "cpu_ms_per_host" in summary.get("before", {}) \
+                and "cpu_ms_per_host" in summary.get("after", {}):
+            result["after_over_before"] = round(summary["after"]["cpu_ms_per_host"]
+                                                / summary["before"]["cpu_ms_per_host"], 3)
+            result["same_verdicts"] = summary["before"]["verdicts"] == summary["after"]["verdicts"]
+        for variant in summary.values():
+            variant.pop("verdicts", None)
+    result["http_clients"] = http_clients(args.posts, (scanner_cpus, sim_cpus))
+    from bench.bench_parser import make_log
+
+    result["gzip"] = gzip_levels(make_log(330 * 1024).encode("utf-8"))
+    result["load_average"] = {"before": load_before, "after": load_average()}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
