@@ -11,7 +11,7 @@ import hashlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from scanner.scan.results import assemble, host_result, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
+from scanner.winrm.ntlm import NtlmHashes
 from scanner.winrm.session import SessionOptions
 
 if TYPE_CHECKING:
@@ -175,20 +176,48 @@ def run_scan(
         first = next(iter(refused.values()))
         hint = f" ({first.hint})" if first.hint else ""
         raise UsageError(f"no host can be scanned: {first.message}{hint}")
-    secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
+    ntlm = _ntlm_credentials(inventory.hosts, refused, passwords, settings.username)
+    hash_forms = {form for hashes in ntlm.values() for form in hashes[1].secret_forms()}
+    secrets = tuple(sorted({p for p in passwords.values() if p} | hash_forms, key=len, reverse=True))
     REDACTOR.remember(secrets)  # the --debug trace scrubs them, whatever a library puts in a message
     # Kerberos is settled before any host is contacted: a missing ticket or a wrong password is exit 64 here.
     kerberos = prepare_kerberos([h for h in inventory.hosts if h.key not in refused], default_user=settings.username,
                                 passwords=passwords)
     for warning in kerberos.warnings:
         err.write(f"cmaudit: warning: {warning}\n")
+    credentials: dict[tuple[str, int], object] = {}
+    for host in inventory.hosts:
+        credential = kerberos.credential_for(host)
+        if credential is None and host.key in ntlm:
+            credential = ntlm[host.key][0]
+        if credential is not None:
+            credentials[host.key] = credential
     plan = _Plan(inventory, advisory, out_dir, started, [*warnings, *kerberos.warnings], passwords, refused, secrets,
-                 kerberos.credential_for)
+                 credentials)
     try:
         return _scan(settings, plan, out, err, on_runner, on_host_done, install_signal_handlers, mail)
     finally:
         kerberos.close()  # the private ticket caches live exactly as long as the run
         REDACTOR.forget()
+
+
+def _ntlm_credentials(hosts: Sequence[Host], refused: Mapping[tuple[str, int], HostError],
+                      passwords: Mapping[tuple[str, int], str | None],
+                      default_user: str | None) -> dict[tuple[str, int], tuple[object, NtlmHashes]]:
+    """NTLM hosts with a user and a password log on with the password's hashes, computed once per password
+    (pyspnego would run its DES and MD4 for every host). Only `ntlm`: negotiate may try Kerberos, which needs
+    the password itself."""
+    hashed: dict[str, NtlmHashes] = {}
+    out: dict[tuple[str, int], tuple[object, NtlmHashes]] = {}
+    for host in hosts:
+        password, user = passwords.get(host.key), host.username or default_user
+        if host.auth != "ntlm" or host.key in refused or not password or not user:
+            continue
+        hashes = hashed.get(password)
+        if hashes is None:
+            hashes = hashed[password] = NtlmHashes.of(password)
+        out[host.key] = (hashes.credential(user), hashes)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +232,7 @@ class _Plan:
     passwords: dict[tuple[str, int], str | None] = field(repr=False)
     refused: dict[tuple[str, int], HostError]
     secrets: tuple[str, ...] = field(repr=False)
-    credential_for: Callable[[Host], object] = field(repr=False)
+    credentials: dict[tuple[str, int], object] = field(repr=False)  # pyspnego credentials per host key
 
 
 def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
@@ -231,7 +260,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         advisory=advisory,
         evaluate=evaluate,
         password_for=lambda host: passwords.get(host.key),
-        credential_for=plan.credential_for,
+        credential_for=lambda host: plan.credentials.get(host.key),
         secrets=secrets,
     )
 

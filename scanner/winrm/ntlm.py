@@ -1,0 +1,46 @@
+"""NTLM's password hashes, computed once per credential for the whole run instead of once per host.
+
+pyspnego derives the LM and NT hashes from a password every time it builds an NTLM context, i.e. once per
+host; the LM hash runs pure-Python DES, about 1.3 ms of CPU per host. Given an `NTLMHash` credential (its
+public credential type) it uses the hashes as they are, so cmaudit hashes each (user, password) once.
+
+The hashes are as good as the password to an attacker (pass-the-hash): `secret_forms` lists them in every
+spelling a log could show (hex, either case), and the run registers them with the redactor, the audit log and
+the error scrubbing exactly like the password itself. They are never written to results, argv or the
+environment; worker processes receive them over their pipe.
+
+`lmowfv1`/`ntowfv1` are pyspnego's own functions (private module `spnego._ntlm_raw.crypto`): the very code
+that would otherwise run per host, so the hashes cannot differ from what pyspnego computes. The test
+tests/scanner/winrm/test_ntlm_hash.py checks them against the published vectors and fails loudly when a
+pyspnego release moves them.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+import spnego
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+
+
+@dataclass(frozen=True, slots=True)
+class NtlmHashes:
+    """The LM and NT hashes of one password, as upper-case hex (what pyspnego's NTLMHash takes)."""
+
+    lm: str = field(repr=False)
+    nt: str = field(repr=False)
+
+    @classmethod
+    def of(cls, password: str) -> NtlmHashes:
+        return cls(base64.b16encode(lmowfv1(password)).decode(), base64.b16encode(ntowfv1(password)).decode())
+
+    def credential(self, username: str) -> Any:
+        """The pyspnego credential for `username` logging on with these hashes (NTLM only)."""
+        return spnego.NTLMHash(username=username, lm_hash=self.lm, nt_hash=self.nt)
+
+    def secret_forms(self) -> tuple[str, ...]:
+        """Every spelling of the hashes a trace or a message could carry: to be scrubbed like a password."""
+        return (f"{self.lm}:{self.nt}", f"{self.lm}:{self.nt}".lower(), self.lm, self.lm.lower(), self.nt,
+                self.nt.lower())
