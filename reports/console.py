@@ -50,6 +50,17 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS) ->
         parts.append("INTERRUPTED: the run did not finish; hosts not reached are not in these counts.")
     if meta.insecure:
         parts.append("INSECURE: TLS certificates were not verified in this run (--insecure).")
+    waived = [h for h in action_order(results.hosts) if h.waived]
+    if waived:
+        parts.append(f"Waived ({len(waived)}): accepted until their waiver expires, not counted as needing action:\n"
+                     + "\n".join(f"  {_clean(h.host, 40)}  {h.verdict.value}  until {h.waiver.expires}, "
+                                  f"{_clean(h.waiver.owner, 40)}: {_clean(h.waiver.reason, 80)}"
+                                  for h in waived[:max_rows] if h.waiver is not None))
+    expired = [w for w in meta.waivers if w.expired]
+    if expired:
+        parts.append(f"Expired waivers ({len(expired)}): they no longer waive anything:\n"
+                     + "\n".join(f"  {_clean(w.host, 40)}  expired {w.expires}, {_clean(w.owner, 40)} "
+                                  f"({_clean(w.source, 60)}): {_clean(w.reason, 80)}" for w in expired[:max_rows]))
     todo = [h for h in action_order(results.hosts) if needs_action(h)]
     if todo:
         table = [

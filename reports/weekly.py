@@ -65,6 +65,9 @@ def groups(changes: Changes) -> tuple[Group, ...]:
         _group("fixed", "Fixed", tuple(_row(c) for c in changes.fixed)),
         _group("newly-unreachable", "Unreachable", tuple(_row(c, c.detail) for c in changes.newly_unreachable),
                hot=True),
+        _group("waiver-ended", "Waiver ended", tuple(_row(c, c.detail, before=False) for c in changes.waiver_ended),
+               hot=True),
+        _group("waived", "Newly waived", tuple(_row(c, c.detail, before=False) for c in changes.waived)),
         _group("still-open", "Still open",
                tuple(_row(c, f"since {(c.first_seen or '')[:10]}{_weeks(c.age_weeks)}", before=False)
                      for c in changes.still_open)),

@@ -14,6 +14,8 @@ CHANGE_REGRESSED = "regressed"
 CHANGE_OPEN = "still-open"
 CHANGE_UNREACHABLE = "newly-unreachable"
 CHANGE_ADDED = "added"
+CHANGE_WAIVED = "waived"  # a host needing action is now covered by a waiver
+CHANGE_WAIVER_ENDED = "waiver-ended"  # a waived host needs action again: its waiver expired or was removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,8 @@ class Changes:
     newly_unreachable: tuple[HostChange, ...] = ()
     added: tuple[HostChange, ...] = ()
     removed: tuple[HostChange, ...] = ()
+    waived: tuple[HostChange, ...] = ()
+    waiver_ended: tuple[HostChange, ...] = ()
     not_checked: tuple[NotChecked, ...] = ()
     # host key -> (change word, first seen) for every host of the current run: the CSV columns
     annotations: dict[str, tuple[str, str | None]] = field(default_factory=dict)
@@ -67,7 +71,7 @@ class Changes:
     def changed(self) -> bool:
         """Something an admin should hear about happened (the `--mail-when changed` test)."""
         return bool(self.new_findings or self.fixed or self.regressed or self.newly_unreachable
-                    or self.added or self.removed)
+                    or self.added or self.removed or self.waived or self.waiver_ended)
 
     def annotation_for(self, host: HostResult, key: str | None = None) -> tuple[str, str | None]:
         """(change, first_seen) for a host of the current run; ("", None) when nothing to say."""

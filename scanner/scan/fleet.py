@@ -12,17 +12,18 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from scanner.model.errors import HostAuthFailed, HostError, UsageError
 from scanner.model.records import RunResults
+from scanner.model.times import parse_utc
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
 from scanner.scan.progress import Progress
-from scanner.scan.results import assemble, host_result, run_meta
+from scanner.scan.results import assemble, host_result, load_earlier_run, merge_rescan, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
 from scanner.winrm.session import SessionOptions
@@ -62,6 +63,11 @@ class ScanSettings:
     log_file: Path | None = None  # append an audit trail of hosts contacted (no secrets)
     history: Path | None = None  # record the run here (and show changes since the last one); None: don't
     keep_runs: int | None = None  # retention after recording
+    waivers: Path | None = None  # a waivers file (accepted findings until a date)
+    host_patterns: tuple[str, ...] = ()  # --hosts: fnmatch on inventory name or address
+    tags: tuple[str, ...] = ()  # --tag
+    sites: tuple[str, ...] = ()  # --site
+    rescan_failed: Path | None = None  # scan again the ERROR/UNKNOWN hosts of this results.json and merge
 
 
 @dataclass(slots=True)
@@ -101,6 +107,11 @@ def default_output_dir(base: Path | None = None) -> Path:
     return candidate
 
 
+def _day(iso_time: str) -> date:
+    """The UTC date of a run's start: the day waivers are judged on."""
+    return (parse_utc(iso_time) or datetime.now(UTC)).date()
+
+
 def _sha256_file(path: Path) -> str | None:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -121,18 +132,36 @@ def run_scan(
 ) -> ScanOutcome:
     """Scan every host of the inventory; always writes results.json covering every host."""
     from inventory import load_inventory
+    from inventory.select import select_hosts, selection
     from reports.console import exit_status, print_summary
+    from reports.merge import host_key as merge_key
     from scanner.advisory.engine import evaluate
     from scanner.scan.advisory_file import load_advisory
     from scanner.scan.credentials import PasswordResolver
+    from scanner.weekly.waivers import as_of, load_waivers
     from scanner.winrm.transport_policy import validate_transport
 
     out = out or sys.stdout
     err = err or sys.stderr
     started = utc_now()
+    # Read before anything else, so a bad file stops the run before any host is contacted.
+    waivers = as_of(load_waivers(settings.waivers), _day(started)) if settings.waivers is not None else ()
     inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
                                default_auth=settings.auth)
     advisory = load_advisory()
+    chosen = selection(settings.host_patterns, settings.tags, settings.sites)
+    hosts = select_hosts(inventory.hosts, chosen)
+    if chosen and not hosts:
+        raise UsageError(f"{settings.inventory}: no host matches {' '.join(chosen.describe())}")
+    earlier: RunResults | None = None
+    if settings.rescan_failed is not None:
+        earlier = load_earlier_run(settings.rescan_failed, advisory.id)
+        failed = {merge_key(h) for h in earlier.hosts if h.verdict.is_incomplete}
+        hosts = tuple(h for h in hosts if (h.name.strip().casefold(), h.port) in failed)
+        if not hosts:
+            err.write(f"cmaudit: {settings.rescan_failed}: no ERROR or UNKNOWN host of that run is in "
+                      f"{settings.inventory}{' and chosen' if chosen else ''}: nothing to scan again\n")
+            return ScanOutcome(earlier, settings.rescan_failed.parent, {}, exit_status(earlier))
     out_dir = settings.output or default_output_dir()
     warnings = list(inventory.warnings)
     for warning in warnings:
@@ -146,7 +175,7 @@ def run_scan(
                                 environ=environ)
     passwords: dict[tuple[str, int], str | None] = {}
     refused: dict[tuple[str, int], HostError] = {}
-    for host in inventory.hosts:
+    for host in hosts:
         try:
             validate_transport(host, insecure=settings.insecure)
         except UsageError as exc:
@@ -161,7 +190,7 @@ def run_scan(
             refused[host.key] = HostAuthFailed(
                 host.name, f"no password for {user or 'the WinRM account'}: set {where}${settings.password_env}, "
                 "store it in the keyring, or run on a terminal to be prompted")
-    if inventory.hosts and len(refused) == len(inventory.hosts):
+    if hosts and len(refused) == len(hosts):
         first = next(iter(refused.values()))
         raise UsageError(f"no host can be scanned: {first.message}")
     secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
@@ -188,11 +217,11 @@ def run_scan(
             return _FailedJob(refused[host.key])
         return ScanJob(host, deadline, context)
 
-    progress = Progress(len(inventory.hosts), err, quiet=settings.quiet)
+    progress = Progress(len(hosts), err, quiet=settings.quiet)
     audit = AuditLog(settings.log_file, secrets) if settings.log_file else None
     if audit is not None:
         audit.event("run-start", inventory=settings.inventory, inventory_sha256=inventory.sha256,
-                    hosts=len(inventory.hosts), output=out_dir, user=settings.username, insecure=settings.insecure)
+                    hosts=len(hosts), output=out_dir, user=settings.username, insecure=settings.insecure)
 
     def done(run: HostRun[Host, HostOutcome]) -> None:
         result = host_result(run)
@@ -214,7 +243,7 @@ def run_scan(
     if on_runner is not None:
         on_runner(runner)
     try:
-        runs = asyncio.run(_run_with_signals(runner, list(inventory.hosts), progress, install_signal_handlers))
+        runs = asyncio.run(_run_with_signals(runner, list(hosts), progress, install_signal_handlers))
     finally:
         progress.close()
         if audit is not None:
@@ -229,7 +258,11 @@ def run_scan(
         inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=options,
         insecure=settings.insecure, interrupted=runner.interrupted,
     )
-    results = assemble(meta, runs)
+    meta = replace(meta, waiver_file=str(settings.waivers) if settings.waivers is not None else None,
+                   waivers=waivers, selection=chosen.describe(), partial=len(hosts) < len(inventory.hosts))
+    results = assemble(meta, runs, waivers)
+    if earlier is not None and settings.rescan_failed is not None:
+        results = merge_rescan(earlier, results, settings.rescan_failed, waivers)
     paths, notes, since_last_run = _write_with_follow_up(results, out_dir, settings, mail)
     print_summary(results, out)
     if since_last_run:

@@ -19,6 +19,8 @@ from scanner.model.changes import (
     CHANGE_OPEN,
     CHANGE_REGRESSED,
     CHANGE_UNREACHABLE,
+    CHANGE_WAIVED,
+    CHANGE_WAIVER_ENDED,
     Changes,
     HostChange,
     NotChecked,
@@ -34,12 +36,22 @@ _JUDGED_OK = (Verdict.NOT_AFFECTED, Verdict.RECOVERED, Verdict.NOT_APPLICABLE)
 
 # change word -> the section of `compare` that lists it ("added" is listed whatever the verdict did)
 _SECTION_OF = {CHANGE_NEW: "new", CHANGE_FIXED: "fixed", CHANGE_REGRESSED: "regressed", CHANGE_OPEN: "open",
-               CHANGE_UNREACHABLE: "unreachable"}
+               CHANGE_UNREACHABLE: "unreachable", CHANGE_WAIVED: "waived", CHANGE_WAIVER_ENDED: "waiver_ended"}
 NOT_CHECKED_MIN_RUNS = 2  # list hosts nobody could check for this many runs in a row
 
 
-def _detail(h: HostResult) -> str:
-    return one_line(why_text(h))
+def _detail(h: HostResult, results: RunResults | None = None) -> str:
+    return one_line(why_text(h, results.meta if results is not None else None))
+
+
+def _waiver_detail(after: HostResult, before: HostResult | None) -> str:
+    """Why a host's waiver status changed, in a few words."""
+    w = after.waiver
+    if after.waived and w is not None:
+        return one_line(f"waived until {w.expires} by {w.owner}: {w.reason}")
+    if w is not None and w.expired:
+        return one_line(f"waiver expired {w.expires} ({w.owner}); {why_text(after)}")
+    return one_line(f"waiver no longer in the waivers file; {why_text(after)}")
 
 
 def age_weeks(first_seen: str | None, now: str | None) -> int | None:
@@ -65,7 +77,7 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
     old = _keyed(previous) if previous is not None else {}
     first_seen_known = streaks.first_seen if streaks else {}
     sections: dict[str, list[HostChange]] = {name: [] for name in (
-        "new", "fixed", "regressed", "open", "unreachable", "added", "removed")}
+        "new", "fixed", "regressed", "open", "unreachable", "added", "removed", "waived", "waiver_ended")}
     annotations: dict[str, tuple[str, str | None]] = {}
 
     for key, h in cur.items():
@@ -87,13 +99,20 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
             if change == CHANGE_OPEN and first_seen is None and previous is not None:
                 first_seen = previous.meta.started  # no history: at least since the previous run
             first_seen = first_seen or now
+        # Accepting a risk, or the acceptance ending, is news whatever the verdict did.
+        before_waived = before_host is not None and before_host.waived
+        if previous is not None and h.waived:
+            change = "" if before_waived and before == after else CHANGE_WAIVED
+        elif previous is not None and before_waived and h.needs_action:
+            change = CHANGE_WAIVER_ENDED
         elif after in _FIXED_TO and before is not None and before.is_finding:
             change = CHANGE_FIXED
         elif after.is_incomplete and (before is None or not before.is_incomplete) and previous is not None:
             change = CHANGE_UNREACHABLE
+        waiver_news = change in (CHANGE_WAIVED, CHANGE_WAIVER_ENDED)
         entry = HostChange(key=key, host=display_name(h.host, h.port), before=before, after=after,
                            first_seen=first_seen, age_weeks=age_weeks(first_seen, now) if first_seen else None,
-                           detail=_detail(h))
+                           detail=_waiver_detail(h, before_host) if waiver_news else _detail(h, current))
         if previous is not None and before_host is None:
             sections["added"].append(entry)
         if previous is None:
@@ -106,7 +125,7 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
         annotations[key] = (change, first_seen)
 
     for key, h in old.items():
-        if key not in cur:
+        if key not in cur and not current.meta.partial:  # a run of some hosts did not remove the others
             sections["removed"].append(HostChange(key=key, host=display_name(h.host, h.port), before=h.verdict,
                                                   after=None, detail=_detail(h)))
 
@@ -134,6 +153,8 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
         newly_unreachable=_sorted(sections["unreachable"]),
         added=_sorted(sections["added"]),
         removed=_sorted(sections["removed"]),
+        waived=_sorted(sections["waived"]),
+        waiver_ended=_sorted(sections["waiver_ended"]),
         not_checked=tuple(not_checked),
         annotations=annotations,
     )

@@ -9,6 +9,7 @@
     timeout = 300
     history = "/var/lib/cmaudit/history.sqlite3"
     keep_runs = 52
+    waivers = "waivers.toml"                # accepted findings until a date (scanner.weekly.waivers)
 
     [mail]
     to = ["sccm-admins@corp.example"]
@@ -127,6 +128,7 @@ KEYS: dict[str, _Key] = {
     "keep_runs": _Key(_bounded("keep_runs"), ("keep_runs",)),
     "quiet": _Key(_bool, ("quiet",)),
     "log_file": _Key(_path, ("log_file",)),
+    "waivers": _Key(_path, ("waivers",)),
 }
 MAIL_KEYS: dict[str, _Key] = {
     "to": _Key(_addresses, ("mail_to",)),

@@ -246,7 +246,8 @@ def open_history(db_path: Path | str, *, create: bool = True) -> Iterator[sqlite
 def _insert_run(conn: sqlite3.Connection, results: RunResults, inventory_key: str,
                 output_dir: str | None) -> int:
     m = results.meta
-    complete = m.finished is not None and not m.interrupted
+    # A run that chose only some hosts (--hosts/--tag/--site) is never the baseline of a later comparison.
+    complete = m.finished is not None and not m.interrupted and not m.partial
     cur = conn.execute(
         "INSERT INTO runs (run_uid, inventory_key, started, finished, complete, host_count, output_dir,"
         " recorded_at, meta_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -441,8 +442,9 @@ def recent_counts(db_path: Path | str, inventory_key: str, *, limit: int = 12, u
     with open_history(db_path, create=False) as conn:
         if until is None:
             runs = _run_summaries(conn, "WHERE inventory_key = ?", (inventory_key,), limit)
-        else:
-            runs = _run_summaries(conn, "WHERE inventory_key = ? AND id <= ?", (inventory_key, until), limit)
+        else:  # complete runs only (a partial or interrupted run is no point of a trend), and `until` itself
+            runs = _run_summaries(conn, "WHERE inventory_key = ? AND id <= ? AND (complete = 1 OR id = ?)",
+                                  (inventory_key, until, until), limit)
     return list(reversed(runs))
 
 
