@@ -164,7 +164,7 @@ def run_scan(
             return ScanOutcome(earlier, settings.rescan_failed.parent, {}, exit_status(earlier))
     out_dir = settings.output or default_output_dir()
     warnings = list(inventory.warnings)
-    for warning in warnings:
+    for warning in warnings if not settings.quiet else ():  # --quiet: stderr only when something failed
         err.write(f"cmaudit: warning: {warning}\n")
     if settings.insecure:
         err.write("cmaudit: WARNING: --insecure: TLS certificates are NOT validated and Basic over HTTP is "
@@ -269,8 +269,9 @@ def run_scan(
         out.write("\n" + since_last_run)
     for name, path in paths.items():
         out.write(f"{name:>5}: {path}\n")
-    for note in notes:
-        err.write(f"cmaudit: {note}\n")
+    for note, problem in notes:
+        if problem or not settings.quiet:
+            err.write(f"cmaudit: {note}\n")
     status = exit_status(results)
     if runner.interrupted:
         err.write(f"cmaudit: interrupted; results for every host written to {paths.get('json', out_dir)}\n")
@@ -278,30 +279,31 @@ def run_scan(
 
 
 def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings,
-                          mail: MailSettings | None) -> tuple[dict[str, Path], list[str], str]:
+                          mail: MailSettings | None) -> tuple[dict[str, Path], list[tuple[str, bool]], str]:
     """results.json first, then history (changes, trend), the reports, and mail and retention last.
 
     results.json is written before anything that can block or fail (a locked history database, a
     report held open in Excel, a mail relay), so a run never loses its results to a follow-up step.
-    Answers the paths, one-line notes for stderr, and the "Since last run" text for the console.
+    Answers the paths, one-line notes for stderr (with whether each says something failed), and the
+    "Since last run" text for the console.
     """
     from reports import REPORTERS, ReportWriteError, write_reports
     from reports.changes_text import render_text
     from reports.weekly import write_weekly_reports
     from scanner.weekly import followup
 
-    notes: list[str] = []
+    notes: list[tuple[str, bool]] = []
     json_reporter = REPORTERS["json"]
     try:
         json_reporter.write(results, out_dir / json_reporter.filename)
     except OSError as exc:
-        notes.append(f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}")
+        notes.append((f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}", True))
     follow: followup.FollowUp | None = None
     if settings.history is not None or mail is not None:
         try:
             follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
         except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its reports
-            notes.append(f"history skipped: {type(exc).__name__}: {exc}")
+            notes.append((f"history skipped: {type(exc).__name__}: {exc}", True))
     try:
         if follow is not None and follow.run_id is not None:
             paths = write_weekly_reports(results, out_dir, follow.changes, follow.trend,
@@ -310,15 +312,15 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
             paths = write_reports(results, out_dir)
     except ReportWriteError as exc:
         paths = dict(exc.written)
-        notes.append(str(exc))
+        notes.append((str(exc), True))
     if follow is None:
         return paths, notes, ""
     try:
         follow = followup.finish(follow, results, mail=mail, keep_runs=settings.keep_runs,
                                  report_path=paths.get("html"), output_dir=out_dir)
     except Exception as exc:  # noqa: BLE001 - as above: mail/retention never cost the results
-        notes.append(f"mail/retention skipped: {type(exc).__name__}: {exc}")
-    notes.extend(follow.messages)
+        notes.append((f"mail/retention skipped: {type(exc).__name__}: {exc}", True))
+    notes.extend((message, message in follow.problems) for message in follow.messages)
     return paths, notes, render_text(follow.changes) if follow.changes is not None else ""
 
 

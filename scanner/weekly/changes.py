@@ -23,6 +23,7 @@ from scanner.model.changes import (
     CHANGE_WAIVER_ENDED,
     Changes,
     HostChange,
+    HostNote,
     NotChecked,
 )
 from scanner.model.host import display_name
@@ -78,7 +79,8 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
     first_seen_known = streaks.first_seen if streaks else {}
     sections: dict[str, list[HostChange]] = {name: [] for name in (
         "new", "fixed", "regressed", "open", "unreachable", "added", "removed", "waived", "waiver_ended")}
-    annotations: dict[str, tuple[str, str | None]] = {}
+    annotations: dict[str, HostNote] = {}
+    last_builds = dict(streaks.last_build) if streaks else {}
 
     for key, h in cur.items():
         before_host = old.get(key)
@@ -122,7 +124,14 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
             sections[section].append(entry)
         if not change and previous is not None and before_host is None:
             change = CHANGE_ADDED
-        annotations[key] = (change, first_seen)
+        last_build, last_seen = None, None
+        if not h.facts.build:
+            if key in last_builds:
+                last_build, last_seen = last_builds[key]
+            elif before_host is not None and before_host.facts.build and previous is not None:
+                last_build, last_seen = before_host.facts.build, previous.meta.started
+        annotations[key] = HostNote(change=change, first_seen=first_seen, age_weeks=entry.age_weeks,
+                                    last_build=last_build, last_build_seen=last_seen)
 
     for key, h in old.items():
         if key not in cur and not current.meta.partial:  # a run of some hosts did not remove the others

@@ -35,6 +35,7 @@ class FollowUp:
     mail: MailOutcome | None = None
     pruned: retention.PruneResult | None = None
     messages: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # the messages that say something failed (shown even with --quiet)
 
 
 def inventory_key(results: RunResults) -> str:
@@ -55,7 +56,8 @@ def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path 
         found = changes_mod.changes_since_last(history_path, run_id)
         points = history.trend_points(history.recent_counts(history_path, key, limit=TREND_RUNS, until=run_id))
     except UsageError as exc:  # HistoryError: locked past the busy timeout, disk full, not a database...
-        return FollowUp(history_path=history_path, messages=(f"history not updated: {exc}",))
+        note = f"history not updated: {exc}"
+        return FollowUp(history_path=history_path, messages=(note,), problems=(note,))
     return FollowUp(history_path=history_path, run_id=run_id, changes=found, trend=trend.trend_svg(points),
                     trend_runs=len(points))
 
@@ -63,12 +65,14 @@ def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path 
 def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, keep_runs: int | None,
            report_path: Path | None, output_dir: Path | None) -> FollowUp:
     """Mail (when settings are given) and prune (keep_runs); never raises."""
-    messages = list(follow.messages)
+    messages, problems = list(follow.messages), list(follow.problems)
     outcome: MailOutcome | None = None
     if mail is not None:
         outcome = mail_run(results, follow.changes, mail, report_path=report_path,
                            run_folder=str(output_dir) if output_dir else None)
         messages.append(outcome.message)
+        if not outcome.sent and not outcome.skipped:
+            problems.append(outcome.message)
     pruned: retention.PruneResult | None = None
     if keep_runs and follow.history_path is not None and follow.run_id is not None:
         try:
@@ -78,6 +82,8 @@ def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, 
                 messages.append(f"retention: removed {len(pruned.deleted_runs)} old run(s) "
                                 f"and {len(pruned.removed_folders)} run folder(s), keeping {keep_runs}")
             messages.extend(f"retention: {p}" for p in pruned.problems)
+            problems.extend(f"retention: {p}" for p in pruned.problems)
         except (UsageError, ValueError) as exc:
             messages.append(f"retention skipped: {exc}")
-    return replace(follow, mail=outcome, pruned=pruned, messages=tuple(messages))
+            problems.append(f"retention skipped: {exc}")
+    return replace(follow, mail=outcome, pruned=pruned, messages=tuple(messages), problems=tuple(problems))

@@ -372,6 +372,7 @@ class HostStreaks:
     first_seen: dict[str, str]  # host key -> start of the current run of findings (ISO UTC)
     unchecked_runs: dict[str, int]  # host key -> consecutive runs ending now with ERROR/UNKNOWN
     last_checked: dict[str, str]  # host key -> start of the last run that judged it (if any)
+    last_build: dict[str, tuple[str, str]]  # host key -> (build, run start) of the last earlier run that saw one
 
 
 def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
@@ -383,17 +384,20 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
     first_seen: dict[str, str] = {}
     unchecked: dict[str, int] = {}
     last_checked: dict[str, str] = {}
+    last_build: dict[str, tuple[str, str]] = {}
     with open_history(db_path, create=False) as conn:
         rows = conn.execute(
-            "SELECT h.host_key, h.verdict, r.started FROM host_results h JOIN runs r ON r.id = h.run_id"
+            "SELECT h.host_key, h.verdict, r.started, h.build, r.id FROM host_results h JOIN runs r ON r.id = h.run_id"
             " WHERE r.inventory_key = (SELECT inventory_key FROM runs WHERE id = ?) AND r.id <= ?"
             " ORDER BY r.id DESC", (run_id, run_id)).fetchall()
         current = {k for (k,) in conn.execute("SELECT host_key FROM host_results WHERE run_id = ?", (run_id,))}
     finding_open: dict[str, bool] = {}
     unchecked_open: dict[str, bool] = {}
-    for key, verdict_text, started in rows:
+    for key, verdict_text, started, build, row_run in rows:
         if key not in current:
             continue
+        if build and row_run != run_id:
+            last_build.setdefault(key, (build, started))
         try:
             verdict = Verdict(verdict_text)
         except ValueError:
@@ -409,7 +413,8 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
             finding_open[key] = True
         else:
             finding_open[key] = False
-    return HostStreaks(first_seen=first_seen, unchecked_runs=unchecked, last_checked=last_checked)
+    return HostStreaks(first_seen=first_seen, unchecked_runs=unchecked, last_checked=last_checked,
+                       last_build=last_build)
 
 
 def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -> list[HostEntry]:

@@ -155,3 +155,36 @@ def test_rescan_failed_with_nothing_failed_scans_nothing(fleet_env, tmp_path):
     assert _requests(fleet) == before and "nothing to scan again" in again.stderr
     assert again.outcome.exit_status == 0 and not (tmp_path / "again").exists()
     assert replace(first.outcome.results) == again.outcome.results
+
+
+def _quiet_scan(inventory, out, env, **overrides):
+    import io
+
+    from scanner.scan.fleet import ScanSettings, run_scan
+
+    settings = dict(inventory=inventory, output=out, username="LAB\\auditor", timeout=4.0, retries=0,
+                    concurrency=8, backoff_base=0.05, grace=0.5, connect_timeout=2.0, operation_timeout=2,
+                    quiet=True)
+    mail = overrides.pop("mail", None)
+    settings.update(overrides)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    outcome = run_scan(ScanSettings(**settings), environ=dict(env), out=stdout, err=stderr, mail=mail,
+                       install_signal_handlers=False)
+    return outcome, stdout.getvalue(), stderr.getvalue()
+
+
+def test_quiet_prints_nothing_on_stderr_unless_something_failed(fleet_env, tmp_path):
+    """--quiet with a history and "no mail: nothing changed" keeps stderr empty (cron sends no mail);
+    a history that cannot be written is still reported."""
+    from scanner.weekly.mail import MailSettings
+
+    _fleet, inventory, env, _ = fleet_env
+    db = tmp_path / "h.sqlite3"
+    mail = MailSettings(to=("admins@example.test",), sender="cmaudit@example.test", host="127.0.0.1", port=1)
+    _quiet_scan(inventory, tmp_path / "w1", env, history=db)
+    outcome, stdout, stderr = _quiet_scan(inventory, tmp_path / "w2", env, history=db, mail=mail)
+    assert outcome.exit_status == 3 and "Since last run" in stdout
+    assert stderr == ""
+    (tmp_path / "not-a-db").mkdir()
+    _outcome, _stdout, stderr = _quiet_scan(inventory, tmp_path / "w3", env, history=tmp_path / "not-a-db")
+    assert stderr.startswith("cmaudit: history not updated:") and stderr.count("\n") == 1

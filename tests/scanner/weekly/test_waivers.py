@@ -119,7 +119,7 @@ def test_waiving_and_a_waiver_ending_are_changes(tmp_path):
     week2 = replace(week2, hosts=apply_waivers(week2.hosts, as_of([waiver], date(2026, 11, 9))))
     found = compare(week1, week2)
     assert [c.host for c in found.waived] == ["sms01"] and not found.still_open and found.changed
-    assert found.annotation_for(week2.hosts[0])[0] == "waived"
+    assert found.annotation_for(week2.hosts[0]).change == "waived"
     week3 = run(3, {"sms01": A, "sms02": N})
     week3 = replace(week3, hosts=apply_waivers(week3.hosts, as_of([waiver], date(2026, 11, 16))))
     assert not compare(week2, week3).changed  # still waived: nothing new
