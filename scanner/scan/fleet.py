@@ -72,6 +72,7 @@ class ScanSettings:
     tags: tuple[str, ...] = ()  # --tag
     sites: tuple[str, ...] = ()  # --site
     rescan_failed: Path | None = None  # scan again the ERROR/UNKNOWN hosts of this results.json and merge
+    audit: str | None = None  # the name runs are compared by in the history (default: from the inventory's name)
 
 
 @dataclass(slots=True)
@@ -244,6 +245,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     """The run itself, once every host's credentials are settled."""
     from reports.console import exit_status, print_summary
     from scanner.advisory.engine import evaluate
+    from scanner.weekly.history import audit_name_for
 
     inventory, advisory, out_dir, started = plan.inventory, plan.advisory, plan.out_dir, plan.started
     passwords, refused, secrets, warnings = plan.passwords, plan.refused, plan.secrets, plan.warnings
@@ -313,8 +315,11 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=options,
         insecure=settings.insecure, interrupted=runner.interrupted,
     )
+    audit_name = settings.audit or (earlier.meta.audit if earlier is not None else None) \
+        or audit_name_for(str(settings.inventory))
     meta = replace(meta, waiver_file=str(settings.waivers) if settings.waivers is not None else None,
-                   waivers=waivers, selection=plan.selection, partial=len(hosts) < len(inventory.hosts))
+                   waivers=waivers, selection=plan.selection, partial=len(hosts) < len(inventory.hosts),
+                   audit=audit_name)
     results = assemble(meta, runs, waivers)
     if earlier is not None and settings.rescan_failed is not None:
         results = merge_rescan(earlier, results, settings.rescan_failed, waivers)

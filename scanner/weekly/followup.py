@@ -38,18 +38,16 @@ class FollowUp:
     problems: tuple[str, ...] = ()  # the messages that say something failed (shown even with --quiet)
 
 
-def inventory_key(results: RunResults) -> str:
-    """Runs are compared per inventory: its absolute path, so `cd` differences do not split a history."""
-    if not results.meta.inventory_path:
-        return history.inventory_key_for(results)
-    return str(Path(results.meta.inventory_path).expanduser().resolve())
+def audit_key(results: RunResults) -> str:
+    """Runs are compared per audit name (`--audit`, else the inventory file's name without a date)."""
+    return history.audit_for(results)
 
 
 def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path | None) -> FollowUp:
     """Record the run (history_path None: don't) and compute the changes since the last run and the trend."""
     if history_path is None:
         return FollowUp()
-    key = inventory_key(results)
+    key = audit_key(results)
     try:
         run_id = history.record_run(history_path, results, key,
                                     output_dir=output_dir.resolve() if output_dir else None)
@@ -76,7 +74,7 @@ def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, 
     pruned: retention.PruneResult | None = None
     if keep_runs and follow.history_path is not None and follow.run_id is not None:
         try:
-            pruned = retention.prune(follow.history_path, keep_runs, inventory_key=inventory_key(results),
+            pruned = retention.prune(follow.history_path, keep_runs, audit=audit_key(results),
                                      protect=[follow.run_id])
             if pruned.deleted_runs:
                 messages.append(f"retention: removed {len(pruned.deleted_runs)} old run(s) "

@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="scan again only the hosts that were ERROR or UNKNOWN in that run, and write a new run "
                              "holding its other hosts too (the newest result per host wins, as `cmaudit report` "
                              "merges); INVENTORY defaults to that run's inventory")
+    parser.add_argument("--audit", metavar="NAME", type=audit_name, default=None,
+                        help="the name this audit's runs are compared by in the history (default: the inventory "
+                             "file's name without extension and trailing date: servers-2026-11-29.csv -> servers)")
     parser.add_argument("--waivers", metavar="FILE", type=Path, default=None,
                         help="TOML file of accepted findings ([[waiver]] host, reason, owner, expires): a waived "
                              "host keeps its verdict but needs no action until the waiver expires")
@@ -120,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         tags=tuple(args.tag or ()),
         sites=tuple(args.site or ()),
         rescan_failed=args.rescan_failed,
+        audit=args.audit,
     )
     return run_scan(settings, mail=mail_settings(args, config)).exit_status
 
@@ -136,3 +140,13 @@ def _inventory_of(results_path: Path) -> Path:
         raise UsageError(f"--rescan-failed: {results_path} does not name an inventory file that exists here "
                          f"({recorded or 'none recorded'}); give INVENTORY")
     return Path(recorded)
+
+
+def audit_name(text: str) -> str:
+    """argparse converter for --audit NAME."""
+    from scanner.weekly.history import check_audit_name
+
+    try:
+        return check_audit_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
