@@ -143,7 +143,8 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
         for key, runs in streaks.unchecked_runs.items():
             if runs >= not_checked_min_runs and key in cur:
                 not_checked.append(NotChecked(key=key, host=display_name(cur[key].host, cur[key].port), runs=runs,
-                                              last_checked=streaks.last_checked.get(key), detail=_detail(cur[key])))
+                                              last_checked=streaks.last_checked.get(key),
+                                              detail=_detail(cur[key], current)))
         not_checked.sort(key=lambda n: (-n.runs, n.key))
 
     def _sorted(items: Iterable[HostChange]) -> tuple[HostChange, ...]:

@@ -160,7 +160,7 @@ def test_demo_runs_two_scans_with_a_change(demo_run):
     assert demo_run.status == 0, demo_run.stderr
     out = demo_run.stdout
     assert "Since last run: no earlier complete run" in out  # the baseline scan
-    for heading in ("Regressed (1):", "Fixed (1):", "Newly unreachable (1):"):
+    for heading in ("Regressed (1):", "Fixed (1):", "Newly unreachable (1):", "Waived (1):"):
         assert heading in out
     assert (out_dir / "baseline" / "results.json").is_file()
     html = (out_dir / "report.html").read_text(encoding="utf-8")
