@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from scanner.cli.argtypes import seconds, whole_number
+from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", metavar="PATH", type=Path, default=None,
                         help="history database to record the demo's runs in (default: the one `cmaudit history` "
                              "reads: $CMAUDIT_HISTORY, else under the user's data directory)")
+    add_debug_option(parser)
     parser.add_argument("--once", action="store_true",
                         help="scan once (default: twice, with a fixed, a newly failing and an offline host in "
                              "between, so the report shows \"Since last run\")")

@@ -14,6 +14,7 @@ from scanner.cli.config_options import (
     history_target,
     mail_settings,
 )
+from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
@@ -78,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--waivers", metavar="FILE", type=Path, default=None,
                         help="TOML file of accepted findings ([[waiver]] host, reason, owner, expires): a waived "
                              "host keeps its verdict but needs no action until the waiver expires")
+    add_debug_option(parser)
     add_schedule_options(parser)
     add_config_option(parser)  # last: it wraps the defaults of the options above
 
