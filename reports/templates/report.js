@@ -12,6 +12,7 @@
   var GROUPS = {action: 1, waived: 1, unchecked: 1, ok: 1};
   var NUMERIC = {rank: 1, age: 1};
   var printAll = document.getElementById("print-all");
+  var printDetails = document.getElementById("print-details");
   var texts = null; // lower-cased row text, built on first search (5,000 rows: a few ms)
   var verdictFilter = "all";
   var sortKey = "rank";
@@ -101,14 +102,18 @@
     rows.forEach(function (row) { row.open = false; });
   });
 
-  // Printing: only the hosts to act on unless "print every shown host" is ticked (CSS does the hiding,
-  // so a page printed without scripts is the same); open the printed hosts, close them again after.
+  // Printing: the summary page, then the hosts to act on as rows with what to do (CSS does the hiding,
+  // so a page printed without scripts is the same); "print every shown host" adds the others, "print
+  // their details" expands the printed hosts (and closes them again after).
   printAll.addEventListener("change", function () {
     document.body.classList.toggle("print-all", printAll.checked);
   });
+  printDetails.addEventListener("change", function () {
+    document.body.classList.toggle("print-details", printDetails.checked);
+  });
   var openedForPrint = [];
   window.addEventListener("beforeprint", function () {
-    openedForPrint = rows.filter(function (row) {
+    openedForPrint = !printDetails.checked ? [] : rows.filter(function (row) {
       return !row.hidden && !row.open && (printAll.checked || row.dataset.action === "1");
     });
     openedForPrint.forEach(function (row) { row.open = true; });

@@ -163,12 +163,13 @@ def test_page_makes_no_network_request_and_has_a_csp(open_report):
 
 
 def test_print_shows_the_summary_page_then_only_hosts_to_act_on(open_report):
-    """Printed, the summary is a page of its own and only the hosts to act on follow, expanded; ticking
-    "print every shown host" prints the others too. No buttons are printed."""
+    """Printed, the summary is a page of its own and only the hosts to act on follow, each with what to do;
+    "print their details" expands them, "print every shown host" adds the others. No buttons are printed."""
     page = open_report(waived_run()).page
     page.emulate_media(media="print")
     expect(page.locator("#controls")).to_be_hidden()
-    expect(page.locator('details[data-host="sms-c04"] .error')).to_be_visible()
+    expect(page.locator('details[data-host="sms-c04"] .c-remedy')).to_be_visible()
+    expect(page.locator('details[data-host="sms-c04"] .error')).to_be_hidden()
     expect(page.locator('details[data-host="sms-b03"]')).to_be_hidden()  # NOT_AFFECTED
     expect(page.locator('details[data-host="sms-w10"]')).to_be_hidden()  # waived
     expect(page.locator("#print-note")).to_be_visible()
@@ -177,11 +178,23 @@ def test_print_shows_the_summary_page_then_only_hosts_to_act_on(open_report):
     small = page.pdf(format="A4")
     assert small[:5] == b"%PDF-"
     page.emulate_media(media="screen")
+    page.locator("#print-details").check()
+    page.emulate_media(media="print")
+    expect(page.locator('details[data-host="sms-c04"] .error')).to_be_visible()
+    detailed = page.pdf(format="A4")
+    page.emulate_media(media="screen")
     page.locator("#print-all").check()
     page.emulate_media(media="print")
     expect(page.locator('details[data-host="sms-b03"]')).to_be_visible()
     expect(page.locator("#print-note")).to_be_hidden()
-    assert small.count(b"/Type /Page") < page.pdf(format="A4").count(b"/Type /Page")
+    pages = [_pages(pdf) for pdf in (small, detailed, page.pdf(format="A4"))]
+    assert pages[0] == 2 and pages[0] < pages[1] < pages[2], pages  # the summary page, then one of hosts
+
+
+def _pages(pdf: bytes) -> int:
+    import re
+
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
 
 
 def test_summary_comes_first_with_the_four_headline_figures(open_report):
