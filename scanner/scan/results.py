@@ -63,6 +63,8 @@ def clean_options(options: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if value is None or isinstance(value, bool | int | float | str):
             cleaned[name] = value
+        elif isinstance(value, tuple | list) and all(isinstance(v, str) for v in value):
+            cleaned[name] = list(value)  # --hosts/--tag/--site as the JSON list they are
         else:
             cleaned[name] = str(value)
     return cleaned

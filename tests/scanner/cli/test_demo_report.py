@@ -11,6 +11,7 @@ import pytest
 
 from scanner.cli.main import main
 from scanner.model.records import Verdict
+from scanner.model.remediation import ERROR_REMEDIATION
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -52,8 +53,9 @@ def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, 
         error_row = page.locator(f'details.host[data-host="{offline["host"]}"]')
         expect(error_row.locator(".c-build.last-known")).to_have_text(str(offline_build(run, offline["host"])))
         error_row.locator("summary").click()
-        expect(error_row.locator(".remedy")).to_contain_text("What to do")
-        expect(error_row.locator(".remedy")).to_contain_text("WinRM")
+        expect(error_row.locator(".remedy h3")).to_have_text("What to do (hint)")
+        hint = offline["error"].get("hint") or ERROR_REMEDIATION[offline["error"]["category"]]
+        expect(error_row.locator(".remedy p")).to_have_text(hint)
         shot = run / "report-screenshot.png"
         page.screenshot(path=str(shot), full_page=True)
     finally:
