@@ -81,6 +81,10 @@ class HostError(CmauditError):
             self.password_rejected = password_rejected
         super().__init__(f"{host}: {message}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled with every field: results cross from --workers processes to the parent."""
+        return (type(self), (self.host, self.message), dict(self.__dict__))
+
 
 class HostUnreachable(HostError):
     category = ErrorCategory.UNREACHABLE

@@ -56,6 +56,7 @@ Bound = WholeNumber | Seconds
 BOUNDS: dict[str, Bound] = {
     "port": WholeNumber(1, 65535),
     "concurrency": WholeNumber(1, 10_000),
+    "workers": WholeNumber(1, 1024),  # processes; 1 scans in the cmaudit process itself
     "timeout": Seconds(),
     "connect_timeout": Seconds(),
     "retries": WholeNumber(0, 100),

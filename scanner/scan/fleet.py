@@ -22,10 +22,12 @@ from scanner.model.records import RunResults, Waiver
 from scanner.model.redaction import REDACTOR
 from scanner.model.times import parse_utc
 from scanner.scan.audit_log import AuditLog
-from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
+from scanner.scan.host_job import HostOutcome
+from scanner.scan.jobs import AccountKey, RunJobs
 from scanner.scan.progress import Progress
 from scanner.scan.results import assemble, host_result, load_earlier_run, merge_rescan, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
+from scanner.scan.workers import WorkerPool, default_workers, usable_cores
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 from scanner.winrm.ntlm import NtlmHashes
@@ -54,6 +56,7 @@ class ScanSettings:
     ca_file: str | None = None
     insecure: bool = False
     concurrency: int = 32
+    workers: int | None = 1  # worker processes; None: the cores, capped by the work (scanner.scan.workers)
     timeout: float = 120.0
     retries: int = 2
     max_auth_failures: int = 5
@@ -83,23 +86,10 @@ class ScanOutcome:
     out_dir: Path
     paths: dict[str, Path]
     exit_status: int
-    runner: Runner[Any, Any] | None = None
+    runner: Runner[Any, Any] | WorkerPool | None = None
     warnings: list[str] = field(default_factory=list)
-
-
-class _FailedJob:
-    """A host refused before any network traffic (e.g. Basic over HTTP without --insecure)."""
-
-    requests = 0
-
-    def __init__(self, error: HostError) -> None:
-        self.error = error
-
-    def run(self) -> HostOutcome:
-        raise self.error
-
-    def abort(self) -> None:
-        pass
+    workers: int = 1  # processes the hosts ran in (1: this one)
+    worker_stats: list[dict[str, Any]] = field(default_factory=list)  # per worker: hosts, slots, peak RSS
 
 
 def default_output_dir(base: Path | None = None) -> Path:
@@ -132,7 +122,7 @@ def run_scan(
     environ: Mapping[str, str] | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
-    on_runner: Callable[[Runner[Any, Any]], None] | None = None,
+    on_runner: Callable[[Any], None] | None = None,
     on_host_done: Callable[[HostRun[Any, Any]], None] | None = None,
     install_signal_handlers: bool = True,
     mail: MailSettings | None = None,
@@ -271,12 +261,11 @@ class _Plan:
 
 
 def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
-          on_runner: Callable[[Runner[Any, Any]], None] | None,
+          on_runner: Callable[[Any], None] | None,
           on_host_done: Callable[[HostRun[Any, Any]], None] | None, install_signal_handlers: bool,
           mail: MailSettings | None) -> ScanOutcome:
     """The run itself, once every host's credentials are settled."""
     from reports.console import exit_status, print_summary
-    from scanner.advisory.engine import evaluate
     from scanner.weekly.history import audit_name_for
 
     inventory, advisory, out_dir, started = plan.inventory, plan.advisory, plan.out_dir, plan.started
@@ -287,7 +276,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
 
-    context = ScanContext(
+    jobs = RunJobs(
         session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
                                connect_timeout=settings.connect_timeout,
                                read_timeout=float(settings.operation_timeout + 10),
@@ -295,16 +284,11 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         collect=CollectOptions(max_log_bytes=settings.max_log_bytes),
         run_dir=out_dir,
         advisory=advisory,
-        evaluate=evaluate,
-        password_for=lambda host: passwords.get(host.key),
-        credential_for=lambda host: plan.credentials.get(host.key),
+        passwords=passwords,
+        credentials=plan.credentials,
+        refused=refused,
         secrets=secrets,
     )
-
-    def factory(host: Host, deadline: float, attempt: int) -> ScanJob | _FailedJob:
-        if host.key in refused:
-            return _FailedJob(refused[host.key])
-        return ScanJob(host, deadline, context)
 
     progress = Progress(len(hosts), err, quiet=settings.quiet)
     audit = AuditLog(settings.log_file, secrets) if settings.log_file else None
@@ -321,14 +305,17 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         if on_host_done is not None:
             on_host_done(run)
 
-    runner: Runner[Host, HostOutcome] = Runner(
-        factory,
-        RunnerOptions(concurrency=settings.concurrency, timeout=settings.timeout, retries=settings.retries,
-                      max_auth_failures=settings.max_auth_failures, grace=settings.grace,
-                      backoff_base=settings.backoff_base),
-        on_done=done,
-        credential_key=lambda host: (host.username or settings.username, host.password_env),
-    )
+    options = RunnerOptions(concurrency=settings.concurrency, timeout=settings.timeout, retries=settings.retries,
+                            max_auth_failures=settings.max_auth_failures, grace=settings.grace,
+                            backoff_base=settings.backoff_base)
+    account_key = AccountKey(settings.username)
+    workers = settings.workers or default_workers(usable_cores(), settings.concurrency, len(hosts))
+    workers = max(1, min(workers, settings.concurrency, len(hosts) or 1))
+    runner: Runner[Host, HostOutcome] | WorkerPool
+    if workers > 1:
+        runner = WorkerPool(jobs, workers, options, account_key=account_key, on_done=done)
+    else:
+        runner = Runner(jobs.factory(), options, on_done=done, credential_key=account_key)
     if on_runner is not None:
         on_runner(runner)
     try:
@@ -341,10 +328,11 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     if runner.breaker_tripped:
         err.write(f"cmaudit: stopped logging on after {settings.max_auth_failures} authentication failures in a "
                   "row; remaining hosts were skipped (ERROR/auth-skipped)\n")
-    options = {k: v for k, v in asdict(settings).items() if k not in ("inventory", "output")}
+    recorded = {k: v for k, v in asdict(settings).items() if k not in ("inventory", "output")}
+    recorded["workers"] = workers
     meta = run_meta(
         started=started, finished=utc_now(), advisory=advisory, inventory_path=str(settings.inventory),
-        inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=options,
+        inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=recorded,
         insecure=settings.insecure, interrupted=runner.interrupted,
     )
     audit_name = settings.audit or (earlier.meta.audit if earlier is not None else None) \
@@ -367,7 +355,8 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     status = exit_status(results)
     if runner.interrupted:
         err.write(f"cmaudit: interrupted; results for every host written to {paths.get('json', out_dir)}\n")
-    return ScanOutcome(results, out_dir, paths, status, runner, warnings)
+    stats = runner.worker_stats if isinstance(runner, WorkerPool) else []
+    return ScanOutcome(results, out_dir, paths, status, runner, warnings, workers, stats)
 
 
 def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings,
@@ -416,7 +405,7 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
     return paths, notes, render_text(follow.changes) if follow.changes is not None else ""
 
 
-async def _run_with_signals(runner: Runner[Host, HostOutcome], hosts: list[Host], progress: Progress,
+async def _run_with_signals(runner: Runner[Host, HostOutcome] | WorkerPool, hosts: list[Host], progress: Progress,
                             install: bool) -> list[HostRun[Host, HostOutcome]]:
     """SIGINT/SIGTERM ask the runner to stop (a second one stops at once); works on POSIX and Windows."""
     loop = asyncio.get_running_loop()

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,6 +101,53 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class Breaker(Generic[H]):
+    """The lockout breaker: after `max_failures` rejected passwords in a row for one account (`key(host)`), the
+    account's hosts not yet started are skipped. Only a rejected password counts; a success resets the streak.
+
+    One per run. A `follower` (a --workers process) counts nothing itself: the run's breaker, in the parent,
+    announces each account that trips (`trip`), so K rejections trip it for the whole run, not per worker.
+    """
+
+    def __init__(self, max_failures: int, key: Callable[[H], object], *, follower: bool = False) -> None:
+        self.max_failures = max_failures
+        self.key = key
+        self.follower = follower
+        self._streak: dict[object, int] = {}
+        self._tripped: set[object] = set()
+
+    @property
+    def tripped(self) -> bool:
+        return bool(self._tripped)
+
+    def skip(self, host: H) -> HostError | None:
+        """Why `host` must not be tried (its account tripped the breaker), else None."""
+        if self.key(host) in self._tripped:
+            return HostAuthSkipped(host.name, f"skipped after {self.max_failures} authentication failures in a row "
+                                              "(protecting the account from lockout)")
+        return None
+
+    def record(self, run: HostRun[H, Any]) -> object | None:
+        """Count a finished host; answers the account's key when this result tripped the breaker."""
+        if self.follower:
+            return None
+        key = self.key(run.host)
+        if run.error is None:
+            self._streak[key] = 0
+        elif run.error.password_rejected:
+            streak = self._streak.get(key, 0) + 1
+            self._streak[key] = streak
+            if 0 < self.max_failures <= streak and key not in self._tripped:
+                self._tripped.add(key)
+                log.debug("%s: lockout breaker tripped after %d rejected passwords in a row", run.host.name, streak)
+                return key
+        return None
+
+    def trip(self, key: object) -> None:
+        """The run's breaker tripped for `key` (a follower hears it from the parent)."""
+        self._tripped.add(key)
+
+
 class Runner(Generic[H, T]):
     """Runs jobs for every host; `run()` returns one HostRun per host, in inventory order."""
 
@@ -113,6 +160,7 @@ class Runner(Generic[H, T]):
         credential_key: Callable[[H], object] = lambda host: None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
+        breaker: Breaker[H] | None = None,
     ) -> None:
         if options.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -123,8 +171,7 @@ class Runner(Generic[H, T]):
         self.clock = clock
         self.jitter = jitter
         self.retried: list[tuple[str, int, str]] = []  # (host, attempt that failed, category): for tests/logs
-        self._auth_streak: dict[object, int] = {}
-        self._tripped: set[object] = set()
+        self.breaker: Breaker[H] = breaker or Breaker(options.max_auth_failures, credential_key)
         self._stop: asyncio.Event | None = None
         self._hard_stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -155,17 +202,20 @@ class Runner(Generic[H, T]):
 
     @property
     def breaker_tripped(self) -> bool:
-        return bool(self._tripped)
+        return self.breaker.tripped
 
     # -- the loop ------------------------------------------------------------------------------------
-    async def run(self, hosts: Sequence[H]) -> list[HostRun[H, T]]:
+    def _begin(self) -> ThreadPoolExecutor:
         self._loop = asyncio.get_running_loop()
         self._stop, self._hard_stop = asyncio.Event(), asyncio.Event()
         if self._stop_requests:  # a stop requested before the loop existed still counts
             self._stop.set()
             self._hard_stop.set()
+        return ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="cmaudit-host")
+
+    async def run(self, hosts: Sequence[H]) -> list[HostRun[H, T]]:
         results: dict[int, HostRun[H, T]] = {}
-        executor = ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="cmaudit-host")
+        executor = self._begin()
         try:
             async with AioPool(size=self.options.concurrency) as pool:
                 for index, host in enumerate(hosts):
@@ -178,6 +228,19 @@ class Runner(Generic[H, T]):
                 results[index] = HostRun(index, host, None, HostInterrupted(host.name, "not scanned"), 0, 0,
                                          None, None, 0.0)
         return [results[i] for i in range(len(hosts))]
+
+    async def serve(self, next_host: Callable[[], Awaitable[tuple[int, H] | None]]) -> None:
+        """Scan hosts as `next_host()` hands them over, (index, host), until it answers None (--workers: the
+        parent hands each worker a host when it has a free slot); results go to `on_done`."""
+        results: dict[int, HostRun[H, T]] = {}
+        executor = self._begin()
+        try:
+            async with AioPool(size=self.options.concurrency) as pool:
+                while (item := await next_host()) is not None:
+                    index, host = item
+                    await pool.spawn(self._host(index, host, executor, results))
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     async def _host(self, index: int, host: H, executor: ThreadPoolExecutor,
                     results: dict[int, HostRun[H, T]]) -> None:
@@ -193,27 +256,13 @@ class Runner(Generic[H, T]):
             self.on_done(run)
 
     def _account(self, run: HostRun[H, T]) -> None:
-        """Feed the auth breaker: consecutive rejected passwords per credential; a success resets the streak."""
-        key = self.credential_key(run.host)
-        if run.error is None:
-            self._auth_streak[key] = 0
-        elif run.error.password_rejected:
-            streak = self._auth_streak.get(key, 0) + 1
-            self._auth_streak[key] = streak
-            if 0 < self.options.max_auth_failures <= streak:
-                self._tripped.add(key)
-                log.debug("%s: lockout breaker tripped after %d rejected passwords in a row", run.host.name, streak)
+        self.breaker.record(run)
 
     def _skip_reason(self, host: H) -> HostError | None:
         assert self._stop is not None
         if self._stop.is_set():
             return HostInterrupted(host.name, "run stopped before this host was scanned")
-        if self.credential_key(host) in self._tripped:
-            return HostAuthSkipped(
-                host.name,
-                f"skipped after {self.options.max_auth_failures} authentication failures in a row "
-                "(protecting the account from lockout)")
-        return None
+        return self.breaker.skip(host)
 
     async def _scan_host(self, index: int, host: H, executor: ThreadPoolExecutor) -> HostRun[H, T]:
         skip = self._skip_reason(host)

@@ -7,6 +7,7 @@
     username = "CORP\\svc-cmaudit"
     password_env = "CMAUDIT_PASSWORD"       # the variable's NAME; never the password itself
     concurrency = 32
+    workers = 4                             # worker processes (default: the cores; 1: one process)
     timeout = 300
     history = "/var/lib/cmaudit/history.sqlite3"
     keep_runs = 52
@@ -133,6 +134,7 @@ KEYS: dict[str, _Key] = {
     "scheme": _Key(_choice(("http", "https")), ("scheme",)),
     "ca_file": _Key(_path, ("ca_file",)),
     "concurrency": _Key(_bounded("concurrency"), ("concurrency",)),
+    "workers": _Key(_bounded("workers"), ("workers",)),
     "timeout": _Key(_bounded("timeout"), ("timeout",)),
     "connect_timeout": _Key(_bounded("connect_timeout"), ("connect_timeout",)),
     "retries": _Key(_bounded("retries"), ("retries",)),

@@ -47,15 +47,19 @@ def test_ticket_from_kinit_without_a_user_name(kdc, tmp_path, monkeypatch, auth)
     assert result.outcome.exit_status == 1
 
 
-def test_user_and_password_get_one_tgt_for_the_whole_run(kdc, tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_user_and_password_get_one_tgt_for_the_whole_run(kdc, tmp_path, monkeypatch, workers):
     """`--username auditor@LAB.TEST` with a password: one AS exchange for all hosts, in a private ticket cache
-    that is gone afterwards; the admin's own ticket cache is neither read nor written."""
+    that is gone afterwards; the admin's own ticket cache is neither read nor written. With two worker
+    processes as well: they use the parent's ticket cache and never pre-authenticate again."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     own_cache = kdc.tmpdir / "empty-ccache"
     with kerberos_fleet(kdc, hosts=4) as fleet:
-        result = kscan(fleet, tmp_path, password=kdc.password, username=kdc.user)
+        result = kscan(fleet, tmp_path, password=kdc.password, username=kdc.user, workers=workers)
         assert judged(result.outcome) == [Verdict.AFFECTED] * 4, result.stderr
+        assert all(h.counters.kerberos_logons >= 1 and h.counters.ntlm_logons == 0 for h in fleet.hosts)
+    assert result.outcome.workers == workers
     assert kdc.tgts_issued() == 1
     assert not own_cache.exists()
     assert not [p for p in (tmp_path / "tmp").iterdir() if p.name.startswith("cmaudit-krb5-")]

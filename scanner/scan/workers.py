@@ -1,0 +1,442 @@
+"""`--workers N`: one run's hosts spread over N worker processes, each running the async runner.
+
+Why: a scan is CPU-bound in Python (NTLM sealing, XML, judging: one core under the GIL) long before it is
+latency-bound; N processes use N cores.
+
+Why N workers behave exactly like one process: the parent keeps everything that makes a run one run.
+- Order and admission: the parent holds the inventory and hands each worker as many hosts as it has slots
+  (--concurrency spread over the workers, so at most --concurrency hosts run at once in total), and the next
+  host only when a result comes back, after that result has fed the lockout breaker. Hosts start in
+  inventory order and a host is only started if the breaker, having seen every earlier result of every
+  worker, allows it: K rejected passwords for an account trip it for the whole run, not per worker.
+- The breaker: one, in the parent (scanner.scan.runner.Breaker). Workers follow it: the parent announces
+  a tripped account, so a retry waiting in a worker is skipped as it would be in one process.
+- Stopping: Ctrl-C/SIGTERM and request_stop() reach the parent only (workers ignore both signals: a
+  terminal's Ctrl-C reaches the whole process group); the parent stops handing out hosts, gives the
+  unstarted ones their ERROR/interrupted result, and passes each stop request on, so workers give running
+  hosts the same grace and a second request aborts them at once. Every host gets a result.
+- Progress, the audit trail (--log-file) and results: the parent's on_done sees every host's result, as
+  with one process. Evidence is written by the worker that collected it, into the same run folder.
+- --debug: each worker forwards its trace records (redacted there already) to the parent, which writes
+  them to the one trace file (again through the redacting filter), thread names prefixed `wN/`.
+- A worker that dies loses nothing silently: its unfinished hosts end as ERROR/internal.
+
+Secrets: passwords, NTLM hashes and Kerberos ticket-cache credentials reach a worker over its pipe after it
+has started, never through argv or the environment (variables holding a secret are removed from the
+environment the children inherit). Kerberos: the parent obtained every TGT before any host was contacted;
+workers use the same private ticket caches and never pre-authenticate again.
+Workers are started with multiprocessing's `spawn` method: no fork of a process that may hold threads or
+locks, the same on Linux, macOS and Windows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from scanner.model.errors import HostInternalError, HostInterrupted
+from scanner.model.host import Host
+from scanner.model.redaction import REDACTOR, RedactingFilter
+from scanner.scan.host_job import HostOutcome
+from scanner.scan.jobs import AccountKey, RunJobs
+from scanner.scan.runner import Breaker, HostRun, Runner, RunnerOptions, utc_now
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT_S = 15.0  # after the last result: how long a worker may take to exit before it is terminated
+# Loggers a worker forwards to the parent when the parent traces them (--debug).
+FORWARDED_LOGGERS = ("scanner", "urllib3.connectionpool")
+
+Run = HostRun[Host, HostOutcome]
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one)."""
+    getter = getattr(os, "sched_getaffinity", None)
+    if getter is not None:
+        with contextlib.suppress(OSError):
+            return max(1, len(getter(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def default_workers(cores: int, concurrency: int, hosts: int) -> int:
+    """The number of cores, capped so each worker has at least its share of the concurrency
+    (concurrency / workers) in hosts to scan: fewer hosts than --concurrency run in one process."""
+    n = max(1, min(cores, concurrency))
+    while n > 1 and hosts < n * math.ceil(concurrency / n):
+        n -= 1
+    return n
+
+
+def split_concurrency(concurrency: int, workers: int) -> list[int]:
+    """Each worker's slots: --concurrency spread as evenly as it goes (they add up to --concurrency)."""
+    base, extra = divmod(concurrency, workers)
+    return [base + (1 if i < extra else 0) for i in range(workers)]
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB (Linux's VmHWM; None where /proc does not say)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """Everything one worker needs; sent over its pipe once it runs."""
+
+    index: int
+    jobs: RunJobs = field(repr=False)
+    options: RunnerOptions
+    account_key: AccountKey
+    trace: tuple[str, ...] = ()
+
+
+@dataclass(eq=False)
+class _Worker:
+    index: int
+    slots: int
+    process: Any
+    conn: Connection
+    in_flight: dict[int, Host] = field(default_factory=dict)
+    alive: bool = True
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        if not self.alive:
+            return
+        try:
+            with self.lock:
+                self.conn.send(message)
+        except (OSError, ValueError):  # the worker is gone: its reader notices and ends its hosts
+            pass
+
+
+class WorkerPool:
+    """Runs every host of a run over `workers` processes; to fleet.py it looks like a Runner."""
+
+    def __init__(self, jobs: RunJobs, workers: int, options: RunnerOptions, *, account_key: AccountKey,
+                 on_done: Callable[[Run], None] | None = None) -> None:
+        if workers < 2:
+            raise ValueError("a worker pool needs at least two workers")
+        self.jobs = jobs
+        self.workers = min(workers, options.concurrency)
+        self.options = options
+        self.account_key = account_key
+        self.on_done = on_done
+        self.breaker = Breaker(options.max_auth_failures, account_key)
+        self.interrupted = False
+        self.worker_stats: list[dict[str, Any]] = []
+        self._stop_requests = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pool: list[_Worker] = []
+        self._queue: deque[tuple[int, Host]] = deque()
+        self._results: dict[int, Run] = {}
+        self._total = 0
+        self._finished: asyncio.Event | None = None
+
+    @property
+    def breaker_tripped(self) -> bool:
+        return self.breaker.tripped
+
+    # -- stopping (any thread) -----------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Stop starting hosts; a second request aborts running ones at once. Safe from any thread."""
+        loop = self._loop
+        if loop is None:
+            self._stop_requests += 1
+            self.interrupted = True
+            return
+        if loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._on_stop)
+
+    def _on_stop(self) -> None:
+        self._stop_requests += 1
+        self.interrupted = True
+        while self._queue:
+            index, host = self._queue.popleft()
+            self._skip(index, host, HostInterrupted(host.name, "run stopped before this host was scanned"))
+        for worker in self._pool:
+            worker.send(("stop",))
+
+    # -- the run -------------------------------------------------------------------------------------
+    async def run(self, hosts: Sequence[Host]) -> list[Run]:
+        self._loop = asyncio.get_running_loop()
+        self._finished = asyncio.Event()
+        self._total = len(hosts)
+        self._queue = deque(enumerate(hosts))
+        if self._stop_requests:
+            self._on_stop()
+        try:
+            if self._queue:
+                self._start_workers()
+                for worker in self._pool:
+                    for _ in range(worker.slots):
+                        self._hand_out(worker)
+            if len(self._results) < self._total:
+                await self._finished.wait()
+        finally:
+            await self._shut_down()
+        for index, host in enumerate(hosts):  # belt and braces: every host has a line
+            if index not in self._results:
+                self._results[index] = HostRun(index, host, None, HostInterrupted(host.name, "not scanned"), 0, 0,
+                                               None, None, 0.0)
+        return [self._results[i] for i in range(len(hosts))]
+
+    def _start_workers(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        trace = tuple(name for name in FORWARDED_LOGGERS if logging.getLogger(name).isEnabledFor(logging.DEBUG))
+        slots = split_concurrency(self.options.concurrency, self.workers)
+        with _children_environment(self.jobs.secrets), _signals_ignored():
+            for index, share in enumerate(slots):
+                parent, child = ctx.Pipe()
+                process = ctx.Process(target=worker_main, args=(child,), name=f"cmaudit-worker-{index + 1}",
+                                      daemon=True)
+                process.start()
+                child.close()
+                self._pool.append(_Worker(index + 1, share, process, parent))
+        for worker, share in zip(self._pool, slots, strict=True):
+            worker.send(("setup", WorkerSetup(worker.index, self.jobs, replace(self.options, concurrency=share),
+                                              self.account_key, trace)))
+            threading.Thread(target=self._read, args=(worker,), name=f"cmaudit-worker-{worker.index}-pipe",
+                             daemon=True).start()
+        log.debug("started %d worker processes with %s host slots", len(self._pool), "+".join(map(str, slots)))
+
+    def _read(self, worker: _Worker) -> None:
+        """Reader thread of one worker's pipe: every message is handled on the loop."""
+        assert self._loop is not None
+        while True:
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                message = ("lost",)
+            try:
+                self._loop.call_soon_threadsafe(self._on_message, worker, message)
+            except RuntimeError:  # the loop is closed: the run is over
+                return
+            if message[0] in ("lost", "bye"):
+                return
+
+    def _on_message(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "done":
+            run: Run = message[1]
+            worker.in_flight.pop(run.index, None)
+            self._finish(run)
+            self._hand_out(worker)
+        elif kind == "log":
+            _replay(*message[1:])
+        elif kind == "bye":
+            self.worker_stats.append(message[1])
+            worker.alive = False
+        elif kind == "lost":
+            worker.alive = False
+            for index, host in sorted(worker.in_flight.items()):
+                self._finish(HostRun(index, host, None, HostInternalError(
+                    host.name, f"internal error: worker process {worker.index} ended unexpectedly"), 0, 0, None,
+                    utc_now(), 0.0))
+            worker.in_flight.clear()
+            if not any(w.alive for w in self._pool):
+                while self._queue:
+                    index, host = self._queue.popleft()
+                    self._skip(index, host, HostInternalError(host.name, "internal error: no worker process left"))
+
+    def _hand_out(self, worker: _Worker) -> None:
+        """Give `worker` the next host the stop request and the breaker allow (skipped ones end here)."""
+        while self._queue and worker.alive:
+            index, host = self._queue.popleft()
+            skip = self.breaker.skip(host)
+            if skip is not None:
+                self._skip(index, host, skip)
+                continue
+            worker.in_flight[index] = host
+            worker.send(("host", index, host))
+            return
+
+    def _skip(self, index: int, host: Host, error: HostInterrupted | HostInternalError | Any) -> None:
+        log.debug("%s: not scanned: %s", host.name, error.message)
+        self._finish(HostRun(index, host, None, error, 0, 0, None, utc_now(), 0.0))
+
+    def _finish(self, run: Run) -> None:
+        if run.index in self._results:
+            return
+        self._results[run.index] = run
+        tripped = self.breaker.record(run)
+        if tripped is not None:
+            for worker in self._pool:
+                worker.send(("trip", tripped))
+        if self.on_done is not None:
+            self.on_done(run)
+        if len(self._results) >= self._total and self._finished is not None:
+            self._finished.set()
+
+    async def _shut_down(self) -> None:
+        for worker in self._pool:
+            worker.send(("exit",))
+        assert self._loop is not None
+        for worker in self._pool:
+            await self._loop.run_in_executor(None, worker.process.join, JOIN_TIMEOUT_S)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                await self._loop.run_in_executor(None, worker.process.join, 5.0)
+            with contextlib.suppress(OSError):
+                worker.conn.close()
+        await asyncio.sleep(0)  # let the readers' last messages (bye, logs) be handled
+
+
+@contextlib.contextmanager
+def _children_environment(secrets: Sequence[str]) -> Any:
+    """Spawned children inherit the environment: take out every variable that holds one of the run's secrets
+    (e.g. $CMAUDIT_PASSWORD) while they start, and put them back afterwards."""
+    wanted = {s for s in secrets if s}
+    removed = {name: value for name, value in os.environ.items() if value in wanted}
+    for name in removed:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(removed)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Any:
+    """Children start with SIGINT/SIGTERM ignored (inherited across exec), so a Ctrl-C that reaches the whole
+    process group while they import cannot kill them or print a traceback; the parent tells them to stop."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved: list[tuple[int, Any]] = []
+    for signum in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if signum is None:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            saved.append((signum, signal.signal(signum, signal.SIG_IGN)))
+    try:
+        yield
+    finally:
+        for signum, handler in saved:
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(signum, handler)
+
+
+def _replay(name: str, levelno: int, created: float, thread: str, text: str) -> None:
+    """A worker's (already redacted) trace record, handed to the parent's handlers as if logged here."""
+    logger = logging.getLogger(name)
+    if not logger.isEnabledFor(levelno):
+        return
+    record = logging.makeLogRecord({"name": name, "levelno": levelno, "levelname": logging.getLevelName(levelno),
+                                    "created": created, "msecs": (created % 1) * 1000, "threadName": thread,
+                                    "msg": text, "args": None})
+    logger.handle(record)
+
+
+# -- the worker process ----------------------------------------------------------------------------------------
+class _Forward(logging.Handler):
+    """Sends each trace record, redacted here first, to the parent."""
+
+    def __init__(self, send: Callable[[tuple[Any, ...]], None], worker: int) -> None:
+        super().__init__(logging.DEBUG)
+        self.addFilter(RedactingFilter())
+        self._send = send
+        self._worker = worker
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._send(("log", record.name, record.levelno, record.created, f"w{self._worker}/{record.threadName}",
+                    str(record.msg)))
+
+
+def worker_main(conn: Connection) -> None:
+    """A worker process: receive the run's setup, scan the hosts the parent hands over, report each result."""
+    for signum in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if signum is not None:
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, signal.SIG_IGN)
+    lock = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        try:
+            with lock:
+                conn.send(message)
+        except (OSError, ValueError):
+            pass
+
+    try:
+        kind, setup = conn.recv()
+    except (EOFError, OSError):
+        os._exit(1)
+    assert kind == "setup" and isinstance(setup, WorkerSetup)
+    REDACTOR.remember(setup.jobs.secrets)
+    if setup.trace:
+        handler = _Forward(send, setup.index)
+        for name in setup.trace:
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(handler)
+            logger.propagate = False
+    runner: Runner[Host, HostOutcome] = Runner(
+        setup.jobs.factory(), setup.options, on_done=lambda run: send(("done", run)),
+        credential_key=setup.account_key, breaker=Breaker(setup.options.max_auth_failures, setup.account_key,
+                                                          follower=True))
+    scanned = asyncio.run(_serve(conn, runner))
+    send(("bye", {"worker": setup.index, "hosts": scanned, "slots": setup.options.concurrency,
+                  "peak_rss_mb": peak_rss_mb()}))
+    with contextlib.suppress(OSError):
+        conn.close()
+    # Threads abandoned after an abort (already woken, finishing their cleanup) must not hold the exit.
+    os._exit(0)
+
+
+async def _serve(conn: Connection, runner: Runner[Host, HostOutcome]) -> int:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[int, Host] | None] = asyncio.Queue()
+    count = 0
+
+    def handle(message: tuple[Any, ...]) -> None:
+        nonlocal count
+        kind = message[0]
+        if kind == "host":
+            count += 1
+            queue.put_nowait((message[1], message[2]))
+        elif kind == "trip":
+            runner.breaker.trip(message[1])
+        elif kind == "stop":
+            runner.request_stop()
+        elif kind in ("exit", "lost"):
+            if kind == "lost":  # the parent is gone: nobody will read results any more
+                runner.request_stop()
+                runner.request_stop()
+            queue.put_nowait(None)
+
+    def read() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                message = ("lost",)
+            try:
+                loop.call_soon_threadsafe(handle, message)
+            except RuntimeError:
+                return
+            if message[0] in ("exit", "lost"):
+                return
+
+    threading.Thread(target=read, name="cmaudit-parent-pipe", daemon=True).start()
+    await runner.serve(queue.get)
+    return count

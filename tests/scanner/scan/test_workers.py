@@ -1,0 +1,186 @@
+"""`--workers N`: the hosts spread over worker processes behave exactly like one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner.model.records import ErrorCategory, Verdict
+from scanner.scan.workers import default_workers, split_concurrency
+from simulator.fleet import Fleet
+from tests.paths import REPO
+from tests.support.fleet import healthy_machine, new_password, scan
+
+
+def test_default_is_the_cores_unless_there_is_too_little_work() -> None:
+    """One worker per core, but an inventory smaller than --concurrency stays in one process."""
+    assert default_workers(4, 64, 1000) == 4
+    assert default_workers(2, 32, 1000) == 2
+    assert default_workers(8, 32, 20) == 1  # fewer hosts than slots: all of them run at once anyway
+    assert default_workers(8, 4, 1000) == 4  # never more workers than slots
+    assert default_workers(1, 64, 1000) == 1
+
+
+def test_concurrency_is_spread_over_the_workers() -> None:
+    """The workers' slots add up to --concurrency, as even as it goes."""
+    assert split_concurrency(64, 4) == [16] * 4
+    assert split_concurrency(5, 2) == [3, 2]
+
+
+def _summary(outcome: Any) -> list[tuple[Any, ...]]:
+    """What a host's result says, less where its evidence file is (the folder names the port, fleets differ)."""
+    return [(h.host, h.verdict, h.reasons,
+             replace(h.facts, logs=tuple(replace(f, saved_as=None) for f in h.facts.logs)),
+             h.requests, h.attempts, h.error.category if h.error else None)
+            for h in outcome.results.hosts]
+
+
+@pytest.mark.network
+def test_two_workers_give_the_results_and_requests_of_one(tmp_path: Path) -> None:
+    """The same mixed fleet scanned in one process and over two workers: identical verdicts, facts, evidence
+    hashes and WS-Man requests per host, and the servers saw the same HTTP requests per host."""
+    password = new_password()
+    per_host: dict[int, list[int]] = {}
+    outcomes = {}
+    for workers in (1, 2):  # a fresh fleet each time: the 503 fault answers the first request only
+        with Fleet(hosts=14, password=password, faults="3=http503x1,5=badauth") as fleet:
+            outcomes[workers] = scan(fleet, tmp_path / f"w{workers}", password, concurrency=4, workers=workers,
+                                     quiet=True).outcome
+            per_host[workers] = [h.counters.requests for h in fleet.hosts]
+    one, two = outcomes[1], outcomes[2]
+    assert one.workers == 1 and two.workers == 2 and len(two.worker_stats) == 2
+    assert sum(stats["hosts"] for stats in two.worker_stats) == 14
+    assert _summary(one) == _summary(two)
+    assert per_host[1] == per_host[2]
+    assert [h.verdict for h in two.results.hosts].count(Verdict.ERROR) == 1  # badauth; the 503 was retried
+    assert len(list((tmp_path / "w2").rglob("*.gz"))) == len(list((tmp_path / "w1").rglob("*.gz"))) > 5
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_lockout_breaker_for_all_workers(tmp_path: Path, workers: int) -> None:
+    """A wrong password is tried at most K + concurrency - 1 times in total (K=3, 2 slots: one process tries
+    exactly 4), however many workers share the concurrency, not K per worker; every other host is skipped
+    and never contacted. (A worker still starting may hear of the trip before its first host: then 3.)"""
+    password = new_password()
+    with Fleet(hosts=12, password=password, machine_factory=healthy_machine, profiles=["h"] * 12) as fleet:
+        result = scan(fleet, tmp_path, "wrong-" + password, concurrency=2, workers=workers, max_auth_failures=3)
+        contacted = [h.counters.requests > 0 for h in fleet.hosts]
+    categories = [h.error.category if h.error else None for h in result.outcome.results.hosts]
+    rejected = categories.count(ErrorCategory.AUTH)
+    assert 3 <= rejected <= 3 + 2 - 1 and (workers > 1 or rejected == 4)
+    assert categories.count(ErrorCategory.AUTH_SKIPPED) == 12 - rejected
+    assert sum(contacted) == rejected
+    assert "authentication failures in a row" in result.stderr
+
+
+@pytest.mark.network
+def test_stop_with_workers_writes_results_for_every_host(tmp_path: Path) -> None:
+    """A stop request during a run over two workers still gives every host a result: finished ones keep
+    theirs, hanging ones end interrupted after the grace, unstarted ones were never contacted."""
+    password = new_password()
+    with Fleet(hosts=8, password=password, faults="2-7=hang", machine_factory=healthy_machine,
+               profiles=["h"] * 8) as fleet:
+        runners: list[Any] = []
+        done: list[Any] = []
+
+        def on_done(run: Any) -> None:
+            done.append(run)
+            if len(done) == 2:
+                runners[0].request_stop()
+
+        result = scan(fleet, tmp_path, password, concurrency=4, workers=2, timeout=60.0, grace=0.3,
+                      on_runner=runners.append, on_host_done=on_done)
+        contacted = [h.counters.requests > 0 for h in fleet.hosts]
+    doc = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
+    assert doc["meta"]["interrupted"] is True and len(doc["hosts"]) == 8
+    assert [h["error"] is None for h in doc["hosts"][:2]] == [True, True]
+    assert all(h["error"]["category"] == "interrupted" for h in doc["hosts"][2:])
+    assert contacted[6:] == [False, False]  # 4 slots: hosts 6 and 7 never started
+    assert result.outcome.exit_status & 2
+
+
+@pytest.mark.network
+def test_workers_get_no_secret_through_argv_or_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The password (and its NTLM hashes) reach the workers over their pipe only: neither their command line
+    nor their environment holds it, although the parent's environment does."""
+    if not Path("/proc/self/environ").exists():
+        pytest.skip("needs /proc to read another process's environment")
+    from scanner.winrm.ntlm import NtlmHashes
+
+    password = new_password()
+    monkeypatch.setenv("CMAUDIT_PASSWORD", password)
+    seen: list[bytes] = []
+
+    with Fleet(hosts=6, password=password, machine_factory=healthy_machine, profiles=["h"] * 6) as fleet:
+        runners: list[Any] = []
+
+        def on_done(run: Any) -> None:
+            if not seen:
+                for worker in runners[0]._pool:
+                    pid = worker.process.pid
+                    seen.append(Path(f"/proc/{pid}/environ").read_bytes() + Path(f"/proc/{pid}/cmdline").read_bytes())
+
+        result = scan(fleet, tmp_path, password, concurrency=2, workers=2, on_runner=runners.append,
+                      on_host_done=on_done)
+    assert os.environ["CMAUDIT_PASSWORD"] == password  # the parent's environment is as it was
+    assert len(seen) == 2 and all(b"CMAUDIT" not in s or password.encode() not in s for s in seen)
+    forms = [password, *NtlmHashes.of(password).secret_forms()]
+    assert not [form for s in seen for form in forms if form.encode() in s]
+    assert all(h.error is None for h in result.outcome.results.hosts)
+
+
+@pytest.mark.network
+def test_debug_trace_holds_every_workers_hosts(tmp_path: Path) -> None:
+    """With --debug, the one trace file gets every host's lines from the worker that scanned it."""
+    from scanner.cli.debug import debug_trace
+
+    password = new_password()
+    trace = tmp_path / "trace.log"
+    with Fleet(hosts=6, password=password, machine_factory=healthy_machine, profiles=["h"] * 6) as fleet, \
+            debug_trace(trace, ["scan"]):
+        scan(fleet, tmp_path, password, concurrency=2, workers=2)
+        names = [h.name for h in fleet.hosts]
+    text = trace.read_text(encoding="utf-8")
+    for name in names:
+        lines = [line for line in text.splitlines() if f" {name}: " in line]
+        assert any("WS-Man Create cmd ok" in line for line in lines), name
+        assert any("[w1/" in line or "[w2/" in line for line in lines), name
+    assert password not in text
+
+
+@pytest.mark.network
+def test_ctrl_c_to_the_process_group_with_workers(tmp_path: Path) -> None:
+    """Ctrl-C at a terminal reaches cmaudit and its workers alike: the run still ends promptly with a complete
+    results.json and no worker prints a traceback."""
+    password = new_password()
+    with Fleet(hosts=6, password=password, faults="1-5=hang", machine_factory=healthy_machine,
+               profiles=["h"] * 6) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        env = {**os.environ, "CMAUDIT_PASSWORD": password}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scanner", "scan", str(inventory), "-o", str(tmp_path / "run"),
+             "--username", fleet.username, "--timeout", "60", "--concurrency", "4", "--workers", "2",
+             "--no-history"],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, start_new_session=True)
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "[1/6]" in line:
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode in (2, 3), stderr
+    assert "Traceback" not in stderr
+    doc = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
+    assert len(doc["hosts"]) == 6 and doc["meta"]["interrupted"] is True
+    assert doc["meta"]["options"]["workers"] == 2
+    assert sum(h["error"] is not None and h["error"]["category"] == "interrupted" for h in doc["hosts"]) == 5
