@@ -42,6 +42,9 @@ Switches for what 2003/2008-era servers really do (see simulator.eras; a host's 
     iis404         IIS 6 answers the port: HTTP 404, `Server: Microsoft-IIS/6.0`, an HTML page
     chunks:B       Receive replies hold what is ready: rsp:Stream elements of at most B bytes, 8 per reply
     basiclocal     Basic authentication refuses domain accounts (local accounts only)
+    chunked        replies are sent with `Transfer-Encoding: chunked` (8 KiB chunks) instead of Content-Length.
+                   HTTP/1.1 allows it for any reply and HTTP.sys can send it; no public recording shows WinRM
+                   doing so (unverified): a switch, so the client is tested against both framings
 
 Logon policy switches (configuration rather than misbehaviour, kept in the same SPEC):
 
@@ -108,6 +111,7 @@ class HostFaults:
     basiclocal: bool = False
     nontlm: bool = False
     krbonly: bool = False
+    chunked: bool = False
 
     @property
     def any(self) -> bool:
@@ -120,7 +124,7 @@ _ITEM = re.compile(r"^(?P<hosts>\*|\d+(?:-\d+)?)=(?P<faults>.+)$")
 _FAULT = re.compile(r"^(?P<name>[a-z0-9]+?)(?P<status>500|503)?(?::(?P<arg>[0-9.]+))?(?:x(?P<count>\d+))?$")
 _FLAGS = frozenset({"refuse", "reset", "hang", "badauth", "badxml", "endless", "xmlbomb", "deepxml", "expiredcert",
                     "untrustedcert", "tls10", "noshell", "nonadmin", "uacfilter", "regdenied", "logdenied",
-                    "nestedfault", "iis404", "basiclocal", "nontlm", "krbonly"})
+                    "nestedfault", "iis404", "basiclocal", "nontlm", "krbonly", "chunked"})
 _CODEPAGE_FLAGS = {"cprefuse": "refuse", "cpsilent": "silent", "cpworks": "works"}
 
 

@@ -506,10 +506,17 @@ class HostServer:
         server = reply.server or self.server_header
         lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Error')}", f"Server: {server}"]
         lines += [f"{name}: {value}" for name, value in reply.headers]
-        lines.append(f"Content-Length: {len(reply.body)}")
+        body = reply.body
+        if self.faults.chunked:
+            lines.append("Transfer-Encoding: chunked")
+            size = 8192
+            body = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
+                            for i in range(0, len(body), size)) + b"0\r\n\r\n"
+        else:
+            lines.append(f"Content-Length: {len(reply.body)}")
         if reply.close:
             lines.append("Connection: close")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("iso-8859-1") + reply.body
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("iso-8859-1") + body
 
     async def _send(self, writer: asyncio.StreamWriter, reply: _Reply) -> None:
         data = self._encode(reply)

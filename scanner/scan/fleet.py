@@ -57,6 +57,7 @@ class ScanSettings:
     insecure: bool = False
     concurrency: int = 32
     workers: int | None = 1  # worker processes; None: the cores, capped by the work (scanner.scan.workers)
+    transport: str = "auto"  # "requests": pypsrp's own HTTP transport for every host (benchmarks, comparisons)
     timeout: float = 120.0
     retries: int = 2
     max_auth_failures: int = 5
@@ -280,7 +281,8 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
                                connect_timeout=settings.connect_timeout,
                                read_timeout=float(settings.operation_timeout + 10),
-                               operation_timeout=settings.operation_timeout, spn_service=settings.spn_service),
+                               operation_timeout=settings.operation_timeout, spn_service=settings.spn_service,
+                               transport=settings.transport),
         collect=CollectOptions(max_log_bytes=settings.max_log_bytes),
         run_dir=out_dir,
         advisory=advisory,

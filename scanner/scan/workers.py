@@ -225,7 +225,7 @@ class WorkerPool:
         while True:
             try:
                 message = worker.conn.recv()
-            except (EOFError, OSError):
+            except Exception:  # noqa: BLE001 - EOF, or the pipe closed under us at shutdown: the worker is gone
                 message = ("lost",)
             try:
                 self._loop.call_soon_threadsafe(self._on_message, worker, message)
@@ -428,7 +428,7 @@ async def _serve(conn: Connection, runner: Runner[Host, HostOutcome]) -> int:
         while True:
             try:
                 message = conn.recv()
-            except (EOFError, OSError):
+            except Exception:  # noqa: BLE001 - EOF or a broken pipe: the parent is gone
                 message = ("lost",)
             try:
                 loop.call_soon_threadsafe(handle, message)

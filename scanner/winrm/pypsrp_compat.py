@@ -36,6 +36,17 @@ def wrap_send_request(transport: Any, wrapper: Callable[[SendRequest], SendReque
     transport._send_request = wrapper(transport._send_request)
 
 
+def install_transport(wsman: Any, transport: Any) -> None:
+    """Put cmaudit's lean transport (scanner.winrm.lean) in place of pypsrp's requests-based `_TransportHTTP`.
+
+    `WSMan.transport` is a plain attribute; WSMan uses three things of it: `send(message,
+    retries_on_read_timeout=..., timeout=...)`, `endpoint` (the wsa:To header) and `close()`. The lean
+    transport is built from the replaced one's `endpoint`, `path` and `wrap_required`, so URL and encryption
+    policy stay pypsrp's. missing_internals() checks all of that is still so.
+    """
+    wsman.transport = transport
+
+
 def set_response_body(response: Any, body: bytes) -> None:
     """Store a body read in bounded chunks where requests keeps a read body (`Response._content`).
 
@@ -111,6 +122,15 @@ def missing_internals() -> list[str]:
         elif tuple(inspect.signature(method).parameters) != params:
             missing.append(f"_TransportHTTP.{name}{tuple(inspect.signature(method).parameters)}")
     from pypsrp.negotiate import HTTPNegotiateAuth
+    from pypsrp.wsman import WSMan
+
+    if "self.transport.send(" not in inspect.getsource(WSMan.invoke):
+        missing.append("WSMan.invoke -> self.transport.send")
+    if "self.transport.endpoint" not in inspect.getsource(WSMan._create_header):
+        missing.append("WSMan._create_header -> self.transport.endpoint")
+    init = inspect.getsource(_TransportHTTP.__init__)
+    missing += [f"_TransportHTTP.{name}" for name in ("endpoint", "path", "wrap_required")
+                if f"self.{name} =" not in init]
 
     if "self.contexts" not in inspect.getsource(HTTPNegotiateAuth):
         missing.append("HTTPNegotiateAuth.contexts")

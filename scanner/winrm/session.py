@@ -4,13 +4,18 @@ Safety defaults: message encryption is required on HTTP ("always"), TLS protects
 certificates are validated (against --ca-file when given). `insecure` is the single escape hatch: it
 turns off certificate validation and allows unencrypted Basic over HTTP.
 
-pypsrp blocks in requests/urllib3 and polls a never-ending command forever, so the session (a) clamps
-every HTTP timeout to what is left of the host's deadline and (b) can be aborted from the event-loop
-thread: `abort()` shuts down every socket it opened, which wakes a worker blocked in recv() at once.
+Transports: NTLM, Negotiate, Kerberos and Basic hosts get the lean http.client transport
+(scanner.winrm.lean); CredSSP and certificate hosts keep pypsrp's requests/urllib3 transport
+(`SessionOptions.transport = "requests"` forces it for every host). Both are hooked the same way here.
+
+pypsrp polls a never-ending command forever, so the session (a) clamps every HTTP timeout to what is left of
+the host's deadline and (b) can be aborted from the event-loop thread: `abort()` shuts down every socket it
+opened, which wakes a worker blocked in recv() at once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
@@ -25,8 +30,10 @@ from pypsrp.wsman import WSMan
 from scanner.model.errors import HostError, HostProtocolError, HostTimeout
 from scanner.winrm.faults import http_error_without_fault
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
+from scanner.winrm.lean import LEAN_AUTHS, LeanTransport, Reply, client_context
 from scanner.winrm.pypsrp_compat import (
     build_requests_session,
+    install_transport,
     negotiated_protocol,
     set_response_body,
     track_new_connections,
@@ -68,6 +75,7 @@ class SessionOptions:
     read_timeout: float = 30.0
     operation_timeout: int = 20  # WSMan OperationTimeout; read_timeout must exceed it
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE
+    transport: str = "auto"  # "auto": the lean http.client transport where the auth allows it; "requests": pypsrp's
 
 
 class Aborted(HostTimeout):
@@ -131,8 +139,15 @@ class HostSession:
             transport.read_timeout = min(self._read_timeout, left)
 
     def _instrument(self) -> None:
-        """Build the requests session now and track the sockets its pools open, so abort() can reach them."""
+        """Hook the transport: abort() must reach every socket, the reply bound and the trace every reply."""
         transport: Any = self.wsman.transport
+        if isinstance(transport, LeanTransport):
+            transport.before_connect = self._refuse_if_aborted
+            transport.on_connect = self._track_sock
+            transport.on_reply = self._lean_reply
+            self._max_reply = transport.max_reply
+            wrap_send_request(transport, self._guard_send)
+            return
         try:
             session = build_requests_session(transport)
         except (ValueError, ImportError) as exc:  # missing client certificate, requests-credssp absent, ...
@@ -152,6 +167,10 @@ class HostSession:
 
     def _track_socket(self, conn: Any) -> None:
         sock = getattr(conn, "sock", None)
+        if sock is not None:
+            self._track_sock(sock)
+
+    def _track_sock(self, sock: Any) -> None:
         if sock is not None:
             with self._lock:
                 self._sockets.append(sock)
@@ -182,8 +201,10 @@ class HostSession:
                 raise
             if not self._logon_logged:
                 self._logon_logged = True
+                transport: Any = self.wsman.transport
                 log.debug("%s: logged on with %s as %s", self.host.name,
-                          negotiated_protocol(self.wsman.transport) or self.host.auth,
+                          getattr(transport, "negotiated_protocol", None) or negotiated_protocol(transport)
+                          or self.host.auth,
                           self.host.username or "the configured account")
             # pypsrp parses replies with the stdlib parser: refuse DTDs/entities before it sees them.
             if any(marker in reply for marker in _HOSTILE_XML_MARKERS):
@@ -192,16 +213,24 @@ class HostSession:
 
         return guarded_send
 
+    def _log_reply(self, status: int, headers: Any, size: str, elapsed_s: float) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            offered = ", ".join(headers.get_all("WWW-Authenticate") or []) if hasattr(headers, "get_all") \
+                else headers.get("WWW-Authenticate", "")
+            offered = offered if status == 401 else ""
+            log.debug("%s: HTTP %s, %s bytes, %s, %.0f ms%s", self.host.name, status, size,
+                      headers.get("Content-Type", "no body"), elapsed_s * 1000,
+                      f"; offers {_schemes(offered)}" if offered else "")
+
+    def _lean_reply(self, reply: Reply) -> None:
+        self._log_reply(reply.status, reply.headers, str(reply.size), reply.elapsed)
+
     def _bound_reply(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Refuse a reply larger than any envelope we asked for, reading at most that much of it."""
         limit = self._max_reply
         declared = response.headers.get("Content-Length")
-        if log.isEnabledFor(logging.DEBUG):
-            offered = response.headers.get("WWW-Authenticate", "") if response.status_code == 401 else ""
-            log.debug("%s: HTTP %s, %s bytes, %s, %.0f ms%s", self.host.name, response.status_code,
-                      declared if declared is not None else "?", response.headers.get("Content-Type", "no body"),
-                      response.elapsed.total_seconds() * 1000,
-                      f"; offers {_schemes(offered)}" if offered else "")
+        self._log_reply(response.status_code, response.headers, declared if declared is not None else "?",
+                        response.elapsed.total_seconds())
         if declared is not None:
             size = int(declared) if declared.strip().isdigit() else limit + 1
             if size > limit:
@@ -290,7 +319,7 @@ def _build_wsman(owner: HostSession, host: Host, options: SessionOptions) -> _Co
         username, password = options.credential, None
     read_timeout = max(options.read_timeout, options.operation_timeout + 2)
     try:
-        return _CountingWSMan(
+        wsman = _CountingWSMan(
             owner,
             host.address,
             port=host.port,
@@ -312,3 +341,16 @@ def _build_wsman(owner: HostSession, host: Host, options: SessionOptions) -> _Co
         )
     except ValueError as exc:  # pypsrp's own validation of auth/encryption combinations
         raise HostError(host.name, f"cannot build the WinRM session: {exc}") from None
+    if options.transport != "requests" and auth in LEAN_AUTHS:
+        old_transport: Any = wsman.transport
+        if auth == "ntlm":  # what pypsrp names in NTLM's target info: the URL's host, service "host"
+            spn_host, spn_service = host.address, "host"
+        else:
+            spn_host, spn_service = host.name, options.spn_service
+        install_transport(wsman, LeanTransport(
+            endpoint=old_transport.endpoint, address=host.address, port=host.port, path=old_transport.path,
+            auth=auth, username=username, password=password, encrypt=old_transport.wrap_required,
+            tls=functools.partial(client_context, cert_validation) if https else None, spn_host=spn_host,
+            spn_service=spn_service, connection_timeout=options.connect_timeout, read_timeout=read_timeout,
+            max_reply=2 * options.max_envelope_size + REPLY_SLACK, verify=cert_validation))
+    return wsman

@@ -150,3 +150,21 @@ def test_unchanged_environment_after_the_run(kdc, tmp_path):
     with kerberos_fleet(kdc, hosts=1) as fleet:
         kscan(fleet, tmp_path, password=kdc.password, username=kdc.user)
     assert {k: v for k, v in os.environ.items() if k.startswith(("KRB5", "NTLM"))} == before
+
+
+@pytest.mark.parametrize("auth", ["kerberos", "negotiate"])
+def test_kerberos_over_https_binds_the_channel(kdc, tmp_path, monkeypatch, auth):
+    """Over HTTPS the Kerberos logon is bound to the TLS channel: a host expecting another certificate's
+    binding refuses it (no NTLM fallback without a password), the other host is judged."""
+    from spnego.channel_bindings import GssChannelBindings
+
+    ccache = f"FILE:{kdc.tmpdir / 'admin-ticket'}"
+    kdc.kinit(ccache)
+    monkeypatch.setenv("KRB5CCNAME", ccache)
+    with kerberos_fleet(kdc, hosts=2, auth=auth, tls=True) as fleet:
+        fleet.hosts[1]._server._bindings = GssChannelBindings(application_data=b"tls-server-end-point:" + bytes(32))
+        result = kscan(fleet, tmp_path, auth=auth, ca_file=fleet.ca_file)
+        assert fleet.hosts[0].counters.kerberos_logons >= 1
+    hosts = result.outcome.results.hosts
+    assert hosts[0].verdict is Verdict.AFFECTED, result.stderr
+    assert hosts[1].error is not None and hosts[1].error.category is ErrorCategory.AUTH

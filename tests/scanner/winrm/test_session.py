@@ -8,6 +8,7 @@ import pytest
 
 from scanner.model.errors import HostError, HostTimeout
 from scanner.model.host import Host
+from scanner.winrm.lean import LeanTransport
 from scanner.winrm.session import HostSession, SessionOptions
 
 
@@ -32,22 +33,30 @@ def _session(host: Host, **options: object) -> HostSession:
     ],
 )
 def test_message_encryption_on_http_only(scheme: str, auth: str, encrypted: bool) -> None:
-    """Over HTTP every message is encrypted by the auth layer; over HTTPS, TLS does that job."""
+    """Over HTTP every message is encrypted by the auth layer; over HTTPS, TLS does that job. NTLM, Negotiate,
+    Kerberos and Basic go through the lean http.client transport, CredSSP through pypsrp's requests one."""
     session = _session(_host(scheme, auth))
     try:
         assert session.wsman.transport.wrap_required is encrypted
-        assert session.wsman.transport.session.verify not in (False, None)  # type: ignore[operator]  # True or a CA bundle
+        assert _verify(session) not in (False, None)  # True or a CA bundle
+        assert isinstance(session.wsman.transport, LeanTransport) is (auth != "credssp")
     finally:
         session.close()
 
 
-def test_certificate_checks_follow_options() -> None:
-    """--ca-file validates against that CA; --insecure turns validation off."""
-    with_ca = _session(_host("https", "basic"), ca_file="/etc/ca.pem")
-    insecure = _session(_host("https", "basic"), insecure=True)
+def _verify(session: HostSession) -> object:
+    transport = session.wsman.transport
+    return transport.verify if isinstance(transport, LeanTransport) else transport.session.verify
+
+
+@pytest.mark.parametrize("transport", ["auto", "requests"])
+def test_certificate_checks_follow_options(transport: str) -> None:
+    """--ca-file validates against that CA; --insecure turns validation off (either transport)."""
+    with_ca = _session(_host("https", "basic"), ca_file="/etc/ca.pem", transport=transport)
+    insecure = _session(_host("https", "basic"), insecure=True, transport=transport)
     try:
-        assert with_ca.wsman.transport.session.verify == "/etc/ca.pem"
-        assert insecure.wsman.transport.session.verify is False
+        assert _verify(with_ca) == "/etc/ca.pem"
+        assert _verify(insecure) is False
     finally:
         with_ca.close()
         insecure.close()

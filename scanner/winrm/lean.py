@@ -1,0 +1,410 @@
+"""The lean keep-alive HTTP transport under pypsrp's WSMan: the standard library's http.client, one
+connection per host, NTLM/Negotiate/Kerberos (or Basic) and WinRM message encryption done here.
+
+pypsrp stays the WS-Management/WinRS layer (envelopes, shells, commands, faults); this replaces only what
+carries its bytes: pypsrp's `_TransportHTTP` with requests, urllib3 and their auth hooks, which cost ~0.5 ms
+of CPU per request against ~0.12 ms for http.client (bench/bench_cpu.py measures both, and hand-written
+framing: 0.04 ms, not worth owning an HTTP parser for). What it keeps from the old path:
+- the same requests per WS-Man action, and one fewer per host: no anonymous probe POST; the first request
+  carries the first security token (the WWW-Authenticate of the 401 tells which schemes a server takes);
+- message encryption with pypsrp's own `WinRMEncryption` (MS-WSMV multipart/encrypted) over HTTP, channel
+  binding (RFC 5929 tls-server-end-point) over HTTPS, the Kerberos scheme where a server offers only that;
+- replies: Content-Length or chunked (http.client decodes both), at most `max_reply` bytes read, a larger
+  one refused before it is buffered;
+- the deadline (the owner lowers connection_timeout/read_timeout before each request) and abort (the owner
+  learns each socket through `on_connect` and shuts it down from another thread: a blocked read returns);
+- the same exceptions as pypsrp's requests transport (requests' ConnectionError/ConnectTimeout/ReadTimeout/
+  SSLError with the socket error as cause, pypsrp's AuthenticationError and WinRMTransportError), so
+  scanner.winrm.faults translates both transports alike and WSMan parses faults as before.
+
+Which hosts use it: ntlm, negotiate, kerberos (HTTP and HTTPS) and basic (HTTPS, or HTTP with --insecure).
+CredSSP (requests-credssp's TLS-in-HTTP exchange) and certificate auth (a client certificate in requests'
+TLS set-up) stay on pypsrp's requests transport.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.client
+import os
+import re
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import spnego
+import spnego.channel_bindings
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from pypsrp.encryption import WinRMEncryption
+from pypsrp.exceptions import AuthenticationError, WinRMTransportError
+
+from scanner.model.errors import HostProtocolError
+
+LEAN_AUTHS = ("ntlm", "negotiate", "kerberos", "basic")  # the rest (credssp, certificate) stay on requests
+USER_AGENT = "Python PSRP Client"  # what pypsrp sends: servers and their logs see the same client
+_BOUNDARY = re.compile(r'boundary=["\']?([^"\';]+)')
+_SCHEMES = ("Negotiate", "Kerberos", "NTLM")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer, for the owner's trace: status, headers, body size and time taken."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    size: int
+    elapsed: float
+
+
+@dataclass(slots=True)
+class Request:
+    """One HTTP exchange: a body (the SOAP envelope, or empty for the logon set-up) and what it is for."""
+
+    body: bytes
+    handshake: bool = False
+
+
+class _Connection(http.client.HTTPConnection):
+    def __init__(self, owner: LeanTransport, host: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._owner = owner
+
+    def connect(self) -> None:
+        self._owner._before_connect()
+        super().connect()
+        self._owner._connected(self.sock)
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    def __init__(self, owner: LeanTransport, host: str, port: int, timeout: float, context: ssl.SSLContext) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._owner = owner
+
+    def connect(self) -> None:
+        self._owner._before_connect()
+        super().connect()
+        self._owner._connected(self.sock)
+
+
+@functools.lru_cache(maxsize=16)
+def client_context(verify: bool | str) -> ssl.SSLContext:
+    """The TLS client context for `verify` as pypsrp/requests take it (True: the CA bundle requests would use,
+    a path: that CA file, False: --insecure). One per setting for the whole run: loading a CA bundle costs
+    milliseconds of CPU, and an SSLContext is safe to share between threads."""
+    if verify is False:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if verify is True:
+        verify = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                  or requests.utils.DEFAULT_CA_BUNDLE_PATH)
+    return ssl.create_default_context(cafile=verify)
+
+
+def tls_server_end_point(certificate_der: bytes) -> bytes:
+    """RFC 5929 channel binding data: the certificate's hash (SHA-256 for MD5/SHA-1 signed ones)."""
+    try:
+        algorithm = x509.load_der_x509_certificate(certificate_der).signature_hash_algorithm
+    except (UnsupportedAlgorithm, ValueError):
+        algorithm = None
+    if algorithm is None or algorithm.name in ("md5", "sha1"):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(certificate_der)
+    return b"tls-server-end-point:" + digest.finalize()
+
+
+class LeanTransport:
+    """What pypsrp's WSMan needs of a transport (`send`, `endpoint`, `close`), over http.client."""
+
+    def __init__(self, *, endpoint: str, address: str, port: int, path: str, auth: str, username: Any,
+                 password: str | None, encrypt: bool, tls: Callable[[], ssl.SSLContext] | None, spn_host: str,
+                 spn_service: str, connection_timeout: float, read_timeout: float, max_reply: int,
+                 verify: bool | str = True) -> None:
+        self.endpoint = endpoint
+        self.wrap_required = encrypt  # as pypsrp's transport names it: WinRM message encryption on
+        self.verify = verify  # the certificate check the TLS context was built for (HTTPS)
+        self.connection_timeout = connection_timeout
+        self.read_timeout = read_timeout
+        self.max_reply = max_reply
+        self.negotiated_protocol: str | None = None
+        # set by the owner (scanner.winrm.session.HostSession)
+        self.before_connect: Callable[[], None] = lambda: None
+        self.on_connect: Callable[[socket.socket], None] = lambda sock: None
+        self.on_reply: Callable[[Reply], None] = lambda reply: None
+        self._address, self._port, self._path = address, port, "/" + path.lstrip("/")
+        self._auth = auth
+        self._username, self._password = username, password
+        self._encrypt = encrypt
+        self._tls = tls  # builds the TLS context on the first connection (HTTPS); None for HTTP
+        self._spn_host, self._spn_service = spn_host, spn_service
+        self._conn: http.client.HTTPConnection | None = None
+        self._connections = 0  # connections opened: a new one must log on again (HTTP.sys ties it to one)
+        self._logged_on = -1  # the connection number the logon happened on
+        self._context: Any = None
+        self._encryption: WinRMEncryption | None = None
+        if auth == "basic":
+            if username is None or password is None:
+                raise ValueError("For basic auth, the username and password must be specified")
+            raw = f"{username}:{password}".encode()
+            self._basic: str | None = "Basic " + base64.b64encode(raw).decode()
+        else:
+            self._basic = None
+
+    # -- pypsrp's transport interface ------------------------------------------------------------------------
+    def send(self, message: bytes, *, retries_on_read_timeout: int = 0,
+             timeout: float | tuple[float, float] | None = None) -> bytes:
+        """Send one SOAP envelope and answer the reply's SOAP (decrypted); logs on first where needed."""
+        for attempt in (1, 2):
+            if self._basic is None and self._logged_on != self._connections_after_reuse():
+                self._send_request(Request(b"", handshake=True), timeout=timeout)
+            try:
+                return self._send_request(Request(message), timeout=timeout)
+            except _LoggedOff:
+                if attempt == 2:
+                    raise AuthenticationError(f"Failed to authenticate the user {self._user_text()} with "
+                                              f"{self._auth}") from None
+                self._logged_on = -1  # the server forgot the logon (a new connection): log on again, once
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    # -- one exchange (HostSession wraps this: deadline, abort, DTD refusal) ---------------------------------
+    def _send_request(self, request: Request, timeout: float | tuple[float, float] | None = None) -> bytes:
+        read_timeout = self.read_timeout
+        if isinstance(timeout, int | float) and timeout > 0:
+            read_timeout = min(read_timeout, float(timeout))
+        if request.handshake:
+            self._log_on(read_timeout)
+            return b""
+        headers = {"Content-Type": "application/soap+xml;charset=UTF-8"}
+        body = request.body
+        if self._basic is not None:
+            headers["Authorization"] = self._basic
+        elif self._encrypt:
+            assert self._encryption is not None
+            content_type, body = self._encryption.wrap_message(body)
+            headers["Content-Type"] = (f'{content_type};protocol="{self._encryption.protocol}";'
+                                       'boundary="Encrypted Boundary"')
+        status, reply_headers, data = self._round_trip(body, headers, read_timeout)
+        if status == 401:
+            if self._basic is None:
+                raise _LoggedOff()
+            raise AuthenticationError(f"Failed to authenticate the user {self._user_text()} with {self._auth}")
+        text = self._unwrap(reply_headers, data)
+        if status != 200:
+            raise WinRMTransportError("http", status, text.decode("utf-8", "replace"))
+        return text
+
+    def _unwrap(self, headers: http.client.HTTPMessage, data: bytes) -> bytes:
+        content_type = headers.get("Content-Type", "")
+        if content_type.startswith(("multipart/encrypted;", "multipart/x-multi-encrypted;")):
+            found = _BOUNDARY.search(content_type)
+            if self._encryption is None or found is None:
+                raise HostProtocolError(self._address, "an encrypted reply without a logon or a MIME boundary")
+            return bytes(self._encryption.unwrap_message(data, found.group(1)))
+        return data
+
+    # -- logon ---------------------------------------------------------------------------------------------
+    def _log_on(self, read_timeout: float) -> None:
+        """NTLM/Negotiate/Kerberos on an empty POST, token by token, until the server accepts the logon.
+
+        The first POST already carries the first token (no anonymous probe). When the server does not offer
+        the scheme (`WWW-Authenticate: Kerberos` only), the logon starts over with what it offers, as pypsrp
+        does: Kerberos for negotiate/kerberos, an error for ntlm.
+        """
+        self._context, self._encryption, self.negotiated_protocol = None, None, None
+        scheme, provider = ("Negotiate", self._auth)
+        for _restart in range(2):
+            context = self._new_context(provider)
+            token = context.step()
+            while True:
+                self._socket()
+                connection = self._connections
+                status, headers, _data = self._round_trip(b"", {"Authorization": f"{scheme} "
+                                                                + base64.b64encode(token or b"").decode()},
+                                                          read_timeout)
+                in_token = _token(headers, scheme)
+                if status == 401 and in_token:
+                    if connection != self._connections or self._conn is None or self._conn.sock is None:
+                        raise AuthenticationError("the server closed the connection in the middle of the logon")
+                    token = context.step(in_token)
+                    continue
+                if status == 401:
+                    offered = _offered(headers)
+                    if scheme.lower() not in offered and not context.complete:
+                        other = next((s for s in _SCHEMES if s.lower() in offered), None)
+                        if other == "Kerberos" and provider in ("negotiate", "kerberos"):
+                            scheme, provider = "Kerberos", "kerberos"
+                            break  # start over under the Kerberos scheme
+                        raise ValueError(f"Server responded with the auth protocol '{other or 'none'}' which is "
+                                         f"incompatible with the specified auth_provider '{self._auth}'")
+                    raise AuthenticationError(f"Failed to authenticate the user {self._user_text()} with "
+                                              f"{self._auth}")
+                if in_token and not context.complete:
+                    context.step(in_token)  # Kerberos' AP-REP / SPNEGO's mechListMIC completes the context
+                if status != 200:
+                    raise WinRMTransportError("http", status, _data.decode("utf-8", "replace"))
+                self._context = context
+                self._logged_on = self._connections
+                self.negotiated_protocol = getattr(context, "negotiated_protocol", None)
+                if self._encrypt:
+                    protocol = WinRMEncryption.KERBEROS if scheme == "Kerberos" else WinRMEncryption.SPNEGO
+                    self._encryption = WinRMEncryption(context, protocol)
+                return
+        raise AuthenticationError(f"Failed to authenticate the user {self._user_text()} with {self._auth}")
+
+    def _new_context(self, provider: str) -> Any:
+        bindings = None
+        if self._tls is not None:
+            sock = self._socket()
+            der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+            if der:
+                bindings = spnego.channel_bindings.GssChannelBindings(application_data=tls_server_end_point(der))
+        options = spnego.NegotiateOptions.wrapping_winrm if self._encrypt else spnego.NegotiateOptions(0)
+        return spnego.client(self._username, self._password, hostname=self._spn_host, service=self._spn_service,
+                             channel_bindings=bindings, context_req=spnego.ContextReq.default, protocol=provider,
+                             options=options)
+
+    def _user_text(self) -> str:
+        return self._username if isinstance(self._username, str) else "(credential)"
+
+    def _connections_after_reuse(self) -> int:
+        """The connection number the next request will go out on (a closed one is replaced first)."""
+        if self._conn is None or self._conn.sock is None:
+            return self._connections + 1
+        return self._connections
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+    def _socket(self) -> socket.socket:
+        try:
+            conn = self._connection()
+        except OSError as exc:  # the CA file cannot be read
+            raise _connect_error(exc) from exc
+        if conn.sock is None:
+            try:
+                conn.connect()
+            except BaseException as exc:
+                raise _connect_error(exc) from exc
+        assert conn.sock is not None
+        return conn.sock
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self._tls is not None:
+                self._conn = _TLSConnection(self, self._address, self._port, self.connection_timeout, self._tls())
+            else:
+                self._conn = _Connection(self, self._address, self._port, self.connection_timeout)
+        self._conn.timeout = self.connection_timeout
+        return self._conn
+
+    def _before_connect(self) -> None:
+        self.before_connect()
+
+    def _connected(self, sock: socket.socket) -> None:
+        self._connections += 1
+        with_nodelay(sock)
+        self.on_connect(sock)
+
+    def _round_trip(self, body: bytes, headers: dict[str, str], read_timeout: float,
+                    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """POST `body`; answer (status, headers, body read within the bound). Network errors come out as
+        requests' exceptions (the vocabulary scanner.winrm.faults translates)."""
+        sock = self._socket()
+        conn = self._conn
+        assert conn is not None
+        headers = {"User-Agent": USER_AGENT, "Connection": "Keep-Alive", **headers}
+        started = time.monotonic()
+        try:
+            sock.settimeout(read_timeout)
+            conn.request("POST", self._path, body, headers)
+            response = conn.getresponse()
+            declared = response.getheader("Content-Length")
+            if declared is not None:
+                size = int(declared) if declared.strip().isdigit() else self.max_reply + 1
+                if size > self.max_reply:
+                    self.close()
+                    raise HostProtocolError(self._address,
+                                            f"reply of {size} bytes exceeds the {self.max_reply}-byte bound")
+            data = response.read(self.max_reply + 1)
+            if len(data) > self.max_reply:
+                self.close()
+                raise HostProtocolError(self._address,
+                                        f"reply without length exceeds the {self.max_reply}-byte bound")
+            if not response.isclosed():  # the bound left nothing unread, but be sure the next reply starts clean
+                response.read()
+            if response.will_close:
+                self.close()
+        except HostProtocolError:
+            raise
+        except BaseException as exc:
+            self.close()
+            raise _exchange_error(exc) from exc
+        self.on_reply(Reply(response.status, response.headers, len(data), time.monotonic() - started))
+        return response.status, response.headers, data
+
+
+class _LoggedOff(Exception):
+    """A 401 on an authenticated request: the server no longer knows this connection's logon."""
+
+
+def with_nodelay(sock: socket.socket) -> None:
+    """No Nagle: a request's head and body leave at once (http.client sends them in two writes)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
+
+
+def _offered(headers: http.client.HTTPMessage) -> set[str]:
+    schemes: set[str] = set()
+    for value in headers.get_all("WWW-Authenticate") or []:
+        for part in value.split(","):
+            name = part.strip().split(" ", 1)[0]
+            if name:
+                schemes.add(name.lower())
+    return schemes
+
+
+def _token(headers: http.client.HTTPMessage, scheme: str) -> bytes | None:
+    """The security token the server sent under `scheme` (None without one)."""
+    for value in headers.get_all("WWW-Authenticate") or []:
+        for part in value.split(","):
+            name, _, token = part.strip().partition(" ")
+            if name.lower() == scheme.lower() and token.strip():
+                try:
+                    return base64.b64decode(token.strip())
+                except ValueError:
+                    return None
+    return None
+
+
+def _connect_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, requests.RequestException) or not isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return requests.exceptions.SSLError(str(exc))
+    if isinstance(exc, TimeoutError):
+        return requests.exceptions.ConnectTimeout(str(exc))
+    return requests.exceptions.ConnectionError(str(exc))
+
+
+def _exchange_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, ssl.SSLError):
+        return requests.exceptions.SSLError(str(exc))
+    if isinstance(exc, TimeoutError):
+        return requests.exceptions.ReadTimeout(str(exc))
+    if isinstance(exc, OSError | http.client.HTTPException):
+        return requests.exceptions.ConnectionError(f"{type(exc).__name__}: {exc}")
+    return exc
