@@ -552,11 +552,14 @@ class WinRS:
         filler = int(self.faults.huge_mb * 1024 * 1024)
         command_id = _new_id()
         inject, pattern = int(self.faults.bigline_mb * 1024 * 1024), b"A"
+        inject_at = result.stdout.find(b"\n") + 1
         if not inject and self.faults.nulflood_mb and "type " in command_line.lower():
+            # inside the file printed: after the first line break past the middle of the output (a command's
+            # output is mostly the file it types, whatever short lines come before it)
             inject, pattern = int(self.faults.nulflood_mb * 1024 * 1024), b"\x00"
+            inject_at = result.stdout.find(b"\n", len(result.stdout) // 2) + 1
         shell.commands[command_id] = _Command(
-            stdout=_Output(result.stdout, filler, inject_at=result.stdout.find(b"\n") + 1, inject=inject,
-                           pattern=pattern),
+            stdout=_Output(result.stdout, filler, inject_at=inject_at, inject=inject, pattern=pattern),
             stderr=_Output(result.stderr),
             exit_code=result.exit_code,
             ready_at=time.monotonic() + self.faults.command_delay_s,

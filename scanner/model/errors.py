@@ -5,12 +5,17 @@
     |   +-- InventoryError       an inventory file/line that cannot be read (carries file, line)
     |   +-- AdvisoryFileError    an advisory TOML that fails validation (carries file, key)
     |   +-- LogFileError         a log file given to `cmaudit check` that cannot be read
-    +-- HostError                one host could not be collected (carries host, category, fault code);
-        |                        becomes that host's ERROR verdict, never aborts the fleet
-        +-- HostUnreachable      refused, reset, DNS, TLS handshake
+    +-- HostError                one host could not be collected (carries host, category, fault code and a
+        |                        hint an admin can act on); becomes that host's ERROR verdict, never aborts
+        |                        the fleet. `feeds_breaker`: a rejected credential, counted by the lockout
+        |                        breaker (only HostAuthFailed by default)
+        +-- HostUnreachable      refused, reset, DNS, no WinRM listener at that port
         +-- HostTimeout          connect/read timeout or the per-host deadline
         +-- HostAuthFailed       401/credentials rejected (never retried)
-        +-- HostProtocolError    malformed XML, unexpected WSMan fault, HTTP 5xx, oversize reply
+        +-- HostAccessDenied     logged on, but not allowed: not an administrator, remote shells disabled,
+        |                        a registry key or log file the account may not read (never retried)
+        +-- HostTLSError         the TLS handshake failed: certificate, or a TLS 1.0-only listener
+        +-- HostProtocolError    malformed XML, unexpected WSMan fault, HTTP 5xx, oversize reply, quotas
         +-- HostInterrupted      the run was stopped before or while this host was scanned
         +-- HostAuthSkipped      not tried: the auth breaker tripped for this host's account
         +-- HostLocalError       the jump box failed (cannot save the evidence): not the host's fault
@@ -54,17 +59,26 @@ class LogFileError(UsageError):
 
 
 class HostError(CmauditError):
-    """A host that could not be collected; `retryable` marks transient failures."""
+    """A host that could not be collected; `retryable` marks transient failures, `hint` says what to do."""
 
     category: ErrorCategory = ErrorCategory.OTHER
     retryable: bool = False
+    feeds_breaker: bool = False  # a credential the server rejected: counts towards the lockout breaker
 
     def __init__(self, host: str, message: str, *, fault_code: int | None = None,
-                 retryable: bool | None = None) -> None:
-        self.host, self.message, self.fault_code = host, message, fault_code
+                 retryable: bool | None = None, hint: str = "", feeds_breaker: bool | None = None) -> None:
+        self.host, self.message, self.fault_code, self.hint = host, message, fault_code, hint
         if retryable is not None:
             self.retryable = retryable
+        if feeds_breaker is not None:
+            self.feeds_breaker = feeds_breaker
         super().__init__(f"{host}: {message}")
+
+    def again(self, *, message: str | None = None, hint: str | None = None) -> HostError:
+        """The same error (class, code, retry and breaker flags) with another message or hint."""
+        return type(self)(self.host, self.message if message is None else message, fault_code=self.fault_code,
+                          retryable=self.retryable, hint=self.hint if hint is None else hint,
+                          feeds_breaker=self.feeds_breaker)
 
 
 class HostUnreachable(HostError):
@@ -79,6 +93,17 @@ class HostTimeout(HostError):
 
 class HostAuthFailed(HostError):
     category = ErrorCategory.AUTH
+    retryable = False
+    feeds_breaker = True
+
+
+class HostAccessDenied(HostError):
+    category = ErrorCategory.ACCESS
+    retryable = False
+
+
+class HostTLSError(HostError):
+    category = ErrorCategory.TLS
     retryable = False
 
 

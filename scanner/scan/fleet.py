@@ -45,6 +45,7 @@ class ScanSettings:
     auth: str = "ntlm"
     port: int | None = None
     scheme: str = "http"
+    tls: str = "modern"  # default TLS for hosts whose inventory entry does not say (legacy: 2003/2008 listeners)
     ca_file: str | None = None
     insecure: bool = False
     concurrency: int = 32
@@ -131,7 +132,7 @@ def run_scan(
     err = err or sys.stderr
     started = utc_now()
     inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
-                               default_auth=settings.auth)
+                               default_auth=settings.auth, default_tls=settings.tls)
     advisory = load_advisory()
     out_dir = settings.output or default_output_dir()
     warnings = list(inventory.warnings)
@@ -150,7 +151,9 @@ def run_scan(
         try:
             validate_transport(host, insecure=settings.insecure)
         except UsageError as exc:
-            refused[host.key] = HostError(host.name, str(exc))
+            refused[host.key] = HostError(host.name, str(exc),
+                                          hint="Use https for this host (inventory `transport`), or another auth "
+                                               "method; --insecure allows it but sends the password readable.")
             continue
         user = host.username or settings.username
         secret = resolver.secret(host, username=user)
@@ -160,7 +163,9 @@ def run_scan(
             where = f"${host.password_env} or " if host.password_env else ""
             refused[host.key] = HostAuthFailed(
                 host.name, f"no password for {user or 'the WinRM account'}: set {where}${settings.password_env}, "
-                "store it in the keyring, or run on a terminal to be prompted")
+                "store it in the keyring, or run on a terminal to be prompted", feeds_breaker=False,
+                hint=f"Set {where}${settings.password_env} to the account's password (or store it in the keyring), "
+                     "then scan again.")
     if inventory.hosts and len(refused) == len(inventory.hosts):
         first = next(iter(refused.values()))
         raise UsageError(f"no host can be scanned: {first.message}")

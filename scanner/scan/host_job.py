@@ -100,14 +100,16 @@ class ScanJob:
     def _collect(self) -> Collected:
         """The WinRM exchange, the only part whose exceptions are translated into the server's errors."""
         secrets = self.context.secrets
+        # the account actually used: hints about local accounts (UAC) and Basic need it
+        target = replace(self.host, username=self.host.username or self.context.session.username)
         try:
             return self._exchange()
         except HostError as exc:
-            raise translate(exc, self.host.name, secrets=secrets) from None
+            raise translate(exc, self.host.name, secrets=secrets, target=target) from None
         except Exception as exc:  # noqa: BLE001 - pypsrp/requests/pyspnego: translated in the one place that knows how
             if self._aborted.is_set():
                 raise Aborted(self.host.name, "aborted") from None
-            raise translate(exc, self.host.name, secrets=secrets) from None
+            raise translate(exc, self.host.name, secrets=secrets, target=target) from None
 
     def _exchange(self) -> Collected:
         options = self.context.session

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from scanner import __version__
 from scanner.advisory.loader import Advisory
 from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict
+from scanner.model.remediation import category_hint
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.runner import HostRun
 
@@ -33,7 +34,8 @@ def host_result(run: HostRun[Host, HostOutcome]) -> HostResult:
             verdict=Verdict.ERROR,
             reasons=(error.message if error is not None else "no result",),
             site_code=host.site_code,
-            error=HostFailure(error.category, error.message) if error is not None else None,
+            error=HostFailure(error.category, error.message, error.hint or category_hint(error.category.value))
+            if error is not None else None,
             **common,
         )
     outcome = run.value

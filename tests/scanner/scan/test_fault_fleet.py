@@ -46,7 +46,7 @@ FAULTS: dict[int, tuple[str, ErrorCategory | None, int]] = {
     41: ("drip:1", ErrorCategory.TIMEOUT, 1),
 }
 BAD_CREDENTIAL = 3  # healthy host whose inventory row names its own (wrong) password variable
-TLS_FAULTS = {1: ("expiredcert", ErrorCategory.UNREACHABLE), 2: ("untrustedcert", ErrorCategory.UNREACHABLE)}
+TLS_FAULTS = {1: ("expiredcert", ErrorCategory.TLS), 2: ("untrustedcert", ErrorCategory.TLS)}
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +104,12 @@ def test_faulty_host_ends_in_its_category(fault_run: dict[str, Any], index: int)
 
 @pytest.mark.parametrize("index", [pytest.param(i, id=f[0]) for i, f in TLS_FAULTS.items()])
 def test_bad_certificate_is_refused_without_retry(fault_run: dict[str, Any], index: int) -> None:
-    """An expired or untrusted HTTPS certificate ends the host as unreachable (TLS), once, never trusted."""
+    """An expired or untrusted HTTPS certificate ends the host as ERROR/tls, once, never trusted, with a hint naming
+    --ca-file."""
     host = fault_run["result"].by_port()[fault_run["tls_ports"][index]]
     assert host.verdict is Verdict.ERROR and host.error is not None
     assert host.error.category is TLS_FAULTS[index][1] and "certificate" in host.error.message, host.error
+    assert "--ca-file" in host.error.hint
     assert host.attempts == 1
 
 

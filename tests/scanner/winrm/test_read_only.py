@@ -26,6 +26,9 @@ pytestmark = pytest.mark.network
     pytest.param('mkdir C:\\x', id="mkdir"),
     pytest.param('echo x & move a b', id="move"),
     pytest.param('cmd /c del x', id="nested-cmd"),
+    pytest.param('type "C:\\a.log" 2>&1 || del C:\\a.log', id="or-else-writes"),
+    pytest.param('type "C:\\a.log" 2> "C:\\err.txt"', id="stderr-to-file"),
+    pytest.param('reg query "HKLM\\X" 2>&1 > C:\\out.txt', id="merged-to-file"),
 ])
 def test_checker_refuses_writing_commands(line: str) -> None:
     """The allowlist rejects every command that writes or could, so the fleet proof below can fail."""
@@ -35,6 +38,9 @@ def test_checker_refuses_writing_commands(line: str) -> None:
 @pytest.mark.parametrize("line", [
     pytest.param('echo ==cmaudit:0a1b:nsetup== & reg query "HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup"', id="registry"),
     pytest.param('echo ==m:lo_== & type "C:\\SMS & Co\\Logs\\wsyncmgr.lo_" & echo ==m:end==', id="quoted-amp"),
+    pytest.param('echo ==m:nsetup== & reg query "HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup" 2>&1 '
+                 '|| echo ==m:nsetup.failed==', id="checked-registry"),
+    pytest.param('echo ==m:log== & type "C:\\L\\wsyncmgr.log" 2>&1 || echo ==m:log.failed==', id="checked-type"),
 ])
 def test_checker_accepts_reads(line: str) -> None:
     """The allowlist accepts the shapes a scan sends, including a quoted path with `&`."""
