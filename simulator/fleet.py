@@ -217,7 +217,10 @@ class Fleet:
             raise RuntimeError("fleet already started")
         self.hosts = []
         try:
-            self._ntlm_store = NtlmStore([(self._account.principal, self._account.password)])
+            logons = [(self._account.principal, self._account.password)]
+            if self.domain:  # NTLM also takes the UPN form user@dns.domain, as a domain controller does
+                logons.append((f"{self._account.user}@{self.domain}", self._account.password))
+            self._ntlm_store = NtlmStore(logons)
             servers = []
             for index, profile in enumerate(self._profiles):
                 computer = f"CM{index:03d}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from scanner.model.options import BOUNDS, Seconds, WholeNumber
+from scanner.model.options import BOUNDS, SPN_SERVICE, Seconds, WholeNumber
 
 
 def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -52,3 +52,10 @@ positive_int = whole_number(1)
 non_negative_int = whole_number(0)
 port = _whole(WholeNumber(1, 65535))
 seconds = _seconds(Seconds())
+
+
+def spn_service(text: str) -> str:
+    """A Kerberos SPN service class such as HTTP, WSMAN or host."""
+    if not SPN_SERVICE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an SPN service class (e.g. HTTP, WSMAN, host)")
+    return text

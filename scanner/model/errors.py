@@ -5,13 +5,16 @@
     |   +-- InventoryError       an inventory file/line that cannot be read (carries file, line)
     |   +-- AdvisoryFileError    an advisory TOML that fails validation (carries file, key)
     |   +-- LogFileError         a log file given to `cmaudit check` that cannot be read
+    |   +-- KerberosSetupError   Kerberos unusable from this jump box before any host is contacted: no gssapi,
+    |                            no or expired ticket, password refused by the KDC (carries reason, hint)
     +-- HostError                one host could not be collected (carries host, category, fault code and a
         |                        hint an admin can act on); becomes that host's ERROR verdict, never aborts
-        |                        the fleet. `feeds_breaker`: a rejected credential, counted by the lockout
-        |                        breaker (only HostAuthFailed by default)
+        |                        the fleet. `password_rejected`: the one kind of failure the lockout breaker
+        |                        counts
         +-- HostUnreachable      refused, reset, DNS, no WinRM listener at that port
         +-- HostTimeout          connect/read timeout or the per-host deadline
-        +-- HostAuthFailed       401/credentials rejected (never retried)
+        +-- HostAuthFailed       logon failed: credentials rejected, or Kerberos could not get or use a ticket
+        |                        (never retried; only `password_rejected` ones feed the lockout breaker)
         +-- HostAccessDenied     logged on, but not allowed: not an administrator, remote shells disabled,
         |                        a registry key or log file the account may not read (never retried)
         +-- HostTLSError         the TLS handshake failed: certificate, or a TLS 1.0-only listener
@@ -58,27 +61,36 @@ class LogFileError(UsageError):
         super().__init__(f"{path}: {message}")
 
 
+class KerberosSetupError(UsageError):
+    """Kerberos cannot work from this jump box: one line with the reason and what to do about it."""
+
+    def __init__(self, reason: str, *, hint: str = "", password_rejected: bool = False) -> None:
+        self.reason, self.hint, self.password_rejected = reason, hint, password_rejected
+        super().__init__(f"{reason} (hint: {hint})" if hint else reason)
+
+
 class HostError(CmauditError):
-    """A host that could not be collected; `retryable` marks transient failures, `hint` says what to do."""
+    """A host that could not be collected; `retryable` marks transient failures, `hint` says what an admin
+    can do, `password_rejected` marks the one kind of failure that counts towards an account lockout."""
 
     category: ErrorCategory = ErrorCategory.OTHER
     retryable: bool = False
-    feeds_breaker: bool = False  # a credential the server rejected: counts towards the lockout breaker
+    password_rejected: bool = False
 
     def __init__(self, host: str, message: str, *, fault_code: int | None = None,
-                 retryable: bool | None = None, hint: str = "", feeds_breaker: bool | None = None) -> None:
+                 retryable: bool | None = None, hint: str = "", password_rejected: bool | None = None) -> None:
         self.host, self.message, self.fault_code, self.hint = host, message, fault_code, hint
         if retryable is not None:
             self.retryable = retryable
-        if feeds_breaker is not None:
-            self.feeds_breaker = feeds_breaker
+        if password_rejected is not None:
+            self.password_rejected = password_rejected
         super().__init__(f"{host}: {message}")
 
     def again(self, *, message: str | None = None, hint: str | None = None) -> HostError:
         """The same error (class, code, retry and breaker flags) with another message or hint."""
         return type(self)(self.host, self.message if message is None else message, fault_code=self.fault_code,
                           retryable=self.retryable, hint=self.hint if hint is None else hint,
-                          feeds_breaker=self.feeds_breaker)
+                          password_rejected=self.password_rejected)
 
 
 class HostUnreachable(HostError):
@@ -94,7 +106,7 @@ class HostTimeout(HostError):
 class HostAuthFailed(HostError):
     category = ErrorCategory.AUTH
     retryable = False
-    feeds_breaker = True
+    password_rejected = True  # unless the translation knows better (a Kerberos ticket refused, no password given)
 
 
 class HostAccessDenied(HostError):

@@ -437,7 +437,7 @@ def host_from_dict(d: dict[str, Any]) -> HostResult:
             ),
         ),
         error=None if not err else HostFailure(ErrorCategory(err["category"]), _text(err["message"], "error.message"),
-                                               _text(err.get("hint", ""), "error.hint")),
+                                               _text(err.get("hint") or "", "error.hint")),
         started=_opt_text(d.get("started"), "started"),
         finished=_opt_text(d.get("finished"), "finished"),
         seconds=float(d.get("seconds") or 0.0),

@@ -25,9 +25,12 @@ from scanner.scan.progress import Progress
 from scanner.scan.results import assemble, host_result, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
+from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 from scanner.winrm.session import SessionOptions
 
 if TYPE_CHECKING:
+    from inventory import Inventory
+    from scanner.advisory.loader import Advisory
     from scanner.model.host import Host
     from scanner.weekly.mail import MailSettings
 
@@ -61,6 +64,7 @@ class ScanSettings:
     grace: float = 3.0
     backoff_base: float = 0.5
     log_file: Path | None = None  # append an audit trail of hosts contacted (no secrets)
+    spn_service: str = DEFAULT_SPN_SERVICE  # Kerberos SPN service class: HTTP (WinRM's), WSMAN or host
     history: Path | None = None  # record the run here (and show changes since the last one); None: don't
     keep_runs: int | None = None  # retention after recording
 
@@ -122,11 +126,10 @@ def run_scan(
 ) -> ScanOutcome:
     """Scan every host of the inventory; always writes results.json covering every host."""
     from inventory import load_inventory
-    from reports.console import exit_status, print_summary
-    from scanner.advisory.engine import evaluate
     from scanner.scan.advisory_file import load_advisory
     from scanner.scan.credentials import PasswordResolver
-    from scanner.winrm.transport_policy import validate_transport
+    from scanner.scan.kerberos_setup import prepare_kerberos
+    from scanner.winrm.transport_policy import kerberos_problem, validate_transport
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -155,6 +158,11 @@ def run_scan(
                                           hint="Use https for this host (inventory `transport`), or another auth "
                                                "method; --insecure allows it but sends the password readable.")
             continue
+        problem = kerberos_problem(host)
+        if problem is not None:
+            message, hint = problem
+            refused[host.key] = HostAuthFailed(host.name, message, hint=hint, password_rejected=False)
+            continue
         user = host.username or settings.username
         secret = resolver.secret(host, username=user)
         passwords[host.key] = secret.reveal() if secret else None
@@ -162,14 +170,52 @@ def run_scan(
             # No logon attempt without a password: say where it should come from instead.
             where = f"${host.password_env} or " if host.password_env else ""
             refused[host.key] = HostAuthFailed(
-                host.name, f"no password for {user or 'the WinRM account'}: set {where}${settings.password_env}, "
-                "store it in the keyring, or run on a terminal to be prompted", feeds_breaker=False,
-                hint=f"Set {where}${settings.password_env} to the account's password (or store it in the keyring), "
-                     "then scan again.")
+                host.name, f"no password for {user or 'the WinRM account'}", password_rejected=False,
+                hint=f"set {where}${settings.password_env}, store it in the keyring, or run on a terminal to be "
+                     "prompted")
     if inventory.hosts and len(refused) == len(inventory.hosts):
         first = next(iter(refused.values()))
-        raise UsageError(f"no host can be scanned: {first.message}")
+        hint = f" ({first.hint})" if first.hint else ""
+        raise UsageError(f"no host can be scanned: {first.message}{hint}")
     secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
+    # Kerberos is settled before any host is contacted: a missing ticket or a wrong password is exit 64 here.
+    kerberos = prepare_kerberos([h for h in inventory.hosts if h.key not in refused], default_user=settings.username,
+                                passwords=passwords)
+    for warning in kerberos.warnings:
+        err.write(f"cmaudit: warning: {warning}\n")
+    plan = _Plan(inventory, advisory, out_dir, started, [*warnings, *kerberos.warnings], passwords, refused, secrets,
+                 kerberos.credential_for)
+    try:
+        return _scan(settings, plan, out, err, on_runner, on_host_done, install_signal_handlers, mail)
+    finally:
+        kerberos.close()  # the private ticket caches live exactly as long as the run
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What run_scan settled before contacting any host."""
+
+    inventory: Inventory
+    advisory: Advisory
+    out_dir: Path
+    started: str
+    warnings: list[str]
+    passwords: dict[tuple[str, int], str | None] = field(repr=False)
+    refused: dict[tuple[str, int], HostError]
+    secrets: tuple[str, ...] = field(repr=False)
+    credential_for: Callable[[Host], object] = field(repr=False)
+
+
+def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
+          on_runner: Callable[[Runner[Any, Any]], None] | None,
+          on_host_done: Callable[[HostRun[Any, Any]], None] | None, install_signal_handlers: bool,
+          mail: MailSettings | None) -> ScanOutcome:
+    """The run itself, once every host's credentials are settled."""
+    from reports.console import exit_status, print_summary
+    from scanner.advisory.engine import evaluate
+
+    inventory, advisory, out_dir, started = plan.inventory, plan.advisory, plan.out_dir, plan.started
+    passwords, refused, secrets, warnings = plan.passwords, plan.refused, plan.secrets, plan.warnings
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -179,12 +225,13 @@ def run_scan(
         session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
                                connect_timeout=settings.connect_timeout,
                                read_timeout=float(settings.operation_timeout + 10),
-                               operation_timeout=settings.operation_timeout),
+                               operation_timeout=settings.operation_timeout, spn_service=settings.spn_service),
         collect=CollectOptions(max_log_bytes=settings.max_log_bytes),
         run_dir=out_dir,
         advisory=advisory,
         evaluate=evaluate,
         password_for=lambda host: passwords.get(host.key),
+        credential_for=plan.credential_for,
         secrets=secrets,
     )
 

@@ -2,8 +2,11 @@
 
 Everything above the WinRM layer (collection, the runner, reports) sees only HostError subclasses with a
 category, a `retryable` flag, whether the lockout breaker counts it, and a hint an admin can act on:
-  401 / rejected credentials           -> HostAuthFailed    never retried; counted by the breaker (not
-                                                             Basic with a domain account: WinRM never tries it)
+  401 / rejected credentials           -> HostAuthFailed    never retried; counted by the breaker only when a
+                                                             password was rejected (not Basic with a domain
+                                                             account, which WinRM never tries, nor a Kerberos
+                                                             ticket a server refused, nor a missing SPN)
+  Kerberos (krb5 / gssapi codes)       -> HostAuthFailed    with the reason and a hint (setspn, clock, kinit)
   logged on, access denied / remote shells disabled / ACL -> HostAccessDenied  never retried, not counted
   TLS handshake or certificate          -> HostTLSError      never retried (a TLS 1.0-only listener is named)
   refused, reset, broken reply          -> HostUnreachable   retried (not: DNS, no WinRM at that port)
@@ -43,6 +46,7 @@ from scanner.model.errors import (
     HostTLSError,
     HostUnreachable,
 )
+from scanner.winrm.kerberos import describe as describe_kerberos
 from scanner.winrm.tls import looks_legacy
 
 if TYPE_CHECKING:
@@ -222,7 +226,7 @@ def _auth_failed(host: str, target: Host | None, user: str | None) -> HostError:
         # Basic is checked against local accounts only: the domain never saw this password, no lockout risk
         return HostAuthFailed(
             host, f"Basic authentication refused for the domain account {user} (WinRM Basic takes local "
-            "accounts only)", feeds_breaker=False,
+            "accounts only)", password_rejected=False,
             hint="Use ntlm, negotiate or kerberos for a domain account (inventory `auth`, or --auth), or a local "
                  "account with Basic over HTTPS.")
     return HostAuthFailed(host, "credentials rejected (HTTP 401)",
@@ -319,6 +323,11 @@ def _from_connection_error(host: str, exc: requests.ConnectionError, target: Hos
     return HostUnreachable(host, f"connection failed: {text}")
 
 
+def _ticket_refused(host: str) -> HostError:
+    return HostAuthFailed(host, "the server refused the Kerberos ticket (HTTP 401)", password_rejected=False,
+                          hint=TICKET_REFUSED_HINT)
+
+
 def _http_status(host: str, code: int, text: str, server: str | None, target: Host | None) -> HostError:
     """An HTTP error without a WS-Management fault in its body."""
     if code == 401:
@@ -359,10 +368,28 @@ def http_error_without_fault(exc: WinRMTransportError, host: str, *, server: str
     return _http_status(host, code, text, server, target)
 
 
-def translate(exc: BaseException, host: str, *, secrets: Iterable[str] = (), target: Host | None = None) -> HostError:
-    """Map any exception raised while talking to `host` to the matching HostError subclass, with its hint."""
+def _spnego_context(exc: BaseException) -> str:
+    """pyspnego's own context text ("Unable to negotiate common mechanism"), without token dumps."""
+    text = " ".join(str(exc).split())
+    contexts = [part.strip() for part in text.split("Context:")[1:]]
+    return contexts[-1][:150] if contexts else text[:150]
+
+
+TICKET_REFUSED_HINT = ("check that the SPN is registered on this server's computer account only (setspn -Q "
+                       "HTTP/<fqdn>) and that the server's clock matches the domain's")
+KERBEROS_ONLY_HINT = "the server refuses NTLM: use --auth kerberos (or negotiate) with a ticket or user@REALM"
+
+
+def translate(exc: BaseException, host: str, *, secrets: Iterable[str] = (), ticket_only: bool = False,
+              target: Host | None = None) -> HostError:
+    """Map any exception raised while talking to `host` to the matching HostError subclass, with its hint.
+
+    `ticket_only`: the logon could only have been Kerberos with a ticket (auth kerberos, or negotiate without a
+    password), so an HTTP 401 means the server refused the ticket, not a password. `target`: the host with the
+    account actually used, for hints that depend on it (a local account and UAC, Basic and domain accounts).
+    """
     secrets = tuple(s for s in secrets if s)
-    err = _translate(exc, host, target)
+    err = _translate(exc, host, target, ticket_only)
     message = one_line(err.message, secrets)
     hint = one_line(err.hint, secrets) if err.hint else err.hint
     if message != err.message or hint != err.hint:
@@ -370,11 +397,19 @@ def translate(exc: BaseException, host: str, *, secrets: Iterable[str] = (), tar
     return err
 
 
-def _translate(exc: BaseException, host: str, target: Host | None = None) -> HostError:
+def _translate(exc: BaseException, host: str, target: Host | None = None, ticket_only: bool = False) -> HostError:
     if isinstance(exc, HostError):
         return exc
-    if isinstance(exc, AuthenticationError):
-        return _auth_failed(host, target, _user(target))
+    kerberos = describe_kerberos(exc)
+    if kerberos is not None:
+        return HostAuthFailed(host, kerberos.message(), hint=kerberos.hint,
+                              password_rejected=kerberos.password_rejected)
+    if isinstance(exc, AuthenticationError) or (isinstance(exc, WinRMTransportError) and str(exc.code) == "401"):
+        return _ticket_refused(host) if ticket_only else _auth_failed(host, target, _user(target))
+    if isinstance(exc, ValueError) and "incompatible with the specified auth_provider" in str(exc):
+        # pypsrp: the server offers only an auth scheme the chosen method cannot use (Kerberos-only listener)
+        return HostAuthFailed(host, f"the server does not offer this auth method: {exc}", password_rejected=False,
+                              hint=KERBEROS_ONLY_HINT)
     if isinstance(exc, WSManFaultError):
         return _from_fault(host, exc, target)
     if isinstance(exc, WinRMTransportError):
@@ -399,9 +434,12 @@ def _translate(exc: BaseException, host: str, target: Host | None = None) -> Hos
         # pyspnego raises these while building/answering the NTLM or Kerberos exchange
         # (no credential, bad token) and while unwrapping encrypted replies (bad signature).
         name = type(exc).__name__
-        if name in ("NoCredentialError", "InvalidCredentialError", "CredentialsExpiredError", "BadNameError"):
-            return HostAuthFailed(host, f"authentication failed: {name}")
-        return HostProtocolError(host, f"security layer error: {name}")
+        if name in ("NoCredentialError", "InvalidCredentialError", "CredentialsExpiredError", "BadNameError",
+                    "OperationNotAvailableError", "BadMechanismError"):
+            # no credential to offer at all: nothing was tried against the account
+            return HostAuthFailed(host, f"authentication failed: {name}: {_spnego_context(exc)}",
+                                  password_rejected=False, hint="give a user name and password, or a Kerberos ticket")
+        return HostProtocolError(host, f"security layer error: {name}: {_spnego_context(exc)}")
     if isinstance(exc, WinRMError):
         return HostProtocolError(host, f"WinRM error: {exc}")
     if isinstance(exc, requests.RequestException):

@@ -132,7 +132,7 @@ def test_access_denied_hint_fits_the_account(username: str, in_hint: str) -> Non
     one; it is never counted as a rejected credential."""
     host = Host(name="sms01", address="10.0.0.1", port=5985, scheme="http", auth="ntlm", username=username)
     err = translate(_fault(0x80070005), "sms01", target=host)
-    assert isinstance(err, HostAccessDenied) and in_hint in err.hint and not err.feeds_breaker
+    assert isinstance(err, HostAccessDenied) and in_hint in err.hint and not err.password_rejected
 
 
 def test_basic_401_with_a_domain_account_is_not_counted_but_a_local_one_is() -> None:
@@ -142,8 +142,8 @@ def test_basic_401_with_a_domain_account_is_not_counted_but_a_local_one_is() -> 
     local = Host(name="sms01", address="a", port=5986, scheme="https", auth="basic", username="auditor")
     refused = translate(AuthenticationError("401"), "sms01", target=domain)
     rejected = translate(AuthenticationError("401"), "sms01", target=local)
-    assert isinstance(refused, HostAuthFailed) and not refused.feeds_breaker and "kerberos" in refused.hint
-    assert isinstance(rejected, HostAuthFailed) and rejected.feeds_breaker
+    assert isinstance(refused, HostAuthFailed) and not refused.password_rejected and "kerberos" in refused.hint
+    assert isinstance(rejected, HostAuthFailed) and rejected.password_rejected
 
 
 @pytest.mark.parametrize("reason", [
@@ -177,3 +177,17 @@ def test_http_500_without_a_body_is_transient_and_hints_at_quotas_and_encryption
     err = http_error_without_fault(WinRMTransportError("http", 500, ""), "sms01")
     assert isinstance(err, HostProtocolError) and err.retryable
     assert "AllowUnencrypted" in err.hint and "MaxShellsPerUser" in err.hint
+
+
+@pytest.mark.parametrize(("exc", "rejected"), [
+    pytest.param(AuthenticationError("Failed to authenticate the user x with ntlm"), True, id="401"),
+    pytest.param(_fault(1326), True, id="wsman-logon-failure"),
+    pytest.param(_fault(5), False, id="wsman-access-denied"),
+    pytest.param(_refused(), False, id="refused"),
+])
+def test_only_a_rejected_password_counts_towards_lockout(exc: BaseException, rejected: bool) -> None:
+    """A 401 or a logon-failure fault is a rejected password; access denied (logged on, not an admin) is not."""
+    err = translate(exc, "sms01")
+    assert err.password_rejected is rejected
+    if not rejected and isinstance(err, HostAuthFailed):
+        assert err.hint  # what to do instead of checking the password
