@@ -8,7 +8,8 @@ needing action first. Columns, in this fixed order (new columns are only ever ap
     port              WinRM port
     scheme            http or https
     site_code         ConfigMgr site code (from the registry, else the inventory)
-    site_type         primary / secondary, as collected
+    site_type         Setup\\Type as the registry holds it ("1"): its coding is not publicly confirmed for
+                      ConfigMgr 2007 (SMS 2.0's KB Q273853 says 1 = primary, the reverse of WMI), so it is raw
     build             ConfigMgr "Full Version", e.g. 4.00.6221.1000
     build_name        what the build is, e.g. "ConfigMgr 2007 SP1"
     verdict           AFFECTED, AT_RISK, ERROR, UNKNOWN, RECOVERED, NOT_AFFECTED, NOT_APPLICABLE
@@ -21,13 +22,15 @@ needing action first. Columns, in this fixed order (new columns are only ever ap
     evidence_count    how many evidence lines the host has in results.json
     log_window_first  the earliest time the collected logs cover (UTC)
     log_window_last   the latest time the collected logs cover (UTC)
-    error_category    unreachable, timeout, auth, auth-skipped, protocol, interrupted, other
+    error_category    unreachable, timeout, auth, auth-skipped, access, tls, protocol, interrupted, local,
+                      internal, other
     error_message     why the host could not be collected
     scanned_at_utc    when the host's scan finished (else started; else the run's start)
     seconds           how long the host took
     tags              inventory tags, joined with "; "
     advisory          advisory id, e.g. ms-954474
     run_id            the run the row comes from (after `cmaudit report` merging, per source run)
+    error_hint        for ERROR hosts, what to do: the setting, group membership, port or inventory option
 
 With a history database (`cmaudit scan`, reports/weekly.py) two more follow:
 
@@ -53,7 +56,8 @@ from pathlib import Path
 
 from reports.atomic import atomic_write_bytes
 from reports.base import action_order, needs_action
-from scanner.model.records import Evidence, HostResult, RunResults
+from scanner.model.records import Evidence, HostResult, RunResults, Verdict
+from scanner.model.remediation import remediation_for
 
 MAX_TEXT_CELL = 2000  # Excel's hard cell limit is 32,767; a log line this long is noise anyway
 _FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")  # + full-width = + - @
@@ -111,6 +115,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("tags", lambda h, r: "; ".join(h.tags)),
     Column("advisory", lambda h, r: r.meta.advisory_id),
     Column("run_id", lambda h, r: r.meta.run_id),
+    Column("error_hint", lambda h, r: remediation_for(h, r.meta) if h.verdict is Verdict.ERROR else None),
 )
 FIELDNAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 

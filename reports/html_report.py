@@ -28,6 +28,7 @@ from reports.atomic import atomic_write_bytes
 from reports.base import action_order, needs_action, why_text
 from reports.csv_report import key_evidence
 from scanner.model.records import VERDICT_ORDER, RunResults, Verdict
+from scanner.model.remediation import remediation_for
 from scanner.model.times import parse_utc
 
 TEMPLATE = "report.html.j2"
@@ -181,6 +182,7 @@ def render_html(results: RunResults, *, sections: Sequence[Section] = ()) -> str
         duration=duration_text(results.meta.started, results.meta.finished),
         key_evidence=key_evidence,
         why=why_text,
+        hint=lambda host: remediation_for(host, results.meta),
         max_evidence=MAX_EVIDENCE_SHOWN,
         sections=sections,
     )

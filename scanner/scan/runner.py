@@ -35,6 +35,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from asyncio_pool import AioPool
 
 from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, HostInterrupted, HostTimeout
+from scanner.model.records import ErrorCategory
 
 log = logging.getLogger(__name__)
 

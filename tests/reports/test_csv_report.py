@@ -132,3 +132,18 @@ def test_extra_columns_are_appended_and_neutralised(tmp_path):
     rows = _read(tmp_path / "report.csv")
     assert tuple(rows[0].keys()) == (*FIELDNAMES, "change")
     assert rows[0]["change"] == "'=new" and rows[-1]["change"] == "same"
+
+
+def test_error_hint_column_says_what_to_do(tmp_path):
+    """ERROR rows carry their hint (or their category's advice) in `error_hint`, neutralised like any text; other
+    rows leave it empty."""
+    from scanner.model.records import ErrorCategory, HostFailure
+
+    planted = '=HYPERLINK("http://x") then add to Administrators'
+    denied = simple("sms01", Verdict.ERROR, "", error=HostFailure(ErrorCategory.ACCESS, "denied", planted))
+    bare = simple("sms02", Verdict.ERROR, "", error=HostFailure(ErrorCategory.TIMEOUT, "no answer"))
+    rows = {r["host"]: r for r in _read(_write(tmp_path, RunResults(meta=meta(), hosts=(denied, bare,
+                                                                                        affected("sms03")))))}
+    assert FIELDNAMES[-1] == "error_hint"
+    assert rows["sms01"]["error_hint"].startswith("'=HYPERLINK")
+    assert "--timeout" in rows["sms02"]["error_hint"] and rows["sms03"]["error_hint"] == ""
