@@ -344,6 +344,9 @@ def _http_status(host: str, code: int, text: str, server: str | None, target: Ho
         return HostUnreachable(host, f"HTTP 404{by}: no WinRM listener at /wsman on {port}", retryable=False,
                                hint="Check the inventory's port against `winrm enumerate winrm/config/listener` on "
                                     "the host (80/443 for WinRM 1.1, 5985/5986 for 2.0).")
+    if code in _TRANSIENT_HTTP and "Envelope" in text[:500]:
+        # a SOAP reply too broken to parse (not an error page of a busy service): like any malformed XML
+        return HostProtocolError(host, f"HTTP {code}{by} with malformed XML in its body")
     if code in _TRANSIENT_HTTP:
         detail = "without a WS-Management fault" if not text.strip() else "with an error page"
         return HostProtocolError(

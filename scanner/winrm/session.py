@@ -154,7 +154,7 @@ class HostSession:
                 fault = parse_fault(exc.response_text) if isinstance(exc.response_text, str) else None
                 if fault is not None:
                     raise fault from None  # pypsrp lets a WSManFaultError through; ours keeps nested reasons
-                raise
+                raise HostProtocolError(self.host.name, f"malformed XML in an HTTP {exc.code} fault reply") from None
             # pypsrp parses replies with the stdlib parser: refuse DTDs/entities before it sees them.
             if any(marker in reply for marker in _HOSTILE_XML_MARKERS):
                 raise HostProtocolError(self.host.name, "reply carries a DTD or entity declarations; refused")

@@ -53,7 +53,7 @@ def test_mixed_fleet_scan_runs_only_read_only_commands(tmp_path: Path) -> None:
     profiles = list(PROFILE_NAMES) + ["sp1-affected", "rolled-log", "x64-wow6432"]
     with Fleet(profiles=profiles, password=password) as fleet:
         inventory = write_inventory(tmp_path / "hosts.csv", fleet.inventory_rows())
-        result = scan(inventory, tmp_path / "run", {"CMAUDIT_PASSWORD": password})
+        result = scan(inventory, tmp_path / "run", {"CMAUDIT_PASSWORD": password}, ca_file=fleet.ca_file)
         recorded = {h.profile + f"#{h.index}": h.commands for h in fleet.hosts}
     assert all(h.error is None for h in result.outcome.results.hosts), [h.error for h in result.outcome.results.hosts]
     lines = [line for commands in recorded.values() for line in commands]
