@@ -41,7 +41,7 @@ Switches for what 2003/2008-era servers really do (see simulator.eras; a host's 
     logdenied      the wsyncmgr log files deny reading: type says "Access is denied."
     nestedfault    faults carry their message in f:ProviderFault > f:WSManFault > f:Message
     iis404         IIS 6 answers the port: HTTP 404, `Server: Microsoft-IIS/6.0`, an HTML page
-    chunks:B       Receive replies hold what is ready: rsp:Stream elements of at most B bytes, 8 per reply
+    chunks:B       Receive replies hold little: rsp:Stream elements of at most B bytes, 8 per reply
     basiclocal     Basic authentication refuses domain accounts (local accounts only)
 
 Logon policy switches (configuration rather than misbehaviour, kept in the same SPEC):

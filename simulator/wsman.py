@@ -374,7 +374,7 @@ class ShellPolicy:
             allow_remote_shell=not faults.noshell,
             nested_faults=faults.nestedfault,
             stream_chunk=chunk,
-            streams_per_reply=era.streams_per_reply or 8,
+            streams_per_reply=8 if faults.stream_chunk else era.streams_per_reply,
             leaked_shells=faults.leaked_shells,
             leaked_release_after=faults.leaked_release_after,
             other_users=faults.other_users,
@@ -621,9 +621,10 @@ class WinRS:
         else:
             # What is ready: small Streams, stdout and stderr taking turns; the first reply to a command
             # carries one chunk only (the process has just started) [V shape, U sizes].
-            most = self.policy.streams_per_reply if command.received else 1
+            most = (self.policy.streams_per_reply or budget) if command.received else 1
             command.received = True
-            room = budget - most * 200  # each Stream element's own markup
+            markup = 160  # one rsp:Stream element's own tags and CommandId, in the budget's (raw byte) terms
+            room = budget - markup
             while len(parts) < most and room > 0:
                 before = len(parts)
                 for name, output in (("stdout", command.stdout), ("stderr", command.stderr)):
@@ -632,7 +633,7 @@ class WinRS:
                     data = output.read(min(chunk, room))
                     if data:
                         parts.append(stream(name, data))
-                        room -= len(data)
+                        room -= len(data) + markup
                 if len(parts) == before:
                     break
         if command.stdout.drained and command.stderr.drained and not command.endless:

@@ -27,6 +27,7 @@ reading, signal Terminate to the command and record the file as truncated (the d
 
 from __future__ import annotations
 
+import logging
 import ntpath
 import secrets
 import time
@@ -60,6 +61,8 @@ from scanner.winrm.session import HostSession
 __all__ = ["CODEPAGE_OEM", "CODEPAGE_UTF8", "NATIVE_ROOT", "WOW64_ROOT", "Collected", "CollectOptions",
            "MarkerSplitter", "TailBuffer", "collect", "log_command", "marker", "registry_command", "rolled_name",
            "safe_path"]
+
+log = logging.getLogger(__name__)
 
 CODEPAGE_UTF8 = 65001  # WINRS_CODEPAGE: `type` converts UTF-16 logs to UTF-8, losslessly
 CODEPAGE_OEM = 437  # the fallback where a host refuses UTF-8 (2003/2008): cmd's OEM code page
@@ -143,8 +146,13 @@ class CommandRunner:
         self.shell = shell
         self.host = host
 
-    def run(self, command_line: str, on_stdout: Callable[[bytes], bool]) -> tuple[int | None, bytes, bool]:
-        """Returns (exit code, stderr head, stopped early). `on_stdout` returns False to stop reading."""
+    def run(self, command_line: str, on_stdout: Callable[[bytes], bool], *,
+            what: str = "command") -> tuple[int | None, bytes, bool]:
+        """Returns (exit code, stderr head, stopped early). `on_stdout` returns False to stop reading.
+
+        The trace gets `what` ran, its exit code, the number of Receives and bytes: never the output itself.
+        """
+        started, receives, out_bytes = time.monotonic(), 0, 0
         response = self.shell.command(command_line, None)
         element = response.find("rsp:CommandResponse/rsp:CommandId", namespaces=NAMESPACES)
         if element is None or not element.text:
@@ -156,11 +164,19 @@ class CommandRunner:
                 state, rc, buffers = self.shell.receive("stdout stderr", command_id)
             except WSManFaultError as exc:
                 if _code(exc) == FAULT_OPERATION_TIMEOUT:
+                    log.debug("%s: %s: no output within the operation timeout, polling again", self.host, what)
                     continue  # no output within OperationTimeout: poll again (the deadline bounds this)
                 raise
+            receives += 1
             if len(stderr) < MAX_STDERR_BYTES:
                 stderr += buffers.get("stderr", b"")[: MAX_STDERR_BYTES - len(stderr)]
-            keep_going = on_stdout(buffers.get("stdout", b""))
+            chunk = buffers.get("stdout", b"")
+            out_bytes += len(chunk)
+            keep_going = on_stdout(chunk)
+            if state == CommandState.DONE or not keep_going:
+                log.debug("%s: %s: exit code %s, %d Receive(s), %d stdout bytes, %d stderr bytes, %.0f ms%s",
+                          self.host, what, rc, receives, out_bytes, len(stderr), (time.monotonic() - started) * 1000,
+                          "" if state == CommandState.DONE else "; stopped reading (output budget)")
             if state == CommandState.DONE:
                 return rc, bytes(stderr), False
             if not keep_going:
@@ -175,7 +191,7 @@ def _code(exc: WSManFaultError) -> int | None:
         return None
 
 
-class _Shell:
+class CmdShell:
     """The host's one WinRS shell: opened UTF-8 first, re-opened in 437 when needed, always deleted."""
 
     def __init__(self, session: HostSession) -> None:
@@ -188,6 +204,7 @@ class _Shell:
         shell = WinRS(self.session.wsman, codepage=codepage)
         self.shell = shell
         shell.open()
+        log.debug("%s: cmd shell opened with code page %d", self.session.host.name, codepage)
         return shell
 
     def open_preferring_utf8(self) -> WinRS:
@@ -196,6 +213,8 @@ class _Shell:
         except WSManFaultError as exc:
             if _code(exc) != FAULT_CODE_PAGE:
                 raise
+            log.debug("%s: code page %d refused (fault 0x%08X): code page %d", self.session.host.name,
+                      CODEPAGE_UTF8, FAULT_CODE_PAGE, CODEPAGE_OEM)
         return self.open(CODEPAGE_OEM)  # ERROR_WINRS_CODE_PAGE_NOT_SUPPORTED: "change ... to 437"
 
     def delete(self) -> None:
@@ -209,8 +228,10 @@ class _Shell:
             try:
                 shell.close()
                 return
-            except Exception:  # noqa: BLE001 - the connection may be gone: try once more on a fresh one
-                pass
+            except Exception as exc:  # noqa: BLE001 - the connection may be gone: try once more on a fresh one
+                log.debug("%s: deleting the shell failed (%s): again on a fresh connection", session.host.name,
+                          type(exc).__name__)
+        log.debug("%s: deleting the shell on a fresh connection (%.0f s)", session.host.name, DELETE_TIMEOUT)
         _delete_on_fresh_session(session, shell)
 
 
@@ -240,12 +261,14 @@ def _delete_on_fresh_session(session: HostSession, shell: WinRS) -> None:
 def collect(session: HostSession, options: CollectOptions, *, nonce: str | None = None) -> Collected:
     """Read the ConfigMgr facts and logs of `session.host`; raises HostError subclasses (or pypsrp's)."""
     nonce = nonce or secrets.token_hex(6)
-    shell = _Shell(session)
+    shell = CmdShell(session)
     try:
         winrs = shell.open_preferring_utf8()
         read = _read_registry(session, winrs, nonce, shell.codepage)
         if read is None and shell.codepage == CODEPAGE_UTF8:
             # cmd under 65001 printed nothing at all (2008 runs nothing there): the same in code page 437
+            log.debug("%s: no closing marker under code page %d: again in code page %d", session.host.name,
+                      CODEPAGE_UTF8, CODEPAGE_OEM)
             shell.delete()
             winrs = shell.open(CODEPAGE_OEM)
             read = _read_registry(session, winrs, nonce, shell.codepage)
@@ -268,7 +291,7 @@ def _read_registry(session: HostSession, shell: WinRS, nonce: str, codepage: int
         split.feed(chunk)
         return split.total <= MAX_REGISTRY_BYTES and not _past_end(split)
 
-    runner.run(registry_command(nonce), sink)
+    runner.run(registry_command(nonce), sink, what="registry read (reg query)")
     split.close()
     if "end" not in split.sections:
         return None
@@ -289,6 +312,8 @@ def _collect_in_shell(session: HostSession, shell: WinRS, read: RegistryRead, op
     if denied:
         raise _denied_key(host, denied[0].path, denied[0].denied or "")
     reg = pick_registry(read)
+    log.debug("%s: registry view %s; Setup key %s", host, reg.root or "none",
+              "found" if reg.setup is not None else "not found")
     if reg.setup is None:
         return Collected(HostFacts(codepage=codepage), Snapshot(build=None, setup_key_found=False))
     env = environment(read, reg.root)
@@ -316,7 +341,8 @@ def _collect_in_shell(session: HostSession, shell: WinRS, read: RegistryRead, op
         return (split.current_seen <= stop_after and split.total <= 2 * stop_after + MAX_REGISTRY_BYTES
                 and not _past_end(split))
 
-    _, stderr, stopped = CommandRunner(shell, host).run(log_command(nonce, rolled, path), log_sink)
+    _, stderr, stopped = CommandRunner(shell, host).run(log_command(nonce, rolled, path), log_sink,
+                                                        what="log read (type)")
     split.close()
     codec = CODECS[codepage]
     not_found = [section(split.sections, name, codec) for name in ("fprobe", "pprobe")]
@@ -334,6 +360,8 @@ def _collect_in_shell(session: HostSession, shell: WinRS, read: RegistryRead, op
             continue
         if buf is not None and buf.seen:
             blobs.append(LogBlob(name=file_path, data=bytes(buf.data), truncated=buf.truncated or cut == name))
+    for blob in blobs:
+        log.debug("%s: %s: %d bytes kept%s", host, blob.name, len(blob.data), " (truncated)" if blob.truncated else "")
     log_error = None
     if stopped and "log" not in split.sections:
         log_error = f"output exceeded {stop_after} bytes before {path} was reached; collection stopped"

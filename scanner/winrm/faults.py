@@ -225,7 +225,7 @@ def _auth_failed(host: str, target: Host | None, user: str | None) -> HostError:
     if auth == "basic" and _domain_account(user):
         # Basic is checked against local accounts only: the domain never saw this password, no lockout risk
         return HostAuthFailed(
-            host, f"Basic authentication refused for the domain account {user} (WinRM Basic takes local "
+            host, f"Basic logon refused for the domain account {user} (WinRM's Basic takes local "
             "accounts only)", password_rejected=False,
             hint="Use ntlm, negotiate or kerberos for a domain account (inventory `auth`, or --auth), or a local "
                  "account with Basic over HTTPS.")

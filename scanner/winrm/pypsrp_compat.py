@@ -95,6 +95,22 @@ def shell_selectors(shell: Any) -> Any:
     return getattr(shell, "_selector_set", None)
 
 
+def negotiated_protocol(transport: Any) -> str | None:
+    """"kerberos" or "ntlm": what pyspnego settled on for this connection (None for Basic/certificate/CredSSP).
+
+    pypsrp's HTTPNegotiateAuth keeps each host's pyspnego context in `contexts`; nothing else says whether
+    Negotiate ended in Kerberos or fell back to NTLM, which the debug trace must show.
+    """
+    contexts = getattr(getattr(getattr(transport, "session", None), "auth", None), "contexts", None)
+    if not isinstance(contexts, dict):
+        return None
+    for context in contexts.values():
+        protocol = getattr(context, "negotiated_protocol", None)
+        if isinstance(protocol, str):
+            return protocol
+    return None
+
+
 def missing_internals() -> list[str]:
     """What the overrides above need and the installed pypsrp lacks (empty when all is there)."""
     missing: list[str] = []
@@ -106,4 +122,8 @@ def missing_internals() -> list[str]:
             missing.append(f"_TransportHTTP.{name}")
         elif tuple(inspect.signature(method).parameters) != params:
             missing.append(f"_TransportHTTP.{name}{tuple(inspect.signature(method).parameters)}")
+    from pypsrp.negotiate import HTTPNegotiateAuth
+
+    if "self.contexts" not in inspect.getsource(HTTPNegotiateAuth):
+        missing.append("HTTPNegotiateAuth.contexts")
     return missing

@@ -370,3 +370,17 @@ def test_server_header_follows_the_era(password) -> None:
                     answer += chunk
             headers.append(re.search(rb"Server: ([^\r]+)", answer).group(1))  # type: ignore[union-attr]
     assert headers == [b"Microsoft-HTTPAPI/1.0", b"Microsoft-HTTPAPI/2.0"]
+
+
+def test_legacy_era_replies_hold_4k_streams_as_many_as_fit(password) -> None:
+    """A 2003 R2 host's first Receive carries what the process wrote first (one 4 KiB Stream); the next carries as
+    many 4 KiB Streams as fit the envelope."""
+    with Fleet(profiles=["fake"], password=password, machine_factory=fake_factory, eras="2003r2-winrm11") as fleet:
+        with connect(fleet, password) as conn, WinRS(conn, codepage=437) as shell:
+            command_id = shell.command("big", ["60000"]).find(".//{*}CommandId").text or ""  # type: ignore[union-attr]
+            replies = [conn.receive(shell.resource_uri, _receive_body(command_id), selector_set=shell._selector_set)
+                       for _ in range(2)]
+    sizes = [[len(base64.b64decode(s.text or "")) for s in reply.iter() if s.tag.endswith("Stream") and s.text]
+             for reply in replies]
+    assert sizes[0] == [4096]
+    assert len(sizes[1]) > 8 and max(sizes[1]) == 4096
