@@ -384,3 +384,27 @@ def test_legacy_era_replies_hold_4k_streams_as_many_as_fit(password) -> None:
              for reply in replies]
     assert sizes[0] == [4096]
     assert len(sizes[1]) > 8 and max(sizes[1]) == 4096
+
+
+def test_profile_acls_deny_keys_and_files() -> None:
+    """A profile's `deny` entries (VirtualMachine.deny) make reg.exe and type say "Access is denied." while the
+    parent key and the folder still list them."""
+    machine = healthy_machine("h", "SMS01")
+    machine.deny(r"HKLM\SOFTWARE\Microsoft\SMS\Identification")
+    machine.deny(r"C:\Program Files\Microsoft Configuration Manager\Logs\wsyncmgr.log")
+    key = machine.run(r'reg query "HKLM\SOFTWARE\Microsoft\SMS\Identification"')
+    parent = machine.run(r'reg query "HKLM\SOFTWARE\Microsoft\SMS"')
+    log = machine.run(r'type "C:\Program Files\Microsoft Configuration Manager\Logs\wsyncmgr.log"')
+    listing = machine.run(r'dir "C:\Program Files\Microsoft Configuration Manager\Logs"')
+    assert (key.stderr, key.exit_code) == (b"ERROR: Access is denied.\r\n", 1)
+    assert b"SMS\\Identification\r\n" in parent.stdout
+    assert (log.stdout, log.stderr, log.exit_code) == (b"", b"Access is denied.\r\n", 1)
+    assert b"wsyncmgr.log" in listing.stdout
+
+
+def test_unknown_era_is_refused(password) -> None:
+    """An era the simulator does not know, or one for a host index outside the fleet, is a clear ValueError."""
+    with pytest.raises(ValueError, match="unknown era"):
+        Fleet(profiles=["fake"], password=password, machine_factory=fake_factory, eras="2012-winrm30")
+    with pytest.raises(ValueError, match="out of range"):
+        Fleet(profiles=["fake"], password=password, machine_factory=fake_factory, eras={3: "modern"})

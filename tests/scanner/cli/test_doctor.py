@@ -99,6 +99,19 @@ def test_tls_10_only_listener_is_named(tmp_path, capsys, password):
     assert "TLSv1" in failing["detail"] and "legacy" in failing["hint"]
 
 
+def test_tls_legacy_option_is_the_doctors_too(tmp_path, capsys, password):
+    """`cmaudit doctor --tls legacy` treats hosts without a `tls` column as legacy, as the scan does."""
+    with Fleet(hosts=1, scenario="legacy-https", password=password) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        lines = inventory.read_text(encoding="utf-8").splitlines()
+        inventory.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n", encoding="utf-8")
+        failing_status, _ = doctor(capsys, str(inventory), "--username", fleet.username, "--ca-file",
+                                   str(fleet.ca_file))
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username, "--ca-file",
+                                str(fleet.ca_file), "--tls", "legacy")
+    assert failing_status == 1 and status == 0, report["hosts"][0]["checks"]
+
+
 def test_tls_legacy_host_passes_the_tls_step(tmp_path, capsys, password):
     """A 2003 R2 HTTPS listener whose inventory row says tls=legacy passes the tls step over TLS 1.0 with the
     certificate validated, and the doctor goes on to the shell (code page 437, as the scan uses)."""
