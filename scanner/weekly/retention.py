@@ -50,20 +50,20 @@ def _remove_tree(folder: Path) -> list[str]:
     return errors
 
 
-def runs_to_prune(db_path: Path | str, keep_runs: int, *, inventory_key: str | None = None,
+def runs_to_prune(db_path: Path | str, keep_runs: int, *, audit: str | None = None,
                   protect: Iterable[int] = ()) -> list[history.RunSummary]:
-    """The runs beyond the newest `keep_runs` (of one inventory, if given), never a protected one."""
+    """The runs beyond the newest `keep_runs` (of one audit, if given), never a protected one."""
     if keep_runs < 1:
         raise ValueError("keep_runs must be at least 1")
     keep = set(protect)
-    runs = history.list_runs(db_path, inventory_key=inventory_key)  # newest first
+    runs = history.list_runs(db_path, audit=audit)  # newest first
     return [r for r in runs[keep_runs:] if r.id not in keep]
 
 
-def prune(db_path: Path | str, keep_runs: int, *, inventory_key: str | None = None,
+def prune(db_path: Path | str, keep_runs: int, *, audit: str | None = None,
           protect: Iterable[int] = ()) -> PruneResult:
     """Delete old runs from the history, then their folders; folder problems are reported, not raised."""
-    doomed = runs_to_prune(db_path, keep_runs, inventory_key=inventory_key, protect=protect)
+    doomed = runs_to_prune(db_path, keep_runs, audit=audit, protect=protect)
     deleted = history.delete_runs(db_path, [r.id for r in doomed])
     removed: list[Path] = []
     problems: list[str] = []
