@@ -404,11 +404,6 @@ class WinRS:
         """Shells open now, those a switch pretends others (or an earlier run) left open included."""
         return len(self._shells)
 
-    def shells_of(self, owner: str) -> int:
-        """Open shells created by `owner`'s requests (not the ones a switch left open)."""
-        return sum(1 for shell_id, shell in self._shells.items()
-                   if shell.owner.upper() == owner.upper() and not shell_id.startswith("LEAKED-"))
-
     def fault_reply(self, fault: WsmanFault, relates_to: str | None) -> str:
         return fault_envelope(fault, relates_to, self._machine_name(), nested=self.policy.nested_faults)
 
