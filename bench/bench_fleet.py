@@ -20,6 +20,7 @@ import argparse
 import io
 import json
 import math
+import os
 import re
 import resource
 import secrets
@@ -30,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.simchild import ChildFleet, HostCounters, machine_info
+from bench.simchild import ChildFleet, HostCounters, load_average, machine_info, pin, split_cores
 
 TARGET_RATIO = 1.3
 USER = "LAB\\auditor"
@@ -50,23 +51,43 @@ def _summarise(counters: Sequence[HostCounters]) -> dict[str, float]:
             "http_requests_total": sum(c.requests for c in counters)}
 
 
-def run_cmaudit(fleet: ChildFleet, password: str, concurrency: int, out_dir: Path) -> dict[str, Any]:
-    """One `cmaudit scan` of the child fleet, in this process, the way the CLI runs it."""
+def _cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # worker processes, once they have exited
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_cmaudit(fleet: ChildFleet, password: str, concurrency: int, out_dir: Path, workers: int = 1,
+                scanner_cpus: set[int] | None = None) -> dict[str, Any]:
+    """One `cmaudit scan` of the child fleet from this process, the way the CLI runs it (--workers N).
+
+    `scanner_cpus`: pin this process (and so its threads and worker processes) to these cores for the run.
+    Client CPU = this process's CPU + its exited worker processes' (the simulator child is still running,
+    so it is not in RUSAGE_CHILDREN).
+    """
     from scanner.scan.fleet import ScanSettings, run_scan
 
     out_dir.mkdir(parents=True, exist_ok=True)
     inventory = fleet.write_inventory(out_dir / "hosts.csv")
     settings = ScanSettings(inventory=inventory, output=out_dir / "run", username=USER, concurrency=concurrency,
-                            timeout=300.0, quiet=True)
+                            timeout=300.0, quiet=True, ca_file=fleet.ca_file, workers=workers)
+    everything = set(range(os.cpu_count() or 1))
+    pinned = pin(scanner_cpus) if scanner_cpus else "not pinned (every core)"
     fleet.reset_counters()
-    cpu0, sim0, t0 = _cpu_self(), fleet.cpu_seconds(), time.perf_counter()
-    outcome = run_scan(settings, environ={"CMAUDIT_PASSWORD": password}, out=io.StringIO(), err=io.StringIO(),
-                       install_signal_handlers=False)
+    cpu0, kids0, sim0, t0 = _cpu_self(), _cpu_children(), fleet.cpu_seconds(), time.perf_counter()
+    try:
+        outcome = run_scan(settings, environ={"CMAUDIT_PASSWORD": password}, out=io.StringIO(), err=io.StringIO(),
+                           install_signal_handlers=False)
+    finally:
+        if scanner_cpus:
+            pin(everything)
     wall = time.perf_counter() - t0
-    cpu, sim = _cpu_self() - cpu0, fleet.cpu_seconds() - sim0
+    cpu = _cpu_self() - cpu0 + _cpu_children() - kids0
+    sim = fleet.cpu_seconds() - sim0
     hosts = outcome.results.hosts
     errors = [h for h in hosts if h.error is not None]
-    return {"wall_s": wall, "scanner_cpu_s": cpu, "simulator_cpu_s": sim,
+    return {"wall_s": wall, "scanner_cpu_s": cpu, "simulator_cpu_s": sim, "workers": outcome.workers,
+            "worker_peak_mb": [round(w["peak_rss_mb"], 1) for w in outcome.worker_stats if w.get("peak_rss_mb")],
+            "scanner_pinned": pinned, "simulator_pinned": fleet.pinned,
             "wsman_requests_per_host": sum(h.requests or 0 for h in hosts) / max(1, len(hosts)),
             "errors": len(errors), "first_error": errors[0].error.message if errors and errors[0].error else None,
             **_summarise(fleet.counters())}
@@ -164,36 +185,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--peer-threads", type=int, default=32)
-    parser.add_argument("--repeat", type=int, default=2,
+    parser.add_argument("--repeat", type=int, default=1,
                         help="runs per client, interleaved (cmaudit, peer, cmaudit, ...); the fastest counts")
     parser.add_argument("--no-peer", action="store_true", help="skip the pywinrm comparison")
     parser.add_argument("--wan-latency-ms", type=float, default=200.0,
                         help="also scan a second fleet at this latency (0: skip), to show the ratio once the "
                              "latency, not the client's CPU, dominates")
+    parser.add_argument("--workers-list", default="1,2,4", help="--workers values to scan with, e.g. 1,2,4")
     parser.add_argument("--json", action="store_true", help="one JSON line instead of the table")
     args, _others = parser.parse_known_args(argv)  # `python -m bench` passes the same argv to every bench
     password = "Bench-" + secrets.token_urlsafe(16)
-    with tempfile.TemporaryDirectory(prefix="cmaudit-bench-fleet-") as tmp, \
-            ChildFleet(hosts=args.hosts, latency_ms=args.latency_ms, password=password, username=USER) as fleet:
-        ours_runs: list[dict[str, Any]] = []
-        peer_runs: list[dict[str, Any]] = []
-        for attempt in range(max(1, args.repeat)):
-            ours_runs.append(run_cmaudit(fleet, password, args.concurrency, Path(tmp) / str(attempt)))
-            if not args.no_peer:
-                peer_runs.append(run_peer(fleet, password, args.peer_threads))
-        ours = min(ours_runs, key=lambda run: float(run["wall_s"]))
-        peer = min(peer_runs, key=lambda run: float(run["wall_s"])) if peer_runs else None
-    result = analyse(args, ours, peer)
-    if args.wan_latency_ms > 0:
+    workers_list = [int(w) for w in str(args.workers_list).split(",") if w.strip()]
+    scanner_cpus, sim_cpus = split_cores()
+    cores = len(scanner_cpus or ()) + len(sim_cpus or ()) or (os.cpu_count() or 1)
+    load_before = load_average()
+    runs: list[dict[str, Any]] = []
+    peer: dict[str, Any] | None = None
+    for latency in [args.latency_ms] + ([args.wan_latency_ms] if args.wan_latency_ms > 0 else []):
         with tempfile.TemporaryDirectory(prefix="cmaudit-bench-fleet-") as tmp, \
-                ChildFleet(hosts=args.hosts, latency_ms=args.wan_latency_ms, password=password,
-                           username=USER) as fleet:
-            wan = run_cmaudit(fleet, password, args.concurrency, Path(tmp))
-        wan_args = argparse.Namespace(**{**vars(args), "latency_ms": args.wan_latency_ms})
-        wan_result = analyse(wan_args, wan, None)
-        result["wan"] = {"latency_ms": args.wan_latency_ms, "wall_s": round(wan["wall_s"], 3),
-                         "limit_s": wan_result["limit_s"], "wall_over_limit": wan_result["wall_over_limit"],
-                         "scanner_cpu_s": round(wan["scanner_cpu_s"], 3), "errors": wan["errors"]}
+                ChildFleet(hosts=args.hosts, latency_ms=latency, password=password, username=USER) as fleet:
+            for attempt in range(max(1, args.repeat)):
+                for workers in workers_list:
+                    # keep the simulator off the scanner's cores where the machine has a core to spare for it
+                    apart = scanner_cpus is not None and sim_cpus is not None and workers <= len(scanner_cpus)
+                    fleet.pin(sim_cpus if apart else None)
+                    run = run_cmaudit(fleet, password, args.concurrency, Path(tmp) / f"{workers}-{attempt}", workers,
+                                      scanner_cpus if apart else None)
+                    runs.append({"latency_ms": latency, "attempt": attempt, **run})
+                if latency == args.latency_ms and not args.no_peer and attempt == 0:
+                    fleet.pin(None)
+                    peer = run_peer(fleet, password, args.peer_threads)
+    best: dict[tuple[float, int], dict[str, Any]] = {}
+    for run in runs:
+        key = (run["latency_ms"], run["workers"])
+        if key not in best or run["wall_s"] < best[key]["wall_s"]:
+            best[key] = run
+    first = best.get((args.latency_ms, 1)) or next(iter(best.values()))
+    result = analyse(args, first, peer)
+    result["machine"]["cores_usable"] = cores
+    result["load_average"] = {"before": load_before, "after": load_average()}
+    result["runs"] = []
+    for (latency, workers), run in sorted(best.items()):
+        run_args = argparse.Namespace(**{**vars(args), "latency_ms": latency})
+        row = analyse(run_args, run, None)
+        result["runs"].append({"latency_ms": latency, "workers": workers, "wall_s": round(run["wall_s"], 3),
+                               "limit_s": row["limit_s"], "wall_over_limit": row["wall_over_limit"],
+                               "client_cpu_s": round(run["scanner_cpu_s"], 3),
+                               "client_cpu_ms_per_host": round(1000 * run["scanner_cpu_s"] / args.hosts, 1),
+                               "simulator_cpu_s": round(run["simulator_cpu_s"], 3),
+                               "http_requests_per_host": round(run["http_requests_per_host"], 2),
+                               "wsman_requests_per_host": round(run["wsman_requests_per_host"], 2),
+                               "errors": run["errors"], "worker_peak_mb": run["worker_peak_mb"],
+                               "scanner_pinned": run["scanner_pinned"], "simulator_pinned": run["simulator_pinned"]})
+    # What 4+ cores would give: each worker on its own core, the simulator sharded on cores of its own.
+    # wall ~ max(latency limit, client CPU / workers) times the overhead the one-process run showed over its floor.
+    one = first
+    limit = result["limit_s"]
+    overhead = one["wall_s"] / max(limit, one["scanner_cpu_s"]) if limit else 1.0
+    result["projection"] = {str(w): round(max(limit, one["scanner_cpu_s"] / w) * overhead / limit, 2)
+                            for w in (4, 8)} if limit else {}
+    result["projection_overhead"] = round(overhead, 2)
+    result["simulator_cores_needed"] = math.ceil(one["simulator_cpu_s"] / limit) if limit else None
     if args.json:
         print(json.dumps(result))
     else:

@@ -48,6 +48,20 @@ def pin(cpus: set[int] | None) -> str:
     return "cores " + ",".join(str(c) for c in sorted(cpus))
 
 
+def pin_all_threads(cpus: set[int] | None) -> str:
+    """Pin every thread of this process (the simulator's loop thread included) to `cpus` (None: all cores)."""
+    getter, setter = getattr(os, "sched_getaffinity", None), getattr(os, "sched_setaffinity", None)
+    if getter is None or setter is None:
+        return "not pinned"
+    target = cpus or set(range(os.cpu_count() or 1))
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            setter(int(tid), target)
+    except OSError as exc:
+        return f"not pinned ({exc.strerror or exc})"
+    return "cores " + ",".join(str(c) for c in sorted(target)) if cpus else "not pinned (every core)"
+
+
 def split_cores(scanner_share: int | None = None) -> tuple[set[int] | None, set[int] | None]:
     """(scanner cores, simulator cores): the simulator gets the last core(s), the scanner the rest.
 
@@ -89,6 +103,8 @@ def _serve(conn: Connection, options: dict[str, Any]) -> None:
                            for h in fleet.hosts])
             elif command == "cpu":
                 conn.send(time.process_time())
+            elif isinstance(command, tuple) and command[0] == "pin":
+                conn.send(pin_all_threads(command[1]))
             elif command == "reset":
                 for h in fleet.hosts:
                     c = h.counters
@@ -148,6 +164,13 @@ class ChildFleet:
         assert self._conn is not None
         self._conn.send("cpu")
         return float(self._conn.recv())
+
+    def pin(self, cpus: set[int] | None) -> str:
+        """Move the simulator to `cpus` (None: every core); says where it now runs."""
+        assert self._conn is not None
+        self._conn.send(("pin", cpus))
+        self.pinned = str(self._conn.recv())
+        return self.pinned
 
     def reset_counters(self) -> None:
         assert self._conn is not None

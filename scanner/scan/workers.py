@@ -155,6 +155,11 @@ class WorkerPool:
     def breaker_tripped(self) -> bool:
         return self.breaker.tripped
 
+    @property
+    def breaker_counted(self) -> list[str]:
+        """Hosts whose rejected credentials the run's lockout breaker counted."""
+        return self.breaker.counted
+
     # -- stopping (any thread) -----------------------------------------------------------------------
     def request_stop(self) -> None:
         """Stop starting hosts; a second request aborts running ones at once. Safe from any thread."""

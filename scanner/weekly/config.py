@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.model.errors import UsageError
-from scanner.model.host import AUTH_METHODS
+from scanner.model.host import AUTH_METHODS, TLS_MODES
 from scanner.model.options import BOUNDS, SPN_SERVICE
 from scanner.model.toml_text import TomlTextError, parse_toml, read_bounded
 from scanner.weekly.history import check_audit_name
@@ -132,6 +132,7 @@ KEYS: dict[str, _Key] = {
     "password_env": _Key(_env_name, ("password_env",)),
     "port": _Key(_bounded("port"), ("port",)),
     "scheme": _Key(_choice(("http", "https")), ("scheme",)),
+    "tls": _Key(_choice(TLS_MODES), ("tls",)),
     "ca_file": _Key(_path, ("ca_file",)),
     "concurrency": _Key(_bounded("concurrency"), ("concurrency",)),
     "workers": _Key(_bounded("workers"), ("workers",)),
