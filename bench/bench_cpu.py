@@ -64,7 +64,7 @@ def extract_baseline(ref: str, into: Path) -> Path | None:
 
 
 def _scan_child(conn: Connection, root: str | None, inventory: str, out_dir: str, password: str,
-                cpus: set[int] | None, concurrency: int) -> None:
+                cpus: set[int] | None, concurrency: int, ca_file: str | None) -> None:
     """Child body: one scan of the inventory with the scanner found first on sys.path; report its CPU."""
     pinned = pin(cpus)
     if root:
@@ -76,7 +76,7 @@ def _scan_child(conn: Connection, root: str | None, inventory: str, out_dir: str
     def scan(path: str, out: str) -> Any:
         with open(os.devnull, "w") as sink:
             return fleet_scan.run_scan(
-                fleet_scan.ScanSettings(inventory=Path(path), output=Path(out), username=USER,
+                fleet_scan.ScanSettings(inventory=Path(path), output=Path(out), username=USER, ca_file=ca_file,
                                         concurrency=concurrency, timeout=300.0, quiet=True),
                 environ={"CMAUDIT_PASSWORD": password}, out=sink, err=sink, install_signal_handlers=False)
 
@@ -100,7 +100,7 @@ def scan_cpu(fleet: ChildFleet, root: Path | None, inventory: Path, out_dir: Pat
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_scan_child, args=(child, str(root) if root else None, str(inventory), str(out_dir),
-                                                 password, cpus, concurrency))
+                                                 password, cpus, concurrency, fleet.ca_file))
     proc.start()
     child.close()
     try:
@@ -257,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result: dict[str, Any] = {"benchmark": "cpu", "machine": machine_info(),
                               "options": {"hosts": args.cpu_hosts, "baseline": args.baseline,
                                           "repeat": args.cpu_repeat, "concurrency": 1,
-                                          "auth": "ntlm+encryption over http", "fleet": "mixed"}}
+                                          "auth": "ntlm+encryption over http", "fleet": "mixed profiles, modern era"}}
     with tempfile.TemporaryDirectory(prefix="cmaudit-bench-cpu-") as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "baseline").mkdir()
@@ -266,7 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if base_root is not None:
             variants.insert(0, ("before", base_root))
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in variants}
-        with ChildFleet(hosts=args.cpu_hosts, password=password, username=USER, cpus=sim_cpus) as fleet:
+        # every host of the modern era: the "before" scanner predates the 2003/2008 eras' code page and TLS needs
+        with ChildFleet(hosts=args.cpu_hosts, password=password, username=USER, cpus=sim_cpus, eras="modern") as fleet:
             inventory = write_inventory(fleet.rows, tmp / "hosts.csv")
             write_inventory(fleet.rows[:5], tmp / "warmup.csv")
             result["simulator_pinned"] = fleet.pinned

@@ -31,6 +31,7 @@ import os
 import re
 import socket
 import ssl
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,13 +44,14 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from pypsrp.encryption import WinRMEncryption
-from pypsrp.exceptions import AuthenticationError, WinRMTransportError
+from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError
 
 from scanner.model.errors import HostProtocolError
 
 LEAN_AUTHS = ("ntlm", "negotiate", "kerberos", "basic")  # the rest (credssp, certificate) stay on requests
 USER_AGENT = "Python PSRP Client"  # what pypsrp sends: servers and their logs see the same client
 _BOUNDARY = re.compile(r'boundary=["\']?([^"\';]+)')
+_ORIGINAL_LENGTH = re.compile(rb"Length=(\d+)")
 _SCHEMES = ("Negotiate", "Kerberos", "NTLM")
 
 
@@ -211,9 +213,9 @@ class LeanTransport:
         content_type = headers.get("Content-Type", "")
         if content_type.startswith(("multipart/encrypted;", "multipart/x-multi-encrypted;")):
             found = _BOUNDARY.search(content_type)
-            if self._encryption is None or found is None:
+            if self._context is None or found is None:
                 raise HostProtocolError(self._address, "an encrypted reply without a logon or a MIME boundary")
-            return bytes(self._encryption.unwrap_message(data, found.group(1)))
+            return unwrap_parts(self._context, data, found.group(1).encode("ascii", "replace"))
         return data
 
     # -- logon ---------------------------------------------------------------------------------------------
@@ -353,6 +355,46 @@ class LeanTransport:
             raise _exchange_error(exc) from exc
         self.on_reply(Reply(response.status, response.headers, len(data), time.monotonic() - started))
         return response.status, response.headers, data
+
+
+def unwrap_parts(context: Any, data: bytes, boundary: bytes) -> bytes:
+    """The plaintext of an MS-WSMV multipart/encrypted body: each part's OriginalContent length, then the
+    application/octet-stream part (4-byte signature length, signature, sealed data) up to the next boundary.
+
+    pypsrp's WinRMEncryption.unwrap_message does the same with regex splits and copies of the whole body;
+    this slices it once (the sealed data goes to pyspnego's unwrap_winrm unchanged). Same length check.
+    """
+    marker = b"--" + boundary
+    octet = b"\tContent-Type: application/octet-stream\r\n"
+    out: list[bytes] = []
+    pos = 0
+    while True:
+        start = data.find(marker + b"\r\n", pos)
+        if start < 0:
+            break
+        second = data.find(marker + b"\r\n", start + len(marker) + 2)
+        if second < 0:
+            raise WinRMError("encrypted reply: the MIME part with the sealed data is missing")
+        length = _ORIGINAL_LENGTH.search(data, start, second)
+        body = second + len(marker) + 2
+        if length is None or not data.startswith(octet, body):
+            raise WinRMError("encrypted reply: malformed MIME part headers")
+        body += len(octet)
+        (sig_len,) = struct.unpack_from("<i", data, body)
+        if not 0 <= sig_len <= len(data) - body - 4:
+            raise WinRMError("encrypted reply: bad signature length")
+        sealed_at = body + 4 + sig_len
+        end = data.find(marker, sealed_at)
+        end = len(data) if end < 0 else end
+        plain = context.unwrap_winrm(data[body + 4:sealed_at], data[sealed_at:end])
+        if len(plain) != int(length.group(1)):
+            raise WinRMError(f"The encrypted length from the server does not match the expected length, decryption "
+                             f"failed, actual: {len(plain)} != expected: {int(length.group(1))}")
+        out.append(plain)
+        pos = end
+    if not out:
+        raise WinRMError("encrypted reply without an encrypted part")
+    return out[0] if len(out) == 1 else b"".join(out)
 
 
 class _LoggedOff(Exception):

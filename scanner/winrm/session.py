@@ -218,7 +218,7 @@ class HostSession:
                           or self.host.auth,
                           self.host.username or "the configured account")
             # pypsrp parses replies with the stdlib parser: refuse DTDs/entities before it sees them.
-            if any(marker in reply for marker in _HOSTILE_XML_MARKERS):
+            if b"<!" in reply and any(marker in reply for marker in _HOSTILE_XML_MARKERS):
                 raise HostProtocolError(self.host.name, "reply carries a DTD or entity declarations; refused")
             return reply
 
