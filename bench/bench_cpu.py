@@ -64,7 +64,7 @@ def extract_baseline(ref: str, into: Path) -> Path | None:
 
 
 def _scan_child(conn: Connection, root: str | None, inventory: str, out_dir: str, password: str,
-                cpus: set[int] | None, concurrency: int, ca_file: str | None) -> None:
+                cpus: set[int] | None, concurrency: int, ca_file: str | None, transport: str | None) -> None:
     """Child body: one scan of the inventory with the scanner found first on sys.path; report its CPU."""
     pinned = pin(cpus)
     if root:
@@ -73,11 +73,13 @@ def _scan_child(conn: Connection, root: str | None, inventory: str, out_dir: str
 
     where = str(Path(fleet_scan.__file__).resolve())
 
+    extra: dict[str, Any] = {"transport": transport} if transport else {}
+
     def scan(path: str, out: str) -> Any:
         with open(os.devnull, "w") as sink:
             return fleet_scan.run_scan(
                 fleet_scan.ScanSettings(inventory=Path(path), output=Path(out), username=USER, ca_file=ca_file,
-                                        concurrency=concurrency, timeout=300.0, quiet=True),
+                                        concurrency=concurrency, timeout=300.0, quiet=True, **extra),
                 environ={"CMAUDIT_PASSWORD": password}, out=sink, err=sink, install_signal_handlers=False)
 
     # a few hosts first: module imports, the report templates and the first TLS/NTLM set-up are not per host
@@ -90,17 +92,17 @@ def _scan_child(conn: Connection, root: str | None, inventory: str, out_dir: str
     hosts = outcome.results.hosts
     conn.send({"cpu_s": cpu, "wall_s": wall, "hosts": len(hosts), "pinned": pinned, "module": where,
                "errors": sum(1 for h in hosts if h.error is not None),
-               "verdicts": sorted(h.verdict.value for h in hosts),
+               "verdicts": [(h.host, h.verdict.value) for h in hosts],
                "wsman_requests": sum(h.requests or 0 for h in hosts)})
     conn.close()
 
 
 def scan_cpu(fleet: ChildFleet, root: Path | None, inventory: Path, out_dir: Path, password: str,
-             cpus: set[int] | None, concurrency: int = 1) -> dict[str, Any]:
+             cpus: set[int] | None, concurrency: int = 1, transport: str | None = None) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_scan_child, args=(child, str(root) if root else None, str(inventory), str(out_dir),
-                                                 password, cpus, concurrency, fleet.ca_file))
+                                                 password, cpus, concurrency, fleet.ca_file, transport))
     proc.start()
     child.close()
     try:
@@ -262,19 +264,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = Path(tmp_name)
         (tmp / "baseline").mkdir()
         base_root = extract_baseline(args.baseline, tmp / "baseline")
-        variants: list[tuple[str, Path | None]] = [("after", None)]
+        # "after, requests transport": today's scanner with pypsrp's own HTTP transport, to show what the lean
+        # transport alone changes (same code otherwise, so the verdicts must be identical)
+        variants: list[tuple[str, Path | None, str | None]] = [("after", None, None),
+                                                               ("after, requests transport", None, "requests")]
         if base_root is not None:
-            variants.insert(0, ("before", base_root))
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in variants}
+            variants.insert(0, ("before", base_root, None))
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
         # every host of the modern era: the "before" scanner predates the 2003/2008 eras' code page and TLS needs
         with ChildFleet(hosts=args.cpu_hosts, password=password, username=USER, cpus=sim_cpus, eras="modern") as fleet:
             inventory = write_inventory(fleet.rows, tmp / "hosts.csv")
             write_inventory(fleet.rows[:5], tmp / "warmup.csv")
             result["simulator_pinned"] = fleet.pinned
             for attempt in range(max(1, args.cpu_repeat)):
-                for name, root in variants:
-                    runs[name].append(scan_cpu(fleet, root, inventory, tmp / f"{name}-{attempt}", password,
-                                               scanner_cpus))
+                for name, root, transport in variants:
+                    runs[name].append(scan_cpu(fleet, root, inventory, tmp / f"{name[:5]}-{transport}-{attempt}",
+                                               password, scanner_cpus, transport=transport))
         summary: dict[str, Any] = {}
         for name, samples in runs.items():
             good = [s for s in samples if "cpu_s" in s]
@@ -296,6 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["after_over_before"] = round(summary["after"]["cpu_ms_per_host"]
                                                 / summary["before"]["cpu_ms_per_host"], 3)
             result["same_verdicts"] = summary["before"]["verdicts"] == summary["after"]["verdicts"]
+            result["verdicts_changed"] = sum(1 for a, b in zip(summary["before"]["verdicts"],
+                                                               summary["after"]["verdicts"], strict=False) if a != b)
+        if "cpu_ms_per_host" in summary.get("after, requests transport", {}) \
+                and "cpu_ms_per_host" in summary.get("after", {}):
+            other = summary["after, requests transport"]
+            result["lean_over_requests"] = round(summary["after"]["cpu_ms_per_host"] / other["cpu_ms_per_host"], 3)
+            result["lean_same_verdicts"] = other["verdicts"] == summary["after"]["verdicts"]
         for variant in summary.values():
             variant.pop("verdicts", None)
     result["http_clients"] = http_clients(args.posts, (scanner_cpus, sim_cpus))

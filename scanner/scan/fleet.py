@@ -330,6 +330,8 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         if audit is not None:
             audit.event("run-end", interrupted=runner.interrupted)
             audit.close()
+    if isinstance(runner, WorkerPool) and runner.fallback:
+        err.write(f"cmaudit: warning: {runner.fallback}\n")
     if runner.breaker_tripped:
         err.write(f"cmaudit: stopped logging on after {settings.max_auth_failures} authentication failures in a "
                   "row; remaining hosts were skipped (ERROR/auth-skipped)\n")

@@ -150,6 +150,8 @@ class WorkerPool:
         self._results: dict[int, Run] = {}
         self._total = 0
         self._finished: asyncio.Event | None = None
+        self._runner: Runner[Host, HostOutcome] | None = None  # the one-process fallback, if it came to that
+        self.fallback: str | None = None  # why the hosts were scanned in this process after all
 
     @property
     def breaker_tripped(self) -> bool:
@@ -175,6 +177,8 @@ class WorkerPool:
     def _on_stop(self) -> None:
         self._stop_requests += 1
         self.interrupted = True
+        if self._runner is not None:
+            self._runner.request_stop()
         while self._queue:
             index, host = self._queue.popleft()
             self._skip(index, host, HostInterrupted(host.name, "run stopped before this host was scanned"))
@@ -191,7 +195,10 @@ class WorkerPool:
             self._on_stop()
         try:
             if self._queue:
-                self._start_workers()
+                try:
+                    self._start_workers()
+                except Exception as exc:  # noqa: BLE001 - no processes here (limits, a frozen build...): one process
+                    return await self._in_this_process(hosts, exc)
                 for worker in self._pool:
                     for _ in range(worker.slots):
                         self._hand_out(worker)
@@ -204,6 +211,23 @@ class WorkerPool:
                 self._results[index] = HostRun(index, host, None, HostInterrupted(host.name, "not scanned"), 0, 0,
                                                None, None, 0.0)
         return [self._results[i] for i in range(len(hosts))]
+
+    async def _in_this_process(self, hosts: Sequence[Host], exc: BaseException) -> list[Run]:
+        """Worker processes could not be started: scan every host here instead, as --workers 1 would."""
+        self.fallback = f"worker processes could not be started ({type(exc).__name__}: {exc}); scanned in one process"
+        log.debug("%s", self.fallback)
+        for worker in self._pool:
+            worker.alive = False
+            worker.process.kill()
+        self._pool = []
+        runner: Runner[Host, HostOutcome] = Runner(self.jobs.factory(), self.options, on_done=self.on_done,
+                                                   credential_key=self.account_key, breaker=self.breaker)
+        self._runner = runner
+        for _ in range(self._stop_requests):
+            runner.request_stop()
+        runs = await runner.run(hosts)
+        self.interrupted = self.interrupted or runner.interrupted
+        return runs
 
     def _start_workers(self) -> None:
         ctx = multiprocessing.get_context("spawn")

@@ -125,6 +125,7 @@ def test_https_basic_with_ca_file(tmp_path: Path) -> None:
         pytest.param(["scan", "does-not-exist.csv"], id="missing-inventory"),
         pytest.param(["scan", "hosts.csv", "--ca-file", "no-such-ca.pem"], id="missing-ca-file"),
         pytest.param(["scan", "hosts.csv", "--concurrency", "0"], id="zero-concurrency"),
+        pytest.param(["scan", "hosts.csv", "--workers", "0"], id="zero-workers"),
         pytest.param(["scan", "hosts.csv", "--timeout", "-1"], id="negative-timeout"),
     ],
 )

@@ -184,3 +184,21 @@ def test_ctrl_c_to_the_process_group_with_workers(tmp_path: Path) -> None:
     assert len(doc["hosts"]) == 6 and doc["meta"]["interrupted"] is True
     assert doc["meta"]["options"]["workers"] == 2
     assert sum(h["error"] is not None and h["error"]["category"] == "interrupted" for h in doc["hosts"]) == 5
+
+
+@pytest.mark.network
+def test_workers_that_cannot_start_leave_the_scan_to_this_process(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the OS refuses new processes the scan still judges every host, in cmaudit's own process, and
+    says so on stderr."""
+    import multiprocessing.context
+
+    def refuse(self: Any) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refuse)
+    password = new_password()
+    with Fleet(hosts=4, password=password, machine_factory=healthy_machine, profiles=["h"] * 4) as fleet:
+        result = scan(fleet, tmp_path, password, concurrency=2, workers=2)
+    assert all(h.error is None for h in result.outcome.results.hosts)
+    assert "worker processes could not be started" in result.stderr
