@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 from scanner.model.options import BOUNDS, Seconds, WholeNumber
 
@@ -52,3 +53,11 @@ positive_int = whole_number(1)
 non_negative_int = whole_number(0)
 port = _whole(WholeNumber(1, 65535))
 seconds = _seconds(Seconds())
+
+
+def folder(text: str) -> Path:
+    """An output folder: `-o ""` would silently mean the working directory, so it is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name would mean the current folder; give a folder name "
+                                         "(or . if that is really meant)")
+    return Path(text)

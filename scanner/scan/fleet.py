@@ -11,6 +11,7 @@ import hashlib
 import signal
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -21,10 +22,13 @@ from scanner.model.errors import HostAuthFailed, HostError, UsageError
 from scanner.model.records import RunResults
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
+from scanner.scan.preflight import Plan, create_run_folder, run_checks
 from scanner.scan.progress import Progress
 from scanner.scan.results import assemble, host_result, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
-from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
+from scanner.scan.settings import ScanSettings as ScanSettings  # re-exported: callers build it from here
+from scanner.weekly import run_folder
+from scanner.winrm.collect import CollectOptions
 from scanner.winrm.session import SessionOptions
 
 if TYPE_CHECKING:
@@ -33,35 +37,6 @@ if TYPE_CHECKING:
 
 DEFAULT_RUNS_DIR = "cmaudit-runs"
 PASSWORD_AUTH = ("ntlm", "basic", "credssp")  # negotiate/kerberos may use the jump box's ticket instead
-
-
-@dataclass(frozen=True, slots=True)
-class ScanSettings:
-    """Every knob of `cmaudit scan`; recorded (minus secrets, which never live here) in results.json."""
-
-    inventory: Path
-    output: Path | None = None
-    username: str | None = None
-    auth: str = "ntlm"
-    port: int | None = None
-    scheme: str = "http"
-    ca_file: str | None = None
-    insecure: bool = False
-    concurrency: int = 32
-    timeout: float = 120.0
-    retries: int = 2
-    max_auth_failures: int = 5
-    max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
-    connect_timeout: float = 10.0
-    operation_timeout: int = 20
-    quiet: bool = False
-    password_env: str = "CMAUDIT_PASSWORD"
-    interactive: bool = False  # may prompt for a password (only on a terminal)
-    grace: float = 3.0
-    backoff_base: float = 0.5
-    log_file: Path | None = None  # append an audit trail of hosts contacted (no secrets)
-    history: Path | None = None  # record the run here (and show changes since the last one); None: don't
-    keep_runs: int | None = None  # retention after recording
 
 
 @dataclass(slots=True)
@@ -130,10 +105,13 @@ def run_scan(
     out = out or sys.stdout
     err = err or sys.stderr
     started = utc_now()
+    run_id = uuid.uuid4().hex
     inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
                                default_auth=settings.auth)
     advisory = load_advisory()
     out_dir = settings.output or default_output_dir()
+    plan = Plan(settings=settings, hosts=inventory.hosts, out_dir=out_dir, run_id=run_id)
+    run_checks(plan)  # before any password prompt and any host: a run that cannot keep its results never starts
     warnings = list(inventory.warnings)
     for warning in warnings:
         err.write(f"cmaudit: warning: {warning}\n")
@@ -165,10 +143,7 @@ def run_scan(
         first = next(iter(refused.values()))
         raise UsageError(f"no host can be scanned: {first.message}")
     secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
+    create_run_folder(plan)
 
     context = ScanContext(
         session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
@@ -227,7 +202,7 @@ def run_scan(
     meta = run_meta(
         started=started, finished=utc_now(), advisory=advisory, inventory_path=str(settings.inventory),
         inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=options,
-        insecure=settings.insecure, interrupted=runner.interrupted,
+        insecure=settings.insecure, interrupted=runner.interrupted, run_id=run_id,
     )
     results = assemble(meta, runs)
     paths, notes, since_last_run = _write_with_follow_up(results, out_dir, settings, mail)
@@ -278,6 +253,7 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
     except ReportWriteError as exc:
         paths = dict(exc.written)
         notes.append(str(exc))
+    notes.extend(_record_files(results, out_dir, paths))
     if follow is None:
         return paths, notes, ""
     try:
@@ -287,6 +263,17 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
         notes.append(f"mail/retention skipped: {type(exc).__name__}: {exc}")
     notes.extend(follow.messages)
     return paths, notes, render_text(follow.changes) if follow.changes is not None else ""
+
+
+def _record_files(results: RunResults, out_dir: Path, paths: Mapping[str, Path]) -> list[str]:
+    """List what this run wrote in its folder's marker: all that retention may ever delete for it."""
+    files = [Path(p).relative_to(out_dir).as_posix() for p in paths.values() if Path(p).parent == out_dir]
+    files += [lf.saved_as for h in results.hosts for lf in h.facts.logs if lf.saved_as]
+    try:
+        run_folder.record_files(out_dir, results.meta.run_id, files)
+    except (OSError, run_folder.MarkerError) as exc:
+        return [f"could not list this run's files in {out_dir / run_folder.MARKER}: {exc}; retention will keep them"]
+    return []
 
 
 async def _run_with_signals(runner: Runner[Host, HostOutcome], hosts: list[Host], progress: Progress,

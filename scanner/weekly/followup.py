@@ -73,7 +73,7 @@ def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, 
     if keep_runs and follow.history_path is not None and follow.run_id is not None:
         try:
             pruned = retention.prune(follow.history_path, keep_runs, inventory_key=inventory_key(results),
-                                     protect=[follow.run_id])
+                                     protect=[follow.run_id], keep_folders=[output_dir] if output_dir else [])
             if pruned.deleted_runs:
                 messages.append(f"retention: removed {len(pruned.deleted_runs)} old run(s) "
                                 f"and {len(pruned.removed_folders)} run folder(s), keeping {keep_runs}")

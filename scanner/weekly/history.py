@@ -243,6 +243,32 @@ def open_history(db_path: Path | str, *, create: bool = True) -> Iterator[sqlite
             raise HistoryError(path, f"history database error: {exc}") from exc
 
 
+def check_database(db_path: Path | str) -> None:
+    """Pre-flight: an existing history is a file this cmaudit can read and understands; writes nothing.
+
+    A database another run is writing right now (locked) passes: the run will queue for it later.
+    """
+    path = Path(db_path)
+    if not os.path.lexists(path):
+        return
+    if not path.is_file():
+        raise HistoryError(path, "the history database is not a file")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+        with closing(conn):
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return
+        raise HistoryError(path, f"cannot read the history database: {exc}") from None
+    except sqlite3.Error as exc:
+        raise HistoryError(path, f"not a history database: {exc}") from None
+    if version > SCHEMA_VERSION:
+        raise HistoryError(path, f"history schema version {version} is newer than this cmaudit "
+                                 f"understands ({SCHEMA_VERSION}); upgrade cmaudit")
+
+
 def _insert_run(conn: sqlite3.Connection, results: RunResults, inventory_key: str,
                 output_dir: str | None) -> int:
     m = results.meta

@@ -1,0 +1,38 @@
+"""Every knob of `cmaudit scan` in one record, shared by the fleet run and its pre-flight checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    """Every knob of `cmaudit scan`; recorded (minus secrets, which never live here) in results.json."""
+
+    inventory: Path
+    output: Path | None = None
+    username: str | None = None
+    auth: str = "ntlm"
+    port: int | None = None
+    scheme: str = "http"
+    ca_file: str | None = None
+    insecure: bool = False
+    concurrency: int = 32
+    timeout: float = 120.0
+    retries: int = 2
+    max_auth_failures: int = 5
+    max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
+    connect_timeout: float = 10.0
+    operation_timeout: int = 20
+    quiet: bool = False
+    password_env: str = "CMAUDIT_PASSWORD"
+    interactive: bool = False  # may prompt for a password (only on a terminal)
+    grace: float = 3.0
+    backoff_base: float = 0.5
+    log_file: Path | None = None  # append an audit trail of hosts contacted (no secrets)
+    history: Path | None = None  # record the run here (and show changes since the last one); None: don't
+    keep_runs: int | None = None  # retention after recording
+    force: bool = False  # write into a folder that already holds an earlier run's results
