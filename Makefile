@@ -18,6 +18,7 @@ $(STAMP_RUN): pyproject.toml | $(VENV)/bin/python
 $(STAMP_TEST): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e '.[test]'
 	sh tools/ensure-chromium.sh
+	sh tools/ensure-kerberos.sh $(PY)
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)

@@ -1,6 +1,7 @@
 """What we found: CSV, HTML, JSON and console reports rendered from result records.
 
-    write_reports(results, out_dir) -> {"json": .../results.json, "csv": .../report.csv, "html": ...}
+    write_reports(results, out_dir) -> {"json": .../results.json, "jsonl": .../results.jsonl,
+                                        "csv": .../report.csv, "html": ..., "junit": .../report.junit.xml}
 
 Every file is written atomically; `results.json` is the source every format can be rebuilt from
 (`cmaudit report`). reports/ depends only on scanner.model.records (and scanner.model.errors, whose UsageError
@@ -17,12 +18,16 @@ from reports.base import Reporter
 from reports.csv_report import Column, CsvReporter
 from reports.html_report import HtmlReporter, Section
 from reports.json_report import JsonReporter
+from reports.jsonl_report import JsonlReporter
+from reports.junit_report import JunitReporter
 from scanner.model.records import RunResults
 
 REPORTERS: dict[str, Reporter] = {
     "json": JsonReporter(),
+    "jsonl": JsonlReporter(),
     "csv": CsvReporter(),
     "html": HtmlReporter(),
+    "junit": JunitReporter(),
 }
 
 

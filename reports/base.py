@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
-from scanner.model.records import VERDICT_ORDER, HostResult, RunResults
+from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults
 
 
 class Reporter(Protocol):
@@ -43,12 +43,16 @@ def action_order(hosts: Iterable[HostResult]) -> list[HostResult]:
 
 
 def needs_action(host: HostResult) -> bool:
-    """Findings to fix and hosts to check again: what every report counts as "needs action"."""
-    return host.verdict.is_finding or host.verdict.is_incomplete
+    """Findings to fix and hosts to check again, unless waived: what every report counts as "needs action"."""
+    return host.needs_action
 
 
-def why_text(host: HostResult) -> str:
-    """The one-line "why" a host list shows: the error if the host could not be judged, else the first reason."""
+def why_text(host: HostResult, meta: RunMeta | None = None) -> str:
+    """The one-line "why" a host list shows, leading with what differs between hosts: the error if the host
+    could not be judged, else its first reason that is not the advisory's headline for the verdict (every
+    host of a verdict shares that headline, so it tells one host from another nothing)."""
     if host.error is not None:
         return f"{host.error.category.value}: {host.error.message}"
-    return host.reasons[0] if host.reasons else ""
+    headline = meta.verdict_text.get(host.verdict.value) if meta is not None else None
+    specific = [r for r in host.reasons if r != headline]
+    return (specific or list(host.reasons) or [""])[0]

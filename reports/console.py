@@ -23,13 +23,12 @@ _CONTROL_MAP = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0), *range(0x200B
 
 
 def exit_status(results: RunResults) -> int:
-    """0 all judged and clean; | 1 findings; | 2 hosts not judged (both: 3)."""
+    """0 all judged and clean; | 1 findings; | 2 hosts not judged (both: 3). A waived host sets no bit."""
     status = 0
     for host in results.hosts:
-        if host.verdict.is_finding:
-            status |= EXIT_FINDINGS
-        elif host.verdict.is_incomplete:
-            status |= EXIT_INCOMPLETE
+        if not host.needs_action:
+            continue
+        status |= EXIT_FINDINGS if host.verdict.is_finding else EXIT_INCOMPLETE
     return status
 
 

@@ -1,11 +1,8 @@
-"""Who may log on: the account store behind pyspnego's NTLM acceptor, and Basic/CBT checks.
+"""Who may log on: the fleet's account, Basic credentials, and what an NTLM/Kerberos token carries.
 
-pyspnego's acceptor looks accounts up in the file named by the process-wide NTLM_USER_FILE variable.
-Every running fleet in this process registers its account in one private file (0600, in a 0700 temp
-dir, removed when the last fleet stops), in the smbpasswd form pyspnego also reads, so the file holds
-the LM/NT hashes and never the password itself; the variable holds only the path.
-Because the acceptor looks a user up by name, two running fleets may not give one account two passwords.
-After NTLM succeeds the server also checks the user is *this* fleet's account.
+NTLM accounts live in the fleet's own store (simulator.ntlm_store), Kerberos keys in each host's keytab
+(simulator.kerberos). After a handshake succeeds the server also checks the client is *this* fleet's
+account, whether it logged on as `DOMAIN\\user` (NTLM) or `user@REALM` (Kerberos).
 """
 
 from __future__ import annotations
@@ -13,10 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import os
-import shutil
-import tempfile
-import threading
 from dataclasses import dataclass
 
 import spnego
@@ -24,8 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from spnego.channel_bindings import GssChannelBindings
 
-__all__ = ["Account", "register", "unregister", "check_basic", "new_acceptor", "channel_bindings_for",
-           "client_sent_bindings"]
+__all__ = ["Account", "check_basic", "new_acceptor", "channel_bindings_for", "client_sent_bindings",
+           "token_mechanism"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,71 +48,14 @@ class Account:
         return f"Account({self.principal!r})"
 
     def matches(self, principal: str | None) -> bool:
+        """`DOMAIN\\user`, or a Kerberos `user@REALM` whose realm's first label is the NetBIOS domain."""
         if not principal:
             return False
         domain, sep, user = principal.partition("\\")
         if not sep:
-            domain, user = "", principal
+            user, at, realm = principal.rpartition("@")
+            domain, user = (realm.split(".", 1)[0], user) if at else ("", principal)
         return user.upper() == self.user.upper() and (not self.domain or domain.upper() == self.domain.upper())
-
-
-_lock = threading.Lock()
-_accounts: dict[int, Account] = {}  # registration token -> account
-_dir: str | None = None
-_saved_env: str | None = None
-
-
-def _write_store() -> None:
-    assert _dir is not None
-    path = os.path.join(_dir, "ntlm_users")
-    lines = sorted({_smbpasswd_line(a) for a in _accounts.values()})
-    fd = os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.writelines(lines)
-    os.replace(path + ".new", path)
-    os.environ["NTLM_USER_FILE"] = path
-
-
-def _smbpasswd_line(account: Account) -> str:
-    from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
-
-    lm, nt = lmowfv1(account.password).hex().upper(), ntowfv1(account.password).hex().upper()
-    return f"{account.principal}:1000:{lm}:{nt}:[U]:LCT-00000000\n"
-
-
-def register(account: Account) -> int:
-    """Make `account` acceptable to NTLM acceptors in this process; returns a token for unregister()."""
-    global _dir, _saved_env
-    with _lock:
-        for other in _accounts.values():
-            if (other.principal.upper() == account.principal.upper()
-                    and not hmac.compare_digest(other.password, account.password)):
-                raise ValueError(f"another running simulator fleet already uses {account.principal} with a "
-                                 "different password; stop it first or use another account")
-        if _dir is None:
-            _saved_env = os.environ.get("NTLM_USER_FILE")
-            _dir = tempfile.mkdtemp(prefix="cmaudit-sim-")  # mkdtemp makes it 0700
-        token = id(account) ^ len(_accounts) ^ int.from_bytes(os.urandom(4), "big")
-        _accounts[token] = account
-        _write_store()
-        return token
-
-
-def unregister(token: int) -> None:
-    global _dir, _saved_env
-    with _lock:
-        _accounts.pop(token, None)
-        if _accounts or _dir is None:
-            if _dir is not None:
-                _write_store()
-            return
-        shutil.rmtree(_dir, ignore_errors=True)
-        _dir = None
-        if _saved_env is None:
-            os.environ.pop("NTLM_USER_FILE", None)
-        else:
-            os.environ["NTLM_USER_FILE"] = _saved_env
-        _saved_env = None
 
 
 def check_basic(header_value: str, account: Account) -> bool:
@@ -138,7 +74,10 @@ def check_basic(header_value: str, account: Account) -> bool:
 
 
 def new_acceptor(scheme: str) -> spnego.ContextProxy:
-    """An NTLM (`NTLM` header) or SPNEGO (`Negotiate` header, NTLM inside or raw) acceptor."""
+    """An NTLM (`NTLM` header) or SPNEGO (`Negotiate` header, NTLM inside or raw) acceptor without Kerberos.
+
+    Build it (and step it) inside the fleet's `NtlmStore.scope()`: that is where it finds the accounts.
+    """
     if scheme.lower() == "ntlm":
         return spnego.server(protocol="ntlm", options=spnego.NegotiateOptions.use_ntlm)
     return spnego.server(protocol="negotiate", options=spnego.NegotiateOptions.use_negotiate)
@@ -155,29 +94,43 @@ def channel_bindings_for(cert_der: bytes) -> GssChannelBindings:
     return GssChannelBindings(application_data=b"tls-server-end-point:" + digest.finalize())
 
 
+def _ntlm_message(token: bytes) -> bytes | None:
+    """The NTLM message a token carries, raw or inside SPNEGO (None for Kerberos or anything else)."""
+    from spnego._spnego import NegTokenInit, NegTokenResp, unpack_token
+
+    if token.startswith(b"NTLMSSP\x00"):
+        return token
+    try:
+        spnego_token = unpack_token(token)
+    except Exception:  # noqa: BLE001 - not SPNEGO: a raw Kerberos AP-REQ, or garbage for the acceptor to refuse
+        return None
+    inner = b""
+    if isinstance(spnego_token, NegTokenResp):
+        inner = spnego_token.response_token or b""
+    elif isinstance(spnego_token, NegTokenInit):
+        inner = spnego_token.mech_token or b""
+        if not inner and spnego_token.mech_types and spnego_token.mech_types[0] == "1.3.6.1.4.1.311.2.2.10":
+            return b"NTLMSSP\x00"  # an init offering NTLM first without an optimistic token
+    return inner if inner.startswith(b"NTLMSSP\x00") else None
+
+
+def token_mechanism(token: bytes) -> str:
+    """"ntlm" when the token carries NTLM (raw or in SPNEGO), else "kerberos" (the acceptor judges it)."""
+    return "ntlm" if _ntlm_message(token) is not None else "kerberos"
+
+
 def client_sent_bindings(token: bytes) -> bool:
     """Does this NTLM AUTHENTICATE (raw or inside SPNEGO) carry a non-empty channel binding?
 
     Windows with CbtHardeningLevel=Relaxed checks CBT only when the client sends one; pyspnego's
     acceptor would reject a client that sends none, so we look first.
     """
-    from spnego._ntlm_raw.messages import AvId, NTClientChallengeV2
-    from spnego._spnego import NegTokenInit, NegTokenResp, unpack_token
+    from spnego._ntlm_raw.messages import Authenticate, AvId, NTClientChallengeV2
 
     try:
-        ntlm = token
-        if not token.startswith(b"NTLMSSP\x00"):
-            spnego_token = unpack_token(token)
-            if isinstance(spnego_token, NegTokenResp):
-                ntlm = spnego_token.response_token or b""
-            elif isinstance(spnego_token, NegTokenInit):
-                ntlm = spnego_token.mech_token or b""
-            else:
-                return False
+        ntlm = _ntlm_message(token) or b""
         if not ntlm.startswith(b"NTLMSSP\x00") or ntlm[8:12] != b"\x03\x00\x00\x00":
             return False
-        from spnego._ntlm_raw.messages import Authenticate
-
         auth = Authenticate.unpack(ntlm)
         nt = auth.nt_challenge_response or b""
         if len(nt) <= 24:

@@ -6,6 +6,9 @@
     --Encrypted Boundary\\r\\n
     \\tContent-Type: application/octet-stream\\r\\n
     <uint32 LE signature length><signature><sealed data>--Encrypted Boundary--\\r\\n
+
+A client that logged on with the `Kerberos` scheme (offered alone by a listener with Negotiate turned
+off) names `application/HTTP-Kerberos-session-encrypted` instead; the reply uses the request's protocol.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import struct
 import spnego
 
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+KERBEROS_PROTOCOL = "application/HTTP-Kerberos-session-encrypted"
+PROTOCOLS = (PROTOCOL, KERBEROS_PROTOCOL)
 CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
 _BOUNDARY = b"--Encrypted Boundary"
 _SPLIT = re.compile(rb"--\s*Encrypted Boundary\r\n")
@@ -27,17 +32,28 @@ class EncryptionError(ValueError):
     """An encrypted body that is not framed or sealed correctly."""
 
 
-def is_encrypted(content_type: str) -> bool:
+def protocol_of(content_type: str) -> str | None:
+    """The encryption protocol a request's Content-Type names (None: not an encrypted body)."""
     ct = content_type.lower()
-    return ct.startswith(("multipart/encrypted", "multipart/x-multi-encrypted")) and PROTOCOL.lower() in ct
+    if not ct.startswith(("multipart/encrypted", "multipart/x-multi-encrypted")):
+        return None
+    return next((p for p in PROTOCOLS if p.lower() in ct), None)
 
 
-def wrap(context: spnego.ContextProxy, message: bytes) -> bytes:
+def is_encrypted(content_type: str) -> bool:
+    return protocol_of(content_type) is not None
+
+
+def content_type(protocol: str = PROTOCOL) -> str:
+    return f'multipart/encrypted;protocol="{protocol}";boundary="Encrypted Boundary"'
+
+
+def wrap(context: spnego.ContextProxy, message: bytes, protocol: str = PROTOCOL) -> bytes:
     result = context.wrap_winrm(message)
     length = len(message) + result.padding_length
     return (
         _BOUNDARY + b"\r\n"
-        + f"\tContent-Type: {PROTOCOL}\r\n".encode()
+        + f"\tContent-Type: {protocol}\r\n".encode()
         + f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={length}\r\n".encode()
         + _BOUNDARY + b"\r\n" + _OCTET
         + struct.pack("<i", len(result.header)) + result.header + result.data

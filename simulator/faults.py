@@ -24,6 +24,16 @@ where HOSTS is a 0-based host index, a range `2-5`, or `*` for every host, and F
     expiredcert    (HTTPS fleets) the host's certificate is signed by the fleet's CA but expired yesterday
     untrustedcert  (HTTPS fleets) the host's certificate is signed by some other CA
 
+Logon policy switches (configuration rather than misbehaviour, kept in the same SPEC):
+
+    nontlm         NTLM refused by domain policy ("Restrict NTLM: Incoming NTLM traffic = Deny all"): the
+                   listener still offers Negotiate and Kerberos, an NTLM token (raw or inside SPNEGO) gets
+                   401, Kerberos works (on a Kerberos fleet). Unverified: no public recording of the exact
+                   reply; modelled as a plain 401 with the usual WWW-Authenticate.
+    krbonly        WinRM's `Auth/Negotiate=false`: only `WWW-Authenticate: Kerberos` is offered and logons
+                   under the Negotiate or NTLM scheme get 401. Unverified: the header set is inferred from
+                   the WinRM auth settings, not from a recording.
+
 Example: `2=refuse,5=hang,7=http503x2,*=latency:20`. Later items add to earlier ones for the same host.
 """
 
@@ -61,6 +71,8 @@ class HostFaults:
     deepxml: bool = False
     expiredcert: bool = False
     untrustedcert: bool = False
+    nontlm: bool = False
+    krbonly: bool = False
 
     @property
     def any(self) -> bool:
@@ -98,7 +110,7 @@ def _apply(current: HostFaults, token: str) -> HostFaults:
         return dataclasses.replace(current, http_status=int(status),
                                    http_status_count=int(count) if count is not None else None)
     flags = {"refuse", "reset", "hang", "badauth", "badxml", "endless", "xmlbomb", "deepxml", "expiredcert",
-             "untrustedcert"}
+             "untrustedcert", "nontlm", "krbonly"}
     if name in flags:
         if arg is not None:
             raise FaultSpecError(f"fault {name!r} takes no value")

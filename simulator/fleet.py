@@ -27,11 +27,13 @@ from spnego.channel_bindings import GssChannelBindings
 
 from simulator import auth
 from simulator.faults import HostFaults, normalise
+from simulator.kerberos import HostKerberos, KerberosKeys
 from simulator.machine import Machine
+from simulator.ntlm_store import NtlmStore
 from simulator.server import Counters, HostServer, LoopThread
 
-MachineFactory = Callable[[str, str], Machine]  # (profile name, hostname) -> Machine
-AUTHS = ("ntlm", "negotiate", "basic")
+MachineFactory = Callable[[str, str], Machine]  # (profile name, computer name) -> Machine
+AUTHS = ("ntlm", "negotiate", "kerberos", "basic")
 
 
 def _profiles() -> ModuleType:
@@ -102,16 +104,22 @@ class Fleet:
         tls: HTTPS listeners with a certificate from a throwaway CA (`ca_file`), else HTTP.
         latency_ms: added to every answer of every host.
         faults: a faults SPEC (see simulator.faults) or {host index: HostFaults}.
-        username, password: the one account the hosts accept (`DOMAIN\\user`).
-        auth: what the inventory tells the scanner to use: ntlm, negotiate or basic (HTTPS only).
-        machine_factory: (profile, hostname) -> Machine, default simulator.profiles.load_machine.
+        username, password: the one account the hosts accept (`DOMAIN\\user`; over Kerberos the same
+            user as `user@REALM`, where the realm's first label is DOMAIN).
+        auth: what the inventory tells the scanner to use: ntlm, negotiate, kerberos or basic (HTTPS only).
+        machine_factory: (profile, computer name) -> Machine, default simulator.profiles.load_machine.
         base_port: host i listens on base_port + i; default: ports chosen by the OS.
+        domain: DNS domain of the hosts: host i is named `CM00i.<domain>` (its computer name stays CM00i),
+            as Kerberos needs a host's DNS name for its SPN.
+        kerberos: the hosts' keytabs; hosts with one accept Kerberos (Negotiate and the Kerberos scheme),
+            with message encryption on HTTP and channel binding on HTTPS. Needs gssapi.
     """
 
     def __init__(self, profiles: Sequence[str] | None = None, hosts: int | None = None, scenario: str = "mixed",
                  tls: bool = False, latency_ms: float = 0, faults: str | Mapping[int, HostFaults] | None = None,
                  username: str = "LAB\\auditor", *, password: str, auth: str | None = None,
-                 machine_factory: MachineFactory | None = None, base_port: int | None = None) -> None:
+                 machine_factory: MachineFactory | None = None, base_port: int | None = None,
+                 domain: str | None = None, kerberos: KerberosKeys | None = None) -> None:
         if not password:
             raise ValueError("the simulated hosts need a password")
         self._account = _account(username, password)
@@ -133,11 +141,13 @@ class Fleet:
         if base_port is not None and not 1 <= base_port <= 65536 - len(self._profiles):
             raise ValueError(f"base_port {base_port} leaves no room for {len(self._profiles)} hosts")
         self._base_port = base_port
+        self.domain = domain.strip(".").lower() if domain else None
+        self.kerberos = kerberos
         self.hosts: list[FleetHost] = []
         self.ca_file: str | None = None
         self._loop: LoopThread | None = None
         self._tmpdir: str | None = None
-        self._auth_token: int | None = None
+        self._ntlm_store: NtlmStore | None = None
         self._ca: Any = None  # trustme.CA of an HTTPS fleet
 
     def _scenario(self, scenario: str, hosts: int | None) -> list[str]:
@@ -166,18 +176,21 @@ class Fleet:
             raise RuntimeError("fleet already started")
         self.hosts = []
         try:
-            self._auth_token = auth.register(self._account)
+            self._ntlm_store = NtlmStore([(self._account.principal, self._account.password)])
             tls_context, bindings = self._make_tls() if self.tls else (None, None)
             servers = []
             for index, profile in enumerate(self._profiles):
-                name = f"CM{index:03d}"
+                computer = f"CM{index:03d}"
+                name = f"{computer}.{self.domain}" if self.domain else computer
                 faults = self._faults.get(index, HostFaults())
                 host_tls, host_bindings = tls_context, bindings
                 if self.tls and (faults.expiredcert or faults.untrustedcert):
                     host_tls, host_bindings = self._bad_tls(expired=faults.expiredcert)
-                server = HostServer(name=name, machine=self._factory(profile, name), account=self._account,
-                                    faults=faults, latency_ms=self.latency_ms, tls=host_tls,
-                                    bindings=host_bindings)
+                keytab = self.kerberos.keytab_for(name) if self.kerberos is not None else None
+                server = HostServer(name=name, machine=self._factory(profile, computer), account=self._account,
+                                    ntlm_store=self._ntlm_store, faults=faults, latency_ms=self.latency_ms,
+                                    tls=host_tls, bindings=host_bindings,
+                                    kerberos=HostKerberos(keytab) if keytab else None)
                 if self._base_port is not None:
                     server.port = self._base_port + index
                 servers.append(server)
@@ -198,9 +211,9 @@ class Fleet:
                 loop.call(_stop_all([h._server for h in self.hosts]), timeout=60)
             finally:
                 loop.stop()
-        if self._auth_token is not None:
-            auth.unregister(self._auth_token)
-            self._auth_token = None
+        if self._ntlm_store is not None:
+            self._ntlm_store.close()
+            self._ntlm_store = None
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
@@ -241,6 +254,11 @@ class Fleet:
         der = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes()).public_bytes(Encoding.DER)
         return context, auth.channel_bindings_for(der)
 
+    @property
+    def account_file(self) -> str | None:
+        """The fleet's private NTLM account file (hashes only), shown to its own acceptors and nobody else."""
+        return self._ntlm_store.path if self._ntlm_store is not None else None
+
     # -- control --------------------------------------------------------------------------------------
 
     def _host(self, index: int) -> FleetHost:
@@ -251,7 +269,7 @@ class Fleet:
     def set_profile(self, index: int, profile: str) -> None:
         """Swap host `index` to another profile (same name and port), e.g. between two weekly scans."""
         host = self._host(index)
-        host._server.machine = self._factory(profile, host.name)
+        host._server.machine = self._factory(profile, host.name.split(".", 1)[0])
         host.profile = profile
 
     def set_machine(self, index: int, machine: Machine, profile: str = "custom") -> None:

@@ -2,8 +2,8 @@
 
 One asyncio loop (see `LoopThread`) serves every host of a fleet, one listening socket per host, so a
 thousand hosts cost a thousand sockets, not a thousand threads. The parser is small on purpose:
-Content-Length bodies only, keep-alive, bounded header and body sizes. The NTLM/SPNEGO context lives
-on the TCP connection, as with HTTP.sys.
+Content-Length bodies only, keep-alive, bounded header and body sizes. The NTLM/SPNEGO/Kerberos
+context lives on the TCP connection, as with HTTP.sys.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 import spnego
 
 from simulator import encryption
-from simulator.auth import Account, check_basic, client_sent_bindings, new_acceptor
+from simulator.auth import Account, check_basic, client_sent_bindings, new_acceptor, token_mechanism
 from simulator.faults import NO_FAULTS, HostFaults
+from simulator.kerberos import HostKerberos, acceptor_error
 from simulator.machine import CommandResult, Machine
+from simulator.ntlm_store import NtlmStore
 from simulator.wsman import SERVER_MAX_ENVELOPE, CallContext, WinRS, envelope_too_big_fault, fault_envelope
 
 MAX_HEADER_BYTES = 32 * 1024
@@ -89,8 +91,11 @@ class Counters:
     requests: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
-    auth_handshakes: int = 0  # successful NTLM/Negotiate handshakes and Basic logons
+    auth_handshakes: int = 0  # successful NTLM/Negotiate/Kerberos handshakes and Basic logons
     auth_failures: int = 0
+    kerberos_logons: int = 0  # handshakes that ended in Kerberos (under the Negotiate or Kerberos scheme)
+    ntlm_logons: int = 0  # handshakes that ended in NTLM
+    last_auth_error: str = ""  # why the last handshake failed, as the acceptor saw it (no secret in it)
     connections: int = 0
     max_reply_envelope: int = 0  # largest plaintext SOAP reply, to check MaxEnvelopeSize was honoured
     internal_errors: int = 0  # requests that hit a bug in the simulator or a profile (should stay 0)
@@ -144,12 +149,15 @@ class _Oversized(_BadRequest):
 class HostServer:
     """One simulated host's WinRM listener (HTTP or HTTPS) in front of its virtual Machine."""
 
-    def __init__(self, *, name: str, machine: Machine, account: Account, faults: HostFaults = NO_FAULTS,
-                 latency_ms: float = 0.0, tls: ssl.SSLContext | None = None,
-                 bindings: spnego.channel_bindings.GssChannelBindings | None = None) -> None:
+    def __init__(self, *, name: str, machine: Machine, account: Account, ntlm_store: NtlmStore,
+                 faults: HostFaults = NO_FAULTS, latency_ms: float = 0.0, tls: ssl.SSLContext | None = None,
+                 bindings: spnego.channel_bindings.GssChannelBindings | None = None,
+                 kerberos: HostKerberos | None = None) -> None:
         self.name = name
         self.machine = machine
         self.account = account
+        self.ntlm_store = ntlm_store
+        self.kerberos = kerberos
         self.faults = faults
         self.latency_s = (latency_ms + faults.latency_ms) / 1000.0
         self.tls = tls
@@ -336,7 +344,8 @@ class HostServer:
             return _Reply(200, headers=auth_headers)  # the empty POST that carries the handshake
 
         content_type = request.headers.get("content-type", "")
-        encrypted = encryption.is_encrypted(content_type)
+        protocol = encryption.protocol_of(content_type)
+        encrypted = protocol is not None
         if encrypted:
             if conn.context is None or not conn.authenticated:
                 return self._unauthorized(conn)
@@ -361,24 +370,28 @@ class HostServer:
         if self.faults.deepxml:
             reply = DEEP_XML
         headers = auth_headers
-        if encrypted:
+        if protocol is not None:
             assert conn.context is not None
-            reply = encryption.wrap(conn.context, reply)
-            headers.append(("Content-Type", encryption.CONTENT_TYPE))
+            reply = encryption.wrap(conn.context, reply, protocol)
+            headers.append(("Content-Type", encryption.content_type(protocol)))
         else:
             headers.append(("Content-Type", "application/soap+xml;charset=UTF-8"))
         return _Reply(status, reply, headers)
 
     def _challenge_headers(self) -> list[tuple[str, str]]:
-        headers = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "Kerberos")]
+        if self.faults.krbonly:
+            headers = [("WWW-Authenticate", "Kerberos")]
+        else:
+            headers = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "Kerberos")]
         if self.tls is not None:
             headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
         return headers
 
-    def _unauthorized(self, conn: _Conn, failed: bool = False) -> _Reply:
+    def _unauthorized(self, conn: _Conn, failed: bool = False, why: str = "") -> _Reply:
         conn.context, conn.authenticated, conn.scheme = None, False, ""
         if failed:
             self.counters.auth_failures += 1
+            self.counters.last_auth_error = why or "logon refused"
         return _Reply(401, headers=self._challenge_headers())
 
     def _authenticate(self, conn: _Conn, request: _Request, out_headers: list[tuple[str, str]]) -> _Reply | None:
@@ -394,30 +407,62 @@ class HostServer:
             conn.context, conn.authenticated = None, False  # Basic authorises this request only
             self.counters.auth_handshakes += 1
             return None
-        if lowered not in ("negotiate", "ntlm"):
-            return self._unauthorized(conn, failed=True)
+        if lowered not in ("negotiate", "ntlm", "kerberos"):
+            return self._unauthorized(conn, failed=True, why=f"scheme {scheme[:20]!r} not offered")
+        if self.faults.krbonly and lowered != "kerberos":
+            return self._unauthorized(conn, failed=True, why="only the Kerberos scheme is enabled")
         try:
             token = base64.b64decode(value.strip(), validate=True)
         except binascii.Error:
-            return self._unauthorized(conn, failed=True)
+            return self._unauthorized(conn, failed=True, why="token is not base64")
+        mechanism = token_mechanism(token)
+        if mechanism == "ntlm" and (self.faults.nontlm or self.faults.krbonly):
+            return self._unauthorized(conn, failed=True, why="NTLM is refused by policy")
+        if lowered == "kerberos" and mechanism != "kerberos":
+            return self._unauthorized(conn, failed=True, why="the Kerberos scheme carried no Kerberos token")
         if conn.context is None or conn.context.complete or conn.scheme != lowered:
-            conn.context, conn.scheme, conn.authenticated = new_acceptor(lowered), lowered, False
-        bindings = self._bindings if self._bindings is not None and client_sent_bindings(token) else None
+            try:
+                with self.ntlm_store.scope():
+                    conn.context = self._new_context(lowered)
+            except Exception as exc:  # noqa: BLE001 - e.g. Kerberos asked of a host without keys
+                return self._unauthorized(conn, failed=True, why=f"no acceptor: {type(exc).__name__}")
+            conn.scheme, conn.authenticated = lowered, False
+        # NTLM: Windows (CbtHardeningLevel=Relaxed) checks the binding only when the client sent one, and
+        # pyspnego's NTLM acceptor would refuse a client that sends none. MIT Kerberos already behaves so.
+        use_bindings = mechanism == "kerberos" or client_sent_bindings(token)
+        bindings = self._bindings if use_bindings else None
         try:
-            out_token = conn.context.step(token, channel_bindings=bindings)
-        except Exception:  # noqa: BLE001 - any acceptor failure is a logon failure, never a traceback
-            return self._unauthorized(conn, failed=True)
+            with self.ntlm_store.scope():
+                out_token = conn.context.step(token, channel_bindings=bindings)
+        except Exception as exc:  # noqa: BLE001 - any acceptor failure is a logon failure, never a traceback
+            real = acceptor_error(conn.context) or exc
+            return self._unauthorized(conn, failed=True, why=f"{type(real).__name__}: {real}"[:300])
         if not conn.context.complete:
             if not out_token:
-                return self._unauthorized(conn, failed=True)
+                return self._unauthorized(conn, failed=True, why="handshake ended without a token")
             return _Reply(401, headers=[("WWW-Authenticate", f"{scheme} {base64.b64encode(out_token).decode()}")])
-        if self.faults.badauth or not self.account.matches(conn.context.client_principal):
-            return self._unauthorized(conn, failed=True)
+        principal = conn.context.client_principal
+        if self.faults.badauth or not self.account.matches(principal):
+            return self._unauthorized(conn, failed=True, why="not this host's account")
         conn.authenticated = True
         self.counters.auth_handshakes += 1
-        if out_token:  # SPNEGO's mechListMIC: without it pypsrp fails with BadMIC
+        if conn.context.negotiated_protocol == "kerberos":
+            self.counters.kerberos_logons += 1
+        else:
+            self.counters.ntlm_logons += 1
+        if out_token:  # SPNEGO's mechListMIC / Kerberos' AP-REP: without it the client context never completes
             out_headers.append(("WWW-Authenticate", f"{scheme} {base64.b64encode(out_token).decode()}"))
         return None
+
+    def _new_context(self, scheme: str) -> spnego.ContextProxy:
+        """The acceptor for a new handshake under `scheme`; call inside the NTLM store's scope."""
+        if scheme == "kerberos":
+            if self.kerberos is None:
+                raise LookupError("this host has no Kerberos keys")
+            return self.kerberos.kerberos_context(self._bindings)
+        if scheme == "negotiate" and self.kerberos is not None:
+            return self.kerberos.negotiate_context(self._bindings, ntlm=not (self.faults.nontlm or self.faults.krbonly))
+        return new_acceptor(scheme)
 
     # -- writing ----------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Fixtures shared by the test packages: a headless Chromium (Debian's) driven by Playwright's sync API."""
+"""Fixtures shared by the test packages: a headless Chromium (Debian's) driven by Playwright's sync API,
+the shared demo run, and a throwaway Kerberos realm on loopback."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.kerberos import LabRealm, unavailable_reason
 
 CHROMIUM = os.environ.get("CMAUDIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -72,3 +75,45 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         worker.start()
         worker.join()
     return DemoRun(root, home, result.get("status", -1), out.getvalue(), err.getvalue(), password)
+
+
+# -- Kerberos -------------------------------------------------------------------------------------------------
+_KRB5_VARIABLES = ("KRB5_CONFIG", "KRB5CCNAME", "KRB5_CLIENT_KTNAME", "KRB5_KTNAME", "KRB5_KDC_PROFILE",
+                   "KRB5RCACHETYPE", "KRB5RCACHEDIR", "KRB5_TRACE", "NTLM_USER_FILE")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_kerberos_outside_the_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test may use the box's Kerberos set-up: /etc/krb5.conf (the apt install writes one for
+    ATHENA.MIT.EDU, whose KDC is looked up in DNS), a developer's own ticket, or an NTLM_USER_FILE.
+    Every test starts with a realm that has no KDC and a ticket cache that does not exist."""
+    folder = tmp_path_factory.mktemp("no-kerberos")
+    conf = folder / "krb5.conf"
+    conf.write_text("[libdefaults]\n    default_realm = NO-KDC.INVALID\n    dns_lookup_kdc = false\n"
+                    "    dns_lookup_realm = false\n    dns_canonicalize_hostname = false\n    rdns = false\n"
+                    "[realms]\n    NO-KDC.INVALID = {\n    }\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _KRB5_VARIABLES:
+            mp.delenv(name, raising=False)
+        mp.setenv("KRB5_CONFIG", str(conf))
+        mp.setenv("KRB5CCNAME", f"FILE:{folder / 'no-ticket-here'}")
+        mp.setenv("KRB5RCACHETYPE", "none")
+        yield
+
+
+@pytest.fixture
+def kdc(monkeypatch: pytest.MonkeyPatch) -> Iterator[LabRealm]:
+    """A fresh MIT KDC for LAB.TEST on loopback, the process pointed at it (and at an empty ticket cache).
+
+    Skips with the reason where MIT Kerberos or gssapi are not installed (`make test` installs both as root).
+    """
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CMAUDIT_REQUIRE_KERBEROS"):  # .ci/run: on CI these tests must run, never skip
+            pytest.fail(f"Kerberos tests required but cannot run: {reason}")
+        pytest.skip(reason)
+    with LabRealm() as realm:
+        for name, value in realm.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("KRB5CCNAME", f"FILE:{realm.tmpdir / 'empty-ccache'}")
+        yield realm

@@ -53,6 +53,7 @@ class Advisory:
     builds: tuple[BuildRange, ...]
     signatures: Signatures
     verdict_text: dict[str, str]
+    verdict_remediation: dict[str, str]  # what to do per verdict needing action (AFFECTED, AT_RISK, UNKNOWN)
     sha256: str  # of the file as loaded, recorded with every run
     path: str
 
@@ -81,6 +82,7 @@ def parse_advisory(raw: bytes, *, source: str, expected_id: str) -> Advisory:
         builds=v.builds("builds"),
         signatures=v.signatures("signatures"),
         verdict_text=v.verdict_text("verdict_text"),
+        verdict_remediation=v.verdict_remediation("verdict_remediation"),
         sha256=hashlib.sha256(raw).hexdigest(),
         path=where,
     )
@@ -189,6 +191,17 @@ class _Validator:
             failure_detail=detail,
             other_errors=other_errors,
         )
+
+    def verdict_remediation(self, key: str) -> dict[str, str]:
+        """Required for the verdicts the engine gives that need action; optional for the others."""
+        t = self.table(key)
+        needed = [v for v in ENGINE_VERDICTS if v.is_finding or v.is_incomplete]
+        texts = {v.value: self.text(v.value, t, f"{key}.") for v in needed}
+        for name in sorted(set(t) - set(texts)):
+            if name not in {v.value for v in ENGINE_VERDICTS}:
+                raise self.fail(f"{key}.{name}", "not a verdict the engine gives")
+            texts[name] = self.text(name, t, f"{key}.")
+        return texts
 
     def verdict_text(self, key: str) -> dict[str, str]:
         t = self.table(key)

@@ -127,6 +127,26 @@ class HostFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiver:
+    """An accepted risk: an owner signed off a host's finding until a date (one `[[waiver]]` of a waivers file).
+
+    A waived host keeps its real verdict; only `needs_action` (and the exit status) change, and only
+    while the waiver has not expired.
+    """
+
+    host: str  # the host pattern as written (fnmatch, matched on the inventory name)
+    reason: str
+    owner: str
+    expires: str  # ISO date (YYYY-MM-DD), the last day the waiver holds
+    verdicts: tuple[str, ...] = ("AFFECTED", "AT_RISK")
+    expired: bool = False  # past `expires` on the run's date: no longer waives
+    source: str = ""  # "file:line" of its [[waiver]] header
+
+
+WAIVABLE_VERDICTS = ("AFFECTED", "AT_RISK", "ERROR", "UNKNOWN")  # the verdicts that need action
+
+
+@dataclass(frozen=True, slots=True)
 class HostResult:
     """One host's line in every report."""
 
@@ -148,6 +168,17 @@ class HostResult:
     seconds: float = 0.0
     requests: int = 0
     attempts: int = 0
+    waiver: Waiver | None = None  # the waiver that matched this host and its verdict (expired ones too)
+
+    @property
+    def waived(self) -> bool:
+        """A waiver in force covers this host's verdict."""
+        return self.waiver is not None and not self.waiver.expired
+
+    @property
+    def needs_action(self) -> bool:
+        """A finding to fix or a host to check again, and no waiver in force: what sets the exit status."""
+        return (self.verdict.is_finding or self.verdict.is_incomplete) and not self.waived
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +201,13 @@ class RunMeta:
     merged_from: tuple[str, ...] = ()
     remediation: str = ""
     kb_url: str = ""
+    audit: str | None = None  # the audit name runs are compared by in the history (--audit)
+    selection: tuple[str, ...] = ()  # how hosts were chosen ("--hosts CM0*", "--rescan-failed ..."); () = all
+    partial: bool = False  # only some of the inventory's hosts were scanned (--hosts/--tag/--site)
+    verdict_text: dict[str, str] = field(default_factory=dict)  # the advisory's headline per verdict
+    verdict_remediation: dict[str, str] = field(default_factory=dict)  # the advisory's fix per verdict
+    waiver_file: str | None = None
+    waivers: tuple[Waiver, ...] = ()  # every waiver of the file, `expired` as of this run
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +222,11 @@ def _evidence_to_dict(e: Evidence) -> dict[str, Any]:
 
 def _window_to_dict(w: Window | None) -> dict[str, Any] | None:
     return None if w is None else {"first": w.first, "last": w.last}
+
+
+def waiver_to_dict(w: Waiver) -> dict[str, Any]:
+    return {"host": w.host, "reason": w.reason, "owner": w.owner, "expires": w.expires,
+            "verdicts": list(w.verdicts), "expired": w.expired, "source": w.source}
 
 
 def judgement_to_dict(j: Judgement) -> dict[str, Any]:
@@ -231,6 +274,8 @@ def host_to_dict(h: HostResult) -> dict[str, Any]:
         "seconds": h.seconds,
         "requests": h.requests,
         "attempts": h.attempts,
+        "waiver": None if h.waiver is None else waiver_to_dict(h.waiver),
+        "needs_action": h.needs_action,  # derived (verdict and waiver); written for readers of the file
     }
 
 
@@ -241,12 +286,17 @@ def meta_to_dict(m: RunMeta) -> dict[str, Any]:
         "finished": m.finished,
         "cmaudit_version": m.cmaudit_version,
         "advisory": {"id": m.advisory_id, "title": m.advisory_title, "kb": m.advisory_kb,
-                     "sha256": m.advisory_sha256, "remediation": m.remediation, "kb_url": m.kb_url},
+                     "sha256": m.advisory_sha256, "remediation": m.remediation, "kb_url": m.kb_url,
+                     "verdict_text": dict(m.verdict_text), "verdict_remediation": dict(m.verdict_remediation)},
         "inventory": {"path": m.inventory_path, "sha256": m.inventory_sha256},
+        "audit": m.audit,
+        "selection": list(m.selection),
+        "partial": m.partial,
         "options": dict(m.options),
         "insecure": m.insecure,
         "interrupted": m.interrupted,
         "merged_from": list(m.merged_from),
+        "waivers": {"file": m.waiver_file, "entries": [waiver_to_dict(w) for w in m.waivers]},
     }
 
 
@@ -290,6 +340,29 @@ def _table(value: Any, key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ResultsFormatError(f"{key}: expected an object, found {type(value).__name__}")
     return value
+
+
+def _flag(value: Any, key: str) -> bool:
+    """A JSON boolean; anything else (the text "false" included) is malformed rather than guessed at."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ResultsFormatError(f"{key}: expected true or false, found {type(value).__name__}")
+    return value
+
+
+def _text_map(value: Any, key: str) -> dict[str, str]:
+    table = _table(value, key)
+    return {_text(k, key): _text(v, key) for k, v in table.items()}
+
+
+def waiver_from_dict(d: Any, key: str = "waiver") -> Waiver:
+    d = _table(d, key)
+    return Waiver(host=_text(d["host"], f"{key}.host"), reason=_text(d["reason"], f"{key}.reason"),
+                  owner=_text(d["owner"], f"{key}.owner"), expires=_text(d["expires"], f"{key}.expires"),
+                  verdicts=_texts(d.get("verdicts"), f"{key}.verdicts") or ("AFFECTED", "AT_RISK"),
+                  expired=_flag(d.get("expired"), f"{key}.expired"),
+                  source=_text(d.get("source", ""), f"{key}.source"))
 
 
 def _evidence_from(d: Any) -> Evidence:
@@ -351,6 +424,7 @@ def host_from_dict(d: dict[str, Any]) -> HostResult:
         seconds=float(d.get("seconds") or 0.0),
         requests=int(d.get("requests") or 0),
         attempts=int(d.get("attempts") or 0),
+        waiver=None if d.get("waiver") is None else waiver_from_dict(d["waiver"]),
     )
 
 
@@ -364,6 +438,7 @@ def results_from_dict(d: dict[str, Any]) -> RunResults:
         m = _table(d["meta"], "meta")
         adv = _table(m.get("advisory"), "meta.advisory")
         inv = _table(m.get("inventory"), "meta.inventory")
+        waivers = _table(m.get("waivers"), "meta.waivers")
         meta = RunMeta(
             run_id=_text(m["run_id"], "meta.run_id"),
             started=_text(m["started"], "meta.started"),
@@ -381,6 +456,14 @@ def results_from_dict(d: dict[str, Any]) -> RunResults:
             insecure=bool(m.get("insecure")),
             interrupted=bool(m.get("interrupted")),
             merged_from=_texts(m.get("merged_from"), "meta.merged_from"),
+            audit=_opt_text(m.get("audit"), "meta.audit"),
+            selection=_texts(m.get("selection"), "meta.selection"),
+            partial=_flag(m.get("partial"), "meta.partial"),
+            verdict_text=_text_map(adv.get("verdict_text"), "meta.advisory.verdict_text"),
+            verdict_remediation=_text_map(adv.get("verdict_remediation"), "meta.advisory.verdict_remediation"),
+            waiver_file=_opt_text(waivers.get("file"), "meta.waivers.file"),
+            waivers=tuple(waiver_from_dict(w, "meta.waivers.entries[]")
+                          for w in _list(waivers.get("entries"), "meta.waivers.entries")),
         )
         hosts = tuple(host_from_dict(h) for h in _list(d["hosts"], "hosts"))
     except (KeyError, TypeError, ValueError) as exc:

@@ -86,6 +86,8 @@ def run_meta(
         advisory_sha256=advisory.sha256,
         remediation=advisory.remediation,
         kb_url=advisory.kb_url,
+        verdict_text=dict(advisory.verdict_text),
+        verdict_remediation=dict(advisory.verdict_remediation),
         inventory_path=inventory_path,
         inventory_sha256=inventory_sha256,
         options=clean_options(options),

@@ -116,13 +116,17 @@ def test_empty_run_renders():
     assert 'id="count-total">0<' in html
 
 
-def test_write_reports_writes_all_three(tmp_path):
-    """write_reports puts results.json, report.csv and report.html in the folder and says where."""
+ALL_FILES = ["report.csv", "report.html", "report.junit.xml", "results.json", "results.jsonl"]
+
+
+def test_write_reports_writes_every_format(tmp_path):
+    """write_reports puts results.json(l), report.csv, report.html and report.junit.xml in the folder."""
     out = tmp_path / "run" / "nested"
     paths = write_reports(mixed_run(), out)
     assert {k: p.name for k, p in paths.items()} == {"json": "results.json", "csv": "report.csv",
-                                                     "html": "report.html"}
-    assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.html", "results.json"]
+                                                     "html": "report.html", "jsonl": "results.jsonl",
+                                                     "junit": "report.junit.xml"}
+    assert sorted(p.name for p in out.iterdir()) == ALL_FILES
 
 
 def test_one_unwritable_report_does_not_stop_the_others(tmp_path, capsys):
@@ -133,10 +137,10 @@ def test_one_unwritable_report_does_not_stop_the_others(tmp_path, capsys):
     (tmp_path / "report.csv").mkdir()  # os.replace cannot put a file over a folder
     with pytest.raises(ReportWriteError) as caught:
         write_reports(mixed_run(), tmp_path)
-    assert set(caught.value.written) == {"json", "html"} and set(caught.value.failed) == {"csv"}
+    assert set(caught.value.written) == {"json", "jsonl", "html", "junit"} and set(caught.value.failed) == {"csv"}
     assert "report.csv" in str(caught.value)
     assert (tmp_path / "results.json").stat().st_size > 0 and (tmp_path / "report.html").stat().st_size > 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.csv", "report.html", "results.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ALL_FILES
     assert main(["report", str(tmp_path / "results.json"), "-o", str(tmp_path)]) == 64
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "report.csv" in err

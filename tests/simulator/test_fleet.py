@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from pypsrp.client import Client
+from pypsrp.exceptions import AuthenticationError
 
 import simulator.fleet as fleet_module
 from inventory import load_inventory
@@ -130,11 +131,18 @@ def test_bad_fleet_options_are_refused(kwargs, message):
         Fleet(password="x", machine_factory=fake_factory, **kwargs)
 
 
-def test_one_account_cannot_have_two_passwords_at_once():
-    """Two running fleets may not give the same account different passwords (the NTLM store is per process)."""
-    with Fleet(profiles=["fake"], password=new_password(), machine_factory=fake_factory), \
-            pytest.raises(ValueError, match="different password"):
-        Fleet(profiles=["fake"], password=new_password(), machine_factory=fake_factory).start()
+def test_two_fleets_give_one_account_two_passwords():
+    """Two fleets running at once may give the same account different passwords: each accepts only its own."""
+    first, second = new_password(), new_password()
+    with Fleet(profiles=["fake"], password=first, machine_factory=fake_factory) as one, \
+            Fleet(profiles=["fake"], password=second, machine_factory=fake_factory) as two:
+        for fleet, good, bad in ((one, first, second), (two, second, first)):
+            port = fleet.hosts[0].port
+            with Client("127.0.0.1", port=port, username=USER, password=good, ssl=False, auth="ntlm") as client:
+                assert client.execute_cmd("echo mine")[0] == "mine\r\n"
+            with pytest.raises(AuthenticationError), \
+                    Client("127.0.0.1", port=port, username=USER, password=bad, ssl=False, auth="ntlm") as client:
+                client.execute_cmd("echo theirs")
 
 
 def test_simulate_needs_the_password_variable(monkeypatch, tmp_path, capsys):

@@ -125,15 +125,17 @@ def test_basic_auth_over_http_is_refused(http_fleet, password):
 
 
 def test_credential_file_is_private_and_forgotten():
-    """The NTLM account file is 0600 in a private directory, holds no password, and forgets a stopped fleet."""
+    """The NTLM account file is 0600 in a private directory, holds no password, is not announced to the
+    process through NTLM_USER_FILE, and is gone once the fleet stops."""
     secret = new_password()
-    with Fleet(profiles=["fake"], username="LAB\\shortlived", password=secret, machine_factory=fake_factory):
-        path = os.environ["NTLM_USER_FILE"]
+    with Fleet(profiles=["fake"], username="LAB\\shortlived", password=secret, machine_factory=fake_factory) as fleet:
+        path = fleet.account_file
+        assert path is not None and "NTLM_USER_FILE" not in os.environ
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
         store = Path(path).read_text(encoding="utf-8")
         assert "LAB\\shortlived:" in store and secret not in store  # hashes only, never the password
-    assert not os.path.exists(path) or "shortlived" not in Path(path).read_text(encoding="utf-8")
+    assert not os.path.exists(path)
 
 
 def test_timed_out_receive_is_retried_by_pypsrp(password):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from scanner.model.records import (
     ErrorCategory,
     Evidence,
@@ -12,6 +14,7 @@ from scanner.model.records import (
     RunMeta,
     RunResults,
     Verdict,
+    Waiver,
     Window,
 )
 
@@ -85,6 +88,21 @@ def mixed_run() -> RunResults:
         simple("sms-g08", Verdict.NOT_AFFECTED, "build includes the fix", port=5986),
     )
     return RunResults(meta=meta(), hosts=hosts)
+
+
+WAIVER = Waiver(host="sms-w*", reason="site retired in January, no SMS 2003 clients left", owner="j.doe",
+                expires="2027-01-31", source="waivers.toml:1")
+EXPIRED_WAIVER = Waiver(host="sms-x09", reason="migration to SP2 planned", owner="a.admin", expires="2026-10-31",
+                        expired=True, source="waivers.toml:8")
+
+
+def waived_run() -> RunResults:
+    """mixed_run plus a waived AFFECTED host and an AFFECTED host whose waiver has expired."""
+    base = mixed_run()
+    hosts = (*base.hosts, replace(affected("sms-w10", site="PR4"), waiver=WAIVER),
+             replace(affected("sms-x09", site="PR4"), waiver=EXPIRED_WAIVER))
+    return RunResults(meta=replace(base.meta, waiver_file="waivers.toml", waivers=(WAIVER, EXPIRED_WAIVER)),
+                      hosts=hosts)
 
 
 VERDICT_CYCLE = (Verdict.NOT_AFFECTED,) * 6 + (Verdict.AFFECTED, Verdict.AT_RISK, Verdict.ERROR, Verdict.UNKNOWN,

@@ -61,7 +61,11 @@ BASE = BUILTIN.read_text(encoding="utf-8")
     pytest.param("start_statmsg = [6709]", 'start_statmsg = ["6709"]', "signatures.start_statmsg", id="statmsg-type"),
     pytest.param("summary_pattern = ':", "summary_pattern = '(:", "signatures.summary_pattern", id="bad-regex"),
     pytest.param('"DeploymentAction"', '"DeploymentAktion\u00e4"', "signatures.failure_all_of", id="non-ascii-token"),
-    pytest.param("UNKNOWN = ", "MAYBE = ", "verdict_text.UNKNOWN", id="missing-verdict-text"),
+    pytest.param('UNKNOWN = "cmaudit cannot', 'MAYBE = "cmaudit cannot', "verdict_text.UNKNOWN",
+                 id="missing-verdict-text"),
+    pytest.param('AT_RISK = """', 'AT_RISKY = """', "verdict_remediation.AT_RISK", id="missing-remediation"),
+    pytest.param("[verdict_remediation]", "[verdict_remediation]\nERROR = \"x\"", "verdict_remediation.ERROR",
+                 id="error-remediation"),
     pytest.param("[verdict_text]", "[verdict_text]\nERROR = \"x\"", "verdict_text.ERROR", id="error-verdict-text"),
 ])
 def test_invalid_file_names_file_and_key(tmp_path, old, new, key):

@@ -230,4 +230,4 @@ def test_report_that_cannot_be_written_keeps_the_results(tmp_path: Path) -> None
     assert len(results["hosts"]) == 2
     assert (run_dir / "report.html").is_file()
     assert "report.csv" in result.stderr and "Traceback" not in result.stderr
-    assert set(result.outcome.paths) == {"json", "html"}
+    assert set(result.outcome.paths) == {"json", "jsonl", "html", "junit"}
