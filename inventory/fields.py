@@ -12,12 +12,11 @@ from collections.abc import Iterable
 
 from inventory.model import Defaults
 from scanner.model.errors import InventoryError
-from scanner.model.host import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, WELL_KNOWN_PORTS, Host, is_ip_address
+from scanner.model.host import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, WELL_KNOWN_PORTS, Host, check_host_text
 
 # pywinrm/Ansible spellings of our auth methods: "plaintext" and "ssl" are Basic (over HTTP/HTTPS).
 AUTH_ALIASES = {"plaintext": "basic", "ssl": "basic", "cert": "certificate"}
 
-_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _SITE_CODE = re.compile(r"[A-Za-z0-9]{3}")
 _TAG_SPLIT = re.compile(r"[;,\s]+")
@@ -41,13 +40,21 @@ def quote_value(value: str) -> str:
 
 
 def check_host_name(value: str, path: str, line: int, what: str = "host name") -> str:
-    """A DNS name or an IP address; brackets around IPv6 are removed."""
+    """A DNS name, an IPv6 address (brackets removed) or an IPv4 address, written canonically.
+
+    Numeric forms a resolver would read as another address (octal, hexadecimal, one number) and names
+    DNS cannot carry (a label over 63 characters) are refused here, with the line, rather than failing
+    as a host error mid-scan or reaching another machine. Nothing is resolved.
+    """
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    if is_ip_address(text) or (_HOSTNAME.fullmatch(text) and ".." not in text):
-        return text
-    raise InventoryError(path, line, f"{what} {quote_value(value)} is not a valid host name or IP address")
+    if not text or len(text) > _MAX_VALUE:
+        raise InventoryError(path, line, f"{what} {quote_value(value)} is not a valid host name or IP address")
+    try:
+        return check_host_text(text)
+    except ValueError as exc:
+        raise InventoryError(path, line, f"{what} {quote_value(value)} {exc}") from None
 
 
 def parse_port(value: object, path: str, line: int) -> int | None:

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from reports import write_reports
 from reports.csv_report import Column
 from reports.html_report import Section
-from scanner.model.changes import Changes, HostChange, weeks_text
+from scanner.model.changes import Changes, HostChange, result_keys, weeks_text
 from scanner.model.records import HostResult, RunResults
 
 SECTION_TEMPLATE = "since_last_run.html.j2"
@@ -89,11 +89,18 @@ def csv_columns(changes: Changes | None) -> tuple[Column, ...]:
     """`first_seen` (when an open finding was first seen, UTC) and `change` (new, fixed, regressed,
     still-open, newly-unreachable, added; empty when nothing changed or no history)."""
 
-    def change(h: HostResult, _r: RunResults) -> str | None:
-        return (changes.annotation_for(h)[0] or None) if changes else None
+    keys: dict[int, str] = {}  # id(host) -> its history key; two hosts of one name have two keys
 
-    def first_seen(h: HostResult, _r: RunResults) -> str | None:
-        return changes.annotation_for(h)[1] if changes else None
+    def key(h: HostResult, r: RunResults) -> str:
+        if id(h) not in keys:
+            keys.update(zip(map(id, r.hosts), result_keys(r), strict=True))
+        return keys[id(h)]
+
+    def change(h: HostResult, r: RunResults) -> str | None:
+        return (changes.annotation_for(h, key(h, r))[0] or None) if changes else None
+
+    def first_seen(h: HostResult, r: RunResults) -> str | None:
+        return changes.annotation_for(h, key(h, r))[1] if changes else None
 
     return (Column("first_seen", first_seen), Column("change", change))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.model.host import stable_key
-from scanner.model.records import HostResult, Verdict
+from scanner.model.host import run_keys, stable_key
+from scanner.model.records import HostResult, RunResults, Verdict
 
 # The `change` column of the CSV, one word per host.
 CHANGE_NEW = "new"
@@ -72,6 +72,11 @@ class Changes:
     def annotation_for(self, host: HostResult, key: str | None = None) -> tuple[str, str | None]:
         """(change, first_seen) for a host of the current run; ("", None) when nothing to say."""
         return self.annotations.get(key or stable_key(host.host, host.port), ("", None))
+
+
+def result_keys(results: RunResults) -> list[str]:
+    """The history key of each host of a run, in order (scanner.model.host.run_keys)."""
+    return run_keys([(h.host, h.address, h.port) for h in results.hosts])
 
 
 def weeks_text(weeks: int) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from scanner.model.errors import HostAuthFailed, HostError, UsageError
+from scanner.model.host import run_keys
 from scanner.model.records import RunResults
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
@@ -144,6 +145,9 @@ def run_scan(
         raise UsageError(f"no host can be scanned: {first.message}")
     secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
     create_run_folder(plan)
+    # One name on two ports or addresses gets two keys (evidence folders, history) whatever the row order.
+    host_keys = dict(zip((h.key for h in inventory.hosts),
+                         run_keys([(h.name, h.address, h.port) for h in inventory.hosts]), strict=True))
 
     context = ScanContext(
         session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
@@ -156,6 +160,7 @@ def run_scan(
         evaluate=evaluate,
         password_for=lambda host: passwords.get(host.key),
         secrets=secrets,
+        host_keys=host_keys,
     )
 
     def factory(host: Host, deadline: float, attempt: int) -> ScanJob | _FailedJob:
@@ -174,7 +179,7 @@ def run_scan(
         if audit is not None:
             audit.host_done(result, run.host.auth)
         detail = result.error.category.value if result.error else ""
-        progress.host_done(run.host.stable_name, result.verdict, detail)
+        progress.host_done(host_keys.get(run.host.key, run.host.stable_name), result.verdict, detail)
         if on_host_done is not None:
             on_host_done(run)
 

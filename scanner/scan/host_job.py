@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,6 +54,8 @@ class ScanContext:
     evaluate: Evaluate
     password_for: PasswordFor | None = None  # per-host password (inventory's password_env), else session's
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # Host.key -> the host's key in this run (scanner.model.host.run_keys): its evidence folder
+    host_keys: Mapping[tuple[str, int], str] = field(default_factory=dict)
 
 
 class ScanJob:
@@ -82,7 +84,8 @@ class ScanJob:
         collected = self._collect()
         try:
             logs = tuple(
-                save_log(self.context.run_dir, self.host.stable_name, blob.name, blob.data, truncated=blob.truncated)
+                save_log(self.context.run_dir, self.context.host_keys.get(self.host.key, self.host.stable_name),
+                         blob.name, blob.data, truncated=blob.truncated)
                 for blob in collected.snapshot.logs
             )
         except OSError as exc:

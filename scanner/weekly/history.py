@@ -9,7 +9,8 @@ verdicts, facts and evidence hashes are kept. Guarantees the scheduler relies on
 - the schema is versioned (PRAGMA user_version) and migrated forward in a transaction; a database
   written by a newer cmaudit is refused rather than damaged;
 - hosts are matched across runs by a stable key (normalised name), not by address, because DHCP and
-  DNS changes must not turn one server into two.
+  DNS changes must not turn one server into two; only a name a run holds twice (two ports, two
+  addresses) is keyed by address and port as well (scanner.model.host.run_keys).
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ import json
 import os
 import sqlite3
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reports.trend import TrendPoint
+from scanner.model.changes import result_keys
 from scanner.model.errors import UsageError
-from scanner.model.host import stable_key
+from scanner.model.host import run_keys, stable_key
 from scanner.model.records import (
     RESULTS_SCHEMA_VERSION,
     ResultsFormatError,
@@ -45,7 +46,7 @@ HISTORY_ENV = "CMAUDIT_HISTORY"  # one place to point every command at a shared 
 _WAL_ATTEMPTS = 12
 
 # Each entry migrates the schema from version index to index + 1; append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+_SCHEMA_V1: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE runs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -88,6 +89,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX evidence_by_run ON evidence_files(run_id, host_key)",
     ),
 )
+
+
+def _rekey_shared_names(conn: sqlite3.Connection) -> None:
+    """Version 2: hosts sharing a name in one run were keyed by row order (`sms01`, `sms01#2`), so swapping
+    two inventory rows looked like a regression and a fix; key them by address and port (run_keys)."""
+    runs = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM host_results WHERE host_key LIKE '%#%'")]
+    conn.execute("PRAGMA defer_foreign_keys = ON")  # evidence rows follow their host row within the transaction
+    for run_id in runs:
+        rows = conn.execute("SELECT host_key, host, address, port FROM host_results WHERE run_id = ?"
+                            " ORDER BY position", (run_id,)).fetchall()
+        new_keys = run_keys([(str(h), str(a), int(p)) for _k, h, a, p in rows])
+        changed = [(old, new) for (old, *_), new in zip(rows, new_keys, strict=True) if old != new]
+        # Through temporary keys: one host's new key may be another's old one.
+        moves = [(old, f"\x00rekey{step}") for step, (old, _new) in enumerate(changed)]
+        moves += [(f"\x00rekey{step}", new) for step, (_old, new) in enumerate(changed)]
+        for before, after in moves:
+            for table in ("host_results", "evidence_files"):
+                conn.execute(f"UPDATE {table} SET host_key = ? WHERE run_id = ? AND host_key = ?",
+                             (after, run_id, before))
+
+
+Migration = tuple[str | Callable[[sqlite3.Connection], None], ...]
+MIGRATIONS: tuple[Migration, ...] = (*_SCHEMA_V1, (_rekey_shared_names,))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -153,14 +177,8 @@ def default_history_path() -> Path:
 
 
 def host_keys(results: RunResults) -> list[str]:
-    """Stable keys for a run's hosts, in order; a key taken twice in one run gets "#2", "#3"..."""
-    keys: list[str] = []
-    seen: Counter[str] = Counter()
-    for h in results.hosts:
-        key = stable_key(h.host, h.port)
-        seen[key] += 1
-        keys.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
-    return keys
+    """The key of each host of a run, in order: unique per run and independent of row order (run_keys)."""
+    return result_keys(results)
 
 
 def inventory_key_for(results: RunResults) -> str:
@@ -184,7 +202,10 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target - 1]:
-                conn.execute(statement)
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {target:d}")
 
 
@@ -442,12 +463,13 @@ def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -
     key = stable_key(host)
     sql = ("SELECT r.id, r.started, r.complete, h.host, h.address, h.verdict, h.error_category, h.build,"
            " h.result_json FROM host_results h JOIN runs r ON r.id = h.run_id"
-           " WHERE h.host_key = ? OR h.host_key LIKE ? ESCAPE '\\' ORDER BY r.id DESC")
+           " WHERE h.host_key = ? OR h.host_key LIKE ? ESCAPE '\\' OR h.host_key LIKE ? ESCAPE '\\'"
+           " ORDER BY r.id DESC")
     if limit is not None:
         sql += f" LIMIT {int(limit):d}"
-    like = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
-    with open_history(db_path, create=False) as conn:
-        rows = conn.execute(sql, (key, like)).fetchall()
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    with open_history(db_path, create=False) as conn:  # `name:port`, and `name@address:port` (a shared name)
+        rows = conn.execute(sql, (key, escaped + ":%", escaped + "@%")).fetchall()
     out: list[HostEntry] = []
     for r in rows:
         try:

@@ -198,3 +198,16 @@ def test_unwritable_output_or_history_stops_before_any_host(fleet: Fleet, tmp_pa
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no host was contacted" in lines[0] and str(target) in lines[0], proc.stderr
     assert requests(fleet) == before
+
+
+def test_one_name_at_two_addresses_keeps_two_evidence_folders(fleet: Fleet, workdir: Path) -> None:
+    """The same host name at two addresses (here 127.0.0.1 and localhost) keeps each host's evidence apart."""
+    first = fleet.hosts[0]
+    (workdir / "shared.csv").write_text(
+        "host,port,address\n"
+        f"sms01,{first.port},127.0.0.1\n"
+        f"sms01,{first.port},localhost\n", encoding="utf-8")
+    assert main(["scan", "shared.csv", "--username", fleet.username, "--quiet", "-o", "out"]) in (0, 1)
+    doc = json.loads((workdir / "out" / "results.json").read_text(encoding="utf-8"))
+    saved = [h["facts"]["logs"][0]["saved_as"] for h in doc["hosts"]]
+    assert len(set(saved)) == 2 and all((workdir / "out" / s).is_file() for s in saved)
