@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from inventory.model import Defaults
 from scanner.model.errors import InventoryError
 from scanner.model.host import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, WELL_KNOWN_PORTS, Host, check_host_text
+from scanner.model.options import is_env_name
 
 # pywinrm/Ansible spellings of our auth methods: "plaintext" and "ssl" are Basic (over HTTP/HTTPS).
 AUTH_ALIASES = {"plaintext": "basic", "ssl": "basic", "cert": "certificate"}
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _SITE_CODE = re.compile(r"[A-Za-z0-9]{3}")
 _TAG_SPLIT = re.compile(r"[;,\s]+")
 _MAX_VALUE = 1024
@@ -122,7 +122,7 @@ def parse_env_name(value: object, path: str, line: int) -> str | None:
     text = _text(value)
     if text is None:
         return None
-    if not _ENV_NAME.fullmatch(text):
+    if not is_env_name(text):
         raise InventoryError(path, line, "password_env must name an environment variable "
                                          "(letters, digits and _), not hold a password; value not shown")
     return text

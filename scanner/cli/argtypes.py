@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from scanner.model.options import BOUNDS, Seconds, WholeNumber
+from scanner.model.options import BOUNDS, ENV_NAME_RULE, Seconds, WholeNumber, is_env_name
 
 
 def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -61,3 +61,10 @@ def folder(text: str) -> Path:
         raise argparse.ArgumentTypeError("an empty folder name would mean the current folder; give a folder name "
                                          "(or . if that is really meant)")
     return Path(text)
+
+
+def env_name(text: str) -> str:
+    """`--password-env NAME`: a variable's name; the value is never echoed, in case it is the password."""
+    if not is_env_name(text):
+        raise argparse.ArgumentTypeError(ENV_NAME_RULE)
+    return text

@@ -77,6 +77,15 @@ def default_output_dir(base: Path | None = None) -> Path:
     return candidate
 
 
+def _basic_can_send(user: str | None, password: str | None) -> bool:
+    """HTTP Basic (requests) encodes `user:password` as Latin-1: anything else fails mid-handshake."""
+    try:
+        f"{user or ''}:{password or ''}".encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _sha256_file(path: Path) -> str | None:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -134,6 +143,10 @@ def run_scan(
         user = host.username or settings.username
         secret = resolver.secret(host, username=user)
         passwords[host.key] = secret.reveal() if secret else None
+        if host.auth == "basic" and not _basic_can_send(user, passwords[host.key]):
+            where = f"{host.name} ({host.source})" if host.source else host.name
+            raise UsageError(f"{where}: Basic authentication can only send a user name and password in Latin-1, "
+                             "and this account's hold other characters; use ntlm or negotiate for it")
         if secret is None and host.auth in PASSWORD_AUTH:
             # No logon attempt without a password: say where it should come from instead.
             where = f"${host.password_env} or " if host.password_env else ""

@@ -34,9 +34,9 @@ from typing import Any
 
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS
-from scanner.model.options import BOUNDS
+from scanner.model.options import BOUNDS, ENV_NAME_RULE, is_env_name
 from scanner.model.toml_text import TomlTextError, parse_toml, read_bounded
-from scanner.weekly.mail import MAIL_WHEN, SECURITY
+from scanner.weekly.mail import MAIL_WHEN, SECURITY, address_problem, host_problem
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -93,17 +93,32 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any, Path], str]:
 
 
 def _env_name(value: Any, base: Path) -> str:
-    text = _str(value, base)
-    if not all(ch.isalnum() or ch == "_" for ch in text):
-        raise ValueError("must be the NAME of an environment variable (letters, digits, _), not a password")
-    return text
+    if not is_env_name(value):
+        raise ValueError(ENV_NAME_RULE)
+    return str(value)
 
 
 def _addresses(value: Any, base: Path) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(a, str) and "@" in a for a in items):
+    if not isinstance(items, list) or not items or not all(isinstance(a, str) for a in items):
         raise ValueError("must be a mail address or a list of them")
-    return tuple(items)
+    return tuple(_address(a, base) for a in items)
+
+
+def _address(value: Any, base: Path) -> str:
+    text = _str(value, base)
+    problem = address_problem(text)
+    if problem:
+        raise ValueError(f"{text[:80]!r} {problem}")
+    return text
+
+
+def _mail_host(value: Any, base: Path) -> str:
+    text = _str(value, base)
+    problem = host_problem(text)
+    if problem:
+        raise ValueError(f"{text[:80]!r} {problem}")
+    return text.strip()
 
 
 # Top-level keys. `dests` are the argparse destinations the key fills when the option was not given.
@@ -130,8 +145,8 @@ KEYS: dict[str, _Key] = {
 }
 MAIL_KEYS: dict[str, _Key] = {
     "to": _Key(_addresses, ("mail_to",)),
-    "from": _Key(_str, ()),
-    "host": _Key(_str, ()),
+    "from": _Key(_address, ()),
+    "host": _Key(_mail_host, ()),
     "port": _Key(_bounded("port"), ()),
     "security": _Key(_choice(SECURITY), ()),
     "username": _Key(_str, ()),

@@ -62,12 +62,15 @@ def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path 
 
 def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, keep_runs: int | None,
            report_path: Path | None, output_dir: Path | None) -> FollowUp:
-    """Mail (when settings are given) and prune (keep_runs); never raises."""
+    """Mail (when settings are given) and prune (keep_runs); never raises, and a mail failure never stops pruning."""
     messages = list(follow.messages)
     outcome: MailOutcome | None = None
     if mail is not None:
-        outcome = mail_run(results, follow.changes, mail, report_path=report_path,
-                           run_folder=str(output_dir) if output_dir else None)
+        try:
+            outcome = mail_run(results, follow.changes, mail, report_path=report_path,
+                               run_folder=str(output_dir) if output_dir else None)
+        except Exception as exc:  # noqa: BLE001 - whatever mail does, retention below still runs
+            outcome = MailOutcome(False, f"mail not sent: {type(exc).__name__}: {exc}")
         messages.append(outcome.message)
     pruned: retention.PruneResult | None = None
     if keep_runs and follow.history_path is not None and follow.run_id is not None:

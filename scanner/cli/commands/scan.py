@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scanner.cli.argtypes import folder, option
+from scanner.cli.argtypes import env_name, folder, option
 from scanner.cli.config_options import (
     add_config_option,
     add_schedule_options,
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--username", metavar="DOMAIN\\user",
                         help="WinRM account (per-host `username`/ansible_user wins); the password comes from "
                              "$CMAUDIT_PASSWORD, the keyring or a prompt, never from the command line")
-    parser.add_argument("--password-env", metavar="NAME", default="CMAUDIT_PASSWORD",
+    parser.add_argument("--password-env", metavar="NAME", default="CMAUDIT_PASSWORD", type=env_name,
                         help="environment variable holding the password (default: CMAUDIT_PASSWORD; an "
                              "inventory's per-host password_env wins)")
     parser.add_argument("--auth", choices=AUTH_METHODS, default="ntlm",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner.model.errors import UsageError
 from scanner.model.records import ErrorCategory, Verdict
 from simulator.fleet import Fleet
 from tests.paths import REPO
@@ -231,3 +232,15 @@ def test_report_that_cannot_be_written_keeps_the_results(tmp_path: Path) -> None
     assert (run_dir / "report.html").is_file()
     assert "report.csv" in result.stderr and "Traceback" not in result.stderr
     assert set(result.outcome.paths) == {"json", "jsonl", "html", "junit"}
+
+
+def test_basic_with_a_password_beyond_latin1_is_a_usage_error(tmp_path: Path) -> None:
+    """Basic auth with a password Latin-1 cannot carry is a clear usage error before any host is contacted."""
+    password = "Pw-\u20ac-" + new_password()  # the euro sign is not Latin-1
+    with Fleet(hosts=1, password=password, tls=True, auth="basic", machine_factory=healthy_machine,
+               profiles=["h"]) as fleet:
+        with pytest.raises(UsageError) as refused:
+            scan(fleet, tmp_path, password, scheme="https")
+        assert fleet.hosts[0].counters.requests == 0
+    message = str(refused.value)
+    assert "Basic" in message and "Latin-1" in message and "ntlm" in message and password not in message
