@@ -24,6 +24,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from reports.trend import TrendPoint
 from scanner.model.changes import result_keys
@@ -40,6 +41,8 @@ from scanner.model.records import (
     results_from_dict,
 )
 
+MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot be asked for, let alone exist
+MAX_ROW_JSON = 64 * 1024 * 1024  # a stored host or run record above this was not written by cmaudit
 BUSY_TIMEOUT_MS = 30_000  # an overlapping run waits this long for the other's transaction
 DEFAULT_FILE_NAME = "history.sqlite3"
 HISTORY_ENV = "CMAUDIT_HISTORY"  # one place to point every command at a shared history
@@ -361,11 +364,11 @@ def _run_summaries(conn: sqlite3.Connection, where: str, params: Sequence[object
         for verdict, n in conn.execute(
                 "SELECT verdict, COUNT(*) FROM host_results WHERE run_id = ? GROUP BY verdict", (r[0],)):
             try:
-                counts[Verdict(verdict)] = int(n)
+                counts[Verdict(verdict)] = _stored_int(n)
             except ValueError:
                 continue  # a verdict a later cmaudit added; not ours to count
         out.append(RunSummary(id=int(r[0]), run_uid=r[1], inventory_key=r[2], started=r[3], finished=r[4],
-                              complete=bool(r[5]), host_count=int(r[6]), output_dir=r[7], counts=counts))
+                              complete=bool(r[5]), host_count=_stored_int(r[6]), output_dir=r[7], counts=counts))
     return out
 
 
@@ -384,14 +387,30 @@ def load_run(db_path: Path | str, run_id: int) -> RunResults:
         return _load_run(conn, db_path, run_id)
 
 
+def _stored_json(db_path: Path | str, text: object, what: str) -> Any:
+    """A JSON record as stored by record_run; anything else (an edited or damaged row) is a HistoryError."""
+    if not isinstance(text, str) or len(text) > MAX_ROW_JSON:
+        raise HistoryError(db_path, f"{what} is not a record cmaudit wrote")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise HistoryError(db_path, f"{what} is not valid JSON") from None
+
+
+def _stored_int(value: object) -> int:
+    """A count column as stored; a damaged one (text, 1e400) counts as 0 rather than ending the listing."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _load_run(conn: sqlite3.Connection, db_path: Path | str, run_id: int) -> RunResults:
-    row = conn.execute("SELECT meta_json FROM runs WHERE id = ?", (run_id,)).fetchone()
+    row = (conn.execute("SELECT meta_json FROM runs WHERE id = ?", (run_id,)).fetchone()
+           if 0 < run_id <= MAX_RUN_ID else None)  # SQLite cannot even compare with a larger integer
     if row is None:
         raise HistoryError(db_path, f"no run with id {run_id} in the history")
-    hosts = [json.loads(r[0]) for r in conn.execute(
+    hosts = [_stored_json(db_path, r[0], f"run {run_id}: a host record") for r in conn.execute(
         "SELECT result_json FROM host_results WHERE run_id = ? ORDER BY position", (run_id,))]
     doc = {"schema": "cmaudit-results", "schema_version": RESULTS_SCHEMA_VERSION,
-           "meta": json.loads(row[0]), "hosts": hosts}
+           "meta": _stored_json(db_path, row[0], f"run {run_id}: its metadata"), "hosts": hosts}
     try:
         return results_from_dict(doc)
     except ResultsFormatError as exc:
@@ -476,7 +495,10 @@ def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -
             verdict = Verdict(r[5])
         except ValueError:
             continue  # a verdict a later cmaudit added, as in _run_summaries
-        h = host_from_dict(json.loads(r[8]))
+        try:
+            h = host_from_dict(_stored_json(db_path, r[8], f"run {r[0]}: host {r[3]!s:.60}"))
+        except (ResultsFormatError, KeyError, TypeError, ValueError) as exc:
+            raise HistoryError(db_path, f"run {r[0]}: a host record cannot be read back: {exc}") from None
         reason = h.error.message if h.error else (h.reasons[0] if h.reasons else "")
         out.append(HostEntry(run_id=int(r[0]), started=r[1], complete=bool(r[2]), host=r[3], address=r[4],
                              verdict=verdict, error_category=r[6], build=r[7], reason=reason))
