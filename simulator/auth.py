@@ -47,6 +47,10 @@ class Account:
     def __repr__(self) -> str:  # never show the password, even in a debugger or a traceback
         return f"Account({self.principal!r})"
 
+    def is_local_to(self, machine: str) -> bool:
+        """A local account of `machine` (no domain, `.`, or the machine's own name), not a domain account."""
+        return self.domain.upper() in ("", ".", machine.upper())
+
     def matches(self, principal: str | None) -> bool:
         """`DOMAIN\\user`, or a Kerberos `user@REALM` whose realm's first label is the NetBIOS domain."""
         if not principal:
@@ -58,8 +62,12 @@ class Account:
         return user.upper() == self.user.upper() and (not self.domain or domain.upper() == self.domain.upper())
 
 
-def check_basic(header_value: str, account: Account) -> bool:
-    """Check the base64 part of `Authorization: Basic ...` against the account, in constant time."""
+def check_basic(header_value: str, account: Account, *, local_only: bool = False, machine: str = "") -> bool:
+    """Check the base64 part of `Authorization: Basic ...` against the account, in constant time.
+
+    `local_only`: WinRM's Basic authentication knows local accounts only, so `DOMAIN\\user` and `user@domain`
+    are refused before any password check (and so never count against a domain account's lockout).
+    """
     try:
         decoded = base64.b64decode(header_value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
@@ -67,6 +75,12 @@ def check_basic(header_value: str, account: Account) -> bool:
     username, sep, password = decoded.partition(":")
     if not sep:
         return False
+    if local_only:
+        domain, backslash, _ = username.partition("\\")
+        if "@" in username or (backslash and domain.upper() not in (".", machine.upper())):
+            return False
+        if not account.is_local_to(machine):
+            return False
     # DOMAIN\user, or a bare user / user@domain resolved in the host's own domain, as Windows does.
     bare = username.split("@", 1)[0] if "\\" not in username else None
     name_ok = account.matches(username) or (bare is not None and bare.upper() == account.user.upper())

@@ -239,6 +239,9 @@ class Shell:
         if entry is None:
             console.err("The system cannot find the file specified.\r\n")
             return None
+        if entry.denied:
+            console.err("Access is denied.\r\n")
+            return None
         return entry.data
 
     def _run_command(self, command: Command, stdin: bytes, console: Console) -> int:

@@ -24,6 +24,25 @@ where HOSTS is a 0-based host index, a range `2-5`, or `*` for every host, and F
     expiredcert    (HTTPS fleets) the host's certificate is signed by the fleet's CA but expired yesterday
     untrustedcert  (HTTPS fleets) the host's certificate is signed by some other CA
 
+Switches for what 2003/2008-era servers really do (see simulator.eras; a host's era sets their defaults):
+
+    tls10          (HTTPS) the listener speaks TLS 1.0 only, with a SHA-1 / RSA-1024 certificate
+    cprefuse       Create with WINRS_CODEPAGE=65001 is refused with fault 2150859072
+    cpsilent       a shell created with code page 65001 runs nothing: every command prints nothing, exit 0
+    cpworks        code page 65001 works (UTF-8 output)
+    shells:N[xK]   N shells of the audit account are still open (MaxShellsPerUser, fault 2150859173);
+                   with xK they time out after K refused Creates
+    users:N[xK]    N other users hold shells (MaxConcurrentUsers, fault 2150859179); xK as above
+    noshell        AllowRemoteShellAccess=false: Create is refused with fault 2150859180
+    nonadmin       the account logs on but is no administrator: Access is denied (w:AccessDenied)
+    uacfilter      local accounts get a UAC-filtered token (LocalAccountTokenFilterPolicy=0): access denied
+    regdenied      the SMS Setup keys deny reading: reg query says "Access is denied." and exits 1
+    logdenied      the wsyncmgr log files deny reading: type says "Access is denied."
+    nestedfault    faults carry their message in f:ProviderFault > f:WSManFault > f:Message
+    iis404         IIS 6 answers the port: HTTP 404, `Server: Microsoft-IIS/6.0`, an HTML page
+    chunks:B       Receive replies hold what is ready: rsp:Stream elements of at most B bytes, 8 per reply
+    basiclocal     Basic authentication refuses domain accounts (local accounts only)
+
 Logon policy switches (configuration rather than misbehaviour, kept in the same SPEC):
 
     nontlm         NTLM refused by domain policy ("Restrict NTLM: Incoming NTLM traffic = Deny all"): the
@@ -71,6 +90,22 @@ class HostFaults:
     deepxml: bool = False
     expiredcert: bool = False
     untrustedcert: bool = False
+    # era switches: None means "as the host's era does"
+    tls10: bool = False
+    codepage_65001: str | None = None  # refuse | silent | works
+    leaked_shells: int = 0
+    leaked_release_after: int | None = None  # refused Creates before the leaked shells time out
+    other_users: int = 0
+    other_release_after: int | None = None
+    noshell: bool = False
+    nonadmin: bool = False
+    uacfilter: bool = False
+    regdenied: bool = False
+    logdenied: bool = False
+    nestedfault: bool = False
+    iis404: bool = False
+    stream_chunk: int = 0  # 0: as the era does
+    basiclocal: bool = False
     nontlm: bool = False
     krbonly: bool = False
 
@@ -82,7 +117,11 @@ class HostFaults:
 NO_FAULTS = HostFaults()
 
 _ITEM = re.compile(r"^(?P<hosts>\*|\d+(?:-\d+)?)=(?P<faults>.+)$")
-_FAULT = re.compile(r"^(?P<name>[a-z]+?)(?:(?P<status>500|503)(?:x(?P<count>\d+))?)?(?::(?P<arg>[0-9.]+))?$")
+_FAULT = re.compile(r"^(?P<name>[a-z0-9]+?)(?P<status>500|503)?(?::(?P<arg>[0-9.]+))?(?:x(?P<count>\d+))?$")
+_FLAGS = frozenset({"refuse", "reset", "hang", "badauth", "badxml", "endless", "xmlbomb", "deepxml", "expiredcert",
+                    "untrustedcert", "tls10", "noshell", "nonadmin", "uacfilter", "regdenied", "logdenied",
+                    "nestedfault", "iis404", "basiclocal", "nontlm", "krbonly"})
+_CODEPAGE_FLAGS = {"cprefuse": "refuse", "cpsilent": "silent", "cpworks": "works"}
 
 
 def _number(item: str, arg: str | None, default: float | None) -> float:
@@ -99,6 +138,13 @@ def _number(item: str, arg: str | None, default: float | None) -> float:
     return value
 
 
+def _whole(item: str, arg: str | None) -> int:
+    value = _number(item, arg, None)
+    if value != int(value):
+        raise FaultSpecError(f"fault {item!r}: {arg!r} is not a whole number")
+    return int(value)
+
+
 def _apply(current: HostFaults, token: str) -> HostFaults:
     m = _FAULT.match(token)
     if not m:
@@ -109,12 +155,15 @@ def _apply(current: HostFaults, token: str) -> HostFaults:
             raise FaultSpecError(f"unknown fault {token!r}")
         return dataclasses.replace(current, http_status=int(status),
                                    http_status_count=int(count) if count is not None else None)
-    flags = {"refuse", "reset", "hang", "badauth", "badxml", "endless", "xmlbomb", "deepxml", "expiredcert",
-             "untrustedcert", "nontlm", "krbonly"}
-    if name in flags:
+    if count is not None and name not in ("shells", "users"):
+        raise FaultSpecError(f"fault {name!r} takes no xK count")
+    if name in _FLAGS or name in _CODEPAGE_FLAGS:
         if arg is not None:
             raise FaultSpecError(f"fault {name!r} takes no value")
-        return dataclasses.replace(current, **{name: True})
+        if name in _CODEPAGE_FLAGS:
+            return dataclasses.replace(current, codepage_65001=_CODEPAGE_FLAGS[name])
+        flag: dict[str, bool] = {name: True}
+        return dataclasses.replace(current, **flag)  # type: ignore[arg-type]
     if name == "latency":
         return dataclasses.replace(current, latency_ms=_number(token, arg, None))
     if name == "huge":
@@ -130,6 +179,16 @@ def _apply(current: HostFaults, token: str) -> HostFaults:
         return dataclasses.replace(current, nulflood_mb=_number(token, arg, 50.0))
     if name == "cmddelay":
         return dataclasses.replace(current, command_delay_s=_number(token, arg, None))
+    release = int(count) if count is not None else None
+    if name == "shells":
+        return dataclasses.replace(current, leaked_shells=_whole(token, arg), leaked_release_after=release)
+    if name == "users":
+        return dataclasses.replace(current, other_users=_whole(token, arg), other_release_after=release)
+    if name == "chunks":
+        size = _whole(token, arg)
+        if size < 1:
+            raise FaultSpecError("fault 'chunks' needs a size of at least 1 byte")
+        return dataclasses.replace(current, stream_chunk=size)
     raise FaultSpecError(f"unknown fault {token!r}")
 
 

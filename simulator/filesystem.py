@@ -18,6 +18,7 @@ class FileEntry:
     path: str  # absolute, as created: `C:\\Program Files\\...\\wsyncmgr.log`
     data: bytes
     mtime: datetime  # local time of the last write, what dir shows
+    denied: bool = False  # its ACL refuses the audit account read access (dir still lists it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,12 @@ class FileSystem:
             if parent == norm:
                 break
             norm = parent
+
+    def deny(self, path: str) -> None:
+        """Refuse the audit account read access to an existing file."""
+        entry = self._files.get(path.casefold())
+        if entry is not None:
+            self._files[path.casefold()] = FileEntry(entry.path, entry.data, entry.mtime, denied=True)
 
     def file(self, path: str) -> FileEntry | None:
         return self._files.get(path.casefold())

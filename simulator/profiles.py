@@ -8,6 +8,9 @@ per process: a fleet of a thousand hosts costs a handful of logs in memory.
 A profile file holds:
     description, expected_verdict (a Verdict name), weight (share in mixed_fleet),
     windows ("2003" | "2003 R2" | "2008" | "2008 R2"), arch ("x86" | "x64"), timezone_bias (minutes);
+    era (a simulator.eras name: how its WinRM service behaves; default "modern"), listener ("https" for a
+    host whose only WinRM listener is HTTPS, whatever the fleet's transport), deny (registry keys and
+    files whose ACL refuses the audit account);
     [registry.'HKLM\\...'] tables of values: a string is REG_SZ, an integer REG_DWORD, a list
     REG_MULTI_SZ, `{ type = "REG_...", data = ... }` anything (REG_BINARY as hex); "{hostname}" in a
     string becomes the host's name;
@@ -29,6 +32,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
+from simulator.eras import ERAS, era
 from simulator.filesystem import FileSystem
 from simulator.loggen import LANGUAGES, LogSpec, Scenario, generate_cached
 from simulator.registry import Registry, RegType
@@ -64,6 +68,9 @@ class Profile:
     registry: tuple[tuple[str, str, RegType, Any], ...]  # (key, value name, type, data)
     log: LogPlan | None
     install_dir: str | None = None
+    era: str = "modern"
+    listener: str | None = None  # "https": the host listens on HTTPS only
+    deny: tuple[str, ...] = ()  # registry keys (HKLM\...) and files the audit account may not read
 
 
 def _profile_dir() -> Any:
@@ -143,6 +150,17 @@ def load_profile(name: str) -> Profile:
         raise ProfileError(f"{where}: windows {windows!r} is not one of {', '.join(WINDOWS_VERSIONS)}")
     if arch not in ("x86", "x64"):
         raise ProfileError(f"{where}: arch must be x86 or x64")
+    era_name = str(data.get("era", "modern"))
+    if era_name not in ERAS:
+        raise ProfileError(f"{where}: era {era_name!r} is not one of {', '.join(ERAS)}")
+    if era(era_name).windows and windows not in era(era_name).windows:
+        raise ProfileError(f"{where}: era {era_name} does not run on Windows {windows}")
+    listener = data.get("listener")
+    if listener not in (None, "http", "https"):
+        raise ProfileError(f"{where}: listener must be http or https")
+    deny = data.get("deny", [])
+    if not isinstance(deny, list) or not all(isinstance(item, str) for item in deny):
+        raise ProfileError(f"{where}: deny must be a list of registry keys and file paths")
     values: list[tuple[str, str, RegType, Any]] = []
     site_code = ""
     install_dir = None
@@ -157,7 +175,7 @@ def load_profile(name: str) -> Profile:
     bias = int(data.get("timezone_bias", 0))
     log = _log_plan(where, data["log"], site_code, bias) if "log" in data else None
     return Profile(name, str(data.get("description", "")), verdict, int(data.get("weight", 1)), windows,
-                   arch == "x64", tuple(values), log, install_dir)
+                   arch == "x64", tuple(values), log, install_dir, era_name, listener, tuple(deny))
 
 
 def expected_verdict(profile: str) -> str:
@@ -242,7 +260,11 @@ def load_machine(profile: str, hostname: str, *, log_size: int | None = None) ->
             plan = replace(plan, spec=_resized(plan.spec, log_size))
         for path, data, mtime in _log_files(plan):
             fs.add_file(path, data, mtime)
-    return VirtualMachine(hostname, WINDOWS_VERSIONS[spec.windows], spec.is_64bit, registry, fs)
+    machine = VirtualMachine(hostname, WINDOWS_VERSIONS[spec.windows], spec.is_64bit, registry, fs, era=spec.era,
+                             listener=spec.listener)
+    for target in spec.deny:
+        machine.deny(target)
+    return machine
 
 
 def _resized(spec: LogSpec, size: int) -> LogSpec:

@@ -66,6 +66,7 @@ class RegKey:
     name: str
     subkeys: dict[str, RegKey] = field(default_factory=dict)
     values: dict[str, RegValue] = field(default_factory=dict)
+    denied: bool = False  # its ACL refuses the audit account read access (listed by its parent all the same)
 
     def subkey(self, name: str) -> RegKey | None:
         return self.subkeys.get(name.casefold())
@@ -127,6 +128,12 @@ class Registry:
                 key.subkeys[part.casefold()] = child
             key = child
         return key
+
+    def deny(self, path: str) -> None:
+        """Refuse the audit account read access to an existing key (its parent still lists it)."""
+        key = self.open_key(path)
+        if key is not None:
+            key.denied = True
 
     def set_value(self, path: str, name: str, reg_type: RegType, data: RegData) -> None:
         key = self.create_key(path)

@@ -25,18 +25,34 @@ import spnego
 
 from simulator import encryption
 from simulator.auth import Account, check_basic, client_sent_bindings, new_acceptor, token_mechanism
+from simulator.eras import MODERN, Era, era
 from simulator.faults import NO_FAULTS, HostFaults
 from simulator.kerberos import HostKerberos, acceptor_error
 from simulator.machine import CommandResult, Machine
 from simulator.ntlm_store import NtlmStore
-from simulator.wsman import SERVER_MAX_ENVELOPE, CallContext, WinRS, envelope_too_big_fault, fault_envelope
+from simulator.wsman import (
+    SERVER_MAX_ENVELOPE,
+    CallContext,
+    ShellPolicy,
+    WinRS,
+    envelope_too_big_fault,
+    fault_envelope,
+)
 
 MAX_HEADER_BYTES = 32 * 1024
 # A request bigger than this is refused without reading it; between SERVER_MAX_ENVELOPE and this it is
 # read, decrypted and answered with the MaxEnvelopeSize fault, as Windows does.
 MAX_BODY_BYTES = 4 * SERVER_MAX_ENVELOPE
 IDLE_TIMEOUT_S = 120.0
-SERVER_HEADER = "Microsoft-HTTPAPI/2.0"
+IIS6_HEADER = "Microsoft-IIS/6.0"
+# What IIS 6 sends for a URL nobody serves. No capture of IIS 6 answering POST /wsman is public [U]: the
+# status and Server header follow IIS 6's documented behaviour, the page is its usual 404 text.
+IIS6_NOT_FOUND = (b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\r\n'
+                  b"<HTML><HEAD><TITLE>The page cannot be found</TITLE>\r\n"
+                  b'<META HTTP-EQUIV="Content-Type" Content="text/html; charset=Windows-1252"></HEAD>'
+                  b"<BODY><h1>The page cannot be found</h1>The page you are looking for might have been removed, had "
+                  b"its name changed, or is temporarily unavailable.<hr><p>HTTP Error 404 - File or directory not "
+                  b"found.<br>Internet Information Services (IIS)</p></BODY></HTML>\r\n")
 
 T = TypeVar("T")
 
@@ -125,6 +141,7 @@ class _Reply:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     close: bool = False
+    server: str | None = None  # another `Server:` than the listener's (IIS answering the port)
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
@@ -152,7 +169,7 @@ class HostServer:
     def __init__(self, *, name: str, machine: Machine, account: Account, ntlm_store: NtlmStore,
                  faults: HostFaults = NO_FAULTS, latency_ms: float = 0.0, tls: ssl.SSLContext | None = None,
                  bindings: spnego.channel_bindings.GssChannelBindings | None = None,
-                 kerberos: HostKerberos | None = None) -> None:
+                 kerberos: HostKerberos | None = None, era: Era | None = None) -> None:
         self.name = name
         self.machine = machine
         self.account = account
@@ -165,7 +182,8 @@ class HostServer:
         self.counters = Counters()
         self.commands: list[str] = []
         self.port = 0
-        self.winrs = WinRS(lambda: self.machine.hostname, self._run, faults)
+        self.era = era or machine_era(machine)
+        self.winrs = WinRS(lambda: self.machine.hostname, self._run, faults, ShellPolicy.for_host(self.era, faults))
         self._server: asyncio.Server | None = None
         self._refusing: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -174,6 +192,17 @@ class HostServer:
     @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
+
+    @property
+    def server_header(self) -> str:
+        return self.era.server_header
+
+    def admin(self) -> bool:
+        """Does the account's token hold administrator rights here (not `nonadmin`, not UAC-filtered)?"""
+        if self.faults.nonadmin:
+            return False
+        uac = self.faults.uacfilter or self.era.uac_filters_local_admins
+        return not (uac and self.account.is_local_to(self.machine.hostname))
 
     @property
     def running(self) -> bool:
@@ -331,6 +360,8 @@ class HostServer:
             text = _REASONS[status_fault]
             body = f"<html><body><h1>{status_fault} {text}</h1></body></html>".encode()
             return _Reply(status_fault, body, [("Content-Type", "text/html")])
+        if self.faults.iis404:
+            return _Reply(404, IIS6_NOT_FOUND, [("Content-Type", "text/html")], server=IIS6_HEADER)
         if request.method != "POST":
             return _Reply(405, headers=[("Allow", "POST")])
         if request.target.split("?")[0].lower() not in ("/wsman", "/wsman/"):
@@ -354,12 +385,15 @@ class HostServer:
             except encryption.EncryptionError:
                 return _Reply(400, close=True)
         elif self.tls is None:
-            # AllowUnencrypted=false: plain SOAP over HTTP is refused with 401, as Windows does.
+            # AllowUnencrypted=false: an authenticated caller's plain SOAP over HTTP is answered 500 with an
+            # empty body [S: pywinrm#129, metasploit#8900]; without a logon it is a 401.
+            if conn.authenticated:
+                return _Reply(500)
             return self._unauthorized(conn)
         else:
             plain = request.body
 
-        ctx = CallContext(owner=self.account.user, client_ip=conn.peer_ip)
+        ctx = CallContext(owner=self.account.user, client_ip=conn.peer_ip, admin=self.admin())
         status, reply_xml = await self.winrs.handle(plain, ctx)
         self.counters.max_reply_envelope = self.winrs.max_reply_envelope
         reply = reply_xml.encode("utf-8")
@@ -402,7 +436,9 @@ class HostServer:
         scheme, _, value = header.strip().partition(" ")
         lowered = scheme.lower()
         if lowered == "basic":
-            if self.tls is None or self.faults.badauth or not check_basic(value, self.account):
+            local_only = self.faults.basiclocal or self.era.basic_local_only
+            if (self.tls is None or self.faults.badauth
+                    or not check_basic(value, self.account, local_only=local_only, machine=self.machine.hostname)):
                 return self._unauthorized(conn, failed=True)
             conn.context, conn.authenticated = None, False  # Basic authorises this request only
             self.counters.auth_handshakes += 1
@@ -467,7 +503,8 @@ class HostServer:
     # -- writing ----------------------------------------------------------------------------------------
 
     def _encode(self, reply: _Reply) -> bytes:
-        lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Error')}", f"Server: {SERVER_HEADER}"]
+        server = reply.server or self.server_header
+        lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Error')}", f"Server: {server}"]
         lines += [f"{name}: {value}" for name, value in reply.headers]
         lines.append(f"Content-Length: {len(reply.body)}")
         if reply.close:
@@ -508,6 +545,12 @@ class HostServer:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()
+
+
+def machine_era(machine: Machine) -> Era:
+    """The era a machine's profile names (custom test machines without one are `modern`)."""
+    name = getattr(machine, "era", None)
+    return era(name) if isinstance(name, str) else MODERN
 
 
 def oversized_reply(machine_name: str) -> bytes:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import ntpath
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from simulator.cmdshell import Shell
-from simulator.filesystem import FileSystem
+from simulator.filesystem import FileSystem, normalize
 from simulator.machine import CommandResult
 from simulator.programs import Program
 from simulator.programs.basic import echo, hostname, rem, ver, vol
@@ -29,8 +30,10 @@ class VirtualMachine:
     """A host loaded from a profile. `run` is all the WinRM server needs; the rest is for tests."""
 
     def __init__(self, hostname: str, windows: WindowsVersion, is_64bit: bool, registry: Registry,
-                 fs: FileSystem, user: str = "auditor") -> None:
+                 fs: FileSystem, user: str = "auditor", *, era: str = "modern", listener: str | None = None) -> None:
         self.hostname = hostname
+        self.era = era  # a simulator.eras name: how the WinRM service in front of this host behaves
+        self.listener = listener  # "https": its only WinRM listener is HTTPS, whatever the fleet's transport
         self.windows = windows
         self.is_64bit = is_64bit
         self.registry = registry
@@ -61,6 +64,25 @@ class VirtualMachine:
     def files(self) -> dict[str, bytes]:
         """Every file's path and exact bytes (read access for tests)."""
         return self.fs.files()
+
+    def deny(self, target: str) -> None:
+        """Refuse the audit account read access to a registry key (`HKLM\\...`) or a file (`C:\\...`)."""
+        if target.upper().startswith(("HKLM\\", "HKEY_")):
+            self.registry.deny(target)
+        else:
+            path = normalize(target, "C:\\")
+            if path is not None:
+                self.fs.deny(path)
+
+    def deny_matching(self, *, sms_setup: bool = False, logs: bool = False) -> None:
+        """The `regdenied` / `logdenied` switches: the SMS Setup keys, or every wsyncmgr log, unreadable."""
+        if sms_setup:
+            for root in (r"HKLM\SOFTWARE\Microsoft\SMS", r"HKLM\SOFTWARE\Wow6432Node\Microsoft\SMS"):
+                self.registry.deny(root + r"\Setup")
+        if logs:
+            for path in self.fs.files():
+                if ntpath.basename(path).lower() in ("wsyncmgr.log", "wsyncmgr.lo_"):
+                    self.fs.deny(path)
 
     def run(self, command_line: str, codepage: int = 437) -> CommandResult:
         """Run one cmd.exe command line and return what cmd would write, in the given code page."""

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from defusedxml import ElementTree as SafeET
 
+from simulator.eras import ACCESS_DENIED, MODERN, Era
 from simulator.faults import NO_FAULTS, HostFaults
 from simulator.machine import CommandResult
 
@@ -56,13 +57,22 @@ DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_CODEPAGE = 437
 MAX_SHELLS = 500  # per host; beyond it the oldest shell is dropped
 
-CODE_TIMED_OUT = 2150858793
-CODE_INVALID_SELECTORS = 2150858843
-CODE_MAX_ENVELOPE = 2150859025  # 0x80338111, "request size exceeded the configured MaxEnvelopeSize quota"
+# Codes as wsmerror.h / winerror.h define them (checked against the published table; see simulator.eras).
+CODE_TIMED_OUT = 2150858793  # 0x80338029 ERROR_WSMAN_OPERATION_TIMEDOUT
+CODE_INVALID_SELECTORS = 2150858843  # 0x8033805B, what Windows sends for a gone shell or command
+# 0x80338048 ERROR_WSMAN_MAX_ENVELOPE_SIZE_EXCEEDED. For an over-size *request* Windows' exact answer is not
+# recorded anywhere public [U]: the WinRM client reports it as 0x80338111, a client-side code, so the
+# simulator sends this fault with the request-size wording.
+CODE_MAX_ENVELOPE = 2150858824
 CODE_SCHEMA = 2150858817  # 0x80338041
 CODE_ACTION = 2150858771  # 0x80338013
 CODE_RESOURCE = 2150858770  # 0x80338012
 CODE_INTERNAL = 2150858752  # 0x80338000
+CODE_CODE_PAGE = 2150859072  # 0x80338140 ERROR_WINRS_CODE_PAGE_NOT_SUPPORTED
+CODE_MAX_SHELLS = 2150859173  # 0x803381A5 ERROR_WSMAN_QUOTA_MAX_SHELLS (MaxShellsPerUser)
+CODE_MAX_SHELL_USERS = 2150859179  # 0x803381AB ERROR_WSMAN_QUOTA_MAX_SHELLUSERS (MaxConcurrentUsers)
+CODE_SHELLS_NOT_ALLOWED = 2150859180  # 0x803381AC ERROR_WSMAN_REMOTESHELLS_NOT_ALLOWED
+CODEPAGE_UTF8 = 65001
 
 _PREFIXES = {"s": NS_S, "a": NS_A, "x": NS_X, "e": NS_E, "n": NS_N, "w": NS_W, "rsp": NS_RSP, "p": NS_P}
 
@@ -78,12 +88,53 @@ class WsmanFault(Exception):
         self.sender, self.detail = sender, detail
 
 
+def access_denied_fault(code: int) -> WsmanFault:
+    """A non-administrator (or a UAC-filtered token): Code 5 / w:AccessDenied, or 0x80070005 / w:InternalError."""
+    if code == ACCESS_DENIED:
+        return WsmanFault("w:AccessDenied", "Access is denied. ", code)
+    return WsmanFault("w:InternalError", "Access is denied. ", code, sender=False)
+
+
+def shells_not_allowed_fault() -> WsmanFault:
+    # wsmerror.h text [V]; the subcode is not documented [U]
+    return WsmanFault("w:AccessDenied", "The WS-Management service cannot process the request. The service is "
+                      "configured to not accept any remote shell requests. ", CODE_SHELLS_NOT_ALLOWED)
+
+
+def code_page_fault() -> WsmanFault:
+    # wsmerror.h text [V]; sent on Create by servers that refuse the code page [U for 2003/2008]
+    return WsmanFault("w:InternalError", "The WinRS client cannot process the request. The server cannot set Code "
+                      "Page. You may want to use the CHCP command to change the client Code Page to 437 and receive "
+                      "the results in English. ", CODE_CODE_PAGE, sender=False)
+
+
+def quota_fault(kind: str, wording: str, limit: int) -> WsmanFault:
+    """MaxShellsPerUser ("shells") or MaxConcurrentUsers ("users"): w:QuotaLimit [V MS-WSMV], wording by era."""
+    if kind == "shells":
+        code = CODE_MAX_SHELLS
+        text = ("The Windows Remote Shell cannot process the request. The server is already executing the maximum "
+                "number of concurrent shells a user can remotely open on the same system. Retry later. "
+                if wording == "wsmv" else
+                f"The WS-Management service cannot process the request. This user is allowed a maximum number of "
+                f"{limit} concurrent shells, which has been exceeded. Close existing shells or raise the quota for "
+                "this user. ")
+    else:
+        code = CODE_MAX_SHELL_USERS
+        text = ("The Windows Remote Shell cannot process the request. The server exceeded the maximum number of "
+                "users concurrently performing remote operations on the same system. Retry later. "
+                if wording == "wsmv" else
+                "The WS-Management service cannot process the request. The maximum number of users executing shell "
+                "operations has been exceeded. Retry after some time or raise the quota for concurrent shell users. ")
+    return WsmanFault("w:QuotaLimit", text, code)
+
+
 def timed_out_fault() -> WsmanFault:
     text = "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  "
     return WsmanFault("w:TimedOut", text, CODE_TIMED_OUT, sender=False)
 
 
 def envelope_too_big_fault() -> WsmanFault:
+    # see CODE_MAX_ENVELOPE: the request-size wording with 0x80338048 [U]
     return WsmanFault(
         "w:EncodingLimit",
         "The WS-Management service cannot process the request because the request size exceeded the configured "
@@ -214,14 +265,20 @@ def envelope(action: str, relates_to: str | None, body: str, prefixes: str) -> s
     )
 
 
-def fault_envelope(fault: WsmanFault, relates_to: str | None, machine: str) -> str:
+def fault_envelope(fault: WsmanFault, relates_to: str | None, machine: str, *, nested: bool = False) -> str:
+    """The SOAP fault; `nested` puts the message where a provider's faults carry it (recorded in pypsrp's
+    test_psrp_is_alive_invalid_selectors.yml): f:Message > f:ProviderFault > f:WSManFault > f:Message."""
     detail = f"<w:FaultDetail>{fault.detail}</w:FaultDetail>" if fault.detail else ""
+    inner = f'<f:WSManFault xmlns:f="{NS_F}" Code="{fault.code}" Machine={quoteattr(machine)}>'
+    message = f"<f:Message>{escape(fault.message)}</f:Message>"
+    if nested:
+        message = (r'<f:Message><f:ProviderFault provider="Shell provider" path="%systemroot%\system32\WsmSvc.dll">'
+                   f"{inner}{message}</f:WSManFault></f:ProviderFault></f:Message>")
     body = (
         f"<s:Fault><s:Code><s:Value>{'s:Sender' if fault.sender else 's:Receiver'}</s:Value>"
         f"<s:Subcode><s:Value>{fault.subcode}</s:Value></s:Subcode></s:Code>"
         f'<s:Reason><s:Text xml:lang="en-US">{escape(fault.reason)}</s:Text></s:Reason>'
-        f'<s:Detail>{detail}<f:WSManFault xmlns:f="{NS_F}" Code="{fault.code}" Machine={quoteattr(machine)}>'
-        f"<f:Message>{escape(fault.message)}</f:Message></f:WSManFault></s:Detail></s:Fault>"
+        f"<s:Detail>{detail}{inner}{message}</f:WSManFault></s:Detail></s:Fault>"
     )
     return envelope(ACTION_FAULT, relates_to, body, "s a x e n w p")
 
@@ -270,20 +327,59 @@ class _Command:
     exit_code: int
     ready_at: float
     endless: bool = False
+    received: bool = False  # a Receive has answered already (the first one gets what is ready: one chunk)
 
 
 @dataclass(slots=True)
 class _Shell:
     codepage: int
+    owner: str = ""
     commands: dict[str, _Command] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """Who is asking, for the elements of CreateResponse that name them."""
+    """Who is asking: names for CreateResponse, and whether the account's token holds administrator rights."""
 
     owner: str
     client_ip: str
+    admin: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ShellPolicy:
+    """How this host's WinRS provider behaves: its era's defaults with the host's switches applied."""
+
+    era: Era = MODERN
+    codepage_65001: str = "works"
+    max_shells_per_user: int = 0
+    max_concurrent_users: int = 0
+    allow_remote_shell: bool = True
+    nested_faults: bool = False
+    stream_chunk: int | None = None
+    streams_per_reply: int = 0
+    leaked_shells: int = 0
+    leaked_release_after: int | None = None
+    other_users: int = 0
+    other_release_after: int | None = None
+
+    @classmethod
+    def for_host(cls, era: Era, faults: HostFaults) -> ShellPolicy:
+        chunk = faults.stream_chunk or era.stream_chunk
+        return cls(
+            era=era,
+            codepage_65001=faults.codepage_65001 or era.codepage_65001,
+            max_shells_per_user=era.max_shells_per_user or (5 if faults.leaked_shells else 0),
+            max_concurrent_users=era.max_concurrent_users or (5 if faults.other_users else 0),
+            allow_remote_shell=not faults.noshell,
+            nested_faults=faults.nestedfault,
+            stream_chunk=chunk,
+            streams_per_reply=era.streams_per_reply or 8,
+            leaked_shells=faults.leaked_shells,
+            leaked_release_after=faults.leaked_release_after,
+            other_users=faults.other_users,
+            other_release_after=faults.other_release_after,
+        )
 
 
 Runner = Callable[[str, int], CommandResult]
@@ -292,19 +388,29 @@ Runner = Callable[[str, int], CommandResult]
 class WinRS:
     """The WinRS cmd shell provider of one host: shells, commands and their pending output."""
 
-    def __init__(self, machine_name: Callable[[], str], run: Runner, faults: HostFaults = NO_FAULTS) -> None:
+    def __init__(self, machine_name: Callable[[], str], run: Runner, faults: HostFaults = NO_FAULTS,
+                 policy: ShellPolicy | None = None) -> None:
         self._machine_name = machine_name
         self._run = run
         self.faults = faults
+        self.policy = policy or ShellPolicy.for_host(MODERN, faults)
         self._shells: dict[str, _Shell] = {}
+        self._seeded = False
+        self._quota_refusals = {"shells": 0, "users": 0}
         self.max_reply_envelope = 0  # largest plaintext reply so far, so tests can prove the limit held
 
     @property
     def open_shells(self) -> int:
+        """Shells open now, those a switch pretends others (or an earlier run) left open included."""
         return len(self._shells)
 
+    def shells_of(self, owner: str) -> int:
+        """Open shells created by `owner`'s requests (not the ones a switch left open)."""
+        return sum(1 for shell_id, shell in self._shells.items()
+                   if shell.owner.upper() == owner.upper() and not shell_id.startswith("LEAKED-"))
+
     def fault_reply(self, fault: WsmanFault, relates_to: str | None) -> str:
-        return fault_envelope(fault, relates_to, self._machine_name())
+        return fault_envelope(fault, relates_to, self._machine_name(), nested=self.policy.nested_faults)
 
     async def handle(self, data: bytes, ctx: CallContext) -> tuple[int, str]:
         """Answer one decrypted request: (HTTP status, SOAP text). Never raises for bad input."""
@@ -331,6 +437,9 @@ class WinRS:
             ACTION_SIGNAL: self._signal,
             ACTION_SEND: self._send,
         }
+        if not ctx.admin:
+            # WinRM checks its RootSDDL on every request: the logon worked, the access check did not
+            raise access_denied_fault(self.policy.era.access_denied_code)
         handler = handlers.get(req.action)
         if handler is None:
             raise WsmanFault("a:ActionNotSupported",
@@ -349,21 +458,64 @@ class WinRS:
             raise _unknown_shell(shell_id[:100])
         return shell_id.upper(), shell
 
+    def _seed(self, owner: str) -> None:
+        """Once: the shells a switch says are already open (an earlier run's, or other users')."""
+        if self._seeded:
+            return
+        self._seeded = True
+        for n in range(self.policy.leaked_shells):
+            self._shells[f"LEAKED-{n}"] = _Shell(DEFAULT_CODEPAGE, owner)
+        for n in range(self.policy.other_users):
+            self._shells[f"OTHER-{n}"] = _Shell(DEFAULT_CODEPAGE, f"LAB\\user{n + 1}")
+
+    def _refuse_quota(self, kind: str) -> WsmanFault:
+        """The quota fault; after the switch's K refusals the shells holding the quota time out."""
+        policy = self.policy
+        self._quota_refusals[kind] += 1
+        release = policy.leaked_release_after if kind == "shells" else policy.other_release_after
+        limit = policy.max_shells_per_user if kind == "shells" else policy.max_concurrent_users
+        fault = quota_fault(kind, policy.era.quota_wording, limit)
+        if release is not None and self._quota_refusals[kind] >= release:
+            prefix = "LEAKED-" if kind == "shells" else "OTHER-"
+            for shell_id in [k for k in self._shells if k.startswith(prefix)]:
+                del self._shells[shell_id]  # IdleTimeout ran out for them
+        return fault
+
+    def _check_quotas(self, owner: str) -> None:
+        policy = self.policy
+        mine = sum(1 for shell in self._shells.values() if shell.owner.upper() == owner.upper())
+        if policy.max_shells_per_user and mine >= policy.max_shells_per_user:
+            raise self._refuse_quota("shells")
+        others = {shell.owner.upper() for shell in self._shells.values()} - {owner.upper()}
+        if policy.max_concurrent_users and not mine and len(others) >= policy.max_concurrent_users:
+            raise self._refuse_quota("users")
+
     async def _create(self, req: Request, ctx: CallContext) -> str:
+        if not self.policy.allow_remote_shell:
+            raise shells_not_allowed_fault()
         raw_cp = req.options.get("WINRS_CODEPAGE", "")
         codepage = int(raw_cp) if raw_cp.isdigit() else DEFAULT_CODEPAGE
+        if codepage == CODEPAGE_UTF8 and self.policy.codepage_65001 == "refuse":
+            raise code_page_fault()
+        self._seed(ctx.owner)
+        self._check_quotas(ctx.owner)
         shell_id = _new_id()
         if len(self._shells) >= MAX_SHELLS:
             # Clients that vanish without Delete would otherwise pin their output forever; Windows drops
             # such shells after IdleTimeOut, we drop the oldest once there are too many.
             del self._shells[next(iter(self._shells))]
-        self._shells[shell_id] = _Shell(codepage=codepage)
+        self._shells[shell_id] = _Shell(codepage=codepage, owner=ctx.owner)
         address = req.to or "http://localhost/wsman"
-        body = (
+        created = (
             f"<x:ResourceCreated><a:Address>{escape(address)}</a:Address><a:ReferenceParameters>"
             f"<w:ResourceURI>{RESOURCE_CMD}</w:ResourceURI><w:SelectorSet>"
             f'<w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet></a:ReferenceParameters>'
-            f'</x:ResourceCreated><rsp:Shell xmlns:rsp="{NS_RSP}"><rsp:ShellId>{shell_id}</rsp:ShellId>'
+            "</x:ResourceCreated>"
+        )
+        if not self.policy.era.shell_in_create_reply:
+            return envelope(f"{ACTION_CREATE}Response", req.message_id, created, "s a x w rsp p")
+        body = (
+            f'{created}<rsp:Shell xmlns:rsp="{NS_RSP}"><rsp:ShellId>{shell_id}</rsp:ShellId>'
             f"<rsp:ResourceUri>{RESOURCE_CMD}</rsp:ResourceUri><rsp:Owner>{escape(ctx.owner)}</rsp:Owner>"
             f"<rsp:ClientIP>{escape(ctx.client_ip)}</rsp:ClientIP><rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut>"
             "<rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams>"
@@ -387,7 +539,12 @@ class WinRS:
         parts += [(arg.text or "") for arg in line_el.iterfind(_q("rsp:Arguments"))]
         command_line = " ".join(p for p in parts if p != "")
         try:
-            result = self._run(command_line, shell.codepage)
+            if shell.codepage == CODEPAGE_UTF8 and self.policy.codepage_65001 == "silent":
+                # what 2008 does with batch files under 65001: nothing runs, no output, exit 0 [S]; that
+                # it does the same for reg/type is a switch, not a fact [U]
+                result = CommandResult(b"", b"", 0)
+            else:
+                result = self._run(command_line, shell.codepage)
         except Exception as exc:  # noqa: BLE001 - a broken virtual host must not take the listener down
             raise WsmanFault("w:InternalError", "The WS-Management service cannot process the request because "
                              f"the shell provider failed: {type(exc).__name__}. ", CODE_INTERNAL,
@@ -447,15 +604,34 @@ class WinRS:
                             + "</rsp:ReceiveResponse>", "s a w rsp p")
         budget = (req.max_envelope - len(skeleton.encode()) - 64) // 4 * 3
         if budget <= 0:
-            raise WsmanFault("w:EncodingLimit", "The response does not fit into MaxEnvelopeSize. ",
-                             CODE_MAX_ENVELOPE)
-        out = command.stdout.read(budget)
-        err = command.stderr.read(budget - len(out))
+            raise WsmanFault("w:EncodingLimit", "The response that the WS-Management service computed exceeds the "
+                             "maximum envelope size in the request. ", CODE_MAX_ENVELOPE)
         parts = []
-        if out:
-            parts.append(stream("stdout", out))
-        if err:
-            parts.append(stream("stderr", err))
+        chunk = self.policy.stream_chunk
+        if chunk is None:
+            out = command.stdout.read(budget)
+            err = command.stderr.read(budget - len(out))
+            if out:
+                parts.append(stream("stdout", out))
+            if err:
+                parts.append(stream("stderr", err))
+        else:
+            # What is ready: small Streams, stdout and stderr taking turns; the first reply to a command
+            # carries one chunk only (the process has just started) [V shape, U sizes].
+            most = self.policy.streams_per_reply if command.received else 1
+            command.received = True
+            room = budget - most * 200  # each Stream element's own markup
+            while len(parts) < most and room > 0:
+                before = len(parts)
+                for name, output in (("stdout", command.stdout), ("stderr", command.stderr)):
+                    if len(parts) >= most or room <= 0:
+                        break
+                    data = output.read(min(chunk, room))
+                    if data:
+                        parts.append(stream(name, data))
+                        room -= len(data)
+                if len(parts) == before:
+                    break
         if command.stdout.drained and command.stderr.drained and not command.endless:
             parts.append(done_tail)
         else:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kerberos import LabRealm, unavailable_reason
+from tests.support.kerberos import LabRealm, require_kerberos
 
 CHROMIUM = os.environ.get("CMAUDIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -107,11 +107,7 @@ def kdc(monkeypatch: pytest.MonkeyPatch) -> Iterator[LabRealm]:
 
     Skips with the reason where MIT Kerberos or gssapi are not installed (`make test` installs both as root).
     """
-    reason = unavailable_reason()
-    if reason is not None:
-        if os.environ.get("CMAUDIT_REQUIRE_KERBEROS"):  # .ci/run: on CI these tests must run, never skip
-            pytest.fail(f"Kerberos tests required but cannot run: {reason}")
-        pytest.skip(reason)
+    require_kerberos()
     with LabRealm() as realm:
         for name, value in realm.env.items():
             monkeypatch.setenv(name, value)

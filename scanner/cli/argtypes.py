@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from scanner.model.options import BOUNDS, ENV_NAME_RULE, Seconds, WholeNumber, is_env_name
+from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, Seconds, WholeNumber, is_env_name
 
 
 def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -67,4 +67,11 @@ def env_name(text: str) -> str:
     """`--password-env NAME`: a variable's name; the value is never echoed, in case it is the password."""
     if not is_env_name(text):
         raise argparse.ArgumentTypeError(ENV_NAME_RULE)
+    return text
+
+
+def spn_service(text: str) -> str:
+    """A Kerberos SPN service class such as HTTP, WSMAN or host."""
+    if not SPN_SERVICE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an SPN service class (e.g. HTTP, WSMAN, host)")
     return text

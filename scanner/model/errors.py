@@ -5,11 +5,14 @@
     |   +-- InventoryError       an inventory file/line that cannot be read (carries file, line)
     |   +-- AdvisoryFileError    an advisory TOML that fails validation (carries file, key)
     |   +-- LogFileError         a log file given to `cmaudit check` that cannot be read
-    +-- HostError                one host could not be collected (carries host, category, fault code);
+    |   +-- KerberosSetupError   Kerberos unusable from this jump box before any host is contacted: no gssapi,
+    |                            no or expired ticket, password refused by the KDC (carries reason, hint)
+    +-- HostError                one host could not be collected (carries host, category, fault code, hint);
         |                        becomes that host's ERROR verdict, never aborts the fleet
         +-- HostUnreachable      refused, reset, DNS, TLS handshake
         +-- HostTimeout          connect/read timeout or the per-host deadline
-        +-- HostAuthFailed       401/credentials rejected (never retried)
+        +-- HostAuthFailed       logon failed: credentials rejected, or Kerberos could not get or use a ticket
+                                 (never retried; only `password_rejected` ones feed the lockout breaker)
         +-- HostProtocolError    malformed XML, unexpected WSMan fault, HTTP 5xx, oversize reply
         +-- HostInterrupted      the run was stopped before or while this host was scanned
         +-- HostAuthSkipped      not tried: the auth breaker tripped for this host's account
@@ -53,17 +56,29 @@ class LogFileError(UsageError):
         super().__init__(f"{path}: {message}")
 
 
+class KerberosSetupError(UsageError):
+    """Kerberos cannot work from this jump box: one line with the reason and what to do about it."""
+
+    def __init__(self, reason: str, *, hint: str = "", password_rejected: bool = False) -> None:
+        self.reason, self.hint, self.password_rejected = reason, hint, password_rejected
+        super().__init__(f"{reason} (hint: {hint})" if hint else reason)
+
+
 class HostError(CmauditError):
-    """A host that could not be collected; `retryable` marks transient failures."""
+    """A host that could not be collected; `retryable` marks transient failures, `hint` says what an admin
+    can do, `password_rejected` marks the one kind of failure that counts towards an account lockout."""
 
     category: ErrorCategory = ErrorCategory.OTHER
     retryable: bool = False
+    password_rejected: bool = False
 
     def __init__(self, host: str, message: str, *, fault_code: int | None = None,
-                 retryable: bool | None = None) -> None:
-        self.host, self.message, self.fault_code = host, message, fault_code
+                 retryable: bool | None = None, hint: str = "", password_rejected: bool | None = None) -> None:
+        self.host, self.message, self.fault_code, self.hint = host, message, fault_code, hint
         if retryable is not None:
             self.retryable = retryable
+        if password_rejected is not None:
+            self.password_rejected = password_rejected
         super().__init__(f"{host}: {message}")
 
 
@@ -80,6 +95,7 @@ class HostTimeout(HostError):
 class HostAuthFailed(HostError):
     category = ErrorCategory.AUTH
     retryable = False
+    password_rejected = True  # unless the translation knows better (a Kerberos ticket refused, no password given)
 
 
 class HostProtocolError(HostError):

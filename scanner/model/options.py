@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 MAX_SECONDS = 86400.0  # a day: longer is a typo, not a budget
+SPN_SERVICE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")  # Kerberos SPN service class: HTTP, WSMAN, host
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,10 +120,12 @@ class HostFacts:
 
 @dataclass(frozen=True, slots=True)
 class HostFailure:
-    """Why a host has no judgement (the ERROR verdict): a category reports count and a one-line message."""
+    """Why a host has no judgement (the ERROR verdict): a category reports count, a one-line message, and
+    a hint an admin can act on (may be empty)."""
 
     category: ErrorCategory
     message: str
+    hint: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +270,8 @@ def host_to_dict(h: HostResult) -> dict[str, Any]:
                 for lf in f.logs
             ],
         },
-        "error": None if h.error is None else {"category": h.error.category.value, "message": h.error.message},
+        "error": None if h.error is None else {"category": h.error.category.value, "message": h.error.message,
+                                               "hint": h.error.hint},
         "started": h.started,
         "finished": h.finished,
         "seconds": h.seconds,
@@ -439,7 +442,8 @@ def host_from_dict(d: dict[str, Any]) -> HostResult:
                 for lf in (_table(x, "facts.logs[]") for x in _list(f.get("logs"), "facts.logs"))
             ),
         ),
-        error=None if not err else HostFailure(ErrorCategory(err["category"]), _text(err["message"], "error.message")),
+        error=None if not err else HostFailure(ErrorCategory(err["category"]), _text(err["message"], "error.message"),
+                                               _text(err.get("hint") or "", "error.hint")),
         started=_opt_text(d.get("started"), "started"),
         finished=_opt_text(d.get("finished"), "finished"),
         seconds=_seconds(d.get("seconds"), "seconds"),

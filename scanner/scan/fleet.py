@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from scanner.model.errors import HostAuthFailed, HostError, UsageError
 from scanner.model.host import run_keys
 from scanner.model.records import RunResults
+from scanner.scan import preflight
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
-from scanner.scan.preflight import Plan, create_run_folder, run_checks
 from scanner.scan.progress import Progress
 from scanner.scan.results import assemble, host_result, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
@@ -33,6 +33,8 @@ from scanner.winrm.collect import CollectOptions
 from scanner.winrm.session import SessionOptions
 
 if TYPE_CHECKING:
+    from inventory import Inventory
+    from scanner.advisory.loader import Advisory
     from scanner.model.host import Host
     from scanner.weekly.mail import MailSettings
 
@@ -106,11 +108,10 @@ def run_scan(
 ) -> ScanOutcome:
     """Scan every host of the inventory; always writes results.json covering every host."""
     from inventory import load_inventory
-    from reports.console import exit_status, print_summary
-    from scanner.advisory.engine import evaluate
     from scanner.scan.advisory_file import load_advisory
     from scanner.scan.credentials import PasswordResolver
-    from scanner.winrm.transport_policy import validate_transport
+    from scanner.scan.kerberos_setup import prepare_kerberos
+    from scanner.winrm.transport_policy import kerberos_problem, validate_transport
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -120,8 +121,8 @@ def run_scan(
                                default_auth=settings.auth)
     advisory = load_advisory()
     out_dir = settings.output or default_output_dir()
-    plan = Plan(settings=settings, hosts=inventory.hosts, out_dir=out_dir, run_id=run_id)
-    run_checks(plan)  # before any password prompt and any host: a run that cannot keep its results never starts
+    checked = preflight.Plan(settings=settings, hosts=inventory.hosts, out_dir=out_dir, run_id=run_id)
+    preflight.run_checks(checked)  # before any prompt and any host: a run that cannot keep its results never starts
     warnings = list(inventory.warnings)
     for warning in warnings:
         err.write(f"cmaudit: warning: {warning}\n")
@@ -140,6 +141,11 @@ def run_scan(
         except UsageError as exc:
             refused[host.key] = HostError(host.name, str(exc))
             continue
+        problem = kerberos_problem(host)
+        if problem is not None:
+            message, hint = problem
+            refused[host.key] = HostAuthFailed(host.name, message, hint=hint, password_rejected=False)
+            continue
         user = host.username or settings.username
         secret = resolver.secret(host, username=user)
         passwords[host.key] = secret.reveal() if secret else None
@@ -151,13 +157,54 @@ def run_scan(
             # No logon attempt without a password: say where it should come from instead.
             where = f"${host.password_env} or " if host.password_env else ""
             refused[host.key] = HostAuthFailed(
-                host.name, f"no password for {user or 'the WinRM account'}: set {where}${settings.password_env}, "
-                "store it in the keyring, or run on a terminal to be prompted")
+                host.name, f"no password for {user or 'the WinRM account'}", password_rejected=False,
+                hint=f"set {where}${settings.password_env}, store it in the keyring, or run on a terminal to be "
+                     "prompted")
     if inventory.hosts and len(refused) == len(inventory.hosts):
         first = next(iter(refused.values()))
-        raise UsageError(f"no host can be scanned: {first.message}")
+        hint = f" ({first.hint})" if first.hint else ""
+        raise UsageError(f"no host can be scanned: {first.message}{hint}")
     secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
-    create_run_folder(plan)
+    # Kerberos is settled before any host is contacted: a missing ticket or a wrong password is exit 64 here.
+    kerberos = prepare_kerberos([h for h in inventory.hosts if h.key not in refused], default_user=settings.username,
+                                passwords=passwords)
+    for warning in kerberos.warnings:
+        err.write(f"cmaudit: warning: {warning}\n")
+    plan = _Plan(inventory, advisory, out_dir, started, [*warnings, *kerberos.warnings], passwords, refused, secrets,
+                 kerberos.credential_for, checked)
+    try:
+        return _scan(settings, plan, out, err, on_runner, on_host_done, install_signal_handlers, mail)
+    finally:
+        kerberos.close()  # the private ticket caches live exactly as long as the run
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What run_scan settled before contacting any host."""
+
+    inventory: Inventory
+    advisory: Advisory
+    out_dir: Path
+    started: str
+    warnings: list[str]
+    passwords: dict[tuple[str, int], str | None] = field(repr=False)
+    refused: dict[tuple[str, int], HostError]
+    secrets: tuple[str, ...] = field(repr=False)
+    credential_for: Callable[[Host], object] = field(repr=False)
+    checked: preflight.Plan  # what the pre-flight checks passed: the run folder to create, the run's id
+
+
+def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
+          on_runner: Callable[[Runner[Any, Any]], None] | None,
+          on_host_done: Callable[[HostRun[Any, Any]], None] | None, install_signal_handlers: bool,
+          mail: MailSettings | None) -> ScanOutcome:
+    """The run itself, once every host's credentials are settled."""
+    from reports.console import exit_status, print_summary
+    from scanner.advisory.engine import evaluate
+
+    inventory, advisory, out_dir, started = plan.inventory, plan.advisory, plan.out_dir, plan.started
+    passwords, refused, secrets, warnings = plan.passwords, plan.refused, plan.secrets, plan.warnings
+    preflight.create_run_folder(plan.checked)
     # One name on two ports or addresses gets two keys (evidence folders, history) whatever the row order.
     host_keys = dict(zip((h.key for h in inventory.hosts),
                          run_keys([(h.name, h.address, h.port) for h in inventory.hosts]), strict=True))
@@ -166,12 +213,13 @@ def run_scan(
         session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
                                connect_timeout=settings.connect_timeout,
                                read_timeout=float(settings.operation_timeout + 10),
-                               operation_timeout=settings.operation_timeout),
+                               operation_timeout=settings.operation_timeout, spn_service=settings.spn_service),
         collect=CollectOptions(max_log_bytes=settings.max_log_bytes),
         run_dir=out_dir,
         advisory=advisory,
         evaluate=evaluate,
         password_for=lambda host: passwords.get(host.key),
+        credential_for=plan.credential_for,
         secrets=secrets,
         host_keys=host_keys,
     )
@@ -220,7 +268,7 @@ def run_scan(
     meta = run_meta(
         started=started, finished=utc_now(), advisory=advisory, inventory_path=str(settings.inventory),
         inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=options,
-        insecure=settings.insecure, interrupted=runner.interrupted, run_id=run_id,
+        insecure=settings.insecure, interrupted=runner.interrupted, run_id=plan.checked.run_id,
     )
     results = assemble(meta, runs)
     paths, notes, since_last_run = _write_with_follow_up(results, out_dir, settings, mail)

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 Evaluate = Callable[[Snapshot, Advisory], Judgement]
 PasswordFor = Callable[["Host"], "str | None"]
+CredentialFor = Callable[["Host"], object]  # pyspnego credential(s) for a host, or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class ScanContext:
     advisory: Advisory
     evaluate: Evaluate
     password_for: PasswordFor | None = None  # per-host password (inventory's password_env), else session's
+    credential_for: CredentialFor | None = None  # the run's Kerberos ticket cache for the host's account
     secrets: tuple[str, ...] = field(default=(), repr=False)
     # Host.key -> the host's key in this run (scanner.model.host.run_keys): its evidence folder
     host_keys: Mapping[tuple[str, int], str] = field(default_factory=dict)
@@ -103,21 +105,32 @@ class ScanJob:
     def _collect(self) -> Collected:
         """The WinRM exchange, the only part whose exceptions are translated into the server's errors."""
         secrets = self.context.secrets
+        options = self._options()
+        # Only Kerberos with a ticket could have been tried: a 401 is the server refusing the ticket, no password.
+        ticket_only = self.host.auth == "kerberos" or (self.host.auth == "negotiate" and not options.password)
         try:
-            return self._exchange()
+            return self._exchange(options)
         except HostError as exc:
-            raise translate(exc, self.host.name, secrets=secrets) from None
-        except Exception as exc:  # noqa: BLE001 - pypsrp/requests/pyspnego: translated in the one place that knows how
+            raise translate(exc, self.host.name, secrets=secrets, ticket_only=ticket_only) from None
+        except Exception as exc:  # pypsrp/requests/pyspnego: translated in the one place that knows how
             if self._aborted.is_set():
                 raise Aborted(self.host.name, "aborted") from None
-            raise translate(exc, self.host.name, secrets=secrets) from None
+            log.debug("%s: %s during the WinRM exchange", self.host.name, type(exc).__name__, exc_info=True)
+            raise translate(exc, self.host.name, secrets=secrets, ticket_only=ticket_only) from None
 
-    def _exchange(self) -> Collected:
+    def _options(self) -> SessionOptions:
         options = self.context.session
         if self.context.password_for is not None:
             password = self.context.password_for(self.host)
             if password is not None:
                 options = replace(options, password=password)
+        if self.context.credential_for is not None:
+            credential = self.context.credential_for(self.host)
+            if credential is not None:
+                options = replace(options, credential=credential)
+        return options
+
+    def _exchange(self, options: SessionOptions) -> Collected:
         session = HostSession(self.host, options, deadline=self.deadline)
         with self._lock:
             self._session = session

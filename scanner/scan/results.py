@@ -33,7 +33,7 @@ def host_result(run: HostRun[Host, HostOutcome]) -> HostResult:
             verdict=Verdict.ERROR,
             reasons=(error.message if error is not None else "no result",),
             site_code=host.site_code,
-            error=HostFailure(error.category, error.message) if error is not None else None,
+            error=HostFailure(error.category, error.message, error.hint) if error is not None else None,
             **common,
         )
     outcome = run.value

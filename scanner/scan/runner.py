@@ -8,9 +8,10 @@ threads cannot pile up behind new hosts.
 
 Retries: only errors marked `retryable` (refused, reset, 5xx, timeouts), at most `retries` times,
 with exponential backoff and jitter, and never past the host's deadline. Authentication failures
-are never retried; after `max_auth_failures` of them in a row for one credential, the hosts not yet
-started with that credential end as ERROR/auth-skipped, so a wrong password cannot lock the service
-account out across the fleet.
+are never retried; after `max_auth_failures` rejected passwords in a row for one credential, the hosts
+not yet started with that credential end as ERROR/auth-skipped, so a wrong password cannot lock the
+service account out across the fleet. Only a rejected password counts (`HostError.password_rejected`):
+a missing SPN, a refused Kerberos ticket or an account without admin rights cost the account nothing.
 
 Stopping (Ctrl-C, SIGTERM, `request_stop()`): no host starts any more, running hosts get `grace`
 seconds, then they are aborted; every host still gets a result (ERROR/interrupted when unfinished).
@@ -32,7 +33,6 @@ from typing import Any, Generic, Protocol, TypeVar
 from asyncio_pool import AioPool
 
 from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, HostInterrupted, HostTimeout
-from scanner.model.records import ErrorCategory
 
 log = logging.getLogger(__name__)
 
@@ -193,15 +193,16 @@ class Runner(Generic[H, T]):
             self.on_done(run)
 
     def _account(self, run: HostRun[H, T]) -> None:
-        """Feed the auth breaker: consecutive auth failures per credential; a success resets the streak."""
+        """Feed the auth breaker: consecutive rejected passwords per credential; a success resets the streak."""
         key = self.credential_key(run.host)
         if run.error is None:
             self._auth_streak[key] = 0
-        elif run.error.category is ErrorCategory.AUTH:
+        elif run.error.password_rejected:
             streak = self._auth_streak.get(key, 0) + 1
             self._auth_streak[key] = streak
             if 0 < self.options.max_auth_failures <= streak:
                 self._tripped.add(key)
+                log.debug("%s: lockout breaker tripped after %d rejected passwords in a row", run.host.name, streak)
 
     def _skip_reason(self, host: H) -> HostError | None:
         assert self._stop is not None

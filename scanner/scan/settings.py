@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
+from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class ScanSettings:
     grace: float = 3.0
     backoff_base: float = 0.5
     log_file: Path | None = None  # append an audit trail of hosts contacted (no secrets)
+    spn_service: str = DEFAULT_SPN_SERVICE  # Kerberos SPN service class: HTTP (WinRM's), WSMAN or host
     history: Path | None = None  # record the run here (and show changes since the last one); None: don't
     keep_runs: int | None = None  # retention after recording
     force: bool = False  # write into a folder that already holds an earlier run's results

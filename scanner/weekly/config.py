@@ -3,6 +3,7 @@
     inventory = "fleet.csv"                 # relative paths are relative to this file
     output = "/var/lib/cmaudit/runs"        # each run gets its own UTC-timestamped folder below this
     auth = "kerberos"
+    spn_service = "HTTP"                    # Kerberos SPN class: HTTP (default), WSMAN or host
     username = "CORP\\svc-cmaudit"
     password_env = "CMAUDIT_PASSWORD"       # the variable's NAME; never the password itself
     concurrency = 32
@@ -34,7 +35,7 @@ from typing import Any
 
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS
-from scanner.model.options import BOUNDS, ENV_NAME_RULE, is_env_name
+from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, is_env_name
 from scanner.model.toml_text import TomlTextError, parse_toml, read_bounded
 from scanner.weekly.mail import MAIL_WHEN, SECURITY, address_problem, host_problem
 
@@ -98,6 +99,13 @@ def _env_name(value: Any, base: Path) -> str:
     return str(value)
 
 
+def _spn_service(value: Any, base: Path) -> str:
+    text = _str(value, base)
+    if not SPN_SERVICE.fullmatch(text):
+        raise ValueError("must be an SPN service class such as HTTP, WSMAN or host")
+    return text
+
+
 def _addresses(value: Any, base: Path) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(a, str) for a in items):
@@ -126,6 +134,7 @@ KEYS: dict[str, _Key] = {
     "inventory": _Key(_path, ("inventory",)),
     "output": _Key(_path, ()),  # where run folders go: each run gets a new UTC-timestamped folder below it
     "auth": _Key(_choice(AUTH_METHODS), ("auth",)),
+    "spn_service": _Key(_spn_service, ("spn_service",)),
     "username": _Key(_str, ("username",)),
     "password_env": _Key(_env_name, ("password_env",)),
     "port": _Key(_bounded("port"), ("port",)),

@@ -2,7 +2,10 @@
 
 Everything above the WinRM layer (collection, the runner, reports) sees only HostError subclasses with a
 category and a `retryable` flag; the retry policy lives in those flags, decided here:
-  401 / rejected credentials          -> HostAuthFailed    never retried (would lock the account out)
+  401 / rejected credentials          -> HostAuthFailed    never retried (would lock the account out); only a
+                                                          rejected password feeds the breaker: a Kerberos ticket
+                                                          a server refused, or a missing SPN, does not
+  Kerberos (krb5 / gssapi codes)      -> HostAuthFailed    with the reason and a hint (setspn, clock, kinit)
   refused, reset, broken reply         -> HostUnreachable   retried
   connect/read/WSMan operation timeout -> HostTimeout       retried
   HTTP 5xx without a WSMan fault       -> HostProtocolError retried (a busy or restarting WinRM service)
@@ -26,6 +29,7 @@ from scanner.model.errors import (
     HostTimeout,
     HostUnreachable,
 )
+from scanner.winrm.kerberos import describe as describe_kerberos
 
 try:  # pyspnego is a dependency of pypsrp; guard anyway so a packaging change cannot break imports
     from spnego.exceptions import SpnegoError
@@ -87,8 +91,12 @@ def _from_fault(host: str, exc: WSManFaultError) -> HostError:
     reason = exc.reason or "no reason given"
     if code == FAULT_OPERATION_TIMEOUT:
         return HostTimeout(host, "WSMan operation timed out", fault_code=code)
-    if code in (FAULT_ACCESS_DENIED, FAULT_LOGON_FAILURE):
-        return HostAuthFailed(host, f"access denied by the WinRM service: {reason}", fault_code=code)
+    if code == FAULT_LOGON_FAILURE:
+        return HostAuthFailed(host, f"logon refused by the WinRM service: {reason}", fault_code=code)
+    if code == FAULT_ACCESS_DENIED:  # logged on, but not allowed: no password was wrong
+        return HostAuthFailed(host, f"access denied by the WinRM service: {reason}", fault_code=code,
+                              password_rejected=False,
+                              hint="the account must be an administrator of the server (or in its WinRM access list)")
     if code in (FAULT_SHELL_QUOTA, FAULT_CONCURRENT_OPS):
         return HostProtocolError(host, f"WinRM quota reached: {reason}", fault_code=code, retryable=True)
     shown = f"0x{code:08X}" if code is not None and code > 0xFFFF else str(code)
@@ -116,6 +124,13 @@ def _from_connection_error(host: str, exc: requests.ConnectionError) -> HostErro
     return HostUnreachable(host, f"connection failed: {text}")
 
 
+def _spnego_context(exc: BaseException) -> str:
+    """pyspnego's own context text ("Unable to negotiate common mechanism"), without token dumps."""
+    text = " ".join(str(exc).split())
+    contexts = [part.strip() for part in text.split("Context:")[1:]]
+    return contexts[-1][:150] if contexts else text[:150]
+
+
 def http_error_without_fault(exc: WinRMTransportError, host: str) -> HostError | None:
     """An HTTP error whose body is not a SOAP fault (an IIS/HTTP.sys error page), else None.
 
@@ -128,27 +143,46 @@ def http_error_without_fault(exc: WinRMTransportError, host: str) -> HostError |
     return _translate(exc, host)
 
 
-def translate(exc: BaseException, host: str, *, secrets: Iterable[str] = ()) -> HostError:
-    """Map any exception raised while talking to `host` to the matching HostError subclass."""
+TICKET_REFUSED_HINT = ("check that the SPN is registered on this server's computer account only (setspn -Q "
+                       "HTTP/<fqdn>) and that the server's clock matches the domain's")
+KERBEROS_ONLY_HINT = "the server refuses NTLM: use --auth kerberos (or negotiate) with a ticket or user@REALM"
+
+
+def translate(exc: BaseException, host: str, *, secrets: Iterable[str] = (), ticket_only: bool = False) -> HostError:
+    """Map any exception raised while talking to `host` to the matching HostError subclass.
+
+    `ticket_only`: the logon could only have been Kerberos with a ticket (auth kerberos, or negotiate without a
+    password), so an HTTP 401 means the server refused the ticket, not a password.
+    """
     secrets = tuple(s for s in secrets if s)
-    err = _translate(exc, host)
-    message = one_line(err.message, secrets)
-    if message != err.message:
-        err = type(err)(host, message, fault_code=err.fault_code, retryable=err.retryable)
+    err = _translate(exc, host, ticket_only)
+    message, hint = one_line(err.message, secrets), one_line(err.hint, secrets)
+    if message != err.message or hint != err.hint:
+        err = type(err)(host, message, fault_code=err.fault_code, retryable=err.retryable, hint=hint,
+                        password_rejected=err.password_rejected)
     return err
 
 
-def _translate(exc: BaseException, host: str) -> HostError:
+def _translate(exc: BaseException, host: str, ticket_only: bool = False) -> HostError:
     if isinstance(exc, HostError):
         return exc
-    if isinstance(exc, AuthenticationError):
+    kerberos = describe_kerberos(exc)
+    if kerberos is not None:
+        return HostAuthFailed(host, kerberos.message(), hint=kerberos.hint,
+                              password_rejected=kerberos.password_rejected)
+    if isinstance(exc, AuthenticationError) or (isinstance(exc, WinRMTransportError) and str(exc.code) == "401"):
+        if ticket_only:
+            return HostAuthFailed(host, "the server refused the Kerberos ticket (HTTP 401)", password_rejected=False,
+                                  hint=TICKET_REFUSED_HINT)
         return HostAuthFailed(host, "credentials rejected (HTTP 401)")
+    if isinstance(exc, ValueError) and "incompatible with the specified auth_provider" in str(exc):
+        # pypsrp: the server offers only an auth scheme the chosen method cannot use (Kerberos-only listener)
+        return HostAuthFailed(host, f"the server does not offer this auth method: {exc}", password_rejected=False,
+                              hint=KERBEROS_ONLY_HINT)
     if isinstance(exc, WSManFaultError):
         return _from_fault(host, exc)
     if isinstance(exc, WinRMTransportError):
         code = int(exc.code) if str(exc.code).isdigit() else 0
-        if code == 401:
-            return HostAuthFailed(host, "credentials rejected (HTTP 401)")
         if code in _TRANSIENT_HTTP:
             return HostProtocolError(host, f"HTTP {code} from the WinRM service", retryable=True)
         return HostProtocolError(host, f"HTTP {code} from the WinRM service")
@@ -170,9 +204,12 @@ def _translate(exc: BaseException, host: str) -> HostError:
         # pyspnego raises these while building/answering the NTLM or Kerberos exchange
         # (no credential, bad token) and while unwrapping encrypted replies (bad signature).
         name = type(exc).__name__
-        if name in ("NoCredentialError", "InvalidCredentialError", "CredentialsExpiredError", "BadNameError"):
-            return HostAuthFailed(host, f"authentication failed: {name}")
-        return HostProtocolError(host, f"security layer error: {name}")
+        if name in ("NoCredentialError", "InvalidCredentialError", "CredentialsExpiredError", "BadNameError",
+                    "OperationNotAvailableError", "BadMechanismError"):
+            # no credential to offer at all: nothing was tried against the account
+            return HostAuthFailed(host, f"authentication failed: {name}: {_spnego_context(exc)}",
+                                  password_rejected=False, hint="give a user name and password, or a Kerberos ticket")
+        return HostProtocolError(host, f"security layer error: {name}: {_spnego_context(exc)}")
     if isinstance(exc, WinRMError):
         return HostProtocolError(host, f"WinRM error: {exc}")
     if isinstance(exc, requests.RequestException):

@@ -23,6 +23,7 @@ from pypsrp.wsman import WSMan
 
 from scanner.model.errors import HostError, HostProtocolError, HostTimeout
 from scanner.winrm.faults import http_error_without_fault
+from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 from scanner.winrm.pypsrp_compat import (
     build_requests_session,
     set_response_body,
@@ -41,10 +42,17 @@ _HOSTILE_XML_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
-    """How to connect; the password is held only here and never printed (repr=False)."""
+    """How to connect; the password is held only here and never printed (repr=False).
+
+    `credential`: pyspnego credential(s) to log on with instead of username/password (the run's private
+    Kerberos ticket cache, see scanner.winrm.kerberos.PrivateTicket). `spn_service`: the SPN's service class
+    for Negotiate/Kerberos; the SPN's host is always the inventory's host name, never the address.
+    """
 
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    credential: Any = field(default=None, repr=False)
+    spn_service: str = DEFAULT_SPN_SERVICE
     ca_file: str | None = None
     insecure: bool = False
     connect_timeout: float = 10.0
@@ -221,6 +229,13 @@ def _build_wsman(owner: HostSession, host: Host, options: SessionOptions) -> _Co
     kwargs: dict[str, Any] = {}
     if auth == "certificate":
         kwargs.update(certificate_pem=host.cert_pem, certificate_key_pem=host.cert_key_pem)
+    if auth in ("negotiate", "kerberos"):
+        # The SPN names the server, not where we connect: Kerberos to an IP address has no SPN.
+        kwargs.update(negotiate_service=options.spn_service, negotiate_hostname_override=host.name)
+    username: Any = host.username or options.username
+    password = options.password
+    if options.credential is not None:
+        username, password = options.credential, None
     read_timeout = max(options.read_timeout, options.operation_timeout + 2)
     try:
         return _CountingWSMan(
@@ -229,8 +244,8 @@ def _build_wsman(owner: HostSession, host: Host, options: SessionOptions) -> _Co
             port=host.port,
             ssl=https,
             auth=auth,
-            username=host.username or options.username,
-            password=options.password,
+            username=username,
+            password=password,
             cert_validation=cert_validation,
             encryption=encryption,
             connection_timeout=options.connect_timeout,

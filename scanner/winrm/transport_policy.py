@@ -37,10 +37,19 @@ def message_encryption(host: Host) -> str:
     return "never" if host.auth in ("basic", "certificate") else "always"
 
 
+def kerberos_problem(host: Host) -> tuple[str, str] | None:
+    """(message, hint) when Kerberos cannot work for this host whatever the credentials: the SPN is built
+    from the inventory's host *name* (`address` only says where to connect), and an IP address has none."""
+    if host.auth == "kerberos" and is_ip_address(host.name):
+        return ("Kerberos to an IP address has no SPN",
+                "put the server's DNS name in `host` (the IP may stay in `address`), or use --auth ntlm")
+    return None
+
+
 def transport_notes(host: Host) -> tuple[str, ...]:
     """Things that will not stop the scan but may make it fail, for the dry run."""
     notes: list[str] = []
-    if host.auth == "kerberos" and is_ip_address(host.address):
-        notes.append(f"{host.name} ({host.source}): Kerberos to an IP address has no SPN and will fail; "
-                     "use the host name or ntlm")
+    problem = kerberos_problem(host)
+    if problem is not None:
+        notes.append(f"{host.name} ({host.source}): {problem[0]}: cmaudit scan will not try it; {problem[1]}")
     return tuple(notes)

@@ -70,7 +70,7 @@ def find(host: Host, invocation: Invocation, console: Console) -> int:
             console.err(f"File not found - {name.upper()}\r\n")
             exit_code = 2
             continue
-        sources.extend((shown, entry.data) for shown, entry in resolved.files)
+        sources.extend((shown, entry.data) for shown, entry in resolved.files if not entry.denied)
     if not files:
         sources.append((None, invocation.stdin))
     found = False

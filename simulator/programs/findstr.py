@@ -225,7 +225,7 @@ def findstr(host: Host, invocation: Invocation, console: Console) -> int:
         if resolved.error is not None:
             console.err(f"FINDSTR: Cannot open {arg}\r\n")
             continue
-        sources.extend((shown, entry.data) for shown, entry in resolved.files)
+        sources.extend((shown, entry.data) for shown, entry in resolved.files if not entry.denied)
     if not options.files:
         sources.append(("", invocation.stdin))
     found = False

@@ -3,6 +3,12 @@
 reg.exe 3.0 starts with a `! REG.EXE VERSION 3.0` banner, separates columns with tabs and calls the
 default value `<NO NAME>`; 2008 and later print a blank line first, separate with four spaces and call it
 `(Default)`. Anything that would write to the registry is refused: the auditor account may only read.
+
+Error texts (stderr, exit 1): 2008+ "ERROR: The system was unable to find the specified registry key or
+value." [S]; reg.exe 3.0 "Error:  The system was unable to find the specified registry key or value" (mixed
+case, two spaces, no period) [S]. A key whose ACL refuses the reader: "ERROR: Access is denied." (2008+) and
+"Error:  Access is denied." (3.0) [U: no capture found]; during `/s` reg.exe 3.0 prints "Error:  Access is
+denied in the key <key>" and goes on [S].
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ from simulator.programs import Console, Host, Invocation, split_args
 from simulator.registry import RegKey, RegType, RegValue, split_key_path
 
 NOT_FOUND = "ERROR: The system was unable to find the specified registry key or value.\r\n"
+NOT_FOUND_3 = "Error:  The system was unable to find the specified registry key or value\r\n"
+DENIED = "ERROR: Access is denied.\r\n"
+DENIED_3 = "Error:  Access is denied.\r\n"
 _WRITE_OPERATIONS = {"add", "delete", "copy", "save", "restore", "load", "unload", "import", "flags"}
 _MAX_DEPTH = 64  # /s never recurses deeper than this: real hives are shallower
 
@@ -56,6 +65,9 @@ class _Query:
         self.matches = 0
 
     def list_key(self, key: RegKey, path: str, recurse: bool, depth: int = 0) -> None:
+        if key.denied:  # only reached during /s: the top key is checked before listing starts
+            self.console.err(f"Error:  Access is denied in the key {path}\r\n" if self.legacy else DENIED)
+            return
         values = list(key.iter_values())
         if values or recurse:
             self.console.out(f"{path}\r\n")
@@ -71,6 +83,9 @@ class _Query:
                 self.console.out(f"{sub_path}\r\n")
 
     def find_value(self, key: RegKey, path: str, name: str, recurse: bool, depth: int = 0) -> None:
+        if key.denied:
+            self.console.err(f"Error:  Access is denied in the key {path}\r\n" if self.legacy else DENIED)
+            return
         value = key.value(name)
         if value is not None:
             self.console.out(f"{path}\r\n{format_value(value, self.legacy)}\r\n")
@@ -128,8 +143,12 @@ def query(host: Host, args: list[str], console: Console) -> int:
         return _usage_error(console, "Invalid key name.", "query")
     lookup = _redirect_wow64(host, key_arg) if view32 else key_arg
     key = host.registry.open_key(lookup)
+    legacy = host.windows.reg_exe_3
     if key is None:
-        console.err(NOT_FOUND)
+        console.err(NOT_FOUND_3 if legacy else NOT_FOUND)
+        return 1
+    if key.denied:
+        console.err(DENIED_3 if legacy else DENIED)
         return 1
     path = _display_path(key_arg)
     run = _Query(host, console)
@@ -142,7 +161,7 @@ def query(host: Host, args: list[str], console: Console) -> int:
     if not recurse:
         value = key.value(name)
         if value is None and name:
-            console.err(NOT_FOUND)
+            console.err(NOT_FOUND_3 if legacy else NOT_FOUND)
             return 1
         console.out(header)
         if value is None:  # an unset default value is still listed, with no data
@@ -158,7 +177,7 @@ def query(host: Host, args: list[str], console: Console) -> int:
     if not run.legacy:
         console.out(f"End of search: {run.matches} match(es) found.\r\n")
     if run.matches == 0 and run.legacy:
-        console.err(NOT_FOUND)
+        console.err(NOT_FOUND_3)
         return 1
     return 0
 

@@ -38,5 +38,9 @@ def type_(host: Host, invocation: Invocation, console: Console) -> int:
         for shown, entry in resolved.files:
             if len(args) > 1 or resolved.wildcard:
                 console.err(f"\r\n{shown}\r\n\r\n\r\n")  # cmd names each file on stderr
+            if entry.denied:
+                console.err(_MESSAGES["dir"])  # "Access is denied."
+                exit_code = 1
+                continue
             console.write(1, decode_for_console(entry.data, console))
     return exit_code

@@ -13,6 +13,7 @@ from simulator.windows import WINDOWS_VERSIONS
 
 SETUP = r"HKLM\SOFTWARE\Microsoft\SMS\Setup"
 NOT_FOUND = b"ERROR: The system was unable to find the specified registry key or value.\r\n"
+NOT_FOUND_3 = b"Error:  The system was unable to find the specified registry key or value\r\n"  # reg.exe 3.0
 
 
 def make_machine(windows: str = "2008", is_64bit: bool = False) -> VirtualMachine:
@@ -93,11 +94,12 @@ def test_names_are_case_insensitive_and_path_echoed_as_typed() -> None:
         pytest.param(rf"reg query {SETUP} /v NoSuchValue", id="missing-value"),
     ],
 )
-@pytest.mark.parametrize("windows", ["2003", "2008"])
-def test_missing_key_or_value_fails_with_exit_1(command: str, windows: str) -> None:
-    """A missing key or value writes the reg.exe error to stderr, nothing to stdout, exit code 1."""
+@pytest.mark.parametrize(("windows", "message"), [("2003", NOT_FOUND_3), ("2008", NOT_FOUND)])
+def test_missing_key_or_value_fails_with_exit_1(command: str, windows: str, message: bytes) -> None:
+    """A missing key or value writes reg.exe's error to stderr (3.0's "Error:  ..." wording on 2003), nothing to
+    stdout, exit code 1."""
     result = make_machine(windows).run(command)
-    assert (result.stdout, result.stderr, result.exit_code) == (b"", NOT_FOUND, 1)
+    assert (result.stdout, result.stderr, result.exit_code) == (b"", message, 1)
 
 
 def test_recursive_query_lists_every_subkey_with_values() -> None:

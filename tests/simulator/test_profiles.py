@@ -17,6 +17,7 @@ REQUIRED = {
     "custom-path", "rolled-log", "utf16-log", "missing-log", "sms2003", "no-configmgr", "sp1-other-failure",
 }
 NOT_FOUND = b"ERROR: The system was unable to find the specified registry key or value.\r\n"
+NOT_FOUND_3 = b"Error:  The system was unable to find the specified registry key or value\r\n"  # reg.exe 3.0
 KNOWN_BUILDS = {"4.00.5931.0000": "RTM", "4.00.6221.1000": "SP1", "4.00.6487.2000": "SP2"}
 
 
@@ -29,7 +30,7 @@ def reg_value(machine: VirtualMachine, key: str, name: str) -> str | None:
     """A value read back through `reg query /v`, parsed from whichever reg.exe format the host prints."""
     result = machine.run(f'reg query "{key}" /v "{name}"')
     if result.exit_code:
-        assert (result.stdout, result.stderr) == (b"", NOT_FOUND)
+        assert (result.stdout, result.stderr) == (b"", NOT_FOUND_3 if machine.windows.reg_exe_3 else NOT_FOUND)
         return None
     line = result.stdout.decode("cp437").split("\r\n")[-3]
     separator = "\t" if machine.windows.reg_exe_3 else "    "
@@ -71,7 +72,7 @@ def test_registry_and_log_tell_the_profiles_story(name: str) -> None:
     root = sms_root(machine)
     setup = machine.run(f'reg query "{root}\\Setup"')
     if setup.exit_code:
-        assert setup.stderr == NOT_FOUND
+        assert setup.stderr == (NOT_FOUND_3 if machine.windows.reg_exe_3 else NOT_FOUND)
         assert expected_verdict(name) == "NOT_APPLICABLE"
         return
     build = reg_value(machine, f"{root}\\Setup", "Full Version")

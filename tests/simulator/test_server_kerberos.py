@@ -15,9 +15,9 @@ from spnego.exceptions import SpnegoError
 
 from scanner.model.host import Host
 from scanner.winrm.session import HostSession, SessionOptions
-from simulator import Fleet, ntlm_store
 from simulator import kerberos as sim_kerberos
-from simulator.kerberos import KerberosKeys
+from simulator import ntlm_store
+from tests.support.kerberos import kerberos_fleet as support_fleet
 from tests.support.simfakes import USER, fake_factory
 
 pytestmark = [pytest.mark.network, pytest.mark.kerberos]
@@ -25,12 +25,9 @@ pytestmark = [pytest.mark.network, pytest.mark.kerberos]
 DOMAIN = "lab.test"
 
 
-def kerberos_fleet(kdc, *, hosts=1, faults=None, tls=False, registered=None):
-    """A fleet of `hosts` fake hosts CM00i.lab.test whose SPNs (all but those left out) are in the KDC."""
-    names = [f"CM{i:03d}.{DOMAIN}" for i in range(hosts)]
-    keytabs = kdc.add_hosts([n for n in names if registered is None or n in registered])
-    return Fleet(profiles=["fake"] * hosts, password=kdc.password, machine_factory=fake_factory, domain=DOMAIN,
-                 kerberos=KerberosKeys(keytabs), faults=faults, tls=tls, username=USER)
+def kerberos_fleet(kdc, *, hosts=1, **kwargs):
+    """`hosts` fake hosts CM00i.lab.test whose SPNs are in the KDC."""
+    return support_fleet(kdc, profiles=["fake"] * hosts, machine_factory=fake_factory, **kwargs)
 
 
 def client(fleet, index=0, **kwargs):

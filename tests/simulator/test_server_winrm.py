@@ -105,13 +105,17 @@ def test_wrong_password_is_an_auth_error_for_both_clients(http_fleet, password):
 
 
 def test_unencrypted_http_is_refused_like_allow_unencrypted_false(http_fleet, password):
-    """A client that sends plain SOAP over HTTP is refused with 401, as AllowUnencrypted=false does."""
+    """An authenticated caller that sends plain SOAP over HTTP gets HTTP 500 with an empty body, as Windows with
+    AllowUnencrypted=false answers; nothing runs and no logon failure is counted."""
     host = http_fleet.hosts[0]
+    failures = host.counters.auth_failures
     session = winrm.Session(host.url, auth=(USER, password), transport="ntlm", message_encryption="never",
                             ca_trust_path=None)
-    with pytest.raises(InvalidCredentialsError):
+    with pytest.raises(winrm.exceptions.WinRMTransportError) as refused:
         session.run_cmd("echo x")
+    assert refused.value.code == 500 and refused.value.response_text == ""
     assert "echo x" not in host.commands
+    assert host.counters.auth_failures == failures
 
 
 def test_basic_auth_over_http_is_refused(http_fleet, password):
@@ -174,11 +178,12 @@ def test_large_output_is_split_within_max_envelope_size(password, envelope):
 
 
 def test_request_over_max_envelope_size_gets_the_windows_fault(http_fleet, password):
-    """A request bigger than MaxEnvelopeSize is answered with WSManFault 2150859025 and the host goes on."""
+    """A request bigger than MaxEnvelopeSize is answered with WSManFault 2150858824 (0x80338048) and the host goes
+    on."""
     with wsman(http_fleet, password) as conn, WinRS(conn) as shell:
         with pytest.raises(WSManFaultError) as fault:
             shell.command("echo", ["x" * 200_000])
-        assert fault.value.code == 2150859025
+        assert fault.value.code == 2150858824
         process = Process(shell, "echo", ["after"])
         process.invoke()
         process.signal(SignalCode.TERMINATE)
@@ -270,7 +275,7 @@ def test_oversized_or_malformed_http_is_answered_and_closed(http_fleet, password
     answer = _raw_exchange(http_fleet.hosts[1].port, request_head)
     assert answer.startswith(b"HTTP/1.1 " + status)
     if status == b"500":
-        assert b'Code="2150859025"' in answer
+        assert b'Code="2150858824"' in answer
     with Client("127.0.0.1", port=http_fleet.hosts[1].port, username=USER, password=password, ssl=False,
                 auth="ntlm") as c:
         assert c.execute_cmd("echo alive")[0] == "alive\r\n"

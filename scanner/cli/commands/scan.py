@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scanner.cli.argtypes import env_name, folder, option
+from scanner.cli.argtypes import env_name, folder, option, spn_service
 from scanner.cli.config_options import (
     add_config_option,
     add_schedule_options,
@@ -16,6 +16,7 @@ from scanner.cli.config_options import (
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
+from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
 ORDER = 10
@@ -38,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "inventory's per-host password_env wins)")
     parser.add_argument("--auth", choices=AUTH_METHODS, default="ntlm",
                         help="default authentication for hosts that do not set one (default: ntlm)")
+    parser.add_argument("--spn-service", metavar="CLASS", type=spn_service, default=DEFAULT_SPN_SERVICE,
+                        help="Kerberos SPN service class, <CLASS>/<host name> (default: HTTP, what WinRM "
+                             "registers; some estates use WSMAN or host). The SPN always uses the inventory's "
+                             "host name, also when `address` is an IP")
     parser.add_argument("--port", type=option("port"), help="default port (default: 5985 for http, 5986 for https)")
     parser.add_argument("--scheme", choices=("http", "https"), default="http",
                         help="default scheme (default: http, with WinRM message encryption required)")
@@ -85,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         output=output,
         username=args.username,
         auth=args.auth,
+        spn_service=args.spn_service,
         port=args.port,
         scheme=args.scheme,
         ca_file=str(args.ca_file) if args.ca_file else None,

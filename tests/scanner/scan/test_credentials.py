@@ -197,6 +197,10 @@ class TestTransport:
         assert message_encryption(_host(auth=auth, scheme=scheme)) == expected
 
     def test_kerberos_to_an_ip_address_is_noted(self):
-        """The dry run warns that Kerberos by IP address cannot find an SPN."""
-        notes = transport_notes(_host(auth="kerberos", address="10.0.0.5"))
-        assert notes and "SPN" in notes[0]
+        """The dry run warns that Kerberos to a host named only by its IP address has no SPN."""
+        notes = transport_notes(_host(name="10.0.0.5", auth="kerberos", address="10.0.0.5"))
+        assert notes and "SPN" in notes[0] and "host" in notes[0]
+
+    def test_kerberos_to_a_named_host_at_an_ip_is_fine(self):
+        """A host with a DNS name and an IP `address` gets its SPN from the name: nothing to warn about."""
+        assert transport_notes(_host(name="sms01.corp.example", auth="kerberos", address="10.0.0.5")) == ()

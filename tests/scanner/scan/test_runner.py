@@ -44,6 +44,9 @@ class FakeJob:
             return f"{self.host.name}-ok"
         if b == "auth":
             raise HostAuthFailed(self.host.name, "credentials rejected (HTTP 401)")
+        if b == "no-spn":  # a logon failure that is not a rejected password
+            raise HostAuthFailed(self.host.name, "Kerberos: server not found in Kerberos database",
+                                 password_rejected=False)
         if b == "protocol":
             raise HostProtocolError(self.host.name, "malformed XML")
         if b == "hang":  # honours abort, like a socket shut down from outside
@@ -122,6 +125,16 @@ def test_auth_breaker_skips_remaining_hosts_of_that_credential() -> None:
     assert cats[:3] == [ErrorCategory.AUTH] * 3
     assert cats[3:8] == [ErrorCategory.AUTH_SKIPPED] * 5
     assert results[8].value == "other-account-ok"
+
+
+def test_breaker_counts_only_rejected_passwords() -> None:
+    """Six logon failures that were no rejected password (missing SPN, not an admin) followed by a healthy
+    host, at --max-auth-failures 5 and one host at a time: the healthy host is still scanned."""
+    hosts = [FakeHost(f"nospn{i}", "no-spn") for i in range(6)] + [FakeHost("healthy", "ok")]
+    results, runner = _run(hosts, concurrency=1, max_auth_failures=5)
+    assert not runner.breaker_tripped
+    assert results[-1].value == "healthy-ok"
+    assert all(r.error is not None and r.error.category is ErrorCategory.AUTH for r in results[:6])
 
 
 def test_single_bad_credential_does_not_trip_breaker() -> None:

@@ -70,3 +70,17 @@ def test_secrets_and_huge_text_never_reach_the_message() -> None:
     err = translate(RuntimeError("pw=S3cr3t! " + "y" * 10_000), "sms01", secrets=["S3cr3t!"])
     assert "S3cr3t!" not in str(err) and len(err.message) <= 300
     assert len(translate(exc, "sms01").message) <= 300
+
+
+@pytest.mark.parametrize(("exc", "rejected"), [
+    pytest.param(AuthenticationError("Failed to authenticate the user x with ntlm"), True, id="401"),
+    pytest.param(_fault(1326), True, id="wsman-logon-failure"),
+    pytest.param(_fault(5), False, id="wsman-access-denied"),
+    pytest.param(_refused(), False, id="refused"),
+])
+def test_only_a_rejected_password_counts_towards_lockout(exc: BaseException, rejected: bool) -> None:
+    """A 401 or a logon-failure fault is a rejected password; access denied (logged on, not an admin) is not."""
+    err = translate(exc, "sms01")
+    assert err.password_rejected is rejected
+    if not rejected and isinstance(err, HostAuthFailed):
+        assert err.hint  # what to do instead of checking the password
