@@ -20,6 +20,7 @@ from scanner.advisory.attempts import Attempt, Outcome, judge_attempts
 from scanner.advisory.builds import BuildStatus, classify
 from scanner.advisory.loader import Advisory
 from scanner.advisory.logs import LogEntry
+from scanner.advisory.stop import NEVER, ShouldStop, Stopper
 from scanner.advisory.timeline import Timeline
 from scanner.model.records import Evidence, Judgement, Verdict, Window
 from scanner.model.snapshot import Snapshot
@@ -49,8 +50,8 @@ def _when(e: LogEntry | None) -> str:
 class _Judge:
     """Holds what every verdict of one snapshot shares (build, window, advisory) while deciding."""
 
-    def __init__(self, snapshot: Snapshot, advisory: Advisory) -> None:
-        self.snapshot, self.advisory = snapshot, advisory
+    def __init__(self, snapshot: Snapshot, advisory: Advisory, stop: Stopper = NEVER) -> None:
+        self.snapshot, self.advisory, self.stop = snapshot, advisory, stop
         self.status, match = classify(snapshot.build, advisory.builds)
         self.build_name = match.name if match else None
         self.window: Window | None = None
@@ -87,8 +88,12 @@ class _Judge:
     def run(self) -> Judgement:
         snap, sig = self.snapshot, self.advisory.signatures
         # The window is cheap (first and last dated entries) and every verdict reports it.
-        self.timeline = timeline = Timeline(snap.logs)
-        first, last = timeline.first_timed(), timeline.last_timed()
+        self.stop.poll()
+        self.timeline = timeline = Timeline(snap.logs, self.stop)
+        first = timeline.first_timed()
+        self.stop.poll()
+        last = timeline.last_timed()
+        self.stop.poll()
         if first is not None and last is not None:
             self.window = Window(first.iso_time, last.iso_time)
         if snap.setup_key_found is False:
@@ -166,6 +171,9 @@ class _Judge:
         return self.verdict(Verdict.AT_RISK, why, self.build_evidence() + ev)
 
 
-def evaluate(snapshot: Snapshot, advisory: Advisory) -> Judgement:
-    """Judge one host's snapshot against an advisory (pure: the same snapshot gives the same judgement)."""
-    return _Judge(snapshot, advisory).run()
+def evaluate(snapshot: Snapshot, advisory: Advisory, *, should_stop: ShouldStop | None = None) -> Judgement:
+    """Judge one host's snapshot against an advisory (pure: the same snapshot gives the same judgement).
+
+    `should_stop` is asked now and then; when it answers True, judging ends with `Abandoned`.
+    """
+    return _Judge(snapshot, advisory, Stopper(should_stop) if should_stop else NEVER).run()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from scanner.advisory.logs import LogBuffer, LogEntry
+from scanner.advisory.stop import NEVER, Stopper
 from scanner.model.snapshot import LogBlob
 
 
@@ -32,10 +33,11 @@ class Hit:
 class Timeline:
     """Entries of several log files, oldest file first, read lazily."""
 
-    def __init__(self, logs: Sequence[LogBlob]) -> None:
+    def __init__(self, logs: Sequence[LogBlob], stop: Stopper = NEVER) -> None:
         # Collection hands them older first already; a `.lo_` after its `.log` is put back (stable sort).
         self.blobs = tuple(sorted(logs, key=lambda b: not is_rolled(b.name)))
-        self.files = tuple(LogBuffer(b.name, b.data) for b in self.blobs)
+        self.stop = stop
+        self.files = tuple(LogBuffer(b.name, b.data, stop) for b in self.blobs)
 
     def entries(self) -> Iterator[LogEntry]:
         """Every entry of every file, in timeline order."""

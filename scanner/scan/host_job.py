@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from scanner.advisory.loader import Advisory
-from scanner.model.errors import HostError, HostInternalError, HostLocalError
+from scanner.advisory.stop import Abandoned
+from scanner.model.errors import HostError, HostInternalError, HostLocalError, HostTimeout
 from scanner.model.records import HostFacts, Judgement
 from scanner.model.snapshot import Snapshot
 from scanner.scan.evidence import save_log
@@ -31,7 +33,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Evaluate = Callable[[Snapshot, Advisory], Judgement]
+class Evaluate(Protocol):
+    """scanner.advisory.engine.evaluate: judging that gives up (Abandoned) when `should_stop` says so."""
+
+    def __call__(self, snapshot: Snapshot, advisory: Advisory, *,
+                 should_stop: Callable[[], bool] | None = None) -> Judgement: ...
+
+
 PasswordFor = Callable[["Host"], "str | None"]
 CredentialFor = Callable[["Host"], object]  # pyspnego credential(s) for a host, or None
 
@@ -96,11 +104,20 @@ class ScanJob:
                                                  f"{exc.strerror or exc}") from None
         facts = replace(collected.facts, logs=logs)
         try:
-            judgement = self.context.evaluate(collected.snapshot, self.context.advisory)
+            # Judging runs inside the host's deadline: past it (or once aborted) it gives up, so a hostile
+            # log cannot keep this worker thread, and with it the process, alive after the host timed out.
+            judgement = self.context.evaluate(collected.snapshot, self.context.advisory,
+                                              should_stop=self._past_deadline)
+        except Abandoned:
+            raise HostTimeout(self.host.name, "judging the logs did not finish within the per-host deadline",
+                              retryable=False) from None
         except Exception as exc:  # our own bug: reported as such (logged), never blamed on the server
             log.debug("%s: judging failed", self.host.name, exc_info=True)
             raise HostInternalError(self.host.name, f"internal error while judging: {type(exc).__name__}") from None
         return HostOutcome(facts=facts, judgement=judgement)
+
+    def _past_deadline(self) -> bool:
+        return self._aborted.is_set() or time.monotonic() >= self.deadline
 
     def _collect(self) -> Collected:
         """The WinRM exchange, the only part whose exceptions are translated into the server's errors."""
