@@ -50,11 +50,12 @@ class DemoRun:
     stdout: str
     stderr: str
     password: str  # the fleet's random password, known to the test so it can search for it
+    trace: Path  # its --debug trace (inside `home`, so the no-secret search covers it)
 
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """`cmaudit demo` run once per test session (it takes seconds), in a thread of its own so no other
+    """`cmaudit demo --debug` run once per test session (it takes seconds), in a thread of its own so no other
     event loop (Playwright's) can be in its way; its password is fixed so the leak test can search for it."""
     from scanner.cli.main import main
 
@@ -66,7 +67,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 
     def run() -> None:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            result["status"] = main(["demo", "-o", str(root), "--quiet", "--faults", DEMO_FAULTS])
+            result["status"] = main(["demo", "-o", str(root), "--quiet", "--faults", DEMO_FAULTS,
+                                     "--debug", str(home / "debug-trace.log")])
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(secrets, "token_urlsafe", lambda n=None: password)
@@ -74,7 +76,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         worker = threading.Thread(target=run, name="demo-run")
         worker.start()
         worker.join()
-    return DemoRun(root, home, result.get("status", -1), out.getvalue(), err.getvalue(), password)
+    return DemoRun(root, home, result.get("status", -1), out.getvalue(), err.getvalue(), password,
+                   home / "debug-trace.log")
 
 
 # -- Kerberos -------------------------------------------------------------------------------------------------

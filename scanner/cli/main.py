@@ -21,6 +21,7 @@ from typing import NoReturn, Protocol
 
 from scanner import __version__
 from scanner.cli import commands as commands_pkg
+from scanner.cli.debug import debug_trace
 from scanner.model.errors import UsageError
 
 EXIT_USAGE = 64
@@ -86,12 +87,14 @@ def _tolerant_console() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_console()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(arguments)
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args._run(args))
+        with debug_trace(getattr(args, "debug", None), arguments):  # commands that offer --debug FILE
+            return int(args._run(args))
     except UsageError as exc:
         print(f"cmaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from scanner.model.errors import HostAuthFailed, HostError, UsageError
 from scanner.model.host import run_keys
 from scanner.model.records import RunResults
+from scanner.model.redaction import REDACTOR
 from scanner.scan import preflight
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
@@ -165,6 +166,7 @@ def run_scan(
         hint = f" ({first.hint})" if first.hint else ""
         raise UsageError(f"no host can be scanned: {first.message}{hint}")
     secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
+    REDACTOR.remember(secrets)  # the --debug trace scrubs them, whatever a library puts in a message
     # Kerberos is settled before any host is contacted: a missing ticket or a wrong password is exit 64 here.
     kerberos = prepare_kerberos([h for h in inventory.hosts if h.key not in refused], default_user=settings.username,
                                 passwords=passwords)
@@ -176,6 +178,7 @@ def run_scan(
         return _scan(settings, plan, out, err, on_runner, on_host_done, install_signal_handlers, mail)
     finally:
         kerberos.close()  # the private ticket caches live exactly as long as the run
+        REDACTOR.forget()
 
 
 @dataclass(frozen=True, slots=True)

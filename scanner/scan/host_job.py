@@ -68,6 +68,19 @@ class ScanContext:
     host_keys: Mapping[tuple[str, int], str] = field(default_factory=dict)
 
 
+def _chain(exc: BaseException) -> str:
+    """An exception and its causes, one `Type: text` each (the trace wants the library's own words)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 6:
+        seen.add(id(current))
+        parts.append(f"{type(current).__name__}: {' '.join(str(current).split())[:300]}")
+        base = getattr(current, "base_error", None)
+        current = base if isinstance(base, BaseException) else (current.__cause__ or current.__context__)
+    return " <- ".join(parts)
+
+
 class ScanJob:
     """An attempt at one host; `abort()` from the loop thread wakes the worker blocked in the network."""
 
@@ -129,10 +142,10 @@ class ScanJob:
             return self._exchange(options)
         except HostError as exc:
             raise translate(exc, self.host.name, secrets=secrets, ticket_only=ticket_only) from None
-        except Exception as exc:  # pypsrp/requests/pyspnego: translated in the one place that knows how
+        except Exception as exc:  # noqa: BLE001 - pypsrp/requests/pyspnego: translated in the one place that knows how
             if self._aborted.is_set():
                 raise Aborted(self.host.name, "aborted") from None
-            log.debug("%s: %s during the WinRM exchange", self.host.name, type(exc).__name__, exc_info=True)
+            log.debug("%s: WinRM exchange failed: %s", self.host.name, _chain(exc))
             raise translate(exc, self.host.name, secrets=secrets, ticket_only=ticket_only) from None
 
     def _options(self) -> SessionOptions:

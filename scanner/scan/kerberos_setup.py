@@ -15,6 +15,7 @@ of this):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from scanner.model.host import Host
 
 TICKET_AUTH = ("kerberos", "negotiate")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -94,7 +97,10 @@ def _prepare_host(run: KerberosRun, host: Host, user: str | None, password: str 
     if not password:
         key = user or ""
         if key not in run.checked:
-            run.checked[key] = check(user if is_principal(user) else None)
+            info = check(user if is_principal(user) else None)
+            run.checked[key] = info
+            log.debug("Kerberos: ticket of %s from %s, valid for %s s more", info.principal, info.source,
+                      info.seconds_left if info.seconds_left is not None else "?")
         return
     if not (host.auth == "kerberos" or is_principal(user)):
         return  # negotiate as DOMAIN\user with a password: NTLM, as Windows would do for such a name
@@ -110,6 +116,7 @@ def _prepare_host(run: KerberosRun, host: Host, user: str | None, password: str 
             _warn_once(run, f"{exc}; --auth negotiate will fall back to NTLM for {user}")
             return
         run.tickets[pair] = ticket
+        log.debug("Kerberos: one TGT for %s, in a private ticket cache for this run", user)
     run._by_host[host.key] = (ticket, password if host.auth == "negotiate" else None)
 
 

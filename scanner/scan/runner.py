@@ -218,18 +218,23 @@ class Runner(Generic[H, T]):
     async def _scan_host(self, index: int, host: H, executor: ThreadPoolExecutor) -> HostRun[H, T]:
         skip = self._skip_reason(host)
         if skip is not None:
+            log.debug("%s: not scanned: %s", host.name, skip.message)
             return HostRun(index, host, None, skip, 0, 0, None, utc_now(), 0.0)
         started, t0 = utc_now(), self.clock()
         deadline = t0 + self.options.timeout
         attempts = requests = 0
         error: HostError | None = None
+        log.debug("%s: started (deadline %gs)", host.name, self.options.timeout)
         while True:
             attempts += 1
             outcome = await self._attempt(host, deadline, attempts, executor)
             requests += outcome.requests
             value, error = outcome.value, outcome.error
             if error is None:
+                log.debug("%s: done in %.2fs, %d attempt(s), %d WS-Man request(s)", host.name, self.clock() - t0,
+                          attempts, requests)
                 return HostRun(index, host, value, None, attempts, requests, started, utc_now(), self.clock() - t0)
+            log.debug("%s: attempt %d failed: %s: %s", host.name, attempts, error.category.value, error.message)
             if outcome.cut_off is not None:  # deadline or stop: the host's time ended then, not after the grace
                 finished, at = outcome.cut_off
                 return HostRun(index, host, None, error, attempts, requests, started, finished, at - t0)
@@ -237,7 +242,9 @@ class Runner(Generic[H, T]):
                 break
             delay = self._backoff(attempts)
             if self.clock() + delay >= deadline:
+                log.debug("%s: no retry: the backoff of %.2fs would pass the deadline", host.name, delay)
                 break
+            log.debug("%s: retrying in %.2fs", host.name, delay)
             self.retried.append((host.name, attempts, error.category.value))
             assert self._stop is not None
             with contextlib.suppress(TimeoutError):
@@ -276,6 +283,8 @@ class Runner(Generic[H, T]):
                             job.requests)
         # deadline or hard stop: abort from here, then give the worker a moment to notice
         decided = (utc_now(), self.clock())
+        log.debug("%s: aborting the attempt (%s)", host.name,
+                  "run stopped" if self._hard_stop.is_set() else "per-host deadline reached")
         job.abort()
         # The worker's own failure or the grace timeout ends the wait; cancelling this task still propagates.
         with contextlib.suppress(Exception):

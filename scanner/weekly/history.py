@@ -537,3 +537,34 @@ def check_integrity(db_path: Path | str) -> list[str]:
         problems += [str(r[0]) for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
         problems += [f"foreign key: {tuple(r)}" for r in conn.execute("PRAGMA foreign_key_check")]
     return problems
+
+
+def probe_history(db_path: Path | str) -> tuple[bool, str, str]:
+    """(ok, detail, hint) for `cmaudit doctor`: can a scan record its run here? Read-only: an existing
+    database is opened read-only and never migrated, a missing one is not created."""
+    path = Path(db_path)
+    if path.exists():
+        if not path.is_file():
+            return False, f"{path} is not a file", "point --history (or history in cmaudit.toml) at a file"
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if version else 0
+        except sqlite3.Error as exc:
+            return False, f"{path} cannot be read as a cmaudit history: {exc}", \
+                "move the file away (a new history starts) or point --history elsewhere"
+        if version > SCHEMA_VERSION:
+            return False, f"{path} was written by a newer cmaudit (schema {version})", "upgrade cmaudit"
+        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+        detail = f"{path}: {runs} run(s) recorded"
+        if not writable:
+            return False, f"{detail}, but it (or its folder, for the WAL journal) is not writable", \
+                "give the account running the scan write access to the file and its folder"
+        return True, f"{detail}, writable", ""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+        return True, f"{path} does not exist yet; the first scan creates it ({parent} is writable)", ""
+    return False, f"{path} cannot be created: {parent} is not a writable folder", \
+        "create the folder for the account running the scan, or point --history elsewhere"

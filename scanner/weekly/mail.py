@@ -230,6 +230,36 @@ def send(message: EmailMessage, settings: MailSettings, *, environ: Mapping[str,
     return MailOutcome(True, f"mail sent to {to} via {where}")
 
 
+def probe_relay(settings: MailSettings) -> tuple[bool, str, str]:
+    """(ok, detail, hint) for `cmaudit doctor`: connect to the relay and say EHLO, nothing more (no login, no
+    STARTTLS handshake, no mail)."""
+    where = f"{settings.host}:{settings.port}"
+    try:
+        smtp: smtplib.SMTP
+        if settings.security == "tls":
+            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                    context=_tls_context(settings))
+        else:
+            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        with smtp:
+            code, greeting = smtp.ehlo()
+            features = sorted(name.upper() for name in smtp.esmtp_features)
+    except (OSError, ssl.SSLError) as exc:  # SMTPException, SSLError and timeouts are all OSErrors
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return False, f"cannot reach the mail relay {where}: {_header(reason)}", \
+            "check [mail] host/port/security in cmaudit.toml and that the relay accepts this jump box"
+    if code != 250:
+        return False, f"{where} answered EHLO with {code} {_reply(greeting)}", "check the relay's configuration"
+    if settings.security == "starttls" and "STARTTLS" not in features:
+        return False, f"{where} does not offer STARTTLS", \
+            'set security = "tls" (port 465) or, for a trusted relay, "none" in [mail]'
+    if settings.username and "AUTH" not in features:
+        return False, f"{where} offers no login (AUTH) but [mail] has a username", \
+            "drop username from [mail] for a relay that accepts the jump box without login"
+    offered = ", ".join(f for f in features if f in ("STARTTLS", "AUTH", "SIZE", "8BITMIME", "SMTPUTF8")) or "none"
+    return True, f"{where} answers EHLO ({_reply(greeting)[:60]}); offers {offered}", ""
+
+
 def _reply(raw: bytes | str) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     return _header(text)[:200]

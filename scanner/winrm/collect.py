@@ -18,7 +18,9 @@ reading, signal Terminate to the command and record the file as truncated (the d
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -48,6 +50,8 @@ _SUBKEYS = {"setup": "Setup", "ident": "Identification", "tracing": r"Tracing\SM
 _UNSAFE_PATH_CHARS = frozenset('"&|<>^%!\r\n\x00')
 MAX_PATH_CHARS = 1024
 SITE_TYPES = {1: "primary", 2: "secondary"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +243,13 @@ class CommandRunner:
         self.shell = shell
         self.host = host
 
-    def run(self, command_line: str, on_stdout: Callable[[bytes], bool]) -> tuple[int | None, bytes, bool]:
-        """Returns (exit code, stderr head, stopped early). `on_stdout` returns False to stop reading."""
+    def run(self, command_line: str, on_stdout: Callable[[bytes], bool], *,
+            what: str = "command") -> tuple[int | None, bytes, bool]:
+        """Returns (exit code, stderr head, stopped early). `on_stdout` returns False to stop reading.
+
+        The trace gets `what` ran, its exit code, the number of Receives and bytes: never the output itself.
+        """
+        started, receives, out_bytes = time.monotonic(), 0, 0
         response = self.shell.command(command_line, None)
         element = response.find("rsp:CommandResponse/rsp:CommandId", namespaces=NAMESPACES)
         if element is None or not element.text:
@@ -252,11 +261,19 @@ class CommandRunner:
                 state, rc, buffers = self.shell.receive("stdout stderr", command_id)
             except WSManFaultError as exc:
                 if exc.code == FAULT_OPERATION_TIMEOUT:
+                    log.debug("%s: %s: no output within the operation timeout, polling again", self.host, what)
                     continue  # no output within OperationTimeout: poll again (the deadline bounds this)
                 raise
+            receives += 1
             if len(stderr) < MAX_STDERR_BYTES:
                 stderr += buffers.get("stderr", b"")[: MAX_STDERR_BYTES - len(stderr)]
-            keep_going = on_stdout(buffers.get("stdout", b""))
+            chunk = buffers.get("stdout", b"")
+            out_bytes += len(chunk)
+            keep_going = on_stdout(chunk)
+            if state == CommandState.DONE or not keep_going:
+                log.debug("%s: %s: exit code %s, %d Receive(s), %d stdout bytes, %d stderr bytes, %.0f ms%s",
+                          self.host, what, rc, receives, out_bytes, len(stderr), (time.monotonic() - started) * 1000,
+                          "" if state == CommandState.DONE else "; stopped reading (output budget)")
             if state == CommandState.DONE:
                 return rc, bytes(stderr), False
             if not keep_going:
@@ -269,6 +286,7 @@ def collect(session: HostSession, options: CollectOptions, *, nonce: str | None 
     nonce = nonce or secrets.token_hex(6)
     shell = WinRS(session.wsman, codepage=CODEPAGE_UTF8)
     shell.open()
+    log.debug("%s: cmd shell opened with code page %d", session.host.name, CODEPAGE_UTF8)
     try:
         return _collect_in_shell(session, shell, options, nonce)
     finally:
@@ -289,7 +307,7 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
         reg_split.feed(chunk)
         return reg_split.total <= MAX_REGISTRY_BYTES and not _past_end(reg_split)
 
-    _, stderr, _ = runner.run(registry_command(nonce), reg_sink)
+    _, stderr, _ = runner.run(registry_command(nonce), reg_sink, what="registry read (reg query)")
     reg_split.close()
     if "end" not in reg_split.sections:
         # cmd always echoes the closing marker: without it the answer was cut off (over the budget) or is not
@@ -297,6 +315,8 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
         raise HostProtocolError(host, f"registry output ended early or exceeded {MAX_REGISTRY_BYTES} bytes "
                                 "before its closing marker")
     reg = pick_registry(reg_split.sections)
+    log.debug("%s: registry view %s; Setup key %s", host, reg.root or "none",
+              "found" if reg.setup is not None else "not found")
     if reg.setup is None:
         facts = HostFacts()
         return Collected(facts, Snapshot(build=None, setup_key_found=False), stderr)
@@ -327,7 +347,7 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
         return (split.current_seen <= stop_after and split.total <= 2 * stop_after + MAX_REGISTRY_BYTES
                 and not _past_end(split))
 
-    _, log_stderr, stopped = runner.run(log_command(nonce, rolled, path), log_sink)
+    _, log_stderr, stopped = runner.run(log_command(nonce, rolled, path), log_sink, what="log read (type)")
     split.close()
     cut = split.current_name if stopped else None
     blobs: list[LogBlob] = []
@@ -335,6 +355,8 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
         buf = split.sections.get(name)
         if buf is not None and buf.seen:
             blobs.append(LogBlob(name=file_path, data=bytes(buf.data), truncated=buf.truncated or cut == name))
+    for blob in blobs:
+        log.debug("%s: %s: %d bytes kept%s", host, blob.name, len(blob.data), " (truncated)" if blob.truncated else "")
     log_error = None
     if stopped and "log" not in split.sections:
         log_error = f"output exceeded {stop_after} bytes before {path} was reached; collection stopped"

@@ -85,6 +85,22 @@ def _tracking_pool(pool_cls: Callable[..., Any], on_connection: Callable[[Any], 
     return make_pool
 
 
+def negotiated_protocol(transport: Any) -> str | None:
+    """"kerberos" or "ntlm": what pyspnego settled on for this connection (None for Basic/certificate/CredSSP).
+
+    pypsrp's HTTPNegotiateAuth keeps each host's pyspnego context in `contexts`; nothing else says whether
+    Negotiate ended in Kerberos or fell back to NTLM, which the debug trace must show.
+    """
+    contexts = getattr(getattr(getattr(transport, "session", None), "auth", None), "contexts", None)
+    if not isinstance(contexts, dict):
+        return None
+    for context in contexts.values():
+        protocol = getattr(context, "negotiated_protocol", None)
+        if isinstance(protocol, str):
+            return protocol
+    return None
+
+
 def missing_internals() -> list[str]:
     """What the overrides above need and the installed pypsrp lacks (empty when all is there)."""
     missing: list[str] = []
@@ -94,4 +110,8 @@ def missing_internals() -> list[str]:
             missing.append(f"_TransportHTTP.{name}")
         elif tuple(inspect.signature(method).parameters) != params:
             missing.append(f"_TransportHTTP.{name}{tuple(inspect.signature(method).parameters)}")
+    from pypsrp.negotiate import HTTPNegotiateAuth
+
+    if "self.contexts" not in inspect.getsource(HTTPNegotiateAuth):
+        missing.append("HTTPNegotiateAuth.contexts")
     return missing

@@ -11,6 +11,7 @@ thread: `abort()` shuts down every socket it opened, which wakes a worker blocke
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pypsrp.exceptions import WinRMTransportError
+from pypsrp.exceptions import WinRMTransportError, WSManFaultError
 from pypsrp.wsman import WSMan
 
 from scanner.model.errors import HostError, HostProtocolError, HostTimeout
@@ -26,6 +27,7 @@ from scanner.winrm.faults import http_error_without_fault
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 from scanner.winrm.pypsrp_compat import (
     build_requests_session,
+    negotiated_protocol,
     set_response_body,
     track_new_connections,
     wrap_send_request,
@@ -38,6 +40,13 @@ if TYPE_CHECKING:
 DEFAULT_MAX_ENVELOPE = 153600  # 150 KiB: what Server 2003 R2 / 2008 (R2) accept by default
 REPLY_SLACK = 64 * 1024  # MIME framing and signature of an encrypted reply, HTTP error pages
 _HOSTILE_XML_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+
+log = logging.getLogger(__name__)
+
+
+def _short(uri: str) -> str:
+    """The last part of a WS-Man action or resource URI: .../transfer/Create -> Create."""
+    return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +81,22 @@ class _CountingWSMan(WSMan):
         super().__init__(*args, **kwargs)
         self._owner = owner
 
-    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+    def invoke(self, action: str, resource_uri: str, *args: Any, **kwargs: Any) -> Any:
         self._owner.requests += 1
-        return super().invoke(*args, **kwargs)
+        host, started = self._owner.host.name, time.monotonic()
+        try:
+            reply = super().invoke(action, resource_uri, *args, **kwargs)
+        except WSManFaultError as exc:
+            log.debug("%s: WS-Man %s %s -> fault %s: %s (%.0f ms)", host, _short(action), _short(resource_uri),
+                      exc.code, " ".join(str(exc.reason or "").split())[:300], (time.monotonic() - started) * 1000)
+            raise
+        except Exception as exc:
+            log.debug("%s: WS-Man %s %s -> %s (%.0f ms)", host, _short(action), _short(resource_uri),
+                      type(exc).__name__, (time.monotonic() - started) * 1000)
+            raise
+        log.debug("%s: WS-Man %s %s ok (%.0f ms)", host, _short(action), _short(resource_uri),
+                  (time.monotonic() - started) * 1000)
+        return reply
 
 
 class HostSession:
@@ -89,6 +111,7 @@ class HostSession:
         self._aborted = threading.Event()
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._logon_logged = False
         self.wsman = _build_wsman(self, host, options)
         self._connect_timeout = self.wsman.transport.connection_timeout
         self._read_timeout = self.wsman.transport.read_timeout
@@ -134,17 +157,34 @@ class HostSession:
                 self._sockets.append(sock)
             if self._aborted.is_set():
                 _shutdown(sock)
+            if log.isEnabledFor(logging.DEBUG):
+                self._log_connection(sock)
+
+    def _log_connection(self, sock: Any) -> None:
+        try:
+            peer = sock.getpeername()
+            tls = f"{sock.version()} {sock.cipher()[0]}" if hasattr(sock, "version") else "plain HTTP"
+        except (OSError, TypeError, IndexError):
+            peer, tls = ("?", 0), "?"
+        log.debug("%s: connected to %s:%s (%s)", self.host.name, peer[0], peer[1], tls)
 
     def _guard_send(self, send_request: Callable[..., bytes]) -> Callable[..., bytes]:
         def guarded_send(request: Any, timeout: Any = None) -> bytes:
             self._before_request()
+            started = time.monotonic()
             try:
                 reply: bytes = send_request(request, timeout=timeout)
             except WinRMTransportError as exc:
+                log.debug("%s: HTTP %s after %.0f ms", self.host.name, exc.code, (time.monotonic() - started) * 1000)
                 plain = http_error_without_fault(exc, self.host.name)
                 if plain is not None:
                     raise plain from None
                 raise
+            if not self._logon_logged:
+                self._logon_logged = True
+                log.debug("%s: logged on with %s as %s", self.host.name,
+                          negotiated_protocol(self.wsman.transport) or self.host.auth,
+                          self.host.username or "the configured account")
             # pypsrp parses replies with the stdlib parser: refuse DTDs/entities before it sees them.
             if any(marker in reply for marker in _HOSTILE_XML_MARKERS):
                 raise HostProtocolError(self.host.name, "reply carries a DTD or entity declarations; refused")
@@ -156,6 +196,12 @@ class HostSession:
         """Refuse a reply larger than any envelope we asked for, reading at most that much of it."""
         limit = self._max_reply
         declared = response.headers.get("Content-Length")
+        if log.isEnabledFor(logging.DEBUG):
+            offered = response.headers.get("WWW-Authenticate", "") if response.status_code == 401 else ""
+            log.debug("%s: HTTP %s, %s bytes, %s, %.0f ms%s", self.host.name, response.status_code,
+                      declared if declared is not None else "?", response.headers.get("Content-Type", "no body"),
+                      response.elapsed.total_seconds() * 1000,
+                      f"; offers {_schemes(offered)}" if offered else "")
         if declared is not None:
             size = int(declared) if declared.strip().isdigit() else limit + 1
             if size > limit:
@@ -193,6 +239,12 @@ class HostSession:
                 sockets, self._sockets = self._sockets, []
             for sock in sockets:
                 _force_close(sock)
+
+
+def _schemes(header: str) -> str:
+    """The auth schemes a WWW-Authenticate header offers (never the tokens that may follow them)."""
+    names = [part.strip().split(" ", 1)[0] for part in header.split(",") if part.strip()]
+    return ", ".join(name for name in names if name.isalpha()) or "nothing"
 
 
 def _shutdown(sock: socket.socket) -> None:

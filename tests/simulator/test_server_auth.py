@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from simulator.auth import Account, check_basic, client_sent_bindings
+from simulator.auth import Account, check_basic, client_sent_bindings, token_mechanism
 
 ACCOUNT = Account.parse("LAB\\auditor", "S3cret:with:colons")
 
@@ -50,3 +50,28 @@ def test_unusable_user_names_are_refused(name):
 def test_unreadable_tokens_carry_no_channel_binding(token):
     """A token the CBT probe cannot read is treated as unbound (the acceptor then rejects it on its own)."""
     assert client_sent_bindings(token) is False
+
+
+@pytest.mark.parametrize(("principal", "ok"), [
+    pytest.param("LAB\\auditor", True, id="netbios"),
+    pytest.param("auditor@LAB.TEST", True, id="kerberos-principal"),
+    pytest.param("auditor@lab.test", True, id="upn-lower-case"),
+    pytest.param("auditor@OTHER.TEST", False, id="other-realm"),
+    pytest.param("someone@LAB.TEST", False, id="other-user"),
+])
+def test_kerberos_principals_map_to_the_account(principal, ok):
+    """A Kerberos logon as user@REALM is the account LAB\\user when the realm's first label is its domain."""
+    assert ACCOUNT.matches(principal) is ok
+
+
+def test_ntlm_and_kerberos_tokens_are_told_apart():
+    """Raw NTLM and NTLM inside SPNEGO are NTLM (what a no-NTLM policy refuses); anything else goes to Kerberos."""
+    import spnego
+    from spnego._spnego import NegTokenInit
+
+    ntlm = spnego.client("LAB\\auditor", "pw", protocol="ntlm").step()
+    assert ntlm is not None and ntlm.startswith(b"NTLMSSP\x00")
+    wrapped = NegTokenInit(mech_types=["1.3.6.1.4.1.311.2.2.10"], mech_token=ntlm).pack()
+    assert token_mechanism(ntlm) == "ntlm"
+    assert token_mechanism(wrapped) == "ntlm"
+    assert token_mechanism(b"\x60\x82\x02\x00\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02") == "kerberos"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from scanner.cli.argtypes import folder, seconds, whole_number
+from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the run's folder (default: a new UTC-timestamped folder under ./demo-run/)")
     parser.add_argument("--timeout", type=seconds, default=15.0, help="per-host deadline in seconds (default: 15)")
     parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    add_debug_option(parser)
     parser.add_argument("--once", action="store_true",
                         help="scan once (default: twice, with a fixed, a newly failing and an offline host in "
                              "between, so the report shows \"Since last run\")")

@@ -13,6 +13,7 @@ from scanner.cli.config_options import (
     history_target,
     mail_settings,
 )
+from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
@@ -69,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-file", metavar="FILE", type=Path, default=None,
                         help="append an audit trail (UTC time, host, address, attempts, verdict or error) of "
                              "every host contacted; never holds a secret")
+    add_debug_option(parser)
     add_schedule_options(parser)
     add_config_option(parser)  # last: it wraps the defaults of the options above
 

@@ -1,0 +1,125 @@
+"""`cmaudit doctor [INVENTORY] [--host NAME] [--json]`: why can't cmaudit audit this host?
+
+Checks the jump box (packages for the chosen auth, password source, Kerberos ticket and expiry, keyring,
+output folder, history database, mail relay), then each host in the order a scan meets them, stopping at
+the first failure: DNS (and the Kerberos SPN), TCP (and which WinRM port answers instead), TLS, the HTTP
+listener, the auth methods offered, logon, shell, the registry keys, the log file. Every check has a
+detail and, when it fails, a hint. Read-only like the scan; concurrent and bounded by --timeout.
+
+Exit status: 0 all good, 1 some host failed a check, 64 a problem of the jump box (or bad usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from tabulate import tabulate
+
+from scanner.cli.argtypes import option, spn_service
+from scanner.cli.config_options import add_config_option, apply_config, history_target, mail_settings
+from scanner.cli.debug import add_debug_option
+from scanner.model.diagnosis import Check, Diagnosis
+from scanner.model.errors import UsageError
+from scanner.model.host import AUTH_METHODS
+from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
+
+HELP = "check the jump box and each host step by step (DNS, port, TLS, listener, auth, logon, shell, registry, log)"
+ORDER = 15
+EXIT_HOST_FAILED = 1
+EXIT_LOCAL = 64
+# Server text must not drive the terminal: control, bidi and zero-width characters become '?'.
+_CONTROL = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0), *range(0x200B, 0x2010), *range(0x202A, 0x202F),
+                             *range(0x2066, 0x206A))}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inventory", metavar="INVENTORY", type=Path, nargs="?", default=None,
+                        help="the inventory a scan would use (or `inventory` in --config); without one, only the "
+                             "jump box and the --host names are checked")
+    parser.add_argument("--host", metavar="NAME", action="append", dest="only", default=None,
+                        help="check only this host (its inventory name or address; repeatable); without an "
+                             "inventory, check NAME with the --auth/--scheme/--port given")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"hosts": [{"host", "address", "port", "ok", "checks": [...]}], "local": [...]}')
+    parser.add_argument("--username", metavar="DOMAIN\\user", help="WinRM account, as for `cmaudit scan`")
+    parser.add_argument("--password-env", metavar="NAME", default="CMAUDIT_PASSWORD",
+                        help="environment variable holding the password (default: CMAUDIT_PASSWORD)")
+    parser.add_argument("--auth", choices=AUTH_METHODS, default="ntlm", help="default authentication (default: ntlm)")
+    parser.add_argument("--spn-service", metavar="CLASS", type=spn_service, default=DEFAULT_SPN_SERVICE,
+                        help="Kerberos SPN service class (default: HTTP)")
+    parser.add_argument("--port", type=option("port"), help="default port (default: 5985 http, 5986 https)")
+    parser.add_argument("--scheme", choices=("http", "https"), default="http", help="default scheme (default: http)")
+    parser.add_argument("--ca-file", metavar="FILE", help="CA bundle for the hosts' HTTPS certificates")
+    parser.add_argument("--insecure", action="store_true",
+                        help="as for `cmaudit scan`: certificate problems are reported but do not fail")
+    parser.add_argument("--timeout", type=option("timeout"), default=60.0,
+                        help="per-host budget in seconds for all of its checks (default: 60)")
+    parser.add_argument("--connect-timeout", type=option("connect_timeout"), default=10.0, metavar="S",
+                        help="TCP/TLS connect timeout in seconds (default: 10)")
+    parser.add_argument("--concurrency", type=option("concurrency"), default=32, help="hosts checked at once")
+    parser.add_argument("--max-auth-failures", type=option("max_auth_failures"), default=1, metavar="K",
+                        help="after K rejected passwords of an account, do not try it on its other hosts "
+                             "(default: 1, doctor runs before the scan and must not bring an account near a "
+                             "lockout; 0 tries every host)")
+    parser.add_argument("-o", "--output", metavar="DIR", type=Path, default=None,
+                        help="the folder scans write their runs to (checked for write access; default: ./cmaudit-runs)")
+    parser.add_argument("--history", metavar="PATH", type=Path, default=None,
+                        help="the history database a scan would record in (opened read-only)")
+    parser.add_argument("--no-history", action="store_true", help="scans do not record a history")
+    add_debug_option(parser)
+    add_config_option(parser)  # last: it wraps the defaults of the options above
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.scan.credentials import stdin_is_terminal
+    from scanner.scan.doctor import DoctorSettings, run_doctor
+
+    config = apply_config(args)
+    if args.ca_file and not Path(args.ca_file).is_file():
+        raise UsageError(f"{args.ca_file}: --ca-file is not a readable file")
+    output = args.output
+    if output is None and config is not None and config.get("output") is not None:
+        output = Path(config.get("output"))
+    settings = DoctorSettings(
+        inventory=Path(args.inventory) if args.inventory is not None else None,
+        only=tuple(args.only or ()),
+        username=args.username, auth=args.auth, port=args.port, scheme=args.scheme,
+        ca_file=str(args.ca_file) if args.ca_file else None, insecure=args.insecure, spn_service=args.spn_service,
+        password_env=args.password_env, interactive=stdin_is_terminal() and not args.json,
+        timeout=args.timeout, connect_timeout=args.connect_timeout, concurrency=args.concurrency,
+        max_auth_failures=args.max_auth_failures,
+        output=output, history=history_target(args), mail=mail_settings(args, config),
+    )
+    diagnosis = run_doctor(settings)
+    if args.json:
+        json.dump(diagnosis.to_dict(), sys.stdout, indent=2, ensure_ascii=True)
+        sys.stdout.write("\n")
+    else:
+        print_diagnosis(diagnosis, sys.stdout)
+    if not diagnosis.local_ok:
+        return EXIT_LOCAL
+    return 0 if diagnosis.hosts_ok else EXIT_HOST_FAILED
+
+
+def _clean(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
+def _table(checks: tuple[Check, ...]) -> str:
+    rows = [(c.name, "ok" if c.ok else "FAILED", _clean(c.detail), _clean(c.hint)) for c in checks]
+    return tabulate(rows, headers=("check", "", "detail", "hint"), tablefmt="simple", disable_numparse=True)
+
+
+def print_diagnosis(diagnosis: Diagnosis, out: TextIO) -> None:
+    """The table a terminal shows: the jump box first, then each host with the step it failed at."""
+    out.write(f"Jump box: {'ok' if diagnosis.local_ok else 'PROBLEMS (exit 64)'}\n{_table(diagnosis.local)}\n")
+    for host in diagnosis.hosts:
+        failed = host.failed
+        state = "ok" if failed is None else f"FAILED at {failed.name}"
+        out.write(f"\n{_clean(host.host)} ({_clean(host.address)}:{host.port}): {state}\n{_table(host.checks)}\n")
+    bad = [h for h in diagnosis.hosts if not h.ok]
+    out.write(f"\n{len(diagnosis.hosts) - len(bad)} of {len(diagnosis.hosts)} host(s) ready for a scan\n")
