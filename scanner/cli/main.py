@@ -5,7 +5,7 @@ Exit status (schedulers rely on it):
   1   bit 1: a host is AFFECTED or AT_RISK (findings)
   2   bit 2: a host is ERROR or UNKNOWN (incomplete audit); 3 = both
   64  bad usage, or an unreadable inventory/log/results file
-  130 interrupted before any result could be written
+  130 stopped (Ctrl-C, SIGTERM) before the last step; results and reports may be written, history not
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, Protocol
 
+from reports.terminal import ConsoleStream
 from scanner import __version__
 from scanner.cli import commands as commands_pkg
 from scanner.cli.debug import debug_trace
@@ -86,6 +87,17 @@ def _tolerant_console() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_console()
+    saved = sys.stdout, sys.stderr
+    # Every line any command prints passes one sanitiser (reports.terminal): a log or a server cannot
+    # send the admin's terminal escape sequences, whatever path its text takes to the console.
+    sys.stdout, sys.stderr = ConsoleStream(sys.stdout), ConsoleStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(arguments)

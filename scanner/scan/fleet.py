@@ -6,13 +6,14 @@ Kept apart from the argparse layer so tests, `cmaudit demo` and benchmarks drive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import signal
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from scanner.weekly.mail import MailSettings
 
 DEFAULT_RUNS_DIR = "cmaudit-runs"
+EXIT_INTERRUPTED = 130  # stopped (Ctrl-C, SIGTERM) before every step finished: as a shell reports SIGINT
 PASSWORD_AUTH = ("ntlm", "basic", "credssp")  # negotiate/kerberos may use the jump box's ticket instead
 
 
@@ -274,7 +276,8 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         insecure=settings.insecure, interrupted=runner.interrupted, run_id=plan.checked.run_id,
     )
     results = assemble(meta, runs)
-    paths, notes, since_last_run = _write_with_follow_up(results, out_dir, settings, mail)
+    with _sigterm_interrupts(install_signal_handlers):
+        paths, notes, since_last_run, stopped = _write_with_follow_up(results, out_dir, settings, mail)
     print_summary(results, out)
     if since_last_run:
         out.write("\n" + since_last_run)
@@ -282,19 +285,21 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         out.write(f"{name:>5}: {path}\n")
     for note in notes:
         err.write(f"cmaudit: {note}\n")
-    status = exit_status(results)
-    if runner.interrupted:
+    status = EXIT_INTERRUPTED if stopped else exit_status(results)
+    if runner.interrupted or stopped:
         err.write(f"cmaudit: interrupted; results for every host written to {paths.get('json', out_dir)}\n")
     return ScanOutcome(results, out_dir, paths, status, runner, warnings)
 
 
 def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings,
-                          mail: MailSettings | None) -> tuple[dict[str, Path], list[str], str]:
+                          mail: MailSettings | None) -> tuple[dict[str, Path], list[str], str, bool]:
     """results.json first, then history (changes, trend), the reports, and mail and retention last.
 
     results.json is written before anything that can block or fail (a locked history database, a
     report held open in Excel, a mail relay), so a run never loses its results to a follow-up step.
-    Answers the paths, one-line notes for stderr, and the "Since last run" text for the console.
+    A Ctrl-C (or SIGTERM) while waiting for the history, the relay or retention ends that step only:
+    the reports are still written. Answers the paths, one-line notes for stderr, the "Since last run"
+    text for the console, and whether the user stopped a follow-up step (exit status 130).
     """
     from reports import REPORTERS, ReportWriteError, write_reports
     from reports.changes_text import render_text
@@ -308,9 +313,14 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
     except OSError as exc:
         notes.append(f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}")
     follow: followup.FollowUp | None = None
+    stopped = False
     if settings.history is not None or mail is not None:
         try:
             follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
+        except KeyboardInterrupt:
+            stopped = True
+            notes.append("interrupted while recording the history: this run is not in it (nothing mailed or "
+                         "pruned); the results and reports are written")
         except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its reports
             notes.append(f"history skipped: {type(exc).__name__}: {exc}")
     try:
@@ -324,14 +334,35 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
         notes.append(str(exc))
     notes.extend(_record_files(results, out_dir, paths))
     if follow is None:
-        return paths, notes, ""
+        return paths, notes, "", stopped
     try:
         follow = followup.finish(follow, results, mail=mail, keep_runs=settings.keep_runs,
                                  report_path=paths.get("html"), output_dir=out_dir)
+    except KeyboardInterrupt:
+        stopped = True
+        notes.append("interrupted while mailing or pruning old runs; the run is recorded and its reports written")
     except Exception as exc:  # noqa: BLE001 - as above: mail/retention never cost the results
         notes.append(f"mail/retention skipped: {type(exc).__name__}: {exc}")
     notes.extend(follow.messages)
-    return paths, notes, render_text(follow.changes) if follow.changes is not None else ""
+    return paths, notes, render_text(follow.changes) if follow.changes is not None else "", stopped
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts(install: bool) -> Iterator[None]:
+    """While the follow-up steps run, SIGTERM stops them as Ctrl-C does (by default it would kill the process
+    without the reports); the scan's own handlers are gone by then."""
+    if not install or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _record_files(results: RunResults, out_dir: Path, paths: Mapping[str, Path]) -> list[str]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from reports.terminal import clean
 from scanner.model.records import Verdict
 
 BAR_WIDTH = 24
@@ -87,8 +88,8 @@ class Progress:
 
 
 def _printable(text: str) -> str:
-    """Inventory names are untrusted: no control characters reach the terminal."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+    """Inventory names are untrusted: no control characters reach the terminal (reports.terminal)."""
+    return clean(text)
 
 
 def _isatty(stream: TextIO) -> bool:

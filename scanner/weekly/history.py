@@ -44,6 +44,9 @@ from scanner.model.records import (
 MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot be asked for, let alone exist
 MAX_ROW_JSON = 64 * 1024 * 1024  # a stored host or run record above this was not written by cmaudit
 BUSY_TIMEOUT_MS = 30_000  # an overlapping run waits this long for the other's transaction
+# ...but in slices: SQLite's own busy wait is C code that a Ctrl-C cannot interrupt, so each statement waits at
+# most this long and the wait for the write lock is a Python loop whose sleeps a signal ends at once.
+_BUSY_SLICE_MS = 100
 DEFAULT_FILE_NAME = "history.sqlite3"
 HISTORY_ENV = "CMAUDIT_HISTORY"  # one place to point every command at a shared history
 _WAL_ATTEMPTS = 12
@@ -215,7 +218,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 @contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue instead of deadlocking."""
-    conn.execute("BEGIN IMMEDIATE")
+    _begin_immediate(conn)
     try:
         yield conn
     except BaseException:
@@ -223,6 +226,19 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """Wait up to BUSY_TIMEOUT_MS for the write lock, in slices a Ctrl-C interrupts within a fraction of a second."""
+    give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= give_up:
+                raise
+        time.sleep(0.05)  # interruptible: KeyboardInterrupt arrives here, not after the whole wait
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -252,12 +268,12 @@ def open_history(db_path: Path | str, *, create: bool = True) -> Iterator[sqlite
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=_BUSY_SLICE_MS / 1000, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
         raise HistoryError(path, f"cannot open history database: {exc}") from exc
     with closing(conn):
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_SLICE_MS:d}")
             _use_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from reports.terminal import clean
 from scanner.advisory.engine import evaluate
 from scanner.advisory.loader import Advisory
 from scanner.advisory.timeline import older_first
@@ -79,12 +80,12 @@ def print_human(j: Judgement, advisory: Advisory, out: TextIO) -> None:
     print(f"window:  {window}", file=out)
     print("reasons:", file=out)
     for r in j.reasons:
-        print(f"  - {r}", file=out)
+        print(f"  - {clean(r)}", file=out)  # reasons quote log lines: the log must not drive the terminal
     if j.evidence:
         print("evidence:", file=out)
         for e in j.evidence:
             first_line = e.text.splitlines()[0] if e.text else ""
-            print(f"  {e.file}:{e.line}  {e.time or '-'}  [{e.role}]  {first_line[:300]}", file=out)
+            print(f"  {clean(e.file)}:{e.line}  {e.time or '-'}  [{e.role}]  {clean(first_line, 300)}", file=out)
     if j.verdict.is_finding:
         print(f"remediation: {advisory.remediation}", file=out)
         print(f"see: {advisory.kb_url}", file=out)

@@ -184,3 +184,18 @@ def test_oversized_file_is_tail_capped(capsys, monkeypatch):
     assert any("capped" in r for r in doc["reasons"])
     assert "judging only its last 20000 bytes" in doc["_stderr"]
     assert code == EXIT[doc["verdict"]]
+
+
+def test_check_never_prints_a_logs_escape_sequences(tmp_path, capsys):
+    """A log line carrying `ESC ] 0 ; TITLE BEL` and `ESC [ 2 J` reaches the terminal as harmless text."""
+    stamp = "$$<SMS_WSUS_SYNC_MANAGER><06-11-2008 11:14:15.120-120><thread=5976 (0x1758)>"
+    log = tmp_path / "wsyncmgr.log"
+    log.write_bytes((f"Performing legacy sync \x1b]0;TITLE\x07  {stamp}\r\n"
+                     f"Error 0x80004005, unexpected DeploymentAction for update 1293995. Returned from "
+                     f"CreateUpdateNode \x1b[2J\x1b[31m\u202e  {stamp}\r\n").encode())
+    status = main(["check", "--full-version", SP1, str(log)])
+    out, err = capsys.readouterr()
+    assert status == EXIT["AFFECTED"]
+    assert "TITLE" in out and "\x1b" not in out + err and "\x07" not in out and "\u202e" not in out
+    assert main(["check", str(tmp_path / "no-such-\x1b]0;x\x07.log")]) == 64
+    assert "\x1b" not in capsys.readouterr().err
