@@ -20,6 +20,7 @@ from reports.html_report import HtmlReporter, Section
 from reports.json_report import JsonReporter
 from reports.jsonl_report import JsonlReporter
 from reports.junit_report import JunitReporter
+from scanner.model.changes import Changes
 from scanner.model.records import RunResults
 
 REPORTERS: dict[str, Reporter] = {
@@ -31,20 +32,20 @@ REPORTERS: dict[str, Reporter] = {
 }
 
 
-def write_reports(results: RunResults, out_dir: str | os.PathLike[str], *,
+def write_reports(results: RunResults, out_dir: str | os.PathLike[str], *, changes: Changes | None = None,
                   html_sections: Sequence[Section] = (), csv_columns: Sequence[Column] = ()) -> dict[str, Path]:
     """Write every report into `out_dir` (created if missing); answers {format name: path}.
 
-    `html_sections` (above the summary) and `csv_columns` (after the documented ones) let history
-    features add to the reports without another writer.
+    `changes` (from the history) fills the change/first seen/age columns; `html_sections` (after the
+    summary) and `csv_columns` (after the documented ones) let later features add to the reports.
     """
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     reporters = dict(REPORTERS)
-    if html_sections:
-        reporters["html"] = HtmlReporter(sections=tuple(html_sections))
-    if csv_columns:
-        reporters["csv"] = CsvReporter(extra_columns=tuple(csv_columns))
+    if html_sections or changes is not None:
+        reporters["html"] = HtmlReporter(sections=tuple(html_sections), changes=changes)
+    if csv_columns or changes is not None:
+        reporters["csv"] = CsvReporter(changes=changes, extra_columns=tuple(csv_columns))
     written: dict[str, Path] = {}
     failed: dict[str, OSError] = {}
     for name, reporter in reporters.items():  # results.json first: the others can be rebuilt from it

@@ -52,6 +52,8 @@ def render_text(changes: Changes, *, title: str = "Since last run") -> str:
     section("Fixed", changes.fixed)
     section("Newly unreachable", changes.newly_unreachable)
     section("Still open", changes.still_open)
+    section("Waived", changes.waived)
+    section("Waiver ended", changes.waiver_ended)
     section("Hosts added", changes.added)
     section("Hosts removed", changes.removed)
     if changes.not_checked:
@@ -72,5 +74,7 @@ def _line_for(title: str, c: HostChange) -> str:
     if title == "Hosts removed":
         return f"(was {_verdict(c.before)})"
     text = f"{_verdict(c.before)} -> {_verdict(c.after)}"
+    if title in ("Waived", "Waiver ended"):
+        return f"{_verdict(c.after)}  ({c.detail})" if c.detail else _verdict(c.after)
     return f"{text}  ({c.detail})" if c.detail and title in ("Newly unreachable", "New findings", "Regressed") \
         else text

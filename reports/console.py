@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections import Counter
 from typing import TextIO
@@ -10,12 +12,18 @@ from tabulate import tabulate
 
 from reports.base import action_order, needs_action, why_text
 from reports.terminal import clean
-from scanner.model.records import VERDICT_ORDER, RunResults
+from scanner.model.records import VERDICT_ORDER, HostResult, RunResults, Verdict
 
 EXIT_FINDINGS = 1  # bit 1: a host is AFFECTED or AT_RISK
 EXIT_INCOMPLETE = 2  # bit 2: a host is ERROR or UNKNOWN
 DEFAULT_ACTION_ROWS = 50
-_REASON_WIDTH = 70
+WHY_WIDTH = 100  # the "why" column when the output is not a terminal (a log, a mail from cron)
+MIN_WHY_WIDTH = 40
+_OTHER_COLUMNS = 90  # what host, address, port, site, build and verdict take on a line, at most
+
+# ANSI colours for verdict names on a terminal (tabulate measures the text without them).
+_COLOURS = {Verdict.AFFECTED: "31;1", Verdict.AT_RISK: "33;1", Verdict.ERROR: "35;1", Verdict.UNKNOWN: "35",
+            Verdict.RECOVERED: "36", Verdict.NOT_AFFECTED: "32", Verdict.NOT_APPLICABLE: "2"}
 
 def exit_status(results: RunResults) -> int:
     """0 all judged and clean; | 1 findings; | 2 hosts not judged (both: 3). A waived host sets no bit."""
@@ -31,35 +39,102 @@ def _clean(text: str | None, width: int | None = None) -> str:
     return clean(text, width)  # server text must not drive the admin's terminal (reports.terminal)
 
 
-def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS) -> str:
-    """Counts per verdict, then the hosts needing action (most urgent first, at most `max_rows`)."""
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, never with NO_COLOR set or TERM=dumb (https://no-color.org)."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty() and (os.name != "nt" or _windows_vt())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _windows_vt() -> bool:
+    """Windows 10+ consoles show ANSI colours once virtual-terminal processing is on; older ones print codes."""
+    try:
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
+        handle = kernel32.GetStdHandle(-11)
+        mode = ctypes.c_uint32()
+        if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
+            return False
+        return bool(kernel32.SetConsoleMode(handle, mode.value | 0x0004))
+    except (AttributeError, OSError):
+        return False
+
+
+def paint(text: str, verdict: Verdict, colour: bool) -> str:
+    return f"\x1b[{_COLOURS[verdict]}m{text}\x1b[0m" if colour else text
+
+
+def why_width(stream: TextIO | None) -> int:
+    """The "why" column's width: what the terminal leaves after the other columns, else WHY_WIDTH."""
+    try:
+        if stream is not None and stream.isatty():
+            return max(MIN_WHY_WIDTH, shutil.get_terminal_size((160, 24)).columns - _OTHER_COLUMNS)
+    except (AttributeError, ValueError, OSError):
+        pass
+    return WHY_WIDTH
+
+
+def headline_text(hosts: tuple[HostResult, ...] | list[HostResult]) -> str:
+    """"20 of 24 hosts compliant (83%); 2 needing action, 1 waived, 1 could not be checked"."""
+    total = len(hosts)
+    ok = sum(1 for h in hosts if not h.waived and not h.verdict.is_finding and not h.verdict.is_incomplete)
+    fix = sum(1 for h in hosts if h.needs_action and h.verdict.is_finding)
+    unchecked = sum(1 for h in hosts if h.needs_action and h.verdict.is_incomplete)
+    waived = sum(1 for h in hosts if h.waived)
+    pct = round(100 * ok / total) if total else 0
+    return (f"{ok} of {total} hosts compliant ({pct}%); {fix} needing action, {waived} waived, "
+            f"{unchecked} could not be checked")
+
+
+def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, colour: bool = False,
+                 width: int = WHY_WIDTH) -> str:
+    """Counts per verdict, then the hosts to act on (most urgent first, at most `max_rows`); the "why"
+    column leads with what differs between hosts and is cut at `width` characters."""
     counts = Counter(h.verdict for h in results.hosts)
-    rows = [(v.value, counts[v]) for v in VERDICT_ORDER]
+    rows = [(paint(v.value, v, colour and counts[v] > 0), counts[v]) for v in VERDICT_ORDER]
     rows.append(("total", len(results.hosts)))
-    parts = [tabulate(rows, headers=("verdict", "hosts"), tablefmt="simple", colalign=("left", "right"))]
+    parts = [tabulate(rows, headers=("verdict", "hosts"), tablefmt="simple", colalign=("left", "right")),
+             headline_text(results.hosts)]
     meta = results.meta
     if meta.interrupted:
         parts.append("INTERRUPTED: the run did not finish; hosts not reached are not in these counts.")
     if meta.insecure:
         parts.append("INSECURE: TLS certificates were not verified in this run (--insecure).")
+    waived = [h for h in action_order(results.hosts) if h.waived]
+    if waived:
+        parts.append(f"Waived ({len(waived)}): accepted until their waiver expires, not counted as needing action:\n"
+                     + "\n".join(f"  {_clean(h.host, 40)}  {h.verdict.value}  until {h.waiver.expires}, "
+                                  f"{_clean(h.waiver.owner, 40)}: {_clean(h.waiver.reason, 80)}"
+                                  for h in waived[:max_rows] if h.waiver is not None))
+    expired = [w for w in meta.waivers if w.expired]
+    if expired:
+        parts.append(f"Expired waivers ({len(expired)}): they no longer waive anything:\n"
+                     + "\n".join(f"  {_clean(w.host, 40)}  expired {w.expires}, {_clean(w.owner, 40)} "
+                                  f"({_clean(w.source, 60)}): {_clean(w.reason, 80)}" for w in expired[:max_rows]))
     todo = [h for h in action_order(results.hosts) if needs_action(h)]
     if todo:
         table = [
             (_clean(h.host, 40), _clean(h.address, 40), h.port, _clean(h.facts.site_code or h.site_code, 8),
-             _clean(h.facts.build, 16), h.verdict.value, _clean(why_text(h), _REASON_WIDTH))
+             _clean(h.facts.build, 16), paint(h.verdict.value, h.verdict, colour), _clean(why_text(h, meta), width))
             for h in todo[:max_rows]
         ]
-        parts.append(f"Hosts needing action ({len(todo)}):")
+        fix = sum(1 for h in todo if h.verdict.is_finding)
+        parts.append(f"Hosts to act on ({len(todo)}: {fix} needing action, {len(todo) - fix} could not be checked):")
         parts.append(tabulate(table, headers=("host", "address", "port", "site", "build", "verdict", "why"),
                               tablefmt="simple", disable_numparse=True))
         if len(todo) > max_rows:
             parts.append(f"... and {len(todo) - max_rows} more (see report.html or report.csv)")
     else:
-        parts.append("No host needs action.")
+        parts.append("No host to act on.")
     return "\n\n".join(parts) + "\n"
 
 
 def print_summary(results: RunResults, stream: TextIO | None = None, *,
                   max_rows: int = DEFAULT_ACTION_ROWS) -> None:
-    """Print summary_text to `stream` (stdout by default)."""
-    (stream or sys.stdout).write(summary_text(results, max_rows=max_rows))
+    """Print summary_text to `stream` (stdout by default), coloured and as wide as a terminal allows."""
+    out = stream or sys.stdout
+    out.write(summary_text(results, max_rows=max_rows, colour=use_colour(out), width=why_width(out)))

@@ -12,34 +12,42 @@ needing action first. Columns, in this fixed order (new columns are only ever ap
     build             ConfigMgr "Full Version", e.g. 4.00.6221.1000
     build_name        what the build is, e.g. "ConfigMgr 2007 SP1"
     verdict           AFFECTED, AT_RISK, ERROR, UNKNOWN, RECOVERED, NOT_AFFECTED, NOT_APPLICABLE
-    needs_action      "yes" for AFFECTED/AT_RISK (fix) and ERROR/UNKNOWN (re-check), else "no"
+    needs_action      "yes" for AFFECTED/AT_RISK (fix) and ERROR/UNKNOWN (check again) unless waived, else "no"
     reason            every reason for the verdict, joined with "; "
     evidence_file     the key evidence line: the first with role "failure", else the first listed
     evidence_line     its 1-based line number in that file (empty for facts not from a log)
-    evidence_time     its time, ISO 8601 UTC
+    evidence_time     its time (UTC)
     evidence_text     its text (long text is cut at 2,000 characters)
     evidence_count    how many evidence lines the host has in results.json
     log_window_first  the earliest time the collected logs cover (UTC)
     log_window_last   the latest time the collected logs cover (UTC)
-    error_category    unreachable, timeout, auth, auth-skipped, protocol, interrupted, other
+    error_category    unreachable, timeout, auth, auth-skipped, access, tls, protocol, interrupted, local,
+                      internal, other
     error_message     why the host could not be collected
     scanned_at_utc    when the host's scan finished (else started; else the run's start)
     seconds           how long the host took
     tags              inventory tags, joined with "; "
     advisory          advisory id, e.g. ms-954474
     run_id            the run the row comes from (after `cmaudit report` merging, per source run)
+    first_seen        when the host's current finding was first seen (UTC date; needs the history)
+    change            since the last run: new, fixed, regressed, still-open, newly-unreachable, added,
+                      waived or waiver-ended (empty when nothing changed or without a history)
+    age_weeks         whole weeks since first_seen
+    last_known_build  for a host with no build now (ERROR): the last build the history saw
+    waived            "yes" while a waiver covers the verdict, "expired" for a waiver past its date, else "no"
+    waiver_owner      who accepted the risk
+    waiver_expires    the waiver's last day (date)
+    waiver_reason     why the risk was accepted
+    remediation       what to do: the advisory's text for the verdict; for ERROR, the error's hint
 
-With a history database (`cmaudit scan`, reports/weekly.py) two more follow:
-
-    first_seen        when the host's current finding was first seen (UTC date)
-    change            since the last run: new, fixed, regressed, still-open, newly-unreachable or added
-                      (empty when nothing changed)
+Times are UTC written as `2026-11-29 09:35:38` (dates as `2026-11-29`), a form Excel and LibreOffice
+read as dates; results.json keeps the full ISO 8601 times with milliseconds.
 
 Formula injection: text from a server or an inventory is untrusted, and a spreadsheet runs a cell
 starting with `=`, `+`, `-`, `@`, tab or CR as a formula (`=HYPERLINK(...)`, DDE). Every *text* cell
 starting with one of those (also after leading spaces, and their full-width forms) gets a leading
 single quote, the OWASP advice, so it shows as text. Only the numeric columns we format ourselves
-from numbers (port, evidence_line, evidence_count, seconds) are left alone: even a negative one is a
+from numbers (port, evidence_line, evidence_count, seconds, age_weeks) are left alone: even a negative one is a
 plain number to a spreadsheet, never a formula.
 """
 
@@ -49,11 +57,15 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 from reports.atomic import atomic_write_bytes
 from reports.base import action_order, needs_action
+from scanner.model.changes import NO_NOTE, Changes, HostNote
 from scanner.model.records import Evidence, HostResult, RunResults
+from scanner.model.remediation import remediation_for
+from scanner.model.times import parse_utc
 
 MAX_TEXT_CELL = 2000  # Excel's hard cell limit is 32,767; a log line this long is noise anyway
 _FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")  # + full-width = + - @
@@ -64,6 +76,17 @@ class Column:
     name: str
     value: Callable[[HostResult, RunResults], str | int | float | None]
     text: bool = True  # False only for numbers we produce ourselves
+
+
+def excel_time(value: str | None) -> str | None:
+    """An ISO time as UTC `YYYY-MM-DD HH:MM:SS`, which spreadsheets read as a date and time."""
+    moment = parse_utc(value)
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def excel_date(value: str | None) -> str | None:
+    moment = parse_utc(value)
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def key_evidence(host: HostResult) -> Evidence | None:
@@ -80,6 +103,8 @@ def _ev(attr: str) -> Callable[[HostResult, RunResults], str | int | None]:
         if ev is None:
             return None
         value: str | int | None = getattr(ev, attr)
+        if attr == "time":
+            return excel_time(ev.time)
         return None if attr == "line" and value == 0 else value
 
     return get
@@ -102,17 +127,41 @@ COLUMNS: tuple[Column, ...] = (
     Column("evidence_time", _ev("time")),
     Column("evidence_text", _ev("text")),
     Column("evidence_count", lambda h, r: len(h.evidence), text=False),
-    Column("log_window_first", lambda h, r: h.window.first if h.window else None),
-    Column("log_window_last", lambda h, r: h.window.last if h.window else None),
+    Column("log_window_first", lambda h, r: excel_time(h.window.first) if h.window else None),
+    Column("log_window_last", lambda h, r: excel_time(h.window.last) if h.window else None),
     Column("error_category", lambda h, r: h.error.category.value if h.error else None),
     Column("error_message", lambda h, r: h.error.message if h.error else None),
-    Column("scanned_at_utc", lambda h, r: h.finished or h.started or r.meta.started),
+    Column("scanned_at_utc", lambda h, r: excel_time(h.finished or h.started or r.meta.started)),
     Column("seconds", lambda h, r: f"{h.seconds:.1f}", text=False),
     Column("tags", lambda h, r: "; ".join(h.tags)),
     Column("advisory", lambda h, r: r.meta.advisory_id),
     Column("run_id", lambda h, r: r.meta.run_id),
 )
-FIELDNAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+
+def waiver_state(host: HostResult) -> str:
+    return "yes" if host.waived else "expired" if host.waiver is not None else "no"
+
+
+def note_columns(changes: Changes | None) -> tuple[Column, ...]:
+    """The columns the history fills (empty without one), then the waiver and remediation columns."""
+    def note(h: HostResult) -> HostNote:
+        return changes.annotation_for(h) if changes is not None else NO_NOTE
+
+    return (
+        Column("first_seen", lambda h, r: excel_date(note(h).first_seen)),
+        Column("change", lambda h, r: note(h).change or None),
+        Column("age_weeks", lambda h, r: note(h).age_weeks, text=False),
+        Column("last_known_build", lambda h, r: note(h).last_build),
+        Column("waived", lambda h, r: waiver_state(h)),
+        Column("waiver_owner", lambda h, r: h.waiver.owner if h.waiver else None),
+        Column("waiver_expires", lambda h, r: h.waiver.expires if h.waiver else None),
+        Column("waiver_reason", lambda h, r: h.waiver.reason if h.waiver else None),
+        Column("remediation", lambda h, r: remediation_for(h, r.meta) or None),
+    )
+
+
+FIELDNAMES: tuple[str, ...] = tuple(c.name for c in (*COLUMNS, *note_columns(None)))
 
 
 def neutralise(cell: str) -> str:
@@ -142,9 +191,10 @@ def _cell(column: Column, host: HostResult, results: RunResults) -> str:
     return _text_cell(str(value))
 
 
-def render_csv(results: RunResults, *, extra_columns: Sequence[Column] = ()) -> str:
+def render_csv(results: RunResults, *, changes: Changes | None = None,
+               extra_columns: Sequence[Column] = ()) -> str:
     """The CSV text (without the BOM); `extra_columns` are appended after the documented ones."""
-    columns = (*COLUMNS, *extra_columns)
+    columns = (*COLUMNS, *note_columns(changes), *extra_columns)
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow([c.name for c in columns])
@@ -155,15 +205,17 @@ def render_csv(results: RunResults, *, extra_columns: Sequence[Column] = ()) -> 
 
 @dataclass(frozen=True, slots=True)
 class CsvReporter:
-    """`extra_columns` lets later features (issue 6: first_seen, change) add columns at the end."""
+    """`changes` fills the history columns; `extra_columns` lets later features add columns at the end."""
 
+    changes: Changes | None = None
     extra_columns: tuple[Column, ...] = ()
     name: str = "csv"
     filename: str = "report.csv"
 
     def render(self, results: RunResults) -> bytes:
         # utf-8-sig writes the BOM Excel needs; lone surrogates from a broken log become '?'
-        return render_csv(results, extra_columns=self.extra_columns).encode("utf-8-sig", errors="replace")
+        return render_csv(results, changes=self.changes,
+                          extra_columns=self.extra_columns).encode("utf-8-sig", errors="replace")
 
     def write(self, results: RunResults, path: Path) -> None:
         atomic_write_bytes(path, self.render(results))

@@ -5,7 +5,10 @@ mail attachment, and makes no request at all. Server text is untrusted: Jinja2 a
 value, nothing from a host is ever marked safe, and a Content-Security-Policy meta tag allows only
 our own inline style and script, by their SHA-256 hashes computed at render time.
 
-Issue 6 adds sections above the summary ("Since last run", a trend chart): pass them as `sections`.
+Reading order is a manager's: the title says scope and date, the summary comes first (% compliant,
+needing action, waived, could not check), then `sections` ("Since last run" and the trend chart, from
+the history), then the hosts, and the run's details in a collapsed appendix. Printed, the summary is a
+page of its own and only the hosts to act on follow, unless the reader asks for every host.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from markupsafe import Markup
 from reports.atomic import atomic_write_bytes
 from reports.base import action_order, needs_action, why_text
 from reports.csv_report import key_evidence
-from scanner.model.records import VERDICT_ORDER, RunResults, Verdict
+from scanner.model.changes import NO_NOTE, Changes, HostNote, weeks_text
+from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults, Verdict
+from scanner.model.remediation import remediation_for
 from scanner.model.times import parse_utc
 
 TEMPLATE = "report.html.j2"
@@ -62,6 +67,27 @@ class Section:
 
     template: str
     context: Mapping[str, Any] = field(default_factory=dict)
+
+
+# The run options a reader can act on, with how the command line spells them; internal settings
+# (grace, backoff, the password variable's name, ...) stay in results.json only.
+SHOWN_OPTIONS: dict[str, str] = {
+    "audit": "--audit", "auth": "--auth", "username": "--username", "scheme": "--scheme", "port": "--port",
+    "ca_file": "--ca-file", "insecure": "--insecure", "concurrency": "--concurrency", "timeout": "--timeout",
+    "connect_timeout": "--connect-timeout", "retries": "--retries", "max_auth_failures": "--max-auth-failures",
+    "max_log_bytes": "--max-log-bytes", "waivers": "--waivers",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One headline number of the summary: the four of them add up to every host."""
+
+    key: str
+    label: str
+    count: int
+    percent: int
+    note: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +125,8 @@ def _environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["utc"] = utc_text
     env.filters["utc_short"] = utc_short
+    env.filters["when"] = when_text
+    env.filters["day"] = day_text
     env.filters["clip"] = clip
     env.filters["basename"] = lambda p: re.split(r"[\\/]", p or "")[-1]
     env.filters["size"] = lambda n: f"{int(n):,}"
@@ -106,8 +134,19 @@ def _environment() -> Environment:
 
 
 def utc_text(value: str | None) -> str:
-    """ISO 8601 UTC as people read it: 2026-11-20 02:13:12.004Z."""
+    """ISO 8601 UTC as a log shows it, to the millisecond (evidence lines): 2026-11-20 02:13:12.004Z."""
     return (value or "").replace("T", " ", 1)
+
+
+def when_text(value: str | None) -> str:
+    """A time in prose, to the second: 2026-11-29 09:35:38 UTC."""
+    moment = parse_utc(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else (value or "")
+
+
+def day_text(value: str | None) -> str:
+    moment = parse_utc(value)
+    return moment.strftime("%Y-%m-%d") if moment else (value or "")
 
 
 def utc_short(value: str | None) -> str:
@@ -143,8 +182,55 @@ def kb_link(results: RunResults) -> str | None:
 
 
 def option_items(options: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Options as shown; anything that looks like a secret is masked, should one ever slip in."""
-    return [(str(k), "***" if _SECRET_OPTION.search(str(k)) else str(v)) for k, v in sorted(options.items())]
+    """The options a reader can act on, as the command line spells them; unset ones and internal settings
+    are left out, and anything that looks like a secret is masked, should one ever slip in."""
+    shown = []
+    for key, flag in SHOWN_OPTIONS.items():
+        value = options.get(key)
+        if value is None or value is False or value == "":
+            continue
+        text = "" if value is True else str(value)
+        shown.append((flag, "***" if _SECRET_OPTION.search(key) else text))
+    return shown
+
+
+def advisory_number(meta: RunMeta) -> str:
+    """"954474" for "ms-954474": how admins name a Microsoft advisory."""
+    return meta.advisory_id.removeprefix("ms-").removeprefix("MS-") or meta.advisory_id
+
+
+def report_title(results: RunResults) -> str:
+    """"ConfigMgr 2007 audit for advisory 954474 - 42 site servers - 2026-11-29": scope and date first."""
+    meta, n = results.meta, len(results.hosts)
+    scope = f"{n} site server{'s' if n != 1 else ''}"
+    if meta.partial and meta.selection:
+        scope += f" ({' '.join(meta.selection)})"
+    return f"ConfigMgr 2007 audit for advisory {advisory_number(meta)} - {scope} - {day_text(meta.started)}"
+
+
+def host_group(host: HostResult) -> str:
+    """Which headline figure a host counts in: waived, action (to fix), unchecked, or ok (compliant)."""
+    if host.waived:
+        return "waived"
+    if host.verdict.is_finding:
+        return "action"
+    return "unchecked" if host.verdict.is_incomplete else "ok"
+
+
+def headline(hosts: Sequence[HostResult]) -> list[Figure]:
+    """% compliant, needing action, waived, could not check: each host in exactly one."""
+    groups = Counter(host_group(h) for h in hosts)
+    total = len(hosts)
+
+    def pct(n: int) -> int:
+        return round(100 * n / total) if total else 0
+
+    return [
+        Figure("ok", "compliant", groups["ok"], pct(groups["ok"]), "not affected, recovered or not applicable"),
+        Figure("action", "needing action", groups["action"], pct(groups["action"]), "AFFECTED or AT_RISK"),
+        Figure("waived", "waived", groups["waived"], pct(groups["waived"]), "accepted until a date"),
+        Figure("unchecked", "could not check", groups["unchecked"], pct(groups["unchecked"]), "ERROR or UNKNOWN"),
+    ]
 
 
 def chart_bars(counts: Mapping[Verdict, int], *, width: float = 260.0, row: int = 26) -> list[Bar]:
@@ -154,17 +240,33 @@ def chart_bars(counts: Mapping[Verdict, int], *, width: float = 260.0, row: int 
                 round(width * counts.get(v, 0) / top, 1)) for i, v in enumerate(VERDICT_ORDER)]
 
 
-def render_html(results: RunResults, *, sections: Sequence[Section] = ()) -> str:
-    """The complete page."""
+def render_html(results: RunResults, *, sections: Sequence[Section] = (), changes: Changes | None = None) -> str:
+    """The complete page; `changes` (from the history) fills the change, first seen and age columns."""
     hosts = action_order(results.hosts)
     counts = Counter(h.verdict for h in hosts)
+    figures = headline(hosts)
+    meta = results.meta
+
+    def note(host: HostResult) -> HostNote:
+        return changes.annotation_for(host) if changes is not None else NO_NOTE
+
     css, js = _asset("report.css"), _asset("report.js")
     csp = (f"default-src 'none'; style-src {css.csp}; script-src {js.csp}; img-src 'none'; "
            "base-uri 'none'; form-action 'none'")
     rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
     return _environment().get_template(TEMPLATE).render(
         r=results,
-        meta=results.meta,
+        meta=meta,
+        title=report_title(results),
+        number=advisory_number(meta),
+        figures=figures,
+        group=host_group,
+        note=note,
+        weeks=weeks_text,
+        has_history=changes is not None,
+        remedy=lambda h: remediation_for(h, meta),
+        expired_waivers=[w for w in meta.waivers if w.expired],
+        waived_count=sum(1 for h in hosts if h.waived),
         hosts=hosts,
         counts=counts,
         total=len(hosts),
@@ -180,7 +282,7 @@ def render_html(results: RunResults, *, sections: Sequence[Section] = ()) -> str
         options=option_items(results.meta.options),
         duration=duration_text(results.meta.started, results.meta.finished),
         key_evidence=key_evidence,
-        why=why_text,
+        why=lambda h: why_text(h, meta),
         max_evidence=MAX_EVIDENCE_SHOWN,
         sections=sections,
     )
@@ -188,14 +290,15 @@ def render_html(results: RunResults, *, sections: Sequence[Section] = ()) -> str
 
 @dataclass(frozen=True, slots=True)
 class HtmlReporter:
-    """`sections` go above the summary (e.g. issue 6's "Since last run")."""
+    """`sections` go after the summary (e.g. "Since last run"); `changes` fills the history columns."""
 
     sections: tuple[Section, ...] = ()
+    changes: Changes | None = None
     name: str = "html"
     filename: str = "report.html"
 
     def render(self, results: RunResults) -> bytes:
-        return render_html(results, sections=self.sections).encode("utf-8", errors="replace")
+        return render_html(results, sections=self.sections, changes=self.changes).encode("utf-8", errors="replace")
 
     def write(self, results: RunResults, path: Path) -> None:
         atomic_write_bytes(path, self.render(results))

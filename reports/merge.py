@@ -145,6 +145,9 @@ def merge_results(sources: Sequence[Source]) -> RunResults:
         ),
         remediation=newest.remediation,
         kb_url=newest.kb_url,
+        verdict_text=dict(newest.verdict_text),
+        verdict_remediation=dict(newest.verdict_remediation),
+        audit=metas[0].audit if all(m.audit == metas[0].audit for m in metas) else None,
     )
     hosts = tuple(host for _index, host in chosen.values())
     return RunResults(meta=meta, hosts=hosts)

@@ -7,6 +7,7 @@ is escaped here; the result is Markup so the template inserts it without escapin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -31,9 +32,18 @@ class TrendPoint:
     counts: Mapping[Verdict, int]
 
 
-def _day(text: str) -> str:
-    moment = parse_utc(text)
-    return moment.strftime("%m-%d") if moment else text[:10]
+def axis_labels(points: Sequence[TrendPoint]) -> list[tuple[str, ...]]:
+    """Each run labelled by its date (MM-DD, or YYYY-MM-DD when the runs span years); when two runs share
+    a day (a re-run, the demo) a second line gives the time, to the second if the minutes collide too."""
+    moments = [parse_utc(p.started) for p in points]
+    years = {m.year for m in moments if m is not None}
+    day_format = "%Y-%m-%d" if len(years) > 1 else "%m-%d"
+    days = [m.strftime(day_format) if m else p.started[:10] for m, p in zip(moments, points, strict=True)]
+    if len(set(days)) == len(days):
+        return [(d,) for d in days]
+    minutes = [m.strftime("%H:%M") if m else "" for m in moments]
+    time_format = "%H:%M" if len(set(zip(days, minutes, strict=True))) == len(days) else "%H:%M:%S"
+    return [(d, m.strftime(time_format) if m else "") for d, m in zip(days, moments, strict=True)]
 
 
 def trend_svg(points: Sequence[TrendPoint], *, width: int = 420, height: int = 230,
@@ -66,10 +76,9 @@ def trend_svg(points: Sequence[TrendPoint], *, width: int = 420, height: int = 2
     parts.append(f'<text x="{pad_left - 4}" y="{base_y}" text-anchor="end" font-size="10" fill="#555">0</text>')
     parts.append(f'<text x="{pad_left - 4}" y="{pad_top + 8}" text-anchor="end" font-size="10" fill="#555">'
                  f"{top}</text>")
-    label_every = max(1, len(points) // 12)
-    days = [_day(p.started) for p in points]
-    # two runs on one day (a re-run, the demo): label the bars by run instead
-    axis = days if len(set(days)) == len(days) else [p.label for p in points]
+    axis = axis_labels(points)
+    widest = max(len(line) for label in axis for line in label) * 6.0  # ~6 px per character at font-size 10
+    label_every = max(1, len(points) // 12, math.ceil(widest / step))
     for i, p in enumerate(points):
         x = pad_left + i * step + (step - bar_w) / 2
         y = float(base_y)
@@ -86,9 +95,11 @@ def trend_svg(points: Sequence[TrendPoint], *, width: int = 420, height: int = 2
                          f"<title>{escape(p.label)} ({escape(p.started)}): {verdict.value} {n} of {total}</title>"
                          "</rect>")
         parts.append("</g>")
-        if i % label_every == 0 or i == len(points) - 1:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{base_y + 14}" text-anchor="middle" font-size="10" '
-                         f'fill="#555">{escape(axis[i])}</text>')
+        if i % label_every == 0 or (i == len(points) - 1 and (i % label_every) * step >= widest):
+            lines = "".join(f'<tspan x="{x + bar_w / 2:.1f}" dy="{0 if n == 0 else 11}">{escape(line)}</tspan>'
+                            for n, line in enumerate(axis[i]))
+            parts.append(f'<text class="trend-label" x="{x + bar_w / 2:.1f}" y="{base_y + 14}" text-anchor="middle" '
+                         f'font-size="10" fill="#555">{lines}</text>')
     lx = pad_left
     ly = height - legend_h + 12
     for verdict, w in zip(used, legend_w, strict=True):

@@ -1,5 +1,5 @@
 """What a recorded (weekly) run adds to the reports: the "Since last run" section, the trend chart, and
-the CSV's `first_seen` and `change` columns.
+the history columns of the CSV and the HTML host table (change, first seen, age, last known build).
 
 Built on the reporters' own extension points (CsvReporter.extra_columns, HtmlReporter.sections), so
 the report formats stay unaware of the history.
@@ -14,10 +14,9 @@ from pathlib import Path
 from markupsafe import Markup
 
 from reports import write_reports
-from reports.csv_report import Column
 from reports.html_report import Section
-from scanner.model.changes import Changes, HostChange, result_keys, weeks_text
-from scanner.model.records import HostResult, RunResults
+from scanner.model.changes import Changes, HostChange, weeks_text
+from scanner.model.records import RunResults
 
 SECTION_TEMPLATE = "since_last_run.html.j2"
 MAX_ROWS = 50  # per group in the section; the host table below has every host
@@ -65,6 +64,9 @@ def groups(changes: Changes) -> tuple[Group, ...]:
         _group("fixed", "Fixed", tuple(_row(c) for c in changes.fixed)),
         _group("newly-unreachable", "Unreachable", tuple(_row(c, c.detail) for c in changes.newly_unreachable),
                hot=True),
+        _group("waiver-ended", "Waiver ended", tuple(_row(c, c.detail, before=False) for c in changes.waiver_ended),
+               hot=True),
+        _group("waived", "Newly waived", tuple(_row(c, c.detail, before=False) for c in changes.waived)),
         _group("still-open", "Still open",
                tuple(_row(c, f"since {(c.first_seen or '')[:10]}{_weeks(c.age_weeks)}", before=False)
                      for c in changes.still_open)),
@@ -85,28 +87,8 @@ def html_section(changes: Changes | None, trend: Markup | None, *, trend_runs: i
                                       "groups": groups(changes) if changes is not None else ()})
 
 
-def csv_columns(changes: Changes | None) -> tuple[Column, ...]:
-    """`first_seen` (when an open finding was first seen, UTC) and `change` (new, fixed, regressed,
-    still-open, newly-unreachable, added; empty when nothing changed or no history)."""
-
-    keys: dict[int, str] = {}  # id(host) -> its history key; two hosts of one name have two keys
-
-    def key(h: HostResult, r: RunResults) -> str:
-        if id(h) not in keys:
-            keys.update(zip(map(id, r.hosts), result_keys(r), strict=True))
-        return keys[id(h)]
-
-    def change(h: HostResult, r: RunResults) -> str | None:
-        return (changes.annotation_for(h, key(h, r))[0] or None) if changes else None
-
-    def first_seen(h: HostResult, r: RunResults) -> str | None:
-        return changes.annotation_for(h, key(h, r))[1] if changes else None
-
-    return (Column("first_seen", first_seen), Column("change", change))
-
-
 def write_weekly_reports(results: RunResults, out_dir: str | os.PathLike[str], changes: Changes | None,
                          trend: Markup | None, *, trend_runs: int = 0) -> dict[str, Path]:
-    """reports.write_reports with the changes in the CSV columns and the HTML section."""
-    return write_reports(results, out_dir, html_sections=(html_section(changes, trend, trend_runs=trend_runs),),
-                         csv_columns=csv_columns(changes))
+    """reports.write_reports with the changes in the CSV columns, the HTML table and its section."""
+    return write_reports(results, out_dir, changes=changes,
+                         html_sections=(html_section(changes, trend, trend_runs=trend_runs),))

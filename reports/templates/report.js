@@ -9,8 +9,10 @@
   var empty = document.getElementById("empty");
   var chips = Array.prototype.slice.call(controls.querySelectorAll(".chip"));
   var heads = Array.prototype.slice.call(document.querySelectorAll("#head button[data-sort]"));
-  var ACTION = {AFFECTED: 1, AT_RISK: 1, ERROR: 1, UNKNOWN: 1};
-  var NUMERIC = {rank: 1};
+  var GROUPS = {action: 1, waived: 1, unchecked: 1, ok: 1};
+  var NUMERIC = {rank: 1, age: 1};
+  var printAll = document.getElementById("print-all");
+  var printDetails = document.getElementById("print-details");
   var texts = null; // lower-cased row text, built on first search (5,000 rows: a few ms)
   var verdictFilter = "all";
   var sortKey = "rank";
@@ -21,8 +23,9 @@
 
   function matchesVerdict(row) {
     if (verdictFilter === "all") return true;
-    var v = row.dataset.verdict;
-    return verdictFilter === "action" ? ACTION[v] === 1 : v === verdictFilter;
+    if (verdictFilter === "todo") return row.dataset.action === "1";
+    if (GROUPS[verdictFilter] === 1) return row.dataset.group === verdictFilter;
+    return row.dataset.verdict === verdictFilter;
   }
 
   function applyFilter() {
@@ -44,7 +47,8 @@
     // Read each row's keys once: comparing dataset values inside sort() is far slower at 5,000 rows.
     var items = rows.map(function (row) {
       var k = row.dataset[sortKey] || "";
-      return {row: row, key: NUMERIC[sortKey] ? Number(k) : k, rank: Number(row.dataset.rank), pos: order.get(row)};
+      var key = NUMERIC[sortKey] ? (k === "" ? -1 : Number(k)) : k;
+      return {row: row, key: key, rank: Number(row.dataset.rank), pos: order.get(row)};
     });
     var numeric = NUMERIC[sortKey] === 1;
     items.sort(function (a, b) {
@@ -98,10 +102,20 @@
     rows.forEach(function (row) { row.open = false; });
   });
 
-  // Printing: open every shown host (browsers without ::details-content), close them again after.
+  // Printing: the summary page, then the hosts to act on as rows with what to do (CSS does the hiding,
+  // so a page printed without scripts is the same); "print every shown host" adds the others, "print
+  // their details" expands the printed hosts (and closes them again after).
+  printAll.addEventListener("change", function () {
+    document.body.classList.toggle("print-all", printAll.checked);
+  });
+  printDetails.addEventListener("change", function () {
+    document.body.classList.toggle("print-details", printDetails.checked);
+  });
   var openedForPrint = [];
   window.addEventListener("beforeprint", function () {
-    openedForPrint = rows.filter(function (row) { return !row.hidden && !row.open; });
+    openedForPrint = !printDetails.checked ? [] : rows.filter(function (row) {
+      return !row.hidden && !row.open && (printAll.checked || row.dataset.action === "1");
+    });
     openedForPrint.forEach(function (row) { row.open = true; });
   });
   window.addEventListener("afterprint", function () {

@@ -40,7 +40,7 @@ def add_schedule_options(parser: argparse.ArgumentParser) -> None:
                             "user's data directory)")
     group.add_argument("--no-history", action="store_true", help="do not record this run in the history")
     group.add_argument("--keep-runs", metavar="N", type=option("keep_runs"), default=None,
-                       help="after recording, keep only the newest N runs of this inventory (and their folders)")
+                       help="after recording, keep only the newest N runs of this audit (and their folders)")
     group.add_argument("--mail-to", metavar="ADDR", action="append", default=None, type=_mail_address,
                        help="mail the summary, the changes and report.html to ADDR (repeatable; SMTP from [mail])")
     group.add_argument("--mail-when", choices=MAIL_WHEN, default=None,

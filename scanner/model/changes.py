@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.model.host import run_keys, stable_key
+from scanner.model.host import run_keys, shared_name_key, stable_key
 from scanner.model.records import HostResult, RunResults, Verdict
 
 # The `change` column of the CSV, one word per host.
@@ -14,6 +14,22 @@ CHANGE_REGRESSED = "regressed"
 CHANGE_OPEN = "still-open"
 CHANGE_UNREACHABLE = "newly-unreachable"
 CHANGE_ADDED = "added"
+CHANGE_WAIVED = "waived"  # a host needing action is now covered by a waiver
+CHANGE_WAIVER_ENDED = "waiver-ended"  # a waived host needs action again: its waiver expired or was removed
+
+
+@dataclass(frozen=True, slots=True)
+class HostNote:
+    """What the history adds to one host's row in the reports (the CSV columns, the HTML table)."""
+
+    change: str = ""  # one of the CHANGE_* words; "" when nothing changed
+    first_seen: str | None = None  # open findings: when first seen (ISO UTC)
+    age_weeks: int | None = None  # open findings: whole weeks since first_seen
+    last_build: str | None = None  # hosts without a build now (ERROR): the last build the history knows
+    last_build_seen: str | None = None  # the start of the run that saw last_build (ISO UTC)
+
+
+NO_NOTE = HostNote()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +71,11 @@ class Changes:
     newly_unreachable: tuple[HostChange, ...] = ()
     added: tuple[HostChange, ...] = ()
     removed: tuple[HostChange, ...] = ()
+    waived: tuple[HostChange, ...] = ()
+    waiver_ended: tuple[HostChange, ...] = ()
     not_checked: tuple[NotChecked, ...] = ()
-    # host key -> (change word, first seen) for every host of the current run: the CSV columns
-    annotations: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # host key -> what the reports show beside every host of the current run
+    annotations: dict[str, HostNote] = field(default_factory=dict)
 
     @property
     def is_baseline(self) -> bool:
@@ -67,11 +85,17 @@ class Changes:
     def changed(self) -> bool:
         """Something an admin should hear about happened (the `--mail-when changed` test)."""
         return bool(self.new_findings or self.fixed or self.regressed or self.newly_unreachable
-                    or self.added or self.removed)
+                    or self.added or self.removed or self.waived or self.waiver_ended)
 
-    def annotation_for(self, host: HostResult, key: str | None = None) -> tuple[str, str | None]:
-        """(change, first_seen) for a host of the current run; ("", None) when nothing to say."""
-        return self.annotations.get(key or stable_key(host.host, host.port), ("", None))
+    def annotation_for(self, host: HostResult, key: str | None = None) -> HostNote:
+        """The history's note for a host of the current run (an empty note when nothing to say).
+
+        A name two hosts of the run share is keyed `name@address:port` (run_keys): that key is tried first.
+        """
+        if key is not None:
+            return self.annotations.get(key, NO_NOTE)
+        shared = self.annotations.get(shared_name_key(host.host, host.address, host.port))
+        return shared if shared is not None else self.annotations.get(stable_key(host.host, host.port), NO_NOTE)
 
 
 def result_keys(results: RunResults) -> list[str]:

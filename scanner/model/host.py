@@ -192,6 +192,11 @@ def stable_key(name: str, port: int | None = None) -> str:
     return f"{_bracket(text)}:{port}"
 
 
+def shared_name_key(name: str, address: str, port: int) -> str:
+    """The key of a target whose name another target of the same run holds too: `name@address:port`."""
+    return f"{normalise_address(name)}@{_bracket(normalise_address(address))}:{port}"
+
+
 def run_keys(targets: Sequence[tuple[str, str, int]]) -> list[str]:
     """A key per (name, address, port) of one run: unique, and independent of the targets' order.
 
@@ -205,7 +210,7 @@ def run_keys(targets: Sequence[tuple[str, str, int]]) -> list[str]:
     seen: Counter[str] = Counter()
     for key, (name, address, port) in zip(plain, targets, strict=True):
         if shared[key] > 1:
-            key = f"{normalise_address(name)}@{_bracket(normalise_address(address))}:{port}"
+            key = shared_name_key(name, address, port)
         seen[key] += 1
         keys.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
     return keys

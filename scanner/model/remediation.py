@@ -42,8 +42,7 @@ ERROR_REMEDIATION: dict[str, str] = {
 
 def error_hint(host: HostResult) -> str:
     """The hint the collector attached to the host's error, when it has one."""
-    hint = getattr(host.error, "hint", None) if host.error is not None else None
-    return hint.strip() if isinstance(hint, str) else ""
+    return host.error.hint.strip() if host.error is not None else ""
 
 
 def remediation_for(host: HostResult, meta: RunMeta) -> str:

@@ -14,20 +14,21 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from scanner.model.errors import HostAuthFailed, HostError, UsageError
 from scanner.model.host import run_keys
-from scanner.model.records import RunResults
+from scanner.model.records import RunResults, Waiver
 from scanner.model.redaction import REDACTOR
+from scanner.model.times import parse_utc
 from scanner.scan import preflight
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
 from scanner.scan.progress import Progress
-from scanner.scan.results import assemble, host_result, run_meta
+from scanner.scan.results import assemble, host_result, load_earlier_run, merge_rescan, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.scan.settings import ScanSettings as ScanSettings  # re-exported: callers build it from here
 from scanner.weekly import run_folder
@@ -82,6 +83,11 @@ def default_output_dir(base: Path | None = None) -> Path:
     return candidate
 
 
+def _day(iso_time: str) -> date:
+    """The UTC date of a run's start: the day waivers are judged on."""
+    return (parse_utc(iso_time) or datetime.now(UTC)).date()
+
+
 def _basic_can_send(user: str | None, password: str | None) -> bool:
     """HTTP Basic (requests) encodes `user:password` as Latin-1: anything else fails mid-handshake."""
     try:
@@ -111,23 +117,42 @@ def run_scan(
 ) -> ScanOutcome:
     """Scan every host of the inventory; always writes results.json covering every host."""
     from inventory import load_inventory
+    from inventory.select import select_hosts, selection
+    from reports.console import exit_status
+    from reports.merge import host_key as merge_key
     from scanner.scan.advisory_file import load_advisory
     from scanner.scan.credentials import PasswordResolver
     from scanner.scan.kerberos_setup import prepare_kerberos
+    from scanner.weekly.waivers import as_of, load_waivers
     from scanner.winrm.transport_policy import kerberos_problem, validate_transport
 
     out = out or sys.stdout
     err = err or sys.stderr
     started = utc_now()
     run_id = uuid.uuid4().hex
+    # Read before anything else, so a bad file stops the run before any host is contacted.
+    waivers = as_of(load_waivers(settings.waivers), _day(started)) if settings.waivers is not None else ()
     inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
                                default_auth=settings.auth)
     advisory = load_advisory()
+    chosen = selection(settings.host_patterns, settings.tags, settings.sites)
+    hosts = select_hosts(inventory.hosts, chosen)
+    if chosen and not hosts:
+        raise UsageError(f"{settings.inventory}: no host matches {' '.join(chosen.describe())}")
+    earlier: RunResults | None = None
+    if settings.rescan_failed is not None:
+        earlier = load_earlier_run(settings.rescan_failed, advisory.id)
+        failed = {merge_key(h) for h in earlier.hosts if h.verdict.is_incomplete}
+        hosts = tuple(h for h in hosts if (h.name.strip().casefold(), h.port) in failed)
+        if not hosts:
+            err.write(f"cmaudit: {settings.rescan_failed}: no ERROR or UNKNOWN host of that run is in "
+                      f"{settings.inventory}{' and chosen' if chosen else ''}: nothing to scan again\n")
+            return ScanOutcome(earlier, settings.rescan_failed.parent, {}, exit_status(earlier))
     out_dir = settings.output or default_output_dir()
-    checked = preflight.Plan(settings=settings, hosts=inventory.hosts, out_dir=out_dir, run_id=run_id)
+    checked = preflight.Plan(settings=settings, hosts=hosts, out_dir=out_dir, run_id=run_id)
     preflight.run_checks(checked)  # before any prompt and any host: a run that cannot keep its results never starts
     warnings = list(inventory.warnings)
-    for warning in warnings:
+    for warning in warnings if not settings.quiet else ():  # --quiet: stderr only when something failed
         err.write(f"cmaudit: warning: {warning}\n")
     if settings.insecure:
         err.write("cmaudit: WARNING: --insecure: TLS certificates are NOT validated and Basic over HTTP is "
@@ -138,7 +163,7 @@ def run_scan(
                                 environ=environ)
     passwords: dict[tuple[str, int], str | None] = {}
     refused: dict[tuple[str, int], HostError] = {}
-    for host in inventory.hosts:
+    for host in hosts:
         try:
             validate_transport(host, insecure=settings.insecure)
         except UsageError as exc:
@@ -163,19 +188,19 @@ def run_scan(
                 host.name, f"no password for {user or 'the WinRM account'}", password_rejected=False,
                 hint=f"set {where}${settings.password_env}, store it in the keyring, or run on a terminal to be "
                      "prompted")
-    if inventory.hosts and len(refused) == len(inventory.hosts):
+    if hosts and len(refused) == len(hosts):
         first = next(iter(refused.values()))
         hint = f" ({first.hint})" if first.hint else ""
         raise UsageError(f"no host can be scanned: {first.message}{hint}")
     secrets = tuple(sorted({p for p in passwords.values() if p}, key=len, reverse=True))
     REDACTOR.remember(secrets)  # the --debug trace scrubs them, whatever a library puts in a message
     # Kerberos is settled before any host is contacted: a missing ticket or a wrong password is exit 64 here.
-    kerberos = prepare_kerberos([h for h in inventory.hosts if h.key not in refused], default_user=settings.username,
+    kerberos = prepare_kerberos([h for h in hosts if h.key not in refused], default_user=settings.username,
                                 passwords=passwords)
     for warning in kerberos.warnings:
         err.write(f"cmaudit: warning: {warning}\n")
     plan = _Plan(inventory, advisory, out_dir, started, [*warnings, *kerberos.warnings], passwords, refused, secrets,
-                 kerberos.credential_for, checked)
+                 kerberos.credential_for, checked, hosts, chosen.describe(), earlier, waivers)
     try:
         return _scan(settings, plan, out, err, on_runner, on_host_done, install_signal_handlers, mail)
     finally:
@@ -197,6 +222,10 @@ class _Plan:
     secrets: tuple[str, ...] = field(repr=False)
     credential_for: Callable[[Host], object] = field(repr=False)
     checked: preflight.Plan  # what the pre-flight checks passed: the run folder to create, the run's id
+    hosts: tuple[Host, ...] = ()  # the inventory's hosts this run scans (--hosts/--tag/--site, --rescan-failed)
+    selection: tuple[str, ...] = ()  # how they were chosen, as the options were typed
+    earlier: RunResults | None = None  # --rescan-failed: the run whose other hosts the new run keeps
+    waivers: tuple[Waiver, ...] = ()  # judged for expiry on the run's date
 
 
 def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
@@ -206,13 +235,14 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     """The run itself, once every host's credentials are settled."""
     from reports.console import exit_status, print_summary
     from scanner.advisory.engine import evaluate
+    from scanner.weekly.history import audit_name_for
 
     inventory, advisory, out_dir, started = plan.inventory, plan.advisory, plan.out_dir, plan.started
     passwords, refused, secrets, warnings = plan.passwords, plan.refused, plan.secrets, plan.warnings
+    hosts, earlier, waivers = plan.hosts, plan.earlier, plan.waivers
     preflight.create_run_folder(plan.checked)
     # One name on two ports or addresses gets two keys (evidence folders, history) whatever the row order.
-    host_keys = dict(zip((h.key for h in inventory.hosts),
-                         run_keys([(h.name, h.address, h.port) for h in inventory.hosts]), strict=True))
+    host_keys = dict(zip((h.key for h in hosts), run_keys([(h.name, h.address, h.port) for h in hosts]), strict=True))
 
     context = ScanContext(
         session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
@@ -234,11 +264,11 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
             return _FailedJob(refused[host.key])
         return ScanJob(host, deadline, context)
 
-    progress = Progress(len(inventory.hosts), err, quiet=settings.quiet)
+    progress = Progress(len(hosts), err, quiet=settings.quiet)
     audit = AuditLog(settings.log_file, secrets) if settings.log_file else None
     if audit is not None:
         audit.event("run-start", inventory=settings.inventory, inventory_sha256=inventory.sha256,
-                    hosts=len(inventory.hosts), output=out_dir, user=settings.username, insecure=settings.insecure)
+                    hosts=len(hosts), output=out_dir, user=settings.username, insecure=settings.insecure)
 
     def done(run: HostRun[Host, HostOutcome]) -> None:
         result = host_result(run)
@@ -260,7 +290,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     if on_runner is not None:
         on_runner(runner)
     try:
-        runs = asyncio.run(_run_with_signals(runner, list(inventory.hosts), progress, install_signal_handlers))
+        runs = asyncio.run(_run_with_signals(runner, list(hosts), progress, install_signal_handlers))
     finally:
         progress.close()
         if audit is not None:
@@ -275,7 +305,14 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=options,
         insecure=settings.insecure, interrupted=runner.interrupted, run_id=plan.checked.run_id,
     )
-    results = assemble(meta, runs)
+    audit_name = settings.audit or (earlier.meta.audit if earlier is not None else None) \
+        or audit_name_for(str(settings.inventory))
+    meta = replace(meta, waiver_file=str(settings.waivers) if settings.waivers is not None else None,
+                   waivers=waivers, selection=plan.selection, partial=len(hosts) < len(inventory.hosts),
+                   audit=audit_name)
+    results = assemble(meta, runs, waivers)
+    if earlier is not None and settings.rescan_failed is not None:
+        results = merge_rescan(earlier, results, settings.rescan_failed, waivers)
     with _sigterm_interrupts(install_signal_handlers):
         paths, notes, since_last_run, stopped = _write_with_follow_up(results, out_dir, settings, mail)
     print_summary(results, out)
@@ -283,35 +320,37 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         out.write("\n" + since_last_run)
     for name, path in paths.items():
         out.write(f"{name:>5}: {path}\n")
-    for note in notes:
-        err.write(f"cmaudit: {note}\n")
+    for note, problem in notes:
+        if problem or not settings.quiet:
+            err.write(f"cmaudit: {note}\n")
     status = EXIT_INTERRUPTED if stopped else exit_status(results)
     if runner.interrupted or stopped:
         err.write(f"cmaudit: interrupted; results for every host written to {paths.get('json', out_dir)}\n")
     return ScanOutcome(results, out_dir, paths, status, runner, warnings)
 
 
-def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings,
-                          mail: MailSettings | None) -> tuple[dict[str, Path], list[str], str, bool]:
+def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings, mail: MailSettings | None
+                          ) -> tuple[dict[str, Path], list[tuple[str, bool]], str, bool]:
     """results.json first, then history (changes, trend), the reports, and mail and retention last.
 
     results.json is written before anything that can block or fail (a locked history database, a
     report held open in Excel, a mail relay), so a run never loses its results to a follow-up step.
     A Ctrl-C (or SIGTERM) while waiting for the history, the relay or retention ends that step only:
-    the reports are still written. Answers the paths, one-line notes for stderr, the "Since last run"
-    text for the console, and whether the user stopped a follow-up step (exit status 130).
+    the reports are still written. Answers the paths, one-line notes for stderr (with whether each
+    says something failed), the "Since last run" text for the console, and whether the user stopped a
+    follow-up step (exit status 130).
     """
     from reports import REPORTERS, ReportWriteError, write_reports
     from reports.changes_text import render_text
     from reports.weekly import write_weekly_reports
     from scanner.weekly import followup
 
-    notes: list[str] = []
+    notes: list[tuple[str, bool]] = []
     json_reporter = REPORTERS["json"]
     try:
         json_reporter.write(results, out_dir / json_reporter.filename)
     except OSError as exc:
-        notes.append(f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}")
+        notes.append((f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}", True))
     follow: followup.FollowUp | None = None
     stopped = False
     if settings.history is not None or mail is not None:
@@ -319,10 +358,10 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
             follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
         except KeyboardInterrupt:
             stopped = True
-            notes.append("interrupted while recording the history: this run is not in it (nothing mailed or "
-                         "pruned); the results and reports are written")
+            notes.append(("interrupted while recording the history: this run is not in it (nothing mailed or "
+                          "pruned); the results and reports are written", True))
         except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its reports
-            notes.append(f"history skipped: {type(exc).__name__}: {exc}")
+            notes.append((f"history skipped: {type(exc).__name__}: {exc}", True))
     try:
         if follow is not None and follow.run_id is not None:
             paths = write_weekly_reports(results, out_dir, follow.changes, follow.trend,
@@ -331,8 +370,8 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
             paths = write_reports(results, out_dir)
     except ReportWriteError as exc:
         paths = dict(exc.written)
-        notes.append(str(exc))
-    notes.extend(_record_files(results, out_dir, paths))
+        notes.append((str(exc), True))
+    notes.extend((note, True) for note in _record_files(results, out_dir, paths))
     if follow is None:
         return paths, notes, "", stopped
     try:
@@ -340,11 +379,23 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
                                  report_path=paths.get("html"), output_dir=out_dir)
     except KeyboardInterrupt:
         stopped = True
-        notes.append("interrupted while mailing or pruning old runs; the run is recorded and its reports written")
+        notes.append(("interrupted while mailing or pruning old runs; the run is recorded and its reports written",
+                      True))
     except Exception as exc:  # noqa: BLE001 - as above: mail/retention never cost the results
-        notes.append(f"mail/retention skipped: {type(exc).__name__}: {exc}")
-    notes.extend(follow.messages)
+        notes.append((f"mail/retention skipped: {type(exc).__name__}: {exc}", True))
+    notes.extend((message, message in follow.problems) for message in follow.messages)
     return paths, notes, render_text(follow.changes) if follow.changes is not None else "", stopped
+
+
+def _record_files(results: RunResults, out_dir: Path, paths: Mapping[str, Path]) -> list[str]:
+    """List what this run wrote in its folder's marker: all that retention may ever delete for it."""
+    files = [Path(p).relative_to(out_dir).as_posix() for p in paths.values() if Path(p).parent == out_dir]
+    files += [lf.saved_as for h in results.hosts for lf in h.facts.logs if lf.saved_as]
+    try:
+        run_folder.record_files(out_dir, results.meta.run_id, files)
+    except (OSError, run_folder.MarkerError) as exc:
+        return [f"could not list this run's files in {out_dir / run_folder.MARKER}: {exc}; retention will keep them"]
+    return []
 
 
 @contextlib.contextmanager
@@ -363,17 +414,6 @@ def _sigterm_interrupts(install: bool) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _record_files(results: RunResults, out_dir: Path, paths: Mapping[str, Path]) -> list[str]:
-    """List what this run wrote in its folder's marker: all that retention may ever delete for it."""
-    files = [Path(p).relative_to(out_dir).as_posix() for p in paths.values() if Path(p).parent == out_dir]
-    files += [lf.saved_as for h in results.hosts for lf in h.facts.logs if lf.saved_as]
-    try:
-        run_folder.record_files(out_dir, results.meta.run_id, files)
-    except (OSError, run_folder.MarkerError) as exc:
-        return [f"could not list this run's files in {out_dir / run_folder.MARKER}: {exc}; retention will keep them"]
-    return []
 
 
 async def _run_with_signals(runner: Runner[Host, HostOutcome], hosts: list[Host], progress: Progress,

@@ -1,4 +1,5 @@
-"""Progress on stderr: a one-line bar on a terminal, one plain line per host otherwise (logs, CI).
+"""Progress on stderr: a live one-line bar on a terminal (done/total, failed, rate, ETA, in colour unless
+NO_COLOR), one plain line per host otherwise (logs, CI), nothing at all with --quiet.
 
 Rendering is plain text on purpose: no extra dependency, and it works in cmd.exe and in a pipe.
 """
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from reports.console import use_colour
 from reports.terminal import clean
 from scanner.model.records import Verdict
 
@@ -25,11 +27,13 @@ class Progress:
     """Call `host_done(name, verdict, error_category)` once per host; `close()` ends the bar line."""
 
     def __init__(self, total: int, stream: TextIO | None = None, *, quiet: bool = False,
-                 tty: bool | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 tty: bool | None = None, colour: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.total = total
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.tty = _isatty(self.stream) if tty is None else tty
+        self.colour = (self.tty and use_colour(self.stream)) if colour is None else colour
         self.clock = clock
         self.started = clock()
         self.done = 0
@@ -56,18 +60,31 @@ class Progress:
         elapsed = self.clock() - self.started
         return elapsed / self.done * (self.total - self.done)
 
-    def line(self) -> str:
+    def rate(self) -> float | None:
+        """Hosts finished per second so far."""
+        elapsed = self.clock() - self.started
+        return self.done / elapsed if self.done and elapsed > 0 else None
+
+    def line(self, colour: bool = False) -> str:
         filled = BAR_WIDTH * self.done // self.total if self.total else BAR_WIDTH
         eta = self.eta()
         eta_text = "--:--" if eta is None else _clock_text(eta)
-        return (f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.done}/{self.total} hosts, "
-                f"{self.failed} failed, ETA {eta_text}")
+        rate = self.rate()
+        rate_text = "-" if rate is None else f"{rate:.1f} hosts/s" if rate >= 1 else f"{rate * 60:.1f} hosts/min"
+        bar, failed = "#" * filled, f"{self.failed} failed"
+        if colour:
+            bar = f"\x1b[32m{bar}\x1b[0m"
+            if self.failed:
+                failed = f"\x1b[35;1m{failed}\x1b[0m"
+        return (f"[{bar}{'.' * (BAR_WIDTH - filled)}] {self.done}/{self.total} hosts, "
+                f"{failed}, {rate_text}, ETA {eta_text}")
 
     def _draw(self) -> None:
         # Pad with spaces rather than an ANSI erase: old Windows consoles print escape codes literally.
-        text = self.line()
-        self.stream.write("\r" + text.ljust(self._drawn_width))
-        self._drawn_width = len(text)
+        plain = self.line()
+        text = self.line(self.colour)
+        self.stream.write("\r" + text + " " * max(0, self._drawn_width - len(plain)))
+        self._drawn_width = len(plain)
         self.stream.flush()
         self._bar_shown = True
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reports.merge import ResultsFileError, host_key, load_results
 from scanner import __version__
 from scanner.advisory.loader import Advisory
-from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict
+from scanner.model.errors import UsageError
+from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict, Waiver
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.runner import HostRun
+from scanner.weekly.waivers import apply_waivers
 
 if TYPE_CHECKING:
     from scanner.model.host import Host
@@ -58,6 +63,8 @@ def clean_options(options: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if value is None or isinstance(value, bool | int | float | str):
             cleaned[name] = value
+        elif isinstance(value, tuple | list) and all(isinstance(v, str) for v in value):
+            cleaned[name] = list(value)  # --hosts/--tag/--site as the JSON list they are
         else:
             cleaned[name] = str(value)
     return cleaned
@@ -96,5 +103,34 @@ def run_meta(
     )
 
 
-def assemble(meta: RunMeta, runs: Sequence[HostRun[Host, HostOutcome]]) -> RunResults:
-    return RunResults(meta=meta, hosts=tuple(host_result(r) for r in runs))
+def assemble(meta: RunMeta, runs: Sequence[HostRun[Host, HostOutcome]],
+             waivers: Sequence[Waiver] = ()) -> RunResults:
+    """The run's records, each host with the waiver that applies to it (waivers already judged for expiry)."""
+    return RunResults(meta=meta, hosts=apply_waivers([host_result(r) for r in runs], waivers))
+
+
+def load_earlier_run(path: Path, advisory_id: str) -> RunResults:
+    """The results.json `--rescan-failed` names; one-line UsageError when unreadable or of another advisory."""
+    try:
+        earlier = load_results(path)
+    except ResultsFileError as exc:
+        raise UsageError(f"--rescan-failed: {exc}") from None
+    if earlier.meta.advisory_id and earlier.meta.advisory_id != advisory_id:
+        raise UsageError(f"--rescan-failed: {path} is an audit of {earlier.meta.advisory_id}, not {advisory_id}")
+    return earlier
+
+
+def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path,
+                 waivers: Sequence[Waiver]) -> RunResults:
+    """The earlier run with the hosts scanned again replaced by their new results (the newest result per
+    host wins, as `cmaudit report` merges), in the earlier run's order; waivers judged again as of now."""
+    fresh = {host_key(h): h for h in rescanned.hosts}
+    hosts = [fresh.pop(host_key(h), h) for h in earlier.hosts]
+    kept = len(earlier.hosts) - (len(rescanned.hosts) - len(fresh))
+    hosts.extend(fresh.values())
+    m = earlier.meta
+    meta = replace(rescanned.meta, partial=m.partial,
+                   selection=(*rescanned.meta.selection, f"--rescan-failed {path}"),
+                   merged_from=(f"{path}: run {m.run_id}, {m.finished or m.started}, "
+                                f"{kept} of {len(earlier.hosts)} hosts kept",))
+    return RunResults(meta=meta, hosts=apply_waivers(hosts, waivers))

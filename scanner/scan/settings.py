@@ -38,3 +38,9 @@ class ScanSettings:
     history: Path | None = None  # record the run here (and show changes since the last one); None: don't
     keep_runs: int | None = None  # retention after recording
     force: bool = False  # write into a folder that already holds an earlier run's results
+    waivers: Path | None = None  # a waivers file (accepted findings until a date)
+    host_patterns: tuple[str, ...] = ()  # --hosts: fnmatch on inventory name or address
+    tags: tuple[str, ...] = ()  # --tag
+    sites: tuple[str, ...] = ()  # --site
+    rescan_failed: Path | None = None  # scan again the ERROR/UNKNOWN hosts of this results.json and merge
+    audit: str | None = None  # the name runs are compared by in the history (default: from the inventory's name)

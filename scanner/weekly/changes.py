@@ -19,8 +19,11 @@ from scanner.model.changes import (
     CHANGE_OPEN,
     CHANGE_REGRESSED,
     CHANGE_UNREACHABLE,
+    CHANGE_WAIVED,
+    CHANGE_WAIVER_ENDED,
     Changes,
     HostChange,
+    HostNote,
     NotChecked,
 )
 from scanner.model.host import display_name
@@ -34,12 +37,22 @@ _JUDGED_OK = (Verdict.NOT_AFFECTED, Verdict.RECOVERED, Verdict.NOT_APPLICABLE)
 
 # change word -> the section of `compare` that lists it ("added" is listed whatever the verdict did)
 _SECTION_OF = {CHANGE_NEW: "new", CHANGE_FIXED: "fixed", CHANGE_REGRESSED: "regressed", CHANGE_OPEN: "open",
-               CHANGE_UNREACHABLE: "unreachable"}
+               CHANGE_UNREACHABLE: "unreachable", CHANGE_WAIVED: "waived", CHANGE_WAIVER_ENDED: "waiver_ended"}
 NOT_CHECKED_MIN_RUNS = 2  # list hosts nobody could check for this many runs in a row
 
 
-def _detail(h: HostResult) -> str:
-    return one_line(why_text(h))
+def _detail(h: HostResult, results: RunResults | None = None) -> str:
+    return one_line(why_text(h, results.meta if results is not None else None))
+
+
+def _waiver_detail(after: HostResult, before: HostResult | None) -> str:
+    """Why a host's waiver status changed, in a few words."""
+    w = after.waiver
+    if after.waived and w is not None:
+        return one_line(f"waived until {w.expires} by {w.owner}: {w.reason}")
+    if w is not None and w.expired:
+        return one_line(f"waiver expired {w.expires} ({w.owner}); {why_text(after)}")
+    return one_line(f"waiver no longer in the waivers file; {why_text(after)}")
 
 
 def age_weeks(first_seen: str | None, now: str | None) -> int | None:
@@ -65,8 +78,9 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
     old = _keyed(previous) if previous is not None else {}
     first_seen_known = streaks.first_seen if streaks else {}
     sections: dict[str, list[HostChange]] = {name: [] for name in (
-        "new", "fixed", "regressed", "open", "unreachable", "added", "removed")}
-    annotations: dict[str, tuple[str, str | None]] = {}
+        "new", "fixed", "regressed", "open", "unreachable", "added", "removed", "waived", "waiver_ended")}
+    annotations: dict[str, HostNote] = {}
+    last_builds = dict(streaks.last_build) if streaks else {}
 
     for key, h in cur.items():
         before_host = old.get(key)
@@ -87,13 +101,20 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
             if change == CHANGE_OPEN and first_seen is None and previous is not None:
                 first_seen = previous.meta.started  # no history: at least since the previous run
             first_seen = first_seen or now
+        # Accepting a risk, or the acceptance ending, is news whatever the verdict did.
+        before_waived = before_host is not None and before_host.waived
+        if previous is not None and h.waived:
+            change = "" if before_waived and before == after else CHANGE_WAIVED
+        elif previous is not None and before_waived and h.needs_action:
+            change = CHANGE_WAIVER_ENDED
         elif after in _FIXED_TO and before is not None and before.is_finding:
             change = CHANGE_FIXED
         elif after.is_incomplete and (before is None or not before.is_incomplete) and previous is not None:
             change = CHANGE_UNREACHABLE
+        waiver_news = change in (CHANGE_WAIVED, CHANGE_WAIVER_ENDED)
         entry = HostChange(key=key, host=display_name(h.host, h.port), before=before, after=after,
                            first_seen=first_seen, age_weeks=age_weeks(first_seen, now) if first_seen else None,
-                           detail=_detail(h))
+                           detail=_waiver_detail(h, before_host) if waiver_news else _detail(h, current))
         if previous is not None and before_host is None:
             sections["added"].append(entry)
         if previous is None:
@@ -103,10 +124,17 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
             sections[section].append(entry)
         if not change and previous is not None and before_host is None:
             change = CHANGE_ADDED
-        annotations[key] = (change, first_seen)
+        last_build, last_seen = None, None
+        if not h.facts.build:
+            if key in last_builds:
+                last_build, last_seen = last_builds[key]
+            elif before_host is not None and before_host.facts.build and previous is not None:
+                last_build, last_seen = before_host.facts.build, previous.meta.started
+        annotations[key] = HostNote(change=change, first_seen=first_seen, age_weeks=entry.age_weeks,
+                                    last_build=last_build, last_build_seen=last_seen)
 
     for key, h in old.items():
-        if key not in cur:
+        if key not in cur and not current.meta.partial:  # a run of some hosts did not remove the others
             sections["removed"].append(HostChange(key=key, host=display_name(h.host, h.port), before=h.verdict,
                                                   after=None, detail=_detail(h)))
 
@@ -115,7 +143,8 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
         for key, runs in streaks.unchecked_runs.items():
             if runs >= not_checked_min_runs and key in cur:
                 not_checked.append(NotChecked(key=key, host=display_name(cur[key].host, cur[key].port), runs=runs,
-                                              last_checked=streaks.last_checked.get(key), detail=_detail(cur[key])))
+                                              last_checked=streaks.last_checked.get(key),
+                                              detail=_detail(cur[key], current)))
         not_checked.sort(key=lambda n: (-n.runs, n.key))
 
     def _sorted(items: Iterable[HostChange]) -> tuple[HostChange, ...]:
@@ -134,6 +163,8 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
         newly_unreachable=_sorted(sections["unreachable"]),
         added=_sorted(sections["added"]),
         removed=_sorted(sections["removed"]),
+        waived=_sorted(sections["waived"]),
+        waiver_ended=_sorted(sections["waiver_ended"]),
         not_checked=tuple(not_checked),
         annotations=annotations,
     )

@@ -10,6 +10,8 @@
     timeout = 300
     history = "/var/lib/cmaudit/history.sqlite3"
     keep_runs = 52
+    waivers = "waivers.toml"                # accepted findings until a date (scanner.weekly.waivers)
+    audit = "fleet"                         # runs of this name are compared (default: the inventory's name)
 
     [mail]
     to = ["sccm-admins@corp.example"]
@@ -37,6 +39,7 @@ from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS
 from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, is_env_name
 from scanner.model.toml_text import TomlTextError, parse_toml, read_bounded
+from scanner.weekly.history import check_audit_name
 from scanner.weekly.mail import MAIL_WHEN, SECURITY, address_problem, host_problem
 
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -129,6 +132,10 @@ def _mail_host(value: Any, base: Path) -> str:
     return text.strip()
 
 
+def _audit(value: Any, base: Path) -> str:
+    return check_audit_name(_str(value, base))
+
+
 # Top-level keys. `dests` are the argparse destinations the key fills when the option was not given.
 KEYS: dict[str, _Key] = {
     "inventory": _Key(_path, ("inventory",)),
@@ -151,6 +158,8 @@ KEYS: dict[str, _Key] = {
     "keep_runs": _Key(_bounded("keep_runs"), ("keep_runs",)),
     "quiet": _Key(_bool, ("quiet",)),
     "log_file": _Key(_path, ("log_file",)),
+    "waivers": _Key(_path, ("waivers",)),
+    "audit": _Key(_audit, ("audit",)),
 }
 MAIL_KEYS: dict[str, _Key] = {
     "to": _Key(_addresses, ("mail_to",)),

@@ -35,27 +35,27 @@ class FollowUp:
     mail: MailOutcome | None = None
     pruned: retention.PruneResult | None = None
     messages: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # the messages that say something failed (shown even with --quiet)
 
 
-def inventory_key(results: RunResults) -> str:
-    """Runs are compared per inventory: its absolute path, so `cd` differences do not split a history."""
-    if not results.meta.inventory_path:
-        return history.inventory_key_for(results)
-    return str(Path(results.meta.inventory_path).expanduser().resolve())
+def audit_key(results: RunResults) -> str:
+    """Runs are compared per audit name (`--audit`, else the inventory file's name without a date)."""
+    return history.audit_for(results)
 
 
 def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path | None) -> FollowUp:
     """Record the run (history_path None: don't) and compute the changes since the last run and the trend."""
     if history_path is None:
         return FollowUp()
-    key = inventory_key(results)
+    key = audit_key(results)
     try:
         run_id = history.record_run(history_path, results, key,
                                     output_dir=output_dir.resolve() if output_dir else None)
         found = changes_mod.changes_since_last(history_path, run_id)
         points = history.trend_points(history.recent_counts(history_path, key, limit=TREND_RUNS, until=run_id))
     except UsageError as exc:  # HistoryError: locked past the busy timeout, disk full, not a database...
-        return FollowUp(history_path=history_path, messages=(f"history not updated: {exc}",))
+        note = f"history not updated: {exc}"
+        return FollowUp(history_path=history_path, messages=(note,), problems=(note,))
     return FollowUp(history_path=history_path, run_id=run_id, changes=found, trend=trend.trend_svg(points),
                     trend_runs=len(points))
 
@@ -63,7 +63,7 @@ def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path 
 def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, keep_runs: int | None,
            report_path: Path | None, output_dir: Path | None) -> FollowUp:
     """Mail (when settings are given) and prune (keep_runs); never raises, and a mail failure never stops pruning."""
-    messages = list(follow.messages)
+    messages, problems = list(follow.messages), list(follow.problems)
     outcome: MailOutcome | None = None
     if mail is not None:
         try:
@@ -72,15 +72,19 @@ def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, 
         except Exception as exc:  # noqa: BLE001 - whatever mail does, retention below still runs
             outcome = MailOutcome(False, f"mail not sent: {type(exc).__name__}: {exc}")
         messages.append(outcome.message)
+        if not outcome.sent and not outcome.skipped:
+            problems.append(outcome.message)
     pruned: retention.PruneResult | None = None
     if keep_runs and follow.history_path is not None and follow.run_id is not None:
         try:
-            pruned = retention.prune(follow.history_path, keep_runs, inventory_key=inventory_key(results),
+            pruned = retention.prune(follow.history_path, keep_runs, audit=audit_key(results),
                                      protect=[follow.run_id], keep_folders=[output_dir] if output_dir else [])
             if pruned.deleted_runs:
                 messages.append(f"retention: removed {len(pruned.deleted_runs)} old run(s) "
                                 f"and {len(pruned.removed_folders)} run folder(s), keeping {keep_runs}")
             messages.extend(f"retention: {p}" for p in pruned.problems)
+            problems.extend(f"retention: {p}" for p in pruned.problems)
         except (UsageError, ValueError) as exc:
             messages.append(f"retention skipped: {exc}")
-    return replace(follow, mail=outcome, pruned=pruned, messages=tuple(messages))
+            problems.append(f"retention skipped: {exc}")
+    return replace(follow, mail=outcome, pruned=pruned, messages=tuple(messages), problems=tuple(problems))

@@ -10,13 +10,17 @@ verdicts, facts and evidence hashes are kept. Guarantees the scheduler relies on
   written by a newer cmaudit is refused rather than damaged;
 - hosts are matched across runs by a stable key (normalised name), not by address, because DHCP and
   DNS changes must not turn one server into two; only a name a run holds twice (two ports, two
-  addresses) is keyed by address and port as well (scanner.model.host.run_keys).
+  addresses) is keyed by address and port as well (scanner.model.host.run_keys, migration 3);
+- runs are compared per *audit name* (`--audit`, default the inventory file's name without a trailing
+  date), not per inventory path, so a weekly export named by date still compares with last week's.
+  Databases from before audit names are migrated: each run gets the name its inventory path gives.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -51,8 +55,62 @@ DEFAULT_FILE_NAME = "history.sqlite3"
 HISTORY_ENV = "CMAUDIT_HISTORY"  # one place to point every command at a shared history
 _WAL_ATTEMPTS = 12
 
+_DATE_SUFFIX = re.compile(r"[-_. ]*(?:\d{4}-\d{2}-\d{2}|\d{8}(?:T\d{4,6}Z?)?|\d{4}-?[wW]\d{1,2})$")
+MAX_AUDIT_NAME = 100
+
+
+def audit_name_for(inventory_path: str | None) -> str:
+    """The default audit name: the inventory file's name without its extension and a trailing date
+    (`servers-2026-11-29.csv`, `servers_20261129.csv`, `servers-2026-w48.csv` -> `servers`)."""
+    if not inventory_path:
+        return "(no inventory)"
+    stem = re.split(r"[\\/]", inventory_path.strip())[-1]
+    stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem
+    return _DATE_SUFFIX.sub("", stem) or stem or "(no inventory)"
+
+
+def check_audit_name(name: str) -> str:
+    """A usable `--audit` NAME (shown in reports, a key in the history); ValueError says why not."""
+    text = name.strip()
+    if not text or len(text) > MAX_AUDIT_NAME or not text.isprintable():
+        raise ValueError(f"must be 1 to {MAX_AUDIT_NAME} printable characters")
+    return text
+
+
+def _add_audit_names(conn: sqlite3.Connection) -> None:
+    """Migration 2: every recorded run gets the audit name its inventory path gives (as a new run would)."""
+    for run_id, key, meta_json in conn.execute("SELECT id, inventory_key, meta_json FROM runs").fetchall():
+        try:
+            recorded = json.loads(meta_json).get("audit")
+        except (ValueError, AttributeError):
+            recorded = None
+        name = recorded if isinstance(recorded, str) and recorded else audit_name_for(key)
+        conn.execute("UPDATE runs SET audit = ? WHERE id = ?", (name, run_id))
+
+
+def _rekey_shared_names(conn: sqlite3.Connection) -> None:
+    """Migration 3: hosts sharing a name in one run were keyed by row order (`sms01`, `sms01#2`), so swapping
+    two inventory rows looked like a regression and a fix; key them by address and port (run_keys)."""
+    runs = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM host_results WHERE host_key LIKE '%#%'")]
+    conn.execute("PRAGMA defer_foreign_keys = ON")  # evidence rows follow their host row within the transaction
+    for run_id in runs:
+        rows = conn.execute("SELECT host_key, host, address, port FROM host_results WHERE run_id = ?"
+                            " ORDER BY position", (run_id,)).fetchall()
+        new_keys = run_keys([(str(h), str(a), int(p)) for _k, h, a, p in rows])
+        changed = [(old, new) for (old, *_), new in zip(rows, new_keys, strict=True) if old != new]
+        # Through temporary keys: one host's new key may be another's old one.
+        moves = [(old, f"\x00rekey{step}") for step, (old, _new) in enumerate(changed)]
+        moves += [(f"\x00rekey{step}", new) for step, (_old, new) in enumerate(changed)]
+        for before, after in moves:
+            for table in ("host_results", "evidence_files"):
+                conn.execute(f"UPDATE {table} SET host_key = ? WHERE run_id = ? AND host_key = ?",
+                             (after, run_id, before))
+
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
 # Each entry migrates the schema from version index to index + 1; append, never edit.
-_SCHEMA_V1: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
     (
         """CREATE TABLE runs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,30 +152,16 @@ _SCHEMA_V1: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX evidence_by_run ON evidence_files(run_id, host_key)",
     ),
+    (
+        "ALTER TABLE runs ADD COLUMN audit TEXT NOT NULL DEFAULT ''",
+        _add_audit_names,
+        "CREATE INDEX runs_by_audit ON runs(audit, id)",
+        "ALTER TABLE host_results ADD COLUMN waived INTEGER NOT NULL DEFAULT 0",
+    ),
+    (_rekey_shared_names,),
 )
 
 
-def _rekey_shared_names(conn: sqlite3.Connection) -> None:
-    """Version 2: hosts sharing a name in one run were keyed by row order (`sms01`, `sms01#2`), so swapping
-    two inventory rows looked like a regression and a fix; key them by address and port (run_keys)."""
-    runs = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM host_results WHERE host_key LIKE '%#%'")]
-    conn.execute("PRAGMA defer_foreign_keys = ON")  # evidence rows follow their host row within the transaction
-    for run_id in runs:
-        rows = conn.execute("SELECT host_key, host, address, port FROM host_results WHERE run_id = ?"
-                            " ORDER BY position", (run_id,)).fetchall()
-        new_keys = run_keys([(str(h), str(a), int(p)) for _k, h, a, p in rows])
-        changed = [(old, new) for (old, *_), new in zip(rows, new_keys, strict=True) if old != new]
-        # Through temporary keys: one host's new key may be another's old one.
-        moves = [(old, f"\x00rekey{step}") for step, (old, _new) in enumerate(changed)]
-        moves += [(f"\x00rekey{step}", new) for step, (_old, new) in enumerate(changed)]
-        for before, after in moves:
-            for table in ("host_results", "evidence_files"):
-                conn.execute(f"UPDATE {table} SET host_key = ? WHERE run_id = ? AND host_key = ?",
-                             (after, run_id, before))
-
-
-Migration = tuple[str | Callable[[sqlite3.Connection], None], ...]
-MIGRATIONS: tuple[Migration, ...] = (*_SCHEMA_V1, (_rekey_shared_names,))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -135,13 +179,15 @@ class RunSummary:
 
     id: int
     run_uid: str
-    inventory_key: str
+    inventory_key: str  # the inventory path as recorded
+    audit: str  # the name runs are compared by
     started: str
     finished: str | None
     complete: bool
     host_count: int
     output_dir: str | None
     counts: dict[Verdict, int]
+    waived: int = 0
 
     @property
     def findings(self) -> int:
@@ -188,8 +234,13 @@ def host_keys(results: RunResults) -> list[str]:
 
 
 def inventory_key_for(results: RunResults) -> str:
-    """A default inventory key: the inventory path as recorded, else one bucket for everything."""
+    """The inventory path as recorded, else one bucket for everything."""
     return results.meta.inventory_path or "(no inventory)"
+
+
+def audit_for(results: RunResults) -> str:
+    """The audit a run belongs to: the name it was given, else the one its inventory path gives."""
+    return results.meta.audit or audit_name_for(results.meta.inventory_path)
 
 
 def _now() -> str:
@@ -207,11 +258,11 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         # Re-read under the write lock: a concurrent process may have migrated meanwhile.
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[target - 1]:
-                if callable(statement):
-                    statement(conn)
+            for step in MIGRATIONS[target - 1]:
+                if isinstance(step, str):
+                    conn.execute(step)
                 else:
-                    conn.execute(statement)
+                    step(conn)
             conn.execute(f"PRAGMA user_version = {target:d}")
 
 
@@ -309,15 +360,15 @@ def check_database(db_path: Path | str) -> None:
                                  f"understands ({SCHEMA_VERSION}); upgrade cmaudit")
 
 
-def _insert_run(conn: sqlite3.Connection, results: RunResults, inventory_key: str,
-                output_dir: str | None) -> int:
+def _insert_run(conn: sqlite3.Connection, results: RunResults, audit: str, output_dir: str | None) -> int:
     m = results.meta
-    complete = m.finished is not None and not m.interrupted
+    # A run that chose only some hosts (--hosts/--tag/--site) is never the baseline of a later comparison.
+    complete = m.finished is not None and not m.interrupted and not m.partial
     cur = conn.execute(
-        "INSERT INTO runs (run_uid, inventory_key, started, finished, complete, host_count, output_dir,"
-        " recorded_at, meta_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (m.run_id, inventory_key, m.started, m.finished, int(complete), len(results.hosts), output_dir, _now(),
-         json.dumps(meta_to_dict(m), sort_keys=True)),
+        "INSERT INTO runs (run_uid, inventory_key, audit, started, finished, complete, host_count, output_dir,"
+        " recorded_at, meta_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (m.run_id, inventory_key_for(results), audit, m.started, m.finished, int(complete), len(results.hosts),
+         output_dir, _now(), json.dumps(meta_to_dict(m), sort_keys=True)),
     )
     assert cur.lastrowid is not None
     return int(cur.lastrowid)
@@ -326,11 +377,11 @@ def _insert_run(conn: sqlite3.Connection, results: RunResults, inventory_key: st
 def _insert_hosts(conn: sqlite3.Connection, run_id: int, results: RunResults, keys: Sequence[str]) -> None:
     conn.executemany(
         "INSERT INTO host_results (run_id, host_key, position, host, address, port, verdict, error_category,"
-        " build, site_code, result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " build, site_code, result_json, waived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             (run_id, key, pos, h.host, h.address, h.port, h.verdict.value,
              None if h.error is None else h.error.category.value, h.facts.build,
-             h.site_code or h.facts.site_code, json.dumps(host_to_dict(h), sort_keys=True))
+             h.site_code or h.facts.site_code, json.dumps(host_to_dict(h), sort_keys=True), int(h.waived))
             for pos, (key, h) in enumerate(zip(keys, results.hosts, strict=True))
         ),
     )
@@ -348,14 +399,14 @@ def _insert_evidence(conn: sqlite3.Connection, run_id: int, results: RunResults,
     )
 
 
-def record_run(db_path: Path | str, results: RunResults, inventory_key: str | None = None, *,
+def record_run(db_path: Path | str, results: RunResults, audit: str | None = None, *,
                output_dir: Path | str | None = None) -> int:
     """Record one run in a single transaction and return its history id.
 
     Recording the same run (same run_id) again is a no-op that returns the existing id, so a retried
     post-processing step cannot duplicate a week.
     """
-    key = inventory_key if inventory_key is not None else inventory_key_for(results)
+    key = audit if audit is not None else audit_for(results)
     keys = host_keys(results)
     with open_history(db_path) as conn, _transaction(conn):
         row = conn.execute("SELECT id FROM runs WHERE run_uid = ?", (results.meta.run_id,)).fetchone()
@@ -369,7 +420,7 @@ def record_run(db_path: Path | str, results: RunResults, inventory_key: str | No
 
 def _run_summaries(conn: sqlite3.Connection, where: str, params: Sequence[object], limit: int | None
                    ) -> list[RunSummary]:
-    sql = ("SELECT id, run_uid, inventory_key, started, finished, complete, host_count, output_dir FROM runs "
+    sql = ("SELECT id, run_uid, inventory_key, audit, started, finished, complete, host_count, output_dir FROM runs "
            f"{where} ORDER BY id DESC")
     if limit is not None:
         sql += f" LIMIT {int(limit):d}"
@@ -383,18 +434,19 @@ def _run_summaries(conn: sqlite3.Connection, where: str, params: Sequence[object
                 counts[Verdict(verdict)] = _stored_int(n)
             except ValueError:
                 continue  # a verdict a later cmaudit added; not ours to count
-        out.append(RunSummary(id=int(r[0]), run_uid=r[1], inventory_key=r[2], started=r[3], finished=r[4],
-                              complete=bool(r[5]), host_count=_stored_int(r[6]), output_dir=r[7], counts=counts))
+        waived = conn.execute("SELECT COUNT(*) FROM host_results WHERE run_id = ? AND waived = 1", (r[0],)).fetchone()
+        out.append(RunSummary(id=int(r[0]), run_uid=r[1], inventory_key=r[2], audit=r[3], started=r[4], finished=r[5],
+                              complete=bool(r[6]), host_count=_stored_int(r[7]), output_dir=r[8], counts=counts,
+                              waived=int(waived[0])))
     return out
 
 
-def list_runs(db_path: Path | str, *, limit: int | None = None, inventory_key: str | None = None
-              ) -> list[RunSummary]:
-    """Recorded runs, newest first (optionally one inventory's only)."""
+def list_runs(db_path: Path | str, *, limit: int | None = None, audit: str | None = None) -> list[RunSummary]:
+    """Recorded runs, newest first (optionally one audit's only)."""
     with open_history(db_path, create=False) as conn:
-        if inventory_key is None:
+        if audit is None:
             return _run_summaries(conn, "", (), limit)
-        return _run_summaries(conn, "WHERE inventory_key = ?", (inventory_key,), limit)
+        return _run_summaries(conn, "WHERE audit = ?", (audit,), limit)
 
 
 def load_run(db_path: Path | str, run_id: int) -> RunResults:
@@ -441,7 +493,7 @@ def previous_complete_run(db_path: Path | str, run_id: int) -> int | None:
 
 def _previous_complete(conn: sqlite3.Connection, run_id: int) -> int | None:
     row = conn.execute(
-        "SELECT p.id FROM runs p JOIN runs r ON r.id = ? WHERE p.inventory_key = r.inventory_key"
+        "SELECT p.id FROM runs p JOIN runs r ON r.id = ? WHERE p.audit = r.audit"
         " AND p.id < r.id AND p.complete = 1 ORDER BY p.id DESC LIMIT 1", (run_id,)).fetchone()
     return None if row is None else int(row[0])
 
@@ -453,6 +505,7 @@ class HostStreaks:
     first_seen: dict[str, str]  # host key -> start of the current run of findings (ISO UTC)
     unchecked_runs: dict[str, int]  # host key -> consecutive runs ending now with ERROR/UNKNOWN
     last_checked: dict[str, str]  # host key -> start of the last run that judged it (if any)
+    last_build: dict[str, tuple[str, str]]  # host key -> (build, run start) of the last earlier run that saw one
 
 
 def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
@@ -464,17 +517,20 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
     first_seen: dict[str, str] = {}
     unchecked: dict[str, int] = {}
     last_checked: dict[str, str] = {}
+    last_build: dict[str, tuple[str, str]] = {}
     with open_history(db_path, create=False) as conn:
         rows = conn.execute(
-            "SELECT h.host_key, h.verdict, r.started FROM host_results h JOIN runs r ON r.id = h.run_id"
-            " WHERE r.inventory_key = (SELECT inventory_key FROM runs WHERE id = ?) AND r.id <= ?"
+            "SELECT h.host_key, h.verdict, r.started, h.build, r.id FROM host_results h JOIN runs r ON r.id = h.run_id"
+            " WHERE r.audit = (SELECT audit FROM runs WHERE id = ?) AND r.id <= ?"
             " ORDER BY r.id DESC", (run_id, run_id)).fetchall()
         current = {k for (k,) in conn.execute("SELECT host_key FROM host_results WHERE run_id = ?", (run_id,))}
     finding_open: dict[str, bool] = {}
     unchecked_open: dict[str, bool] = {}
-    for key, verdict_text, started in rows:
+    for key, verdict_text, started, build, row_run in rows:
         if key not in current:
             continue
+        if build and row_run != run_id:
+            last_build.setdefault(key, (build, started))
         try:
             verdict = Verdict(verdict_text)
         except ValueError:
@@ -490,7 +546,8 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
             finding_open[key] = True
         else:
             finding_open[key] = False
-    return HostStreaks(first_seen=first_seen, unchecked_runs=unchecked, last_checked=last_checked)
+    return HostStreaks(first_seen=first_seen, unchecked_runs=unchecked, last_checked=last_checked,
+                       last_build=last_build)
 
 
 def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -> list[HostEntry]:
@@ -521,14 +578,15 @@ def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -
     return out
 
 
-def recent_counts(db_path: Path | str, inventory_key: str, *, limit: int = 12, until: int | None = None
+def recent_counts(db_path: Path | str, audit: str, *, limit: int = 12, until: int | None = None
                   ) -> list[RunSummary]:
-    """The last `limit` runs of one inventory, oldest first: the trend chart's data."""
+    """The last `limit` runs of one audit, oldest first: the trend chart's data."""
     with open_history(db_path, create=False) as conn:
         if until is None:
-            runs = _run_summaries(conn, "WHERE inventory_key = ?", (inventory_key,), limit)
-        else:
-            runs = _run_summaries(conn, "WHERE inventory_key = ? AND id <= ?", (inventory_key, until), limit)
+            runs = _run_summaries(conn, "WHERE audit = ?", (audit,), limit)
+        else:  # complete runs only (a partial or interrupted run is no point of a trend), and `until` itself
+            runs = _run_summaries(conn, "WHERE audit = ? AND id <= ? AND (complete = 1 OR id = ?)",
+                                  (audit, until, until), limit)
     return list(reversed(runs))
 
 

@@ -80,7 +80,7 @@ def should_send(when: str, results: RunResults, changes: Changes | None) -> bool
     if when == "always":
         return True
     if when == "findings":
-        return any(h.verdict.is_finding for h in results.hosts)
+        return any(h.verdict.is_finding and h.needs_action for h in results.hosts)
     if when == "changed":
         return changes is None or changes.is_baseline or changes.changed
     raise ValueError(f"--mail-when must be one of {', '.join(MAIL_WHEN)}, not {when!r}")

@@ -26,23 +26,23 @@ class PruneResult:
     problems: tuple[str, ...]
 
 
-def runs_to_prune(db_path: Path | str, keep_runs: int, *, inventory_key: str | None = None,
+def runs_to_prune(db_path: Path | str, keep_runs: int, *, audit: str | None = None,
                   protect: Iterable[int] = ()) -> list[history.RunSummary]:
-    """The runs beyond the newest `keep_runs` (of one inventory, if given), never a protected one."""
+    """The runs beyond the newest `keep_runs` (of one audit, if given), never a protected one."""
     if keep_runs < 1:
         raise ValueError("keep_runs must be at least 1")
     keep = set(protect)
-    runs = history.list_runs(db_path, inventory_key=inventory_key)  # newest first
+    runs = history.list_runs(db_path, audit=audit)  # newest first
     return [r for r in runs[keep_runs:] if r.id not in keep]
 
 
-def prune(db_path: Path | str, keep_runs: int, *, inventory_key: str | None = None,
+def prune(db_path: Path | str, keep_runs: int, *, audit: str | None = None,
           protect: Iterable[int] = (), keep_folders: Iterable[Path] = ()) -> PruneResult:
     """Delete old runs from the history, then their files; what is kept, and why, is reported, not raised.
 
     `keep_folders` (the current run's folder) are never deleted, nor is any folder holding one of them.
     """
-    doomed = runs_to_prune(db_path, keep_runs, inventory_key=inventory_key, protect=protect)
+    doomed = runs_to_prune(db_path, keep_runs, audit=audit, protect=protect)
     deleted = history.delete_runs(db_path, [r.id for r in doomed])
     removed: list[Path] = []
     problems: list[str] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from reports.console import exit_status, summary_text
@@ -31,8 +33,9 @@ def test_summary_counts_then_hosts_needing_action():
     assert any(line.split() == ["AFFECTED", "2"] for line in lines)
     assert any(line.split() == ["NOT_AFFECTED", "2"] for line in lines)
     assert any(line.split() == ["total", "9"] for line in lines)
-    assert "Hosts needing action (5):" in text
-    body = text.split("Hosts needing action", 1)[1]
+    assert "Hosts to act on (5: 3 needing action, 2 could not be checked):" in text
+    assert "4 of 9 hosts compliant (44%); 3 needing action, 0 waived, 2 could not be checked" in text
+    body = text.split("Hosts to act on", 1)[1]
     assert body.index("SMS-A01") < body.index("sms-r01") < body.index("sms-c04") < body.index("sms-d05")
     assert "sms-b03" not in body
     assert "timeout: no answer within 60 s" in body
@@ -69,3 +72,29 @@ def test_server_text_cannot_reorder_the_summary_line():
     host = simple("sms01", Verdict.AFFECTED, "Sync \u202efixed\u202c ok\u200b")
     text = summary_text(RunResults(meta=meta(), hosts=(host,)))
     assert "\u202e" not in text and "\u202c" not in text and "\u200b" not in text and "Sync ?fixed? ok?" in text
+
+
+def test_why_leads_with_what_differs_between_hosts():
+    """The "why" column skips the advisory's headline every host of a verdict shares and shows the
+    host's own reason, cut to the width given, so two affected hosts do not read the same."""
+    headline = "The last legacy update sync failed with the error advisory 954474 describes: long shared text."
+    hosts = tuple(
+        replace(simple(name, Verdict.AFFECTED, ""),
+                reasons=(headline, f"The last legacy sync attempt failed at {when} (wsyncmgr.log:{line})."))
+        for name, when, line in (("sms01", "2026-11-20T02:13:12Z", 1207), ("sms02", "2026-11-21T05:00:00Z", 88)))
+    results = RunResults(meta=meta(verdict_text={"AFFECTED": headline}), hosts=hosts)
+    text = summary_text(results, width=62)
+    rows = [line for line in text.splitlines() if line.startswith("sms0")]
+    assert len(rows) == 2 and "2026-11-20T02:13:12Z" in rows[0] and "2026-11-21T05:00:00Z" in rows[1]
+    assert headline[:30] not in text
+    assert max(len(line) for line in rows) <= 62 + 90
+    wide = summary_text(results, width=200)
+    assert "(wsyncmgr.log:1207)." in wide
+
+
+def test_colour_only_when_asked():
+    """Verdict names are coloured for a terminal and plain otherwise; the columns stay aligned either way."""
+    plain, coloured = summary_text(mixed_run()), summary_text(mixed_run(), colour=True)
+    assert "\x1b[" not in plain and "\x1b[31;1mAFFECTED\x1b[0m" in coloured
+    strip = __import__("re").compile(r"\x1b\[[0-9;]*m")
+    assert strip.sub("", coloured) == plain

@@ -10,7 +10,7 @@ import pytest
 
 from reports.csv_report import FIELDNAMES, CsvReporter, neutralise
 from scanner.model.records import Evidence, RunResults, Verdict
-from tests.support.samples import affected, meta, mixed_run, simple
+from tests.support.samples import affected, meta, mixed_run, simple, waived_run
 
 
 def _read(path) -> list[dict[str, str]]:
@@ -45,16 +45,16 @@ def test_row_carries_the_failure_evidence_and_window(tmp_path):
     rows = _read(_write(tmp_path, mixed_run()))
     row = next(r for r in rows if r["host"] == "SMS-A01")
     assert row["evidence_line"] == "1207"
-    assert row["evidence_time"] == "2026-11-20T02:13:12.004Z"
+    assert row["evidence_time"] == "2026-11-20 02:13:12"  # UTC, a form spreadsheets read as a date
     assert row["evidence_text"].startswith("Error 0x80004005")
     assert row["evidence_file"].endswith("wsyncmgr.log")
     assert row["evidence_count"] == "3"
-    assert row["log_window_first"] == "2026-11-01T00:00:00Z"
+    assert row["log_window_first"] == "2026-11-01 00:00:00"
     assert row["reason"].count("; ") == 1
     assert row["needs_action"] == "yes"
     err = next(r for r in rows if r["verdict"] == "ERROR")
     assert (err["error_category"], err["error_message"]) == ("timeout", "no answer within 60 s")
-    assert err["scanned_at_utc"] == "2026-11-25T01:01:05Z"
+    assert err["scanned_at_utc"] == "2026-11-25 01:01:05"
 
 
 def test_file_uses_crlf_and_quotes_commas_quotes_and_newlines(tmp_path):
@@ -127,8 +127,41 @@ def test_extra_columns_are_appended_and_neutralised(tmp_path):
     from reports import write_reports
     from reports.csv_report import Column
 
-    change = Column("change", lambda h, r: "=new" if h.verdict.is_finding else "same")
-    write_reports(mixed_run(), tmp_path, csv_columns=[change])
+    later = Column("later", lambda h, r: "=new" if h.verdict.is_finding else "same")
+    write_reports(mixed_run(), tmp_path, csv_columns=[later])
     rows = _read(tmp_path / "report.csv")
-    assert tuple(rows[0].keys()) == (*FIELDNAMES, "change")
-    assert rows[0]["change"] == "'=new" and rows[-1]["change"] == "same"
+    assert tuple(rows[0].keys()) == (*FIELDNAMES, "later")
+    assert rows[0]["later"] == "'=new" and rows[-1]["later"] == "same"
+
+
+def test_times_are_utc_in_a_form_a_spreadsheet_reads_as_dates(tmp_path):
+    """Every time column is UTC `YYYY-MM-DD HH:MM:SS` (an offset in the source is converted), no T, no Z."""
+    host = dataclasses.replace(affected("sms01"), finished="2026-11-25T03:00:09.5+02:00")
+    (row,) = _read(_write(tmp_path, RunResults(meta=meta(), hosts=(host,))))
+    assert row["scanned_at_utc"] == "2026-11-25 01:00:09"
+    for column in ("evidence_time", "log_window_first", "log_window_last", "scanned_at_utc"):
+        assert row[column][4] == "-" and row[column][10] == " " and len(row[column]) == 19, column
+
+
+def test_waiver_and_remediation_columns(tmp_path):
+    """A waived host says who accepted it until when; every host to act on says what to do."""
+    rows = {r["host"]: r for r in _read(_write(tmp_path, waived_run()))}
+    waived, expired = rows["sms-w10"], rows["sms-x09"]
+    assert (waived["verdict"], waived["needs_action"], waived["waived"]) == ("AFFECTED", "no", "yes")
+    assert (waived["waiver_owner"], waived["waiver_expires"]) == ("j.doe", "2027-01-31")
+    assert waived["waiver_reason"].startswith("site retired")
+    assert (expired["needs_action"], expired["waived"]) == ("yes", "expired")
+    assert rows["SMS-A01"]["waived"] == "no" and "951376" in rows["SMS-A01"]["remediation"]
+    assert "--rescan-failed" in rows["sms-c04"]["remediation"]  # ERROR: its category's text (no hint given)
+    assert rows["sms-b03"]["remediation"] == ""  # NOT_AFFECTED: nothing to do
+    assert rows["sms-b03"]["first_seen"] == rows["sms-b03"]["change"] == ""  # no history given
+
+
+def test_readme_lists_every_csv_column():
+    """The README's CSV column list is the one the code writes, in order."""
+    from tests.paths import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("<!-- csv-columns -->", 2)[1]
+    names = [line.split("`")[1] for line in listed.splitlines() if line.startswith("| `")]
+    assert tuple(names) == FIELDNAMES

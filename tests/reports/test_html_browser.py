@@ -13,7 +13,7 @@ import pytest
 from reports import write_reports
 from reports.html_report import VERDICT_LABELS
 from scanner.model.records import Verdict
-from tests.support.samples import bulk_run, mixed_run
+from tests.support.samples import bulk_run, mixed_run, waived_run
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -113,7 +113,7 @@ def test_verdict_buttons_and_search_filter_the_table(open_report):
     page.locator("#q").fill("no answer within")  # an error message, inside the collapsed details
     expect(page.locator("#shown")).to_have_text("1 of 9 hosts")
     assert _visible_hosts(page) == ["sms-c04"]
-    page.get_by_role("button", name="Needs action 5", exact=True).click()
+    page.get_by_role("button", name="To act on 5", exact=True).click()
     page.locator("#q").fill("")
     expect(page.locator("#shown")).to_have_text("5 of 9 hosts")
     page.locator("#q").fill("nothing-like-this")
@@ -162,13 +162,96 @@ def test_page_makes_no_network_request_and_has_a_csp(open_report):
     assert csp.startswith("default-src 'none'") and "'sha256-" in csp
 
 
-def test_print_shows_every_shown_host_expanded_and_hides_controls(open_report):
-    """Printed to PDF, the report shows each host's details and no buttons."""
-    page = open_report(mixed_run()).page
+def test_print_shows_the_summary_page_then_only_hosts_to_act_on(open_report):
+    """Printed, the summary is a page of its own and only the hosts to act on follow, each with what to do;
+    "print their details" expands them, "print every shown host" adds the others. No buttons are printed."""
+    page = open_report(waived_run()).page
     page.emulate_media(media="print")
     expect(page.locator("#controls")).to_be_hidden()
+    expect(page.locator('details[data-host="sms-c04"] .c-remedy')).to_be_visible()
+    expect(page.locator('details[data-host="sms-c04"] .error')).to_be_hidden()
+    expect(page.locator('details[data-host="sms-b03"]')).to_be_hidden()  # NOT_AFFECTED
+    expect(page.locator('details[data-host="sms-w10"]')).to_be_hidden()  # waived
+    expect(page.locator("#print-note")).to_be_visible()
+    assert page.locator("#summary").evaluate("e => getComputedStyle(e).breakAfter") == "page"
+    expect(page.locator("#appendix")).to_be_hidden()
+    small = page.pdf(format="A4")
+    assert small[:5] == b"%PDF-"
+    page.emulate_media(media="screen")
+    page.locator("#print-details").check()
+    page.emulate_media(media="print")
     expect(page.locator('details[data-host="sms-c04"] .error')).to_be_visible()
-    assert page.pdf()[:5] == b"%PDF-"
+    detailed = page.pdf(format="A4")
+    page.emulate_media(media="screen")
+    page.locator("#print-all").check()
+    page.emulate_media(media="print")
+    expect(page.locator('details[data-host="sms-b03"]')).to_be_visible()
+    expect(page.locator("#print-note")).to_be_hidden()
+    pages = [_pages(pdf) for pdf in (small, detailed, page.pdf(format="A4"))]
+    assert pages[0] == 2 and pages[0] < pages[1] < pages[2], pages  # the summary page, then one of hosts
+
+
+def _pages(pdf: bytes) -> int:
+    import re
+
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
+def test_summary_comes_first_with_the_four_headline_figures(open_report):
+    """The title names advisory, scope and date; the summary opens the page with % compliant, needing action,
+    waived and could not check, which add up to every host."""
+    page = open_report(waived_run()).page
+    expect(page.locator("h1")).to_have_text("ConfigMgr 2007 audit for advisory 954474 - 11 site servers - 2026-11-25")
+    assert page.title() == page.locator("h1").inner_text()
+    assert page.locator("main > section").evaluate_all("els => els.map(e => e.id)") == ["summary", "hosts"]
+    figures = {key: page.locator(f'[data-figure-count="{key}"]').inner_text()
+               for key in ("ok", "action", "waived", "unchecked")}
+    assert figures == {"ok": "4", "action": "4", "waived": "1", "unchecked": "2"}
+    expect(page.locator('[data-figure="ok"] .pct')).to_have_text("36%")
+    expect(page.locator("#expired-waivers")).to_contain_text("sms-x09")
+    expect(page.locator("#scope")).to_contain_text("2026-11-25 01:00:00 UTC")  # to the second, no milliseconds
+
+
+def test_waived_host_has_its_badge_chip_and_no_action(open_report):
+    """A waived host shows WAIVED with owner and date, its own chip finds it, and "To act on" leaves it out."""
+    page = open_report(waived_run()).page
+    row = page.locator('details.host[data-host="sms-w10"]')
+    expect(row.locator(".badge.waived")).to_be_visible()
+    expect(row.locator(".c-remedy")).to_contain_text("until 2027-01-31 by j.doe")
+    page.get_by_role("button", name="Waived 1", exact=True).click()
+    assert _visible_hosts(page) == ["sms-w10"]
+    page.get_by_role("button", name="To act on 6", exact=True).click()
+    assert "sms-w10" not in _visible_hosts(page) and "sms-x09" in _visible_hosts(page)
+    expect(page.locator('details.host[data-host="sms-x09"] .badge.waiver-expired')).to_be_visible()
+    page.get_by_role("button", name="Could not check 2", exact=True).click()
+    assert _visible_hosts(page) == ["sms-c04", "sms-d05"]
+
+
+def test_hosts_to_act_on_show_what_to_do_without_expanding(open_report):
+    """Each host to act on shows its own remediation under its row: the KB for AFFECTED, the log for AT_RISK,
+    the category's advice for an ERROR; the expanded ERROR host repeats it as its hint."""
+    page = open_report(waived_run()).page
+    remedy = {name: page.locator(f'details.host[data-host="{name}"] .c-remedy') for name in
+              ("SMS-A01", "sms-r01", "sms-c04", "sms-d05")}
+    for locator in remedy.values():
+        expect(locator).to_be_visible()
+    expect(remedy["SMS-A01"]).to_contain_text("KB 951376")
+    expect(remedy["sms-r01"]).to_contain_text("Wsyncmgr.log")
+    expect(remedy["sms-c04"]).to_contain_text("--rescan-failed")
+    assert page.locator('details.host[data-host="sms-b03"] .c-remedy').count() == 0
+    host = page.locator('details.host[data-host="sms-c04"]')
+    host.locator("summary").click()
+    expect(host.locator(".remedy h3")).to_have_text("What to do (hint)")
+
+
+def test_run_options_are_in_a_collapsed_appendix(open_report):
+    """The run's options are out of the way until the appendix is opened, and show as command-line options."""
+    page = open_report(mixed_run()).page
+    options = page.locator("#options")
+    expect(options).to_be_hidden()
+    page.locator("#appendix > summary").click()
+    expect(options).to_be_visible()
+    expect(options).to_contain_text("--concurrency 32")
 
 
 def test_report_works_without_javascript(open_report):

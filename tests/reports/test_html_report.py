@@ -88,15 +88,20 @@ def test_banners_only_when_the_run_says_so():
     assert 'id="banner-insecure"' in loud and 'id="banner-interrupted"' in loud
 
 
-def test_secret_looking_options_are_masked():
-    """Should a password ever reach the run options, the page does not show it."""
-    results = RunResults(meta=meta(options={"password": "hunter2", "concurrency": 8}), hosts=())
-    html = render_html(results)
-    assert "hunter2" not in html and "password=***" in html and "concurrency=8" in html
+def test_only_options_a_reader_can_act_on_are_shown():
+    """The appendix shows user options as typed on the command line; internal settings and secrets never."""
+    options = {"password": "hunter2", "concurrency": 8, "grace": 3.0, "backoff_base": 0.5, "interactive": False,
+               "password_env": "CMAUDIT_PASSWORD", "insecure": True, "timeout": 60, "username": None}
+    html = render_html(RunResults(meta=meta(options=options), hosts=()))
+    shown = html.split('id="options">', 1)[1].split("</dd>", 1)[0]
+    assert "--concurrency 8" in shown and "--timeout 60" in shown and "--insecure<" in shown
+    for hidden in ("hunter2", "password", "grace", "backoff", "interactive", "CMAUDIT_PASSWORD", "username"):
+        assert hidden not in shown
+    assert "hunter2" not in html and "CMAUDIT_PASSWORD" not in html
 
 
-def test_extra_sections_render_above_the_summary(monkeypatch, tmp_path):
-    """Later features (since last run, trends) add an escaped section on top without editing the template."""
+def test_extra_sections_render_after_the_summary(monkeypatch, tmp_path):
+    """Later features (since last run, trends) add an escaped section after the summary, before the hosts."""
     from reports import html_report
 
     env = html_report._environment()
@@ -105,7 +110,7 @@ def test_extra_sections_render_above_the_summary(monkeypatch, tmp_path):
     monkeypatch.setattr(env, "loader", ChoiceLoader([env.loader, extra]))
     html = render_html(mixed_run(), sections=[Section("_since.html.j2", {"title": "<b>Since</b>"})])
     assert '<section id="since">&lt;b&gt;Since&lt;/b&gt;</section>' in html
-    assert html.index('id="since"') < html.index('id="summary"')
+    assert html.index('id="summary"') < html.index('id="since"') < html.index('id="hosts"')
     paths = write_reports(mixed_run(), tmp_path, html_sections=[Section("_since.html.j2", {"title": "x"})])
     assert '<section id="since">x</section>' in paths["html"].read_text(encoding="utf-8")
 

@@ -93,3 +93,17 @@ def test_junit_survives_characters_xml_cannot_hold(tmp_path):
     path = write_reports(replace(mixed_run(), hosts=(host,)), tmp_path)["junit"]
     case = next(iter(next(iter(JUnitXml.fromfile(str(path))))))
     assert "<&> ]]> end" in case.result[0].message and "\x1b" not in case.result[0].message
+
+
+def test_an_errors_own_hint_wins_over_its_categorys_advice():
+    """An ERROR host whose error carries a hint is told that hint; without one, its category's advice."""
+    from scanner.model.remediation import ERROR_REMEDIATION, remediation_for
+
+    meta = mixed_run().meta
+    hinted = simple("sms-k1", Verdict.ERROR, "", error=HostFailure(ErrorCategory.AUTH, "server not found in Kerberos "
+                    "database", hint="setspn -S HTTP/sms-k1.corp.example SMS-K1"))
+    bare = simple("sms-k2", Verdict.ERROR, "", error=HostFailure(ErrorCategory.AUTH, "logon failed"))
+    assert remediation_for(hinted, meta) == "setspn -S HTTP/sms-k1.corp.example SMS-K1"
+    assert remediation_for(bare, meta) == ERROR_REMEDIATION["auth"]
+    unknown_category = simple("sms-k3", Verdict.ERROR, "", error=HostFailure(ErrorCategory.OTHER, "odd"))
+    assert "--rescan-failed" in remediation_for(unknown_category, meta)

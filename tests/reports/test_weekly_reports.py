@@ -43,18 +43,20 @@ def _csv_rows(path):
 
 
 def test_csv_has_first_seen_and_change_columns(week2):
-    """report.csv ends with first_seen and change, filled per host from the history."""
+    """report.csv's first_seen (a date), change, age and last known build are filled from the history."""
     _follow, paths = week2
     rows = _csv_rows(paths["csv"])
-    assert list(rows[0])[-2:] == ["first_seen", "change"]
-    by_host = {r["host"]: (r["change"], r["first_seen"]) for r in rows}
+    assert list(rows[0])[25:29] == ["first_seen", "change", "age_weeks", "last_known_build"]
+    by_host = {r["host"]: (r["change"], r["first_seen"], r["age_weeks"]) for r in rows}
     assert by_host == {
-        "sms01": ("still-open", "2026-11-02T02:00:00Z"),
-        "sms02": ("fixed", ""),
-        "sms03": ("regressed", "2026-11-09T02:00:00Z"),
-        "sms04": ("newly-unreachable", ""),
-        "sms06": ("added", ""),
+        "sms01": ("still-open", "2026-11-02", "1"),
+        "sms02": ("fixed", "", ""),
+        "sms03": ("regressed", "2026-11-09", "0"),
+        "sms04": ("newly-unreachable", "", ""),
+        "sms06": ("added", "", ""),
     }
+    last_known = {r["host"]: r["last_known_build"] for r in rows}
+    assert last_known["sms04"] == "4.00.6221.1000" and last_known["sms01"] == ""
 
 
 def test_csv_without_history_keeps_the_columns_empty(tmp_path):
@@ -64,11 +66,11 @@ def test_csv_without_history_keeps_the_columns_empty(tmp_path):
     assert all(r["first_seen"] == "" and r["change"] == "" for r in rows)
 
 
-def test_html_since_last_run_comes_first(week2):
-    """report.html opens with the "Since last run" section, before the summary."""
+def test_html_summary_then_since_last_run_then_hosts(week2):
+    """report.html opens with the summary, then the "Since last run" section, then the hosts."""
     _follow, paths = week2
     html = paths["html"].read_text(encoding="utf-8")
-    assert html.index('id="since-last-run"') < html.index('id="summary"')
+    assert html.index('id="summary"') < html.index('id="since-last-run"') < html.index('id="hosts"')
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="trend"') == 1
 
 
@@ -97,8 +99,9 @@ def test_since_last_run_in_a_browser(browser, week3):
         page.on("console", lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None)
         page.on("pageerror", lambda exc: problems.append(str(exc)))
         page.goto(paths["html"].as_uri())
-        first = page.locator("main > section").first
-        assert first.get_attribute("id") == "since-last-run"
+        sections = page.locator("main > section").evaluate_all("els => els.map(e => e.id)")
+        assert sections == ["summary", "since-last-run", "hosts"]
+        first = page.locator("#since-last-run")
         assert "Compared with run #2" in first.locator("#since-previous").inner_text()
         open_hosts = first.locator('ul[data-change="still-open"] .since-host').all_text_contents()
         assert open_hosts == ["sms01", "sms03"]
@@ -125,3 +128,19 @@ def test_long_groups_are_capped_but_counted():
     c = changes.compare(run(1, many), run(2, many))
     (still_open,) = [g for g in weekly.groups(c) if g.key == "still-open"]
     assert (len(still_open.rows), still_open.total, still_open.more) == (50, 60, 10)
+
+
+def test_trend_labels_runs_by_date_even_on_one_day():
+    """Every trend bar is labelled by its date; runs sharing a day get their time under it, never `#1 #2`."""
+    from reports.trend import TrendPoint, axis_labels, trend_svg
+
+    weekly_points = [TrendPoint(f"#{i}", f"2026-11-{2 + 7 * i:02d}T06:00:00Z", {Verdict.AFFECTED: 1})
+                     for i in range(3)]
+    assert axis_labels(weekly_points) == [("11-02",), ("11-09",), ("11-16",)]
+    same_day = [TrendPoint("#1", "2026-11-29T09:35:01Z", {Verdict.AFFECTED: 1}),
+                TrendPoint("#2", "2026-11-29T09:35:38Z", {Verdict.AFFECTED: 2})]
+    assert axis_labels(same_day) == [("11-29", "09:35:01"), ("11-29", "09:35:38")]
+    svg = str(trend_svg(same_day))
+    assert "#1<" not in svg and ">09:35:38<" in svg and ">11-29<" in svg
+    across_years = [TrendPoint("#1", "2026-12-28T06:00:00Z", {}), TrendPoint("#2", "2027-01-04T06:00:00Z", {})]
+    assert axis_labels(across_years) == [("2026-12-28",), ("2027-01-04",)]

@@ -33,6 +33,11 @@ def meta(**overrides: object) -> RunMeta:
         remediation="Install the hotfix from KB 951376 on the site server, then run a full update sync\n"
                     "and check wsyncmgr.log for STATMSG ID=6710 (legacy sync done).",
         kb_url="https://support.microsoft.com/kb/951376",
+        verdict_remediation={
+            "AFFECTED": "Install the update from KB 951376 on the site server, then check Wsyncmgr.log for 6710.",
+            "AT_RISK": "Find out in Wsyncmgr.log why the last legacy sync failed or did not finish; fix that cause.",
+            "UNKNOWN": "Check the SMS Setup key and that Wsyncmgr.log exists, then scan the host again.",
+        },
     )
     values.update(overrides)
     return RunMeta(**values)  # type: ignore[arg-type]

@@ -39,7 +39,7 @@ def host(name: str, verdict: Verdict, *, address: str | None = None, port: int =
     return HostResult(host=name, address=address or f"10.0.0.{sum(name.encode()) % 250 + 1}", port=port, scheme="http",
                       verdict=verdict, reasons=("legacy sync failed",) if verdict is A else (),
                       evidence=evidence, error=error, site_code="C01",
-                      facts=HostFacts(build="4.00.6221.1000", site_code="C01", logs=logs))
+                      facts=HostFacts(build=None if verdict is E else "4.00.6221.1000", site_code="C01", logs=logs))
 
 
 def run(week: int, verdicts: dict[str, Verdict] | None = None, *, inventory: str = INVENTORY,

@@ -2,12 +2,14 @@
 
 Starts >= 20 simulated site servers on 127.0.0.1 (real NTLM with message encryption), puts a fresh
 random password in CMAUDIT_PASSWORD for this process only (never printed, never written), runs the same
-code as `cmaudit scan` twice (a host fixed, one newly failing, one offline in between, so the report
-shows "Since last run"; `--once` for a single scan), and leaves results.json, report.csv, report.html
-and the evidence of the second scan under ./demo-run/<UTC time>/ (-o), the first scan's in its
-baseline/ folder and their history in history.sqlite3 there. Exit status 0 when the scans ran,
-whatever the simulated hosts' verdicts (the fleet contains affected hosts on purpose); `cmaudit scan`
-is the one whose exit status reports findings.
+code as `cmaudit scan` twice (a host fixed, one newly failing, one offline in between, and a waivers
+file accepting one finding, so the report shows "Since last run"; `--once` for a single scan), and
+leaves the reports and the evidence of the second scan under ./demo-run/<UTC time>/ (-o), the first
+scan's in its baseline/ folder. Both runs are recorded in the usual history (`cmaudit history` lists
+them) under an audit name of their own (`demo-<folder>`), so they never compare with a real audit.
+It ends by printing how to scan your own inventory. Exit status 0 when the scans ran, whatever the
+simulated hosts' verdicts (the fleet contains affected hosts on purpose); `cmaudit scan` is the one
+whose exit status reports findings.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import secrets
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the run's folder (default: a new UTC-timestamped folder under ./demo-run/)")
     parser.add_argument("--timeout", type=seconds, default=15.0, help="per-host deadline in seconds (default: 15)")
     parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")
+    parser.add_argument("--history", metavar="PATH", type=Path, default=None,
+                        help="history database to record the demo's runs in (default: the one `cmaudit history` "
+                             "reads: $CMAUDIT_HISTORY, else under the user's data directory)")
     add_debug_option(parser)
     parser.add_argument("--once", action="store_true",
                         help="scan once (default: twice, with a fixed, a newly failing and an offline host in "
@@ -52,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from scanner.scan.fleet import ScanSettings, default_output_dir, run_scan
+    from scanner.weekly.history import default_history_path
     from simulator import Fleet
 
     password = secrets.token_urlsafe(24)
@@ -73,26 +80,71 @@ def run(args: argparse.Namespace) -> int:
                 print(tabulate(rows, headers=("#", "name", "host", "port", "transport", "auth", "profile"),
                                tablefmt="simple", disable_numparse=True))
             print()
-            # A history of its own inside the demo folder: the demo never mixes with real audits.
+            # The usual history, so `cmaudit history` lists the demo; an audit name of its own keeps it
+            # from ever being compared with a real audit (or with an earlier demo).
+            history = args.history or default_history_path()
             settings = ScanSettings(inventory=inventory, output=root, username=fleet.username,
                                     timeout=args.timeout, quiet=args.quiet, concurrency=32,
-                                    history=root / "history.sqlite3")
+                                    history=history, audit=f"demo-{root.name}")
+            waivers = _write_waivers(fleet, root / "waivers.toml")
             if not args.once:
                 print("cmaudit demo: first scan (the baseline, in baseline/)")
                 sys.stdout.flush()
                 run_scan(replace(settings, output=root / "baseline"))
                 print()
-                print(f"cmaudit demo: a week later: {_change_fleet(fleet)}")
+                print(f"cmaudit demo: a week later: {_change_fleet(fleet)}; the waivers in {waivers.name} "
+                      "accept one finding (another waiver has expired)")
                 print("cmaudit demo: second scan")
             sys.stdout.flush()
-            run_scan(settings)
+            outcome = run_scan(replace(settings, waivers=waivers))
     finally:
         if saved is None:
             os.environ.pop("CMAUDIT_PASSWORD", None)
         else:
             os.environ["CMAUDIT_PASSWORD"] = saved
     print("cmaudit demo: fleet stopped")
+    print(_next_step(outcome.paths.get("html"), history))
     return 0
+
+
+def _write_waivers(fleet: Fleet, path: Path) -> Path:
+    """A waivers file as an admin would keep one: a finding accepted until a date, and one long expired."""
+    from simulator.profiles import expected_verdict
+
+    affected = [h.name for h in fleet.hosts if str(expected_verdict(h.profile)) == "AFFECTED"]
+    today = datetime.now(UTC).date()
+    blocks = ["# Accepted risks (cmaudit scan --waivers FILE, or waivers = \"...\" in cmaudit.toml)\n"]
+    if len(affected) > 2:  # the first is fixed between the scans; take hosts at the other end of the list
+        blocks.append(f'[[waiver]]\nhost = "{affected[-1]}"\nreason = "site retired in January, its SMS 2003 '
+                      f'clients are being replaced"\nowner = "j.doe"\nexpires = {today + timedelta(days=90)}\n')
+    if len(affected) > 3:
+        blocks.append(f'[[waiver]]\nhost = "{affected[-2]}"\nreason = "hotfix window agreed with the site '
+                      f'owner"\nowner = "a.admin"\nexpires = {today - timedelta(days=30)}\n')
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return path
+
+
+def _next_step(report: Path | None, history: Path) -> str:
+    """What to do after the demo: look at the report, then scan your own servers."""
+    cmaudit = ".venv/bin/cmaudit" if Path(".venv/bin/cmaudit").exists() else "cmaudit"
+    lines = ["", "Next steps:"]
+    if report is not None:
+        lines.append(f"  open {report} in a browser (summary, changes since the first scan, the hosts)")
+    lines += [
+        f"  {cmaudit} history{'' if history == _default_history() else f' --history {history}'}"
+        "    # the demo's two runs are recorded there",
+        "  Scan your own site servers (a CSV, text or Ansible inventory; see README.md):",
+        "    export CMAUDIT_PASSWORD=...    # never on the command line",
+        f"    {cmaudit} inventory hosts.csv    # the hosts a scan would contact",
+        f"    {cmaudit} scan hosts.csv --username 'CORP\\svc-audit'",
+    ]
+    return "\n".join(lines)
+
+
+def _default_history() -> Path:
+    from scanner.weekly.history import default_history_path
+
+    return default_history_path()
 
 
 def _change_fleet(fleet: Fleet) -> str:

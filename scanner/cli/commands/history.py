@@ -32,7 +32,7 @@ def history_path(args: argparse.Namespace) -> Path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", metavar="H", help="show this host's verdict in each run (matched by name)")
     parser.add_argument("--runs", metavar="N", type=positive_int, default=20, help="how many runs to show (default 20)")
-    parser.add_argument("--inventory", metavar="KEY", help="only runs of this inventory (as listed)")
+    parser.add_argument("--audit", metavar="NAME", help="only runs of this audit (as listed)")
     add_history_option(parser)
 
 
@@ -48,15 +48,15 @@ def run(args: argparse.Namespace) -> int:
         print(tabulate(rows, headers=["run", "started", "host", "address", "verdict", "build", "error",
                                       "reason", ""], disable_numparse=True))
         return 0
-    runs = history.list_runs(db, limit=args.runs, inventory_key=args.inventory)
+    runs = history.list_runs(db, limit=args.runs, audit=args.audit)
     if not runs:
-        print(f"no runs recorded in {db}")
+        print(f"no runs recorded in {db}" + (f" for audit {args.audit!r}" if args.audit else ""))
         return 0
     shown = [v for v in VERDICT_ORDER if any(r.counts.get(v) for r in runs)]
-    rows = [[f"#{r.id}", r.started, _cell(r.inventory_key), "yes" if r.complete else "no", str(r.host_count),
-             *[str(r.counts.get(v, 0)) for v in shown]] for r in runs]
-    print(tabulate(rows, headers=["run", "started", "inventory", "complete", "hosts",
-                                  *[v.value for v in shown]], disable_numparse=True))
+    rows = [[f"#{r.id}", r.started, _cell(r.audit, 30), _cell(r.inventory_key, 40), "yes" if r.complete else "no",
+             str(r.host_count), *[str(r.counts.get(v, 0)) for v in shown], str(r.waived)] for r in runs]
+    print(tabulate(rows, headers=["run", "started", "audit", "inventory", "complete", "hosts",
+                                  *[v.value for v in shown], "waived"], disable_numparse=True))
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from inventory import FORMATS, Inventory, load_inventory
+from inventory.select import select_hosts, selection
 from scanner.cli.argtypes import port
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, SCHEMES
@@ -39,6 +40,17 @@ def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read INVENTORY as this format instead of guessing from its name and content")
 
 
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """--hosts/--tag/--site: scan (or list) only some of the inventory's hosts."""
+    group = parser.add_argument_group("choosing hosts (each repeatable; a host must match every kind given)")
+    group.add_argument("--hosts", metavar="PATTERN", action="append", default=None,
+                       help="only hosts whose inventory name or address matches PATTERN (fnmatch: CM0*, 10.1.*)")
+    group.add_argument("--tag", metavar="TAG", action="append", default=None,
+                       help="only hosts with this tag (CSV `tags`, Ansible group)")
+    group.add_argument("--site", metavar="CODE", action="append", default=None,
+                       help="only hosts of this site code (CSV `site_code`, cmaudit_site_code)")
+
+
 def inventory_from_args(args: argparse.Namespace) -> Inventory:
     """Load the inventory the way the options say; raises InventoryError (exit 64) if it is unusable."""
     return load_inventory(args.inventory, default_port=args.port, default_scheme=args.scheme,
@@ -47,14 +59,20 @@ def inventory_from_args(args: argparse.Namespace) -> Inventory:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_inventory_arguments(parser)
+    add_selection_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     inventory = inventory_from_args(args)
+    chosen = selection(args.hosts, args.tag, args.site)
+    hosts = select_hosts(inventory.hosts, chosen)
+    if chosen and not hosts:
+        raise UsageError(f"{inventory.path}: no host matches {' '.join(chosen.describe())}")
     rows = [(h.name, h.address, h.port, h.scheme, h.auth, h.site_code or "", " ".join(h.tags),
-             h.username or "", h.source) for h in inventory.hosts]
+             h.username or "", h.source) for h in hosts]
     print(tabulate(rows, headers=COLUMNS, tablefmt="simple", disable_numparse=True))
-    print(f"\n{len(inventory.hosts)} host(s) from {inventory.path} "
+    of = f" of {len(inventory.hosts)} ({' '.join(chosen.describe())})" if chosen else ""
+    print(f"\n{len(hosts)} host(s){of} from {inventory.path} "
           f"({inventory.format}, sha256 {inventory.sha256[:16]}...)")
     for warning in (*inventory.warnings, *_transport_warnings(inventory)):
         print(f"warning: {warning}", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from scanner.cli.argtypes import env_name, folder, option, spn_service
+from scanner.cli.commands.inventory import add_selection_arguments
 from scanner.cli.config_options import (
     add_config_option,
     add_schedule_options,
@@ -70,6 +71,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-file", metavar="FILE", type=Path, default=None,
                         help="append an audit trail (UTC time, host, address, attempts, verdict or error) of "
                              "every host contacted; never holds a secret")
+    add_selection_arguments(parser)
+    parser.add_argument("--rescan-failed", metavar="RESULTS.json", type=Path, default=None,
+                        help="scan again only the hosts that were ERROR or UNKNOWN in that run, and write a new run "
+                             "holding its other hosts too (the newest result per host wins, as `cmaudit report` "
+                             "merges); INVENTORY defaults to that run's inventory")
+    parser.add_argument("--audit", metavar="NAME", type=audit_name, default=None,
+                        help="the name this audit's runs are compared by in the history (default: the inventory "
+                             "file's name without extension and trailing date: servers-2026-11-29.csv -> servers)")
+    parser.add_argument("--waivers", metavar="FILE", type=Path, default=None,
+                        help="TOML file of accepted findings ([[waiver]] host, reason, owner, expires): a waived "
+                             "host keeps its verdict but needs no action until the waiver expires")
     add_debug_option(parser)
     add_schedule_options(parser)
     add_config_option(parser)  # last: it wraps the defaults of the options above
@@ -80,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from scanner.scan.fleet import ScanSettings, default_output_dir, run_scan
 
     config = apply_config(args)
+    if args.inventory is None and args.rescan_failed is not None:
+        args.inventory = _inventory_of(args.rescan_failed)
     if args.inventory is None:
         raise UsageError("give an INVENTORY file (or `inventory` in the --config file)")
     if args.ca_file and not Path(args.ca_file).is_file():
@@ -110,5 +124,35 @@ def run(args: argparse.Namespace) -> int:
         history=history_target(args),
         keep_runs=args.keep_runs,
         force=args.force,
+        waivers=args.waivers,
+        host_patterns=tuple(args.hosts or ()),
+        tags=tuple(args.tag or ()),
+        sites=tuple(args.site or ()),
+        rescan_failed=args.rescan_failed,
+        audit=args.audit,
     )
     return run_scan(settings, mail=mail_settings(args, config)).exit_status
+
+
+def _inventory_of(results_path: Path) -> Path:
+    """The inventory an earlier run read, for `--rescan-failed` without INVENTORY."""
+    from reports.merge import ResultsFileError, load_results
+
+    try:
+        recorded = load_results(results_path).meta.inventory_path
+    except ResultsFileError as exc:
+        raise UsageError(f"--rescan-failed: {exc}") from None
+    if not recorded or not Path(recorded).is_file():
+        raise UsageError(f"--rescan-failed: {results_path} does not name an inventory file that exists here "
+                         f"({recorded or 'none recorded'}); give INVENTORY")
+    return Path(recorded)
+
+
+def audit_name(text: str) -> str:
+    """argparse converter for --audit NAME."""
+    from scanner.weekly.history import check_audit_name
+
+    try:
+        return check_audit_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections import Counter
 
 import pytest
 
+from scanner.cli.main import main
 from scanner.model.records import Verdict
+from scanner.model.remediation import ERROR_REMEDIATION
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
 
 def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, browser) -> None:
-    """The demo run's report shows "Since last run" and the counts of its results.json; a screenshot is kept."""
+    """The demo's report opens with the summary, then "Since last run"; it shows a waived host and an ERROR
+    host with its last known build and what to do; a screenshot of that is kept with the run."""
     run = demo_run.root
     assert demo_run.status == 0, demo_run.stderr
     assert f"html: {run / 'report.html'}" in demo_run.stdout
     doc = json.loads((run / "results.json").read_text(encoding="utf-8"))
     counts = Counter(h["verdict"] for h in doc["hosts"])
     assert len(doc["hosts"]) >= 20 and counts[Verdict.AFFECTED.value] > 0
+    waived = [h for h in doc["hosts"] if h["waiver"] and not h["waiver"]["expired"]]
+    assert len(waived) == 1 and waived[0]["verdict"] == "AFFECTED" and waived[0]["needs_action"] is False
+    # the host taken off the network between the scans (another fails every time, by a fault)
+    offline = next(h for h in doc["hosts"] if h["error"] and h["error"]["category"] == "unreachable"
+                   and offline_build(run, h["host"]))
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
@@ -31,12 +41,47 @@ def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, 
         expect(page.locator("#count-total")).to_have_text(str(len(doc["hosts"])))
         for verdict in Verdict:
             expect(page.locator(f'[data-count="{verdict.value}"]')).to_have_text(str(counts.get(verdict.value, 0)))
-        expect(page.get_by_text("Since last run").first).to_be_visible()
-        page.locator("details.host summary").first.click()  # the first host needing action, expanded
-        expect(page.locator("details.host[open] .evidence, details.host[open] table").first).to_be_visible()
+        ids = page.locator("main > section").evaluate_all("els => els.map(e => e.id)")
+        assert ids == ["summary", "since-last-run", "hosts"]
+        expect(page.locator("h1")).to_contain_text(f"advisory 954474 - {len(doc['hosts'])} site servers - ")
+        expect(page.locator('[data-figure-count="waived"]')).to_have_text("1")
+        expect(page.locator("#expired-waivers")).to_be_visible()
+        expect(page.locator('ul[data-change="waived"] .since-host')).to_have_text(
+            [f'{waived[0]["host"]}:{waived[0]["port"]}'])
+        waived_row = page.locator(f'details.host[data-host="{waived[0]["host"]}"]')
+        expect(waived_row.locator(".badge.waived")).to_be_visible()
+        error_row = page.locator(f'details.host[data-host="{offline["host"]}"]')
+        expect(error_row.locator(".c-build.last-known")).to_have_text(str(offline_build(run, offline["host"])))
+        error_row.locator("summary").click()
+        expect(error_row.locator(".remedy h3")).to_have_text("What to do (hint)")
+        hint = offline["error"].get("hint") or ERROR_REMEDIATION[offline["error"]["category"]]
+        expect(error_row.locator(".remedy p")).to_have_text(hint)
         shot = run / "report-screenshot.png"
         page.screenshot(path=str(shot), full_page=True)
     finally:
         context.close()
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert requests == [(run / "report.html").as_uri()]  # nothing fetched but the file itself
+    copy_to = os.environ.get("CMAUDIT_SCREENSHOT_DIR")  # e.g. a CI artifact folder
+    if copy_to:
+        shutil.copyfile(shot, os.path.join(copy_to, "demo-report-screenshot.png"))
+
+
+def offline_build(run, host: str) -> str | None:
+    """The build the baseline scan saw for a host the second scan could not reach."""
+    baseline = json.loads((run / "baseline" / "results.json").read_text(encoding="utf-8"))
+    return next(h["facts"]["build"] for h in baseline["hosts"] if h["host"] == host)
+
+
+def test_demo_runs_are_in_the_history_and_the_next_step_is_printed(demo_run, capsys) -> None:
+    """`cmaudit history` lists the demo's two runs under their own audit, and the demo ends by saying how
+    to scan one's own inventory."""
+    assert main(["history", "--history", str(demo_run.history)]) == 0
+    out = capsys.readouterr().out
+    audit = f"demo-{demo_run.root.name}"
+    assert [line.split()[0] for line in out.splitlines() if audit in line] == ["#2", "#1"]
+    tail = demo_run.stdout.rsplit("cmaudit demo: fleet stopped", 1)[1]
+    assert "Next steps:" in tail and "cmaudit scan hosts.csv --username" in tail
+    assert "export CMAUDIT_PASSWORD" in tail and "cmaudit history " in tail  # $CMAUDIT_HISTORY: no --history
+    for name in ("results.jsonl", "report.junit.xml", "report.csv", "waivers.toml"):
+        assert (demo_run.root / name).is_file(), name

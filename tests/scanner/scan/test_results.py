@@ -84,8 +84,35 @@ def test_progress_plain_lines_and_bar() -> None:
     p = Progress(2, plain, tty=False)
     p.host_done("a\x1b[31m", Verdict.ERROR, "timeout")
     assert plain.getvalue() == "cmaudit: [1/2] a?[31m: ERROR (timeout)\n"
-    ticks = iter([0.0, 10.0])
+    now = [0.0]
     bar = io.StringIO()
-    t = Progress(4, bar, tty=True, clock=lambda: next(ticks))
+    t = Progress(4, bar, tty=True, colour=False, clock=lambda: now[0])
+    now[0] = 10.0
     t.host_done("a", Verdict.NOT_AFFECTED)
-    assert "1/4 hosts, 0 failed, ETA 0:00:30" in bar.getvalue()
+    assert "1/4 hosts, 0 failed, 6.0 hosts/min, ETA 0:00:30" in bar.getvalue()
+    now[0] = 11.0
+    t.host_done("b", Verdict.NOT_AFFECTED)
+    t.host_done("c", Verdict.NOT_AFFECTED)
+    assert "3/4 hosts, 0 failed, 16.4 hosts/min, ETA 0:00:04" in bar.getvalue()
+    assert "\x1b" not in bar.getvalue()
+
+
+def test_progress_bar_colour_only_when_asked() -> None:
+    """The bar is coloured on a colour terminal (failures stand out), and its padding ignores the codes."""
+    now = [0.0]
+    bar = io.StringIO()
+    t = Progress(2, bar, tty=True, colour=True, clock=lambda: now[0])
+    now[0] = 1.0
+    t.host_done("a", Verdict.ERROR, "timeout")
+    assert "\x1b[35;1m1 failed\x1b[0m" in bar.getvalue() and "1.0 hosts/s" in bar.getvalue()
+    assert Progress(2, io.StringIO(), tty=True).colour is False  # a StringIO is no terminal
+
+
+def test_quiet_progress_writes_nothing() -> None:
+    """--quiet: no bar and no per-host lines."""
+    stream = io.StringIO()
+    quiet = Progress(2, stream, quiet=True, tty=True)
+    quiet.host_done("a", Verdict.ERROR, "timeout")
+    quiet.message("cmaudit: stopping")
+    quiet.close()
+    assert stream.getvalue() == "cmaudit: stopping\n"

@@ -50,7 +50,8 @@ def test_week_three_ages_open_findings_and_counts_unchecked_runs(three_weeks):
         ("sms01", "2026-11-02", 2), ("sms03", "2026-11-09", 1)]
     assert [(n.host, n.runs, n.last_checked) for n in c.not_checked] == [("sms04", 2, "2026-11-02T02:00:00Z")]
     assert c.newly_unreachable == ()
-    assert c.annotation_for(host("sms01", Verdict.AFFECTED)) == ("still-open", "2026-11-02T02:00:00Z")
+    note = c.annotation_for(host("sms01", Verdict.AFFECTED))
+    assert (note.change, note.first_seen) == ("still-open", "2026-11-02T02:00:00Z")
 
 
 def test_first_run_is_a_baseline(three_weeks):
@@ -128,5 +129,6 @@ def test_compare_two_result_sets_without_history():
     c = changes.compare(run(1), run(2))
     assert _hosts(c.fixed) == ["sms02"] and _hosts(c.regressed) == ["sms03"]
     assert [(o.host, o.first_seen) for o in c.still_open] == [("sms01", "2026-11-02T02:00:00Z")]
-    assert c.annotations["sms06"] == ("added", None)
-    assert c.annotations["sms04"] == ("newly-unreachable", None)
+    assert (c.annotations["sms06"].change, c.annotations["sms06"].first_seen) == ("added", None)
+    assert (c.annotations["sms04"].change, c.annotations["sms04"].first_seen) == ("newly-unreachable", None)
+    assert c.annotations["sms04"].last_build == "4.00.6221.1000"  # unreachable now: the build it had before

@@ -39,7 +39,7 @@ def test_existing_database_is_migrated_to_address_keys(tmp_path):
         for old, new in (("sms01@10.0.0.1:5985", "sms01"), ("sms01@10.0.0.2:5985", "sms01#2")):
             for table in ("host_results", "evidence_files"):
                 conn.execute(f"UPDATE {table} SET host_key = ? WHERE host_key = ?", (new, old))
-        conn.execute("PRAGMA user_version = 1")
+        conn.execute(f"PRAGMA user_version = {history.SCHEMA_VERSION - 1}")  # before the re-keying migration
     second = history.record_run(db, _shared_name_run(2, swapped=True), INVENTORY)
     with sqlite3.connect(db) as conn:
         keys = sorted(k for (k,) in conn.execute("SELECT host_key FROM host_results WHERE run_id = ?", (first,)))

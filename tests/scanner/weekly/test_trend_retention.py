@@ -64,7 +64,7 @@ def test_keep_runs_prunes_old_runs_and_their_folders(tmp_path):
     db = tmp_path / "h.sqlite3"
     recorded = [_recorded_run(db, tmp_path, week) for week in (1, 2, 3, 4)]
     other_id, other_folder = _recorded_run(db, tmp_path, 1, "/etc/cmaudit/zone-b.csv")
-    result = retention.prune(db, 2, inventory_key=INVENTORY)
+    result = retention.prune(db, 2, audit=INVENTORY)
     assert sorted(result.deleted_runs) == [recorded[0][0], recorded[1][0]]
     assert sorted(result.removed_folders) == sorted([recorded[0][1], recorded[1][1]])
     assert not recorded[0][1].exists() and not recorded[1][1].exists()
@@ -79,7 +79,7 @@ def test_folder_of_another_run_is_never_deleted(tmp_path):
     db = tmp_path / "h.sqlite3"
     old_id, old_folder = _recorded_run(db, tmp_path, 1, marker_run_id="someone-else")
     _recorded_run(db, tmp_path, 2)
-    result = retention.prune(db, 1, inventory_key=INVENTORY)
+    result = retention.prune(db, 1, audit=INVENTORY)
     assert result.deleted_runs == (old_id,) and result.removed_folders == ()
     assert (old_folder / "results.json").exists() and "does not list this run" in result.problems[0]
 
@@ -88,5 +88,5 @@ def test_protected_run_is_never_pruned(tmp_path):
     """The run just recorded survives pruning even if an overlapping run recorded newer ones."""
     db = tmp_path / "h.sqlite3"
     ids = [_recorded_run(db, tmp_path, week)[0] for week in (1, 2, 3)]
-    result = retention.prune(db, 1, inventory_key=INVENTORY, protect=[ids[0]])
+    result = retention.prune(db, 1, audit=INVENTORY, protect=[ids[0]])
     assert sorted(result.deleted_runs) == [ids[1]]
