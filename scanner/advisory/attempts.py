@@ -275,3 +275,36 @@ def judge_attempts(timeline: Timeline, sig: Signatures, tail: int = 1 << 18) -> 
         return Findings(tuple(attempts), attempts[d], earlier[-1])
     before = _last_signature_before(timeline, sig, cut) if cut != (0, 0) else None
     return Findings(tuple(attempts), attempts[d], None if before is None else Attempt(start=None, signature=before))
+
+
+def _last_statmsg(timeline: Timeline, ids: frozenset[int], before: tuple[int, int] | None = None) -> Hit | None:
+    """The last `STATMSG: ID=<one of ids>` line of the timeline (before (file, offset), when given)."""
+    end_file = len(timeline.files) - 1 if before is None else before[0]
+    for index in range(end_file, -1, -1):
+        buf = timeline.files[index]
+        hi = before[1] if before is not None and index == before[0] else len(buf.buf)
+        best = -1
+        for number in ids:
+            needle = _STATMSG + str(number).encode("ascii")
+            pos = buf.rfind(needle, 0, hi)
+            while pos >= 0 and buf.buf[pos + len(needle):pos + len(needle) + 1].isdigit():  # 67020 is not 6702
+                pos = buf.rfind(needle, 0, pos + len(needle) - 1)
+            best = max(best, pos)
+        if best >= 0:
+            start = buf.line_start(best)
+            return Hit(index, start, buf.line_end(start))
+    return None
+
+
+def completed_sync_cycle(timeline: Timeline, sig: Signatures) -> tuple[Hit, Hit] | None:
+    """The last regular sync cycle the logs show whole: its done message (6702) and the start before it (6701).
+
+    Legacy sync runs after a sync cycle, so only logs that hold a whole cycle can show it is not in use.
+    """
+    if not sig.sync_start_statmsg or not sig.sync_done_statmsg:
+        return None
+    done = _last_statmsg(timeline, sig.sync_done_statmsg)
+    if done is None:
+        return None
+    start = _last_statmsg(timeline, sig.sync_start_statmsg, before=(done.file, done.start))
+    return None if start is None else (start, done)

@@ -46,8 +46,8 @@ def read_log(path: str, limit: int = MAX_LOG_BYTES) -> LogBlob:
                 fh.seek(size - limit)
                 print(f"cmaudit: warning: {path} is {size} bytes; judging only its last {limit} bytes",
                       file=sys.stderr)
-                return LogBlob(path, fh.read(limit), truncated=True)
-            return LogBlob(path, fh.read(limit))
+                return LogBlob(path, fh.read(limit), truncated=True, size=size)
+            return LogBlob(path, fh.read(limit), size=size)
     except IsADirectoryError as exc:
         raise LogFileError(path, "is a directory, not a log file") from exc
     except OSError as exc:

@@ -181,7 +181,7 @@ def test_oversized_file_is_tail_capped(capsys, monkeypatch):
     path = _files("server-affected")[0]
     monkeypatch.setattr(check, "MAX_LOG_BYTES", 20000)
     code, doc = run_check(capsys, [path])
-    assert any("capped" in r for r in doc["reasons"])
+    assert any("was cut to its last 20,000 of" in r for r in doc["reasons"])
     assert "judging only its last 20000 bytes" in doc["_stderr"]
     assert code == EXIT[doc["verdict"]]
 
