@@ -57,7 +57,7 @@ def run_cmaudit(fleet: ChildFleet, password: str, concurrency: int, out_dir: Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     inventory = fleet.write_inventory(out_dir / "hosts.csv")
     settings = ScanSettings(inventory=inventory, output=out_dir / "run", username=USER, concurrency=concurrency,
-                            timeout=300.0, quiet=True)
+                            timeout=300.0, quiet=True, ca_file=fleet.ca_file)
     fleet.reset_counters()
     cpu0, sim0, t0 = _cpu_self(), fleet.cpu_seconds(), time.perf_counter()
     outcome = run_scan(settings, environ={"CMAUDIT_PASSWORD": password}, out=io.StringIO(), err=io.StringIO(),

@@ -52,7 +52,8 @@ def _rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _scan_child(conn: Connection, inventory: str, out_dir: str, concurrency: int, password: str) -> None:
+def _scan_child(conn: Connection, inventory: str, out_dir: str, concurrency: int, password: str,
+                ca_file: str | None = None) -> None:
     """Child process body: one scan, then report the peak RSS before and after it."""
     import scanner.scan.fleet as fleet_scan  # imported before the baseline: modules are not the scan's cost
 
@@ -60,7 +61,7 @@ def _scan_child(conn: Connection, inventory: str, out_dir: str, concurrency: int
     t0 = time.perf_counter()
     outcome = fleet_scan.run_scan(
         fleet_scan.ScanSettings(inventory=Path(inventory), output=Path(out_dir), username=USER,
-                                concurrency=concurrency, timeout=600.0, quiet=True),
+                                concurrency=concurrency, timeout=600.0, quiet=True, ca_file=ca_file),
         environ={"CMAUDIT_PASSWORD": password}, out=io.StringIO(), err=io.StringIO(), install_signal_handlers=False)
     hosts = outcome.results.hosts
     kept = sum(log.size or 0 for h in hosts for log in h.facts.logs)
@@ -77,7 +78,7 @@ def measure(fleet: ChildFleet, hosts: int, concurrency: int, password: str, tmp:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_scan_child, args=(child, str(inventory), str(inventory.with_suffix(".run")),
-                                                 concurrency, password))
+                                                 concurrency, password, fleet.ca_file))
     saved = {k: os.environ.get(k) for k in env or {}}
     os.environ.update(env or {})  # a spawned child starts from this environment (glibc reads it at start)
     try:

@@ -14,7 +14,7 @@ What cmaudit reads from each host's variables (everything else is ignored):
   ansible_winrm_transport / ansible_psrp_auth        auth (a list such as "ntlm,kerberos" -> its first)
   ansible_user / ansible_winrm_user / ansible_psrp_user                            username
   ansible_winrm_cert_pem, ansible_winrm_cert_key_pem (or ansible_psrp_certificate_*) certificate auth
-  cmaudit_site_code, cmaudit_password_env, cmaudit_tags                          cmaudit's own
+  cmaudit_site_code, cmaudit_password_env, cmaudit_tags, cmaudit_tls             cmaudit's own
 Differences from Ansible, on purpose:
 - a host whose `ansible_connection` is set to something other than winrm or psrp (ssh, local,
   network_cli...) is not a Windows scan target: it is skipped with a warning naming it. A host with no
@@ -43,6 +43,7 @@ from inventory.fields import (
     parse_scheme,
     parse_site_code,
     parse_tags,
+    parse_tls,
     quote_value,
     split_host_port,
 )
@@ -70,6 +71,7 @@ _FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("site_code", ("cmaudit_site_code",)),
     ("password_env", ("cmaudit_password_env",)),
     ("tags", ("cmaudit_tags",)),
+    ("tls", ("cmaudit_tls",)),
 )
 
 
@@ -206,7 +208,8 @@ class AnsibleInventory:
                           auth=values.get("auth"), site_code=values.get("site_code"),
                           tags=tuple(dict.fromkeys((*tags, *extra_tags))) if extra_tags else tags,
                           username=values.get("username"), password_env=values.get("password_env"),
-                          cert_pem=values.get("cert_pem"), cert_key_pem=values.get("cert_key_pem"))
+                          cert_pem=values.get("cert_pem"), cert_key_pem=values.get("cert_key_pem"),
+                          tls=values.get("tls"))
 
     def _parents_first(self) -> list[str]:
         """Groups ordered so every parent precedes its children; a `children` cycle is an error."""
@@ -249,6 +252,8 @@ def _checked(name: str, var: Var, path: str) -> object:
         return parse_site_code(value, path, line)
     if name == "password_env":
         return parse_env_name(value, path, line)
+    if name == "tls":
+        return parse_tls(value, path, line)
     return parse_plain(value, path, line, name)
 
 

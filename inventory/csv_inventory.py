@@ -1,4 +1,4 @@
-"""CSV inventories with a header row: `host,port,transport,auth,site_code,tags,username,password_env`.
+"""CSV inventories with a header row: `host,port,transport,auth,site_code,tags,username,password_env,tls`.
 
 The header is case-insensitive and only `host` is required; unknown columns are reported and ignored.
 Excel in many European locales saves with `;`, so the delimiter is taken from the header line.
@@ -27,6 +27,7 @@ COLUMNS = {
     "username": "username", "user": "username",
     "password_env": "password_env",
     "cert_pem": "cert_pem", "cert_key_pem": "cert_key_pem",
+    "tls": "tls",
 }
 _SECRET_COLUMNS = {"password", "pass", "pwd", "secret"}
 

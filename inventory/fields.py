@@ -12,7 +12,15 @@ from collections.abc import Iterable
 
 from inventory.model import Defaults
 from scanner.model.errors import InventoryError
-from scanner.model.host import AUTH_METHODS, DEFAULT_PORTS, SCHEMES, WELL_KNOWN_PORTS, Host, check_host_text
+from scanner.model.host import (
+    AUTH_METHODS,
+    DEFAULT_PORTS,
+    SCHEMES,
+    TLS_MODES,
+    WELL_KNOWN_PORTS,
+    Host,
+    check_host_text,
+)
 from scanner.model.options import is_env_name
 
 # pywinrm/Ansible spellings of our auth methods: "plaintext" and "ssl" are Basic (over HTTP/HTTPS).
@@ -77,6 +85,17 @@ def parse_scheme(value: object, path: str, line: int) -> str | None:
     if scheme not in SCHEMES:
         raise InventoryError(path, line, f"transport {quote_value(text)} is not http or https")
     return scheme
+
+
+def parse_tls(value: object, path: str, line: int) -> str | None:
+    """`modern` or `legacy` (TLS 1.0 and SHA-1 / RSA-1024 certificates allowed for a 2003/2008 listener)."""
+    text = _text(value)
+    if text is None:
+        return None
+    mode = text.lower()
+    if mode not in TLS_MODES:
+        raise InventoryError(path, line, f"tls {quote_value(text)} is not modern or legacy")
+    return mode
 
 
 def parse_auth(value: object, path: str, line: int) -> str | None:
@@ -154,6 +173,7 @@ def build_host(
     password_env: object = None,
     cert_pem: object = None,
     cert_key_pem: object = None,
+    tls: object = None,
 ) -> Host:
     """One validated Host.
 
@@ -185,6 +205,7 @@ def build_host(
         cert_pem=parse_plain(cert_pem, path, line, "cert_pem"),
         cert_key_pem=parse_plain(cert_key_pem, path, line, "cert_key_pem"),
         source=f"{path}:{line}",
+        tls=parse_tls(tls, path, line) or defaults.tls,
     )
 
 

@@ -22,7 +22,7 @@ from inventory.csv_inventory import parse as parse_csv
 from inventory.model import FORMATS, MAX_FILE_BYTES, MAX_HOSTS, MAX_LINE_CHARS, Defaults, Inventory
 from inventory.text import parse as parse_text
 from scanner.model.errors import InventoryError, UsageError
-from scanner.model.host import AUTH_METHODS, SCHEMES, WELL_KNOWN_PORTS, Host, is_ip_address
+from scanner.model.host import AUTH_METHODS, SCHEMES, TLS_MODES, WELL_KNOWN_PORTS, Host, is_ip_address
 
 Parser = Callable[[str, str, Defaults], tuple[list[Host], list[str]]]
 PARSERS: dict[str, Parser] = {
@@ -45,9 +45,10 @@ def load_inventory(
     default_scheme: str = "http",
     default_auth: str = "ntlm",
     format: str | None = None,
+    default_tls: str = "modern",
 ) -> Inventory:
     """Parse one inventory file; raise InventoryError naming the file (and line) if it cannot be used."""
-    defaults = Defaults(default_port, default_scheme, default_auth)
+    defaults = Defaults(default_port, default_scheme, default_auth, default_tls)
     check_defaults(defaults)
     where = str(path)
     if path.is_dir():
@@ -89,6 +90,8 @@ def check_defaults(defaults: Defaults) -> None:
         raise UsageError(f"default scheme {defaults.scheme!r} is not one of {', '.join(SCHEMES)}")
     if defaults.auth not in AUTH_METHODS:
         raise UsageError(f"default auth {defaults.auth!r} is not one of {', '.join(AUTH_METHODS)}")
+    if defaults.tls not in TLS_MODES:
+        raise UsageError(f"default tls {defaults.tls!r} is not one of {', '.join(TLS_MODES)}")
     if defaults.port is not None and not 1 <= defaults.port <= 65535:
         raise UsageError(f"default port {defaults.port} is out of range 1-65535")
     if defaults.scheme == "https" and WELL_KNOWN_PORTS.get(defaults.port or 0) == "http":
@@ -177,7 +180,7 @@ def deduplicate(hosts: Sequence[Host]) -> tuple[list[Host], list[str]]:
 
 def _duplicate_warning(dropped: Host, kept: Host) -> str:
     same = "" if dropped.name == kept.name else f"{kept.name} at "
-    differs = (dropped.scheme, dropped.auth, dropped.username, dropped.site_code) != (
-        kept.scheme, kept.auth, kept.username, kept.site_code)
+    differs = (dropped.scheme, dropped.auth, dropped.username, dropped.site_code, dropped.tls) != (
+        kept.scheme, kept.auth, kept.username, kept.site_code, kept.tls)
     note = " (its other settings are ignored)" if differs else ""
     return f"{dropped.source}: {dropped.name} duplicates {same}line {kept.line}; scanned once{note}"

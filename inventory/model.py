@@ -17,11 +17,12 @@ MAX_HOSTS = 100_000
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
-    """What a host gets when its inventory entry does not say (set by --port/--scheme/--auth)."""
+    """What a host gets when its inventory entry does not say (set by --port/--scheme/--auth/--tls)."""
 
     port: int | None = None
     scheme: str = "http"
     auth: str = "ntlm"
+    tls: str = "modern"
 
 
 @dataclass(frozen=True, slots=True)

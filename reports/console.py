@@ -12,7 +12,8 @@ from tabulate import tabulate
 
 from reports.base import action_order, needs_action, why_text
 from reports.terminal import clean
-from scanner.model.records import VERDICT_ORDER, HostResult, RunResults, Verdict
+from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults, Verdict
+from scanner.model.remediation import remediation_for
 
 EXIT_FINDINGS = 1  # bit 1: a host is AFFECTED or AT_RISK
 EXIT_INCOMPLETE = 2  # bit 2: a host is ERROR or UNKNOWN
@@ -128,9 +129,28 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, co
                               tablefmt="simple", disable_numparse=True))
         if len(todo) > max_rows:
             parts.append(f"... and {len(todo) - max_rows} more (see report.html or report.csv)")
+        hints = hints_text([h for h in todo if h.verdict is Verdict.ERROR], results.meta)
+        if hints:
+            parts.append(hints)
     else:
         parts.append("No host to act on.")
     return "\n\n".join(parts) + "\n"
+
+
+def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5) -> str:
+    """What to do about the hosts that could not be judged: each error's hint once, with the hosts it is for
+    (an estate's 40 hosts refusing UTF-8, or lacking admin rights, get one line, not 40)."""
+    grouped: dict[str, list[str]] = {}
+    for host in hosts:
+        grouped.setdefault(remediation_for(host, meta), []).append(host.host)
+    if not grouped:
+        return ""
+    lines = ["What to do (hosts in ERROR):"]
+    for hint, hosts_of in grouped.items():
+        shown = ", ".join(_clean(name, 40) for name in hosts_of[:names])
+        more = f" and {len(hosts_of) - names} more" if len(hosts_of) > names else ""
+        lines.append(f"  - {_clean(hint)} [{shown}{more}]")
+    return "\n".join(lines)
 
 
 def print_summary(results: RunResults, stream: TextIO | None = None, *,

@@ -8,7 +8,8 @@ needing action first. Columns, in this fixed order (new columns are only ever ap
     port              WinRM port
     scheme            http or https
     site_code         ConfigMgr site code (from the registry, else the inventory)
-    site_type         primary / secondary, as collected
+    site_type         Setup\\Type as the registry holds it ("1"): its coding is not publicly confirmed for
+                      ConfigMgr 2007 (SMS 2.0's KB Q273853 says 1 = primary, the reverse of WMI), so it is raw
     build             ConfigMgr "Full Version", e.g. 4.00.6221.1000
     build_name        what the build is, e.g. "ConfigMgr 2007 SP1"
     verdict           AFFECTED, AT_RISK, ERROR, UNKNOWN, RECOVERED, NOT_AFFECTED, NOT_APPLICABLE

@@ -20,7 +20,8 @@ secondary sources; [U] not publicly confirmed, so a switch a test can flip):
 - Basic authentication works for local accounts only [S: Microsoft's WinRM authentication docs]; how the
   401 looks on the wire is [U].
 - Receive replies carry whatever output is ready, often several small rsp:Stream elements [V: pypsrp
-  recordings]; the exact chunk size is [U].
+  recordings]; the first reply to a command holds only what the process wrote so far. The Stream size
+  (one pipe read, 4 KiB here) is [U]; a reply holds as many as fit the envelope.
 - UAC filters the token of a *local* administrator logging on over the network unless
   LocalAccountTokenFilterPolicy=1 (Vista/2008 and later; 2003 has no UAC) [S].
 
@@ -56,8 +57,8 @@ class Era:
     access_denied_code: int  # ACCESS_DENIED or ACCESS_DENIED_HRESULT
     basic_local_only: bool  # Basic refuses domain accounts
     uac_filters_local_admins: bool  # network logons of local administrators get a filtered token
-    stream_chunk: int | None  # Receive: rsp:Stream elements of at most this many bytes; None: fill the envelope
-    streams_per_reply: int  # at most this many rsp:Stream elements per Receive reply when chunking
+    stream_chunk: int | None  # Receive: rsp:Stream elements of at most this many bytes; None: one per stream
+    streams_per_reply: int  # at most this many rsp:Stream elements per Receive reply (0: as many as fit)
     shell_in_create_reply: bool  # CreateResponse carries rsp:Shell (WinRM 2.0+); 1.1 sends ResourceCreated only [U]
 
 
@@ -67,11 +68,11 @@ ERAS: dict[str, Era] = {
     e.name: e
     for e in (
         Era("2003r2-winrm11", "1.1", frozenset(_LEGACY), (80, 443), "Microsoft-HTTPAPI/1.0", True, "refuse",
-            5, 5, "wsmv", ACCESS_DENIED, True, False, 4096, 8, False),
+            5, 5, "wsmv", ACCESS_DENIED, True, False, 4096, 0, False),
         Era("2008-winrm11", "1.1", frozenset({"2008"}), (80, 443), "Microsoft-HTTPAPI/2.0", True, "silent",
-            5, 5, "wsmv", ACCESS_DENIED, True, True, 4096, 8, False),
+            5, 5, "wsmv", ACCESS_DENIED, True, True, 4096, 0, False),
         Era("2008r2-winrm20", "2.0", frozenset({"2008 R2"}), (5985, 5986), "Microsoft-HTTPAPI/2.0", True, "works",
-            5, 5, "winrm20", ACCESS_DENIED, True, True, 4096, 8, True),
+            5, 5, "winrm20", ACCESS_DENIED, True, True, 4096, 0, True),
         Era("modern", "3.0+", frozenset(), (5985, 5986), "Microsoft-HTTPAPI/2.0", False, "works",
             0, 0, "winrm20", ACCESS_DENIED_HRESULT, False, False, None, 0, True),
     )

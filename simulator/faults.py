@@ -17,7 +17,8 @@ where HOSTS is a 0-based host index, a range `2-5`, or `*` for every host, and F
     cmddelay:S     command output becomes available only S seconds after the Command request
     bigline[:MB]   every command's stdout carries, after its first line, one MB (default 50) megabyte line
                    without a newline
-    nulflood[:MB]  every `type` command's stdout carries, after its first line, MB (default 50) megabytes
+    nulflood[:MB]  every `type` command's stdout carries, inside the file it prints (after the first line
+                   break past the middle of the output), MB (default 50) megabytes
                    of NUL bytes (a log padded by a crashed writer, grossly)
     xmlbomb        answer WS-Management requests with a billion-laughs document (DTD + nested entities)
     deepxml        answer WS-Management requests with a well-formed envelope nested 50,000 elements deep
@@ -40,7 +41,7 @@ Switches for what 2003/2008-era servers really do (see simulator.eras; a host's 
     logdenied      the wsyncmgr log files deny reading: type says "Access is denied."
     nestedfault    faults carry their message in f:ProviderFault > f:WSManFault > f:Message
     iis404         IIS 6 answers the port: HTTP 404, `Server: Microsoft-IIS/6.0`, an HTML page
-    chunks:B       Receive replies hold what is ready: rsp:Stream elements of at most B bytes, 8 per reply
+    chunks:B       Receive replies hold little: rsp:Stream elements of at most B bytes, 8 per reply
     basiclocal     Basic authentication refuses domain accounts (local accounts only)
 
 Logon policy switches (configuration rather than misbehaviour, kept in the same SPEC):

@@ -104,10 +104,6 @@ class FleetHost:
         """WinRS shells open on this host now (those a switch pretends were left open included)."""
         return self._server.winrs.open_shells
 
-    def shells_of(self, user: str) -> int:
-        """Shells `user`'s requests created and did not delete."""
-        return self._server.winrs.shells_of(user)
-
     @property
     def running(self) -> bool:
         return self._server.running

@@ -217,8 +217,21 @@ def _base_registry(registry: Registry, profile: Profile, hostname: str) -> None:
     registry.set_value(name_key, "ComputerName", RegType.REG_SZ, hostname.upper())
     environment = r"HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\Environment"
     registry.set_value(environment, "PROCESSOR_ARCHITECTURE", RegType.REG_SZ, "AMD64" if profile.is_64bit else "x86")
-    if profile.is_64bit:
-        registry.create_key(r"HKLM\SOFTWARE\Wow6432Node\Microsoft\Windows\CurrentVersion")
+    set_program_folders(registry, profile.is_64bit)
+
+
+def set_program_folders(registry: Registry, is_64bit: bool) -> None:
+    """The folders `%ProgramFiles%` and `%CommonProgramFiles%` come from; a 32-bit program on 64-bit Windows
+    reads the (x86) ones through Wow6432Node."""
+    current = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion"
+    registry.set_value(current, "ProgramFilesDir", RegType.REG_SZ, "C:\\Program Files")
+    registry.set_value(current, "CommonFilesDir", RegType.REG_SZ, "C:\\Program Files\\Common Files")
+    if is_64bit:
+        registry.set_value(current, "ProgramFilesDir (x86)", RegType.REG_SZ, "C:\\Program Files (x86)")
+        registry.set_value(current, "CommonFilesDir (x86)", RegType.REG_SZ, "C:\\Program Files (x86)\\Common Files")
+        wow = r"HKLM\SOFTWARE\Wow6432Node\Microsoft\Windows\CurrentVersion"
+        registry.set_value(wow, "ProgramFilesDir", RegType.REG_SZ, "C:\\Program Files (x86)")
+        registry.set_value(wow, "CommonFilesDir", RegType.REG_SZ, "C:\\Program Files (x86)\\Common Files")
 
 
 def _base_files(fs: FileSystem, profile: Profile, installed: datetime) -> None:

@@ -374,7 +374,7 @@ class ShellPolicy:
             allow_remote_shell=not faults.noshell,
             nested_faults=faults.nestedfault,
             stream_chunk=chunk,
-            streams_per_reply=era.streams_per_reply or 8,
+            streams_per_reply=8 if faults.stream_chunk else era.streams_per_reply,
             leaked_shells=faults.leaked_shells,
             leaked_release_after=faults.leaked_release_after,
             other_users=faults.other_users,
@@ -403,11 +403,6 @@ class WinRS:
     def open_shells(self) -> int:
         """Shells open now, those a switch pretends others (or an earlier run) left open included."""
         return len(self._shells)
-
-    def shells_of(self, owner: str) -> int:
-        """Open shells created by `owner`'s requests (not the ones a switch left open)."""
-        return sum(1 for shell_id, shell in self._shells.items()
-                   if shell.owner.upper() == owner.upper() and not shell_id.startswith("LEAKED-"))
 
     def fault_reply(self, fault: WsmanFault, relates_to: str | None) -> str:
         return fault_envelope(fault, relates_to, self._machine_name(), nested=self.policy.nested_faults)
@@ -552,11 +547,14 @@ class WinRS:
         filler = int(self.faults.huge_mb * 1024 * 1024)
         command_id = _new_id()
         inject, pattern = int(self.faults.bigline_mb * 1024 * 1024), b"A"
+        inject_at = result.stdout.find(b"\n") + 1
         if not inject and self.faults.nulflood_mb and "type " in command_line.lower():
+            # inside the file printed: after the first line break past the middle of the output (a command's
+            # output is mostly the file it types, whatever short lines come before it)
             inject, pattern = int(self.faults.nulflood_mb * 1024 * 1024), b"\x00"
+            inject_at = result.stdout.find(b"\n", len(result.stdout) // 2) + 1
         shell.commands[command_id] = _Command(
-            stdout=_Output(result.stdout, filler, inject_at=result.stdout.find(b"\n") + 1, inject=inject,
-                           pattern=pattern),
+            stdout=_Output(result.stdout, filler, inject_at=inject_at, inject=inject, pattern=pattern),
             stderr=_Output(result.stderr),
             exit_code=result.exit_code,
             ready_at=time.monotonic() + self.faults.command_delay_s,
@@ -618,9 +616,10 @@ class WinRS:
         else:
             # What is ready: small Streams, stdout and stderr taking turns; the first reply to a command
             # carries one chunk only (the process has just started) [V shape, U sizes].
-            most = self.policy.streams_per_reply if command.received else 1
+            most = (self.policy.streams_per_reply or budget) if command.received else 1
             command.received = True
-            room = budget - most * 200  # each Stream element's own markup
+            markup = 160  # one rsp:Stream element's own tags and CommandId, in the budget's (raw byte) terms
+            room = budget - markup
             while len(parts) < most and room > 0:
                 before = len(parts)
                 for name, output in (("stdout", command.stdout), ("stderr", command.stderr)):
@@ -629,7 +628,7 @@ class WinRS:
                     data = output.read(min(chunk, room))
                     if data:
                         parts.append(stream(name, data))
-                        room -= len(data)
+                        room -= len(data) + markup
                 if len(parts) == before:
                     break
         if command.stdout.drained and command.stderr.drained and not command.endless:

@@ -7,13 +7,18 @@
     |   +-- LogFileError         a log file given to `cmaudit check` that cannot be read
     |   +-- KerberosSetupError   Kerberos unusable from this jump box before any host is contacted: no gssapi,
     |                            no or expired ticket, password refused by the KDC (carries reason, hint)
-    +-- HostError                one host could not be collected (carries host, category, fault code, hint);
-        |                        becomes that host's ERROR verdict, never aborts the fleet
-        +-- HostUnreachable      refused, reset, DNS, TLS handshake
+    +-- HostError                one host could not be collected (carries host, category, fault code and a
+        |                        hint an admin can act on); becomes that host's ERROR verdict, never aborts
+        |                        the fleet. `password_rejected`: the one kind of failure the lockout breaker
+        |                        counts
+        +-- HostUnreachable      refused, reset, DNS, no WinRM listener at that port
         +-- HostTimeout          connect/read timeout or the per-host deadline
         +-- HostAuthFailed       logon failed: credentials rejected, or Kerberos could not get or use a ticket
-                                 (never retried; only `password_rejected` ones feed the lockout breaker)
-        +-- HostProtocolError    malformed XML, unexpected WSMan fault, HTTP 5xx, oversize reply
+        |                        (never retried; only `password_rejected` ones feed the lockout breaker)
+        +-- HostAccessDenied     logged on, but not allowed: not an administrator, remote shells disabled,
+        |                        a registry key or log file the account may not read (never retried)
+        +-- HostTLSError         the TLS handshake failed: certificate, or a TLS 1.0-only listener
+        +-- HostProtocolError    malformed XML, unexpected WSMan fault, HTTP 5xx, oversize reply, quotas
         +-- HostInterrupted      the run was stopped before or while this host was scanned
         +-- HostAuthSkipped      not tried: the auth breaker tripped for this host's account
         +-- HostLocalError       the jump box failed (cannot save the evidence): not the host's fault
@@ -81,6 +86,12 @@ class HostError(CmauditError):
             self.password_rejected = password_rejected
         super().__init__(f"{host}: {message}")
 
+    def again(self, *, message: str | None = None, hint: str | None = None) -> HostError:
+        """The same error (class, code, retry and breaker flags) with another message or hint."""
+        return type(self)(self.host, self.message if message is None else message, fault_code=self.fault_code,
+                          retryable=self.retryable, hint=self.hint if hint is None else hint,
+                          password_rejected=self.password_rejected)
+
 
 class HostUnreachable(HostError):
     category = ErrorCategory.UNREACHABLE
@@ -96,6 +107,16 @@ class HostAuthFailed(HostError):
     category = ErrorCategory.AUTH
     retryable = False
     password_rejected = True  # unless the translation knows better (a Kerberos ticket refused, no password given)
+
+
+class HostAccessDenied(HostError):
+    category = ErrorCategory.ACCESS
+    retryable = False
+
+
+class HostTLSError(HostError):
+    category = ErrorCategory.TLS
+    retryable = False
 
 
 class HostProtocolError(HostError):

@@ -31,6 +31,9 @@ from dataclasses import dataclass
 
 SCHEMES = ("http", "https")
 AUTH_METHODS = ("ntlm", "negotiate", "kerberos", "credssp", "certificate", "basic")
+# How HTTPS may be spoken to a host: "modern" (TLS 1.2+, today's certificate rules) or "legacy" (TLS 1.0/1.1 and
+# SHA-1 / RSA-1024 certificates allowed, as Server 2003/2008 listeners need; chosen per host, never on its own).
+TLS_MODES = ("modern", "legacy")
 
 DEFAULT_PORTS = {"http": 5985, "https": 5986}
 # WinRM 2.0 listens on 5985/5986, WinRM 1.1 (Server 2003 R2, 2008) on 80/443.
@@ -53,6 +56,7 @@ class Host:
     cert_pem: str | None = None  # client certificate for auth="certificate"
     cert_key_pem: str | None = None
     source: str = ""  # "file:line"
+    tls: str = "modern"  # one of TLS_MODES
 
     @property
     def key(self) -> tuple[str, int]:

@@ -55,6 +55,8 @@ class ErrorCategory(StrEnum):
     TIMEOUT = "timeout"
     AUTH = "auth"
     AUTH_SKIPPED = "auth-skipped"
+    ACCESS = "access"  # logged on, but not allowed (not an administrator, remote shells off, ACL denied)
+    TLS = "tls"  # the TLS handshake failed (certificate, or a 2003/2008 listener that speaks only TLS 1.0)
     PROTOCOL = "protocol"
     INTERRUPTED = "interrupted"
     LOCAL = "local"  # the jump box's problem (cannot save evidence), not the host's
@@ -111,17 +113,20 @@ class HostFacts:
 
     build: str | None = None
     site_code: str | None = None
+    # Setup\Type as the registry holds it ("1"): its coding is not publicly confirmed for ConfigMgr 2007 (the
+    # SMS 2.0 KB Q273853 says 1 = primary, 2 = secondary, the reverse of WMI's SMS_Site.Type), so it stays raw
     site_type: str | None = None
     install_dir: str | None = None
     registry_root: str | None = None  # HKLM\SOFTWARE\Microsoft\SMS or ...\Wow6432Node\...
     log_path: str | None = None
     logs: tuple[LogFileFact, ...] = ()
+    codepage: int | None = None  # the WinRS shell's code page: 65001, or 437 where the host refused UTF-8
 
 
 @dataclass(frozen=True, slots=True)
 class HostFailure:
-    """Why a host has no judgement (the ERROR verdict): a category reports count, a one-line message, and
-    a hint an admin can act on (may be empty)."""
+    """Why a host has no judgement (the ERROR verdict): a category reports count, a one-line message, and a
+    hint: one sentence an admin can act on (a setting, a group membership, a port, an inventory option)."""
 
     category: ErrorCategory
     message: str
@@ -264,6 +269,7 @@ def host_to_dict(h: HostResult) -> dict[str, Any]:
             "install_dir": f.install_dir,
             "registry_root": f.registry_root,
             "log_path": f.log_path,
+            "codepage": f.codepage,
             "logs": [
                 {"path": lf.path, "size": lf.size, "sha256": lf.sha256, "truncated": lf.truncated,
                  "saved_as": lf.saved_as}
@@ -323,6 +329,14 @@ def _text(value: Any, key: str) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise ResultsFormatError(f"{key}: expected text, found {type(value).__name__}")
+
+
+def _opt_int(value: Any, key: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ResultsFormatError(f"{key}: expected a whole number, found {type(value).__name__}")
+    return value
 
 
 def _opt_text(value: Any, key: str) -> str | None:
@@ -434,6 +448,7 @@ def host_from_dict(d: dict[str, Any]) -> HostResult:
             install_dir=_opt_text(f.get("install_dir"), "facts.install_dir"),
             registry_root=_opt_text(f.get("registry_root"), "facts.registry_root"),
             log_path=_opt_text(f.get("log_path"), "facts.log_path"),
+            codepage=_opt_int(f.get("codepage"), "facts.codepage"),
             logs=tuple(
                 LogFileFact(path=_text(lf["path"], "facts.logs.path"), size=_whole(lf["size"], "facts.logs.size"),
                             sha256=_text(lf["sha256"], "facts.logs.sha256"),

@@ -40,6 +40,11 @@ ERROR_REMEDIATION: dict[str, str] = {
 }
 
 
+def category_hint(category: str) -> str:
+    """What to do about an error of `category` when nothing more specific is known (every ERROR has a hint)."""
+    return ERROR_REMEDIATION.get(category, ERROR_REMEDIATION["other"])
+
+
 def error_hint(host: HostResult) -> str:
     """The hint the collector attached to the host's error, when it has one."""
     return host.error.hint.strip() if host.error is not None else ""
@@ -51,8 +56,7 @@ def remediation_for(host: HostResult, meta: RunMeta) -> str:
         hint = error_hint(host)
         if hint:
             return hint
-        category = host.error.category.value if host.error is not None else "other"
-        return ERROR_REMEDIATION.get(category, ERROR_REMEDIATION["other"])
+        return category_hint(host.error.category.value if host.error is not None else "other")
     text = meta.verdict_remediation.get(host.verdict.value, "")
     if not text and host.verdict is Verdict.AFFECTED:
         return meta.remediation  # results written before per-verdict texts: the advisory's one fix

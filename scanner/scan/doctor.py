@@ -46,6 +46,7 @@ class DoctorSettings:
     auth: str = "ntlm"
     port: int | None = None
     scheme: str = "http"
+    tls: str = "modern"  # default TLS for hosts whose inventory does not say (legacy: 2003/2008 listeners)
     ca_file: str | None = None
     insecure: bool = False
     spn_service: str = DEFAULT_SPN_SERVICE
@@ -100,11 +101,11 @@ def _hosts(settings: DoctorSettings) -> list[Host]:
     if settings.inventory is None:
         port = settings.port or DEFAULT_PORTS[settings.scheme]
         return [Host(name=name, address=name, port=port, scheme=settings.scheme, auth=settings.auth,
-                     source="--host") for name in settings.only]
+                     source="--host", tls=settings.tls) for name in settings.only]
     from inventory import load_inventory
 
     inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
-                               default_auth=settings.auth)
+                               default_auth=settings.auth, default_tls=settings.tls)
     hosts = list(inventory.hosts)
     if settings.only:
         wanted = {name.lower() for name in settings.only}

@@ -133,7 +133,7 @@ def run_scan(
     # Read before anything else, so a bad file stops the run before any host is contacted.
     waivers = as_of(load_waivers(settings.waivers), _day(started)) if settings.waivers is not None else ()
     inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
-                               default_auth=settings.auth)
+                               default_auth=settings.auth, default_tls=settings.tls)
     advisory = load_advisory()
     chosen = selection(settings.host_patterns, settings.tags, settings.sites)
     hosts = select_hosts(inventory.hosts, chosen)
@@ -167,7 +167,9 @@ def run_scan(
         try:
             validate_transport(host, insecure=settings.insecure)
         except UsageError as exc:
-            refused[host.key] = HostError(host.name, str(exc))
+            refused[host.key] = HostError(host.name, str(exc),
+                                          hint="Use https for this host (inventory `transport`), or another auth "
+                                               "method; --insecure allows it but sends the password readable.")
             continue
         problem = kerberos_problem(host)
         if problem is not None:

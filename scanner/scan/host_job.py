@@ -138,15 +138,17 @@ class ScanJob:
         options = self._options()
         # Only Kerberos with a ticket could have been tried: a 401 is the server refusing the ticket, no password.
         ticket_only = self.host.auth == "kerberos" or (self.host.auth == "negotiate" and not options.password)
+        # the account actually used: hints about local accounts (UAC) and Basic need it
+        target = replace(self.host, username=self.host.username or options.username)
         try:
             return self._exchange(options)
         except HostError as exc:
-            raise translate(exc, self.host.name, secrets=secrets, ticket_only=ticket_only) from None
+            raise translate(exc, self.host.name, secrets=secrets, ticket_only=ticket_only, target=target) from None
         except Exception as exc:  # noqa: BLE001 - pypsrp/requests/pyspnego: translated in the one place that knows how
             if self._aborted.is_set():
                 raise Aborted(self.host.name, "aborted") from None
             log.debug("%s: WinRM exchange failed: %s", self.host.name, _chain(exc))
-            raise translate(exc, self.host.name, secrets=secrets, ticket_only=ticket_only) from None
+            raise translate(exc, self.host.name, secrets=secrets, ticket_only=ticket_only, target=target) from None
 
     def _options(self) -> SessionOptions:
         options = self.context.session

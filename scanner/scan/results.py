@@ -13,6 +13,7 @@ from scanner import __version__
 from scanner.advisory.loader import Advisory
 from scanner.model.errors import UsageError
 from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict, Waiver
+from scanner.model.remediation import category_hint
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.runner import HostRun
 from scanner.weekly.waivers import apply_waivers
@@ -38,7 +39,8 @@ def host_result(run: HostRun[Host, HostOutcome]) -> HostResult:
             verdict=Verdict.ERROR,
             reasons=(error.message if error is not None else "no result",),
             site_code=host.site_code,
-            error=HostFailure(error.category, error.message, error.hint) if error is not None else None,
+            error=HostFailure(error.category, error.message, error.hint or category_hint(error.category.value))
+            if error is not None else None,
             **common,
         )
     outcome = run.value

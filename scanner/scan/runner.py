@@ -6,12 +6,14 @@ passes, the job is aborted from the loop thread (its sockets are shut down, so t
 and the pool slot is held until the worker has really finished (or a short grace), so abandoned
 threads cannot pile up behind new hosts.
 
-Retries: only errors marked `retryable` (refused, reset, 5xx, timeouts), at most `retries` times,
-with exponential backoff and jitter, and never past the host's deadline. Authentication failures
-are never retried; after `max_auth_failures` rejected passwords in a row for one credential, the hosts
-not yet started with that credential end as ERROR/auth-skipped, so a wrong password cannot lock the
-service account out across the fleet. Only a rejected password counts (`HostError.password_rejected`):
-a missing SPN, a refused Kerberos ticket or an account without admin rights cost the account nothing.
+Retries: only errors marked `retryable` (refused, reset, 5xx, timeouts, WinRM quota faults), at most
+`retries` times, with exponential backoff and jitter, and never past the host's deadline. Authentication
+failures are never retried; after `max_auth_failures` rejected passwords in a row for one credential, the
+hosts not yet started with that credential end as ERROR/auth-skipped, so a wrong password cannot lock the
+service account out across the fleet. Only a rejected password counts (`HostError.password_rejected`): a
+missing SPN, a refused Kerberos ticket, Basic refused for a domain account or an account without admin rights
+cost the account nothing; a host that let the account log on but denied it access (ERROR/access) proves the
+password right and resets the streak, like a success.
 
 Stopping (Ctrl-C, SIGTERM, `request_stop()`): no host starts any more, running hosts get `grace`
 seconds, then they are aborted; every host still gets a result (ERROR/interrupted when unfinished).
@@ -33,6 +35,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from asyncio_pool import AioPool
 
 from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, HostInterrupted, HostTimeout
+from scanner.model.records import ErrorCategory
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ class RunnerOptions:
     backoff_base: float = 0.5
     backoff_cap: float = 10.0
     grace: float = 3.0  # after a stop request, how long running hosts may finish
-    abort_grace: float = 2.0  # after an abort, how long to wait for the worker thread to return
+    abort_grace: float = 6.0  # after an abort, how long to wait for the worker (it deletes its shell, 5 s at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,7 @@ class Runner(Generic[H, T]):
         self.clock = clock
         self.jitter = jitter
         self.retried: list[tuple[str, int, str]] = []  # (host, attempt that failed, category): for tests/logs
+        self.breaker_counted: list[str] = []  # hosts whose rejected credentials the lockout breaker counted
         self._auth_streak: dict[object, int] = {}
         self._tripped: set[object] = set()
         self._stop: asyncio.Event | None = None
@@ -193,11 +197,13 @@ class Runner(Generic[H, T]):
             self.on_done(run)
 
     def _account(self, run: HostRun[H, T]) -> None:
-        """Feed the auth breaker: consecutive rejected passwords per credential; a success resets the streak."""
+        """Feed the auth breaker: consecutive rejected passwords per credential; a logon that worked (a success,
+        or access denied after logging on) resets the streak."""
         key = self.credential_key(run.host)
-        if run.error is None:
+        if run.error is None or run.error.category is ErrorCategory.ACCESS:
             self._auth_streak[key] = 0
         elif run.error.password_rejected:
+            self.breaker_counted.append(run.host.name)
             streak = self._auth_streak.get(key, 0) + 1
             self._auth_streak[key] = streak
             if 0 < self.options.max_auth_failures <= streak:

@@ -19,6 +19,7 @@ class ScanSettings:
     auth: str = "ntlm"
     port: int | None = None
     scheme: str = "http"
+    tls: str = "modern"  # default TLS for hosts whose inventory entry does not say (legacy: 2003/2008 listeners)
     ca_file: str | None = None
     insecure: bool = False
     concurrency: int = 32

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.model.errors import UsageError
-from scanner.model.host import AUTH_METHODS
+from scanner.model.host import AUTH_METHODS, TLS_MODES
 from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, is_env_name
 from scanner.model.toml_text import TomlTextError, parse_toml, read_bounded
 from scanner.weekly.history import check_audit_name
@@ -146,6 +146,7 @@ KEYS: dict[str, _Key] = {
     "password_env": _Key(_env_name, ("password_env",)),
     "port": _Key(_bounded("port"), ("port",)),
     "scheme": _Key(_choice(("http", "https")), ("scheme",)),
+    "tls": _Key(_choice(TLS_MODES), ("tls",)),
     "ca_file": _Key(_path, ("ca_file",)),
     "concurrency": _Key(_bounded("concurrency"), ("concurrency",)),
     "timeout": _Key(_bounded("timeout"), ("timeout",)),

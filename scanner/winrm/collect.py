@@ -1,13 +1,22 @@
 """Collect one site server's facts and Wsyncmgr logs through a single WinRS cmd shell, read-only.
 
 Round trips per host: Create shell, Command (all registry reads, batched), Receive, Command (both log
-files), Receive x N (one per ~110 KB of log: replies are capped by MaxEnvelopeSize), Delete shell;
-a host without the SMS Setup key needs no second command. Measured against the simulator: 6 WS-Man
-requests for a host without logs, 8 for a 330 KB wsyncmgr.log (plus 3 HTTP round trips of NTLM
+files), Receive x N (replies are capped by MaxEnvelopeSize, and older servers send less per reply), Delete
+shell; a host without the SMS Setup key needs no second command. Measured against the simulator: 6 WS-Man
+requests for a modern host without logs, 8 for a 330 KB wsyncmgr.log (plus 3 HTTP round trips of NTLM
 handshake on HTTP). Only `echo`, `reg query` and `type` ever run; nothing is written to the target.
-Sections of one command's output are told apart by marker lines carrying a per-run nonce, so a log
-line cannot fake a section boundary. Registry values are quoted into the second command only when
-they cannot change its meaning (no quotes, `&`, `|`, `<`, `>`, `^`, `%`, `!`).
+Sections of one command's output are told apart by marker lines carrying a per-run nonce (see
+scanner.winrm.markers), so a log line cannot fake a section boundary. Registry values are quoted into the
+second command only when they cannot change its meaning (no quotes, `&`, `|`, `<`, `>`, `^`, `%`, `!`).
+
+Code page: the shell asks for UTF-8 (WINRS_CODEPAGE=65001), so `type` converts UTF-16 logs losslessly.
+Servers before 2008 R2 may refuse it (fault 2150859072) or run nothing under it (the registry command's
+closing marker never arrives): then the shell is deleted and a new one opened with the OEM code page 437,
+output decoded accordingly, and the code page used recorded in the facts.
+
+The shell is always deleted, also after the host's deadline passed or the run aborted it: on a short
+deadline of its own (DELETE_TIMEOUT), over a fresh connection when the old one was shut down, so an aborted
+host does not pin one of the 5 shells WinRM before Server 2012 allows per user until its IdleTimeout.
 
 Byte cap (`max_log_bytes`, per file): the *tail* is kept (the newest entries are the ones that matter,
 and scanner.model.snapshot.LogBlob documents truncated data as the tail). Streaming keeps at most the cap in
@@ -19,39 +28,56 @@ reading, signal Terminate to the command and record the file as truncated (the d
 from __future__ import annotations
 
 import logging
+import ntpath
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.shell import CommandState, SignalCode, WinRS
 from pypsrp.wsman import NAMESPACES
 
-from scanner.model.errors import HostProtocolError
+from scanner.model.errors import HostAccessDenied, HostProtocolError
 from scanner.model.records import HostFacts
 from scanner.model.snapshot import LogBlob, Snapshot
-from scanner.winrm.faults import FAULT_OPERATION_TIMEOUT
-from scanner.winrm.regparse import RegKey, find_key, parse_reg_query
+from scanner.winrm.faults import FAULT_CODE_PAGE, FAULT_OPERATION_TIMEOUT
+from scanner.winrm.markers import MarkerSplitter, Section, TailBuffer, checked, checked_names, marker, section
+from scanner.winrm.pypsrp_compat import shell_selectors
+from scanner.winrm.registry import (
+    NATIVE_ROOT,
+    WOW64_ROOT,
+    RegistryFacts,
+    RegistryRead,
+    environment,
+    expanded,
+    pick_registry,
+    read_registry,
+    registry_command,
+    section_names,
+)
 from scanner.winrm.session import HostSession
 
+__all__ = ["CODEPAGE_OEM", "CODEPAGE_UTF8", "NATIVE_ROOT", "WOW64_ROOT", "Collected", "CollectOptions",
+           "MarkerSplitter", "TailBuffer", "collect", "log_command", "marker", "registry_command", "rolled_name",
+           "safe_path"]
+
+log = logging.getLogger(__name__)
+
 CODEPAGE_UTF8 = 65001  # WINRS_CODEPAGE: `type` converts UTF-16 logs to UTF-8, losslessly
+CODEPAGE_OEM = 437  # the fallback where a host refuses UTF-8 (2003/2008): cmd's OEM code page
+CODECS = {CODEPAGE_UTF8: "utf-8", CODEPAGE_OEM: "cp437"}
 DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024  # wsyncmgr.log rolls at 2.5 MB by default: ample headroom
 STOP_FACTOR = 4
 MIN_READ_BUDGET = 64 * 1024 * 1024
 MAX_REGISTRY_BYTES = 1024 * 1024
 MAX_STDERR_BYTES = 64 * 1024
 MAX_TRAILER_BYTES = 64 * 1024  # output after the closing marker is not ours: stop reading early
+DELETE_TIMEOUT = 5.0  # seconds the shell's Delete gets of its own, whatever is left of the host's budget
 
-NATIVE_ROOT = r"HKLM\SOFTWARE\Microsoft\SMS"
-WOW64_ROOT = r"HKLM\SOFTWARE\Wow6432Node\Microsoft\SMS"
-_SUBKEYS = {"setup": "Setup", "ident": "Identification", "tracing": r"Tracing\SMS_WSUS_SYNC_MANAGER"}
 # Characters that would let a registry value (server-controlled) change the meaning of a cmd line.
 _UNSAFE_PATH_CHARS = frozenset('"&|<>^%!\r\n\x00')
 MAX_PATH_CHARS = 1024
-SITE_TYPES = {1: "primary", 2: "secondary"}
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,114 +85,19 @@ class CollectOptions:
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
 
 
-@dataclass(slots=True)
-class TailBuffer:
-    """Keeps the last `cap` bytes fed to it and counts everything it saw."""
+def log_command(nonce: str, rolled: str, current: str) -> str:
+    """One cmd line printing the rolled log, then the current one (type is read-only).
 
-    cap: int
-    data: bytearray = field(default_factory=bytearray)
-    seen: int = 0
-
-    def feed(self, chunk: bytes) -> None:
-        self.seen += len(chunk)
-        self.data += chunk
-        if len(self.data) > self.cap:
-            del self.data[: len(self.data) - self.cap]
-
-    @property
-    def truncated(self) -> bool:
-        return self.seen > self.cap
-
-
-class MarkerSplitter:
-    """Routes a byte stream into named sections delimited by `echo <marker>` lines.
-
-    A marker may arrive split across two Receive replies, so up to one marker's length is held back.
+    Two probes first, `type` of a file that cannot exist in C:\\ and of one in a folder that cannot exist:
+    their error texts are this host's "not found" words, so a log that could not be read for another
+    reason (access denied, in any language) is told apart from one that is simply not there.
     """
-
-    def __init__(self, nonce: str, names: tuple[str, ...], cap: int) -> None:
-        self.prefix = f"==cmaudit:{nonce}:".encode()
-        self.names = names
-        self.sections: dict[str, TailBuffer] = {}
-        self._current: TailBuffer | None = None
-        self._pending = bytearray()
-        self._hold = len(self.prefix) + max(len(n) for n in names) + 8  # marker, "==", " \r\n"
-        self._cap = cap
-        self.total = 0  # every byte fed, inside sections or not
-
-    @property
-    def current_seen(self) -> int:
-        return 0 if self._current is None else self._current.seen
-
-    @property
-    def current_name(self) -> str | None:
-        for name, buf in self.sections.items():
-            if buf is self._current:
-                return name
-        return None
-
-    def feed(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        self._pending += chunk
-        self._drain(final=False)
-
-    def close(self) -> None:
-        self._drain(final=True)
-
-    def _emit(self, data: bytes | bytearray) -> None:
-        if self._current is not None and data:
-            self._current.feed(bytes(data))
-
-    def _drain(self, *, final: bool) -> None:
-        while True:
-            at = self._pending.find(self.prefix)
-            if at < 0:
-                keep = 0 if final else min(len(self._pending), len(self.prefix) - 1)
-                self._emit(self._pending[: len(self._pending) - keep])
-                del self._pending[: len(self._pending) - keep]
-                return
-            self._emit(self._pending[:at])
-            del self._pending[:at]
-            end = self._pending.find(b"==", len(self.prefix))
-            newline = self._pending.find(b"\n", len(self.prefix))
-            if end < 0 or newline < 0:
-                if final or len(self._pending) > self._hold:
-                    # not one of our markers after all: it is data
-                    self._emit(self._pending[:1])
-                    del self._pending[:1]
-                    continue
-                return
-            name = self._pending[len(self.prefix):end].decode("ascii", "replace")
-            if name not in self.names or newline > end + 5:
-                self._emit(self._pending[:1])
-                del self._pending[:1]
-                continue
-            del self._pending[: newline + 1]
-            self._current = self.sections.setdefault(name, TailBuffer(self._cap))
-
-
-def marker(nonce: str, name: str) -> str:
-    return f"==cmaudit:{nonce}:{name}=="
-
-
-def registry_command(nonce: str) -> str:
-    """One cmd line reading every key we need from both registry views (reg query is read-only)."""
-    parts: list[str] = []
-    for root_tag, root in (("n", NATIVE_ROOT), ("w", WOW64_ROOT)):
-        for tag, sub in _SUBKEYS.items():
-            parts.append(f"echo {marker(nonce, root_tag + tag)}")
-            parts.append(f'reg query "{root}\\{sub}"')
+    parts = checked(nonce, "fprobe", f'type "C:\\cmaudit-{nonce}.absent"')
+    parts += checked(nonce, "pprobe", f'type "C:\\cmaudit-{nonce}\\absent.log"')
+    parts += checked(nonce, "lo_", f'type "{rolled}"')
+    parts += checked(nonce, "log", f'type "{current}"')
     parts.append(f"echo {marker(nonce, 'end')}")
     return " & ".join(parts)
-
-
-def log_command(nonce: str, rolled: str, current: str) -> str:
-    """One cmd line printing the rolled log, then the current one (type is read-only)."""
-    return " & ".join([
-        f"echo {marker(nonce, 'lo_')}", f'type "{rolled}"',
-        f"echo {marker(nonce, 'log')}", f'type "{current}"',
-        f"echo {marker(nonce, 'end')}",
-    ])
 
 
 def safe_path(path: str) -> bool:
@@ -183,46 +114,18 @@ class Collected:
     stderr: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
-class RegistryFacts:
-    root: str | None
-    setup: RegKey | None
-    ident: RegKey | None
-    tracing: RegKey | None
-
-
-def pick_registry(sections: dict[str, TailBuffer]) -> RegistryFacts:
-    """Choose the registry view ConfigMgr lives in: the one whose Setup key has a build (Wow64 first)."""
-    found: list[RegistryFacts] = []
-    for tag, root in (("w", WOW64_ROOT), ("n", NATIVE_ROOT)):
-        keys = {
-            name: find_key(parse_reg_query(_section_text(sections, tag + name)), f"{root}\\{sub}")
-            for name, sub in _SUBKEYS.items()
-        }
-        if keys["setup"] is not None:
-            found.append(RegistryFacts(root, keys["setup"], keys["ident"], keys["tracing"]))
-    for facts in found:
-        assert facts.setup is not None
-        if facts.setup.text("Full Version") or facts.setup.text("Version"):
-            return facts
-    return found[0] if found else RegistryFacts(None, None, None, None)
-
-
-def _section_text(sections: dict[str, TailBuffer], name: str) -> str:
-    buf = sections.get(name)
-    return "" if buf is None else bytes(buf.data).decode("utf-8", "replace")
-
-
-def log_paths(reg: RegistryFacts) -> tuple[str | None, str | None]:
+def log_paths(reg: RegistryFacts, env: dict[str, str]) -> tuple[str | None, str | None]:
     """(current log path, why it is unusable): TraceFilename, else <Installation Directory>\\Logs."""
-    trace = reg.tracing.text("TraceFilename") if reg.tracing else None
-    install = reg.setup.text("Installation Directory") if reg.setup else None
-    if trace:
+    trace = expanded(reg.tracing.get("TraceFilename"), env) if reg.tracing else None
+    install = expanded(reg.setup.get("Installation Directory"), env) if reg.setup else None
+    if trace and trace.strip():
         path = trace.strip()
-    elif install:
+    elif install and install.strip():
         path = install.strip().rstrip("\\") + r"\Logs\wsyncmgr.log"
     else:
         return None, "no TraceFilename and no Installation Directory in the registry"
+    if "%" in path:
+        return None, f"log path from the registry names a variable cmaudit could not expand: {path[:200]}"
     if not safe_path(path):
         return None, "log path from the registry contains characters cmaudit will not pass to cmd"
     return path, None
@@ -260,7 +163,7 @@ class CommandRunner:
             try:
                 state, rc, buffers = self.shell.receive("stdout stderr", command_id)
             except WSManFaultError as exc:
-                if exc.code == FAULT_OPERATION_TIMEOUT:
+                if _code(exc) == FAULT_OPERATION_TIMEOUT:
                     log.debug("%s: %s: no output within the operation timeout, polling again", self.host, what)
                     continue  # no output within OperationTimeout: poll again (the deadline bounds this)
                 raise
@@ -281,64 +184,155 @@ class CommandRunner:
                 return rc, bytes(stderr), True
 
 
+def _code(exc: WSManFaultError) -> int | None:
+    try:
+        return int(exc.code) if exc.code is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class CmdShell:
+    """The host's one WinRS shell: opened UTF-8 first, re-opened in 437 when needed, always deleted."""
+
+    def __init__(self, session: HostSession) -> None:
+        self.session = session
+        self.shell: WinRS | None = None
+        self.codepage = CODEPAGE_UTF8
+
+    def open(self, codepage: int) -> WinRS:
+        self.codepage = codepage
+        shell = WinRS(self.session.wsman, codepage=codepage)
+        self.shell = shell
+        shell.open()
+        log.debug("%s: cmd shell opened with code page %d", self.session.host.name, codepage)
+        return shell
+
+    def open_preferring_utf8(self) -> WinRS:
+        try:
+            return self.open(CODEPAGE_UTF8)
+        except WSManFaultError as exc:
+            if _code(exc) != FAULT_CODE_PAGE:
+                raise
+            log.debug("%s: code page %d refused (fault 0x%08X): code page %d", self.session.host.name,
+                      CODEPAGE_UTF8, FAULT_CODE_PAGE, CODEPAGE_OEM)
+        return self.open(CODEPAGE_OEM)  # ERROR_WINRS_CODE_PAGE_NOT_SUPPORTED: "change ... to 437"
+
+    def delete(self) -> None:
+        """Delete the shell if one is open: on its own short deadline, over a fresh session if need be."""
+        shell, self.shell = self.shell, None
+        if shell is None or not shell.opened:
+            return
+        session = self.session
+        if not (session.aborted or session.expired):
+            session.allow_cleanup(DELETE_TIMEOUT)
+            try:
+                shell.close()
+                return
+            except Exception as exc:  # noqa: BLE001 - the connection may be gone: try once more on a fresh one
+                log.debug("%s: deleting the shell failed (%s): again on a fresh connection", session.host.name,
+                          type(exc).__name__)
+        log.debug("%s: deleting the shell on a fresh connection (%.0f s)", session.host.name, DELETE_TIMEOUT)
+        _delete_on_fresh_session(session, shell)
+
+
+def _delete_on_fresh_session(session: HostSession, shell: WinRS) -> None:
+    """Best effort: a Delete over a new connection, with DELETE_TIMEOUT of its own (what was collected must
+    not be lost to a failed Delete, and an aborted run must not wait on it for longer)."""
+    selectors = shell_selectors(shell)
+    if selectors is None:
+        return
+    try:
+        fresh = HostSession(session.host, session.options, deadline=time.monotonic() + DELETE_TIMEOUT)
+    except Exception:  # noqa: BLE001 - as below
+        return
+    try:
+        fresh.wsman.delete(shell.resource_uri, selector_set=selectors)
+        shell.opened = False
+    except Exception:  # noqa: BLE001 - best effort; the shell then lives until the host's IdleTimeout
+        pass
+    finally:
+        session.requests += fresh.requests
+        try:
+            fresh.close()
+        except Exception:  # noqa: BLE001 - closing a pool must not mask the result
+            pass
+
+
 def collect(session: HostSession, options: CollectOptions, *, nonce: str | None = None) -> Collected:
     """Read the ConfigMgr facts and logs of `session.host`; raises HostError subclasses (or pypsrp's)."""
     nonce = nonce or secrets.token_hex(6)
-    shell = WinRS(session.wsman, codepage=CODEPAGE_UTF8)
-    shell.open()
-    log.debug("%s: cmd shell opened with code page %d", session.host.name, CODEPAGE_UTF8)
+    shell = CmdShell(session)
     try:
-        return _collect_in_shell(session, shell, options, nonce)
+        winrs = shell.open_preferring_utf8()
+        read = _read_registry(session, winrs, nonce, shell.codepage)
+        if read is None and shell.codepage == CODEPAGE_UTF8:
+            # cmd under 65001 printed nothing at all (2008 runs nothing there): the same in code page 437
+            log.debug("%s: no closing marker under code page %d: again in code page %d", session.host.name,
+                      CODEPAGE_UTF8, CODEPAGE_OEM)
+            shell.delete()
+            winrs = shell.open(CODEPAGE_OEM)
+            read = _read_registry(session, winrs, nonce, shell.codepage)
+        if read is None:
+            # cmd always echoes the closing marker: without it the answer was cut off (over the budget) or is not
+            # cmd's, and "no SMS Setup key" would wrongly clear the host as NOT_APPLICABLE
+            raise HostProtocolError(session.host.name, f"registry output ended early or exceeded "
+                                    f"{MAX_REGISTRY_BYTES} bytes before its closing marker")
+        return _collect_in_shell(session, winrs, read, options, nonce, shell.codepage)
     finally:
-        if not session.aborted:
-            try:
-                shell.close()
-            except Exception:  # noqa: BLE001 - best effort: what was collected must not be lost to a failed Delete
-                pass
+        shell.delete()
 
 
-def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOptions, nonce: str) -> Collected:
+def _read_registry(session: HostSession, shell: WinRS, nonce: str, codepage: int) -> RegistryRead | None:
+    """The batch's answer, judged; None when its closing marker never came."""
+    runner = CommandRunner(shell, session.host.name)
+    split = MarkerSplitter(nonce, section_names(), MAX_REGISTRY_BYTES)
+
+    def sink(chunk: bytes) -> bool:
+        split.feed(chunk)
+        return split.total <= MAX_REGISTRY_BYTES and not _past_end(split)
+
+    runner.run(registry_command(nonce), sink, what="registry read (reg query)")
+    split.close()
+    if "end" not in split.sections:
+        return None
+    return read_registry(split.sections, CODECS[codepage])
+
+
+def _denied_key(host: str, path: str, text: str) -> HostAccessDenied:
+    return HostAccessDenied(
+        host, f"the registry key {path} could not be read: {text}",
+        hint=f"Give the account read access to {path} (local Administrators have it by default): check the key's "
+             "permissions in regedit on the host.")
+
+
+def _collect_in_shell(session: HostSession, shell: WinRS, read: RegistryRead, options: CollectOptions, nonce: str,
+                      codepage: int) -> Collected:
     host = session.host.name
-    runner = CommandRunner(shell, host)
-    reg_split = MarkerSplitter(nonce, tuple(t + n for t in "nw" for n in _SUBKEYS) + ("end",),
-                               MAX_REGISTRY_BYTES)
-
-    def reg_sink(chunk: bytes) -> bool:
-        reg_split.feed(chunk)
-        return reg_split.total <= MAX_REGISTRY_BYTES and not _past_end(reg_split)
-
-    _, stderr, _ = runner.run(registry_command(nonce), reg_sink, what="registry read (reg query)")
-    reg_split.close()
-    if "end" not in reg_split.sections:
-        # cmd always echoes the closing marker: without it the answer was cut off (over the budget) or is not
-        # cmd's, and "no SMS Setup key" would wrongly clear the host as NOT_APPLICABLE
-        raise HostProtocolError(host, f"registry output ended early or exceeded {MAX_REGISTRY_BYTES} bytes "
-                                "before its closing marker")
-    reg = pick_registry(reg_split.sections)
+    denied = read.denied
+    if denied:
+        raise _denied_key(host, denied[0].path, denied[0].denied or "")
+    reg = pick_registry(read)
     log.debug("%s: registry view %s; Setup key %s", host, reg.root or "none",
               "found" if reg.setup is not None else "not found")
     if reg.setup is None:
-        facts = HostFacts()
-        return Collected(facts, Snapshot(build=None, setup_key_found=False), stderr)
+        return Collected(HostFacts(codepage=codepage), Snapshot(build=None, setup_key_found=False))
+    env = environment(read, reg.root)
     build = reg.setup.text("Full Version") or None
     site_type_value = reg.setup.get("Type")
-    site_type = None
-    if site_type_value is not None:
-        data = site_type_value.data
-        site_type = SITE_TYPES.get(data, str(data)) if isinstance(data, int) else site_type_value.text
     facts = HostFacts(
         build=build,
         site_code=(reg.ident.text("Site Code") if reg.ident else None) or None,
-        site_type=site_type,
-        install_dir=reg.setup.text("Installation Directory"),
+        site_type=site_type_value.text if site_type_value is not None else None,  # raw: coding not confirmed
+        install_dir=expanded(reg.setup.get("Installation Directory"), env),
         registry_root=reg.root,
+        codepage=codepage,
     )
-    path, problem = log_paths(reg)
+    path, problem = log_paths(reg, env)
     if path is None:
-        return Collected(facts, Snapshot(build=build, setup_key_found=True, log_error=problem), stderr)
+        return Collected(facts, Snapshot(build=build, setup_key_found=True, log_error=problem))
     facts = replace(facts, log_path=path)
     rolled = rolled_name(path)
-    split = MarkerSplitter(nonce, ("lo_", "log", "end"), options.max_log_bytes)
+    split = MarkerSplitter(nonce, (*checked_names("fprobe", "pprobe", "lo_", "log"), "end"), options.max_log_bytes)
     stop_after = max(STOP_FACTOR * options.max_log_bytes, MIN_READ_BUDGET)
 
     def log_sink(chunk: bytes) -> bool:
@@ -347,12 +341,23 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
         return (split.current_seen <= stop_after and split.total <= 2 * stop_after + MAX_REGISTRY_BYTES
                 and not _past_end(split))
 
-    _, log_stderr, stopped = runner.run(log_command(nonce, rolled, path), log_sink, what="log read (type)")
+    _, stderr, stopped = CommandRunner(shell, host).run(log_command(nonce, rolled, path), log_sink,
+                                                        what="log read (type)")
     split.close()
+    codec = CODECS[codepage]
+    not_found = [section(split.sections, name, codec) for name in ("fprobe", "pprobe")]
     cut = split.current_name if stopped else None
     blobs: list[LogBlob] = []
     for name, file_path in (("lo_", rolled), ("log", path)):
         buf = split.sections.get(name)
+        answer = section(split.sections, name, codec)
+        if answer.failed:
+            if not _missing(answer, not_found):
+                raise HostAccessDenied(
+                    host, f"{file_path} could not be read: {' '.join(answer.text.split())[:200]}",
+                    hint=f"Give the account read access to {ntpath.dirname(file_path)} (the ConfigMgr Logs folder; "
+                         "local Administrators can read it by default).")
+            continue
         if buf is not None and buf.seen:
             blobs.append(LogBlob(name=file_path, data=bytes(buf.data), truncated=buf.truncated or cut == name,
                                  size=buf.seen))
@@ -363,8 +368,16 @@ def _collect_in_shell(session: HostSession, shell: WinRS, options: CollectOption
         log_error = f"output exceeded {stop_after} bytes before {path} was reached; collection stopped"
     elif not any(b.name == path for b in blobs):
         log_error = f"{path} was not found or is empty"
-    return Collected(facts, Snapshot(build=build, setup_key_found=True, logs=tuple(blobs),
-                                     log_error=log_error), stderr + log_stderr)
+    return Collected(facts, Snapshot(build=build, setup_key_found=True, logs=tuple(blobs), log_error=log_error),
+                     stderr)
+
+
+def _missing(answer: Section, not_found: list[Section]) -> bool:
+    """`type` failed with this host's words for a missing file or folder (English when the probes say nothing)."""
+    known = [probe.message for probe in not_found if probe.failed and probe.message]
+    if known:
+        return answer.message in known
+    return "cannot find" in answer.message
 
 
 def _past_end(split: MarkerSplitter) -> bool:

@@ -35,18 +35,22 @@ from scanner.model.diagnosis import Check
 from scanner.model.errors import HostError, HostTimeout
 from scanner.model.host import is_ip_address
 from scanner.winrm.collect import (
+    CODECS,
+    CODEPAGE_OEM,
     CODEPAGE_UTF8,
     MAX_REGISTRY_BYTES,
+    CmdShell,
     CommandRunner,
     MarkerSplitter,
     log_paths,
-    pick_registry,
     registry_command,
 )
 from scanner.winrm.faults import translate
 from scanner.winrm.kerberos import spn_for
 from scanner.winrm.pypsrp_compat import negotiated_protocol
+from scanner.winrm.registry import environment, pick_registry, read_registry, section_names
 from scanner.winrm.session import HostSession, SessionOptions
+from scanner.winrm.tls import legacy_context, use_legacy_tls
 from scanner.winrm.transport_policy import kerberos_problem
 
 if TYPE_CHECKING:
@@ -54,7 +58,6 @@ if TYPE_CHECKING:
 
 WINRM_PORTS = (5985, 5986, 80, 443)
 STEPS = ("dns", "tcp", "tls", "http listener", "auth methods", "logon", "shell", "registry", "log file")
-_WINRS_SUBKEYS = ("setup", "ident", "tracing")
 # Which WWW-Authenticate schemes let each auth method log on.
 _USABLE_SCHEMES = {"ntlm": ("negotiate", "ntlm"), "negotiate": ("negotiate", "kerberos", "ntlm"),
                    "kerberos": ("negotiate", "kerberos"), "basic": ("basic",), "credssp": ("credssp",),
@@ -225,8 +228,11 @@ class HostDoctor:
 
     def _tls(self) -> bool:
         self.step = "tls"
-        context = ssl.create_default_context(cafile=self.options.ca_file) if self.options.ca_file \
-            else ssl.create_default_context()
+        if self.host.tls == "legacy":  # the inventory (or --tls legacy) allows TLS 1.0 here, as the scan does
+            context = legacy_context(self.options.ca_file or True)
+        else:
+            context = ssl.create_default_context(cafile=self.options.ca_file) if self.options.ca_file \
+                else ssl.create_default_context()
         try:
             version, cert = self._handshake(context)
         except ssl.SSLCertVerificationError as exc:
@@ -262,8 +268,7 @@ class HostDoctor:
             return str(tls.version()), _describe_certificate(der)
 
     def _peek_certificate(self) -> str:
-        context = ssl.create_default_context()
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        context = legacy_context(False)  # only to show the certificate: whatever TLS the server speaks
         try:
             return "; " + self._handshake(context)[1]
         except (ssl.SSLError, OSError):
@@ -289,6 +294,8 @@ class HostDoctor:
         verify: bool | str = False if self.options.insecure else (self.options.ca_file or True)
         with requests.Session() as http, warnings.catch_warnings():
             http.trust_env = False  # as the scan: no environment proxy between us and the server
+            if host.scheme == "https" and host.tls == "legacy":
+                use_legacy_tls(http, verify)
             warnings.simplefilter("ignore", InsecureRequestWarning)  # --insecure was asked for, and is reported
             try:
                 reply = http.post(host.url, data=b"", timeout=(self._timeout(), self._timeout()), verify=verify,
@@ -333,10 +340,10 @@ class HostDoctor:
             self._session = session
         if self._aborted.is_set():
             session.abort()
-        shell = WinRS(session.wsman, codepage=CODEPAGE_UTF8)
+        shell = CmdShell(session)
         try:
             try:
-                shell.open()
+                winrs = shell.open_preferring_utf8()  # code page 437 where UTF-8 is refused, as the scan does
             except Exception as exc:  # noqa: BLE001 - translated like the scan does, then judged per step
                 return self._logon_failed(exc)
             user = host.username or self.options.username
@@ -344,12 +351,12 @@ class HostDoctor:
             self._add(True, f"logged on with {method}" + (f" as {user}" if user else " with the jump box's ticket"
                                                           if method == "kerberos" else ""))
             self.step = "shell"
-            self._add(True, f"cmd shell opened (code page {CODEPAGE_UTF8})")
-            return self._registry_and_log(CommandRunner(shell, host.name))
+            self._add(True, f"cmd shell opened (code page {shell.codepage}"
+                      + (": the server refused UTF-8, as 2003 WinRM does)" if shell.codepage == CODEPAGE_OEM else ")"))
+            return self._registry_and_log(shell, winrs)
         finally:
-            if shell.opened and not session.aborted:
-                with contextlib.suppress(Exception):
-                    shell.close()
+            with contextlib.suppress(Exception):
+                shell.delete()
             session.close()
 
     def _logon_failed(self, exc: BaseException) -> bool:
@@ -364,34 +371,49 @@ class HostDoctor:
             self.rejected.reject(self.account, self.host.name)
         return self._add(False, error.message, error.hint or _logon_hint(error))
 
-    def _registry_and_log(self, runner: CommandRunner) -> bool:
+    def _registry_and_log(self, shell: CmdShell, winrs: WinRS) -> bool:
         self.step = "registry"
         nonce = secrets.token_hex(6)
-        names = tuple(t + n for t in "nw" for n in _WINRS_SUBKEYS) + ("end",)
-        split = MarkerSplitter(nonce, names, MAX_REGISTRY_BYTES)
 
-        def sink(chunk: bytes) -> bool:
-            split.feed(chunk)
-            return split.total <= MAX_REGISTRY_BYTES
+        def read_once(runner: CommandRunner) -> MarkerSplitter:
+            split = MarkerSplitter(nonce, section_names(), MAX_REGISTRY_BYTES)
 
+            def sink(chunk: bytes) -> bool:
+                split.feed(chunk)
+                return split.total <= MAX_REGISTRY_BYTES
+
+            runner.run(registry_command(nonce), sink, what="doctor: registry read")
+            split.close()
+            return split
+
+        runner = CommandRunner(winrs, self.host.name)
         try:
-            _, stderr, _ = runner.run(registry_command(nonce), sink, what="doctor: registry read")
+            split = read_once(runner)
+            if "end" not in split.sections and shell.codepage == CODEPAGE_UTF8:
+                # 2008 runs nothing under UTF-8: the scan then uses code page 437, and so does doctor
+                shell.delete()
+                runner = CommandRunner(shell.open(CODEPAGE_OEM), self.host.name)
+                self._add(True, "nothing ran under code page 65001 (as on Server 2008): code page 437 instead")
+                split = read_once(runner)
         except Exception as exc:  # noqa: BLE001 - any failure here is the step's result, with the scan's words
             error = translate(exc, self.host.name)
             return self._add(False, error.message, error.hint or "see the error's text")
-        split.close()
-        reg = pick_registry(split.sections)
-        denied = "denied" in stderr.decode("utf-8", "replace").lower()
+        if "end" not in split.sections:
+            return self._add(False, "the registry read ended without its closing marker",
+                             "the reply was cut off or is not cmd's: check the WinRM service on the server")
+        read = read_registry(split.sections, CODECS[shell.codepage])
+        if read.denied:
+            first = read.denied[0]
+            return self._add(False, f"reg query {first.path}: {first.denied}",
+                             f"give the account read access to {first.path} (and under Wow6432Node on 64-bit "
+                             "Windows); administrators have it unless the ACL was changed")
+        reg = pick_registry(read)
         if reg.setup is None:
-            if denied:
-                return self._add(False, "reg query: Access is denied (the SMS keys cannot be read)",
-                                 r"give the account read access to HKLM\SOFTWARE\Microsoft\SMS (and under "
-                                 r"Wow6432Node on 64-bit Windows); administrators have it unless the ACL was changed")
             return self._add(True, "no ConfigMgr Setup key: not a ConfigMgr site server (the scan judges it "
                                    "NOT_APPLICABLE); nothing more to check")
         build = reg.setup.text("Full Version") or "unknown build"
         site = reg.ident.text("Site Code") if reg.ident else None
-        path, problem = log_paths(reg)
+        path, problem = log_paths(reg, environment(read, reg.root))
         self._add(True, f"ConfigMgr {build} under {reg.root}" + (f", site {site}" if site else "")
                   + (f"; log {path}" if path else ""))
         self.step = "log file"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+from pypsrp.shell import WinRS
 from pypsrp.wsman import _TransportHTTP
 
 SendRequest = Callable[..., bytes]
@@ -85,6 +86,15 @@ def _tracking_pool(pool_cls: Callable[..., Any], on_connection: Callable[[Any], 
     return make_pool
 
 
+def shell_selectors(shell: Any) -> Any:
+    """The SelectorSet (ShellId) pypsrp keeps for an open shell (`WinRS._selector_set`), or None.
+
+    WinRS.close() reuses the shell's own WSMan; deleting an aborted host's shell needs a fresh connection,
+    and WinRM 1.1 names the shell only in ResourceCreated's selectors (no rsp:ShellId for `WinRS.id`).
+    """
+    return getattr(shell, "_selector_set", None)
+
+
 def negotiated_protocol(transport: Any) -> str | None:
     """"kerberos" or "ntlm": what pyspnego settled on for this connection (None for Basic/certificate/CredSSP).
 
@@ -104,6 +114,8 @@ def negotiated_protocol(transport: Any) -> str | None:
 def missing_internals() -> list[str]:
     """What the overrides above need and the installed pypsrp lacks (empty when all is there)."""
     missing: list[str] = []
+    if "_selector_set" not in vars(WinRS(cast(Any, None))):
+        missing.append("WinRS._selector_set")
     for name, params in (("_build_session", ("self",)), ("_send_request", ("self", "request", "timeout"))):
         method = getattr(_TransportHTTP, name, None)
         if method is None:

@@ -16,14 +16,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pypsrp.exceptions import WinRMTransportError, WSManFaultError
 from pypsrp.wsman import WSMan
 
 from scanner.model.errors import HostError, HostProtocolError, HostTimeout
-from scanner.winrm.faults import http_error_without_fault
+from scanner.winrm.faults import http_error_without_fault, parse_fault
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 from scanner.winrm.pypsrp_compat import (
     build_requests_session,
@@ -32,6 +32,7 @@ from scanner.winrm.pypsrp_compat import (
     track_new_connections,
     wrap_send_request,
 )
+from scanner.winrm.tls import use_legacy_tls
 from scanner.winrm.transport_policy import message_encryption
 
 if TYPE_CHECKING:
@@ -105,7 +106,11 @@ class HostSession:
     def __init__(self, host: Host, options: SessionOptions, deadline: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.host = host
+        # the host as translation sees it: the account actually used, for hints about local accounts
+        self.target = replace(host, username=host.username or options.username)
+        self.options = options
         self.requests = 0
+        self.last_server: str | None = None  # `Server:` of the last reply (IIS on a WinRM port says so)
         self._deadline = deadline
         self._clock = clock
         self._aborted = threading.Event()
@@ -113,8 +118,8 @@ class HostSession:
         self._lock = threading.Lock()
         self._logon_logged = False
         self.wsman = _build_wsman(self, host, options)
-        self._connect_timeout = self.wsman.transport.connection_timeout
-        self._read_timeout = self.wsman.transport.read_timeout
+        self._connect_timeout: float = self.wsman.transport.connection_timeout
+        self._read_timeout: float = self.wsman.transport.read_timeout
         self._instrument()
 
     # -- called from the worker thread ------------------------------------------------------------
@@ -140,6 +145,8 @@ class HostSession:
         # _build_session has read the environment (CA bundle) once; re-reading it on every request costs
         # a scan of os.environ per request and could route a host through an environment proxy.
         session.trust_env = False
+        if self.host.scheme == "https" and self.host.tls == "legacy":
+            use_legacy_tls(session, session.verify)  # this host only, because the inventory says so
         # Runs before requests reads the body: a hostile server cannot make us buffer 50 MB.
         self._max_reply = 2 * self.wsman.max_envelope_size + REPLY_SLACK
         session.hooks["response"].append(self._bound_reply)
@@ -176,10 +183,14 @@ class HostSession:
                 reply: bytes = send_request(request, timeout=timeout)
             except WinRMTransportError as exc:
                 log.debug("%s: HTTP %s after %.0f ms", self.host.name, exc.code, (time.monotonic() - started) * 1000)
-                plain = http_error_without_fault(exc, self.host.name)
+                plain = http_error_without_fault(exc, self.host.name, server=self.last_server, target=self.target)
                 if plain is not None:
                     raise plain from None
-                raise
+                fault = parse_fault(exc.response_text) if isinstance(exc.response_text, str) else None
+                if fault is not None:
+                    log.debug("%s: WS-Management fault %s (%s)", self.host.name, fault.code, fault.subcode or "")
+                    raise fault from None  # pypsrp lets a WSManFaultError through; ours keeps nested reasons
+                raise HostProtocolError(self.host.name, f"malformed XML in an HTTP {exc.code} fault reply") from None
             if not self._logon_logged:
                 self._logon_logged = True
                 log.debug("%s: logged on with %s as %s", self.host.name,
@@ -194,6 +205,7 @@ class HostSession:
 
     def _bound_reply(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Refuse a reply larger than any envelope we asked for, reading at most that much of it."""
+        self.last_server = response.headers.get("Server")
         limit = self._max_reply
         declared = response.headers.get("Content-Length")
         if log.isEnabledFor(logging.DEBUG):
@@ -221,6 +233,19 @@ class HostSession:
     @property
     def aborted(self) -> bool:
         return self._aborted.is_set()
+
+    @property
+    def expired(self) -> bool:
+        """The host's deadline has passed: no request would be sent any more."""
+        return self._deadline is not None and self._clock() >= self._deadline
+
+    def allow_cleanup(self, seconds: float) -> None:
+        """Give one last step (deleting the shell) `seconds` of its own, past the host's deadline if need be."""
+        end = self._clock() + seconds
+        if self._deadline is None or self._deadline < end:
+            self._deadline = end
+        self._connect_timeout = min(self._connect_timeout, seconds)
+        self._read_timeout = min(self._read_timeout, seconds)
 
     def abort(self) -> None:
         """Make the worker's blocking call return now: no new requests, every open socket shut down."""

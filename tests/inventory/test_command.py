@@ -66,3 +66,15 @@ def test_bad_inventory_is_one_line_and_exit_64(write, tmp_path, argv, words):
     assert proc.returncode == 64
     assert words in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_tls_column_and_default_in_the_dry_run(capsys, tmp_path):
+    """The dry run shows each HTTPS host's TLS mode: the inventory's `tls`, else --tls (modern by default)."""
+    path = tmp_path / "fleet.csv"
+    path.write_text("host,port,transport,tls\nsms03,443,https,legacy\nsms08,5986,https,\n", encoding="utf-8")
+    assert main(["inventory", str(path)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:4]}
+    assert rows["sms03"][5] == "legacy" and rows["sms08"][5] == "modern"
+    assert main(["inventory", str(path), "--tls", "legacy"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:4]}
+    assert rows["sms08"][5] == "legacy"

@@ -39,6 +39,8 @@ def _error(path) -> InventoryError:
     pytest.param("f.csv", 'host,tags\nsms01,"a\x1b[31mred"\n', 2, "control characters", id="csv-escape-in-tag"),
     pytest.param("f.csv", 'host,port\n"sms01\n', 2, "not valid CSV", id="csv-unclosed-quote"),
     pytest.param("f.csv", "host,port\nsms01:5986,5985\n", 2, "contradicts the port column", id="csv-two-ports"),
+    pytest.param("f.csv", "host,tls\nsms01,tls10\n", 2, "tls 'tls10' is not modern or legacy", id="csv-tls"),
+    pytest.param("f.ini", "[sms]\nsms01 cmaudit_tls=old\n", 2, "tls 'old'", id="ini-tls"),
     pytest.param("f.ini", "[sms]\nsms01 ansible_port=abc\n", 2, "port 'abc'", id="ini-port"),
     pytest.param("f.ini", "[sms]\nsms01 ansible_port\n", 2, "expected key=value", id="ini-bare-token"),
     pytest.param("f.ini", "[sms:weird]\nsms01\n", 1, "section type 'weird'", id="ini-section-type"),

@@ -259,3 +259,13 @@ def test_ansible_winrm_transport_spellings(write, value):
     path = write("inv.ini", f"[sms]\nsms01\n[sms:vars]\nansible_winrm_transport={value}\n")
     (host,) = load_inventory(path).hosts
     assert host.auth == ("basic" if value == "plaintext" else "ntlm")
+
+
+def test_tls_column_and_variable_choose_legacy_per_host(write):
+    """`tls` in a CSV and `cmaudit_tls` in an Ansible inventory mark the 2003/2008 hosts legacy; the others take
+    the default (modern, or legacy with --tls legacy)."""
+    csv_path = write("fleet.csv", "host,port,transport,tls\nsms03,443,https,legacy\nsms08,5986,https,\n")
+    ini_path = write("hosts.ini", "[old]\nsms03 ansible_port=443\n[old:vars]\ncmaudit_tls=LEGACY\n[new]\nsms08\n")
+    for path in (csv_path, ini_path):
+        assert [h.tls for h in load_inventory(path).hosts] == ["legacy", "modern"]
+        assert [h.tls for h in load_inventory(path, default_tls="legacy").hosts] == ["legacy", "legacy"]

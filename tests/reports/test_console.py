@@ -74,6 +74,20 @@ def test_server_text_cannot_reorder_the_summary_line():
     assert "\u202e" not in text and "\u202c" not in text and "\u200b" not in text and "Sync ?fixed? ok?" in text
 
 
+def test_hosts_in_error_get_what_to_do_once_per_hint():
+    """Below the table, each error's hint is printed once with the hosts it is for (five named, the rest counted);
+    an error without its own hint gets its category's advice."""
+    hint = "Add the account to the local Administrators group on the host."
+    denied = tuple(simple(f"sms{i:02d}", Verdict.ERROR, "", error=HostFailure(ErrorCategory.ACCESS, "denied", hint))
+                   for i in range(7))
+    bare = simple("sms99", Verdict.ERROR, "", error=HostFailure(ErrorCategory.TLS, "handshake failed"))
+    text = summary_text(RunResults(meta=meta(), hosts=(*denied, bare)))
+    block = text.split("What to do (hosts in ERROR):", 1)[1]
+    assert block.count(hint) == 1
+    assert "sms00, sms01, sms02, sms03, sms04 and 2 more" in block
+    assert "--ca-file" in block and "[sms99]" in block
+
+
 def test_why_leads_with_what_differs_between_hosts():
     """The "why" column skips the advisory's headline every host of a verdict shares and shows the
     host's own reason, cut to the width given, so two affected hosts do not read the same."""

@@ -165,3 +165,17 @@ def test_readme_lists_every_csv_column():
     listed = readme.split("<!-- csv-columns -->", 2)[1]
     names = [line.split("`")[1] for line in listed.splitlines() if line.startswith("| `")]
     assert tuple(names) == FIELDNAMES
+
+
+def test_error_hint_is_the_remediation_of_an_error_row(tmp_path):
+    """An ERROR row's `remediation` is its error's hint (the setting or group to fix), neutralised like any
+    text; without a hint, its category's advice."""
+    from scanner.model.records import ErrorCategory, HostFailure
+
+    planted = '=HYPERLINK("http://x") then add to Administrators'
+    denied = simple("sms01", Verdict.ERROR, "", error=HostFailure(ErrorCategory.ACCESS, "denied", planted))
+    bare = simple("sms02", Verdict.ERROR, "", error=HostFailure(ErrorCategory.TLS, "handshake failed"))
+    rows = {r["host"]: r for r in _read(_write(tmp_path, RunResults(meta=meta(), hosts=(denied, bare))))}
+    assert rows["sms01"]["remediation"].startswith("'=HYPERLINK")
+    assert rows["sms01"]["error_category"] == "access" and rows["sms02"]["error_category"] == "tls"
+    assert "--ca-file" in rows["sms02"]["remediation"]

@@ -161,3 +161,18 @@ def test_long_evidence_lists_are_capped_in_the_page():
     html = render_html(RunResults(meta=meta(), hosts=(host,)))
     assert html.count('<tr class="ev ev-other">') == 50
     assert "10 more evidence lines in results.json." in html
+
+
+def test_error_hosts_show_what_to_do_and_the_code_page():
+    """An ERROR host's panel shows its hint (escaped) under the error; a host scanned in code page 437 says so,
+    and Setup\\Type is shown raw."""
+    from scanner.model.records import ErrorCategory, HostFacts, HostFailure, RunResults, Verdict
+    from tests.support.samples import meta, simple
+
+    denied = simple("sms01", Verdict.ERROR, "", error=HostFailure(ErrorCategory.ACCESS, "denied",
+                                                                  "Set <b>LocalAccountTokenFilterPolicy</b>=1."))
+    old = dataclasses.replace(simple("sms02", Verdict.NOT_AFFECTED, "healthy"),
+                              facts=HostFacts(build="4.00.6221.1000", codepage=437, site_type="1"))
+    html = render_html(RunResults(meta=meta(), hosts=(denied, old)))
+    assert "What to do:</b> Set &lt;b&gt;LocalAccountTokenFilterPolicy&lt;/b&gt;=1." in html
+    assert "code page 437 (the host refused UTF-8" in html and "Setup\\Type 1 (raw" in html

@@ -370,3 +370,41 @@ def test_server_header_follows_the_era(password) -> None:
                     answer += chunk
             headers.append(re.search(rb"Server: ([^\r]+)", answer).group(1))  # type: ignore[union-attr]
     assert headers == [b"Microsoft-HTTPAPI/1.0", b"Microsoft-HTTPAPI/2.0"]
+
+
+def test_legacy_era_replies_hold_4k_streams_as_many_as_fit(password) -> None:
+    """A 2003 R2 host's first Receive carries what the process wrote first (one 4 KiB Stream); the next carries as
+    many 4 KiB Streams as fit the envelope."""
+    with Fleet(profiles=["fake"], password=password, machine_factory=fake_factory, eras="2003r2-winrm11") as fleet:
+        with connect(fleet, password) as conn, WinRS(conn, codepage=437) as shell:
+            command_id = shell.command("big", ["60000"]).find(".//{*}CommandId").text or ""  # type: ignore[union-attr]
+            replies = [conn.receive(shell.resource_uri, _receive_body(command_id), selector_set=shell._selector_set)
+                       for _ in range(2)]
+    sizes = [[len(base64.b64decode(s.text or "")) for s in reply.iter() if s.tag.endswith("Stream") and s.text]
+             for reply in replies]
+    assert sizes[0] == [4096]
+    assert len(sizes[1]) > 8 and max(sizes[1]) == 4096
+
+
+def test_profile_acls_deny_keys_and_files() -> None:
+    """A profile's `deny` entries (VirtualMachine.deny) make reg.exe and type say "Access is denied." while the
+    parent key and the folder still list them."""
+    machine = healthy_machine("h", "SMS01")
+    machine.deny(r"HKLM\SOFTWARE\Microsoft\SMS\Identification")
+    machine.deny(r"C:\Program Files\Microsoft Configuration Manager\Logs\wsyncmgr.log")
+    key = machine.run(r'reg query "HKLM\SOFTWARE\Microsoft\SMS\Identification"')
+    parent = machine.run(r'reg query "HKLM\SOFTWARE\Microsoft\SMS"')
+    log = machine.run(r'type "C:\Program Files\Microsoft Configuration Manager\Logs\wsyncmgr.log"')
+    listing = machine.run(r'dir "C:\Program Files\Microsoft Configuration Manager\Logs"')
+    assert (key.stderr, key.exit_code) == (b"ERROR: Access is denied.\r\n", 1)
+    assert b"SMS\\Identification\r\n" in parent.stdout
+    assert (log.stdout, log.stderr, log.exit_code) == (b"", b"Access is denied.\r\n", 1)
+    assert b"wsyncmgr.log" in listing.stdout
+
+
+def test_unknown_era_is_refused(password) -> None:
+    """An era the simulator does not know, or one for a host index outside the fleet, is a clear ValueError."""
+    with pytest.raises(ValueError, match="unknown era"):
+        Fleet(profiles=["fake"], password=password, machine_factory=fake_factory, eras="2012-winrm30")
+    with pytest.raises(ValueError, match="out of range"):
+        Fleet(profiles=["fake"], password=password, machine_factory=fake_factory, eras={3: "modern"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import warnings
 
 import pytest
 from defusedxml import ElementTree as SafeET
@@ -63,11 +64,19 @@ def test_xml_payloads_are_what_they_claim() -> None:
 
 @pytest.mark.network
 @pytest.mark.parametrize("fault", ["expiredcert", "untrustedcert"])
-def test_bad_certificate_fails_validation_against_the_fleet_ca(fault: str) -> None:
-    """A client trusting the fleet's CA accepts host 0's certificate and refuses host 1's."""
-    with Fleet(profiles=["sp1-healthy"] * 2, tls=True, password="pw-for-tls-test", faults=f"1={fault}") as fleet:
+@pytest.mark.parametrize("era", ["modern", "2008-winrm11"])
+def test_bad_certificate_fails_validation_against_the_fleet_ca(fault: str, era: str) -> None:
+    """A client trusting the fleet's CA accepts host 0's certificate and refuses host 1's, on a modern listener
+    and on a 2008 one (TLS 1.0, SHA-1/RSA-1024, from the fleet's legacy CA)."""
+    with Fleet(profiles=["sp1-healthy"] * 2, tls=True, password="pw-for-tls-test", faults=f"1={fault}",
+               eras=era) as fleet:
         assert fleet.ca_file is not None
         context = ssl.create_default_context(cafile=fleet.ca_file)
+        if era != "modern":
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                context.minimum_version = ssl.TLSVersion.TLSv1
         good, bad = fleet.hosts
         with socket.create_connection(("127.0.0.1", good.port), timeout=5) as raw, \
                 context.wrap_socket(raw, server_hostname="127.0.0.1"):

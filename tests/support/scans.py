@@ -59,23 +59,27 @@ def scan(inventory: Path, out: Path, environ: Mapping[str, str], *, on_runner: C
 
 # -- read-only proof ------------------------------------------------------------------------------------
 # The only programs a scan may run, each with the arguments it may take. Anything else - another
-# program, a reg sub-command that writes, a redirection, a pipe, a variable expansion - is refused.
-# Inside double quotes cmd takes `&` literally, so a quoted argument may hold one (nothing else special).
+# program, a reg sub-command that writes, a redirection to a file, a pipe, a variable expansion - is
+# refused. The one redirection allowed is `2>&1` (stderr into the same stream, never a file), and the
+# one conditional `|| echo MARKER` (a marker saying the command failed). Inside double quotes cmd takes
+# `&` literally, so a quoted argument may hold one (nothing else special).
 _ARG = r'(?:"[^"<>|^%!\r\n]*"|[^\s"<>|&^%!]+)'
+_ECHO = r"echo [A-Za-z0-9=:_.\-]+"
+_CHECKED = rf"(?: 2>&1 \|\| {_ECHO})?"
 READ_ONLY_PATTERNS = (
-    re.compile(r"echo [A-Za-z0-9=:_.\-]+"),
-    re.compile(rf"reg query {_ARG}(?: /(?:v {_ARG}|ve|s))*", re.IGNORECASE),
-    re.compile(rf"type {_ARG}(?: {_ARG})*", re.IGNORECASE),
+    re.compile(_ECHO),
+    re.compile(rf"reg query {_ARG}(?: /(?:v {_ARG}|ve|s))*{_CHECKED}", re.IGNORECASE),
+    re.compile(rf"type {_ARG}(?: {_ARG})*{_CHECKED}", re.IGNORECASE),
 )
 
 
 def split_command(command_line: str) -> list[str]:
-    """The `&`-separated parts of a cmd line (a `&` inside double quotes is part of an argument)."""
+    """The `&`-separated parts of a cmd line (a `&` inside double quotes, or in `2>&1`, is not a separator)."""
     parts, current, quoted = [], [], False
-    for ch in command_line:
+    for i, ch in enumerate(command_line):
         if ch == '"':
             quoted = not quoted
-        if ch == "&" and not quoted:
+        if ch == "&" and not quoted and not (i and command_line[i - 1] == ">"):
             parts.append("".join(current).strip())
             current = []
         else:

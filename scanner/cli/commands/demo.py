@@ -1,6 +1,7 @@
 """`cmaudit demo`: scan a simulated mixed fleet end to end, with nothing to set up.
 
-Starts >= 20 simulated site servers on 127.0.0.1 (real NTLM with message encryption), puts a fresh
+Starts >= 20 simulated site servers on 127.0.0.1 of the eras a 2008 estate had (2003 R2 and 2008 with WinRM 1.1,
+2008 R2 with WinRM 2.0; real NTLM with message encryption, one HTTPS-only TLS 1.0 host), puts a fresh
 random password in CMAUDIT_PASSWORD for this process only (never printed, never written), runs the same
 code as `cmaudit scan` twice (a host fixed, one newly failing, one offline in between, and a waivers
 file accepting one finding, so the report shows "Since last run"; `--once` for a single scan), and
@@ -18,6 +19,7 @@ import argparse
 import os
 import secrets
 import sys
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
 
 if TYPE_CHECKING:
+    from scanner.model.records import RunResults
     from simulator import Fleet
 
 HELP = "try cmaudit without a network: scan a simulated mixed fleet and write the reports"
@@ -72,20 +75,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         with fleet:
             inventory = fleet.write_inventory(_inventory_path(root))
-            rows = [(h.index, h.name, r["host"], r["port"], r["transport"], r["auth"], h.profile)
+            rows = [(h.index, h.name, r["host"], r["port"], r["transport"], r.get("tls", "") if h.scheme == "https"
+                     else "", r["auth"], h.profile, h.era.name)
                     for h, r in zip(fleet.hosts, fleet.inventory_rows(), strict=True)]
             print(f"cmaudit demo: {len(fleet)} simulated site servers, account {fleet.username} "
                   "(random password, not shown)")
+            print(f"cmaudit demo: eras, as in a 2008 estate: {_era_mix(fleet)}")
             if not args.quiet:
-                print(tabulate(rows, headers=("#", "name", "host", "port", "transport", "auth", "profile"),
-                               tablefmt="simple", disable_numparse=True))
+                print(tabulate(rows, headers=("#", "name", "host", "port", "transport", "tls", "auth", "profile",
+                                              "era"), tablefmt="simple", disable_numparse=True))
             print()
             # The usual history, so `cmaudit history` lists the demo; an audit name of its own keeps it
             # from ever being compared with a real audit (or with an earlier demo).
             history = args.history or default_history_path()
             settings = ScanSettings(inventory=inventory, output=root, username=fleet.username,
                                     timeout=args.timeout, quiet=args.quiet, concurrency=32,
-                                    history=history, audit=f"demo-{root.name}")
+                                    history=history, audit=f"demo-{root.name}", ca_file=fleet.ca_file)
             waivers = _write_waivers(fleet, root / "waivers.toml")
             if not args.once:
                 print("cmaudit demo: first scan (the baseline, in baseline/)")
@@ -97,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
                 print("cmaudit demo: second scan")
             sys.stdout.flush()
             outcome = run_scan(replace(settings, waivers=waivers))
+            for line in era_check(fleet, outcome.results):
+                print(f"cmaudit demo: {line}")
     finally:
         if saved is None:
             os.environ.pop("CMAUDIT_PASSWORD", None)
@@ -105,6 +112,30 @@ def run(args: argparse.Namespace) -> int:
     print("cmaudit demo: fleet stopped")
     print(_next_step(outcome.paths.get("html"), history))
     return 0
+
+
+def _era_mix(fleet: Fleet) -> str:
+    counts = Counter(h.era.name for h in fleet.hosts)
+    return ", ".join(f"{count} x {name}" for name, count in sorted(counts.items()))
+
+
+def era_check(fleet: Fleet, results: RunResults) -> list[str]:
+    """Per era: how many hosts were judged as their profile expects, and how the old ones had to be spoken to
+    (code page 437 where UTF-8 was refused, TLS 1.0 where the listener speaks nothing newer). Hosts taken
+    offline or given --faults are left out: they are meant to fail."""
+    from simulator.profiles import expected_verdict
+
+    by_name = {h.host: h for h in results.hosts}
+    lines = []
+    for era in sorted({h.era.name for h in fleet.hosts}):
+        hosts = [h for h in fleet.hosts if h.era.name == era and h.running and not h.faults.any and h.name in by_name]
+        judged = [h for h in hosts if by_name[h.name].verdict.value == str(expected_verdict(h.profile))]
+        cp437 = sum(1 for h in judged if by_name[h.name].facts.codepage == 437)
+        tls10 = [h.name for h in judged if h.legacy_tls]
+        extra = f", {cp437} in code page 437" if cp437 else ""
+        extra += f", {', '.join(tls10)} over TLS 1.0" if tls10 else ""
+        lines.append(f"{era}: {len(judged)} of {len(hosts)} hosts judged as their profile expects{extra}")
+    return lines
 
 
 def _write_waivers(fleet: Fleet, path: Path) -> Path:
@@ -151,8 +182,11 @@ def _change_fleet(fleet: Fleet) -> str:
     """Between the two scans: fix an affected host, break a healthy one, take another off the network."""
     from simulator.profiles import expected_verdict
 
-    affected = [h.index for h in fleet.hosts if str(expected_verdict(h.profile)) == "AFFECTED"]
-    healthy = [h.index for h in fleet.hosts if str(expected_verdict(h.profile)) == "NOT_AFFECTED"]
+    # hosts that misbehave on purpose (--faults) would hide the change, and the TLS 1.0 host is the one the demo
+    # shows for that era: only the other, well-behaved ones are changed
+    calm = [h for h in fleet.hosts if not h.faults.any and not h.legacy_tls]
+    affected = [h.index for h in calm if str(expected_verdict(h.profile)) == "AFFECTED"]
+    healthy = [h.index for h in calm if str(expected_verdict(h.profile)) == "NOT_AFFECTED"]
     done: list[str] = []
     if affected:
         fleet.set_profile(affected[0], "sp1-recovered")

@@ -24,7 +24,7 @@ from scanner.cli.config_options import add_config_option, apply_config, history_
 from scanner.cli.debug import add_debug_option
 from scanner.model.diagnosis import Check, Diagnosis
 from scanner.model.errors import UsageError
-from scanner.model.host import AUTH_METHODS
+from scanner.model.host import AUTH_METHODS, TLS_MODES
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 
 HELP = "check the jump box and each host step by step (DNS, port, TLS, listener, auth, logon, shell, registry, log)"
@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Kerberos SPN service class (default: HTTP)")
     parser.add_argument("--port", type=option("port"), help="default port (default: 5985 http, 5986 https)")
     parser.add_argument("--scheme", choices=("http", "https"), default="http", help="default scheme (default: http)")
+    parser.add_argument("--tls", choices=TLS_MODES, default="modern",
+                        help="default TLS for hosts whose inventory does not say: legacy allows TLS 1.0 and SHA-1 / "
+                             "RSA-1024 certificates (Server 2003/2008 HTTPS listeners), as for `cmaudit scan`")
     parser.add_argument("--ca-file", metavar="FILE", help="CA bundle for the hosts' HTTPS certificates")
     parser.add_argument("--insecure", action="store_true",
                         help="as for `cmaudit scan`: certificate problems are reported but do not fail")
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     settings = DoctorSettings(
         inventory=Path(args.inventory) if args.inventory is not None else None,
         only=tuple(args.only or ()),
-        username=args.username, auth=args.auth, port=args.port, scheme=args.scheme,
+        username=args.username, auth=args.auth, port=args.port, scheme=args.scheme, tls=args.tls,
         ca_file=str(args.ca_file) if args.ca_file else None, insecure=args.insecure, spn_service=args.spn_service,
         password_env=args.password_env, interactive=stdin_is_terminal() and not args.json,
         timeout=args.timeout, connect_timeout=args.connect_timeout, concurrency=args.concurrency,

@@ -16,13 +16,13 @@ from inventory import FORMATS, Inventory, load_inventory
 from inventory.select import select_hosts, selection
 from scanner.cli.argtypes import port
 from scanner.model.errors import UsageError
-from scanner.model.host import AUTH_METHODS, SCHEMES
+from scanner.model.host import AUTH_METHODS, SCHEMES, TLS_MODES
 from scanner.winrm.transport_policy import transport_notes, validate_transport
 
 HELP = "show the hosts an inventory file lists (a dry run of the scan's inventory)"
 ORDER = 20
 
-COLUMNS = ("host", "address", "port", "scheme", "auth", "site code", "tags", "user", "source")
+COLUMNS = ("host", "address", "port", "scheme", "auth", "tls", "site code", "tags", "user", "source")
 
 
 def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,9 @@ def add_inventory_arguments(parser: argparse.ArgumentParser) -> None:
                              "encryption required)")
     parser.add_argument("--auth", choices=AUTH_METHODS, default="ntlm", metavar="METHOD",
                         help=f"default auth method: {', '.join(AUTH_METHODS)} (default: ntlm)")
+    parser.add_argument("--tls", choices=TLS_MODES, default="modern",
+                        help="default TLS for hosts whose entry does not say: modern, or legacy (TLS 1.0 and "
+                             "SHA-1 / RSA-1024 certificates, for Server 2003/2008 HTTPS listeners)")
     parser.add_argument("--inventory-format", choices=FORMATS, default=None,
                         help="read INVENTORY as this format instead of guessing from its name and content")
 
@@ -54,7 +57,7 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
 def inventory_from_args(args: argparse.Namespace) -> Inventory:
     """Load the inventory the way the options say; raises InventoryError (exit 64) if it is unusable."""
     return load_inventory(args.inventory, default_port=args.port, default_scheme=args.scheme,
-                          default_auth=args.auth, format=args.inventory_format)
+                          default_auth=args.auth, format=args.inventory_format, default_tls=args.tls)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     hosts = select_hosts(inventory.hosts, chosen)
     if chosen and not hosts:
         raise UsageError(f"{inventory.path}: no host matches {' '.join(chosen.describe())}")
-    rows = [(h.name, h.address, h.port, h.scheme, h.auth, h.site_code or "", " ".join(h.tags),
-             h.username or "", h.source) for h in hosts]
+    rows = [(h.name, h.address, h.port, h.scheme, h.auth, h.tls if h.scheme == "https" else "", h.site_code or "",
+             " ".join(h.tags), h.username or "", h.source) for h in hosts]
     print(tabulate(rows, headers=COLUMNS, tablefmt="simple", disable_numparse=True))
     of = f" of {len(inventory.hosts)} ({' '.join(chosen.describe())})" if chosen else ""
     print(f"\n{len(hosts)} host(s){of} from {inventory.path} "

@@ -16,7 +16,7 @@ from scanner.cli.config_options import (
 )
 from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
-from scanner.model.host import AUTH_METHODS
+from scanner.model.host import AUTH_METHODS, TLS_MODES
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 
@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=option("port"), help="default port (default: 5985 for http, 5986 for https)")
     parser.add_argument("--scheme", choices=("http", "https"), default="http",
                         help="default scheme (default: http, with WinRM message encryption required)")
+    parser.add_argument("--tls", choices=TLS_MODES, default="modern",
+                        help="default TLS for hosts whose inventory does not say (column `tls`): legacy allows "
+                             "TLS 1.0 and SHA-1 / RSA-1024 certificates, as Server 2003/2008 HTTPS listeners need "
+                             "(default: modern; certificates are still validated)")
     parser.add_argument("--ca-file", metavar="FILE", help="CA bundle to validate the hosts' HTTPS certificates")
     parser.add_argument("--insecure", action="store_true",
                         help="DANGEROUS: skip certificate validation and allow Basic over HTTP (recorded in "
@@ -109,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         spn_service=args.spn_service,
         port=args.port,
         scheme=args.scheme,
+        tls=args.tls,
         ca_file=str(args.ca_file) if args.ca_file else None,
         insecure=args.insecure,
         password_env=args.password_env,

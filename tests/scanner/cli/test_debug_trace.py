@@ -60,18 +60,24 @@ def test_demo_trace_holds_no_secret_token_or_log_content(demo_run) -> None:
 
 
 @pytest.mark.network
-def test_https_trace_names_the_tls_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Over HTTPS the trace says which TLS version and cipher each connection used."""
+@pytest.mark.parametrize(("era", "auth", "version"), [
+    pytest.param("modern", "basic", r"TLSv1\.[23]", id="modern"),
+    pytest.param("2008r2-winrm20", "ntlm", r"TLSv1", id="tls10-legacy"),
+])
+def test_https_trace_names_the_tls_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, era: str, auth: str,
+                                           version: str) -> None:
+    """Over HTTPS the trace says which TLS version and cipher each connection used (TLS 1.0 for a 2008 R2
+    listener scanned with tls=legacy)."""
     password = new_password()
     monkeypatch.setenv("CMAUDIT_PASSWORD", password)
-    with Fleet(hosts=1, scenario="sp2", tls=True, password=password) as fleet:
+    with Fleet(hosts=1, scenario="sp2", tls=True, password=password, eras=era, auth=auth) as fleet:
         inventory = fleet.write_inventory(tmp_path / "hosts.csv")
         status = main(["scan", str(inventory), "-o", str(tmp_path / "run"), "--no-history", "--quiet",
                        "--username", fleet.username, "--ca-file", str(fleet.ca_file),
                        "--debug", str(tmp_path / "trace.log")])
     trace = (tmp_path / "trace.log").read_text(encoding="utf-8")
     assert status == 0
-    assert re.search(r"CM000: connected to 127\.0\.0\.1:\d+ \(TLSv1\.[23] ", trace)
+    assert re.search(rf"CM000: connected to 127\.0\.0\.1:\d+ \({version} ", trace)
     assert password not in trace
 
 

@@ -88,12 +88,40 @@ def test_each_failure_names_its_step_and_a_hint(tmp_path, capsys, password, prof
 
 def test_tls_10_only_listener_is_named(tmp_path, capsys, password):
     """A 2003/2008 HTTPS listener that speaks only TLS 1.0 fails at tls, saying so and naming the legacy option."""
-    with Fleet(hosts=1, scenario="sp1-affected", tls=True, password=password, faults="0=tls10") as fleet:
+    with Fleet(hosts=1, scenario="sp1-affected", tls=True, password=password, faults="0=tls10",
+               eras="modern") as fleet:
         inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        # the admin has not (yet) marked the host legacy: doctor must say what to set
+        inventory.write_text(inventory.read_text(encoding="utf-8").replace(",legacy", ",modern"), encoding="utf-8")
         status, report = doctor(capsys, str(inventory), "--username", fleet.username, "--ca-file", str(fleet.ca_file))
     failing = failed_at(report["hosts"][0])
     assert status == 1 and failing["name"] == "tls"
     assert "TLSv1" in failing["detail"] and "legacy" in failing["hint"]
+
+
+def test_tls_legacy_option_is_the_doctors_too(tmp_path, capsys, password):
+    """`cmaudit doctor --tls legacy` treats hosts without a `tls` column as legacy, as the scan does."""
+    with Fleet(hosts=1, scenario="legacy-https", password=password) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        lines = inventory.read_text(encoding="utf-8").splitlines()
+        inventory.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n", encoding="utf-8")
+        failing_status, _ = doctor(capsys, str(inventory), "--username", fleet.username, "--ca-file",
+                                   str(fleet.ca_file))
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username, "--ca-file",
+                                str(fleet.ca_file), "--tls", "legacy")
+    assert failing_status == 1 and status == 0, report["hosts"][0]["checks"]
+
+
+def test_tls_legacy_host_passes_the_tls_step(tmp_path, capsys, password):
+    """A 2003 R2 HTTPS listener whose inventory row says tls=legacy passes the tls step over TLS 1.0 with the
+    certificate validated, and the doctor goes on to the shell (code page 437, as the scan uses)."""
+    with Fleet(hosts=1, scenario="legacy-https", password=password) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username, "--ca-file", str(fleet.ca_file))
+    checks = {c["name"]: c for c in report["hosts"][0]["checks"]}
+    assert status == 0, report["hosts"][0]["checks"]
+    assert checks["tls"]["ok"] and checks["tls"]["detail"].startswith("TLSv1,")
+    assert "code page 437" in checks["shell"]["detail"]
 
 
 @pytest.mark.parametrize(("fault", "words"), [pytest.param("expiredcert", ("expired", "renew"), id="expired"),
@@ -101,8 +129,9 @@ def test_tls_10_only_listener_is_named(tmp_path, capsys, password):
                                                            id="untrusted")])
 def test_certificate_problems_are_explained(tmp_path, capsys, password, fault, words):
     """An expired or untrusted certificate fails at tls with its subject, issuer and expiry; --insecure lets it pass
-    as the scan would, still saying what is wrong."""
-    with Fleet(hosts=1, scenario="sp1-affected", tls=True, password=password, faults=f"0={fault}") as fleet:
+    as the scan would, still saying what is wrong (a modern listener: Basic with a domain account)."""
+    with Fleet(hosts=1, scenario="sp1-affected", tls=True, password=password, faults=f"0={fault}",
+               eras="modern") as fleet:
         inventory = fleet.write_inventory(tmp_path / "hosts.csv")
         args = [str(inventory), "--username", fleet.username, "--ca-file", str(fleet.ca_file)]
         status, report = doctor(capsys, *args)

@@ -31,17 +31,30 @@ def _sample() -> RunResults:
                     reasons=("legacy sync failed",),
                     evidence=(Evidence("wsyncmgr.log", 12, "2008-06-11T03:00:00.000Z", "Error 0x80004005", "failure"),),
                     window=Window("2008-06-01T00:00:00Z", "2008-06-12T00:00:00Z"),
-                    facts=HostFacts(build="4.00.6221.1000", logs=(LogFileFact("C:\\x\\wsyncmgr.log", 10, "00" * 32),)))
+                    facts=HostFacts(build="4.00.6221.1000", logs=(LogFileFact("C:\\x\\wsyncmgr.log", 10, "00" * 32),),
+                                    codepage=437, site_type="1"))
     h2 = HostResult(host="sms02", address="sms02", port=5986, scheme="https", verdict=Verdict.ERROR,
-                    error=HostFailure(ErrorCategory.TIMEOUT, "no answer in 60 s"))
+                    error=HostFailure(ErrorCategory.ACCESS, "logged on, but the WinRM service denied access",
+                                      "Add the account to the local Administrators group on the host."))
     return RunResults(meta=meta, hosts=(h1, h2))
 
 
 def test_results_round_trip_through_json():
-    """Writing results.json and reading it back gives the same records."""
+    """Writing results.json and reading it back gives the same records (the error's hint and the shell's code page
+    included)."""
     r = _sample()
     again = results_from_dict(json.loads(json.dumps(results_to_dict(r))))
     assert again == r
+
+
+def test_results_from_before_hints_still_read():
+    """A results file written before errors carried a hint (or the code page was recorded) still loads."""
+    doc = results_to_dict(_sample())
+    del doc["hosts"][1]["error"]["hint"]
+    del doc["hosts"][0]["facts"]["codepage"]
+    again = results_from_dict(doc)
+    assert again.hosts[1].error is not None and again.hosts[1].error.hint == ""
+    assert again.hosts[0].facts.codepage is None
 
 
 @pytest.mark.parametrize("doc", [

@@ -11,6 +11,7 @@ import math
 import threading
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,7 +47,7 @@ FAULTS: dict[int, tuple[str, ErrorCategory | None, int]] = {
     41: ("drip:1", ErrorCategory.TIMEOUT, 1),
 }
 BAD_CREDENTIAL = 3  # healthy host whose inventory row names its own (wrong) password variable
-TLS_FAULTS = {1: ("expiredcert", ErrorCategory.UNREACHABLE), 2: ("untrustedcert", ErrorCategory.UNREACHABLE)}
+TLS_FAULTS = {1: ("expiredcert", ErrorCategory.TLS), 2: ("untrustedcert", ErrorCategory.TLS)}
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +59,18 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     spec = ",".join(f"{i}={fault}" for i, (fault, _, _) in FAULTS.items())
     tls_spec = ",".join(f"{i}={fault}" for i, (fault, _) in TLS_FAULTS.items())
     with Fleet(profiles=profiles, password=password, faults=spec) as fleet, \
-            Fleet(profiles=["sp1-affected"] * 3, tls=True, password=password, faults=tls_spec) as tls_fleet:
+            Fleet(profiles=["sp1-affected"] * 3, tls=True, password=password, faults=tls_spec,
+                  eras="modern") as tls_fleet:
         rows = fleet.inventory_rows()
         rows[BAD_CREDENTIAL] = {**rows[BAD_CREDENTIAL], "password_env": "CMAUDIT_TEST_OWN_PASSWORD"}
         rows += tls_fleet.inventory_rows()
         inventory = write_inventory(tmp / "hosts.csv", rows)
         environ = {"CMAUDIT_PASSWORD": password, "CMAUDIT_TEST_OWN_PASSWORD": wrong}
         t0 = time.monotonic()
+        ca_bundle = tmp / "ca.pem"  # the main fleet's HTTPS-only 2003 host has its own (legacy) CA
+        ca_bundle.write_bytes(b"".join(Path(f).read_bytes() for f in (fleet.ca_file, tls_fleet.ca_file) if f))
         result = scan(inventory, tmp / "run", environ, concurrency=CONCURRENCY, timeout=DEADLINE,
-                      ca_file=tls_fleet.ca_file)
+                      ca_file=str(ca_bundle))
         wall = time.monotonic() - t0
         workers = [t for t in threading.enumerate() if t.name.startswith("cmaudit-host")]
         for worker in workers:
@@ -104,10 +108,12 @@ def test_faulty_host_ends_in_its_category(fault_run: dict[str, Any], index: int)
 
 @pytest.mark.parametrize("index", [pytest.param(i, id=f[0]) for i, f in TLS_FAULTS.items()])
 def test_bad_certificate_is_refused_without_retry(fault_run: dict[str, Any], index: int) -> None:
-    """An expired or untrusted HTTPS certificate ends the host as unreachable (TLS), once, never trusted."""
+    """An expired or untrusted HTTPS certificate ends the host as ERROR/tls, once, never trusted, with a hint naming
+    --ca-file."""
     host = fault_run["result"].by_port()[fault_run["tls_ports"][index]]
     assert host.verdict is Verdict.ERROR and host.error is not None
     assert host.error.category is TLS_FAULTS[index][1] and "certificate" in host.error.message, host.error
+    assert "--ca-file" in host.error.hint
     assert host.attempts == 1
 
 

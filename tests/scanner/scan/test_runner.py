@@ -208,3 +208,27 @@ def test_stop_requested_before_the_run_scans_nothing() -> None:
     results = asyncio.run(runner.run([FakeHost("a", "ok"), FakeHost("b", "ok")]))
     assert started == [] and runner.interrupted
     assert all(r.error is not None and r.error.category is ErrorCategory.INTERRUPTED for r in results)
+
+
+def test_only_rejected_credentials_feed_the_breaker() -> None:
+    """Errors that prove the logon worked (access denied) reset the streak, like a success; errors that say nothing
+    about the password (a Basic 401 for a domain account, no password at all) are not counted; rejected ones are."""
+    from scanner.model.errors import HostAccessDenied
+
+    class Job(FakeJob):
+        def run(self) -> str:
+            if self.host.behaviour == "denied":
+                raise HostAccessDenied(self.host.name, "not an administrator")
+            if self.host.behaviour == "uncounted":
+                raise HostAuthFailed(self.host.name, "Basic refused for a domain account", password_rejected=False)
+            return super().run()
+
+    released = threading.Event()
+    hosts = [FakeHost("bad1", "auth"), FakeHost("denied", "denied"), FakeHost("bad2", "auth"),
+             FakeHost("basic", "uncounted"), FakeHost("bad3", "auth"), FakeHost("later", "ok")]
+    runner: Runner = Runner(lambda host, deadline, attempt: Job(host, attempt, released),
+                            RunnerOptions(concurrency=1, timeout=2.0, max_auth_failures=3, abort_grace=0.2),
+                            credential_key=lambda h: h.cred)
+    results = asyncio.run(runner.run(hosts))
+    assert runner.breaker_counted == ["bad1", "bad2", "bad3"]
+    assert results[-1].value == "later-ok" and results[-1].error is None  # bad2, bad3 are only two in a row

@@ -103,7 +103,8 @@ def test_signal_to_cmaudit_scan(tmp_path: Path, signum: int) -> None:
 
 
 def test_https_basic_with_ca_file(tmp_path: Path) -> None:
-    """HTTPS with Basic works when the CA is given, and is refused (not retried) when it is not."""
+    """HTTPS with Basic works when the CA is given, and is refused as ERROR/tls (not retried, the hint naming
+    --ca-file) when it is not."""
     password = new_password()
     with Fleet(hosts=2, password=password, tls=True, auth="basic", machine_factory=healthy_machine,
                profiles=["h"] * 2) as fleet:
@@ -111,9 +112,10 @@ def test_https_basic_with_ca_file(tmp_path: Path) -> None:
         bad = scan(fleet, tmp_path / "bad", password, scheme="https", ca_file=None)
         insecure = scan(fleet, tmp_path / "insecure", password, scheme="https", ca_file=None, insecure=True)
     assert all(h.verdict is not Verdict.ERROR for h in good.outcome.results.hosts)
-    assert all(h.error is not None and h.error.category is ErrorCategory.UNREACHABLE and h.attempts == 1
+    assert all(h.error is not None and h.error.category is ErrorCategory.TLS and h.attempts == 1
                for h in bad.outcome.results.hosts)
-    assert "TLS" in bad.outcome.results.hosts[0].error.message  # type: ignore[union-attr]
+    assert "certificate" in bad.outcome.results.hosts[0].error.message  # type: ignore[union-attr]
+    assert "--ca-file" in bad.outcome.results.hosts[0].error.hint  # type: ignore[union-attr]
     assert insecure.outcome.results.meta.insecure and "--insecure" in insecure.stderr
     assert all(h.verdict is not Verdict.ERROR for h in insecure.outcome.results.hosts)
 

@@ -53,7 +53,8 @@ def fault_scan(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 
 @pytest.mark.parametrize("index", [pytest.param(i, id=f[0]) for i, f in FAULTS.items()])
 def test_fault_ends_in_right_category(fault_scan, index: int) -> None:  # type: ignore[no-untyped-def]
-    """Each misbehaving host ends with the expected error (or recovers) after the expected number of tries."""
+    """Each misbehaving host ends with the expected error and a hint (or recovers) after the expected number of
+    tries."""
     result, _, _, _, ports, _, _ = fault_scan
     host = result.by_port()[ports[index]]
     _, category, attempts = FAULTS[index]
@@ -63,6 +64,7 @@ def test_fault_ends_in_right_category(fault_scan, index: int) -> None:  # type: 
     else:
         assert host.verdict is Verdict.ERROR
         assert host.error is not None and host.error.category is category, host.error
+        assert len(host.error.hint) > 20  # every ERROR says what to do
     assert host.attempts == attempts
     assert host.seconds <= TIMEOUT + 0.5
 
@@ -93,6 +95,7 @@ def test_results_json_covers_every_host(fault_scan) -> None:  # type: ignore[no-
     assert sorted(h["port"] for h in doc["hosts"]) == sorted(ports)
     assert doc["meta"]["options"]["timeout"] == TIMEOUT and doc["meta"]["insecure"] is False
     assert all(h["started"] and h["finished"] for h in doc["hosts"])
+    assert all(h["error"]["hint"] for h in doc["hosts"] if h["verdict"] == "ERROR")
 
 
 def test_password_appears_nowhere(fault_scan) -> None:  # type: ignore[no-untyped-def]

@@ -165,3 +165,19 @@ def test_demo_runs_two_scans_with_a_change(demo_run):
     assert (out_dir / "baseline" / "results.json").is_file()
     html = (out_dir / "report.html").read_text(encoding="utf-8")
     assert 'id="since-previous"' in html and html.count('class="trend-run"') == 2
+
+
+def test_demo_judges_2003_era_hosts_right(demo_run):
+    """`make demo` mixes the eras of a 2008 estate and shows its 2003 R2 hosts (WinRM 1.1: code page 437, one
+    HTTPS-only listener speaking TLS 1.0) judged as their profiles expect."""
+    import json
+    import re
+
+    out = demo_run.stdout
+    assert "2003r2-winrm11" in out and "2008-winrm11" in out and "2008r2-winrm20" in out
+    line = next(x for x in out.splitlines() if x.startswith("cmaudit demo: 2003r2-winrm11:"))
+    judged, total = map(int, re.search(r"(\d+) of (\d+) hosts judged", line).groups())  # type: ignore[union-attr]
+    assert judged == total > 0 and "in code page 437" in line and "over TLS 1.0" in line
+    doc = json.loads((demo_run.root / "results.json").read_text(encoding="utf-8"))
+    legacy = [h for h in doc["hosts"] if h["scheme"] == "https"]
+    assert legacy and all(h["verdict"] == "NOT_AFFECTED" and h["facts"]["codepage"] == 437 for h in legacy)

@@ -26,6 +26,9 @@ pytestmark = pytest.mark.network
     pytest.param('mkdir C:\\x', id="mkdir"),
     pytest.param('echo x & move a b', id="move"),
     pytest.param('cmd /c del x', id="nested-cmd"),
+    pytest.param('type "C:\\a.log" 2>&1 || del C:\\a.log', id="or-else-writes"),
+    pytest.param('type "C:\\a.log" 2> "C:\\err.txt"', id="stderr-to-file"),
+    pytest.param('reg query "HKLM\\X" 2>&1 > C:\\out.txt', id="merged-to-file"),
 ])
 def test_checker_refuses_writing_commands(line: str) -> None:
     """The allowlist rejects every command that writes or could, so the fleet proof below can fail."""
@@ -35,6 +38,9 @@ def test_checker_refuses_writing_commands(line: str) -> None:
 @pytest.mark.parametrize("line", [
     pytest.param('echo ==cmaudit:0a1b:nsetup== & reg query "HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup"', id="registry"),
     pytest.param('echo ==m:lo_== & type "C:\\SMS & Co\\Logs\\wsyncmgr.lo_" & echo ==m:end==', id="quoted-amp"),
+    pytest.param('echo ==m:nsetup== & reg query "HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup" 2>&1 '
+                 '|| echo ==m:nsetup.failed==', id="checked-registry"),
+    pytest.param('echo ==m:log== & type "C:\\L\\wsyncmgr.log" 2>&1 || echo ==m:log.failed==', id="checked-type"),
 ])
 def test_checker_accepts_reads(line: str) -> None:
     """The allowlist accepts the shapes a scan sends, including a quoted path with `&`."""
@@ -47,7 +53,7 @@ def test_mixed_fleet_scan_runs_only_read_only_commands(tmp_path: Path) -> None:
     profiles = list(PROFILE_NAMES) + ["sp1-affected", "rolled-log", "x64-wow6432"]
     with Fleet(profiles=profiles, password=password) as fleet:
         inventory = write_inventory(tmp_path / "hosts.csv", fleet.inventory_rows())
-        result = scan(inventory, tmp_path / "run", {"CMAUDIT_PASSWORD": password})
+        result = scan(inventory, tmp_path / "run", {"CMAUDIT_PASSWORD": password}, ca_file=fleet.ca_file)
         recorded = {h.profile + f"#{h.index}": h.commands for h in fleet.hosts}
     assert all(h.error is None for h in result.outcome.results.hosts), [h.error for h in result.outcome.results.hosts]
     lines = [line for commands in recorded.values() for line in commands]
