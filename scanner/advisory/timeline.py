@@ -12,8 +12,12 @@ from scanner.model.snapshot import LogBlob
 
 
 def is_rolled(name: str) -> bool:
-    """`wsyncmgr.lo_` is the rolled-over (older) half of `wsyncmgr.log`."""
-    return PurePath(name.replace("\\", "/")).suffix.lower() == ".lo_"
+    """`wsyncmgr.lo_` is the rolled-over (older) half of `wsyncmgr.log`; so are the gzip copies a scan keeps
+    of it (`wsyncmgr.lo_.gz`, and `wsyncmgr.lo.gz` from cmaudit 0.1, which dropped the underscore)."""
+    path = PurePath(name.replace("\\", "/"))
+    if path.suffix.lower() == ".gz":
+        return path.with_suffix("").suffix.lower() in (".lo_", ".lo")
+    return path.suffix.lower() == ".lo_"
 
 
 def older_first(names: Iterable[str]) -> list[str]:

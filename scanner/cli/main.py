@@ -26,6 +26,10 @@ from scanner.cli.debug import debug_trace
 from scanner.model.errors import UsageError
 
 EXIT_USAGE = 64
+PLAIN_EXIT_STATUS = """Exit status:
+  0   done
+  64  bad usage, or an unreadable file
+  130 interrupted (Ctrl-C)"""
 
 
 class Command(Protocol):
@@ -57,8 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cmaudit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module in _commands():
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP,
-                           epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        # A command states its own exit status (EXIT_STATUS); the scan's (this module's) is the default for
+        # the commands that report an audit, a plain one for the others.
+        epilog = getattr(module, "EXIT_STATUS", None) or (
+            __doc__.split("\n\n", 1)[1] if __doc__ and name in ("scan", "report") else PLAIN_EXIT_STATUS)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

@@ -199,3 +199,21 @@ def test_check_never_prints_a_logs_escape_sequences(tmp_path, capsys):
     assert "TITLE" in out and "\x1b" not in out + err and "\x07" not in out and "\u202e" not in out
     assert main(["check", str(tmp_path / "no-such-\x1b]0;x\x07.log")]) == 64
     assert "\x1b" not in capsys.readouterr().err
+
+
+@pytest.mark.network
+def test_check_judges_the_gz_evidence_a_scan_kept(tmp_path, capsys):
+    """`cmaudit check` on a scan's evidence/<host>/*.gz (rolled .lo_ and current .log) gives the scan's verdict."""
+    from simulator.fleet import Fleet
+    from tests.support.fleet import new_password, scan
+
+    password = new_password()
+    with Fleet(profiles=["rolled-log"], password=password) as fleet:
+        result = scan(fleet, tmp_path, password, timeout=30.0)
+    (host,) = result.outcome.results.hosts
+    saved = [lf.saved_as or "" for lf in host.facts.logs]
+    assert sorted(Path(s).name for s in saved) == ["wsyncmgr.lo_.gz", "wsyncmgr.log.gz"]
+    files = [str(tmp_path / "run" / s) for s in reversed(saved)]  # given newest first: .lo_ is still read first
+    code, doc = run_check(capsys, files, host.facts.build)
+    assert doc["verdict"] == host.verdict.value != "UNKNOWN"
+    assert code == EXIT[host.verdict.value]
