@@ -6,6 +6,7 @@ Exit status (schedulers rely on it):
   2   bit 2: a host is ERROR or UNKNOWN (incomplete audit); 3 = both
   64  bad usage, or an unreadable inventory/log/results file
   130 stopped (Ctrl-C, SIGTERM) before the last step; results and reports may be written, history not
+  141 the output pipe was closed early (`| head`); the audit itself is unaffected
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import contextlib
 import importlib
 import io
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -26,10 +28,12 @@ from scanner.cli.debug import debug_trace
 from scanner.model.errors import UsageError
 
 EXIT_USAGE = 64
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe reader that stopped early
 PLAIN_EXIT_STATUS = """Exit status:
   0   done
   64  bad usage, or an unreadable file
-  130 interrupted (Ctrl-C)"""
+  130 interrupted (Ctrl-C)
+  141 the output pipe was closed early (`| head`)"""
 
 
 class Command(Protocol):
@@ -100,6 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout, sys.stderr = ConsoleStream(sys.stdout), ConsoleStream(sys.stderr)  # type: ignore[assignment]
     try:
         return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`cmaudit check ... | head -1`): no traceback, and no second one when Python
+        # flushes stdout at exit; the status a program killed by SIGPIPE would have.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, saved[0].fileno())
+        return EXIT_BROKEN_PIPE
     finally:
         sys.stdout, sys.stderr = saved
 

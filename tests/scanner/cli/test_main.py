@@ -60,3 +60,21 @@ def test_password_env_must_be_a_variable_name(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "--password-env" in err and "NAME of an environment variable" in err and pasted not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hosts.txt"]
+
+
+def test_output_cut_short_by_a_pipe_is_not_a_traceback(tmp_path):
+    """`cmaudit inventory BIG | head -1` ends quietly (status 141, as after SIGPIPE), not in a BrokenPipeError."""
+    import subprocess
+    import sys
+
+    inventory = tmp_path / "hosts.txt"
+    inventory.write_text("".join(f"sms{i:05d}.corp.example\n" for i in range(5000)), encoding="utf-8")
+    reader = subprocess.Popen([sys.executable, "-m", "scanner", "inventory", str(inventory)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.readline()
+    reader.stdout.close()  # the reader goes away after one line, as `head -1` does; the table is far longer
+    err = reader.stderr.read().decode()
+    reader.stderr.close()
+    assert reader.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
