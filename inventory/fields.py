@@ -19,14 +19,13 @@ from scanner.model.host import (
     TLS_MODES,
     WELL_KNOWN_PORTS,
     Host,
-    is_ip_address,
+    check_host_text,
 )
+from scanner.model.options import is_env_name
 
 # pywinrm/Ansible spellings of our auth methods: "plaintext" and "ssl" are Basic (over HTTP/HTTPS).
 AUTH_ALIASES = {"plaintext": "basic", "ssl": "basic", "cert": "certificate"}
 
-_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _SITE_CODE = re.compile(r"[A-Za-z0-9]{3}")
 _TAG_SPLIT = re.compile(r"[;,\s]+")
 _MAX_VALUE = 1024
@@ -49,13 +48,21 @@ def quote_value(value: str) -> str:
 
 
 def check_host_name(value: str, path: str, line: int, what: str = "host name") -> str:
-    """A DNS name or an IP address; brackets around IPv6 are removed."""
+    """A DNS name, an IPv6 address (brackets removed) or an IPv4 address, written canonically.
+
+    Numeric forms a resolver would read as another address (octal, hexadecimal, one number) and names
+    DNS cannot carry (a label over 63 characters) are refused here, with the line, rather than failing
+    as a host error mid-scan or reaching another machine. Nothing is resolved.
+    """
     text = value.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    if is_ip_address(text) or (_HOSTNAME.fullmatch(text) and ".." not in text):
-        return text
-    raise InventoryError(path, line, f"{what} {quote_value(value)} is not a valid host name or IP address")
+    if not text or len(text) > _MAX_VALUE:
+        raise InventoryError(path, line, f"{what} {quote_value(value)} is not a valid host name or IP address")
+    try:
+        return check_host_text(text)
+    except ValueError as exc:
+        raise InventoryError(path, line, f"{what} {quote_value(value)} {exc}") from None
 
 
 def parse_port(value: object, path: str, line: int) -> int | None:
@@ -134,7 +141,7 @@ def parse_env_name(value: object, path: str, line: int) -> str | None:
     text = _text(value)
     if text is None:
         return None
-    if not _ENV_NAME.fullmatch(text):
+    if not is_env_name(text):
         raise InventoryError(path, line, "password_env must name an environment variable "
                                          "(letters, digits and _), not hold a password; value not shown")
     return text

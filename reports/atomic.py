@@ -3,25 +3,52 @@
 A scheduled run may be killed, or the disk may fill, while a report is written; an admin may have
 yesterday's report open from a file share. Writing a temp file in the same folder, flushing it to
 disk and then renaming it over the target means the old file stays whole until the new one is.
-`os.replace` is atomic on POSIX and replaces an existing file on Windows too.
+`os.replace` is atomic on POSIX and replaces an existing file on Windows too. New files get the
+user's umask (mode 0666 & ~umask, as any other program's files): `umask 077` keeps reports private.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
-import tempfile
 import time
 from pathlib import Path
 
-_NEW_FILE_MODE = 0o644  # reports are meant to be read by others (a share, a web server); no secrets in them
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def create_temp(folder: str | os.PathLike[str], name: str) -> tuple[int, str]:
+    """A new temporary file in `folder` for the file `name`: (descriptor, path).
+
+    Created exclusively (never through a link planted under the same name) with mode 0666, which the
+    kernel reduces by the user's umask, unlike tempfile.mkstemp's fixed 0600.
+    """
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no free temporary name for {name}")
+
+
+def create_temp_at(folder_fd: int, name: str) -> tuple[int, str]:
+    """create_temp relative to an open folder (POSIX `dir_fd`): (descriptor, name inside that folder)."""
+    for _ in range(100):
+        tmp = f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o666, dir_fd=folder_fd), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name for {name}")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace `path` with `data` all at once; on any failure the old file is left as it was."""
     target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = create_temp(target.parent, target.name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -57,14 +84,15 @@ def _replace(src: str, dst: Path) -> None:
 
 
 def _copy_mode(target: Path, tmp_name: str) -> None:
-    """mkstemp creates 0600 files: keep an existing report's mode, else use a readable default."""
+    """Keep an existing report's mode (an admin may have opened it to a group); a new one keeps the umask's."""
     if os.name == "nt":  # Windows has ACLs, not modes; the temp file inherits the folder's ACL
         return
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
+        st = os.lstat(target)
     except FileNotFoundError:
-        mode = _NEW_FILE_MODE
-    os.chmod(tmp_name, mode)
+        return
+    if stat.S_ISREG(st.st_mode):  # a link planted under the report's name is replaced, never followed
+        os.chmod(tmp_name, stat.S_IMODE(st.st_mode))
 
 
 def _fsync_dir(folder: Path) -> None:

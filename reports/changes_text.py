@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
+from reports.terminal import clean
 from scanner.model.changes import Changes, HostChange, weeks_text
 from scanner.model.records import Verdict
 from scanner.model.times import parse_utc
 
 _MAX_DETAIL = 160
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def one_line(text: str) -> str:
     """Server-supplied text on one terminal line with no control characters (no escape injection)."""
-    text = _CONTROL.sub(" ", text)
-    text = " ".join(text.split())
+    text = " ".join(clean(text, spaces=True).split())
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 

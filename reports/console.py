@@ -11,6 +11,7 @@ from typing import TextIO
 from tabulate import tabulate
 
 from reports.base import action_order, needs_action, why_text
+from reports.terminal import clean
 from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults, Verdict
 from scanner.model.remediation import remediation_for
 
@@ -25,12 +26,6 @@ _OTHER_COLUMNS = 90  # what host, address, port, site, build and verdict take on
 _COLOURS = {Verdict.AFFECTED: "31;1", Verdict.AT_RISK: "33;1", Verdict.ERROR: "35;1", Verdict.UNKNOWN: "35",
             Verdict.RECOVERED: "36", Verdict.NOT_AFFECTED: "32", Verdict.NOT_APPLICABLE: "2"}
 
-# Server text must not drive the admin's terminal (ESC sequences, backspaces) nor reorder a line (bidi
-# overrides, as changes.one_line also strips): C0, DEL, C1, zero-width and bidi controls go.
-_CONTROL_MAP = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0), *range(0x200B, 0x2010), *range(0x202A, 0x202F),
-                                 *range(0x2066, 0x206A))}
-
-
 def exit_status(results: RunResults) -> int:
     """0 all judged and clean; | 1 findings; | 2 hosts not judged (both: 3). A waived host sets no bit."""
     status = 0
@@ -42,10 +37,7 @@ def exit_status(results: RunResults) -> int:
 
 
 def _clean(text: str | None, width: int | None = None) -> str:
-    out = (text or "").translate(_CONTROL_MAP)
-    if width is not None and len(out) > width:
-        out = out[: width - 3] + "..."
-    return out
+    return clean(text, width)  # server text must not drive the admin's terminal (reports.terminal)
 
 
 def use_colour(stream: TextIO) -> bool:

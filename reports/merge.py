@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 from scanner.model.records import HostResult, ResultsFormatError, RunMeta, RunResults, results_from_dict
 from scanner.model.times import parse_utc
 
-MAX_RESULTS_BYTES = 1 << 30  # 5,000 hosts with evidence is tens of MB; refuse anything absurd
+MAX_RESULTS_BYTES = 256 << 20  # 5,000 hosts are 8 MB (bench/RESULTS.md): room for 100,000 with long evidence
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -35,16 +36,31 @@ class Source:
     results: RunResults
 
 
+def _read_capped(path: str | os.PathLike[str], name: str) -> bytes:
+    """The file's bytes, refusing devices and anything over MAX_RESULTS_BYTES before reading it all."""
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISDIR(st.st_mode):
+                raise ResultsFileError(f"{name}: not a regular file (a device or folder); not a results file")
+            if stat.S_ISREG(st.st_mode) and st.st_size > MAX_RESULTS_BYTES:
+                raise ResultsFileError(f"{name}: larger than {MAX_RESULTS_BYTES:,} bytes; not a results file")
+            chunks: list[bytes] = []
+            total = 0
+            while chunk := fh.read(1 << 20):  # a pipe's size is unknown: read it a bounded piece at a time
+                total += len(chunk)
+                if total > MAX_RESULTS_BYTES:
+                    raise ResultsFileError(f"{name}: larger than {MAX_RESULTS_BYTES:,} bytes; not a results file")
+                chunks.append(chunk)
+    except OSError as exc:
+        raise ResultsFileError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    return b"".join(chunks)
+
+
 def load_results(path: str | os.PathLike[str]) -> RunResults:
     """Read one results.json; any problem is a ResultsFileError naming the file."""
     name = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_RESULTS_BYTES + 1)
-    except OSError as exc:
-        raise ResultsFileError(f"{name}: cannot read: {exc.strerror or exc}") from exc
-    if len(raw) > MAX_RESULTS_BYTES:
-        raise ResultsFileError(f"{name}: larger than {MAX_RESULTS_BYTES:,} bytes; not a results file")
+    raw = _read_capped(path, name)
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:

@@ -70,44 +70,63 @@ def _bytes_pattern(pattern: str) -> re.Pattern[bytes]:
     return re.compile(pattern.encode("ascii"))
 
 
-@functools.lru_cache(maxsize=16)
-def _statmsg_pattern(ids: frozenset[int]) -> re.Pattern[bytes]:
-    alternatives = "|".join(str(i) for i in sorted(ids))
-    return re.compile(rf"STATMSG: ID=({alternatives})(?!\d)".encode("ascii"))
+_STATMSG = b"STATMSG: ID="
+_STATMSG_ID = re.compile(rb"STATMSG: ID=(\d{1,10})(?!\d)")
 
 
-def _signature_at(buf: LogBuffer, index: int, pos: int, sig: Signatures) -> Hit | None:
-    """The failure signature around an anchor hit: all tokens on the line (or in its CMTrace message)."""
+def _signature_at(buf: LogBuffer, index: int, pos: int, sig: Signatures) -> tuple[Hit | None, int]:
+    """The failure signature around an anchor hit: all tokens on the line (or in its CMTrace message).
+
+    Also answers where the bytes it settled end (the line, or the whole message), so the caller skips
+    further anchors there: a line holding the anchor a thousand times is looked at once.
+    """
     start = buf.line_start(pos)
     end = buf.line_end(start)
     if all(buf.buf.find(t.encode("ascii"), start, end) >= 0 for t in sig.failure_all_of):
-        return Hit(index, start, end)
-    entry = buf.entry_at(pos)  # the tokens may sit on different lines of one multi-line CMTrace message
+        return Hit(index, start, end), end
+    entry = buf.entry_at(pos, numbered=False)  # the tokens may sit on different lines of one CMTrace message
     if entry.lines > 1 and all(t in entry.text for t in sig.failure_all_of):
-        return Hit(index, entry.start, entry.end)
-    return None
+        return Hit(index, entry.start, entry.end), entry.end
+    return None, max(end, entry.end)
 
 
 def _hits(buf: LogBuffer, index: int, sig: Signatures, lo: int = 0, hi: int | None = None) -> list[tuple[Kind, Hit]]:
-    """The start/signature/done/failed lines of one file between two line starts, in file order."""
+    """The start/signature/done/failed lines of one file between two line starts, in file order.
+
+    A line is settled once per kind however many tokens it holds: the work stays linear in the file.
+    """
     hi = len(buf.buf) if hi is None else hi
     found: dict[tuple[int, Kind], Hit] = {}
+    settled: dict[Kind, int] = {}  # per kind, in the current search: where the last line added ends
 
     def add(kind: Kind, pos: int) -> None:
+        if pos < settled.get(kind, -1):
+            return
         start = buf.line_start(pos)
-        found.setdefault((start, kind), Hit(index, start, buf.line_end(start)))
+        end = buf.line_end(start)
+        settled[kind] = end
+        found.setdefault((start, kind), Hit(index, start, end))
+        buf.stop.check()
 
-    for m in _statmsg_pattern(sig.statmsg_ids).finditer(buf.buf, lo, hi):
-        number = int(m.group(1))
-        kind = Kind.START if number in sig.start_statmsg else Kind.DONE if number in sig.done_statmsg else Kind.FAILED
-        add(kind, m.start())
+    for pos in buf.find_all(_STATMSG, lo, hi):
+        m = _STATMSG_ID.match(buf.buf, pos, hi)
+        number = int(m.group(1)) if m else -1
+        if number in sig.start_statmsg:
+            add(Kind.START, pos)
+        elif number in sig.statmsg_ids:
+            add(Kind.DONE if number in sig.done_statmsg else Kind.FAILED, pos)
     for token in sig.start_text:
+        settled.clear()  # each search runs through the file in order once
         for pos in buf.find_all(token.encode("ascii"), lo, hi):
             add(Kind.START, pos)
+    covered = -1
     for pos in buf.find_all(sig.failure_all_of[0].encode("ascii"), lo, hi):
-        hit = _signature_at(buf, index, pos, sig)
+        if pos < covered:
+            continue
+        hit, covered = _signature_at(buf, index, pos, sig)
         if hit is not None:
             found.setdefault((hit.start, Kind.SIGNATURE), hit)
+        buf.stop.check()
     return [(k, found[(s, k)]) for s, k in sorted(found, key=lambda sk: (sk[0], _KIND_ORDER[sk[1]]))]
 
 
@@ -168,6 +187,7 @@ def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0
         buf = timeline.files[index]
         cursor = cut[1] if index == cut[0] else 0
         for kind, hit in (hits(index, cursor) if hits else _hits(buf, index, sig, cursor)):
+            timeline.stop.check()
             search_gap(buf, index, cursor, hit.start)
             cursor = max(cursor, hit.end + 1)
             last = attempts[-1] if attempts else None
@@ -219,12 +239,13 @@ def _last_signature_before(timeline: Timeline, sig: Signatures, cut: tuple[int, 
     for index in range(cut[0], -1, -1):
         buf = timeline.files[index]
         hi = cut[1] if index == cut[0] else len(buf.buf)
-        pos = buf.buf.rfind(anchor, 0, hi)
+        pos = buf.rfind(anchor, 0, hi)
         while pos >= 0:
-            hit = _signature_at(buf, index, pos, sig)
+            hit, _settled = _signature_at(buf, index, pos, sig)
             if hit is not None and hit.start < hi:
                 return hit
-            pos = buf.buf.rfind(anchor, 0, pos)
+            pos = buf.rfind(anchor, 0, buf.line_start(pos))  # the rest of that line is settled
+            timeline.stop.check()
     return None
 
 
@@ -238,6 +259,7 @@ def judge_attempts(timeline: Timeline, sig: Signatures, tail: int = 1 << 18) -> 
     total = sum(len(f.buf) for f in timeline.files)
     cache = _HitCache(timeline, sig)
     while True:
+        timeline.stop.poll()
         cut = _cut_from_end(timeline, tail) if tail < total else (0, 0)
         attempts = find_attempts(timeline, sig, cut, cache)
         decided = [i for i, a in enumerate(attempts) if a.outcome is not None]
@@ -253,3 +275,36 @@ def judge_attempts(timeline: Timeline, sig: Signatures, tail: int = 1 << 18) -> 
         return Findings(tuple(attempts), attempts[d], earlier[-1])
     before = _last_signature_before(timeline, sig, cut) if cut != (0, 0) else None
     return Findings(tuple(attempts), attempts[d], None if before is None else Attempt(start=None, signature=before))
+
+
+def _last_statmsg(timeline: Timeline, ids: frozenset[int], before: tuple[int, int] | None = None) -> Hit | None:
+    """The last `STATMSG: ID=<one of ids>` line of the timeline (before (file, offset), when given)."""
+    end_file = len(timeline.files) - 1 if before is None else before[0]
+    for index in range(end_file, -1, -1):
+        buf = timeline.files[index]
+        hi = before[1] if before is not None and index == before[0] else len(buf.buf)
+        best = -1
+        for number in ids:
+            needle = _STATMSG + str(number).encode("ascii")
+            pos = buf.rfind(needle, 0, hi)
+            while pos >= 0 and buf.buf[pos + len(needle):pos + len(needle) + 1].isdigit():  # 67020 is not 6702
+                pos = buf.rfind(needle, 0, pos + len(needle) - 1)
+            best = max(best, pos)
+        if best >= 0:
+            start = buf.line_start(best)
+            return Hit(index, start, buf.line_end(start))
+    return None
+
+
+def completed_sync_cycle(timeline: Timeline, sig: Signatures) -> tuple[Hit, Hit] | None:
+    """The last regular sync cycle the logs show whole: its done message (6702) and the start before it (6701).
+
+    Legacy sync runs after a sync cycle, so only logs that hold a whole cycle can show it is not in use.
+    """
+    if not sig.sync_start_statmsg or not sig.sync_done_statmsg:
+        return None
+    done = _last_statmsg(timeline, sig.sync_done_statmsg)
+    if done is None:
+        return None
+    start = _last_statmsg(timeline, sig.sync_start_statmsg, before=(done.file, done.start))
+    return None if start is None else (start, done)

@@ -10,19 +10,23 @@ The verdict table (issue 3) in one place:
     nothing): RTM/SP1 or unknown build                           -> AT_RISK; fixed build -> NOT_AFFECTED
 - no attempt with an outcome:
     fixed build                                                  -> NOT_AFFECTED
-    logs readable and no attempt at all                          -> NOT_AFFECTED (stating the window)
-    attempts without outcome, or logs missing/unreadable: RTM/SP1 -> AT_RISK; unknown build -> UNKNOWN
+    logs readable and whole, no attempt at all, and a completed sync cycle (6701 then 6702) in the
+    window, after which a legacy sync would have run             -> NOT_AFFECTED (stating the window)
+    otherwise: only attempts that never finished, a log cut by --max-log-bytes (the part cut away may
+    hold the deciding attempt), no completed sync cycle in the window ("legacy sync not observed"),
+    or logs missing/unreadable: RTM/SP1                          -> AT_RISK; unknown build -> UNKNOWN
 """
 
 from __future__ import annotations
 
-from scanner.advisory.attempts import Attempt, Outcome, judge_attempts
+from scanner.advisory.attempts import Attempt, Outcome, completed_sync_cycle, judge_attempts
 from scanner.advisory.builds import BuildStatus, classify
 from scanner.advisory.loader import Advisory
 from scanner.advisory.logs import LogEntry
+from scanner.advisory.stop import NEVER, ShouldStop, Stopper
 from scanner.advisory.timeline import Timeline
 from scanner.model.records import Evidence, Judgement, Verdict, Window
-from scanner.model.snapshot import Snapshot
+from scanner.model.snapshot import LogBlob, Snapshot
 
 MAX_EVIDENCE_TEXT = 1000
 
@@ -39,6 +43,12 @@ def _attempt_evidence(t: Timeline, a: Attempt, prefix: str = "") -> list[Evidenc
     return [evidence(t.entry(h), prefix + role) for h, role in parts if h is not None]
 
 
+def _cut(blob: LogBlob) -> str:
+    """What --max-log-bytes cut from a log: the judged tail, of how much."""
+    of = f" of {blob.size:,}" if blob.size is not None and blob.size > len(blob.data) else ""
+    return f"{blob.name} was cut to its last {len(blob.data):,}{of} bytes (--max-log-bytes)"
+
+
 def _when(e: LogEntry | None) -> str:
     if e is None:
         return "at an unknown time"
@@ -49,8 +59,8 @@ def _when(e: LogEntry | None) -> str:
 class _Judge:
     """Holds what every verdict of one snapshot shares (build, window, advisory) while deciding."""
 
-    def __init__(self, snapshot: Snapshot, advisory: Advisory) -> None:
-        self.snapshot, self.advisory = snapshot, advisory
+    def __init__(self, snapshot: Snapshot, advisory: Advisory, stop: Stopper = NEVER) -> None:
+        self.snapshot, self.advisory, self.stop = snapshot, advisory, stop
         self.status, match = classify(snapshot.build, advisory.builds)
         self.build_name = match.name if match else None
         self.window: Window | None = None
@@ -87,8 +97,12 @@ class _Judge:
     def run(self) -> Judgement:
         snap, sig = self.snapshot, self.advisory.signatures
         # The window is cheap (first and last dated entries) and every verdict reports it.
-        self.timeline = timeline = Timeline(snap.logs)
-        first, last = timeline.first_timed(), timeline.last_timed()
+        self.stop.poll()
+        self.timeline = timeline = Timeline(snap.logs, self.stop)
+        first = timeline.first_timed()
+        self.stop.poll()
+        last = timeline.last_timed()
+        self.stop.poll()
         if first is not None and last is not None:
             self.window = Window(first.iso_time, last.iso_time)
         if snap.setup_key_found is False:
@@ -100,27 +114,45 @@ class _Judge:
         if first is not None and last is not None:
             files = ", ".join(dict.fromkeys(b.name for b in snap.logs))
             self.facts.append(f"The logs ({files}) cover {first.iso_time} to {last.iso_time}.")
-        self.facts += [f"{b.name} was capped: only its last {len(b.data)} bytes were judged, and its line numbers "
-                       "count from the start of that tail." for b in snap.logs if b.truncated]
+        cut = [b for b in snap.logs if b.truncated]
+        self.facts += [f"{_cut(b)}: only that tail was judged, and its line numbers count from its start."
+                       for b in cut]
         if snap.log_error:
             self.facts.append(f"Log problem: {snap.log_error}")
         found = judge_attempts(timeline, sig)
         attempts = found.attempts
         if found.decisive is not None:
-            return self.decide(found.decisive, found.earlier_failure)
+            return self.decide(found.decisive, found.earlier_failure, cut=bool(cut))
         readable = first is not None and not snap.log_error
         window_ev = [evidence(e, r) for e, r in ((first, "window-start"), (last, "window-end")) if e is not None]
         if self.status is BuildStatus.FIXED:
             why = "No legacy sync attempt with an outcome in the logs, and the build has the fix."
             return self.verdict(Verdict.NOT_AFFECTED, [why], self.build_evidence() + window_ev)
-        if readable and not attempts:
-            ids = "/".join(str(i) for i in sorted(self.advisory.signatures.start_statmsg))
+        span = f"{first.iso_time if first else '?'} to {last.iso_time if last else '?'}"
+        ids = "/".join(str(i) for i in sorted(sig.start_statmsg))
+        cycle = completed_sync_cycle(timeline, sig) if readable and not attempts and not cut else None
+        if cycle is not None:
+            done = timeline.entry(cycle[1])
             why = (f"No legacy update sync (STATMSG {ids}) in the logs: legacy sync for SMS 2003 clients is not in "
-                   f"use from {first.iso_time if first else '?'} to {last.iso_time if last else '?'}.")
-            return self.verdict(Verdict.NOT_AFFECTED, [why], window_ev)
-        if attempts:
-            why = "Legacy sync attempts were started but none shows an outcome in the logs."
+                   f"use from {span}; the sync cycle that ended {_when(done)} was not followed by one.")
+            cycle_ev = [evidence(timeline.entry(cycle[0]), "cycle-start"), evidence(done, "cycle-done")]
+            return self.verdict(Verdict.NOT_AFFECTED, [why], window_ev + cycle_ev)
+        if readable and not attempts and not cut:
+            starts = "/".join(str(i) for i in sorted(sig.sync_start_statmsg))
+            dones = "/".join(str(i) for i in sorted(sig.sync_done_statmsg))
+            why = (f"Legacy sync not observed: the logs cover only {span}, without a completed sync cycle "
+                   f"(STATMSG {starts} then {dones}) after which a legacy sync (STATMSG {ids}) would run.")
+            ev = window_ev
+        elif attempts:
+            why = ("Legacy sync attempts were started but none shows an outcome in the logs: an attempt that never "
+                   "finished does not show that legacy sync works.")
             ev = _attempt_evidence(timeline, attempts[-1])
+            if cut:
+                why += f" {'; '.join(_cut(b) for b in cut)}, so an outcome may have been cut away."
+        elif readable and cut:
+            why = (f"{'; '.join(_cut(b) for b in cut)}, and the part kept shows no legacy sync attempt: the part cut "
+                   "away may hold the deciding one.")
+            ev = window_ev
         elif not snap.logs:
             why, ev = f"The sync log is missing{': ' + snap.log_error if snap.log_error else ''}.", []
         elif snap.log_error:
@@ -131,7 +163,7 @@ class _Judge:
             return self.verdict(Verdict.AT_RISK, [why], self.build_evidence() + ev)
         return self.verdict(Verdict.UNKNOWN, [why], ev)
 
-    def decide(self, last: Attempt, before: Attempt | None) -> Judgement:
+    def decide(self, last: Attempt, before: Attempt | None, *, cut: bool = False) -> Judgement:
         outcome, t = last.outcome, self.timeline
         ev = _attempt_evidence(t, last)
         entry = t.entry
@@ -152,7 +184,11 @@ class _Judge:
                 why = [f"The last legacy sync attempt succeeded {_when(ok)}, after the advisory's failure "
                        f"{_when(earlier_failure)}."]
                 return self.verdict(Verdict.RECOVERED, why, _attempt_evidence(t, before, "earlier-") + ev)
-            return self.verdict(Verdict.NOT_AFFECTED, [f"The last legacy sync attempt succeeded {_when(ok)}."], ev)
+            why = [f"The last legacy sync attempt succeeded {_when(ok)}."]
+            if cut:  # the part cut away may hold the advisory's failure that would make this RECOVERED
+                why.append("Older attempts were cut away with the start of the log: an earlier failure with the "
+                           "advisory's error (which would make this RECOVERED) cannot be seen.")
+            return self.verdict(Verdict.NOT_AFFECTED, why, ev)
         failure_hit = last.other_error or last.end or last.summary
         failure = entry(failure_hit) if failure_hit else None
         text = failure.text if failure else "?"
@@ -166,6 +202,9 @@ class _Judge:
         return self.verdict(Verdict.AT_RISK, why, self.build_evidence() + ev)
 
 
-def evaluate(snapshot: Snapshot, advisory: Advisory) -> Judgement:
-    """Judge one host's snapshot against an advisory (pure: the same snapshot gives the same judgement)."""
-    return _Judge(snapshot, advisory).run()
+def evaluate(snapshot: Snapshot, advisory: Advisory, *, should_stop: ShouldStop | None = None) -> Judgement:
+    """Judge one host's snapshot against an advisory (pure: the same snapshot gives the same judgement).
+
+    `should_stop` is asked now and then; when it answers True, judging ends with `Abandoned`.
+    """
+    return _Judge(snapshot, advisory, Stopper(should_stop) if should_stop else NEVER).run()

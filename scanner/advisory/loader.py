@@ -35,6 +35,9 @@ class Signatures:
     failure_detail: re.Pattern[str] | None
     other_errors: tuple[re.Pattern[str], ...]
 
+    sync_start_statmsg: frozenset[int] = frozenset()  # a regular sync cycle's start (6701)...
+    sync_done_statmsg: frozenset[int] = frozenset()  # ...and its done message (6702)
+
     @property
     def statmsg_ids(self) -> frozenset[int]:
         return self.start_statmsg | self.done_statmsg | self.failed_statmsg
@@ -190,6 +193,8 @@ class _Validator:
             failure_all_of=self.texts("failure_all_of", t, p, ascii_only=True),
             failure_detail=detail,
             other_errors=other_errors,
+            sync_start_statmsg=self.ints("sync_start_statmsg", t, p),
+            sync_done_statmsg=self.ints("sync_done_statmsg", t, p),
         )
 
     def verdict_remediation(self, key: str) -> dict[str, str]:

@@ -7,12 +7,17 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from scanner.advisory.logs import LogBuffer, LogEntry
+from scanner.advisory.stop import NEVER, Stopper
 from scanner.model.snapshot import LogBlob
 
 
 def is_rolled(name: str) -> bool:
-    """`wsyncmgr.lo_` is the rolled-over (older) half of `wsyncmgr.log`."""
-    return PurePath(name.replace("\\", "/")).suffix.lower() == ".lo_"
+    """`wsyncmgr.lo_` is the rolled-over (older) half of `wsyncmgr.log`; so are the gzip copies a scan keeps
+    of it (`wsyncmgr.lo_.gz`, and `wsyncmgr.lo.gz` from cmaudit 0.1, which dropped the underscore)."""
+    path = PurePath(name.replace("\\", "/"))
+    if path.suffix.lower() == ".gz":
+        return path.with_suffix("").suffix.lower() in (".lo_", ".lo")
+    return path.suffix.lower() == ".lo_"
 
 
 def older_first(names: Iterable[str]) -> list[str]:
@@ -32,10 +37,11 @@ class Hit:
 class Timeline:
     """Entries of several log files, oldest file first, read lazily."""
 
-    def __init__(self, logs: Sequence[LogBlob]) -> None:
+    def __init__(self, logs: Sequence[LogBlob], stop: Stopper = NEVER) -> None:
         # Collection hands them older first already; a `.lo_` after its `.log` is put back (stable sort).
         self.blobs = tuple(sorted(logs, key=lambda b: not is_rolled(b.name)))
-        self.files = tuple(LogBuffer(b.name, b.data) for b in self.blobs)
+        self.stop = stop
+        self.files = tuple(LogBuffer(b.name, b.data, stop) for b in self.blobs)
 
     def entries(self) -> Iterator[LogEntry]:
         """Every entry of every file, in timeline order."""

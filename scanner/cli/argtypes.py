@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
-from scanner.model.options import BOUNDS, SPN_SERVICE, Seconds, WholeNumber
+from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, Seconds, WholeNumber, is_env_name
 
 
 def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -52,6 +53,21 @@ positive_int = whole_number(1)
 non_negative_int = whole_number(0)
 port = _whole(WholeNumber(1, 65535))
 seconds = _seconds(Seconds())
+
+
+def folder(text: str) -> Path:
+    """An output folder: `-o ""` would silently mean the working directory, so it is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name would mean the current folder; give a folder name "
+                                         "(or . if that is really meant)")
+    return Path(text)
+
+
+def env_name(text: str) -> str:
+    """`--password-env NAME`: a variable's name; the value is never echoed, in case it is the password."""
+    if not is_env_name(text):
+        raise argparse.ArgumentTypeError(ENV_NAME_RULE)
+    return text
 
 
 def spn_service(text: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from scanner.cli.argtypes import option
 from scanner.weekly.config import KEYS, MAIL_KEYS, Config, load_config
 from scanner.weekly.history import default_history_path
-from scanner.weekly.mail import MAIL_WHEN, MailSettings
+from scanner.weekly.mail import MAIL_WHEN, MailSettings, address_problem
 
 
 class _FromDefault:
@@ -41,10 +41,17 @@ def add_schedule_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-history", action="store_true", help="do not record this run in the history")
     group.add_argument("--keep-runs", metavar="N", type=option("keep_runs"), default=None,
                        help="after recording, keep only the newest N runs of this audit (and their folders)")
-    group.add_argument("--mail-to", metavar="ADDR", action="append", default=None,
+    group.add_argument("--mail-to", metavar="ADDR", action="append", default=None, type=_mail_address,
                        help="mail the summary, the changes and report.html to ADDR (repeatable; SMTP from [mail])")
     group.add_argument("--mail-when", choices=MAIL_WHEN, default=None,
                        help="send always, only when something changed (default), or only with findings")
+
+
+def _mail_address(text: str) -> str:
+    problem = address_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} {problem}")
+    return text
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

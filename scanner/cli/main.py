@@ -5,7 +5,8 @@ Exit status (schedulers rely on it):
   1   bit 1: a host is AFFECTED or AT_RISK (findings)
   2   bit 2: a host is ERROR or UNKNOWN (incomplete audit); 3 = both
   64  bad usage, or an unreadable inventory/log/results file
-  130 interrupted before any result could be written
+  130 stopped (Ctrl-C, SIGTERM) before the last step; results and reports may be written, history not
+  141 the output pipe was closed early (`| head`); the audit itself is unaffected
 """
 
 from __future__ import annotations
@@ -14,17 +15,25 @@ import argparse
 import contextlib
 import importlib
 import io
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 from typing import NoReturn, Protocol
 
+from reports.terminal import ConsoleStream
 from scanner import __version__
 from scanner.cli import commands as commands_pkg
 from scanner.cli.debug import debug_trace
 from scanner.model.errors import UsageError
 
 EXIT_USAGE = 64
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe reader that stopped early
+PLAIN_EXIT_STATUS = """Exit status:
+  0   done
+  64  bad usage, or an unreadable file
+  130 interrupted (Ctrl-C)
+  141 the output pipe was closed early (`| head`)"""
 
 
 class Command(Protocol):
@@ -56,8 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cmaudit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module in _commands():
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP,
-                           epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        # A command states its own exit status (EXIT_STATUS); the scan's (this module's) is the default for
+        # the commands that report an audit, a plain one for the others.
+        epilog = getattr(module, "EXIT_STATUS", None) or (
+            __doc__.split("\n\n", 1)[1] if __doc__ and name in ("scan", "report") else PLAIN_EXIT_STATUS)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
@@ -86,6 +98,24 @@ def _tolerant_console() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_console()
+    saved = sys.stdout, sys.stderr
+    # Every line any command prints passes one sanitiser (reports.terminal): a log or a server cannot
+    # send the admin's terminal escape sequences, whatever path its text takes to the console.
+    sys.stdout, sys.stderr = ConsoleStream(sys.stdout), ConsoleStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`cmaudit check ... | head -1`): no traceback, and no second one when Python
+        # flushes stdout at exit; the status a program killed by SIGPIPE would have.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, saved[0].fileno())
+        return EXIT_BROKEN_PIPE
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(arguments)

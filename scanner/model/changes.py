@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.model.host import stable_key
-from scanner.model.records import HostResult, Verdict
+from scanner.model.host import run_keys, shared_name_key, stable_key
+from scanner.model.records import HostResult, RunResults, Verdict
 
 # The `change` column of the CSV, one word per host.
 CHANGE_NEW = "new"
@@ -88,8 +88,19 @@ class Changes:
                     or self.added or self.removed or self.waived or self.waiver_ended)
 
     def annotation_for(self, host: HostResult, key: str | None = None) -> HostNote:
-        """The history's note for a host of the current run (an empty note when nothing to say)."""
-        return self.annotations.get(key or stable_key(host.host, host.port), NO_NOTE)
+        """The history's note for a host of the current run (an empty note when nothing to say).
+
+        A name two hosts of the run share is keyed `name@address:port` (run_keys): that key is tried first.
+        """
+        if key is not None:
+            return self.annotations.get(key, NO_NOTE)
+        shared = self.annotations.get(shared_name_key(host.host, host.address, host.port))
+        return shared if shared is not None else self.annotations.get(stable_key(host.host, host.port), NO_NOTE)
+
+
+def result_keys(results: RunResults) -> list[str]:
+    """The history key of each host of a run, in order (scanner.model.host.run_keys)."""
+    return run_keys([(h.host, h.address, h.port) for h in results.hosts])
 
 
 def weeks_text(weeks: int) -> str:

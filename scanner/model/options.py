@@ -65,3 +65,14 @@ BOUNDS: dict[str, Bound] = {
     "keep_runs": WholeNumber(1, 100_000),
     "mail_timeout": Seconds(3600.0),
 }
+
+
+# An environment variable's NAME, as `--password-env`, `password_env` (config and inventory) take it.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+ENV_NAME_RULE = ("must be the NAME of an environment variable (letters, digits and _, not starting with a "
+                 "digit), not the password itself; the value is not shown")
+
+
+def is_env_name(text: object) -> bool:
+    """True for a usable environment variable name (what a pasted password almost never is)."""
+    return isinstance(text, str) and ENV_NAME.fullmatch(text) is not None

@@ -368,6 +368,26 @@ def _flag(value: Any, key: str) -> bool:
     return value
 
 
+MAX_COUNT = 2**53  # the largest whole number every JSON reader keeps exactly; sizes, lines, counts stay below
+
+
+def _whole(value: Any, key: str, low: int = 0, high: int = MAX_COUNT) -> int:
+    """A JSON whole number in [low, high]; 1e400, "5985", true or 5985.5 are malformed, not converted."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        shown = type(value).__name__ if not isinstance(value, int | float) or isinstance(value, bool) else value
+        raise ResultsFormatError(f"{key}: expected a whole number from {low} to {high}, found {shown}")
+    return value
+
+
+def _seconds(value: Any, key: str) -> float:
+    """A finite, non-negative JSON number (0 when absent)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_COUNT:
+        raise ResultsFormatError(f"{key}: expected a number of seconds, found {value!r:.40}")
+    return float(value)
+
+
 def _text_map(value: Any, key: str) -> dict[str, str]:
     table = _table(value, key)
     return {_text(k, key): _text(v, key) for k, v in table.items()}
@@ -384,7 +404,7 @@ def waiver_from_dict(d: Any, key: str = "waiver") -> Waiver:
 
 def _evidence_from(d: Any) -> Evidence:
     d = _table(d, "evidence")
-    return Evidence(file=_text(d["file"], "evidence.file"), line=int(d["line"]),
+    return Evidence(file=_text(d["file"], "evidence.file"), line=_whole(d["line"], "evidence.line"),
                     time=_opt_text(d.get("time"), "evidence.time"), text=_text(d["text"], "evidence.text"),
                     role=_text(d.get("role", ""), "evidence.role"))
 
@@ -412,7 +432,7 @@ def host_from_dict(d: dict[str, Any]) -> HostResult:
     return HostResult(
         host=_text(d["host"], "host"),
         address=_text(d["address"], "address"),
-        port=int(d["port"]),
+        port=_whole(d["port"], "port", 0, 65535),
         scheme=_text(d["scheme"], "scheme"),
         site_code=_opt_text(d.get("site_code"), "site_code"),
         tags=_texts(d.get("tags"), "tags"),
@@ -430,8 +450,9 @@ def host_from_dict(d: dict[str, Any]) -> HostResult:
             log_path=_opt_text(f.get("log_path"), "facts.log_path"),
             codepage=_opt_int(f.get("codepage"), "facts.codepage"),
             logs=tuple(
-                LogFileFact(path=_text(lf["path"], "facts.logs.path"), size=int(lf["size"]),
-                            sha256=_text(lf["sha256"], "facts.logs.sha256"), truncated=bool(lf.get("truncated")),
+                LogFileFact(path=_text(lf["path"], "facts.logs.path"), size=_whole(lf["size"], "facts.logs.size"),
+                            sha256=_text(lf["sha256"], "facts.logs.sha256"),
+                            truncated=_flag(lf.get("truncated"), "facts.logs.truncated"),
                             saved_as=_opt_text(lf.get("saved_as"), "facts.logs.saved_as"))
                 for lf in (_table(x, "facts.logs[]") for x in _list(f.get("logs"), "facts.logs"))
             ),
@@ -440,9 +461,9 @@ def host_from_dict(d: dict[str, Any]) -> HostResult:
                                                _text(err.get("hint") or "", "error.hint")),
         started=_opt_text(d.get("started"), "started"),
         finished=_opt_text(d.get("finished"), "finished"),
-        seconds=float(d.get("seconds") or 0.0),
-        requests=int(d.get("requests") or 0),
-        attempts=int(d.get("attempts") or 0),
+        seconds=_seconds(d.get("seconds"), "seconds"),
+        requests=_whole(d.get("requests", 0), "requests"),
+        attempts=_whole(d.get("attempts", 0), "attempts"),
         waiver=None if d.get("waiver") is None else waiver_from_dict(d["waiver"]),
     )
 
@@ -472,8 +493,8 @@ def results_from_dict(d: dict[str, Any]) -> RunResults:
             inventory_path=_opt_text(inv.get("path"), "meta.inventory.path"),
             inventory_sha256=_opt_text(inv.get("sha256"), "meta.inventory.sha256"),
             options=_table(m.get("options"), "meta.options"),
-            insecure=bool(m.get("insecure")),
-            interrupted=bool(m.get("interrupted")),
+            insecure=_flag(m.get("insecure"), "meta.insecure"),
+            interrupted=_flag(m.get("interrupted"), "meta.interrupted"),
             merged_from=_texts(m.get("merged_from"), "meta.merged_from"),
             audit=_opt_text(m.get("audit"), "meta.audit"),
             selection=_texts(m.get("selection"), "meta.selection"),
@@ -484,7 +505,9 @@ def results_from_dict(d: dict[str, Any]) -> RunResults:
             waivers=tuple(waiver_from_dict(w, "meta.waivers.entries[]")
                           for w in _list(waivers.get("entries"), "meta.waivers.entries")),
         )
-        hosts = tuple(host_from_dict(h) for h in _list(d["hosts"], "hosts"))
+        if not isinstance(d.get("hosts"), list):
+            raise ResultsFormatError(f"hosts: expected a list of hosts, found {type(d.get('hosts')).__name__}")
+        hosts = tuple(host_from_dict(h) for h in d["hosts"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ResultsFormatError(f"malformed results file: {exc}") from exc
     return RunResults(meta=meta, hosts=hosts)

@@ -16,6 +16,7 @@ class LogBlob:
     name: str  # the path on the server, or the file name given to `cmaudit check`
     data: bytes
     truncated: bool = False  # the --max-log-bytes cap was hit; the bytes are the file's *tail*
+    size: int | None = None  # how many bytes the file had when it was read (more than len(data) when cut)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,23 +2,28 @@
 
 An admin attaches `evidence/<host>/wsyncmgr.log.gz` to a ticket and anyone can check it against the
 hash in results.json (`gunzip -c | sha256sum`). Files are written to a temporary name and renamed,
-so an interrupted run never leaves a half-written copy under the final name.
+so an interrupted run never leaves a half-written copy under the final name; they get the user's umask,
+and no symbolic link planted in the run folder (`evidence -> /etc`) is ever followed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gzip
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path, PureWindowsPath
 
+from reports.atomic import create_temp, create_temp_at
 from scanner.model.records import LogFileFact
 
 EVIDENCE_DIR = "evidence"
 GZIP_LEVEL = 3  # measured (bench_cpu): half the CPU of level 6 on a 330 KB wsyncmgr.log, output 12% bigger
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+_BY_DESCRIPTOR = os.open in os.supports_dir_fd and os.mkdir in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW")
 
 
 def safe_component(text: str, fallback: str = "host") -> str:
@@ -37,21 +42,90 @@ def host_dir_name(stable_name: str) -> str:
     return f"{cleaned[:90]}-{hashlib.sha256(stable_name.encode('utf-8')).hexdigest()[:8]}"
 
 
-def save_log(run_dir: Path, host_key: str, remote_path: str, data: bytes, *, truncated: bool) -> LogFileFact:
-    """Write `data` gzipped under run_dir/evidence/<host>/ and describe it for results.json."""
-    digest = hashlib.sha256(data).hexdigest()
-    folder = run_dir / EVIDENCE_DIR / host_dir_name(host_key)
-    folder.mkdir(parents=True, exist_ok=True)
-    name = safe_component(PureWindowsPath(remote_path).name, "log") + ".gz"
-    target = folder / name
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+def evidence_file_name(remote_path: str) -> str:
+    """`wsyncmgr.lo_` -> `wsyncmgr.lo_.gz`: the server's file name, made safe, with every character kept
+    that tells the rolled half from the current one."""
+    name = _UNSAFE.sub("_", PureWindowsPath(remote_path).name).strip(".")[:100]
+    return (name or "log") + ".gz"
+
+
+def _refuse_link(path: Path, exc: OSError) -> OSError:
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+        return OSError(exc.errno, f"{path} is a symbolic link or not a folder; evidence never follows one")
+    return exc
+
+
+def _open_folder(parent_fd: int, parent: Path, name: str) -> int:
+    """Open (creating it if needed) the sub-folder `name` of an open folder, refusing a symbolic link."""
+    try:
+        os.mkdir(name, dir_fd=parent_fd)
+    except FileExistsError:
+        pass
+    try:
+        return os.open(name, _DIR_FLAGS | getattr(os, "O_NOFOLLOW", 0), dir_fd=parent_fd)
+    except OSError as exc:
+        raise _refuse_link(parent / name, exc) from None
+
+
+def _write_at(folder_fd: int, name: str, data: bytes) -> None:
+    """gzip `data` into `name` inside an open folder: temp file, then rename (both relative to the folder)."""
+    fd, tmp = create_temp_at(folder_fd, name)
     try:
         with (os.fdopen(fd, "wb") as raw,
               gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as gz):
             gz.write(data)
-        os.replace(tmp, target)
+        os.replace(tmp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=folder_fd)
+        raise
+
+
+def _save_by_descriptor(run_dir: Path, host_dir: str, name: str, data: bytes) -> None:
+    """POSIX: every step relative to an open folder, so a link planted in the run folder is never followed."""
+    fd = os.open(run_dir, _DIR_FLAGS)
+    try:
+        for part in (EVIDENCE_DIR, host_dir):
+            child = _open_folder(fd, run_dir, part)
+            os.close(fd)
+            fd = child
+            run_dir = run_dir / part
+        _write_at(fd, name, data)
+    finally:
+        os.close(fd)
+
+
+def _save_by_path(run_dir: Path, host_dir: str, name: str, data: bytes) -> None:
+    """Where folders cannot be opened (Windows): check each folder is not a link, then write by path."""
+    folder = run_dir
+    for part in (EVIDENCE_DIR, host_dir):
+        folder = folder / part
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir()
+        if folder.is_symlink() or not folder.is_dir():
+            raise OSError(errno.ELOOP, f"{folder} is a symbolic link or not a folder; evidence never follows one")
+    fd, tmp = create_temp(folder, name)
+    try:
+        with (os.fdopen(fd, "wb") as raw,
+              gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as gz):
+            gz.write(data)
+        os.replace(tmp, folder / name)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_log(run_dir: Path, host_key: str, remote_path: str, data: bytes, *, truncated: bool) -> LogFileFact:
+    """Write `data` gzipped under run_dir/evidence/<host>/ and describe it for results.json.
+
+    Raises OSError when it cannot be saved, also when a folder on the way is a symbolic link.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    host_dir = host_dir_name(host_key)
+    name = evidence_file_name(remote_path)
+    if _BY_DESCRIPTOR:
+        _save_by_descriptor(run_dir, host_dir, name, data)
+    else:
+        _save_by_path(run_dir, host_dir, name, data)
     return LogFileFact(path=remote_path, size=len(data), sha256=digest, truncated=truncated,
-                       saved_as=target.relative_to(run_dir).as_posix())
+                       saved_as=f"{EVIDENCE_DIR}/{host_dir}/{name}")

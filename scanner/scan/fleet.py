@@ -6,30 +6,35 @@ Kept apart from the argparse layer so tests, `cmaudit demo` and benchmarks drive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from scanner.model.errors import HostAuthFailed, HostError, UsageError
+from scanner.model.host import run_keys
 from scanner.model.records import RunResults, Waiver
 from scanner.model.redaction import REDACTOR
 from scanner.model.times import parse_utc
+from scanner.scan import preflight
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.jobs import AccountKey, RunJobs
 from scanner.scan.progress import Progress
 from scanner.scan.results import assemble, host_result, load_earlier_run, merge_rescan, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
+from scanner.scan.settings import ScanSettings as ScanSettings  # re-exported: callers build it from here
 from scanner.scan.workers import WorkerPool, default_workers, usable_cores
-from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES, CollectOptions
-from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
+from scanner.weekly import run_folder
+from scanner.winrm.collect import CollectOptions
 from scanner.winrm.ntlm import NtlmHashes
 from scanner.winrm.session import SessionOptions
 
@@ -40,46 +45,8 @@ if TYPE_CHECKING:
     from scanner.weekly.mail import MailSettings
 
 DEFAULT_RUNS_DIR = "cmaudit-runs"
+EXIT_INTERRUPTED = 130  # stopped (Ctrl-C, SIGTERM) before every step finished: as a shell reports SIGINT
 PASSWORD_AUTH = ("ntlm", "basic", "credssp")  # negotiate/kerberos may use the jump box's ticket instead
-
-
-@dataclass(frozen=True, slots=True)
-class ScanSettings:
-    """Every knob of `cmaudit scan`; recorded (minus secrets, which never live here) in results.json."""
-
-    inventory: Path
-    output: Path | None = None
-    username: str | None = None
-    auth: str = "ntlm"
-    port: int | None = None
-    scheme: str = "http"
-    tls: str = "modern"  # default TLS for hosts whose inventory entry does not say (legacy: 2003/2008 listeners)
-    ca_file: str | None = None
-    insecure: bool = False
-    concurrency: int = 32
-    workers: int | None = 1  # worker processes; None: the cores, capped by the work (scanner.scan.workers)
-    transport: str = "auto"  # "requests": pypsrp's own HTTP transport for every host (benchmarks, comparisons)
-    timeout: float = 120.0
-    retries: int = 2
-    max_auth_failures: int = 5
-    max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
-    connect_timeout: float = 10.0
-    operation_timeout: int = 20
-    quiet: bool = False
-    password_env: str = "CMAUDIT_PASSWORD"
-    interactive: bool = False  # may prompt for a password (only on a terminal)
-    grace: float = 3.0
-    backoff_base: float = 0.5
-    log_file: Path | None = None  # append an audit trail of hosts contacted (no secrets)
-    spn_service: str = DEFAULT_SPN_SERVICE  # Kerberos SPN service class: HTTP (WinRM's), WSMAN or host
-    history: Path | None = None  # record the run here (and show changes since the last one); None: don't
-    keep_runs: int | None = None  # retention after recording
-    waivers: Path | None = None  # a waivers file (accepted findings until a date)
-    host_patterns: tuple[str, ...] = ()  # --hosts: fnmatch on inventory name or address
-    tags: tuple[str, ...] = ()  # --tag
-    sites: tuple[str, ...] = ()  # --site
-    rescan_failed: Path | None = None  # scan again the ERROR/UNKNOWN hosts of this results.json and merge
-    audit: str | None = None  # the name runs are compared by in the history (default: from the inventory's name)
 
 
 @dataclass(slots=True)
@@ -109,6 +76,15 @@ def default_output_dir(base: Path | None = None) -> Path:
 def _day(iso_time: str) -> date:
     """The UTC date of a run's start: the day waivers are judged on."""
     return (parse_utc(iso_time) or datetime.now(UTC)).date()
+
+
+def _basic_can_send(user: str | None, password: str | None) -> bool:
+    """HTTP Basic (requests) encodes `user:password` as Latin-1: anything else fails mid-handshake."""
+    try:
+        f"{user or ''}:{password or ''}".encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _sha256_file(path: Path) -> str | None:
@@ -143,6 +119,7 @@ def run_scan(
     out = out or sys.stdout
     err = err or sys.stderr
     started = utc_now()
+    run_id = uuid.uuid4().hex
     # Read before anything else, so a bad file stops the run before any host is contacted.
     waivers = as_of(load_waivers(settings.waivers), _day(started)) if settings.waivers is not None else ()
     inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
@@ -162,6 +139,8 @@ def run_scan(
                       f"{settings.inventory}{' and chosen' if chosen else ''}: nothing to scan again\n")
             return ScanOutcome(earlier, settings.rescan_failed.parent, {}, exit_status(earlier))
     out_dir = settings.output or default_output_dir()
+    checked = preflight.Plan(settings=settings, hosts=hosts, out_dir=out_dir, run_id=run_id)
+    preflight.run_checks(checked)  # before any prompt and any host: a run that cannot keep its results never starts
     warnings = list(inventory.warnings)
     for warning in warnings if not settings.quiet else ():  # --quiet: stderr only when something failed
         err.write(f"cmaudit: warning: {warning}\n")
@@ -190,6 +169,10 @@ def run_scan(
         user = host.username or settings.username
         secret = resolver.secret(host, username=user)
         passwords[host.key] = secret.reveal() if secret else None
+        if host.auth == "basic" and not _basic_can_send(user, passwords[host.key]):
+            where = f"{host.name} ({host.source})" if host.source else host.name
+            raise UsageError(f"{where}: Basic authentication can only send a user name and password in Latin-1, "
+                             "and this account's hold other characters; use ntlm or negotiate for it")
         if secret is None and host.auth in PASSWORD_AUTH:
             # No logon attempt without a password: say where it should come from instead.
             where = f"${host.password_env} or " if host.password_env else ""
@@ -218,7 +201,7 @@ def run_scan(
         if credential is not None:
             credentials[host.key] = credential
     plan = _Plan(inventory, advisory, out_dir, started, [*warnings, *kerberos.warnings], passwords, refused, secrets,
-                 credentials, hosts, chosen.describe(), earlier, waivers)
+                 credentials, checked, hosts, chosen.describe(), earlier, waivers)
     try:
         return _scan(settings, plan, out, err, on_runner, on_host_done, install_signal_handlers, mail)
     finally:
@@ -258,6 +241,7 @@ class _Plan:
     refused: dict[tuple[str, int], HostError]
     secrets: tuple[str, ...] = field(repr=False)
     credentials: dict[tuple[str, int], object] = field(repr=False)  # pyspnego credentials per host key
+    checked: preflight.Plan  # what the pre-flight checks passed: the run folder to create, the run's id
     hosts: tuple[Host, ...] = ()  # the inventory's hosts this run scans (--hosts/--tag/--site, --rescan-failed)
     selection: tuple[str, ...] = ()  # how they were chosen, as the options were typed
     earlier: RunResults | None = None  # --rescan-failed: the run whose other hosts the new run keeps
@@ -275,10 +259,9 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     inventory, advisory, out_dir, started = plan.inventory, plan.advisory, plan.out_dir, plan.started
     passwords, refused, secrets, warnings = plan.passwords, plan.refused, plan.secrets, plan.warnings
     hosts, earlier, waivers = plan.hosts, plan.earlier, plan.waivers
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
+    preflight.create_run_folder(plan.checked)
+    # One name on two ports or addresses gets two keys (evidence folders, history) whatever the row order.
+    host_keys = dict(zip((h.key for h in hosts), run_keys([(h.name, h.address, h.port) for h in hosts]), strict=True))
 
     jobs = RunJobs(
         session=SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
@@ -293,6 +276,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         credentials=plan.credentials,
         refused=refused,
         secrets=secrets,
+        host_keys=host_keys,
     )
 
     progress = Progress(len(hosts), err, quiet=settings.quiet)
@@ -306,7 +290,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         if audit is not None:
             audit.host_done(result, run.host.auth)
         detail = result.error.category.value if result.error else ""
-        progress.host_done(run.host.stable_name, result.verdict, detail)
+        progress.host_done(host_keys.get(run.host.key, run.host.stable_name), result.verdict, detail)
         if on_host_done is not None:
             on_host_done(run)
 
@@ -340,7 +324,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     meta = run_meta(
         started=started, finished=utc_now(), advisory=advisory, inventory_path=str(settings.inventory),
         inventory_sha256=inventory.sha256 or _sha256_file(settings.inventory), options=recorded,
-        insecure=settings.insecure, interrupted=runner.interrupted,
+        insecure=settings.insecure, interrupted=runner.interrupted, run_id=plan.checked.run_id,
     )
     audit_name = settings.audit or (earlier.meta.audit if earlier is not None else None) \
         or audit_name_for(str(settings.inventory))
@@ -350,7 +334,8 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     results = assemble(meta, runs, waivers)
     if earlier is not None and settings.rescan_failed is not None:
         results = merge_rescan(earlier, results, settings.rescan_failed, waivers)
-    paths, notes, since_last_run = _write_with_follow_up(results, out_dir, settings, mail)
+    with _sigterm_interrupts(install_signal_handlers):
+        paths, notes, since_last_run, stopped = _write_with_follow_up(results, out_dir, settings, mail)
     print_summary(results, out)
     if since_last_run:
         out.write("\n" + since_last_run)
@@ -359,21 +344,23 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     for note, problem in notes:
         if problem or not settings.quiet:
             err.write(f"cmaudit: {note}\n")
-    status = exit_status(results)
-    if runner.interrupted:
+    status = EXIT_INTERRUPTED if stopped else exit_status(results)
+    if runner.interrupted or stopped:
         err.write(f"cmaudit: interrupted; results for every host written to {paths.get('json', out_dir)}\n")
     stats = runner.worker_stats if isinstance(runner, WorkerPool) else []
     return ScanOutcome(results, out_dir, paths, status, runner, warnings, workers, stats)
 
 
-def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings,
-                          mail: MailSettings | None) -> tuple[dict[str, Path], list[tuple[str, bool]], str]:
+def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSettings, mail: MailSettings | None
+                          ) -> tuple[dict[str, Path], list[tuple[str, bool]], str, bool]:
     """results.json first, then history (changes, trend), the reports, and mail and retention last.
 
     results.json is written before anything that can block or fail (a locked history database, a
     report held open in Excel, a mail relay), so a run never loses its results to a follow-up step.
-    Answers the paths, one-line notes for stderr (with whether each says something failed), and the
-    "Since last run" text for the console.
+    A Ctrl-C (or SIGTERM) while waiting for the history, the relay or retention ends that step only:
+    the reports are still written. Answers the paths, one-line notes for stderr (with whether each
+    says something failed), the "Since last run" text for the console, and whether the user stopped a
+    follow-up step (exit status 130).
     """
     from reports import REPORTERS, ReportWriteError, write_reports
     from reports.changes_text import render_text
@@ -387,9 +374,14 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
     except OSError as exc:
         notes.append((f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}", True))
     follow: followup.FollowUp | None = None
+    stopped = False
     if settings.history is not None or mail is not None:
         try:
             follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
+        except KeyboardInterrupt:
+            stopped = True
+            notes.append(("interrupted while recording the history: this run is not in it (nothing mailed or "
+                          "pruned); the results and reports are written", True))
         except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its reports
             notes.append((f"history skipped: {type(exc).__name__}: {exc}", True))
     try:
@@ -401,15 +393,49 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
     except ReportWriteError as exc:
         paths = dict(exc.written)
         notes.append((str(exc), True))
+    notes.extend((note, True) for note in _record_files(results, out_dir, paths))
     if follow is None:
-        return paths, notes, ""
+        return paths, notes, "", stopped
     try:
         follow = followup.finish(follow, results, mail=mail, keep_runs=settings.keep_runs,
                                  report_path=paths.get("html"), output_dir=out_dir)
+    except KeyboardInterrupt:
+        stopped = True
+        notes.append(("interrupted while mailing or pruning old runs; the run is recorded and its reports written",
+                      True))
     except Exception as exc:  # noqa: BLE001 - as above: mail/retention never cost the results
         notes.append((f"mail/retention skipped: {type(exc).__name__}: {exc}", True))
     notes.extend((message, message in follow.problems) for message in follow.messages)
-    return paths, notes, render_text(follow.changes) if follow.changes is not None else ""
+    return paths, notes, render_text(follow.changes) if follow.changes is not None else "", stopped
+
+
+def _record_files(results: RunResults, out_dir: Path, paths: Mapping[str, Path]) -> list[str]:
+    """List what this run wrote in its folder's marker: all that retention may ever delete for it."""
+    files = [Path(p).relative_to(out_dir).as_posix() for p in paths.values() if Path(p).parent == out_dir]
+    files += [lf.saved_as for h in results.hosts for lf in h.facts.logs if lf.saved_as]
+    try:
+        run_folder.record_files(out_dir, results.meta.run_id, files)
+    except (OSError, run_folder.MarkerError) as exc:
+        return [f"could not list this run's files in {out_dir / run_folder.MARKER}: {exc}; retention will keep them"]
+    return []
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts(install: bool) -> Iterator[None]:
+    """While the follow-up steps run, SIGTERM stops them as Ctrl-C does (by default it would kill the process
+    without the reports); the scan's own handlers are gone by then."""
+    if not install or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def _run_with_signals(runner: Runner[Host, HostOutcome] | WorkerPool, hosts: list[Host], progress: Progress,

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from scanner.advisory.loader import Advisory
-from scanner.model.errors import HostError, HostInternalError, HostLocalError
+from scanner.advisory.stop import Abandoned
+from scanner.model.errors import HostError, HostInternalError, HostLocalError, HostTimeout
 from scanner.model.records import HostFacts, Judgement
 from scanner.model.snapshot import Snapshot
 from scanner.scan.evidence import save_log
@@ -31,7 +33,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Evaluate = Callable[[Snapshot, Advisory], Judgement]
+class Evaluate(Protocol):
+    """scanner.advisory.engine.evaluate: judging that gives up (Abandoned) when `should_stop` says so."""
+
+    def __call__(self, snapshot: Snapshot, advisory: Advisory, *,
+                 should_stop: Callable[[], bool] | None = None) -> Judgement: ...
+
+
 PasswordFor = Callable[["Host"], "str | None"]
 CredentialFor = Callable[["Host"], object]  # pyspnego credential(s) for a host, or None
 
@@ -56,6 +64,8 @@ class ScanContext:
     password_for: PasswordFor | None = None  # per-host password (inventory's password_env), else session's
     credential_for: CredentialFor | None = None  # the run's Kerberos ticket cache for the host's account
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    # Host.key -> the host's key in this run (scanner.model.host.run_keys): its evidence folder
+    host_keys: Mapping[tuple[str, int], str] = field(default_factory=dict)
 
 
 def _chain(exc: BaseException) -> str:
@@ -97,7 +107,8 @@ class ScanJob:
         collected = self._collect()
         try:
             logs = tuple(
-                save_log(self.context.run_dir, self.host.stable_name, blob.name, blob.data, truncated=blob.truncated)
+                save_log(self.context.run_dir, self.context.host_keys.get(self.host.key, self.host.stable_name),
+                         blob.name, blob.data, truncated=blob.truncated)
                 for blob in collected.snapshot.logs
             )
         except OSError as exc:
@@ -106,11 +117,20 @@ class ScanJob:
                                                  f"{exc.strerror or exc}") from None
         facts = replace(collected.facts, logs=logs)
         try:
-            judgement = self.context.evaluate(collected.snapshot, self.context.advisory)
+            # Judging runs inside the host's deadline: past it (or once aborted) it gives up, so a hostile
+            # log cannot keep this worker thread, and with it the process, alive after the host timed out.
+            judgement = self.context.evaluate(collected.snapshot, self.context.advisory,
+                                              should_stop=self._past_deadline)
+        except Abandoned:
+            raise HostTimeout(self.host.name, "judging the logs did not finish within the per-host deadline",
+                              retryable=False) from None
         except Exception as exc:  # our own bug: reported as such (logged), never blamed on the server
             log.debug("%s: judging failed", self.host.name, exc_info=True)
             raise HostInternalError(self.host.name, f"internal error while judging: {type(exc).__name__}") from None
         return HostOutcome(facts=facts, judgement=judgement)
+
+    def _past_deadline(self) -> bool:
+        return self._aborted.is_set() or time.monotonic() >= self.deadline
 
     def _collect(self) -> Collected:
         """The WinRM exchange, the only part whose exceptions are translated into the server's errors."""

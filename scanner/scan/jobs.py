@@ -61,13 +61,15 @@ class RunJobs:
     credentials: dict[HostKey, object] = field(repr=False)  # pyspnego credentials (NTLM hashes, ticket caches)
     refused: dict[HostKey, HostError] = field(default_factory=dict)
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    host_keys: dict[HostKey, str] = field(default_factory=dict)  # each host's folder name in the run
 
     def context(self) -> ScanContext:
         from scanner.advisory.engine import evaluate
 
         return ScanContext(session=self.session, collect=self.collect, run_dir=self.run_dir, advisory=self.advisory,
                            evaluate=evaluate, password_for=lambda host: self.passwords.get(host.key),
-                           credential_for=lambda host: self.credentials.get(host.key), secrets=self.secrets)
+                           credential_for=lambda host: self.credentials.get(host.key), secrets=self.secrets,
+                           host_keys=self.host_keys)
 
     def factory(self) -> JobFactory[Host, HostOutcome]:
         context = self.context()

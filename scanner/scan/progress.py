@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from reports.console import use_colour
+from reports.terminal import clean
 from scanner.model.records import Verdict
 
 BAR_WIDTH = 24
@@ -104,8 +105,8 @@ class Progress:
 
 
 def _printable(text: str) -> str:
-    """Inventory names are untrusted: no control characters reach the terminal."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+    """Inventory names are untrusted: no control characters reach the terminal (reports.terminal)."""
+    return clean(text)
 
 
 def _isatty(stream: TextIO) -> bool:

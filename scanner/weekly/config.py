@@ -38,10 +38,10 @@ from typing import Any
 
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
-from scanner.model.options import BOUNDS, SPN_SERVICE
+from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, is_env_name
 from scanner.model.toml_text import TomlTextError, parse_toml, read_bounded
 from scanner.weekly.history import check_audit_name
-from scanner.weekly.mail import MAIL_WHEN, SECURITY
+from scanner.weekly.mail import MAIL_WHEN, SECURITY, address_problem, host_problem
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -98,10 +98,9 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any, Path], str]:
 
 
 def _env_name(value: Any, base: Path) -> str:
-    text = _str(value, base)
-    if not all(ch.isalnum() or ch == "_" for ch in text):
-        raise ValueError("must be the NAME of an environment variable (letters, digits, _), not a password")
-    return text
+    if not is_env_name(value):
+        raise ValueError(ENV_NAME_RULE)
+    return str(value)
 
 
 def _spn_service(value: Any, base: Path) -> str:
@@ -113,9 +112,25 @@ def _spn_service(value: Any, base: Path) -> str:
 
 def _addresses(value: Any, base: Path) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(a, str) and "@" in a for a in items):
+    if not isinstance(items, list) or not items or not all(isinstance(a, str) for a in items):
         raise ValueError("must be a mail address or a list of them")
-    return tuple(items)
+    return tuple(_address(a, base) for a in items)
+
+
+def _address(value: Any, base: Path) -> str:
+    text = _str(value, base)
+    problem = address_problem(text)
+    if problem:
+        raise ValueError(f"{text[:80]!r} {problem}")
+    return text
+
+
+def _mail_host(value: Any, base: Path) -> str:
+    text = _str(value, base)
+    problem = host_problem(text)
+    if problem:
+        raise ValueError(f"{text[:80]!r} {problem}")
+    return text.strip()
 
 
 def _audit(value: Any, base: Path) -> str:
@@ -151,8 +166,8 @@ KEYS: dict[str, _Key] = {
 }
 MAIL_KEYS: dict[str, _Key] = {
     "to": _Key(_addresses, ("mail_to",)),
-    "from": _Key(_str, ()),
-    "host": _Key(_str, ()),
+    "from": _Key(_address, ()),
+    "host": _Key(_mail_host, ()),
     "port": _Key(_bounded("port"), ()),
     "security": _Key(_choice(SECURITY), ()),
     "username": _Key(_str, ()),

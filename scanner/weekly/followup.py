@@ -62,12 +62,15 @@ def prepare(results: RunResults, *, history_path: Path | None, output_dir: Path 
 
 def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, keep_runs: int | None,
            report_path: Path | None, output_dir: Path | None) -> FollowUp:
-    """Mail (when settings are given) and prune (keep_runs); never raises."""
+    """Mail (when settings are given) and prune (keep_runs); never raises, and a mail failure never stops pruning."""
     messages, problems = list(follow.messages), list(follow.problems)
     outcome: MailOutcome | None = None
     if mail is not None:
-        outcome = mail_run(results, follow.changes, mail, report_path=report_path,
-                           run_folder=str(output_dir) if output_dir else None)
+        try:
+            outcome = mail_run(results, follow.changes, mail, report_path=report_path,
+                               run_folder=str(output_dir) if output_dir else None)
+        except Exception as exc:  # noqa: BLE001 - whatever mail does, retention below still runs
+            outcome = MailOutcome(False, f"mail not sent: {type(exc).__name__}: {exc}")
         messages.append(outcome.message)
         if not outcome.sent and not outcome.skipped:
             problems.append(outcome.message)
@@ -75,7 +78,7 @@ def finish(follow: FollowUp, results: RunResults, *, mail: MailSettings | None, 
     if keep_runs and follow.history_path is not None and follow.run_id is not None:
         try:
             pruned = retention.prune(follow.history_path, keep_runs, audit=audit_key(results),
-                                     protect=[follow.run_id])
+                                     protect=[follow.run_id], keep_folders=[output_dir] if output_dir else [])
             if pruned.deleted_runs:
                 messages.append(f"retention: removed {len(pruned.deleted_runs)} old run(s) "
                                 f"and {len(pruned.removed_folders)} run folder(s), keeping {keep_runs}")

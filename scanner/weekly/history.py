@@ -9,7 +9,8 @@ verdicts, facts and evidence hashes are kept. Guarantees the scheduler relies on
 - the schema is versioned (PRAGMA user_version) and migrated forward in a transaction; a database
   written by a newer cmaudit is refused rather than damaged;
 - hosts are matched across runs by a stable key (normalised name), not by address, because DHCP and
-  DNS changes must not turn one server into two;
+  DNS changes must not turn one server into two; only a name a run holds twice (two ports, two
+  addresses) is keyed by address and port as well (scanner.model.host.run_keys, migration 3);
 - runs are compared per *audit name* (`--audit`, default the inventory file's name without a trailing
   date), not per inventory path, so a weekly export named by date still compares with last week's.
   Databases from before audit names are migrated: each run gets the name its inventory path gives.
@@ -22,16 +23,17 @@ import os
 import re
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from reports.trend import TrendPoint
+from scanner.model.changes import result_keys
 from scanner.model.errors import UsageError
-from scanner.model.host import stable_key
+from scanner.model.host import run_keys, stable_key
 from scanner.model.records import (
     RESULTS_SCHEMA_VERSION,
     ResultsFormatError,
@@ -43,7 +45,12 @@ from scanner.model.records import (
     results_from_dict,
 )
 
+MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot be asked for, let alone exist
+MAX_ROW_JSON = 64 * 1024 * 1024  # a stored host or run record above this was not written by cmaudit
 BUSY_TIMEOUT_MS = 30_000  # an overlapping run waits this long for the other's transaction
+# ...but in slices: SQLite's own busy wait is C code that a Ctrl-C cannot interrupt, so each statement waits at
+# most this long and the wait for the write lock is a Python loop whose sleeps a signal ends at once.
+_BUSY_SLICE_MS = 100
 DEFAULT_FILE_NAME = "history.sqlite3"
 HISTORY_ENV = "CMAUDIT_HISTORY"  # one place to point every command at a shared history
 _WAL_ATTEMPTS = 12
@@ -79,6 +86,25 @@ def _add_audit_names(conn: sqlite3.Connection) -> None:
             recorded = None
         name = recorded if isinstance(recorded, str) and recorded else audit_name_for(key)
         conn.execute("UPDATE runs SET audit = ? WHERE id = ?", (name, run_id))
+
+
+def _rekey_shared_names(conn: sqlite3.Connection) -> None:
+    """Migration 3: hosts sharing a name in one run were keyed by row order (`sms01`, `sms01#2`), so swapping
+    two inventory rows looked like a regression and a fix; key them by address and port (run_keys)."""
+    runs = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM host_results WHERE host_key LIKE '%#%'")]
+    conn.execute("PRAGMA defer_foreign_keys = ON")  # evidence rows follow their host row within the transaction
+    for run_id in runs:
+        rows = conn.execute("SELECT host_key, host, address, port FROM host_results WHERE run_id = ?"
+                            " ORDER BY position", (run_id,)).fetchall()
+        new_keys = run_keys([(str(h), str(a), int(p)) for _k, h, a, p in rows])
+        changed = [(old, new) for (old, *_), new in zip(rows, new_keys, strict=True) if old != new]
+        # Through temporary keys: one host's new key may be another's old one.
+        moves = [(old, f"\x00rekey{step}") for step, (old, _new) in enumerate(changed)]
+        moves += [(f"\x00rekey{step}", new) for step, (_old, new) in enumerate(changed)]
+        for before, after in moves:
+            for table in ("host_results", "evidence_files"):
+                conn.execute(f"UPDATE {table} SET host_key = ? WHERE run_id = ? AND host_key = ?",
+                             (after, run_id, before))
 
 
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -132,7 +158,10 @@ MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
         "CREATE INDEX runs_by_audit ON runs(audit, id)",
         "ALTER TABLE host_results ADD COLUMN waived INTEGER NOT NULL DEFAULT 0",
     ),
+    (_rekey_shared_names,),
 )
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -200,14 +229,8 @@ def default_history_path() -> Path:
 
 
 def host_keys(results: RunResults) -> list[str]:
-    """Stable keys for a run's hosts, in order; a key taken twice in one run gets "#2", "#3"..."""
-    keys: list[str] = []
-    seen: Counter[str] = Counter()
-    for h in results.hosts:
-        key = stable_key(h.host, h.port)
-        seen[key] += 1
-        keys.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
-    return keys
+    """The key of each host of a run, in order: unique per run and independent of row order (run_keys)."""
+    return result_keys(results)
 
 
 def inventory_key_for(results: RunResults) -> str:
@@ -246,7 +269,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 @contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue instead of deadlocking."""
-    conn.execute("BEGIN IMMEDIATE")
+    _begin_immediate(conn)
     try:
         yield conn
     except BaseException:
@@ -254,6 +277,19 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """Wait up to BUSY_TIMEOUT_MS for the write lock, in slices a Ctrl-C interrupts within a fraction of a second."""
+    give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= give_up:
+                raise
+        time.sleep(0.05)  # interruptible: KeyboardInterrupt arrives here, not after the whole wait
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -283,12 +319,12 @@ def open_history(db_path: Path | str, *, create: bool = True) -> Iterator[sqlite
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=_BUSY_SLICE_MS / 1000, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
         raise HistoryError(path, f"cannot open history database: {exc}") from exc
     with closing(conn):
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_SLICE_MS:d}")
             _use_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -296,6 +332,32 @@ def open_history(db_path: Path | str, *, create: bool = True) -> Iterator[sqlite
             yield conn
         except sqlite3.Error as exc:
             raise HistoryError(path, f"history database error: {exc}") from exc
+
+
+def check_database(db_path: Path | str) -> None:
+    """Pre-flight: an existing history is a file this cmaudit can read and understands; writes nothing.
+
+    A database another run is writing right now (locked) passes: the run will queue for it later.
+    """
+    path = Path(db_path)
+    if not os.path.lexists(path):
+        return
+    if not path.is_file():
+        raise HistoryError(path, "the history database is not a file")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+        with closing(conn):
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return
+        raise HistoryError(path, f"cannot read the history database: {exc}") from None
+    except sqlite3.Error as exc:
+        raise HistoryError(path, f"not a history database: {exc}") from None
+    if version > SCHEMA_VERSION:
+        raise HistoryError(path, f"history schema version {version} is newer than this cmaudit "
+                                 f"understands ({SCHEMA_VERSION}); upgrade cmaudit")
 
 
 def _insert_run(conn: sqlite3.Connection, results: RunResults, audit: str, output_dir: str | None) -> int:
@@ -369,12 +431,12 @@ def _run_summaries(conn: sqlite3.Connection, where: str, params: Sequence[object
         for verdict, n in conn.execute(
                 "SELECT verdict, COUNT(*) FROM host_results WHERE run_id = ? GROUP BY verdict", (r[0],)):
             try:
-                counts[Verdict(verdict)] = int(n)
+                counts[Verdict(verdict)] = _stored_int(n)
             except ValueError:
                 continue  # a verdict a later cmaudit added; not ours to count
         waived = conn.execute("SELECT COUNT(*) FROM host_results WHERE run_id = ? AND waived = 1", (r[0],)).fetchone()
         out.append(RunSummary(id=int(r[0]), run_uid=r[1], inventory_key=r[2], audit=r[3], started=r[4], finished=r[5],
-                              complete=bool(r[6]), host_count=int(r[7]), output_dir=r[8], counts=counts,
+                              complete=bool(r[6]), host_count=_stored_int(r[7]), output_dir=r[8], counts=counts,
                               waived=int(waived[0])))
     return out
 
@@ -393,14 +455,30 @@ def load_run(db_path: Path | str, run_id: int) -> RunResults:
         return _load_run(conn, db_path, run_id)
 
 
+def _stored_json(db_path: Path | str, text: object, what: str) -> Any:
+    """A JSON record as stored by record_run; anything else (an edited or damaged row) is a HistoryError."""
+    if not isinstance(text, str) or len(text) > MAX_ROW_JSON:
+        raise HistoryError(db_path, f"{what} is not a record cmaudit wrote")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise HistoryError(db_path, f"{what} is not valid JSON") from None
+
+
+def _stored_int(value: object) -> int:
+    """A count column as stored; a damaged one (text, 1e400) counts as 0 rather than ending the listing."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _load_run(conn: sqlite3.Connection, db_path: Path | str, run_id: int) -> RunResults:
-    row = conn.execute("SELECT meta_json FROM runs WHERE id = ?", (run_id,)).fetchone()
+    row = (conn.execute("SELECT meta_json FROM runs WHERE id = ?", (run_id,)).fetchone()
+           if 0 < run_id <= MAX_RUN_ID else None)  # SQLite cannot even compare with a larger integer
     if row is None:
         raise HistoryError(db_path, f"no run with id {run_id} in the history")
-    hosts = [json.loads(r[0]) for r in conn.execute(
+    hosts = [_stored_json(db_path, r[0], f"run {run_id}: a host record") for r in conn.execute(
         "SELECT result_json FROM host_results WHERE run_id = ? ORDER BY position", (run_id,))]
     doc = {"schema": "cmaudit-results", "schema_version": RESULTS_SCHEMA_VERSION,
-           "meta": json.loads(row[0]), "hosts": hosts}
+           "meta": _stored_json(db_path, row[0], f"run {run_id}: its metadata"), "hosts": hosts}
     try:
         return results_from_dict(doc)
     except ResultsFormatError as exc:
@@ -477,19 +555,23 @@ def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -
     key = stable_key(host)
     sql = ("SELECT r.id, r.started, r.complete, h.host, h.address, h.verdict, h.error_category, h.build,"
            " h.result_json FROM host_results h JOIN runs r ON r.id = h.run_id"
-           " WHERE h.host_key = ? OR h.host_key LIKE ? ESCAPE '\\' ORDER BY r.id DESC")
+           " WHERE h.host_key = ? OR h.host_key LIKE ? ESCAPE '\\' OR h.host_key LIKE ? ESCAPE '\\'"
+           " ORDER BY r.id DESC")
     if limit is not None:
         sql += f" LIMIT {int(limit):d}"
-    like = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
-    with open_history(db_path, create=False) as conn:
-        rows = conn.execute(sql, (key, like)).fetchall()
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    with open_history(db_path, create=False) as conn:  # `name:port`, and `name@address:port` (a shared name)
+        rows = conn.execute(sql, (key, escaped + ":%", escaped + "@%")).fetchall()
     out: list[HostEntry] = []
     for r in rows:
         try:
             verdict = Verdict(r[5])
         except ValueError:
             continue  # a verdict a later cmaudit added, as in _run_summaries
-        h = host_from_dict(json.loads(r[8]))
+        try:
+            h = host_from_dict(_stored_json(db_path, r[8], f"run {r[0]}: host {r[3]!s:.60}"))
+        except (ResultsFormatError, KeyError, TypeError, ValueError) as exc:
+            raise HistoryError(db_path, f"run {r[0]}: a host record cannot be read back: {exc}") from None
         reason = h.error.message if h.error else (h.reasons[0] if h.reasons else "")
         out.append(HostEntry(run_id=int(r[0]), started=r[1], complete=bool(r[2]), host=r[3], address=r[4],
                              verdict=verdict, error_category=r[6], build=r[7], reason=reason))

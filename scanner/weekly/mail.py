@@ -22,7 +22,7 @@ from pathlib import Path
 from reports import changes_text
 from reports.base import action_order, needs_action
 from scanner.model.changes import Changes
-from scanner.model.host import display_name
+from scanner.model.host import display_name, host_text_problem
 from scanner.model.records import VERDICT_ORDER, RunResults
 
 MAIL_WHEN = ("changed", "findings", "always")
@@ -56,6 +56,23 @@ class MailOutcome:
     sent: bool
     message: str
     skipped: bool = False  # --mail-when said there was nothing to send
+
+
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` cannot be the SMTP relay (checked when the configuration is read); None when it can."""
+    return host_text_problem(host.strip()) if host.strip() else "is empty"
+
+
+def address_problem(address: str) -> str | None:
+    """Why `address` cannot be sent to or from (an ASCII `local@domain`, the domain a valid name); None if it can."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not _LOCAL_PART.fullmatch(local):
+        return "is not a mail address (user@domain, ASCII)"
+    problem = host_text_problem(domain.strip("[]"))
+    return None if problem is None else f"has a domain that {problem}"
 
 
 def should_send(when: str, results: RunResults, changes: Changes | None) -> bool:
@@ -206,6 +223,8 @@ def send(message: EmailMessage, settings: MailSettings, *, environ: Mapping[str,
     except OSError as exc:  # SMTPException, SSLError and timeouts are all OSErrors
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return MailOutcome(False, f"mail not sent to {to}: cannot reach {where}: {_header(reason)}")
+    except (UnicodeError, ValueError) as exc:  # a relay name IDNA refuses, a header smtplib cannot encode
+        return MailOutcome(False, f"mail not sent to {to}: {where}: {_header(str(exc)) or type(exc).__name__}")
     if refused:
         return MailOutcome(False, f"mail sent via {where} but refused for: {', '.join(sorted(refused))}")
     return MailOutcome(True, f"mail sent to {to} via {where}")

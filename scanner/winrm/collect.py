@@ -360,7 +360,8 @@ def _collect_in_shell(session: HostSession, shell: WinRS, read: RegistryRead, op
                          "local Administrators can read it by default).")
             continue
         if buf is not None and buf.seen:
-            blobs.append(LogBlob(name=file_path, data=bytes(buf.data), truncated=buf.truncated or cut == name))
+            blobs.append(LogBlob(name=file_path, data=bytes(buf.data), truncated=buf.truncated or cut == name,
+                                 size=buf.seen))
     for blob in blobs:
         log.debug("%s: %s: %d bytes kept%s", host, blob.name, len(blob.data), " (truncated)" if blob.truncated else "")
     log_error = None

@@ -29,10 +29,15 @@ class TailBuffer:
         return self.seen > self.cap
 
 
+END = "end"  # the closing marker every command line echoes last
+
+
 class MarkerSplitter:
     """Routes a byte stream into named sections delimited by `echo <marker>` lines.
 
-    A marker may arrive split across two Receive replies, so up to one marker's length is held back.
+    A marker may arrive split across two Receive replies, so up to one marker's length is held back. Once the
+    closing `end` marker has been seen, the rest is trailer: marker lines in it (only a server that echoes our
+    nonce back could write them) are data of the `end` section and can no longer reopen a file's section.
     """
 
     def __init__(self, nonce: str, names: tuple[str, ...], cap: int) -> None:
@@ -70,6 +75,10 @@ class MarkerSplitter:
 
     def _drain(self, *, final: bool) -> None:
         while True:
+            if self._current is not None and self._current is self.sections.get(END):
+                self._emit(self._pending)
+                self._pending.clear()
+                return
             at = self._pending.find(self.prefix)
             if at < 0:
                 keep = 0 if final else min(len(self._pending), len(self.prefix) - 1)

@@ -49,11 +49,16 @@ def test_failed_write_keeps_old_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
-def test_new_report_is_readable_and_existing_mode_is_kept(tmp_path):
-    """A new report is world-readable like any file (not the temp file's 0600); an existing mode is kept."""
+@pytest.mark.parametrize("umask, mode", [pytest.param(0o022, 0o644, id="022"), pytest.param(0o077, 0o600, id="077")])
+def test_new_report_follows_the_umask_and_existing_mode_is_kept(tmp_path, umask, mode):
+    """A new report gets the user's umask (0644 under 022, 0600 under 077); an existing report's mode is kept."""
     fresh = tmp_path / "report.html"
-    atomic_write_text(fresh, "x")
-    assert fresh.stat().st_mode & 0o777 == 0o644
+    old = os.umask(umask)
+    try:
+        atomic_write_text(fresh, "x")
+    finally:
+        os.umask(old)
+    assert fresh.stat().st_mode & 0o777 == mode
     kept = tmp_path / "report.csv"
     kept.write_text("old")
     kept.chmod(0o600)

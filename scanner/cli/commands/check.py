@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
+import stat
 import sys
+import zlib
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
+from reports.terminal import clean
 from scanner.advisory.engine import evaluate
 from scanner.advisory.loader import Advisory
 from scanner.advisory.timeline import older_first
@@ -19,7 +23,15 @@ from scanner.scan.advisory_file import load_advisory
 
 HELP = "judge wsyncmgr.log/.lo_ files offline (exit 0 clean, 1 finding, 2 unknown, 64 bad usage)"
 ORDER = 20
+EXIT_STATUS = """Exit status (the verdict of the files given):
+  0   NOT_AFFECTED, NOT_APPLICABLE or RECOVERED
+  1   AFFECTED or AT_RISK (a finding)
+  2   UNKNOWN (the build is unknown and the logs cannot decide)
+  64  bad usage, or a file that cannot be read
+  130 interrupted (Ctrl-C)"""
 MAX_LOG_BYTES = 64 << 20  # a real wsyncmgr.log is a few MB; beyond this only the tail is judged
+MAX_GZIP_BYTES = 1 << 30  # decompressed: far beyond any log, short of a decompression bomb
+GZIP_MAGIC = b"\x1f\x8b"
 
 EXIT_CODES = {
     Verdict.NOT_AFFECTED: 0, Verdict.NOT_APPLICABLE: 0, Verdict.RECOVERED: 0,
@@ -29,7 +41,9 @@ EXIT_CODES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="wsyncmgr.log and/or wsyncmgr.lo_, in any order")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="wsyncmgr.log and/or wsyncmgr.lo_, in any order; also the .gz copies a scan keeps "
+                             "under evidence/")
     parser.add_argument("--full-version", metavar="BUILD", dest="full_version",
                         help="the site's Full Version (e.g. 4.00.6221.1000); without it the build is unknown")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -37,20 +51,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_log(path: str, limit: int = MAX_LOG_BYTES) -> LogBlob:
-    """A log file's bytes, tail-capped at `limit` (the newest lines matter most); LogFileError if unreadable."""
+    """A log file's bytes, tail-capped at `limit` (the newest lines matter most); LogFileError if unreadable.
+
+    A gzip file (the `evidence/<host>/*.gz` copies a scan keeps) is read decompressed.
+    """
     try:
         with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+            if fh.peek(2)[:2] == GZIP_MAGIC:  # peek: a pipe cannot seek back
+                return _read_gzip(fh, path, limit)
+            st = os.fstat(fh.fileno())
+            size = st.st_size
             if size > limit:
                 fh.seek(size - limit)
-                print(f"cmaudit: warning: {path} is {size} bytes; judging only its last {limit} bytes",
-                      file=sys.stderr)
-                return LogBlob(path, fh.read(limit), truncated=True)
-            return LogBlob(path, fh.read(limit))
+                _warn_cut(path, size, limit)
+                return LogBlob(path, fh.read(limit), truncated=True, size=size)
+            # read(n) would allocate n bytes up front: read a regular file whole (its size is known)
+            return LogBlob(path, fh.read() if stat.S_ISREG(st.st_mode) else fh.read(limit), size=size)
     except IsADirectoryError as exc:
         raise LogFileError(path, "is a directory, not a log file") from exc
     except OSError as exc:
         raise LogFileError(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _warn_cut(path: str, size: int, limit: int) -> None:
+    print(f"cmaudit: warning: {path} is {size} bytes; judging only its last {limit} bytes", file=sys.stderr)
+
+
+def _read_gzip(fh: BinaryIO, path: str, limit: int) -> LogBlob:
+    """The decompressed log, tail-capped like a plain one; a file past MAX_GZIP_BYTES is refused."""
+    tail, total = bytearray(), 0
+    try:
+        with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+            while chunk := gz.read(1 << 20):
+                total += len(chunk)
+                if total > MAX_GZIP_BYTES:
+                    raise LogFileError(path, f"decompresses to more than {MAX_GZIP_BYTES} bytes; not a log")
+                tail += chunk
+                if len(tail) > limit:
+                    del tail[: len(tail) - limit]
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise LogFileError(path, f"not a readable gzip file: {exc}") from exc
+    if total > limit:
+        _warn_cut(path, total, limit)
+    return LogBlob(path, bytes(tail), truncated=total > limit, size=total)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,12 +122,12 @@ def print_human(j: Judgement, advisory: Advisory, out: TextIO) -> None:
     print(f"window:  {window}", file=out)
     print("reasons:", file=out)
     for r in j.reasons:
-        print(f"  - {r}", file=out)
+        print(f"  - {clean(r)}", file=out)  # reasons quote log lines: the log must not drive the terminal
     if j.evidence:
         print("evidence:", file=out)
         for e in j.evidence:
             first_line = e.text.splitlines()[0] if e.text else ""
-            print(f"  {e.file}:{e.line}  {e.time or '-'}  [{e.role}]  {first_line[:300]}", file=out)
+            print(f"  {clean(e.file)}:{e.line}  {e.time or '-'}  [{e.role}]  {clean(first_line, 300)}", file=out)
     if j.verdict.is_finding:
         print(f"remediation: {advisory.remediation}", file=out)
         print(f"see: {advisory.kb_url}", file=out)

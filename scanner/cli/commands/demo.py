@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from scanner.cli.argtypes import seconds, whole_number
+from scanner.cli.argtypes import folder, seconds, whole_number
 from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
 
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"number of simulated hosts (default: {DEFAULT_HOSTS})")
     parser.add_argument("--faults", metavar="SPEC", default=None,
                         help="misbehaving hosts, e.g. '3=hang,5=refuse,7=http503x2' (see `cmaudit simulate`)")
-    parser.add_argument("-o", "--output", metavar="DIR", type=Path,
+    parser.add_argument("-o", "--output", metavar="DIR", type=folder,
                         help="the run's folder (default: a new UTC-timestamped folder under ./demo-run/)")
     parser.add_argument("--timeout", type=seconds, default=15.0, help="per-host deadline in seconds (default: 15)")
     parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")

@@ -38,12 +38,20 @@ def load_results_file(path: Path) -> RunResults:
 def resolve_run(spec: str, args: argparse.Namespace) -> tuple[RunResults, str]:
     """A run and its label: an existing path wins; otherwise a run id in the history."""
     path = Path(spec)
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError:  # a name too long to be a path (5,000 digits) is not one
+        exists = False
+    if exists:
         return load_results_file(path), str(path)
     match = _RUN_ID.fullmatch(spec.strip())
     if match is None:
         raise UsageError(f"{spec}: neither a results.json file nor a run id from `cmaudit history`")
-    run_id = int(match.group(1))
+    digits = match.group(1).lstrip("0")
+    run_id = int(digits) if 0 < len(digits) <= len(str(history.MAX_RUN_ID)) else 0  # never int() of 5000 digits
+    if not 0 < run_id <= history.MAX_RUN_ID:
+        raise UsageError(f"{spec[:40]}: no such run (history run ids are whole numbers from 1 to "
+                         f"{history.MAX_RUN_ID})")
     return history.load_run(history_path(args), run_id), f"#{run_id}"
 
 

@@ -19,6 +19,7 @@ from typing import TextIO
 
 from tabulate import tabulate
 
+from reports.terminal import clean
 from scanner.cli.argtypes import option, spn_service
 from scanner.cli.config_options import add_config_option, apply_config, history_target, mail_settings
 from scanner.cli.debug import add_debug_option
@@ -31,9 +32,11 @@ HELP = "check the jump box and each host step by step (DNS, port, TLS, listener,
 ORDER = 15
 EXIT_HOST_FAILED = 1
 EXIT_LOCAL = 64
-# Server text must not drive the terminal: control, bidi and zero-width characters become '?'.
-_CONTROL = {c: "?" for c in (*range(0x20), *range(0x7F, 0xA0), *range(0x200B, 0x2010), *range(0x202A, 0x202F),
-                             *range(0x2066, 0x206A))}
+EXIT_STATUS = """Exit status:
+  0   the jump box and every host checked are ready to scan
+  1   a host failed a step (each failure has a hint)
+  64  the jump box is not ready (or bad usage)
+  130 interrupted (Ctrl-C)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _clean(text: str) -> str:
-    return text.translate(_CONTROL)
+    return clean(text)  # the one console sanitiser (reports.terminal)
 
 
 def _table(checks: tuple[Check, ...]) -> str:

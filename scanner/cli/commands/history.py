@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from reports.terminal import clean
 from scanner.cli.argtypes import positive_int
 from scanner.model.records import VERDICT_ORDER
 from scanner.weekly import history
@@ -61,5 +62,5 @@ def run(args: argparse.Namespace) -> int:
 
 def _cell(text: str, limit: int = 60) -> str:
     """One line, bounded, no control characters: history text came from servers."""
-    clean = "".join(ch if ch.isprintable() else " " for ch in text)
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+    shown = clean(text, spaces=True)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

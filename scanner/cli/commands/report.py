@@ -13,6 +13,7 @@ from pathlib import Path
 from reports import ReportWriteError, write_reports
 from reports.console import exit_status, print_summary
 from reports.merge import ResultsFileError, load_and_merge
+from scanner.cli.argtypes import folder
 from scanner.model.errors import UsageError
 
 HELP = "rebuild report.csv, report.html and results.json from results files (several merge into one)"
@@ -22,7 +23,7 @@ ORDER = 30
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS.json",
                         help="results.json of one or more runs; a host in several is taken from the newest run")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", type=Path,
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", type=folder,
                         help="folder for results.json, report.csv and report.html (created if missing)")
 
 

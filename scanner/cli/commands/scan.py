@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scanner.cli.argtypes import option, spn_service
+from scanner.cli.argtypes import env_name, folder, option, spn_service
 from scanner.cli.commands.inventory import add_selection_arguments
 from scanner.cli.config_options import (
     add_config_option,
@@ -28,12 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inventory", metavar="INVENTORY", type=Path, nargs="?", default=None,
                         help="host list: text (host[:port]), CSV, or an Ansible INI/YAML inventory "
                              "(or `inventory` in --config)")
-    parser.add_argument("-o", "--output", metavar="DIR", type=Path,
-                        help="the run's folder (default: a new UTC-timestamped folder under ./cmaudit-runs/)")
+    parser.add_argument("-o", "--output", metavar="DIR", type=folder,
+                        help="the run's folder (default: a new UTC-timestamped folder under ./cmaudit-runs/); "
+                             "an earlier run's folder is refused unless --force")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an -o folder that already holds an earlier run's results")
     parser.add_argument("--username", metavar="DOMAIN\\user",
                         help="WinRM account (per-host `username`/ansible_user wins); the password comes from "
                              "$CMAUDIT_PASSWORD, the keyring or a prompt, never from the command line")
-    parser.add_argument("--password-env", metavar="NAME", default="CMAUDIT_PASSWORD",
+    parser.add_argument("--password-env", metavar="NAME", default="CMAUDIT_PASSWORD", type=env_name,
                         help="environment variable holding the password (default: CMAUDIT_PASSWORD; an "
                              "inventory's per-host password_env wins)")
     parser.add_argument("--auth", choices=AUTH_METHODS, default="ntlm",
@@ -129,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         interactive=stdin_is_terminal(),
         history=history_target(args),
         keep_runs=args.keep_runs,
+        force=args.force,
         waivers=args.waivers,
         host_patterns=tuple(args.hosts or ()),
         tags=tuple(args.tag or ()),

@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-port", type=port, default=None, metavar="P",
                         help="host i listens on port P+i (default: ports chosen by the OS)")
     parser.add_argument("--inventory-out", type=Path, required=True, metavar="FILE",
-                        help="write the CSV inventory (host,port,transport,auth) here")
+                        help="write the CSV inventory (host,port,transport,auth,address) here: the simulated "
+                             "servers' names, each with address 127.0.0.1")
 
 
 def start_fleet(args: argparse.Namespace, password: str) -> Fleet:

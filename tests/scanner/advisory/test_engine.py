@@ -54,15 +54,21 @@ def attempt(outcome: str) -> list[str]:
     return out
 
 
-def log(*outcomes: str) -> bytes:
-    lines = [line(n) for n in NOISE]
+def sync_cycle() -> list[str]:
+    """A completed regular sync cycle: STATMSG 6701 (started), an update, 6702 (done)."""
+    return [statmsg(6701), line("Synchronizing update 7f1e2a3b - Security Update for Windows (KB951376)"),
+            statmsg(6702)]
+
+
+def log(*outcomes: str, cycle: bool = False) -> bytes:
+    lines = [line(n) for n in NOISE] + (sync_cycle() if cycle else [])
     for o in outcomes:
         lines += attempt(o) + [line(n) for n in NOISE]
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def snap(*outcomes: str, build: str | None = None, **kw) -> Snapshot:
-    return Snapshot(build=build, logs=(LogBlob("wsyncmgr.log", log(*outcomes)),), **kw)
+def snap(*outcomes: str, build: str | None = None, cycle: bool = False, **kw) -> Snapshot:
+    return Snapshot(build=build, logs=(LogBlob("wsyncmgr.log", log(*outcomes, cycle=cycle)),), **kw)
 
 
 @pytest.mark.parametrize(("snapshot", "expected"), [
@@ -81,8 +87,10 @@ def snap(*outcomes: str, build: str | None = None, **kw) -> Snapshot:
     pytest.param(snap("ok", "empty", build=SP1), Verdict.AT_RISK, id="nothing-processed-sp1"),
     pytest.param(snap("ok", "empty-then-done", build=SP1), Verdict.NOT_AFFECTED, id="nothing-processed-but-done"),
     pytest.param(snap(build=SP2), Verdict.NOT_AFFECTED, id="no-attempt-sp2"),
-    pytest.param(snap(build=RTM), Verdict.NOT_AFFECTED, id="no-attempt-rtm"),
-    pytest.param(snap(), Verdict.NOT_AFFECTED, id="no-attempt-unknown-build"),
+    pytest.param(snap(build=RTM, cycle=True), Verdict.NOT_AFFECTED, id="no-attempt-after-a-sync-cycle-rtm"),
+    pytest.param(snap(cycle=True), Verdict.NOT_AFFECTED, id="no-attempt-after-a-sync-cycle-unknown-build"),
+    pytest.param(snap(build=RTM), Verdict.AT_RISK, id="no-attempt-no-sync-cycle-rtm"),
+    pytest.param(snap(), Verdict.UNKNOWN, id="no-attempt-no-sync-cycle-unknown-build"),
     pytest.param(snap("open", build=SP1), Verdict.AT_RISK, id="only-open-attempt-sp1"),
     pytest.param(snap("open"), Verdict.UNKNOWN, id="only-open-attempt-unknown"),
     pytest.param(Snapshot(build=SP1, log_error="wsyncmgr.log: access denied"), Verdict.AT_RISK, id="no-log-sp1"),
@@ -130,12 +138,13 @@ def test_recovered_cites_earlier_failure_and_later_success():
 
 
 def test_no_attempt_states_window():
-    """NOT_AFFECTED without legacy sync says which time span the logs cover."""
-    j = evaluate(snap(build=RTM), ADVISORY)
+    """NOT_AFFECTED without legacy sync says which time span the logs cover, and cites the sync cycle seen."""
+    j = evaluate(snap(build=RTM, cycle=True), ADVISORY)
+    assert j.verdict is Verdict.NOT_AFFECTED
     assert j.window is not None and j.window.first is not None and j.window.last is not None
     assert j.window.first < j.window.last
     assert any(j.window.first in r and j.window.last in r for r in j.reasons)
-    assert [e.role for e in j.evidence] == ["window-start", "window-end"]
+    assert [e.role for e in j.evidence] == ["window-start", "window-end", "cycle-start", "cycle-done"]
 
 
 def test_rolled_log_is_read_before_current():
@@ -253,4 +262,4 @@ def test_rolled_log_handed_over_second_is_still_read_first():
 def test_capped_log_says_line_numbers_are_relative():
     """A tail-capped log's reasons warn that its line numbers count from the kept tail."""
     j = evaluate(Snapshot(logs=(LogBlob("wsyncmgr.log", log("fail"), truncated=True),)), ADVISORY)
-    assert any("capped" in r and "tail" in r for r in j.reasons)
+    assert any("was cut to its last" in r and "tail" in r and "line numbers" in r for r in j.reasons)

@@ -181,6 +181,39 @@ def test_oversized_file_is_tail_capped(capsys, monkeypatch):
     path = _files("server-affected")[0]
     monkeypatch.setattr(check, "MAX_LOG_BYTES", 20000)
     code, doc = run_check(capsys, [path])
-    assert any("capped" in r for r in doc["reasons"])
+    assert any("was cut to its last 20,000 of" in r for r in doc["reasons"])
     assert "judging only its last 20000 bytes" in doc["_stderr"]
     assert code == EXIT[doc["verdict"]]
+
+
+def test_check_never_prints_a_logs_escape_sequences(tmp_path, capsys):
+    """A log line carrying `ESC ] 0 ; TITLE BEL` and `ESC [ 2 J` reaches the terminal as harmless text."""
+    stamp = "$$<SMS_WSUS_SYNC_MANAGER><06-11-2008 11:14:15.120-120><thread=5976 (0x1758)>"
+    log = tmp_path / "wsyncmgr.log"
+    log.write_bytes((f"Performing legacy sync \x1b]0;TITLE\x07  {stamp}\r\n"
+                     f"Error 0x80004005, unexpected DeploymentAction for update 1293995. Returned from "
+                     f"CreateUpdateNode \x1b[2J\x1b[31m\u202e  {stamp}\r\n").encode())
+    status = main(["check", "--full-version", SP1, str(log)])
+    out, err = capsys.readouterr()
+    assert status == EXIT["AFFECTED"]
+    assert "TITLE" in out and "\x1b" not in out + err and "\x07" not in out and "\u202e" not in out
+    assert main(["check", str(tmp_path / "no-such-\x1b]0;x\x07.log")]) == 64
+    assert "\x1b" not in capsys.readouterr().err
+
+
+@pytest.mark.network
+def test_check_judges_the_gz_evidence_a_scan_kept(tmp_path, capsys):
+    """`cmaudit check` on a scan's evidence/<host>/*.gz (rolled .lo_ and current .log) gives the scan's verdict."""
+    from simulator.fleet import Fleet
+    from tests.support.fleet import new_password, scan
+
+    password = new_password()
+    with Fleet(profiles=["rolled-log"], password=password) as fleet:
+        result = scan(fleet, tmp_path, password, timeout=30.0)
+    (host,) = result.outcome.results.hosts
+    saved = [lf.saved_as or "" for lf in host.facts.logs]
+    assert sorted(Path(s).name for s in saved) == ["wsyncmgr.lo_.gz", "wsyncmgr.log.gz"]
+    files = [str(tmp_path / "run" / s) for s in reversed(saved)]  # given newest first: .lo_ is still read first
+    code, doc = run_check(capsys, files, host.facts.build)
+    assert doc["verdict"] == host.verdict.value != "UNKNOWN"
+    assert code == EXIT[host.verdict.value]

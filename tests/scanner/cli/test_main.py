@@ -43,3 +43,38 @@ def test_text_a_console_cannot_show_is_replaced_not_a_crash(tmp_path):
                           capture_output=True, env=env)
     assert b"Traceback" not in proc.stderr
     assert proc.returncode in (0, 1, 2) and b"legacy sync" in proc.stdout
+
+
+def test_password_env_must_be_a_variable_name(tmp_path, monkeypatch, capsys):
+    """`--password-env` given the password itself is refused (exit 64) without echoing it or writing any report."""
+    import pytest
+
+    from scanner.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hosts.txt").write_text("127.0.0.1:1\n", encoding="utf-8")
+    pasted = "Hunter2-Secret!pw"
+    with pytest.raises(SystemExit) as refused:
+        main(["scan", "hosts.txt", "--password-env", pasted, "--quiet", "--retries", "0"])
+    assert refused.value.code == 64
+    err = capsys.readouterr().err
+    assert "--password-env" in err and "NAME of an environment variable" in err and pasted not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hosts.txt"]
+
+
+def test_output_cut_short_by_a_pipe_is_not_a_traceback(tmp_path):
+    """`cmaudit inventory BIG | head -1` ends quietly (status 141, as after SIGPIPE), not in a BrokenPipeError."""
+    import subprocess
+    import sys
+
+    inventory = tmp_path / "hosts.txt"
+    inventory.write_text("".join(f"sms{i:05d}.corp.example\n" for i in range(5000)), encoding="utf-8")
+    reader = subprocess.Popen([sys.executable, "-m", "scanner", "inventory", str(inventory)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.readline()
+    reader.stdout.close()  # the reader goes away after one line, as `head -1` does; the table is far longer
+    err = reader.stderr.read().decode()
+    reader.stderr.close()
+    assert reader.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

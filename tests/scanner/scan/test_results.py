@@ -55,6 +55,13 @@ def test_evidence_is_gzip_with_matching_hash(tmp_path: Path) -> None:
     assert fact.sha256 == hashlib.sha256(data).hexdigest() and fact.size == len(data) and fact.truncated
 
 
+def test_rolled_log_keeps_its_name_in_the_evidence(tmp_path: Path) -> None:
+    """`wsyncmgr.lo_` is saved as `wsyncmgr.lo_.gz` (not `wsyncmgr.lo.gz`), so it names the file it came from."""
+    fact = save_log(tmp_path, "sms01", r"C:\SMS\Logs\wsyncmgr.lo_", b"older half", truncated=False)
+    assert fact.saved_as == "evidence/sms01/wsyncmgr.lo_.gz"
+    assert gzip.decompress((tmp_path / fact.saved_as).read_bytes()) == b"older half"
+
+
 def test_evidence_path_cannot_escape_run_folder(tmp_path: Path) -> None:
     """Hostile host or file names stay inside evidence/."""
     fact = save_log(tmp_path, "../../etc", "..\\..\\passwd", b"x", truncated=False)

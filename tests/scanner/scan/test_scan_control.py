@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner.model.errors import UsageError
 from scanner.model.records import ErrorCategory, Verdict
 from simulator.fleet import Fleet
 from tests.paths import REPO
@@ -234,3 +235,56 @@ def test_report_that_cannot_be_written_keeps_the_results(tmp_path: Path) -> None
     assert (run_dir / "report.html").is_file()
     assert "report.csv" in result.stderr and "Traceback" not in result.stderr
     assert set(result.outcome.paths) == {"json", "jsonl", "html", "junit"}
+
+
+def test_basic_with_a_password_beyond_latin1_is_a_usage_error(tmp_path: Path) -> None:
+    """Basic auth with a password Latin-1 cannot carry is a clear usage error before any host is contacted."""
+    password = "Pw-\u20ac-" + new_password()  # the euro sign is not Latin-1
+    with Fleet(hosts=1, password=password, tls=True, auth="basic", machine_factory=healthy_machine,
+               profiles=["h"]) as fleet:
+        with pytest.raises(UsageError) as refused:
+            scan(fleet, tmp_path, password, scheme="https")
+        assert fleet.hosts[0].counters.requests == 0
+    message = str(refused.value)
+    assert "Basic" in message and "Latin-1" in message and "ntlm" in message and password not in message
+
+
+def test_ctrl_c_while_another_run_holds_the_history(tmp_path: Path) -> None:
+    """Ctrl-C while another process holds the history's write lock ends the scan within seconds, exit 130,
+    with results.json and the CSV/HTML reports written (it waited out the 30 s lock, then wrote no reports)."""
+    import sqlite3
+    import time
+
+    from scanner.weekly import history
+    from tests.support.weekly_runs import run
+
+    db = tmp_path / "history.sqlite3"
+    history.record_run(db, run(1))  # an existing history, as on any jump box after the first week
+    password = new_password()
+    with Fleet(hosts=2, password=password, machine_factory=healthy_machine, profiles=["h"] * 2) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another cmaudit writing its run
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "scanner", "scan", str(inventory), "-o", str(tmp_path / "run"),
+                 "--username", fleet.username, "--quiet", "--history", str(db)],
+                cwd=REPO, env={**os.environ, "CMAUDIT_PASSWORD": password}, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            results = tmp_path / "run" / "results.json"
+            give_up = time.monotonic() + 120
+            while not results.exists() and proc.poll() is None and time.monotonic() < give_up:
+                time.sleep(0.02)  # polling for the file the scan writes just before it waits for the history
+            assert results.exists(), proc.communicate(timeout=30)
+            asked = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=60)
+            reacted = time.monotonic() - asked
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert proc.returncode == 130, stderr
+    assert reacted < 5.0, reacted  # within a second on an idle box; room for a loaded one
+    assert (tmp_path / "run" / "report.csv").is_file() and (tmp_path / "run" / "report.html").is_file()
+    assert "interrupted while recording the history" in stderr and "Traceback" not in stderr
+    assert len(history.list_runs(db)) == 1  # the interrupted run was not recorded

@@ -154,7 +154,7 @@ def test_a_bug_while_judging_is_internal_not_the_servers_fault(tmp_path: Path, m
     protocol error of a healthy server."""
     import scanner.advisory.engine
 
-    def broken(snapshot: object, advisory: object) -> object:
+    def broken(snapshot: object, advisory: object, **_options: object) -> object:
         raise KeyError("a bug of ours")
 
     monkeypatch.setattr(scanner.advisory.engine, "evaluate", broken)

@@ -118,6 +118,11 @@ def test_password_key_is_refused(tmp_path, text):
     pytest.param('password_env = "hunter2 secret!"\n', "password_env", "NAME of an environment", id="env-not-name"),
     pytest.param('[mail]\nwhen = "weekly"\n', "mail.when", "changed", id="bad-when"),
     pytest.param("port = 70000\n", "port", "from 1 to 65535", id="port-out-of-range"),
+    pytest.param(f'[mail]\nhost = "{"r" * 70}.corp.example"\n', "mail.host", "DNS allows at most 63",
+                 id="mail-host-70-character-label"),
+    pytest.param('[mail]\nhost = "smtp relay"\n', "mail.host", "not a valid host name", id="mail-host-space"),
+    pytest.param('[mail]\nfrom = "cmaudit at corp"\n', "mail.from", "not a mail address", id="mail-from"),
+    pytest.param('[mail]\nto = ["ops@corp..example"]\n', "mail.to", "has a domain that", id="mail-to-domain"),
 ])
 def test_bad_values_name_the_key(tmp_path, text, key, message):
     """A value of the wrong kind is reported with its key and what is expected."""
@@ -170,3 +175,15 @@ def test_file_and_command_line_refuse_the_same_values(tmp_path, capsys, key, val
         main(["scan", "hosts.txt", flag, value])
     assert refused.value.code == 64
     assert flag in capsys.readouterr().err
+
+
+def test_mail_typo_is_refused_when_the_config_is_loaded(tmp_path, capsys):
+    """A `[mail] host` IDNA cannot encode stops a scheduled scan at once (exit 64), not every week at mail time."""
+    from scanner.cli.main import main
+
+    (tmp_path / "hosts.txt").write_text("127.0.0.1:1\n", encoding="utf-8")
+    path = _write(tmp_path, f'inventory = "hosts.txt"\n[mail]\nto = ["ops@corp.example"]\nhost = "{"r" * 70}.corp"\n')
+    assert main(["scan", "--config", str(path), "-o", str(tmp_path / "run")]) == 64
+    err = capsys.readouterr().err
+    assert f"{path}: mail.host: " in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -8,6 +8,7 @@ import socket
 from scanner.cli.config_options import history_target, mail_settings
 from scanner.weekly import followup
 from scanner.weekly.config import load_config
+from scanner.weekly.mail import MailSettings
 from tests.support.weekly_runs import run
 
 
@@ -55,3 +56,15 @@ def test_mail_relay_down_leaves_run_intact(tmp_path):
     assert any(m.startswith("mail not sent to admins@example.test: cannot reach") for m in done.messages)
     assert done.pruned is not None and len(done.pruned.deleted_runs) == 1
     assert done.run_id is not None
+
+
+def test_mail_failure_never_stops_retention(tmp_path):
+    """A relay name IDNA refuses (a 70-character label) fails the mail alone: old runs are still pruned."""
+    settings = MailSettings(to=("admins@example.test",), sender="cmaudit@example.test", host="r" * 70 + ".example",
+                            when="always")
+    db = tmp_path / "h.sqlite3"
+    followup.prepare(run(1), history_path=db, output_dir=None)
+    follow = followup.prepare(run(2), history_path=db, output_dir=None)
+    done = followup.finish(follow, run(2), mail=settings, keep_runs=1, report_path=None, output_dir=None)
+    assert done.mail is not None and not done.mail.sent and done.mail.message.startswith("mail not sent")
+    assert done.pruned is not None and len(done.pruned.deleted_runs) == 1

@@ -64,14 +64,21 @@ def test_hosts_are_matched_by_name_not_address(tmp_path):
                                                          (Verdict.AFFECTED, "10.0.0.1")]
 
 
-@pytest.mark.parametrize(("names", "ports", "expected"), [
-    pytest.param(["a", "b"], [5985, 5985], ["a", "b"], id="distinct-names"),
-    pytest.param(["127.0.0.1", "127.0.0.1"], [5001, 5002], ["127.0.0.1:5001", "127.0.0.1:5002"], id="same-name-ports"),
-    pytest.param(["Host.", "host"], [5985, 5985], ["host", "host#2"], id="same-everything"),
+@pytest.mark.parametrize(("names", "addresses", "ports", "expected"), [
+    pytest.param(["a", "b"], ["10.0.0.1", "10.0.0.2"], [5985, 5985], ["a", "b"], id="distinct-names"),
+    pytest.param(["127.0.0.1", "127.0.0.1"], ["127.0.0.1"] * 2, [5001, 5002], ["127.0.0.1:5001", "127.0.0.1:5002"],
+                 id="same-name-ports"),
+    pytest.param(["Host.", "host"], ["10.0.0.1", "10.0.0.2"], [5985, 5985],
+                 ["host@10.0.0.1:5985", "host@10.0.0.2:5985"], id="same-name-two-addresses"),
+    pytest.param(["sms01", "SMS01"], ["10.0.0.1"] * 2, [80, 5985], ["sms01@10.0.0.1:80", "sms01@10.0.0.1:5985"],
+                 id="same-name-winrm-1.1-and-2.0-ports"),
+    pytest.param(["host", "host"], ["10.0.0.1"] * 2, [5985, 5985], ["host@10.0.0.1:5985", "host@10.0.0.1:5985#2"],
+                 id="same-everything"),
 ])
-def test_host_keys_stay_unique_within_a_run(names, ports, expected):
-    """Two simulated hosts on one address with different ports stay two hosts in the history."""
-    hosts = tuple(host(n, Verdict.NOT_AFFECTED, port=p) for n, p in zip(names, ports, strict=True))
+def test_host_keys_stay_unique_within_a_run(names, addresses, ports, expected):
+    """Hosts of one run never share a history key: a name they share is told apart by address and port."""
+    hosts = tuple(host(n, Verdict.NOT_AFFECTED, address=a, port=p) for n, a, p in zip(names, addresses, ports,
+                                                                                       strict=True))
     assert history.host_keys(replace(run(1), hosts=hosts)) == expected
 
 

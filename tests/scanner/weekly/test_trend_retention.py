@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from reports import trend
 from scanner.model.records import Verdict, results_to_dict
-from scanner.weekly import history, retention
+from scanner.weekly import history, retention, run_folder
 from tests.support.weekly_runs import INVENTORY, run
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -45,15 +45,17 @@ def test_trend_chart_without_runs_says_so():
     assert "No earlier runs" in str(trend.trend_svg([]))
 
 
-def _recorded_run(db, tmp_path, week, inventory=INVENTORY, *, folder_run_id=None):
+def _recorded_run(db, tmp_path, week, inventory=INVENTORY, *, marker_run_id=None):
+    """A run recorded in the history whose folder cmaudit created and listed its files in (as a scan does)."""
     results = run(week, inventory=inventory, run_id=f"{inventory}-w{week}")
     folder = tmp_path / f"{inventory.strip('/').replace('/', '_')}-w{week}"
+    folder.mkdir()
+    owner = marker_run_id or results.meta.run_id
+    run_folder.start_run(folder, owner, created=True)
     (folder / "evidence" / "sms01").mkdir(parents=True)
     (folder / "evidence" / "sms01" / "wsyncmgr.log.gz").write_bytes(b"\x1f\x8b")
-    doc = results_to_dict(results)
-    if folder_run_id is not None:
-        doc["meta"]["run_id"] = folder_run_id
-    (folder / "results.json").write_text(json.dumps(doc))
+    (folder / "results.json").write_text(json.dumps(results_to_dict(results)))
+    run_folder.record_files(folder, owner, ["results.json", "evidence/sms01/wsyncmgr.log.gz"])
     return history.record_run(db, results, inventory, output_dir=folder), folder
 
 
@@ -73,13 +75,13 @@ def test_keep_runs_prunes_old_runs_and_their_folders(tmp_path):
 
 
 def test_folder_of_another_run_is_never_deleted(tmp_path):
-    """A run folder whose results.json is not the pruned run's (reused -o) is kept and the reason given."""
+    """A run folder whose marker does not list the pruned run keeps everything in it, and the reason is given."""
     db = tmp_path / "h.sqlite3"
-    old_id, old_folder = _recorded_run(db, tmp_path, 1, folder_run_id="someone-else")
+    old_id, old_folder = _recorded_run(db, tmp_path, 1, marker_run_id="someone-else")
     _recorded_run(db, tmp_path, 2)
     result = retention.prune(db, 1, audit=INVENTORY)
     assert result.deleted_runs == (old_id,) and result.removed_folders == ()
-    assert old_folder.exists() and "not run #" in result.problems[0]
+    assert (old_folder / "results.json").exists() and "does not list this run" in result.problems[0]
 
 
 def test_protected_run_is_never_pruned(tmp_path):

@@ -42,7 +42,16 @@ def test_sections_do_not_depend_on_chunking(rolled: bytes, current: bytes, trail
         k: (bytes(v.data), v.seen) for k, v in pieces.sections.items()}
     assert all(len(v.data) <= cap for v in pieces.sections.values())
     assert pieces.total == len(stream)
-    if f"==cmaudit:{NONCE}:".encode() not in rolled + current:
+    if f"==cmaudit:{NONCE}:".encode() not in rolled + current:  # the trailer may hold any markers
         # without a forged marker, each file's bytes are kept exactly (their tail, when over the cap)
         assert bytes(pieces.sections["lo_"].data) == (rolled[-cap:] if rolled else b"")
         assert bytes(pieces.sections["log"].data) == (current[-cap:] if current else b"")
+
+
+def test_a_marker_after_the_end_cannot_reopen_a_log_section() -> None:
+    """Output after the closing marker is trailer: a forged `log` marker there adds nothing to the log's bytes."""
+    stream = _line("lo_") + b"old" + _line("log") + b"new" + _line("end") + b"tail" + _line("log") + b"forged"
+    split = _feed(stream, [], 64)
+    assert bytes(split.sections["log"].data) == b"new"
+    assert bytes(split.sections["lo_"].data) == b"old"
+    assert split.sections["end"].data.endswith(b"forged")
