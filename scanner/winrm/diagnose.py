@@ -11,6 +11,10 @@ the scan; bounded by the host's deadline and abortable from the runner's thread 
 
 A password the server rejects is remembered for the account (`RejectedAccounts`): other hosts of that
 account skip their logon instead of adding failed logons towards a lockout.
+
+A build the scan judges without its log (another product: NOT_APPLICABLE; a build with the fix:
+NOT_AFFECTED) is told by `build_status`, which the caller answers from the advisory (this layer does not
+know it): doctor then does not fail such a host for a log the scan does not need.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -77,6 +82,21 @@ SHELL_FAULT_HINTS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class BuildStatus:
+    """What the advisory says of a build, as far as doctor needs it: the scan's verdict without the log."""
+
+    name: str  # e.g. "SMS 2003", "ConfigMgr 2007 SP2"
+    verdict: str  # NOT_APPLICABLE (another product) or NOT_AFFECTED (the fix is in)
+
+
+BuildJudge = Callable[[str | None], "BuildStatus | None"]
+
+
+def _no_judge(build: str | None) -> BuildStatus | None:
+    return None
+
+
 class RejectedAccounts:
     """Rejected passwords per account during this doctor run (shared by its hosts): at `limit` of them an
     account stops being tried, as the scan's lockout breaker does (0: never stop)."""
@@ -114,9 +134,11 @@ class HostDoctor:
 
     def __init__(self, host: Host, options: SessionOptions, deadline: float, rejected: RejectedAccounts, *,
                  account: object = None, ticket_only: bool = False, blocked: Check | None = None,
-                 no_logon: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 no_logon: str | None = None, clock: Callable[[], float] = time.monotonic,
+                 build_status: BuildJudge = _no_judge) -> None:
         """`blocked`: a check that already failed before any contact (a transport the policy refuses);
-        `no_logon`: why logging on must not even be tried (the jump box's Kerberos failed)."""
+        `no_logon`: why logging on must not even be tried (the jump box's Kerberos failed); `build_status`:
+        the verdict the scan reaches from a build alone (None: the log decides)."""
         self.host = host
         self.options = options
         self.deadline = deadline
@@ -125,6 +147,7 @@ class HostDoctor:
         self.ticket_only = ticket_only
         self.no_logon = no_logon
         self.clock = clock
+        self.build_status = build_status
         self.checks: list[Check] = [blocked] if blocked is not None else []
         self.step = STEPS[0]
         self._session: HostSession | None = None
@@ -411,18 +434,27 @@ class HostDoctor:
         if reg.setup is None:
             return self._add(True, "no ConfigMgr Setup key: not a ConfigMgr site server (the scan judges it "
                                    "NOT_APPLICABLE); nothing more to check")
-        build = reg.setup.text("Full Version") or "unknown build"
+        full_version = reg.setup.text("Full Version") or None
+        build = full_version or "unknown build"
         site = reg.ident.text("Site Code") if reg.ident else None
+        known = self.build_status(full_version)
+        if known is not None and known.verdict == "NOT_APPLICABLE":
+            return self._add(True, f"build {build} under {reg.root}" + (f", site {site}" if site else "")
+                             + f": {known.name}, not ConfigMgr 2007 (the scan judges it NOT_APPLICABLE from its "
+                               "build); its log is not needed")
         path, problem = log_paths(reg, environment(read, reg.root))
         self._add(True, f"ConfigMgr {build} under {reg.root}" + (f", site {site}" if site else "")
                   + (f"; log {path}" if path else ""))
         self.step = "log file"
         if path is None:
+            if known is not None:
+                return self._add(True, f"no log to read ({problem}); not needed: {known.name} has the fix (the scan "
+                                       f"judges it {known.verdict} from its build)")
             return self._add(False, f"no log to read: {problem}",
                              r"check TraceFilename under HKLM\SOFTWARE\Microsoft\SMS\Tracing\SMS_WSUS_SYNC_MANAGER")
-        return self._log(runner, path)
+        return self._log(runner, path, known)
 
-    def _log(self, runner: CommandRunner, path: str) -> bool:
+    def _log(self, runner: CommandRunner, path: str, known: BuildStatus | None = None) -> bool:
         seen = 0
 
         def first_reply(chunk: bytes) -> bool:
@@ -439,6 +471,9 @@ class HostDoctor:
         if "denied" in text.lower():
             return self._add(False, f"{path}: Access is denied",
                              "give the account read access to the ConfigMgr Logs folder")
+        if ("cannot find" in text.lower() or "not find" in text.lower()) and known is not None:
+            return self._add(True, f"{path} does not exist; not needed: {known.name} has the fix (the scan judges it "
+                                   f"{known.verdict} from its build)")
         if "cannot find" in text.lower() or "not find" in text.lower():
             return self._add(False, f"{path} does not exist",
                              "a site whose software update point never synchronised has no wsyncmgr.log: check the "

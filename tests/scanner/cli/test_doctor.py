@@ -86,6 +86,39 @@ def test_each_failure_names_its_step_and_a_hint(tmp_path, capsys, password, prof
     assert all(is_read_only(command) for command in commands), commands
 
 
+def test_another_product_needs_no_log(tmp_path, capsys, password):
+    """An SMS 2003 site server (no wsyncmgr.log, as such a site has) passes: the scan judges it NOT_APPLICABLE
+    from its build alone, so doctor says so after the registry instead of failing at the log."""
+    with Fleet(profiles=["sms2003"], password=password) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username)
+    host = report["hosts"][0]
+    assert status == 0 and host["ok"], host["checks"]
+    assert host["checks"][-1]["name"] == "registry"
+    assert "SMS 2003" in host["checks"][-1]["detail"] and "NOT_APPLICABLE" in host["checks"][-1]["detail"]
+
+
+def test_missing_log_of_a_fixed_build_is_not_a_failure(tmp_path, capsys, password):
+    """An SP2 site server whose wsyncmgr.log is not there passes (noting it): the scan judges SP2 NOT_AFFECTED from
+    its build, log or not."""
+    from simulator.profiles import load_machine
+    from simulator.registry import RegType
+
+    def no_log(profile, hostname):
+        machine = load_machine(profile, hostname)
+        machine.registry.set_value(r"HKLM\SOFTWARE\Wow6432Node\Microsoft\SMS\Tracing\SMS_WSUS_SYNC_MANAGER",
+                                   "TraceFilename", RegType.REG_SZ, r"C:\nowhere\wsyncmgr.log")
+        return machine
+
+    with Fleet(profiles=["sp2"], password=password, machine_factory=no_log) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username)
+    host = report["hosts"][0]
+    assert status == 0 and host["ok"], host["checks"]
+    log = host["checks"][-1]
+    assert log["name"] == "log file" and "does not exist" in log["detail"] and "NOT_AFFECTED" in log["detail"]
+
+
 def test_tls_10_only_listener_is_named(tmp_path, capsys, password):
     """A 2003/2008 HTTPS listener that speaks only TLS 1.0 fails at tls, saying so and naming the legacy option."""
     with Fleet(hosts=1, scenario="sp1-affected", tls=True, password=password, faults="0=tls10",
