@@ -327,6 +327,31 @@ def test_basic_with_a_domain_account_is_not_counted(tmp_path: Path) -> None:
     assert counted(local) == ["CM000"]
 
 
+def test_kerberos_only_listener_is_auth_naming_kerberos_and_not_counted(tmp_path: Path) -> None:
+    """`krbonly` (WinRM's Auth/Negotiate=false: only `WWW-Authenticate: Kerberos`): an NTLM scan is ERROR/auth at
+    once, the hint says to use Kerberos, and the breaker counts nothing (the password was never sent)."""
+    password = new_password()
+    with Fleet(profiles=["h"] * 2, password=password, machine_factory=healthy_machine, faults="*=krbonly") as fleet:
+        result = scan(fleet, tmp_path, password, concurrency=1, max_auth_failures=1)
+        tried = [h.counters.auth_failures for h in fleet.hosts]
+    hosts = result.outcome.results.hosts
+    assert all(h.error is not None and h.error.category is ErrorCategory.AUTH for h in hosts), hosts
+    assert all("kerberos" in h.error.hint.lower() and h.attempts == 1 for h in hosts if h.error is not None)
+    assert counted(result) == [] and tried == [0, 0]
+
+
+def test_ntlm_refused_by_policy_hint_names_kerberos(tmp_path: Path) -> None:
+    """`nontlm` (Restrict NTLM: Deny all) answers an NTLM logon with a plain 401, which cmaudit cannot tell from a
+    wrong password (so the breaker counts it): the hint names both causes, the password and Kerberos."""
+    password = new_password()
+    with Fleet(profiles=["h"], password=password, machine_factory=healthy_machine, faults="0=nontlm") as fleet:
+        result = scan(fleet, tmp_path, password)
+    host = only(result)
+    assert host.error is not None and host.error.category is ErrorCategory.AUTH
+    assert "password" in host.error.hint and "--auth kerberos" in host.error.hint
+    assert counted(result) == ["CM000"]
+
+
 def test_six_non_admin_hosts_do_not_trip_the_breaker(tmp_path: Path, baseline: HostResult) -> None:
     """Six hosts in a row that let the account log on but refuse it (not an administrator), then a healthy one, at
     --concurrency 1 --max-auth-failures 5: the healthy host is still scanned."""
