@@ -365,6 +365,22 @@ def test_six_non_admin_hosts_do_not_trip_the_breaker(tmp_path: Path, baseline: H
     assert counted(result) == [] and not result.outcome.runner.breaker_tripped
 
 
+def test_non_admin_answered_with_401_is_auth_naming_the_group(tmp_path: Path) -> None:
+    """`nonadmin+denied401`: a server that answers a non-administrator with a bare 401 after the logon (pywinrm#114)
+    is ERROR/auth whose hint names the Administrators group; cmaudit cannot tell that 401 from a wrong password, so
+    the breaker counts it (the limit of the six-non-admin guarantee), while the server saw no failed logon."""
+    password = new_password()
+    with Fleet(profiles=["h"], password=password, machine_factory=healthy_machine,
+               faults="0=nonadmin+denied401") as fleet:
+        result = scan(fleet, tmp_path, password)
+        failures = fleet.hosts[0].counters.auth_failures
+        commands = fleet.hosts[0].commands
+    host = only(result)
+    assert host.error is not None and host.error.category is ErrorCategory.AUTH, host.error
+    assert "Administrators group" in host.error.hint and host.attempts == 1
+    assert counted(result) == ["CM000"] and failures == 0 and commands == []
+
+
 def test_an_aborted_host_leaves_no_shell_open(tmp_path: Path) -> None:
     """A host cut off by its deadline mid-command (endless output) still has its shell deleted: the simulator
     counts no open shell of the account afterwards."""
