@@ -65,6 +65,8 @@ def test_healthy_host_passes_every_step_as_json(tmp_path, capsys, password):
 @pytest.mark.parametrize(("profile", "fault", "step", "words"), [
     pytest.param("sp1-affected", "refuse", "tcp", ("refused", "WinRM service"), id="refused-port"),
     pytest.param("sp1-affected", "iis404", "http listener", ("IIS", "winrm quickconfig"), id="iis-listener"),
+    pytest.param("sp1-affected", "krbonly", "auth methods", ("offers Kerberos", "--auth kerberos"),
+                 id="kerberos-only-listener"),
     pytest.param("sp1-affected", "badauth", "logon", ("credentials rejected", "password"), id="bad-password"),
     pytest.param("sp1-affected", "nonadmin", "shell", ("Access is denied", "administrator"), id="not-admin"),
     pytest.param("sp1-affected", "noshell", "shell", ("remote shell", "AllowRemoteShellAccess"),
