@@ -112,6 +112,22 @@ def test_tls10_listener_with_a_modern_context_names_the_option(tmp_path: Path) -
     assert handshakes == 0 and counted(result) == []
 
 
+@pytest.mark.parametrize(("fault", "words"), [pytest.param("untrustedcert", "local issuer", id="untrusted"),
+                                              pytest.param("expiredcert", "expired", id="expired")])
+def test_tls_legacy_still_validates_the_certificate(tmp_path: Path, fault: str, words: str) -> None:
+    """tls=legacy lowers the protocol and key strength only: a 2003 R2 listener whose certificate another CA issued,
+    or that expired, is ERROR/tls with the --ca-file hint, before any logon."""
+    password = new_password()
+    with Fleet(profiles=["h"], tls=True, auth="ntlm", password=password, machine_factory=healthy_machine,
+               eras="2003r2-winrm11", faults=f"0={fault}") as fleet:
+        result = scan(fleet, tmp_path, password, scheme="https")
+        handshakes = fleet.hosts[0].counters.auth_handshakes
+    host = only(result)
+    assert host.error is not None and host.error.category is ErrorCategory.TLS, host.error
+    assert words in host.error.message and "--ca-file" in host.error.hint
+    assert handshakes == 0 and counted(result) == []
+
+
 def test_tls_legacy_option_makes_it_the_default(tmp_path: Path, baseline: HostResult) -> None:
     """`--tls legacy` (ScanSettings.tls) applies to every host whose inventory does not say otherwise."""
     password = new_password()
