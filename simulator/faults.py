@@ -44,7 +44,8 @@ Switches for what 2003/2008-era servers really do (see simulator.eras; a host's 
     regdenied      the SMS Setup keys deny reading: reg query says "Access is denied." and exits 1
     logdenied      the wsyncmgr log files deny reading: type says "Access is denied."
     nestedfault    faults carry their message in f:ProviderFault > f:WSManFault > f:Message
-    iis404         IIS 6 answers the port: HTTP 404, `Server: Microsoft-IIS/6.0`, an HTML page
+    iis404         IIS 6 answers the port: HTTP 404, `Server: Microsoft-IIS/6.0`, an HTML page. Unverified:
+                   no capture of IIS 6 answering POST /wsman is public (status and header as IIS 6 documents)
     chunks:B       Receive replies hold little: rsp:Stream elements of at most B bytes, 8 per reply
     basiclocal     Basic authentication refuses domain accounts (local accounts only)
 
