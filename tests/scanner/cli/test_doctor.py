@@ -121,6 +121,29 @@ def test_missing_log_of_a_fixed_build_is_not_a_failure(tmp_path, capsys, passwor
     assert log["name"] == "log file" and "does not exist" in log["detail"] and "NOT_AFFECTED" in log["detail"]
 
 
+@pytest.mark.parametrize(("profile", "fault", "words"), [
+    pytest.param("missing-log", None, ("does not exist", "TraceFilename"), id="missing"),
+    pytest.param("sp1-affected", "logdenied", ("Zugriff verweigert", "read access"), id="denied"),
+])
+def test_log_step_tells_missing_from_denied_in_any_language(tmp_path, capsys, password, monkeypatch, profile, fault,
+                                                             words):
+    """On a German Windows `type` says neither "cannot find" nor "denied": doctor tells a missing log from a denied
+    one as the scan does (by the host's own words for a file that cannot exist), with the matching hint."""
+    import simulator.programs.typecmd as typecmd
+
+    monkeypatch.setitem(typecmd._MESSAGES, "file", "Das System kann die angegebene Datei nicht finden.\r\n")
+    monkeypatch.setitem(typecmd._MESSAGES, "path", "Das System kann den angegebenen Pfad nicht finden.\r\n")
+    monkeypatch.setitem(typecmd._MESSAGES, "dir", "Zugriff verweigert\r\n")
+    with Fleet(profiles=[profile], password=password, faults=f"0={fault}" if fault else None) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username)
+        commands = fleet.hosts[0].commands
+    failing = failed_at(report["hosts"][0])
+    assert status == 1 and failing["name"] == "log file"
+    assert words[0] in failing["detail"] and words[1] in failing["hint"], failing
+    assert all(is_read_only(command) for command in commands), commands
+
+
 def test_tls_10_only_listener_is_named(tmp_path, capsys, password):
     """A 2003/2008 HTTPS listener that speaks only TLS 1.0 fails at tls, saying so and naming the legacy option."""
     with Fleet(hosts=1, scenario="sp1-affected", tls=True, password=password, faults="0=tls10",
