@@ -373,6 +373,10 @@ class HostServer:
             return denied
         if not request.body:
             return _Reply(200, headers=auth_headers)  # the empty POST that carries the handshake
+        if self.faults.denied401 and not self.admin():
+            # the logon itself worked (no failure counted: a domain controller saw a right password), but WinRM
+            # refuses the token with a bare 401, as pywinrm#114/#188 report [S]
+            return self._unauthorized(conn)
 
         content_type = request.headers.get("content-type", "")
         protocol = encryption.protocol_of(content_type)
@@ -446,7 +450,9 @@ class HostServer:
         if lowered not in ("negotiate", "ntlm", "kerberos"):
             return self._unauthorized(conn, failed=True, why=f"scheme {scheme[:20]!r} not offered")
         if self.faults.krbonly and lowered != "kerberos":
-            return self._unauthorized(conn, failed=True, why="only the Kerberos scheme is enabled")
+            # Auth/Negotiate=false: HTTP.sys hands no Negotiate/NTLM token to an SSP, so no logon is attempted and
+            # none fails (a client sending its first token unasked, without an anonymous probe, costs nothing)
+            return self._unauthorized(conn)
         try:
             token = base64.b64decode(value.strip(), validate=True)
         except binascii.Error:
