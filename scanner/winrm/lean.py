@@ -156,7 +156,7 @@ class LeanTransport:
         if auth == "basic":
             if username is None or password is None:
                 raise ValueError("For basic auth, the username and password must be specified")
-            raw = f"{username}:{password}".encode()
+            raw = f"{username}:{password}".encode("latin-1")  # as requests sends it (run_scan checks it fits)
             self._basic: str | None = "Basic " + base64.b64encode(raw).decode()
         else:
             self._basic = None
