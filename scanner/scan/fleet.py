@@ -28,7 +28,7 @@ from scanner.scan import preflight
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
 from scanner.scan.progress import Progress
-from scanner.scan.results import assemble, host_result, load_earlier_run, merge_rescan, run_meta
+from scanner.scan.results import assemble, host_result, hosts_to_rescan, load_earlier_run, merge_rescan, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.scan.settings import ScanSettings as ScanSettings  # re-exported: callers build it from here
 from scanner.weekly import run_folder
@@ -119,7 +119,6 @@ def run_scan(
     from inventory import load_inventory
     from inventory.select import select_hosts, selection
     from reports.console import exit_status
-    from reports.merge import host_key as merge_key
     from scanner.scan.advisory_file import load_advisory
     from scanner.scan.credentials import PasswordResolver
     from scanner.scan.kerberos_setup import prepare_kerberos
@@ -142,8 +141,7 @@ def run_scan(
     earlier: RunResults | None = None
     if settings.rescan_failed is not None:
         earlier = load_earlier_run(settings.rescan_failed, advisory.id)
-        failed = {merge_key(h) for h in earlier.hosts if h.verdict.is_incomplete}
-        hosts = tuple(h for h in hosts if (h.name.strip().casefold(), h.port) in failed)
+        hosts = hosts_to_rescan(earlier, hosts)
         if not hosts:
             err.write(f"cmaudit: {settings.rescan_failed}: no ERROR or UNKNOWN host of that run is in "
                       f"{settings.inventory}{' and chosen' if chosen else ''}: nothing to scan again\n")

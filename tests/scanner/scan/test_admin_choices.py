@@ -146,6 +146,26 @@ def test_rescan_failed_contacts_only_failed_hosts_and_merges(fleet_env, tmp_path
     assert [(r.id, r.complete) for r in list_runs(history)] == [(2, True), (1, True)]
 
 
+def test_rescan_failed_keeps_apart_two_hosts_of_one_name(fleet_env, tmp_path):
+    """One name at two addresses, one answering and one not: --rescan-failed contacts only the failed one,
+    and the new run keeps the other's result beside it (neither lost nor replaced by its twin's)."""
+    fleet, _inventory, env, _ = fleet_env
+    port = fleet.hosts[0].port  # the simulator listens on 127.0.0.1 only: 127.0.0.2 refuses (loopback still)
+    inventory = tmp_path / "twins.csv"
+    inventory.write_text(f"host,port,address\ntwin,{port},127.0.0.1\ntwin,{port},127.0.0.2\n", encoding="utf-8")
+    first = scan(inventory, tmp_path / "first", env, history=tmp_path / "h.sqlite3", retries=0)
+    before = {h.address: h for h in first.outcome.results.hosts}
+    assert before["127.0.0.1"].verdict is Verdict.AFFECTED and before["127.0.0.2"].verdict is Verdict.ERROR
+    contacted = _requests(fleet)
+    again = scan(inventory, tmp_path / "again", env, history=tmp_path / "h.sqlite3", retries=0,
+                 rescan_failed=tmp_path / "first" / "results.json")
+    assert _requests(fleet) == contacted  # the twin that answered is not asked again
+    after = {h.address: h for h in again.outcome.results.hosts}
+    assert len(again.outcome.results.hosts) == 2 and after["127.0.0.1"] == before["127.0.0.1"]
+    assert after["127.0.0.2"].verdict is Verdict.ERROR and after["127.0.0.2"].started != before["127.0.0.2"].started
+    assert "no change" in again.stdout and "removed" not in again.stdout
+
+
 def test_rescan_failed_with_nothing_failed_scans_nothing(fleet_env, tmp_path):
     """A run without ERROR/UNKNOWN hosts: --rescan-failed says so, contacts nobody, writes no new run."""
     fleet, inventory, env, _ = fleet_env
