@@ -141,6 +141,8 @@ def run_scan(
     earlier: RunResults | None = None
     if settings.rescan_failed is not None:
         earlier = load_earlier_run(settings.rescan_failed, advisory.id)
+        if settings.waivers is None:  # as INVENTORY: the earlier run's waivers, judged for expiry today
+            waivers = as_of(earlier.meta.waivers, _day(started))
         hosts = hosts_to_rescan(earlier, hosts)
         if not hosts:
             err.write(f"cmaudit: {settings.rescan_failed}: no ERROR or UNKNOWN host of that run is in "
@@ -307,7 +309,9 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     )
     audit_name = settings.audit or (earlier.meta.audit if earlier is not None else None) \
         or audit_name_for(str(settings.inventory))
-    meta = replace(meta, waiver_file=str(settings.waivers) if settings.waivers is not None else None,
+    waiver_file = str(settings.waivers) if settings.waivers is not None else \
+        earlier.meta.waiver_file if earlier is not None else None  # --rescan-failed: the earlier run's
+    meta = replace(meta, waiver_file=waiver_file,
                    waivers=waivers, selection=plan.selection, partial=len(hosts) < len(inventory.hosts),
                    audit=audit_name)
     results = assemble(meta, runs, waivers)

@@ -166,6 +166,22 @@ def test_rescan_failed_keeps_apart_two_hosts_of_one_name(fleet_env, tmp_path):
     assert "no change" in again.stdout and "removed" not in again.stdout
 
 
+def test_rescan_failed_keeps_the_earlier_runs_waivers(fleet_env, tmp_path):
+    """--rescan-failed without --waivers judges every host by the waivers the earlier run read: a waived
+    finding stays waived (no exit bit for it), as its INVENTORY defaults to the earlier run's."""
+    fleet, inventory, env, _ = fleet_env
+    accepted = fleet.hosts[0].name  # AFFECTED; host 4 is off the network, so there is something to scan again
+    waivers = _waivers(tmp_path / "w.toml", _waiver(accepted))
+    first = scan(inventory, tmp_path / "first", env, history=None, retries=0, waivers=waivers)
+    again = scan(inventory, tmp_path / "again", env, history=None, retries=0,
+                 rescan_failed=tmp_path / "first" / "results.json")
+    for run in (first, again):
+        host = {h.host: h for h in run.outcome.results.hosts}[accepted]
+        assert host.verdict is Verdict.AFFECTED and host.waived and not host.needs_action
+    assert again.outcome.results.meta.waivers == first.outcome.results.meta.waivers
+    assert again.outcome.results.meta.waiver_file == str(waivers)
+
+
 def test_rescan_failed_with_nothing_failed_scans_nothing(fleet_env, tmp_path):
     """A run without ERROR/UNKNOWN hosts: --rescan-failed says so, contacts nobody, writes no new run."""
     fleet, inventory, env, _ = fleet_env
