@@ -16,7 +16,8 @@ secondary sources; [U] not publicly confirmed, so a switch a test can flip):
   Fault codes 0x803381A5 / 0x803381AB [V wsmerror.h], subcode w:QuotaLimit [V MS-WSMV 3.1.4.5.2.1],
   WinRM 1.1 wording per MS-WSMV [U], WinRM 2.0 wording as quoted in vagrant#7489 [S].
 - Access denied for a non-administrator: Code 5 with w:AccessDenied (WinRM 1.1/2.0) [U: shape], or
-  2147942405 (0x80070005) with w:InternalError on later releases [S: wazuh-ansible#581].
+  2147942405 (0x80070005) with w:InternalError on later releases [S: wazuh-ansible#581]; some servers send
+  a bare HTTP 401 after the logon instead [S: pywinrm#114, #188; which versions U]: the `denied401` switch.
 - Basic authentication works for local accounts only [S: Microsoft's WinRM authentication docs]; how the
   401 looks on the wire is [U].
 - Receive replies carry whatever output is ready, often several small rsp:Stream elements [V: pypsrp

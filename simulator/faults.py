@@ -37,10 +37,15 @@ Switches for what 2003/2008-era servers really do (see simulator.eras; a host's 
     noshell        AllowRemoteShellAccess=false: Create is refused with fault 2150859180
     nonadmin       the account logs on but is no administrator: Access is denied (w:AccessDenied)
     uacfilter      local accounts get a UAC-filtered token (LocalAccountTokenFilterPolicy=0): access denied
+    denied401      an account without administrator rights (nonadmin, uacfilter, an era's UAC) is answered
+                   HTTP 401 after its logon instead of the Access-denied fault. Unverified which Windows
+                   sends which: pywinrm#114 and #188 report this 401 for a non-administrator and for a
+                   UAC-filtered local administrator; DOMAIN.md names both replies
     regdenied      the SMS Setup keys deny reading: reg query says "Access is denied." and exits 1
     logdenied      the wsyncmgr log files deny reading: type says "Access is denied."
     nestedfault    faults carry their message in f:ProviderFault > f:WSManFault > f:Message
-    iis404         IIS 6 answers the port: HTTP 404, `Server: Microsoft-IIS/6.0`, an HTML page
+    iis404         IIS 6 answers the port: HTTP 404, `Server: Microsoft-IIS/6.0`, an HTML page. Unverified:
+                   no capture of IIS 6 answering POST /wsman is public (status and header as IIS 6 documents)
     chunks:B       Receive replies hold little: rsp:Stream elements of at most B bytes, 8 per reply
     basiclocal     Basic authentication refuses domain accounts (local accounts only)
 
@@ -101,6 +106,7 @@ class HostFaults:
     noshell: bool = False
     nonadmin: bool = False
     uacfilter: bool = False
+    denied401: bool = False
     regdenied: bool = False
     logdenied: bool = False
     nestedfault: bool = False
@@ -120,7 +126,7 @@ NO_FAULTS = HostFaults()
 _ITEM = re.compile(r"^(?P<hosts>\*|\d+(?:-\d+)?)=(?P<faults>.+)$")
 _FAULT = re.compile(r"^(?P<name>[a-z0-9]+?)(?P<status>500|503)?(?::(?P<arg>[0-9.]+))?(?:x(?P<count>\d+))?$")
 _FLAGS = frozenset({"refuse", "reset", "hang", "badauth", "badxml", "endless", "xmlbomb", "deepxml", "expiredcert",
-                    "untrustedcert", "tls10", "noshell", "nonadmin", "uacfilter", "regdenied", "logdenied",
+                    "untrustedcert", "tls10", "noshell", "nonadmin", "uacfilter", "denied401", "regdenied", "logdenied",
                     "nestedfault", "iis404", "basiclocal", "nontlm", "krbonly"})
 _CODEPAGE_FLAGS = {"cprefuse": "refuse", "cpsilent": "silent", "cpworks": "works"}
 

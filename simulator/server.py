@@ -373,6 +373,10 @@ class HostServer:
             return denied
         if not request.body:
             return _Reply(200, headers=auth_headers)  # the empty POST that carries the handshake
+        if self.faults.denied401 and not self.admin():
+            # the logon itself worked (no failure counted: a domain controller saw a right password), but WinRM
+            # refuses the token with a bare 401, as pywinrm#114/#188 report [S]
+            return self._unauthorized(conn)
 
         content_type = request.headers.get("content-type", "")
         protocol = encryption.protocol_of(content_type)

@@ -18,14 +18,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scanner.advisory.builds import BuildStatus as AdvisoryStatus
+from scanner.advisory.builds import classify
 from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
 from scanner.model.errors import UsageError
 from scanner.model.host import DEFAULT_PORTS, Host
 from scanner.model.redaction import REDACTOR
+from scanner.scan.advisory_file import load_advisory
 from scanner.scan.credentials import KEYRING_SERVICE, PasswordResolver
 from scanner.scan.kerberos_setup import TICKET_AUTH, KerberosRun, prepare_kerberos
 from scanner.scan.runner import HostRun, Runner, RunnerOptions
-from scanner.winrm.diagnose import HostDoctor, RejectedAccounts
+from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor, RejectedAccounts
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE, INSTALL_HINT, gssapi_missing, uses_sspi
 from scanner.winrm.session import SessionOptions
 from scanner.winrm.transport_policy import validate_transport
@@ -231,12 +234,28 @@ def _mail_check(mail: MailSettings) -> Check:
 
 
 # -- the hosts ------------------------------------------------------------------------------------------------
+_WITHOUT_LOG = {AdvisoryStatus.NOT_APPLICABLE: "NOT_APPLICABLE", AdvisoryStatus.FIXED: "NOT_AFFECTED"}
+
+
+def build_judge() -> BuildJudge:
+    """What the scan's engine concludes from a build alone (the built-in advisory's ranges): another product is
+    NOT_APPLICABLE, a build with the fix NOT_AFFECTED, whatever the log holds; None when the log decides."""
+    ranges = load_advisory().builds
+
+    def judge(build: str | None) -> BuildStatus | None:
+        status, match = classify(build, ranges)
+        verdict = _WITHOUT_LOG.get(status)
+        return BuildStatus(match.name, verdict) if match is not None and verdict is not None else None
+
+    return judge
+
 async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords: dict[tuple[str, int], str | None],
                           kerberos: KerberosRun, kerberos_failed: bool) -> list[HostDiagnosis]:
     base = SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
                           connect_timeout=settings.connect_timeout, read_timeout=30.0, operation_timeout=20,
                           spn_service=settings.spn_service)
     rejected = RejectedAccounts(settings.max_auth_failures)
+    judge = build_judge()
     jobs: dict[tuple[str, int], HostDoctor] = {}
     refused: dict[tuple[str, int], Check] = {}
     for host in hosts:
@@ -253,7 +272,7 @@ async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords
                                                                      host.password_env),
                          ticket_only=ticket_only, blocked=refused.get(host.key),
                          no_logon="Kerberos is not usable from this jump box (see the kerberos check)"
-                         if kerberos_failed and host.auth in TICKET_AUTH else None)
+                         if kerberos_failed and host.auth in TICKET_AUTH else None, build_status=judge)
         jobs[host.key] = job
         return job
 

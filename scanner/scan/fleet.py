@@ -351,21 +351,33 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
 
     notes: list[tuple[str, bool]] = []
     json_reporter = REPORTERS["json"]
-    try:
-        json_reporter.write(results, out_dir / json_reporter.filename)
-    except OSError as exc:
-        notes.append((f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}", True))
+    json_written = False
+
+    def write_json() -> None:
+        nonlocal json_written
+        try:
+            json_reporter.write(results, out_dir / json_reporter.filename)
+            json_written = True
+        except OSError as exc:
+            notes.append((f"could not write {out_dir / json_reporter.filename}: {exc.strerror or exc}", True))
+
     follow: followup.FollowUp | None = None
     stopped = False
-    if settings.history is not None or mail is not None:
-        try:
-            follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
-        except KeyboardInterrupt:
-            stopped = True
-            notes.append(("interrupted while recording the history: this run is not in it (nothing mailed or "
-                          "pruned); the results and reports are written", True))
-        except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its reports
-            notes.append((f"history skipped: {type(exc).__name__}: {exc}", True))
+    # One guarded stretch from results.json to the end of the history step: a Ctrl-C landing anywhere in it
+    # (also between two statements) stops the history, never the reports.
+    try:
+        write_json()
+        if settings.history is not None or mail is not None:
+            try:
+                follow = followup.prepare(results, history_path=settings.history, output_dir=out_dir)
+            except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its reports
+                notes.append((f"history skipped: {type(exc).__name__}: {exc}", True))
+    except KeyboardInterrupt:
+        stopped, follow = True, None
+        notes.append(("interrupted while recording the history: this run is not in it (nothing mailed or "
+                      "pruned); the results and reports are written", True))
+        if not json_written:  # the Ctrl-C came while results.json was written: the results are still in memory
+            write_json()
     try:
         if follow is not None and follow.run_id is not None:
             paths = write_weekly_reports(results, out_dir, follow.changes, follow.trend,

@@ -64,8 +64,8 @@ from scanner.winrm.registry import (
 from scanner.winrm.session import HostSession
 
 __all__ = ["CODEPAGE_OEM", "CODEPAGE_UTF8", "NATIVE_ROOT", "WOW64_ROOT", "Collected", "CollectOptions",
-           "MarkerSplitter", "TailBuffer", "collect", "log_command", "marker", "registry_command", "rolled_name",
-           "safe_path"]
+           "MarkerSplitter", "TailBuffer", "collect", "file_missing", "log_command", "marker", "not_found_probes",
+           "registry_command", "rolled_name", "safe_path"]
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,20 @@ class CollectOptions:
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
 
 
+def not_found_probes(nonce: str) -> list[str]:
+    """`type` of a file that cannot exist in C:\\ and of one in a folder that cannot exist (sections `fprobe`,
+    `pprobe`): their error texts are this host's "not found" words, in its language."""
+    return [*checked(nonce, "fprobe", f'type "C:\\cmaudit-{nonce}.absent"'),
+            *checked(nonce, "pprobe", f'type "C:\\cmaudit-{nonce}\\absent.log"')]
+
+
 def log_command(nonce: str, rolled: str, current: str) -> str:
     """One cmd line printing the rolled log, then the current one (type is read-only).
 
-    Two probes first, `type` of a file that cannot exist in C:\\ and of one in a folder that cannot exist:
-    their error texts are this host's "not found" words, so a log that could not be read for another
-    reason (access denied, in any language) is told apart from one that is simply not there.
+    The not-found probes come first, so a log that could not be read for another reason (access denied, in any
+    language) is told apart from one that is simply not there.
     """
-    parts = checked(nonce, "fprobe", f'type "C:\\cmaudit-{nonce}.absent"')
-    parts += checked(nonce, "pprobe", f'type "C:\\cmaudit-{nonce}\\absent.log"')
+    parts = not_found_probes(nonce)
     parts += checked(nonce, "lo_", f'type "{rolled}"')
     parts += checked(nonce, "log", f'type "{current}"')
     parts.append(f"echo {marker(nonce, 'end')}")
@@ -390,7 +395,7 @@ def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts
         buf = split.sections.get(name)
         answer = section(split.sections, name, codec)
         if answer.failed:
-            if not _missing(answer, not_found):
+            if not file_missing(answer, not_found):
                 raise HostAccessDenied(
                     host, f"{file_path} could not be read: {' '.join(answer.text.split())[:200]}",
                     hint=f"Give the account read access to {ntpath.dirname(file_path)} (the ConfigMgr Logs folder; "
@@ -410,7 +415,7 @@ def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts
                      stderr)
 
 
-def _missing(answer: Section, not_found: list[Section]) -> bool:
+def file_missing(answer: Section, not_found: list[Section]) -> bool:
     """`type` failed with this host's words for a missing file or folder (English when the probes say nothing)."""
     known = [probe.message for probe in not_found if probe.failed and probe.message]
     if known:

@@ -11,11 +11,16 @@ the scan; bounded by the host's deadline and abortable from the runner's thread 
 
 A password the server rejects is remembered for the account (`RejectedAccounts`): other hosts of that
 account skip their logon instead of adding failed logons towards a lockout.
+
+A build the scan judges without its log (another product: NOT_APPLICABLE; a build with the fix:
+NOT_AFFECTED) is told by `build_status`, which the caller answers from the advisory (this layer does not
+know it): doctor then does not fail such a host for a log the scan does not need.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ntpath
 import secrets
 import socket
 import ssl
@@ -23,6 +28,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -42,11 +48,14 @@ from scanner.winrm.collect import (
     CmdShell,
     CommandRunner,
     MarkerSplitter,
+    file_missing,
     log_paths,
+    not_found_probes,
     registry_command,
 )
 from scanner.winrm.faults import translate
 from scanner.winrm.kerberos import spn_for
+from scanner.winrm.markers import FAILED, checked, checked_names, marker, section
 from scanner.winrm.pypsrp_compat import negotiated_protocol
 from scanner.winrm.registry import environment, pick_registry, read_registry, section_names
 from scanner.winrm.session import HostSession, SessionOptions
@@ -57,6 +66,7 @@ if TYPE_CHECKING:
     from scanner.model.host import Host
 
 WINRM_PORTS = (5985, 5986, 80, 443)
+LOG_PEEK_BYTES = 4096  # this much of the log proves it can be read (an error text is shorter)
 STEPS = ("dns", "tcp", "tls", "http listener", "auth methods", "logon", "shell", "registry", "log file")
 # Which WWW-Authenticate schemes let each auth method log on.
 _USABLE_SCHEMES = {"ntlm": ("negotiate", "ntlm"), "negotiate": ("negotiate", "kerberos", "ntlm"),
@@ -75,6 +85,21 @@ SHELL_FAULT_HINTS = {
     0x803381AB: "too many users have shells open (MaxConcurrentUsers): retry later or raise the quota",
     0x80338140: "the server refuses code page 65001 (UTF-8) for the cmd shell, as 2003/2008 WinRM does",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStatus:
+    """What the advisory says of a build, as far as doctor needs it: the scan's verdict without the log."""
+
+    name: str  # e.g. "SMS 2003", "ConfigMgr 2007 SP2"
+    verdict: str  # NOT_APPLICABLE (another product) or NOT_AFFECTED (the fix is in)
+
+
+BuildJudge = Callable[[str | None], "BuildStatus | None"]
+
+
+def _no_judge(build: str | None) -> BuildStatus | None:
+    return None
 
 
 class RejectedAccounts:
@@ -114,9 +139,11 @@ class HostDoctor:
 
     def __init__(self, host: Host, options: SessionOptions, deadline: float, rejected: RejectedAccounts, *,
                  account: object = None, ticket_only: bool = False, blocked: Check | None = None,
-                 no_logon: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 no_logon: str | None = None, clock: Callable[[], float] = time.monotonic,
+                 build_status: BuildJudge = _no_judge) -> None:
         """`blocked`: a check that already failed before any contact (a transport the policy refuses);
-        `no_logon`: why logging on must not even be tried (the jump box's Kerberos failed)."""
+        `no_logon`: why logging on must not even be tried (the jump box's Kerberos failed); `build_status`:
+        the verdict the scan reaches from a build alone (None: the log decides)."""
         self.host = host
         self.options = options
         self.deadline = deadline
@@ -125,6 +152,7 @@ class HostDoctor:
         self.ticket_only = ticket_only
         self.no_logon = no_logon
         self.clock = clock
+        self.build_status = build_status
         self.checks: list[Check] = [blocked] if blocked is not None else []
         self.step = STEPS[0]
         self._session: HostSession | None = None
@@ -411,42 +439,65 @@ class HostDoctor:
         if reg.setup is None:
             return self._add(True, "no ConfigMgr Setup key: not a ConfigMgr site server (the scan judges it "
                                    "NOT_APPLICABLE); nothing more to check")
-        build = reg.setup.text("Full Version") or "unknown build"
+        full_version = reg.setup.text("Full Version") or None
+        build = full_version or "unknown build"
         site = reg.ident.text("Site Code") if reg.ident else None
+        known = self.build_status(full_version)
+        if known is not None and known.verdict == "NOT_APPLICABLE":
+            return self._add(True, f"build {build} under {reg.root}" + (f", site {site}" if site else "")
+                             + f": {known.name}, not ConfigMgr 2007 (the scan judges it NOT_APPLICABLE from its "
+                               "build); its log is not needed")
         path, problem = log_paths(reg, environment(read, reg.root))
         self._add(True, f"ConfigMgr {build} under {reg.root}" + (f", site {site}" if site else "")
                   + (f"; log {path}" if path else ""))
         self.step = "log file"
         if path is None:
+            if known is not None:
+                return self._add(True, f"no log to read ({problem}); not needed: {known.name} has the fix (the scan "
+                                       f"judges it {known.verdict} from its build)")
             return self._add(False, f"no log to read: {problem}",
                              r"check TraceFilename under HKLM\SOFTWARE\Microsoft\SMS\Tracing\SMS_WSUS_SYNC_MANAGER")
-        return self._log(runner, path)
+        return self._log(runner, path, CODECS[shell.codepage], known)
 
-    def _log(self, runner: CommandRunner, path: str) -> bool:
-        seen = 0
+    def _log(self, runner: CommandRunner, path: str, codec: str, known: BuildStatus | None = None) -> bool:
+        """`type` of the log after the scan's not-found probes, read only until the file's first bytes (or its
+        error): a missing log is told from a denied one by the host's own words, in any language."""
+        nonce = secrets.token_hex(6)
+        split = MarkerSplitter(nonce, (*checked_names("fprobe", "pprobe", "log"), "end"), LOG_PEEK_BYTES)
+        command = " & ".join([*not_found_probes(nonce), *checked(nonce, "log", f'type "{path}"'),
+                              f"echo {marker(nonce, 'end')}"])
 
-        def first_reply(chunk: bytes) -> bool:
-            nonlocal seen
-            seen += len(chunk)
-            return seen == 0  # the first output proves the file can be read: stop there
+        def until_first_bytes(chunk: bytes) -> bool:
+            split.feed(chunk)
+            current = split.current_name
+            return not (current in ("end", "log" + FAILED)
+                        or (current == "log" and split.current_seen > LOG_PEEK_BYTES))
 
         try:
-            _, stderr, _ = runner.run(f'type "{path}"', first_reply, what="doctor: log read (first reply only)")
+            runner.run(command, until_first_bytes, what="doctor: log read (first bytes only)")
         except Exception as exc:  # noqa: BLE001 - as above
             error = translate(exc, self.host.name)
             return self._add(False, error.message, error.hint or "see the error's text")
-        text = stderr.decode("utf-8", "replace").strip()
-        if "denied" in text.lower():
-            return self._add(False, f"{path}: Access is denied",
-                             "give the account read access to the ConfigMgr Logs folder")
-        if "cannot find" in text.lower() or "not find" in text.lower():
+        split.close()
+        answer = section(split.sections, "log", codec)
+        if "log" not in split.sections:
+            return self._add(False, "the log read ended without its section markers",
+                             "the reply was cut off or is not cmd's: check the WinRM service on the server")
+        if not answer.failed:
+            seen = split.sections["log"].seen
+            return self._add(True, f"{path} can be read" + ("" if seen else " (it is empty)"))
+        if file_missing(answer, [section(split.sections, name, codec) for name in ("fprobe", "pprobe")]):
+            if known is not None:
+                return self._add(True, f"{path} does not exist; not needed: {known.name} has the fix (the scan "
+                                       f"judges it {known.verdict} from its build)")
             return self._add(False, f"{path} does not exist",
                              "a site whose software update point never synchronised has no wsyncmgr.log: check the "
                              "SMS_WSUS_SYNC_MANAGER component, and TraceFilename under "
                              r"HKLM\SOFTWARE\Microsoft\SMS\Tracing\SMS_WSUS_SYNC_MANAGER")
-        if text:
-            return self._add(False, f"{path}: {text[:200]}", "see the error's text")
-        return self._add(True, f"{path} can be read" + ("" if seen else " (it is empty)"))
+        text = " ".join(answer.text.split())[:200] or "no reason given"
+        return self._add(False, f"{path} could not be read: {text}",
+                         f"give the account read access to {ntpath.dirname(path)} (the ConfigMgr Logs folder; local "
+                         "Administrators can read it by default)")
 
 
 def _logon_hint(error: HostError) -> str:

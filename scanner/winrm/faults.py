@@ -211,6 +211,11 @@ def _domain_account(user: str | None) -> bool:
     return "@" in user or (bool(sep) and domain not in ("", "."))
 
 
+def _kerberos_name(user: str | None) -> bool:
+    """user@REALM: negotiate tries Kerberos with it; DOMAIN\\user (or none) means NTLM there."""
+    return bool(user) and "@" in (user or "")
+
+
 def _access_hint(target: Host | None) -> str:
     if _is_local_account(target):
         return ("UAC gives a local administrator only a filtered token over the network: use a domain account "
@@ -229,10 +234,13 @@ def _auth_failed(host: str, target: Host | None, user: str | None) -> HostError:
             "accounts only)", password_rejected=False,
             hint="Use ntlm, negotiate or kerberos for a domain account (inventory `auth`, or --auth), or a local "
                  "account with Basic over HTTPS.")
+    ntlm = auth == "ntlm" or (auth == "negotiate" and not _kerberos_name(user))
     return HostAuthFailed(host, "credentials rejected (HTTP 401)",
                           hint="Check the user name and password (CMAUDIT_PASSWORD or the host's password_env) and "
                                "that the account is not locked out; a 401 can also mean the account may not use "
-                               "WinRM on that host (not in its local Administrators group).")
+                               "WinRM on that host (not in its local Administrators group)"
+                               + ("" if not ntlm else ", or that the domain refuses NTLM (Restrict NTLM): then use "
+                                  "--auth kerberos with a ticket or user@REALM") + ".")
 
 
 def _from_fault(host: str, exc: WSManFaultError, target: Host | None) -> HostError:

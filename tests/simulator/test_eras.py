@@ -70,6 +70,7 @@ def test_eras_follow_the_published_defaults() -> None:
     pytest.param("0=cprefuse+tls10", HostFaults(codepage_65001="refuse", tls10=True), id="codepage-tls"),
     pytest.param("0=chunks:512+nestedfault", HostFaults(stream_chunk=512, nestedfault=True), id="chunks"),
     pytest.param("0=nonadmin+uacfilter+noshell", HostFaults(nonadmin=True, uacfilter=True, noshell=True), id="access"),
+    pytest.param("0=uacfilter+denied401", HostFaults(uacfilter=True, denied401=True), id="denied-as-401"),
     pytest.param("0=regdenied+logdenied+iis404+basiclocal",
                  HostFaults(regdenied=True, logdenied=True, iis404=True, basiclocal=True), id="acl"),
     pytest.param("0=http503x2", HostFaults(http_status=503, http_status_count=2), id="http-still-works"),
@@ -214,6 +215,20 @@ def test_non_admin_logs_on_but_is_denied(password, era: str, code: int) -> None:
         counters = fleet.hosts[0].counters
     assert denied.value.code == code and "Access is denied" in (denied.value.reason or "")
     assert counters.auth_handshakes == 1 and counters.auth_failures == 0
+
+
+def test_denied401_answers_a_non_admin_with_401_after_the_logon(password) -> None:
+    """With `denied401` a non-administrator's first request after a complete logon gets a bare 401 (the other
+    reported reply), counted as no logon failure; an administrator on the same switch is served."""
+    with Fleet(profiles=["fake"], password=password, machine_factory=fake_factory,
+               faults="0=nonadmin+denied401") as fleet:
+        with connect(fleet, password) as conn, pytest.raises(AuthenticationError):
+            WinRS(conn).open()
+        counters = fleet.hosts[0].counters
+    with Fleet(profiles=["fake"], password=password, machine_factory=fake_factory, faults="0=denied401") as fleet:
+        with connect(fleet, password) as conn, WinRS(conn) as shell:
+            out = run(shell, "echo ok")
+    assert counters.auth_handshakes >= 1 and counters.auth_failures == 0 and out[0] == b"ok\r\n"
 
 
 def test_uac_filters_a_local_administrator_on_2008_not_a_domain_one(password) -> None:

@@ -213,3 +213,22 @@ def test_refusing_host_on_a_taken_port_fails_without_leaking_its_socket():
                       base_port=port).start()
             gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_simulate_tls_fleet_is_scannable_as_the_readme_says(tmp_path):
+    """`cmaudit simulate --tls` followed by `cmaudit scan fleet.csv --username 'LAB\\auditor'` (README) judges a
+    2003 R2 host: the inventory's auth is one a domain account can use on every era (WinRM Basic takes local
+    accounts only before Server 2012, so a Basic default left every legacy host ERROR/auth)."""
+    from scanner.cli.commands import simulate
+    from scanner.cli.main import build_parser
+    from scanner.model.records import Verdict
+    from tests.support.scans import scan
+
+    password = new_password()
+    args = build_parser().parse_args(["simulate", "--hosts", "1", "--scenario", "sp1-affected", "--tls",
+                                      "--inventory-out", str(tmp_path / "fleet.csv")])
+    with simulate.start_fleet(args, password) as fleet:
+        inventory = fleet.write_inventory(args.inventory_out)
+        result = scan(inventory, tmp_path / "run", {"CMAUDIT_PASSWORD": password}, ca_file=fleet.ca_file)
+    host = result.outcome.results.hosts[0]
+    assert host.verdict is Verdict.AFFECTED, host.error

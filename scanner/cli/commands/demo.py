@@ -167,6 +167,7 @@ def _next_step(report: Path | None, history: Path) -> str:
         "  Scan your own site servers (a CSV, text or Ansible inventory; see README.md):",
         "    export CMAUDIT_PASSWORD=...    # never on the command line",
         f"    {cmaudit} inventory hosts.csv    # the hosts a scan would contact",
+        f"    {cmaudit} doctor hosts.csv --username 'CORP\\svc-audit'    # what would stop a host, step by step",
         f"    {cmaudit} scan hosts.csv --username 'CORP\\svc-audit'",
     ]
     return "\n".join(lines)

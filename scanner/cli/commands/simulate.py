@@ -56,8 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--username", default="LAB\\auditor", metavar="U",
                         help="the account the hosts accept (default: LAB\\auditor); password from "
                              f"${PASSWORD_ENV}")
-    parser.add_argument("--auth", choices=("ntlm", "negotiate", "basic"), default=None,
-                        help="auth method written to the inventory (default: ntlm, basic with --tls)")
+    parser.add_argument("--auth", choices=("ntlm", "negotiate", "basic"), default="ntlm",
+                        help="auth method written to the inventory (default: ntlm, also with --tls: WinRM's Basic "
+                             "takes local accounts only before Server 2012, so it needs a local --username)")
     parser.add_argument("--base-port", type=port, default=None, metavar="P",
                         help="host i listens on port P+i (default: ports chosen by the OS)")
     parser.add_argument("--inventory-out", type=Path, required=True, metavar="FILE",

@@ -93,6 +93,7 @@ def test_demo_runs_are_in_the_history_and_the_next_step_is_printed(demo_run, cap
     assert [line.split()[0] for line in out.splitlines() if audit in line] == ["#2", "#1"]
     tail = demo_run.stdout.rsplit("cmaudit demo: fleet stopped", 1)[1]
     assert "Next steps:" in tail and "cmaudit scan hosts.csv --username" in tail
+    assert "cmaudit doctor hosts.csv --username" in tail  # before the first scan: what would stop it, per host
     assert "export CMAUDIT_PASSWORD" in tail and "cmaudit history " in tail  # $CMAUDIT_HISTORY: no --history
     for name in ("results.jsonl", "report.junit.xml", "report.csv", "waivers.toml"):
         assert (demo_run.root / name).is_file(), name

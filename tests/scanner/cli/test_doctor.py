@@ -65,6 +65,8 @@ def test_healthy_host_passes_every_step_as_json(tmp_path, capsys, password):
 @pytest.mark.parametrize(("profile", "fault", "step", "words"), [
     pytest.param("sp1-affected", "refuse", "tcp", ("refused", "WinRM service"), id="refused-port"),
     pytest.param("sp1-affected", "iis404", "http listener", ("IIS", "winrm quickconfig"), id="iis-listener"),
+    pytest.param("sp1-affected", "krbonly", "auth methods", ("offers Kerberos", "--auth kerberos"),
+                 id="kerberos-only-listener"),
     pytest.param("sp1-affected", "badauth", "logon", ("credentials rejected", "password"), id="bad-password"),
     pytest.param("sp1-affected", "nonadmin", "shell", ("Access is denied", "administrator"), id="not-admin"),
     pytest.param("sp1-affected", "noshell", "shell", ("remote shell", "AllowRemoteShellAccess"),
@@ -83,6 +85,62 @@ def test_each_failure_names_its_step_and_a_hint(tmp_path, capsys, password, prof
     assert status == 1 and failing["name"] == step
     text = failing["detail"] + " " + failing["hint"]
     assert all(word.lower() in text.lower() for word in words), failing
+    assert all(is_read_only(command) for command in commands), commands
+
+
+def test_another_product_needs_no_log(tmp_path, capsys, password):
+    """An SMS 2003 site server (no wsyncmgr.log, as such a site has) passes: the scan judges it NOT_APPLICABLE
+    from its build alone, so doctor says so after the registry instead of failing at the log."""
+    with Fleet(profiles=["sms2003"], password=password) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username)
+    host = report["hosts"][0]
+    assert status == 0 and host["ok"], host["checks"]
+    assert host["checks"][-1]["name"] == "registry"
+    assert "SMS 2003" in host["checks"][-1]["detail"] and "NOT_APPLICABLE" in host["checks"][-1]["detail"]
+
+
+def test_missing_log_of_a_fixed_build_is_not_a_failure(tmp_path, capsys, password):
+    """An SP2 site server whose wsyncmgr.log is not there passes (noting it): the scan judges SP2 NOT_AFFECTED from
+    its build, log or not."""
+    from simulator.profiles import load_machine
+    from simulator.registry import RegType
+
+    def no_log(profile, hostname):
+        machine = load_machine(profile, hostname)
+        machine.registry.set_value(r"HKLM\SOFTWARE\Wow6432Node\Microsoft\SMS\Tracing\SMS_WSUS_SYNC_MANAGER",
+                                   "TraceFilename", RegType.REG_SZ, r"C:\nowhere\wsyncmgr.log")
+        return machine
+
+    with Fleet(profiles=["sp2"], password=password, machine_factory=no_log) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username)
+    host = report["hosts"][0]
+    assert status == 0 and host["ok"], host["checks"]
+    log = host["checks"][-1]
+    assert log["name"] == "log file" and "does not exist" in log["detail"] and "NOT_AFFECTED" in log["detail"]
+
+
+@pytest.mark.parametrize(("profile", "fault", "words"), [
+    pytest.param("missing-log", None, ("does not exist", "TraceFilename"), id="missing"),
+    pytest.param("sp1-affected", "logdenied", ("Zugriff verweigert", "read access"), id="denied"),
+])
+def test_log_step_tells_missing_from_denied_in_any_language(tmp_path, capsys, password, monkeypatch, profile, fault,
+                                                             words):
+    """On a German Windows `type` says neither "cannot find" nor "denied": doctor tells a missing log from a denied
+    one as the scan does (by the host's own words for a file that cannot exist), with the matching hint."""
+    import simulator.programs.typecmd as typecmd
+
+    monkeypatch.setitem(typecmd._MESSAGES, "file", "Das System kann die angegebene Datei nicht finden.\r\n")
+    monkeypatch.setitem(typecmd._MESSAGES, "path", "Das System kann den angegebenen Pfad nicht finden.\r\n")
+    monkeypatch.setitem(typecmd._MESSAGES, "dir", "Zugriff verweigert\r\n")
+    with Fleet(profiles=[profile], password=password, faults=f"0={fault}" if fault else None) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username)
+        commands = fleet.hosts[0].commands
+    failing = failed_at(report["hosts"][0])
+    assert status == 1 and failing["name"] == "log file"
+    assert words[0] in failing["detail"] and words[1] in failing["hint"], failing
     assert all(is_read_only(command) for command in commands), commands
 
 

@@ -89,7 +89,7 @@ def hostile_scan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[in
             # the peak counts from the first host on: reading the inventory allocates (untouched) room for
             # a 50 MB file up front, which says nothing about what a host can make the scan hold
             result = scan(inventory, tmp / "run", {"CMAUDIT_PASSWORD": password}, max_log_bytes=CAP,
-                          concurrency=4, timeout=20.0, on_runner=lambda runner: tracemalloc.reset_peak())
+                          concurrency=4, timeout=120.0, on_runner=lambda runner: tracemalloc.reset_peak())
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -287,3 +287,28 @@ def test_ctrl_c_while_another_run_holds_the_history(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "report.csv").is_file() and (tmp_path / "run" / "report.html").is_file()
     assert "interrupted while recording the history" in stderr and "Traceback" not in stderr
     assert len(history.list_runs(db)) == 1  # the interrupted run was not recorded
+
+
+def test_ctrl_c_right_after_results_json_still_writes_the_reports(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C that lands just as results.json is written (before the history step starts) still leaves the
+    CSV and HTML reports and exit 130 (it used to escape the guard: exit 130 with no reports at all)."""
+    from reports.json_report import JsonReporter
+
+    original = JsonReporter.write
+    calls = []
+
+    def write_then_interrupt(self: JsonReporter, results: object, path: Path) -> None:
+        original(self, results, path)  # type: ignore[arg-type]
+        calls.append(path)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # as SIGINT delivered right after the rename
+
+    monkeypatch.setattr(JsonReporter, "write", write_then_interrupt)
+    password = new_password()
+    with Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["h"]) as fleet:
+        result = scan(fleet, tmp_path, password, history=tmp_path / "history.sqlite3")
+    run = tmp_path / "run"
+    assert result.outcome.exit_status == 130
+    assert (run / "results.json").is_file() and (run / "report.csv").is_file() and (run / "report.html").is_file()
+    assert "interrupted while recording the history" in result.stderr

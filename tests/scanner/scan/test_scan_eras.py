@@ -112,6 +112,22 @@ def test_tls10_listener_with_a_modern_context_names_the_option(tmp_path: Path) -
     assert handshakes == 0 and counted(result) == []
 
 
+@pytest.mark.parametrize(("fault", "words"), [pytest.param("untrustedcert", "local issuer", id="untrusted"),
+                                              pytest.param("expiredcert", "expired", id="expired")])
+def test_tls_legacy_still_validates_the_certificate(tmp_path: Path, fault: str, words: str) -> None:
+    """tls=legacy lowers the protocol and key strength only: a 2003 R2 listener whose certificate another CA issued,
+    or that expired, is ERROR/tls with the --ca-file hint, before any logon."""
+    password = new_password()
+    with Fleet(profiles=["h"], tls=True, auth="ntlm", password=password, machine_factory=healthy_machine,
+               eras="2003r2-winrm11", faults=f"0={fault}") as fleet:
+        result = scan(fleet, tmp_path, password, scheme="https")
+        handshakes = fleet.hosts[0].counters.auth_handshakes
+    host = only(result)
+    assert host.error is not None and host.error.category is ErrorCategory.TLS, host.error
+    assert words in host.error.message and "--ca-file" in host.error.hint
+    assert handshakes == 0 and counted(result) == []
+
+
 def test_tls_legacy_option_makes_it_the_default(tmp_path: Path, baseline: HostResult) -> None:
     """`--tls legacy` (ScanSettings.tls) applies to every host whose inventory does not say otherwise."""
     password = new_password()
@@ -327,6 +343,31 @@ def test_basic_with_a_domain_account_is_not_counted(tmp_path: Path) -> None:
     assert counted(local) == ["CM000"]
 
 
+def test_kerberos_only_listener_is_auth_naming_kerberos_and_not_counted(tmp_path: Path) -> None:
+    """`krbonly` (WinRM's Auth/Negotiate=false: only `WWW-Authenticate: Kerberos`): an NTLM scan is ERROR/auth at
+    once, the hint says to use Kerberos, and the breaker counts nothing (the password was never sent)."""
+    password = new_password()
+    with Fleet(profiles=["h"] * 2, password=password, machine_factory=healthy_machine, faults="*=krbonly") as fleet:
+        result = scan(fleet, tmp_path, password, concurrency=1, max_auth_failures=1)
+        tried = [h.counters.auth_failures for h in fleet.hosts]
+    hosts = result.outcome.results.hosts
+    assert all(h.error is not None and h.error.category is ErrorCategory.AUTH for h in hosts), hosts
+    assert all("kerberos" in h.error.hint.lower() and h.attempts == 1 for h in hosts if h.error is not None)
+    assert counted(result) == [] and tried == [0, 0]
+
+
+def test_ntlm_refused_by_policy_hint_names_kerberos(tmp_path: Path) -> None:
+    """`nontlm` (Restrict NTLM: Deny all) answers an NTLM logon with a plain 401, which cmaudit cannot tell from a
+    wrong password (so the breaker counts it): the hint names both causes, the password and Kerberos."""
+    password = new_password()
+    with Fleet(profiles=["h"], password=password, machine_factory=healthy_machine, faults="0=nontlm") as fleet:
+        result = scan(fleet, tmp_path, password)
+    host = only(result)
+    assert host.error is not None and host.error.category is ErrorCategory.AUTH
+    assert "password" in host.error.hint and "--auth kerberos" in host.error.hint
+    assert counted(result) == ["CM000"]
+
+
 def test_six_non_admin_hosts_do_not_trip_the_breaker(tmp_path: Path, baseline: HostResult) -> None:
     """Six hosts in a row that let the account log on but refuse it (not an administrator), then a healthy one, at
     --concurrency 1 --max-auth-failures 5: the healthy host is still scanned."""
@@ -338,6 +379,22 @@ def test_six_non_admin_hosts_do_not_trip_the_breaker(tmp_path: Path, baseline: H
     assert all(h.error is not None and h.error.category is ErrorCategory.ACCESS for h in hosts[:6])
     assert_judged_like(hosts[6], baseline)
     assert counted(result) == [] and not result.outcome.runner.breaker_tripped
+
+
+def test_non_admin_answered_with_401_is_auth_naming_the_group(tmp_path: Path) -> None:
+    """`nonadmin+denied401`: a server that answers a non-administrator with a bare 401 after the logon (pywinrm#114)
+    is ERROR/auth whose hint names the Administrators group; cmaudit cannot tell that 401 from a wrong password, so
+    the breaker counts it (the limit of the six-non-admin guarantee), while the server saw no failed logon."""
+    password = new_password()
+    with Fleet(profiles=["h"], password=password, machine_factory=healthy_machine,
+               faults="0=nonadmin+denied401") as fleet:
+        result = scan(fleet, tmp_path, password)
+        failures = fleet.hosts[0].counters.auth_failures
+        commands = fleet.hosts[0].commands
+    host = only(result)
+    assert host.error is not None and host.error.category is ErrorCategory.AUTH, host.error
+    assert "Administrators group" in host.error.hint and host.attempts == 1
+    assert counted(result) == ["CM000"] and failures == 0 and commands == []
 
 
 def test_an_aborted_host_leaves_no_shell_open(tmp_path: Path) -> None:
