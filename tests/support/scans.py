@@ -47,7 +47,7 @@ def scan(inventory: Path, out: Path, environ: Mapping[str, str], *, on_runner: C
 
     `on_runner` is called once the inventory is read and the runner is built, just before hosts start.
     """
-    settings: dict[str, Any] = dict(inventory=inventory, output=out, username="LAB\\auditor", timeout=4.0,
+    settings: dict[str, Any] = dict(inventory=inventory, output=out, username="LAB\\auditor", timeout=20.0,
                                     retries=2, concurrency=16, backoff_base=0.05, grace=0.5, connect_timeout=2.0,
                                     operation_timeout=2, quiet=True)
     settings.update(overrides)

@@ -27,7 +27,8 @@ FAULTS = {
     8: ("badxml", ErrorCategory.PROTOCOL, 1),
     9: ("drip:20", ErrorCategory.TIMEOUT, 1),
 }
-TIMEOUT = 3.0
+TIMEOUT = 8.0  # the hanging hosts wait it out; room for the healthy ones on a loaded 2-core box
+LOOP_LAG = 3.0  # how late a loaded event loop may notice a deadline
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_fault_ends_in_right_category(fault_scan, index: int) -> None:  # type: 
         assert host.error is not None and host.error.category is category, host.error
         assert len(host.error.hint) > 20  # every ERROR says what to do
     assert host.attempts == attempts
-    assert host.seconds <= TIMEOUT + 0.5
+    assert host.seconds <= TIMEOUT + LOOP_LAG
 
 
 def test_healthy_hosts_unaffected_and_run_bounded(fault_scan) -> None:  # type: ignore[no-untyped-def]
@@ -77,7 +78,7 @@ def test_healthy_hosts_unaffected_and_run_bounded(fault_scan) -> None:  # type: 
         assert host.verdict is not Verdict.ERROR and host.attempts == 1
         assert host.requests <= 6  # Create, Command, Receive, Command, Receive, Delete
         assert counters[ports[index]].requests <= host.requests + 3  # + the NTLM handshake
-    assert wall < TIMEOUT + 6.0
+    assert wall < TIMEOUT + 2 * LOOP_LAG + 6.0  # one deadline, not one per host: a correctness bound
     assert result.outcome.exit_status & 2  # incomplete audit
 
 
