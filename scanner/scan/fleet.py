@@ -122,7 +122,7 @@ def run_scan(
     from scanner.scan.advisory_file import load_advisory
     from scanner.scan.credentials import PasswordResolver
     from scanner.scan.kerberos_setup import prepare_kerberos
-    from scanner.weekly.waivers import as_of, load_waivers
+    from scanner.weekly.waivers import as_of, load_waivers, unmatched
     from scanner.winrm.transport_policy import kerberos_problem, validate_transport
 
     out = out or sys.stdout
@@ -154,6 +154,11 @@ def run_scan(
     warnings = list(inventory.warnings)
     for warning in warnings if not settings.quiet else ():  # --quiet: stderr only when something failed
         err.write(f"cmaudit: warning: {warning}\n")
+    for waiver in unmatched(waivers, (h.name for h in inventory.hosts)):  # a problem with the user's file: shown
+        unmatched_waiver = (f"{waiver.source}: the waiver for {waiver.host!r} matches no host of "
+                            f"{settings.inventory} (a typo, or a retired host: fix or remove it)")
+        warnings.append(unmatched_waiver)
+        err.write(f"cmaudit: warning: {unmatched_waiver}\n")
     if settings.insecure:
         err.write("cmaudit: WARNING: --insecure: TLS certificates are NOT validated and Basic over HTTP is "
                   "allowed; this run is recorded as insecure\n")

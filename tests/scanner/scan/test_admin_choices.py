@@ -227,3 +227,13 @@ def test_quiet_prints_nothing_on_stderr_unless_something_failed(fleet_env, tmp_p
     _outcome, _stdout, stderr = _quiet_scan(inventory, tmp_path / "w3", env, history=db,
                                             mail=replace(mail, when="always"))
     assert stderr.startswith("cmaudit: mail not sent to admins@example.test:") and stderr.count("\n") == 1
+
+
+def test_a_mistyped_waiver_is_a_warning_even_under_quiet(fleet_env, tmp_path):
+    """A waiver whose pattern names no inventory host is said on stderr (file:line), also with --quiet."""
+    fleet, inventory, env, _ = fleet_env
+    names = [h.name for h in fleet.hosts]
+    waivers = _waivers(tmp_path / "w.toml", _waiver(names[0]), _waiver("CN0*"))
+    result = scan(inventory, tmp_path / "run", env, waivers=waivers, history=None, host_patterns=(names[0],))
+    assert f"{waivers}:7: the waiver for 'CN0*' matches no host" in result.stderr
+    assert result.stderr.count("matches no host") == 1  # the waiver that names a host is not reported
