@@ -33,7 +33,7 @@ def _verdict(v: Verdict | None) -> str:
 def render_text(changes: Changes, *, title: str = "Since last run") -> str:
     """The "since last run" block for the console and the mail body (plain text, one host a line)."""
     if changes.is_baseline:
-        lines = [f"{title}: no earlier complete run of this inventory; run {changes.current_run} "
+        lines = [f"{title}: no earlier complete run of this audit; run {changes.current_run} "
                  "is the baseline."]
     else:
         lines = [f"{title} (run {one_line(changes.previous_run or '')}, {_when(changes.previous_started)}):"]

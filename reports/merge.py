@@ -3,7 +3,9 @@
 One jump box per network zone scans its part of the estate; `cmaudit report a.json b.json -o all/`
 gives one report for the whole estate. A host scanned by more than one run (same name, case-folded,
 and port) is taken from the newest run (meta.finished, else meta.started; on a tie the file named
-later wins). The merge is recorded in meta.merged_from, one line per source file.
+later wins). A name that one run holds twice on the same port (one name at two addresses) is matched by
+its address as well, so neither host is lost to the other. The merge is recorded in meta.merged_from,
+one line per source file.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scanner.model.host import normalise_address
 from scanner.model.records import HostResult, ResultsFormatError, RunMeta, RunResults, results_from_dict
 from scanner.model.times import parse_utc
 
@@ -77,9 +81,36 @@ def load_results(path: str | os.PathLike[str]) -> RunResults:
         raise ResultsFileError(f"{name}: malformed results file: {type(exc).__name__}: {exc}") from exc
 
 
-def host_key(host: HostResult) -> tuple[str, int]:
-    """The same server in two runs: its inventory name, case-folded, and its port."""
-    return host.host.strip().casefold(), host.port
+HostKey = tuple[str, int, str]
+
+
+def name_and_port(name: str, port: int) -> tuple[str, int]:
+    """A host as runs usually match it: its inventory name, case-folded, and its port."""
+    return name.strip().casefold(), port
+
+
+def shared_names(*runs: Iterable[tuple[str, int]]) -> frozenset[tuple[str, int]]:
+    """The (name, port) pairs some one run holds more than once: one name at two addresses."""
+    shared: set[tuple[str, int]] = set()
+    for run in runs:
+        counts = Counter(name_and_port(name, port) for name, port in run)
+        shared.update(key for key, n in counts.items() if n > 1)
+    return frozenset(shared)
+
+
+def match_key(name: str, address: str, port: int, shared: frozenset[tuple[str, int]] = frozenset()) -> HostKey:
+    """The same server in two runs: name and port, plus the address when a run holds that name twice."""
+    key = name_and_port(name, port)
+    return (*key, normalise_address(address) if key in shared else "")
+
+
+def host_key(host: HostResult, shared: frozenset[tuple[str, int]] = frozenset()) -> HostKey:
+    """match_key of a result (`shared`: what shared_names answers for every run being matched)."""
+    return match_key(host.host, host.address, host.port, shared)
+
+
+def result_names(hosts: Iterable[HostResult]) -> list[tuple[str, int]]:
+    return [(h.host, h.port) for h in hosts]
 
 
 def parse_time(value: str | None) -> datetime:
@@ -110,10 +141,11 @@ def merge_results(sources: Sequence[Source]) -> RunResults:
 
     # oldest first, so a newer run's host replaces an older one's; argument order breaks ties
     ordered = sorted(enumerate(sources), key=lambda item: (run_time(item[1].results.meta), item[0]))
-    chosen: dict[tuple[str, int], tuple[int, HostResult]] = {}
+    shared = shared_names(*(result_names(s.results.hosts) for s in sources))
+    chosen: dict[HostKey, tuple[int, HostResult]] = {}
     for index, source in ordered:
         for host in source.results.hosts:
-            chosen[host_key(host)] = (index, host)
+            chosen[host_key(host, shared)] = (index, host)
     kept = [0] * len(sources)
     for index, _host in chosen.values():
         kept[index] += 1

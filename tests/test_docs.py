@@ -113,3 +113,13 @@ def test_check_help_states_checks_own_exit_status() -> None:
 def test_simulate_help_names_the_address_column() -> None:
     """`cmaudit simulate --help` says the inventory it writes has an `address` column."""
     assert "address" in _help("simulate")
+
+
+def test_readme_names_only_report_csv_columns_that_exist() -> None:
+    """Where the README says which report.csv column holds something, report.csv has that column (the ERROR
+    hint is in `remediation`; an `error_hint` column was dropped, and the README went on naming it)."""
+    from reports.csv_report import FIELDNAMES
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    named = re.findall(r"`report\.csv`[^.;]*? in `([a-z_]+)`", readme.replace("\n", " "))
+    assert named and sorted(set(named) - set(FIELDNAMES)) == []

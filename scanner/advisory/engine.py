@@ -19,6 +19,8 @@ The verdict table (issue 3) in one place:
 
 from __future__ import annotations
 
+import re
+
 from scanner.advisory.attempts import Attempt, Outcome, completed_sync_cycle, judge_attempts
 from scanner.advisory.builds import BuildStatus, classify
 from scanner.advisory.loader import Advisory
@@ -27,6 +29,7 @@ from scanner.advisory.stop import NEVER, ShouldStop, Stopper
 from scanner.advisory.timeline import Timeline
 from scanner.model.records import Evidence, Judgement, Verdict, Window
 from scanner.model.snapshot import LogBlob, Snapshot
+from scanner.model.times import parse_utc
 
 MAX_EVIDENCE_TEXT = 1000
 
@@ -46,14 +49,25 @@ def _attempt_evidence(t: Timeline, a: Attempt, prefix: str = "") -> list[Evidenc
 def _cut(blob: LogBlob) -> str:
     """What --max-log-bytes cut from a log: the judged tail, of how much."""
     of = f" of {blob.size:,}" if blob.size is not None and blob.size > len(blob.data) else ""
-    return f"{blob.name} was cut to its last {len(blob.data):,}{of} bytes (--max-log-bytes)"
+    return f"{_file(blob.name)} was cut to its last {len(blob.data):,}{of} bytes (--max-log-bytes)"
+
+
+def _time(iso_time: str | None) -> str:
+    """A time in a reason, to the second: 2008-06-24 09:06:57 UTC (the evidence keeps the milliseconds)."""
+    moment = parse_utc(iso_time)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else (iso_time or "?")
+
+
+def _file(path: str) -> str:
+    """A log in a reason by its file name (wsyncmgr.lo_ or .log): the evidence and facts give the full path."""
+    return re.split(r"[\\/]", path)[-1] or path
 
 
 def _when(e: LogEntry | None) -> str:
     if e is None:
         return "at an unknown time"
-    where = f"{e.file}:{e.line}"
-    return f"at {e.iso_time} ({where})" if e.iso_time else f"at an unknown time ({where})"
+    where = f"{_file(e.file)}:{e.line}"
+    return f"at {_time(e.iso_time)} ({where})" if e.iso_time else f"at an unknown time ({where})"
 
 
 class _Judge:
@@ -112,8 +126,8 @@ class _Judge:
         if self.status is BuildStatus.NOT_APPLICABLE:
             return self.verdict(Verdict.NOT_APPLICABLE, [], self.build_evidence())
         if first is not None and last is not None:
-            files = ", ".join(dict.fromkeys(b.name for b in snap.logs))
-            self.facts.append(f"The logs ({files}) cover {first.iso_time} to {last.iso_time}.")
+            files = ", ".join(dict.fromkeys(_file(b.name) for b in snap.logs))
+            self.facts.append(f"The logs ({files}) cover {_time(first.iso_time)} to {_time(last.iso_time)}.")
         cut = [b for b in snap.logs if b.truncated]
         self.facts += [f"{_cut(b)}: only that tail was judged, and its line numbers count from its start."
                        for b in cut]
@@ -128,7 +142,7 @@ class _Judge:
         if self.status is BuildStatus.FIXED:
             why = "No legacy sync attempt with an outcome in the logs, and the build has the fix."
             return self.verdict(Verdict.NOT_AFFECTED, [why], self.build_evidence() + window_ev)
-        span = f"{first.iso_time if first else '?'} to {last.iso_time if last else '?'}"
+        span = f"{_time(first.iso_time) if first else '?'} to {_time(last.iso_time) if last else '?'}"
         ids = "/".join(str(i) for i in sorted(sig.start_statmsg))
         cycle = completed_sync_cycle(timeline, sig) if readable and not attempts and not cut else None
         if cycle is not None:
@@ -192,7 +206,8 @@ class _Judge:
         failure_hit = last.other_error or last.end or last.summary
         failure = entry(failure_hit) if failure_hit else None
         text = failure.text if failure else "?"
-        why = [f"The last legacy sync attempt failed {_when(failure)} for another reason ({text[:200]}): "
+        # the error first: it is what tells this host from the others in a one-line "why"
+        why = [f"The last legacy sync attempt failed for another reason ({text[:200]}) {_when(failure)}: "
                f"not the signature of {self.advisory.id}."]
         if self.status is BuildStatus.FIXED:
             return self.verdict(Verdict.NOT_AFFECTED, why, self.build_evidence() + ev)

@@ -29,7 +29,7 @@ from scanner.scan.audit_log import AuditLog
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.jobs import AccountKey, RunJobs
 from scanner.scan.progress import Progress
-from scanner.scan.results import assemble, host_result, load_earlier_run, merge_rescan, run_meta
+from scanner.scan.results import assemble, host_result, hosts_to_rescan, load_earlier_run, merge_rescan, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.scan.settings import ScanSettings as ScanSettings  # re-exported: callers build it from here
 from scanner.scan.workers import WorkerPool, default_workers, usable_cores
@@ -109,11 +109,10 @@ def run_scan(
     from inventory import load_inventory
     from inventory.select import select_hosts, selection
     from reports.console import exit_status
-    from reports.merge import host_key as merge_key
     from scanner.scan.advisory_file import load_advisory
     from scanner.scan.credentials import PasswordResolver
     from scanner.scan.kerberos_setup import prepare_kerberos
-    from scanner.weekly.waivers import as_of, load_waivers
+    from scanner.weekly.waivers import as_of, load_waivers, unmatched
     from scanner.winrm.transport_policy import kerberos_problem, validate_transport
 
     out = out or sys.stdout
@@ -132,8 +131,9 @@ def run_scan(
     earlier: RunResults | None = None
     if settings.rescan_failed is not None:
         earlier = load_earlier_run(settings.rescan_failed, advisory.id)
-        failed = {merge_key(h) for h in earlier.hosts if h.verdict.is_incomplete}
-        hosts = tuple(h for h in hosts if (h.name.strip().casefold(), h.port) in failed)
+        if settings.waivers is None:  # as INVENTORY: the earlier run's waivers, judged for expiry today
+            waivers = as_of(earlier.meta.waivers, _day(started))
+        hosts = hosts_to_rescan(earlier, hosts)
         if not hosts:
             err.write(f"cmaudit: {settings.rescan_failed}: no ERROR or UNKNOWN host of that run is in "
                       f"{settings.inventory}{' and chosen' if chosen else ''}: nothing to scan again\n")
@@ -144,6 +144,11 @@ def run_scan(
     warnings = list(inventory.warnings)
     for warning in warnings if not settings.quiet else ():  # --quiet: stderr only when something failed
         err.write(f"cmaudit: warning: {warning}\n")
+    for waiver in unmatched(waivers, (h.name for h in inventory.hosts)):  # a problem with the user's file: shown
+        unmatched_waiver = (f"{waiver.source}: the waiver for {waiver.host!r} matches no host of "
+                            f"{settings.inventory} (a typo, or a retired host: fix or remove it)")
+        warnings.append(unmatched_waiver)
+        err.write(f"cmaudit: warning: {unmatched_waiver}\n")
     if settings.insecure:
         err.write("cmaudit: WARNING: --insecure: TLS certificates are NOT validated and Basic over HTTP is "
                   "allowed; this run is recorded as insecure\n")
@@ -328,7 +333,9 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     )
     audit_name = settings.audit or (earlier.meta.audit if earlier is not None else None) \
         or audit_name_for(str(settings.inventory))
-    meta = replace(meta, waiver_file=str(settings.waivers) if settings.waivers is not None else None,
+    waiver_file = str(settings.waivers) if settings.waivers is not None else \
+        earlier.meta.waiver_file if earlier is not None else None  # --rescan-failed: the earlier run's
+    meta = replace(meta, waiver_file=waiver_file,
                    waivers=waivers, selection=plan.selection, partial=len(hosts) < len(inventory.hosts),
                    audit=audit_name)
     results = assemble(meta, runs, waivers)

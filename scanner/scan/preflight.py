@@ -95,7 +95,22 @@ def check_history(plan: Plan) -> None:
         probe_writable(_existing_ancestor(path.parent), f"the history database {path}")
 
 
-CHECKS: list[Check] = [check_output_folder, check_history]
+def check_log_file(plan: Plan) -> None:
+    """The --log-file (appended to, its folder created if need be) can be written."""
+    path = plan.settings.log_file
+    if path is None:
+        return
+    if os.path.lexists(path):
+        if not os.path.isfile(path) or not os.access(path, os.W_OK):
+            raise UsageError(f"{path}: the --log-file is not a file cmaudit may append to; no host was contacted")
+        return
+    folder = _existing_ancestor(path.parent)
+    if not folder.is_dir():
+        raise UsageError(f"{path}: cannot create the --log-file: {folder} is not a folder; no host was contacted")
+    probe_writable(folder, f"the --log-file {path}")
+
+
+CHECKS: list[Check] = [check_output_folder, check_history, check_log_file]
 
 
 def run_checks(plan: Plan, checks: Sequence[Check] | None = None) -> None:

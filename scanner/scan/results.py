@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reports.merge import ResultsFileError, host_key, load_results
+from reports.merge import ResultsFileError, host_key, load_results, match_key, result_names, shared_names
 from scanner import __version__
 from scanner.advisory.loader import Advisory
 from scanner.model.errors import UsageError
@@ -122,12 +122,21 @@ def load_earlier_run(path: Path, advisory_id: str) -> RunResults:
     return earlier
 
 
+def hosts_to_rescan(earlier: RunResults, hosts: Sequence[Host]) -> tuple[Host, ...]:
+    """The inventory's hosts that were ERROR or UNKNOWN in `earlier` (matched as `cmaudit report` matches
+    runs: by name and port, and by address too for a name held twice), in inventory order."""
+    shared = shared_names(result_names(earlier.hosts), [(h.name, h.port) for h in hosts])
+    failed = {host_key(h, shared) for h in earlier.hosts if h.verdict.is_incomplete}
+    return tuple(h for h in hosts if match_key(h.name, h.address, h.port, shared) in failed)
+
+
 def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path,
                  waivers: Sequence[Waiver]) -> RunResults:
     """The earlier run with the hosts scanned again replaced by their new results (the newest result per
     host wins, as `cmaudit report` merges), in the earlier run's order; waivers judged again as of now."""
-    fresh = {host_key(h): h for h in rescanned.hosts}
-    hosts = [fresh.pop(host_key(h), h) for h in earlier.hosts]
+    shared = shared_names(result_names(earlier.hosts), result_names(rescanned.hosts))
+    fresh = {host_key(h, shared): h for h in rescanned.hosts}
+    hosts = [fresh.pop(host_key(h, shared), h) for h in earlier.hosts]
     kept = len(earlier.hosts) - (len(rescanned.hosts) - len(fresh))
     hosts.extend(fresh.values())
     m = earlier.meta

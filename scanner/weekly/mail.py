@@ -91,9 +91,11 @@ def _header(text: str) -> str:
 
 
 def subject_for(results: RunResults, changes: Changes | None, prefix: str = "[cmaudit]") -> str:
-    """One line an admin can triage from the inbox: what needs action, what changed, what went unchecked."""
-    findings = sum(h.verdict.is_finding for h in results.hosts)
-    unchecked = sum(h.verdict.is_incomplete for h in results.hosts)
+    """One line an admin can triage from the inbox: what needs action, what changed, what went unchecked.
+    A waived host is counted as waived, as the report and the exit status count it, never as needing action."""
+    findings = sum(h.verdict.is_finding and h.needs_action for h in results.hosts)
+    unchecked = sum(h.verdict.is_incomplete and h.needs_action for h in results.hosts)
+    waived = sum(h.waived for h in results.hosts)
     inventory = Path(results.meta.inventory_path).name if results.meta.inventory_path else ""
     parts = [f"{findings} need{'s' if findings == 1 else ''} action"]
     if changes is not None and not changes.is_baseline:
@@ -102,6 +104,8 @@ def subject_for(results: RunResults, changes: Changes | None, prefix: str = "[cm
             parts.append(f"{new} new")
         if changes.fixed:
             parts.append(f"{len(changes.fixed)} fixed")
+    if waived:
+        parts.append(f"{waived} waived")
     if unchecked:
         parts.append(f"{unchecked} not checked")
     head = " ".join(x for x in (prefix, results.meta.advisory_id, inventory) if x)

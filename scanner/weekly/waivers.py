@@ -36,6 +36,7 @@ MAX_TEXT = 1000
 DEFAULT_VERDICTS = ("AFFECTED", "AT_RISK")
 KEYS = ("host", "verdicts", "reason", "owner", "expires")
 _HEADER = re.compile(r"\s*\[\[\s*\"?waiver\"?\s*\]\]")
+_SINGLE_HEADER = re.compile(r"\s*\[\s*\"?waiver\"?\s*\](?!\])")  # [waiver]: one table, not the array
 _TOML_LINE = re.compile(r"at line (\d+)")
 
 
@@ -72,7 +73,9 @@ def parse_waivers(raw: bytes, where: str) -> tuple[Waiver, ...]:
                                   f"unknown key `{key}`: a waivers file holds [[waiver]] tables only")
     tables = doc.get("waiver", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise WaiverFileError(where, headers[0] if headers else None, "`waiver` must be written as [[waiver]] tables")
+        single = next((n for n, text in enumerate(lines, start=1) if _SINGLE_HEADER.match(text)), None)
+        raise WaiverFileError(where, headers[0] if headers else single or _key_line(lines, "waiver", 1, len(lines)),
+                              "`waiver` must be written as [[waiver]] tables")
     if len(tables) > MAX_WAIVERS:
         raise WaiverFileError(where, None, f"holds more than {MAX_WAIVERS} waivers")
     waivers = []
@@ -160,7 +163,11 @@ def apply_waivers(hosts: Sequence[HostResult], waivers: Sequence[Waiver]) -> tup
     return tuple(out)
 
 
-def unused(waivers: Sequence[Waiver], hosts: Sequence[HostResult]) -> tuple[Waiver, ...]:
-    """Waivers in force that matched no host of the run (a retired host, or a typo in the pattern)."""
-    used = {h.waiver.source for h in hosts if h.waiver is not None}
-    return tuple(w for w in waivers if not w.expired and w.source not in used)
+def unmatched(waivers: Sequence[Waiver], host_names: Iterable[str]) -> tuple[Waiver, ...]:
+    """Waivers in force whose pattern names no host of the inventory: a typo, or a host retired since.
+
+    Said before any host is contacted (a warning naming the waiver's file:line), so a mistyped pattern is
+    never silently ignored week after week.
+    """
+    names = [name.casefold() for name in host_names]
+    return tuple(w for w in waivers if not w.expired and not any(fnmatchcase(n, w.host.casefold()) for n in names))

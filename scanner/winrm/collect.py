@@ -19,6 +19,10 @@ The shell is always deleted, also after the host's deadline passed or the run ab
 deadline of its own (DELETE_TIMEOUT), over a fresh connection when the old one was shut down, so an aborted
 host does not pin one of the 5 shells WinRM before Server 2012 allows per user until its IdleTimeout.
 
+Errors: what pypsrp and the network raise is translated by the caller (scanner.winrm.faults); a failure
+in cmaudit's own reading of the output (splitting sections, parsing `reg query`, choosing the log path) is
+raised as HostInternalError instead, so a bug of ours is never reported as the server's malformed reply.
+
 Byte cap (`max_log_bytes`, per file): the *tail* is kept (the newest entries are the ones that matter,
 and scanner.model.snapshot.LogBlob documents truncated data as the tail). Streaming keeps at most the cap in
 memory per file, but reads on to the file's end so the tail really is the newest part; only if a
@@ -28,18 +32,19 @@ reading, signal Terminate to the command and record the file as truncated (the d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ntpath
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.shell import CommandState, SignalCode, WinRS
 from pypsrp.wsman import NAMESPACES
 
-from scanner.model.errors import HostAccessDenied, HostProtocolError
+from scanner.model.errors import HostAccessDenied, HostError, HostInternalError, HostProtocolError
 from scanner.model.records import HostFacts
 from scanner.model.snapshot import LogBlob, Snapshot
 from scanner.winrm.faults import FAULT_CODE_PAGE, FAULT_OPERATION_TIMEOUT
@@ -79,6 +84,18 @@ DELETE_TIMEOUT = 5.0  # seconds the shell's Delete gets of its own, whatever is 
 # Characters that would let a registry value (server-controlled) change the meaning of a cmd line.
 _UNSAFE_PATH_CHARS = frozenset('"&|<>^%!\r\n\x00')
 MAX_PATH_CHARS = 1024
+
+
+@contextlib.contextmanager
+def _reading(host: str, what: str) -> Iterator[None]:
+    """Around cmaudit's own handling of output the server sent: any failure but a HostError is our bug."""
+    try:
+        yield
+    except HostError:
+        raise
+    except Exception as exc:  # a bug of ours, reported as such (traceback in the debug log)
+        log.debug("%s: internal error while reading the %s", host, what, exc_info=True)
+        raise HostInternalError(host, f"internal error while reading the {what}: {type(exc).__name__}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,18 +307,21 @@ def collect(session: HostSession, options: CollectOptions, *, nonce: str | None 
 
 def _read_registry(session: HostSession, shell: WinRS, nonce: str, codepage: int) -> RegistryRead | None:
     """The batch's answer, judged; None when its closing marker never came."""
-    runner = CommandRunner(shell, session.host.name)
+    host = session.host.name
+    runner = CommandRunner(shell, host)
     split = MarkerSplitter(nonce, section_names(), MAX_REGISTRY_BYTES)
 
     def sink(chunk: bytes) -> bool:
-        split.feed(chunk)
-        return split.total <= MAX_REGISTRY_BYTES and not _past_end(split)
+        with _reading(host, "registry output"):
+            split.feed(chunk)
+            return split.total <= MAX_REGISTRY_BYTES and not _past_end(split)
 
     runner.run(registry_command(nonce), sink, what="registry read (reg query)")
-    split.close()
-    if "end" not in split.sections:
-        return None
-    return read_registry(split.sections, CODECS[codepage])
+    with _reading(host, "registry output"):
+        split.close()
+        if "end" not in split.sections:
+            return None
+        return read_registry(split.sections, CODECS[codepage])
 
 
 def _denied_key(host: str, path: str, text: str) -> HostAccessDenied:
@@ -314,6 +334,30 @@ def _denied_key(host: str, path: str, text: str) -> HostAccessDenied:
 def _collect_in_shell(session: HostSession, shell: WinRS, read: RegistryRead, options: CollectOptions, nonce: str,
                       codepage: int) -> Collected:
     host = session.host.name
+    with _reading(host, "registry output"):
+        found = _registry_facts(host, read, codepage)
+    if isinstance(found, Collected):
+        return found
+    facts, build, path = found
+    rolled = rolled_name(path)
+    split = MarkerSplitter(nonce, (*checked_names("fprobe", "pprobe", "lo_", "log"), "end"), options.max_log_bytes)
+    stop_after = max(STOP_FACTOR * options.max_log_bytes, MIN_READ_BUDGET)
+
+    def log_sink(chunk: bytes) -> bool:
+        with _reading(host, "log output"):
+            split.feed(chunk)
+            # per file, and overall: output outside any section (a hostile server) counts as well
+            return (split.current_seen <= stop_after and split.total <= 2 * stop_after + MAX_REGISTRY_BYTES
+                    and not _past_end(split))
+
+    _, stderr, stopped = CommandRunner(shell, host).run(log_command(nonce, rolled, path), log_sink,
+                                                        what="log read (type)")
+    with _reading(host, "log output"):
+        return _logs_read(host, split, codepage, facts, build, (rolled, path), stopped, stop_after, stderr)
+
+
+def _registry_facts(host: str, read: RegistryRead, codepage: int) -> Collected | tuple[HostFacts, str | None, str]:
+    """The facts the registry gave, and the log path to read; a finished Collected when there is no log to read."""
     denied = read.denied
     if denied:
         raise _denied_key(host, denied[0].path, denied[0].denied or "")
@@ -336,19 +380,13 @@ def _collect_in_shell(session: HostSession, shell: WinRS, read: RegistryRead, op
     path, problem = log_paths(reg, env)
     if path is None:
         return Collected(facts, Snapshot(build=build, setup_key_found=True, log_error=problem))
-    facts = replace(facts, log_path=path)
-    rolled = rolled_name(path)
-    split = MarkerSplitter(nonce, (*checked_names("fprobe", "pprobe", "lo_", "log"), "end"), options.max_log_bytes)
-    stop_after = max(STOP_FACTOR * options.max_log_bytes, MIN_READ_BUDGET)
+    return replace(facts, log_path=path), build, path
 
-    def log_sink(chunk: bytes) -> bool:
-        split.feed(chunk)
-        # per file, and overall: output outside any section (a hostile server) counts as well
-        return (split.current_seen <= stop_after and split.total <= 2 * stop_after + MAX_REGISTRY_BYTES
-                and not _past_end(split))
 
-    _, stderr, stopped = CommandRunner(shell, host).run(log_command(nonce, rolled, path), log_sink,
-                                                        what="log read (type)")
+def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts, build: str | None,
+               paths: tuple[str, str], stopped: bool, stop_after: int, stderr: bytes) -> Collected:
+    """What `type` printed, as the snapshot's log blobs (a file the account may not read is ERROR/access)."""
+    rolled, path = paths
     split.close()
     codec = CODECS[codepage]
     not_found = [section(split.sections, name, codec) for name in ("fprobe", "pprobe")]

@@ -242,6 +242,7 @@ def test_hosts_to_act_on_show_what_to_do_without_expanding(open_report):
     host = page.locator('details.host[data-host="sms-c04"]')
     host.locator("summary").click()
     expect(host.locator(".remedy h3")).to_have_text("What to do (hint)")
+    expect(remedy["sms-c04"]).to_be_hidden()  # expanded, the hint shows once: in the body, not also in the row
 
 
 def test_run_options_are_in_a_collapsed_appendix(open_report):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from reports.merge import ResultsFileError, Source, merge_results
@@ -21,6 +23,19 @@ def test_same_name_on_another_port_is_another_host():
     merged = merge_results([Source("a.json", a), Source("b.json", b)])
     assert sorted((h.port, h.verdict) for h in merged.hosts) == [(5985, Verdict.RECOVERED),
                                                                  (5986, Verdict.NOT_AFFECTED)]
+
+
+def test_one_name_at_two_addresses_stays_two_hosts():
+    """One name and port at two addresses (an inventory may hold both) are two hosts: each is matched by its
+    address, so the newer run replaces only its own copy and the other is kept, never dropped."""
+    def at(address: str, verdict: Verdict):
+        return replace(simple("sms1", verdict, "x"), address=address)
+
+    a = _run("a", "2026-11-02T00:00:00Z", at("10.0.0.1", Verdict.AFFECTED), at("10.0.0.2", Verdict.NOT_AFFECTED))
+    b = _run("b", "2026-11-03T00:00:00Z", at("10.0.0.1", Verdict.RECOVERED))
+    merged = merge_results([Source("a.json", a), Source("b.json", b)])
+    assert sorted((h.address, h.verdict) for h in merged.hosts) == [("10.0.0.1", Verdict.RECOVERED),
+                                                                    ("10.0.0.2", Verdict.NOT_AFFECTED)]
 
 
 def test_equal_times_prefer_the_file_named_last():

@@ -102,7 +102,7 @@ def test_since_last_run_in_a_browser(browser, week3):
         sections = page.locator("main > section").evaluate_all("els => els.map(e => e.id)")
         assert sections == ["summary", "since-last-run", "hosts"]
         first = page.locator("#since-last-run")
-        assert "Compared with run #2" in first.locator("#since-previous").inner_text()
+        assert "Compared with run #2 of 2026-11-09 02:00:00 UTC" in first.locator("#since-previous").inner_text()
         open_hosts = first.locator('ul[data-change="still-open"] .since-host').all_text_contents()
         assert open_hosts == ["sms01", "sms03"]
         not_checked = first.locator('ul[data-change="not-checked"] li').all_text_contents()

@@ -82,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rescan-failed", metavar="RESULTS.json", type=Path, default=None,
                         help="scan again only the hosts that were ERROR or UNKNOWN in that run, and write a new run "
                              "holding its other hosts too (the newest result per host wins, as `cmaudit report` "
-                             "merges); INVENTORY defaults to that run's inventory")
+                             "merges); INVENTORY and --waivers default to that run's")
     parser.add_argument("--audit", metavar="NAME", type=audit_name, default=None,
                         help="the name this audit's runs are compared by in the history (default: the inventory "
                              "file's name without extension and trailing date: servers-2026-11-29.csv -> servers)")

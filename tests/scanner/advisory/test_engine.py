@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,20 @@ def test_other_failure_carries_the_other_error_line():
     assert any(e.role == "sync-failed" for e in j.evidence)
 
 
+def test_reasons_are_prose_with_times_to_the_second_and_the_error_first():
+    """Reasons give times to the second in UTC and the log's file name (the evidence keeps the milliseconds and
+    the full path), and a failure for another reason names its error before where it was found."""
+    path = "C:\\Program Files\\Microsoft Configuration Manager\\Logs\\wsyncmgr.log"
+    j = evaluate(Snapshot(build=SP1, logs=(LogBlob(path, log("ok", "other")),)), ADVISORY)
+    assert j.verdict is Verdict.AT_RISK
+    other = next(e for e in j.evidence if e.role == "other-error")
+    assert other.file == path and other.time is not None and other.time.endswith(".000Z")
+    assert j.reasons[1].startswith("The last legacy sync attempt failed for another reason (Failed to open "
+                                   "C:\\wsusscn2.cab, error 0x80070005) at "
+                                   f"{other.time[:10]} {other.time[11:19]} UTC (wsyncmgr.log:{other.line})"), j.reasons
+    assert not any(re.search(r"\d\d:\d\d\.\d{3}|\dT\d|Program Files", r) for r in j.reasons), j.reasons
+
+
 def test_recovered_cites_earlier_failure_and_later_success():
     """RECOVERED shows both the earlier advisory failure and the success that followed."""
     j = evaluate(snap("fail", "ok"), ADVISORY)
@@ -143,7 +158,8 @@ def test_no_attempt_states_window():
     assert j.verdict is Verdict.NOT_AFFECTED
     assert j.window is not None and j.window.first is not None and j.window.last is not None
     assert j.window.first < j.window.last
-    assert any(j.window.first in r and j.window.last in r for r in j.reasons)
+    first, last = (f"{t[:10]} {t[11:19]} UTC" for t in (j.window.first, j.window.last))
+    assert any(f"from {first} to {last}" in r for r in j.reasons), j.reasons
     assert [e.role for e in j.evidence] == ["window-start", "window-end", "cycle-start", "cycle-done"]
 
 

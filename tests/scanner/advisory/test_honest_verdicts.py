@@ -54,8 +54,9 @@ def test_legacy_sync_not_observed_without_a_completed_sync_cycle():
     busy = [statmsg(6701)] + [line(f"Synchronizing update {i:032x} - Security Update for Windows") for i in range(200)]
     j = evaluate(Snapshot(build=SP1, logs=(LogBlob("wsyncmgr.log", _log(busy)),)), ADVISORY)
     assert j.verdict is Verdict.AT_RISK
-    assert j.window is not None
-    assert any(r.startswith(f"Legacy sync not observed: the logs cover only {j.window.first} to {j.window.last}")
+    assert j.window is not None and j.window.first is not None and j.window.last is not None
+    first, last = (f"{t[:10]} {t[11:19]} UTC" for t in (j.window.first, j.window.last))
+    assert any(r.startswith(f"Legacy sync not observed: the logs cover only {first} to {last}")
                for r in j.reasons), j.reasons
     assert [e.role for e in j.evidence if e.role.startswith("window")] == ["window-start", "window-end"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections import Counter
 
@@ -62,6 +63,16 @@ def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, 
         context.close()
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert requests == [(run / "report.html").as_uri()]  # nothing fetched but the file itself
+    # printed as opened: the summary page, then only the hosts to act on, one readable row each
+    # (README: the demo's hosts print on 4 A4 pages; this run has a host to act on more than `make demo`)
+    context = browser.new_context()
+    try:
+        printed = context.new_page()
+        printed.goto((run / "report.html").as_uri())
+        printed.emulate_media(media="print")
+        assert len(re.findall(rb"/Type\s*/Page[^s]", printed.pdf(format="A4"))) <= 4
+    finally:
+        context.close()
     copy_to = os.environ.get("CMAUDIT_SCREENSHOT_DIR")  # e.g. a CI artifact folder
     if copy_to:
         shutil.copyfile(shot, os.path.join(copy_to, "demo-report-screenshot.png"))

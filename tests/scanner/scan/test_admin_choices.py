@@ -146,6 +146,42 @@ def test_rescan_failed_contacts_only_failed_hosts_and_merges(fleet_env, tmp_path
     assert [(r.id, r.complete) for r in list_runs(history)] == [(2, True), (1, True)]
 
 
+def test_rescan_failed_keeps_apart_two_hosts_of_one_name(fleet_env, tmp_path):
+    """One name at two addresses, one answering and one not: --rescan-failed contacts only the failed one,
+    and the new run keeps the other's result beside it (neither lost nor replaced by its twin's)."""
+    fleet, _inventory, env, _ = fleet_env
+    port = fleet.hosts[0].port  # the simulator listens on 127.0.0.1 only: 127.0.0.2 refuses (loopback still)
+    inventory = tmp_path / "twins.csv"
+    inventory.write_text(f"host,port,address\ntwin,{port},127.0.0.1\ntwin,{port},127.0.0.2\n", encoding="utf-8")
+    first = scan(inventory, tmp_path / "first", env, history=tmp_path / "h.sqlite3", retries=0)
+    before = {h.address: h for h in first.outcome.results.hosts}
+    assert before["127.0.0.1"].verdict is Verdict.AFFECTED and before["127.0.0.2"].verdict is Verdict.ERROR
+    contacted = _requests(fleet)
+    again = scan(inventory, tmp_path / "again", env, history=tmp_path / "h.sqlite3", retries=0,
+                 rescan_failed=tmp_path / "first" / "results.json")
+    assert _requests(fleet) == contacted  # the twin that answered is not asked again
+    after = {h.address: h for h in again.outcome.results.hosts}
+    assert len(again.outcome.results.hosts) == 2 and after["127.0.0.1"] == before["127.0.0.1"]
+    assert after["127.0.0.2"].verdict is Verdict.ERROR and after["127.0.0.2"].started != before["127.0.0.2"].started
+    assert "no change" in again.stdout and "removed" not in again.stdout
+
+
+def test_rescan_failed_keeps_the_earlier_runs_waivers(fleet_env, tmp_path):
+    """--rescan-failed without --waivers judges every host by the waivers the earlier run read: a waived
+    finding stays waived (no exit bit for it), as its INVENTORY defaults to the earlier run's."""
+    fleet, inventory, env, _ = fleet_env
+    accepted = fleet.hosts[0].name  # AFFECTED; host 4 is off the network, so there is something to scan again
+    waivers = _waivers(tmp_path / "w.toml", _waiver(accepted))
+    first = scan(inventory, tmp_path / "first", env, history=None, retries=0, waivers=waivers)
+    again = scan(inventory, tmp_path / "again", env, history=None, retries=0,
+                 rescan_failed=tmp_path / "first" / "results.json")
+    for run in (first, again):
+        host = {h.host: h for h in run.outcome.results.hosts}[accepted]
+        assert host.verdict is Verdict.AFFECTED and host.waived and not host.needs_action
+    assert again.outcome.results.meta.waivers == first.outcome.results.meta.waivers
+    assert again.outcome.results.meta.waiver_file == str(waivers)
+
+
 def test_rescan_failed_with_nothing_failed_scans_nothing(fleet_env, tmp_path):
     """A run without ERROR/UNKNOWN hosts: --rescan-failed says so, contacts nobody, writes no new run."""
     fleet, inventory, env, _ = fleet_env
@@ -191,3 +227,13 @@ def test_quiet_prints_nothing_on_stderr_unless_something_failed(fleet_env, tmp_p
     _outcome, _stdout, stderr = _quiet_scan(inventory, tmp_path / "w3", env, history=db,
                                             mail=replace(mail, when="always"))
     assert stderr.startswith("cmaudit: mail not sent to admins@example.test:") and stderr.count("\n") == 1
+
+
+def test_a_mistyped_waiver_is_a_warning_even_under_quiet(fleet_env, tmp_path):
+    """A waiver whose pattern names no inventory host is said on stderr (file:line), also with --quiet."""
+    fleet, inventory, env, _ = fleet_env
+    names = [h.name for h in fleet.hosts]
+    waivers = _waivers(tmp_path / "w.toml", _waiver(names[0]), _waiver("CN0*"))
+    result = scan(inventory, tmp_path / "run", env, waivers=waivers, history=None, host_patterns=(names[0],))
+    assert f"{waivers}:7: the waiver for 'CN0*' matches no host" in result.stderr
+    assert result.stderr.count("matches no host") == 1  # the waiver that names a host is not reported

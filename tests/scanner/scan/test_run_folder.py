@@ -211,3 +211,17 @@ def test_one_name_at_two_addresses_keeps_two_evidence_folders(fleet: Fleet, work
     doc = json.loads((workdir / "out" / "results.json").read_text(encoding="utf-8"))
     saved = [h["facts"]["logs"][0]["saved_as"] for h in doc["hosts"]]
     assert len(set(saved)) == 2 and all((workdir / "out" / s).is_file() for s in saved)
+
+
+def test_an_unusable_log_file_stops_the_run_before_its_folder_exists(fleet: Fleet, workdir: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A --log-file that cannot be written is one error line and exit 64 before any host and before the run folder
+    is made, so the same `-o` works once the path is fixed (not "holds an earlier run's results")."""
+    (workdir / "not-a-folder").write_text("a file where the log's folder should be")
+    before = requests(fleet)
+    assert cmaudit(fleet, "-o", "run1", "--log-file", "not-a-folder/audit.log") == 64
+    err = capsys.readouterr().err
+    assert "not-a-folder" in err and len(err.strip().splitlines()) == 1
+    assert not (workdir / "run1").exists() and requests(fleet) == before
+    assert cmaudit(fleet, "-o", "run1", "--log-file", "logs/audit.log") in (0, 1)
+    assert (workdir / "logs" / "audit.log").read_text(encoding="utf-8").count("host-done") == len(fleet.hosts)

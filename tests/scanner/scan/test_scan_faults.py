@@ -168,3 +168,23 @@ def test_a_bug_while_judging_is_internal_not_the_servers_fault(tmp_path: Path, m
     assert "KeyError" in host.error.message and host.attempts == 1
     assert any("a bug of ours" in (r.exc_text or "") or (r.exc_info and "a bug of ours" in str(r.exc_info[1]))
                for r in caplog.records)
+
+
+@pytest.mark.parametrize("where", ["pick_registry", "log_paths"])
+def test_a_bug_while_reading_a_reply_is_internal_not_the_servers_fault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                        where: str) -> None:
+    """A bug in cmaudit's own reading of a healthy server's output (the registry's, the logs') is ERROR/internal,
+    tried once, and the shell is still deleted; never "protocol: unexpected reply" blamed on the server."""
+    import scanner.winrm.collect
+
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise KeyError("a bug of ours")
+
+    monkeypatch.setattr(scanner.winrm.collect, where, broken)
+    password = new_password()
+    with Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["healthy"]) as fleet:
+        result = scan(fleet, tmp_path, password)
+        open_shells = fleet.hosts[0].open_shells
+    host = result.outcome.results.hosts[0]
+    assert host.error is not None and host.error.category is ErrorCategory.INTERNAL, host.error
+    assert "KeyError" in host.error.message and host.attempts == 1 and open_shells == 0

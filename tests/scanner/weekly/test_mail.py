@@ -7,11 +7,13 @@ import smtplib
 import socket
 import ssl
 import warnings
+from dataclasses import replace
 from email import policy
 
 import pytest
 import trustme
 
+from scanner.model.records import Waiver
 from scanner.weekly import changes, mail
 from tests.support.weekly_runs import run
 
@@ -112,6 +114,15 @@ def test_weekly_mail_arrives_with_changes_and_report(smtp_server, tmp_path):
     assert attachment.get_filename() == "report.html" and attachment.get_content_type() == "text/html"
     assert "<h1>Since last run</h1>" in attachment.get_content()
     assert PASSWORD not in msg.as_string()
+
+
+def test_subject_counts_a_waived_finding_as_waived_not_as_needing_action():
+    """The subject agrees with the report and the exit status: a waived host needs no action, and is named as waived."""
+    week = run(2)  # sms01 and sms03 AFFECTED, sms04 ERROR
+    accepted = Waiver(host="sms01", reason="site retired", owner="j.doe", expires="2999-12-31")
+    waived = replace(week, hosts=tuple(replace(h, waiver=accepted) if h.host == "sms01" else h for h in week.hosts))
+    assert mail.subject_for(waived, None) == "[cmaudit] ms-954474 fleet.csv: 1 needs action, 1 waived, 1 not checked"
+    assert not mail.should_send("findings", replace(waived, hosts=waived.hosts[:1]), None)
 
 
 def test_wrong_smtp_password_is_reported_not_raised(smtp_server, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from reports.console import exit_status, summary_text
 from scanner.model.records import RunResults, Verdict
 from scanner.weekly.changes import compare
-from scanner.weekly.waivers import WaiverFileError, apply_waivers, as_of, load_waivers, unused
+from scanner.weekly.waivers import WaiverFileError, apply_waivers, as_of, load_waivers, unmatched
 from tests.support.weekly_runs import A, E, N, run
 
 GOOD = '''# accepted risks of the weekly audit
@@ -108,7 +108,6 @@ def test_a_waiver_covers_only_its_verdicts(tmp_path):
     waivers = as_of(load_waivers(_write(tmp_path, GOOD)), date(2026, 10, 1))
     (host,) = apply_waivers(_week({"sms02": E}).hosts, waivers)
     assert host.waiver is None and host.needs_action
-    assert unused(waivers, [host]) == waivers  # both in force on 2026-10-01, neither used
 
 
 def test_waiving_and_a_waiver_ending_are_changes(tmp_path):
@@ -147,3 +146,20 @@ def test_a_run_of_some_hosts_removes_no_other_host():
     assert [c.host for c in compare(week1, week2).removed] == ["sms01", "sms03"]
     found = compare(week1, partial)
     assert not found.removed and [c.host for c in found.fixed] == ["sms02"]
+
+
+def test_a_waiver_naming_no_host_is_found(tmp_path):
+    """A pattern that names no host of the inventory (a typo) is reported; one that matches, or has expired, is not."""
+    waivers = as_of(load_waivers(_write(tmp_path, GOOD)), date(2026, 10, 1))
+    assert unmatched(waivers, ["other01", "other02"]) == waivers
+    assert unmatched(waivers, [w.host.replace("*", "x").replace("?", "x") for w in waivers]) == ()
+    assert unmatched(as_of(waivers, date(2099, 1, 1)), ["other01"]) == ()
+
+
+def test_a_single_waiver_table_is_refused_at_its_line(tmp_path):
+    """`[waiver]` (one table) instead of `[[waiver]]` is refused naming the line it is on."""
+    path = tmp_path / "w.toml"
+    path.write_text('# accepted risks\n\n[waiver]\nhost = "CM004"\nreason = "r"\nowner = "o"\nexpires = 2027-01-31\n',
+                    encoding="utf-8")
+    with pytest.raises(WaiverFileError, match=r":3: `waiver` must be written as \[\[waiver\]\] tables"):
+        load_waivers(path)
