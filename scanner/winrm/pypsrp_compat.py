@@ -8,6 +8,7 @@ cmaudit uses pypsrp's public API (WSMan, WinRS, the exceptions).
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -15,6 +16,12 @@ from pypsrp.shell import WinRS
 from pypsrp.wsman import _TransportHTTP
 
 SendRequest = Callable[..., bytes]
+
+# pypsrp's WSMan.__init__ calls ElementTree.register_namespace for every WS-Man prefix: it rewrites a
+# process-wide dict, and two hosts' threads doing it at once can fail one of them with "dictionary keys changed
+# during iteration" (a garbage collection inside one call lets the other thread in). Every WSMan cmaudit builds
+# is built under this lock; checked against pypsrp 0.9.1 (wsman.py registers in __init__).
+WSMAN_CONSTRUCTION = threading.Lock()
 
 
 def build_requests_session(transport: Any) -> Any:

@@ -32,6 +32,7 @@ from scanner.winrm.faults import http_error_without_fault, parse_fault
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 from scanner.winrm.lean import LEAN_AUTHS, LeanTransport, Reply, client_context
 from scanner.winrm.pypsrp_compat import (
+    WSMAN_CONSTRUCTION,
     build_requests_session,
     install_transport,
     negotiated_protocol,
@@ -349,26 +350,27 @@ def _build_wsman(owner: HostSession, host: Host, options: SessionOptions) -> _Co
         username, password = options.credential, None
     read_timeout = max(options.read_timeout, options.operation_timeout + 2)
     try:
-        wsman = _CountingWSMan(
-            owner,
-            host.address,
-            port=host.port,
-            ssl=https,
-            auth=auth,
-            username=username,
-            password=password,
-            cert_validation=cert_validation,
-            encryption=encryption,
-            connection_timeout=options.connect_timeout,
-            read_timeout=read_timeout,
-            operation_timeout=options.operation_timeout,
-            max_envelope_size=options.max_envelope_size,
-            no_proxy=True,
-            # cmaudit retries whole hosts itself, with its own backoff and deadline; no sleeps in pypsrp
-            reconnection_retries=0,
-            reconnection_backoff=0.0,
-            **kwargs,
-        )
+        with WSMAN_CONSTRUCTION:  # see pypsrp_compat.WSMAN_CONSTRUCTION: pypsrp edits a process-wide registry
+            wsman = _CountingWSMan(
+                owner,
+                host.address,
+                port=host.port,
+                ssl=https,
+                auth=auth,
+                username=username,
+                password=password,
+                cert_validation=cert_validation,
+                encryption=encryption,
+                connection_timeout=options.connect_timeout,
+                read_timeout=read_timeout,
+                operation_timeout=options.operation_timeout,
+                max_envelope_size=options.max_envelope_size,
+                no_proxy=True,
+                # cmaudit retries whole hosts itself, with its own backoff and deadline; no sleeps in pypsrp
+                reconnection_retries=0,
+                reconnection_backoff=0.0,
+                **kwargs,
+            )
     except ValueError as exc:  # pypsrp's own validation of auth/encryption combinations
         raise HostError(host.name, f"cannot build the WinRM session: {exc}") from None
     if options.transport != "requests" and auth in LEAN_AUTHS:

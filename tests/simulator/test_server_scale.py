@@ -19,11 +19,14 @@ def test_200_hosts_serve_200_concurrent_clients():
     """200 simulated hosts each answer their own pypsrp client, all at once, without an error."""
     password = new_password()
     start = threading.Barrier(HOSTS)
+    building = threading.Lock()  # pypsrp's WSMan() edits ElementTree's process-wide namespace map: one at a time
 
     def scan(port: int) -> str:
         start.wait(timeout=60)  # every client connects at the same moment
-        with Client("127.0.0.1", port=port, username=USER, password=password, ssl=False, auth="ntlm",
-                    connection_timeout=60, read_timeout=60) as client:
+        with building:
+            client = Client("127.0.0.1", port=port, username=USER, password=password, ssl=False, auth="ntlm",
+                            connection_timeout=60, read_timeout=60)
+        with client:
             stdout, stderr, rc = client.execute_cmd("hostname")
         assert (stderr, rc) == ("", 0)
         return stdout

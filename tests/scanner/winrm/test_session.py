@@ -86,3 +86,46 @@ def test_no_request_after_the_deadline() -> None:
         assert session.requests == 0
     finally:
         session.close()
+
+
+def test_sessions_built_at_once_never_edit_the_namespace_registry_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hosts' sessions built in parallel threads never run pypsrp's process-wide namespace registration at the
+    same time (done together, one host could fail with "dictionary keys changed during iteration")."""
+    import threading
+    import xml.etree.ElementTree as ET
+
+    register = ET.register_namespace
+    state = {"inside": 0, "overlaps": 0, "held": 0}
+    lock = threading.Lock()
+    someone_waiting = threading.Event()
+    barrier = threading.Barrier(2)
+
+    def watched(prefix: str, uri: str) -> None:
+        with lock:
+            state["inside"] += 1
+            if state["inside"] > 1:
+                state["overlaps"] += 1
+                someone_waiting.set()
+            hold, state["held"] = not state["held"], 1
+        if hold:  # the first call holds the registry a moment: a second builder would step in now
+            someone_waiting.wait(0.5)
+        register(prefix, uri)
+        with lock:
+            state["inside"] -= 1
+
+    monkeypatch.setattr(ET, "register_namespace", watched)
+    sessions: list[HostSession] = []
+
+    def build(port: int) -> None:
+        barrier.wait()
+        sessions.append(HostSession(Host(name=f"sms{port}", address="127.0.0.1", port=port, scheme="http",
+                                         auth="ntlm"), SessionOptions(username="CORP\\svc", password="pw")))
+
+    threads = [threading.Thread(target=build, args=(port,)) for port in (5985, 5986)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for session in sessions:
+        session.close()
+    assert len(sessions) == 2 and state["overlaps"] == 0
