@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -63,9 +63,14 @@ def extract_baseline(ref: str, into: Path) -> Path | None:
     return into
 
 
-def _scan_child(conn: Connection, root: str | None, inventory: str, out_dir: str, password: str,
-                cpus: set[int] | None, concurrency: int, ca_file: str | None, transport: str | None) -> None:
-    """Child body: one scan of the inventory with the scanner found first on sys.path; report its CPU."""
+def _scan_in_child(root: str | None, inventory: str, out_dir: str, password: str, cpus: set[int] | None,
+                   concurrency: int, ca_file: str | None, transport: str | None, send: Callable[[Any], None],
+                   recv: Callable[[], Any]) -> None:
+    """Child body: one scan of the inventory with the scanner found first on sys.path; report its CPU.
+
+    A warm-up scan of 5 hosts comes first (module imports, report templates, the first TLS/NTLM set-up are
+    not per host); then `send("warm")`, and the measured scan starts on the parent's answer (which resets
+    the simulator's counters and, under callgrind, switches instruction counting on)."""
     pinned = pin(cpus)
     if root:
         sys.path.insert(0, root)
@@ -82,18 +87,23 @@ def _scan_child(conn: Connection, root: str | None, inventory: str, out_dir: str
                                         concurrency=concurrency, timeout=300.0, quiet=True, **extra),
                 environ={"CMAUDIT_PASSWORD": password}, out=sink, err=sink, install_signal_handlers=False)
 
-    # a few hosts first: module imports, the report templates and the first TLS/NTLM set-up are not per host
     scan(str(Path(inventory).with_name("warmup.csv")), out_dir + "-warmup")
-    conn.send("warm")  # the parent resets the simulator's counters: only the measured scan is counted
-    conn.recv()
+    send("warm")
+    recv()
     t0, w0 = time.process_time(), time.perf_counter()
     outcome = scan(inventory, out_dir)
     cpu, wall = time.process_time() - t0, time.perf_counter() - w0
     hosts = outcome.results.hosts
-    conn.send({"cpu_s": cpu, "wall_s": wall, "hosts": len(hosts), "pinned": pinned, "module": where,
-               "errors": sum(1 for h in hosts if h.error is not None),
-               "verdicts": [(h.host, h.verdict.value) for h in hosts],
-               "wsman_requests": sum(h.requests or 0 for h in hosts)})
+    send({"cpu_s": cpu, "wall_s": wall, "hosts": len(hosts), "pinned": pinned, "module": where,
+          "errors": sum(1 for h in hosts if h.error is not None),
+          "verdicts": [(h.host, h.verdict.value) for h in hosts],
+          "wsman_requests": sum(h.requests or 0 for h in hosts)})
+
+
+def _scan_child(conn: Connection, root: str | None, inventory: str, out_dir: str, password: str,
+                cpus: set[int] | None, concurrency: int, ca_file: str | None, transport: str | None) -> None:
+    """multiprocessing child: the scan, talking over a Pipe."""
+    _scan_in_child(root, inventory, out_dir, password, cpus, concurrency, ca_file, transport, conn.send, conn.recv)
     conn.close()
 
 
@@ -114,6 +124,94 @@ def scan_cpu(fleet: ChildFleet, root: Path | None, inventory: Path, out_dir: Pat
         report = {"failed": f"scan child exited with {proc.exitcode}"}
     proc.join()
     parent.close()
+    counters = fleet.counters()
+    report["http_requests"] = sum(c.requests for c in counters)
+    return report
+
+
+# -- instruction counts (callgrind) -----------------------------------------------------------------------
+_LINE = "@@cmaudit-bench "  # the child's protocol lines on stdout (anything else there is ignored)
+
+
+def callgrind_missing() -> str | None:
+    """Why instructions cannot be counted here (None when valgrind's callgrind and callgrind_control are there)."""
+    for tool in ("valgrind", "callgrind_control"):
+        if shutil.which(tool) is None:
+            return f"{tool} not installed (apt-get install valgrind)"
+    return None
+
+
+def _stdio_child() -> int:
+    """`python -m bench.bench_cpu --scan-child`: the scan child under valgrind, talking JSON lines over stdio
+    (the password comes on stdin, never in argv)."""
+    config = json.loads(sys.stdin.readline())
+    out = sys.stdout
+
+    def send(message: Any) -> None:
+        out.write(_LINE + json.dumps(message) + "\n")
+        out.flush()
+
+    cpus = set(config["cpus"]) if config["cpus"] is not None else None
+    _scan_in_child(config["root"], config["inventory"], config["out_dir"], config["password"], cpus, 1,
+                   config["ca_file"], config["transport"], send, sys.stdin.readline)
+    sys.stdin.readline()  # the parent switches counting off first: interpreter shut-down is not per host
+    return 0
+
+
+def _callgrind(pid: int, *args: str) -> None:
+    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True, timeout=120)
+
+
+def scan_instructions(fleet: ChildFleet, root: Path | None, inventory: Path, out_dir: Path, password: str,
+                      cpus: set[int] | None, transport: str | None = None) -> dict[str, Any]:
+    """Instructions the scanner executes for the scan (every thread), counted by valgrind's callgrind.
+
+    A count, not a time: the same code on the same fleet gives the same figure however loaded the machine is
+    (to a fraction of a percent: random nonces and NTLM challenges, hash seeds). Only the scanning process runs
+    under valgrind: the simulator is another process, not counted. Counting is off (`--instr-atstart=no`)
+    for start-up and the 5-host warm-up and switched on for the measured scan alone (`callgrind_control -i`).
+    """
+    missing = callgrind_missing()
+    if missing:
+        return {"failed": missing}
+    out_file = out_dir.with_name(out_dir.name + ".callgrind")
+    command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}",
+               sys.executable, "-m", "bench.bench_cpu", "--scan-child"]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    with open(out_dir.with_name(out_dir.name + ".valgrind.log"), "wb") as log, \
+            subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=log, text=True) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def send(message: str) -> None:
+            stdin.write(message + "\n")
+            stdin.flush()
+
+        def recv() -> Any:
+            for line in stdout:
+                if line.startswith(_LINE):
+                    return json.loads(line[len(_LINE):])
+            raise EOFError
+
+        try:
+            send(json.dumps({"root": str(root) if root else None, "inventory": str(inventory),
+                             "out_dir": str(out_dir), "password": password, "ca_file": fleet.ca_file,
+                             "cpus": sorted(cpus) if cpus else None, "transport": transport}))
+            if recv() != "warm":
+                raise EOFError
+            fleet.reset_counters()
+            _callgrind(proc.pid, "--instr=on")
+            send("go")
+            report: dict[str, Any] = recv()
+            _callgrind(proc.pid, "--instr=off")
+            send("exit")
+            proc.wait(600)
+        except (EOFError, OSError, subprocess.SubprocessError, ValueError) as exc:
+            proc.kill()
+            return {"failed": f"callgrind scan child: {type(exc).__name__} {exc} (exit {proc.poll()})"}
+    totals = [line for line in out_file.read_text().splitlines() if line.startswith("totals:")]
+    report["instructions"] = int(totals[0].split()[1])
     counters = fleet.counters()
     report["http_requests"] = sum(c.requests for c in counters)
     return report
@@ -251,8 +349,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline", default=BASELINE_REF, help="git commit of the 'before' scanner")
     parser.add_argument("--cpu-repeat", type=int, default=3, help="scans per variant, interleaved; the median counts")
     parser.add_argument("--posts", type=int, default=300, help="POSTs per HTTP client measurement")
+    parser.add_argument("--cg-hosts", type=int, default=40,
+                        help="hosts per scan under callgrind (instruction counts; 0: not counted)")
+    parser.add_argument("--cg-repeat", type=int, default=1, help="callgrind scans per variant")
     parser.add_argument("--json", action="store_true", help="one JSON line instead of the table")
+    parser.add_argument("--scan-child", action="store_true", help=argparse.SUPPRESS)
     args, _others = parser.parse_known_args(argv)
+    if args.scan_child:
+        return _stdio_child()
     password = "Bench-" + secrets.token_urlsafe(16)
     scanner_cpus, sim_cpus = split_cores()
     load_before = load_average()
@@ -271,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if base_root is not None:
             variants.insert(0, ("before", base_root, None))
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
+        counted: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
         # every host of the modern era: the "before" scanner predates the 2003/2008 eras' code page and TLS needs
         with ChildFleet(hosts=args.cpu_hosts, password=password, username=USER, cpus=sim_cpus, eras="modern") as fleet:
             inventory = write_inventory(fleet.rows, tmp / "hosts.csv")
@@ -280,6 +385,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for name, root, transport in variants:
                     runs[name].append(scan_cpu(fleet, root, inventory, tmp / f"{name[:5]}-{transport}-{attempt}",
                                                password, scanner_cpus, transport=transport))
+            if args.cg_hosts > 0:
+                (tmp / "cg").mkdir()
+                cg_inventory = write_inventory(fleet.rows[:args.cg_hosts], tmp / "cg" / "hosts.csv")
+                write_inventory(fleet.rows[:5], tmp / "cg" / "warmup.csv")
+                for attempt in range(max(1, args.cg_repeat)):
+                    for name, root, transport in variants:
+                        if transport is None:  # before and after: the ratio the target is about
+                            counted[name].append(scan_instructions(
+                                fleet, root, cg_inventory, tmp / "cg" / f"{name[:5]}-{attempt}", password,
+                                scanner_cpus))
         summary: dict[str, Any] = {}
         for name, samples in runs.items():
             good = [s for s in samples if "cpu_s" in s]
@@ -288,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             cpu_ms = [1000 * s["cpu_s"] / max(1, s["hosts"]) for s in good]
             summary[name] = {"cpu_ms_per_host": round(statistics.median(cpu_ms), 2),
+                             "cpu_ms_per_host_min": round(min(cpu_ms), 2),
                              "cpu_ms_per_host_runs": [round(x, 2) for x in cpu_ms],
                              "http_requests_per_host": round(good[-1]["http_requests"] / max(1, good[-1]["hosts"]),
                                                              2),
@@ -295,11 +411,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                               2),
                              "errors": good[-1]["errors"], "scanner_pinned": good[-1]["pinned"],
                              "module": good[-1]["module"], "verdicts": good[-1]["verdicts"]}
+        for name, samples in counted.items():
+            if not samples or name not in summary:
+                continue
+            good = [s for s in samples if "instructions" in s]
+            if not good:
+                summary[name]["instructions_failed"] = samples[0].get("failed")
+                continue
+            per_host = [s["instructions"] / max(1, s["hosts"]) for s in good]
+            summary[name]["minstr_per_host"] = round(statistics.median(per_host) / 1e6, 2)
+            summary[name]["minstr_per_host_runs"] = [round(x / 1e6, 3) for x in per_host]
+            summary[name]["callgrind_errors"] = good[-1]["errors"]
         result["variants"] = summary
+        result["options"]["cg_hosts"] = args.cg_hosts
         if "before" in summary and "cpu_ms_per_host" in summary.get("before", {}) \
                 and "cpu_ms_per_host" in summary.get("after", {}):
             result["after_over_before"] = round(summary["after"]["cpu_ms_per_host"]
                                                 / summary["before"]["cpu_ms_per_host"], 3)
+            result["after_over_before_min"] = round(summary["after"]["cpu_ms_per_host_min"]
+                                                    / summary["before"]["cpu_ms_per_host_min"], 3)
+            if "minstr_per_host" in summary["before"] and "minstr_per_host" in summary["after"]:
+                result["instructions_after_over_before"] = round(summary["after"]["minstr_per_host"]
+                                                                 / summary["before"]["minstr_per_host"], 3)
             result["same_verdicts"] = summary["before"]["verdicts"] == summary["after"]["verdicts"]
             result["verdicts_changed"] = sum(1 for a, b in zip(summary["before"]["verdicts"],
                                                                summary["after"]["verdicts"], strict=False) if a != b)
