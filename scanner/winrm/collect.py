@@ -63,6 +63,7 @@ from scanner.winrm.registry import (
     section_names,
 )
 from scanner.winrm.session import HostSession
+from scanner.winrm.winrs import LeanWinRS
 
 __all__ = ["CODEPAGE_OEM", "CODEPAGE_UTF8", "NATIVE_ROOT", "WOW64_ROOT", "Collected", "CollectOptions",
            "MarkerSplitter", "TailBuffer", "collect", "file_missing", "log_command", "marker", "not_found_probes",
@@ -224,7 +225,7 @@ class CmdShell:
 
     def open(self, codepage: int) -> WinRS:
         self.codepage = codepage
-        shell = WinRS(self.session.wsman, codepage=codepage)
+        shell = LeanWinRS(self.session.wsman, codepage=codepage)
         self.shell = shell
         shell.open()
         log.debug("%s: cmd shell opened with code page %d", self.session.host.name, codepage)

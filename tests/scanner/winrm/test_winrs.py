@@ -1,0 +1,85 @@
+"""LeanWinRS.receive sends what pypsrp's WinRS.receive sends and answers what it answers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+from pypsrp.shell import WinRS
+from pypsrp.wsman import NAMESPACES
+
+from scanner.winrm.winrs import LeanWinRS, b64decode
+
+RSP = NAMESPACES["rsp"]
+
+
+class FakeWSMan:
+    """Records each receive() request (as text) and answers a canned ReceiveResponse."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.requests: list[tuple[Any, ...]] = []
+
+    def receive(self, resource_uri: str, resource: ET.Element, option_set: Any = None, selector_set: Any = None,
+                timeout: Any = None) -> ET.Element:
+        self.requests.append((resource_uri, ET.tostring(resource),
+                              ET.tostring(option_set.pack()) if option_set else None, selector_set, timeout))
+        body = ET.fromstring(self.reply).find("s:Body", namespaces=NAMESPACES)  # what WSMan.receive answers
+        assert body is not None
+        return body
+
+
+def _reply(streams: list[tuple[str, str | None]], state: str = "Done", exit_code: int | None = 0) -> str:
+    parts = "".join(f'<rsp:Stream Name="{name}" CommandId="C">{text}</rsp:Stream>' if text is not None
+                    else f'<rsp:Stream Name="{name}" CommandId="C"/>' for name, text in streams)
+    code = f"<rsp:ExitCode>{exit_code}</rsp:ExitCode>" if exit_code is not None else ""
+    return (f'<s:Envelope xmlns:s="{NAMESPACES["s"]}" xmlns:rsp="{RSP}"><s:Body><rsp:ReceiveResponse>{parts}'
+            f'<rsp:CommandState CommandId="C" State="{RSP}/CommandState/{state}">{code}</rsp:CommandState>'
+            "</rsp:ReceiveResponse></s:Body></s:Envelope>")
+
+
+def _both(reply: str, **kwargs: Any) -> tuple[Any, Any, FakeWSMan, FakeWSMan]:
+    ours_wsman, theirs_wsman = FakeWSMan(reply), FakeWSMan(reply)
+    ours, theirs = LeanWinRS(ours_wsman), WinRS(theirs_wsman)  # type: ignore[arg-type]
+    return ours.receive(**kwargs), theirs.receive(**kwargs), ours_wsman, theirs_wsman
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize("streams,state,exit_code", [
+    ([("stdout", b64(b"one ")), ("stdout", b64(b"two")), ("stderr", b64(b"err"))], "Done", 0),
+    ([("stdout", b64(bytes(range(256)) * 700))], "Running", None),
+    ([("stdout", None), ("stderr", b64(b"x"))], "Done", 5),
+    ([("stdout", b64(b"a log line\r\n" * 10)[:20] + "\n  " + b64(b"a log line\r\n" * 10)[20:])], "Done", 0),
+    ([], "Running", None),
+])
+def test_receive_matches_pypsrp(streams: list[tuple[str, str | None]], state: str, exit_code: int | None):
+    """Same request on the wire and the same (state, exit code, stream bytes) for the same reply, line breaks
+    inside the base64 included."""
+    ours, theirs, ours_wsman, theirs_wsman = _both(_reply(streams, state, exit_code), command_id="C")
+    assert ours == theirs
+    assert ours[0].endswith(state) and ours[1] == exit_code  # the reply was read, not just found empty
+    assert b"".join(ours[2].values()) == b"".join(base64.b64decode(t) for _, t in streams if t)
+    assert ours_wsman.requests == theirs_wsman.requests
+
+
+def test_bad_base64_fails_as_in_pypsrp():
+    """A stream whose base64 is cut short raises binascii.Error, as the standard library's decoder does."""
+    with pytest.raises(binascii.Error):
+        LeanWinRS(FakeWSMan(_reply([("stdout", "QUJDR")]))).receive()  # type: ignore[arg-type]
+    with pytest.raises(binascii.Error):
+        WinRS(FakeWSMan(_reply([("stdout", "QUJDR")]))).receive()  # type: ignore[arg-type]
+
+
+def test_decoder_agrees_with_the_standard_library():
+    """Every byte value, every length modulo 3, with characters outside the alphabet discarded."""
+    for n in range(0, 40):
+        data = bytes((i * 37) % 256 for i in range(n))
+        text = b64(data)
+        assert b64decode(text) == base64.b64decode(text.encode()) == data
+        assert b64decode(text[:3] + "\r\n*" + text[3:]) == data
