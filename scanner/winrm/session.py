@@ -42,6 +42,7 @@ from scanner.winrm.pypsrp_compat import (
 )
 from scanner.winrm.tls import legacy_context, use_legacy_tls
 from scanner.winrm.transport_policy import message_encryption
+from scanner.winrm.winrs import LiftedReply, lift_streams
 
 if TYPE_CHECKING:
     from scanner.model.host import Host
@@ -90,6 +91,10 @@ class _CountingWSMan(WSMan):
     def __init__(self, owner: HostSession, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._owner = owner
+        # LeanWinRS sets lift_next around a Receive; the session then parses that reply without its stream
+        # text and leaves the text here (scanner.winrm.winrs.lift_streams says when that is exact)
+        self.lift_next = False
+        self.lifted: LiftedReply | None = None
 
     def invoke(self, action: str, resource_uri: str, *args: Any, **kwargs: Any) -> Any:
         self._owner.requests += 1
@@ -218,6 +223,10 @@ class HostSession:
                           getattr(transport, "negotiated_protocol", None) or negotiated_protocol(transport)
                           or self.host.auth,
                           self.host.username or "the configured account")
+            if self.wsman.lift_next:  # a Receive: the parser gets the reply without its stream text
+                self.wsman.lifted = lifted = lift_streams(reply)
+                if lifted is not None:
+                    reply = lifted.stripped  # all of the markup, and nothing of "<!" (or it is not lifted)
             # pypsrp parses replies with the stdlib parser: refuse DTDs/entities before it sees them.
             if b"<!" in reply and any(marker in reply for marker in _HOSTILE_XML_MARKERS):
                 raise HostProtocolError(self.host.name, "reply carries a DTD or entity declarations; refused")

@@ -31,3 +31,15 @@ def test_non_json_option_values_do_not_lose_the_file(tmp_path):
     path = tmp_path / "results.json"
     JsonReporter().write(results, path)
     assert json.loads(path.read_text(encoding="utf-8"))["meta"]["options"] == {"out": "/r"}
+
+
+def test_one_host_per_line(tmp_path):
+    """Each host is one line of results.json, so a diff of two runs names the hosts that changed."""
+    results = mixed_run()
+    path = tmp_path / "results.json"
+    JsonReporter().write(results, path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    host_lines = [line for line in lines if line.startswith('  {"host": ')]
+    assert len(host_lines) == len(results.hosts) > 1
+    for line, host in zip(host_lines, results.hosts, strict=True):
+        assert json.loads(line.rstrip(","))["host"] == host.host

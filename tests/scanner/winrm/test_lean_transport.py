@@ -168,3 +168,27 @@ def test_ntlm_over_https_binds_the_channel(tmp_path: Path) -> None:
     assert hosts[0].error is None
     assert hosts[1].error is not None and hosts[1].error.category.value == "auth"
     assert refused == [0, 1]
+
+
+@pytest.mark.network
+def test_log_replies_reach_the_parser_without_their_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real scan lifts the stream text out of every Receive reply (the XML parser sees only the markup) and
+    still reads the whole log and the registry."""
+    import scanner.winrm.session as session_module
+
+    lifted: list[int] = []
+    real = session_module.lift_streams  # type: ignore[attr-defined]
+
+    def counting(reply: bytes):  # type: ignore[no-untyped-def]
+        found = real(reply)
+        lifted.append(sum(len(p) for p in found.payloads) if found is not None else -1)
+        return found
+
+    monkeypatch.setattr(session_module, "lift_streams", counting)
+    password = new_password()
+    with Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["h"]) as fleet:
+        result = scan(fleet, tmp_path, password, concurrency=1)
+    host = result.outcome.results.hosts[0]
+    assert host.error is None and host.facts.build
+    assert lifted and all(size >= 0 for size in lifted)  # every Receive reply was lifted
+    assert sum(lifted) > sum(log.size for log in host.facts.logs) > 0  # the logs went around the parser

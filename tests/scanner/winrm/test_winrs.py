@@ -11,7 +11,7 @@ import pytest
 from pypsrp.shell import WinRS
 from pypsrp.wsman import NAMESPACES
 
-from scanner.winrm.winrs import LeanWinRS, b64decode
+from scanner.winrm.winrs import LeanWinRS, LiftedReply, b64decode, lift_streams
 
 RSP = NAMESPACES["rsp"]
 
@@ -83,3 +83,87 @@ def test_decoder_agrees_with_the_standard_library():
         text = b64(data)
         assert b64decode(text) == base64.b64decode(text.encode()) == data
         assert b64decode(text[:3] + "\r\n*" + text[3:]) == data
+
+
+# -- stream text lifted out of the reply before the XML parser sees it ------------------------------------
+class LiftingWSMan(FakeWSMan):
+    """Does what scanner.winrm.session does for a Receive LeanWinRS asks it to lift: the parser gets the reply
+    without its stream text, the text is left in `lifted`."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.lift_next = False
+        self.lifted: LiftedReply | None = None
+        self.parsed: bytes = b""
+
+    def receive(self, resource_uri: str, resource: ET.Element, option_set: Any = None, selector_set: Any = None,
+                timeout: Any = None) -> ET.Element:
+        raw = self.reply.encode()
+        if self.lift_next:
+            self.lifted = lift_streams(raw)
+            raw = self.lifted.stripped if self.lifted is not None else raw
+        self.parsed = raw
+        return ET.fromstring(raw).find("s:Body", namespaces=NAMESPACES)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("streams,state,exit_code", [
+    ([("stdout", b64(b"one ")), ("stdout", b64(b"two")), ("stderr", b64(b"err"))], "Done", 0),
+    ([("stdout", b64(bytes(range(256)) * 700))], "Running", None),
+    ([("stdout", None), ("stderr", b64(b"x"))], "Done", 5),
+    ([("stdout", b64(b"a log line\r\n" * 10)[:20] + "\r\n  " + b64(b"a log line\r\n" * 10)[20:])], "Done", 0),
+])
+def test_lifted_reply_answers_as_pypsrp(streams: list[tuple[str, str | None]], state: str, exit_code: int | None):
+    """With the stream text lifted out, the answer is pypsrp's answer, and the parser never saw the base64."""
+    reply = _reply(streams, state, exit_code)
+    wsman = LiftingWSMan(reply)
+    ours = LeanWinRS(wsman).receive(command_id="C")  # type: ignore[arg-type]
+    theirs = WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
+    assert ours == theirs
+    assert wsman.lifted is not None and not wsman.lift_next
+    assert all(text.encode()[:8] not in wsman.parsed for _, text in streams if text)
+
+
+@pytest.mark.parametrize("reply", [
+    _reply([("stdout", b64(b"abc"))]).replace("<s:Body>", "<s:Body><!-- a comment -->"),
+    _reply([("stdout", b64(b"abc"))]).replace("<s:Body>", "<s:Body><![CDATA[<rsp:Stream>]]>"),
+    '<?xml version="1.0"?>' + _reply([("stdout", b64(b"abc"))]).replace("<s:Body>", "<s:Body><?pi x?>"),
+    _reply([("stdout", b64(b"abc")[:2] + "&#65;" + b64(b"abc")[2:])]),
+    _reply([("stdout", b64(b"abc"))]).replace('Name="stdout"', 'Name="stdout" Note="a>b"'),
+    _reply([("stdout", b64(b"abc") + "\u00e9")]),
+    _reply([]),
+])
+def test_nothing_is_lifted_where_the_parser_could_read_it_differently(reply: str):
+    """Comments, CDATA, a second processing instruction, entities, a ">" inside an attribute, non-ASCII text,
+    or no stream at all: the reply is parsed as it came, and the answer is still pypsrp's."""
+    assert lift_streams(reply.encode()) is None
+    wsman = LiftingWSMan(reply)
+    try:
+        theirs = WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
+    except (binascii.Error, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            LeanWinRS(wsman).receive(command_id="C")  # type: ignore[arg-type]
+        return
+    assert LeanWinRS(wsman).receive(command_id="C") == theirs  # type: ignore[arg-type]
+
+
+def test_lifting_keeps_the_markup_and_empty_streams():
+    """Only the text between a Stream start tag and the next tag goes; an empty `<rsp:Stream/>` keeps its place
+    in the order, so each element gets its own text."""
+    reply = _reply([("stdout", b64(b"first")), ("stderr", None), ("stdout", b64(b"second"))]).encode()
+    lifted = lift_streams(reply)
+    assert lifted is not None
+    assert lifted.payloads == (b64(b"first").encode(), b"", b64(b"second").encode())
+    assert lifted.stripped == reply.replace(b64(b"first").encode(), b"").replace(b64(b"second").encode(), b"")
+    state, code, out = LeanWinRS(LiftingWSMan(reply.decode())).receive(command_id="C")  # type: ignore[arg-type]
+    assert out == {"stdout": b"firstsecond", "stderr": b""} and code == 0
+
+
+def test_a_stream_element_outside_the_body_falls_back_to_the_whole_reply():
+    """A Stream-named element elsewhere (say in the header) would shift the order: the reply is read whole."""
+    reply = _reply([("stdout", b64(b"data"))]).replace(
+        "<s:Body>", f'<s:Header><rsp:Stream Name="x">{b64(b"header")}</rsp:Stream></s:Header><s:Body>')
+    wsman = LiftingWSMan(reply)
+    ours = LeanWinRS(wsman).receive(command_id="C")  # type: ignore[arg-type]
+    assert wsman.lifted is not None  # lifted, then found not to line up with the body's streams
+    assert ours == WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
+    assert ours[2]["stdout"] == b"data"
