@@ -20,6 +20,7 @@ import logging
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from scanner.winrm.pypsrp_compat import (
     WSMAN_CONSTRUCTION,
     build_requests_session,
     install_transport,
+    invoke,
     negotiated_protocol,
     set_response_body,
     track_new_connections,
@@ -96,11 +98,14 @@ class _CountingWSMan(WSMan):
         self.lift_next = False
         self.lifted: LiftedReply | None = None
 
-    def invoke(self, action: str, resource_uri: str, *args: Any, **kwargs: Any) -> Any:
+    def invoke(self, action: str, resource_uri: str, resource: ET.Element | None, option_set: Any = None,
+               selector_set: Any = None, timeout: int | None = None, *, retries_on_read_timeout: int = 0) -> Any:
+        """pypsrp's invoke with a faster writing of the envelope (pypsrp_compat.invoke), counted and traced."""
         self._owner.requests += 1
         host, started = self._owner.host.name, time.monotonic()
         try:
-            reply = super().invoke(action, resource_uri, *args, **kwargs)
+            reply = invoke(self, action, resource_uri, resource, option_set, selector_set, timeout,
+                           retries_on_read_timeout=retries_on_read_timeout)
         except WSManFaultError as exc:
             log.debug("%s: WS-Man %s %s -> fault %s: %s (%.0f ms)", host, _short(action), _short(resource_uri),
                       exc.code, " ".join(str(exc.reason or "").split())[:300], (time.monotonic() - started) * 1000)
