@@ -26,7 +26,7 @@ from scanner.cli.debug import add_debug_option
 from scanner.model.diagnosis import Check, Diagnosis
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
-from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
+from scanner.model.options import DEFAULT_SPN_SERVICE
 
 HELP = "check the jump box and each host step by step (DNS, port, TLS, listener, auth, logon, shell, registry, log)"
 ORDER = 15
@@ -81,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazily: the scan layer (asyncio_pool, the diagnosis steps) would cost every `cmaudit` start ~15 ms
     from scanner.scan.credentials import stdin_is_terminal
     from scanner.scan.doctor import DoctorSettings, run_doctor
 
