@@ -22,6 +22,7 @@ Identity rules, relied on by de-duplication and by history across weekly runs:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -80,6 +81,7 @@ class Host:
         return int(line) if line.isdigit() else 0
 
 
+@functools.lru_cache(maxsize=16384)  # Host.key is asked for many times per host in a run; parsing IPs is not free
 def normalise_address(address: str) -> str:
     """Lower-case, drop one trailing dot, canonical IP form; the spelling-independent name of a host."""
     text = address.strip().lower()

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inventory import load_inventory
 from scanner.advisory.builds import BuildStatus as AdvisoryStatus
 from scanner.advisory.builds import classify
 from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
@@ -28,6 +29,8 @@ from scanner.scan.advisory_file import load_advisory
 from scanner.scan.credentials import KEYRING_SERVICE, PasswordResolver
 from scanner.scan.kerberos_setup import TICKET_AUTH, KerberosRun, prepare_kerberos
 from scanner.scan.runner import HostRun, Runner, RunnerOptions
+from scanner.weekly.history import probe_history
+from scanner.weekly.mail import probe_relay
 from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor, RejectedAccounts
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE, INSTALL_HINT, gssapi_missing, uses_sspi
 from scanner.winrm.session import SessionOptions
@@ -105,8 +108,6 @@ def _hosts(settings: DoctorSettings) -> list[Host]:
         port = settings.port or DEFAULT_PORTS[settings.scheme]
         return [Host(name=name, address=name, port=port, scheme=settings.scheme, auth=settings.auth,
                      source="--host", tls=settings.tls) for name in settings.only]
-    from inventory import load_inventory
-
     inventory = load_inventory(settings.inventory, default_port=settings.port, default_scheme=settings.scheme,
                                default_auth=settings.auth, default_tls=settings.tls)
     hosts = list(inventory.hosts)
@@ -194,7 +195,7 @@ def _keyring_check() -> Check:
         return Check("keyring", True, "not installed (optional: pip install 'cmaudit[keyring]'); passwords come "
                                       "from the environment or a prompt")
     try:
-        import keyring
+        import keyring  # optional dependency (cmaudit[keyring]): here, only when installed
 
         backend = keyring.get_keyring()
         name = f"{type(backend).__module__}.{type(backend).__name__}"
@@ -220,15 +221,11 @@ def _output_check(folder: Path) -> Check:
 def _history_check(path: Path | None) -> Check:
     if path is None:
         return Check("history database", True, "not recorded (--no-history)")
-    from scanner.weekly.history import probe_history
-
     ok, detail, hint = probe_history(path)
     return Check("history database", ok, detail, hint)
 
 
 def _mail_check(mail: MailSettings) -> Check:
-    from scanner.weekly.mail import probe_relay
-
     ok, detail, hint = probe_relay(mail)
     return Check("mail relay", ok, detail, hint)
 

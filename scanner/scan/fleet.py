@@ -19,24 +19,36 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from inventory import load_inventory
+from inventory.select import select_hosts, selection
+from reports import REPORTERS, ReportWriteError, write_reports
+from reports.changes_text import render_text
+from reports.console import exit_status, print_summary
+from reports.weekly import write_weekly_reports
 from scanner.model.errors import HostAuthFailed, HostError, UsageError
 from scanner.model.host import run_keys
 from scanner.model.records import RunResults, Waiver
 from scanner.model.redaction import REDACTOR
 from scanner.model.times import parse_utc
 from scanner.scan import preflight
+from scanner.scan.advisory_file import load_advisory
 from scanner.scan.audit_log import AuditLog
+from scanner.scan.credentials import PasswordResolver
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.jobs import AccountKey, RunJobs
+from scanner.scan.kerberos_setup import prepare_kerberos
 from scanner.scan.progress import Progress
 from scanner.scan.results import assemble, host_result, hosts_to_rescan, load_earlier_run, merge_rescan, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.scan.settings import ScanSettings as ScanSettings  # re-exported: callers build it from here
 from scanner.scan.workers import WorkerPool, default_workers, usable_cores
-from scanner.weekly import run_folder
+from scanner.weekly import followup, run_folder
+from scanner.weekly.history import audit_name_for
+from scanner.weekly.waivers import as_of, load_waivers, unmatched
 from scanner.winrm.collect import CollectOptions
 from scanner.winrm.ntlm import NtlmHashes
 from scanner.winrm.session import SessionOptions
+from scanner.winrm.transport_policy import kerberos_problem, validate_transport
 
 if TYPE_CHECKING:
     from inventory import Inventory
@@ -106,15 +118,6 @@ def run_scan(
     mail: MailSettings | None = None,
 ) -> ScanOutcome:
     """Scan every host of the inventory; always writes results.json covering every host."""
-    from inventory import load_inventory
-    from inventory.select import select_hosts, selection
-    from reports.console import exit_status
-    from scanner.scan.advisory_file import load_advisory
-    from scanner.scan.credentials import PasswordResolver
-    from scanner.scan.kerberos_setup import prepare_kerberos
-    from scanner.weekly.waivers import as_of, load_waivers, unmatched
-    from scanner.winrm.transport_policy import kerberos_problem, validate_transport
-
     out = out or sys.stdout
     err = err or sys.stderr
     started = utc_now()
@@ -258,9 +261,6 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
           on_host_done: Callable[[HostRun[Any, Any]], None] | None, install_signal_handlers: bool,
           mail: MailSettings | None) -> ScanOutcome:
     """The run itself, once every host's credentials are settled."""
-    from reports.console import exit_status, print_summary
-    from scanner.weekly.history import audit_name_for
-
     inventory, advisory, out_dir, started = plan.inventory, plan.advisory, plan.out_dir, plan.started
     passwords, refused, secrets, warnings = plan.passwords, plan.refused, plan.secrets, plan.warnings
     hosts, earlier, waivers = plan.hosts, plan.earlier, plan.waivers
@@ -369,11 +369,6 @@ def _write_with_follow_up(results: RunResults, out_dir: Path, settings: ScanSett
     says something failed), the "Since last run" text for the console, and whether the user stopped a
     follow-up step (exit status 130).
     """
-    from reports import REPORTERS, ReportWriteError, write_reports
-    from reports.changes_text import render_text
-    from reports.weekly import write_weekly_reports
-    from scanner.weekly import followup
-
     notes: list[tuple[str, bool]] = []
     json_reporter = REPORTERS["json"]
     json_written = False

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scanner.advisory.engine import evaluate
 from scanner.advisory.loader import Advisory
 from scanner.model.errors import HostError
 from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
@@ -64,8 +65,6 @@ class RunJobs:
     host_keys: dict[HostKey, str] = field(default_factory=dict)  # each host's folder name in the run
 
     def context(self) -> ScanContext:
-        from scanner.advisory.engine import evaluate
-
         return ScanContext(session=self.session, collect=self.collect, run_dir=self.run_dir, advisory=self.advisory,
                            evaluate=evaluate, password_for=lambda host: self.passwords.get(host.key),
                            credential_for=lambda host: self.credentials.get(host.key), secrets=self.secrets,

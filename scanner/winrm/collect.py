@@ -48,7 +48,16 @@ from scanner.model.errors import HostAccessDenied, HostError, HostInternalError,
 from scanner.model.records import HostFacts
 from scanner.model.snapshot import LogBlob, Snapshot
 from scanner.winrm.faults import FAULT_CODE_PAGE, FAULT_OPERATION_TIMEOUT
-from scanner.winrm.markers import MarkerSplitter, Section, TailBuffer, checked, checked_names, marker, section
+from scanner.winrm.markers import (
+    FAILED,
+    MarkerSplitter,
+    Section,
+    TailBuffer,
+    checked,
+    checked_names,
+    marker,
+    section,
+)
 from scanner.winrm.pypsrp_compat import shell_selectors
 from scanner.winrm.registry import (
     NATIVE_ROOT,
@@ -395,8 +404,8 @@ def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts
     blobs: list[LogBlob] = []
     for name, file_path in (("lo_", rolled), ("log", path)):
         buf = split.sections.get(name)
-        answer = section(split.sections, name, codec)
-        if answer.failed:
+        if name + FAILED in split.sections:  # decoded only then: a whole log as text is 330 KB of work for nothing
+            answer = section(split.sections, name, codec)
             if not file_missing(answer, not_found):
                 raise HostAccessDenied(
                     host, f"{file_path} could not be read: {' '.join(answer.text.split())[:200]}",

@@ -51,6 +51,8 @@ class LogBuffer:
         self._undated = False  # first_timed found no dated entry at all
         self._common: set[bytes] = set()  # needles whose rarest byte proved common in this file after all
         self._pivots: dict[bytes, int] = {}
+        self._sample = b""  # the file's first and last _SAMPLE bytes, taken on the first search
+        self._byte_counts: dict[int, int] = {}  # byte value -> its count in the sample
         self._spans: dict[int, tuple[int, int] | None] = {}  # opener line start -> its CMTrace extent
 
     # -- lines --------------------------------------------------------------------------------------
@@ -225,11 +227,17 @@ class LogBuffer:
             self.stop.check()
 
     def _pivot(self, needle: bytes) -> int:
-        """The index of the needle's byte that is rarest in a sample of the file (found once per needle)."""
-        if needle not in self._pivots:
-            sample = self.buf[:_SAMPLE] + self.buf[-_SAMPLE:]
-            self._pivots[needle] = min(range(len(needle)), key=lambda i: sample.count(needle[i:i + 1]))
-        return self._pivots[needle]
+        """The index of the needle's byte that is rarest in a sample of the file (found once per needle; each
+        byte value counted once per file: the advisory's needles share most of their letters)."""
+        pivot = self._pivots.get(needle)
+        if pivot is None:
+            if not self._sample:
+                self._sample = self.buf[:_SAMPLE] + self.buf[-_SAMPLE:]
+            counts = self._byte_counts
+            for byte in set(needle) - counts.keys():
+                counts[byte] = self._sample.count(byte)
+            pivot = self._pivots[needle] = min(range(len(needle)), key=lambda i: counts[needle[i]])
+        return pivot
 
     def find(self, needle: bytes, lo: int = 0, hi: int | None = None) -> int:
         """`buf.find(needle, lo, hi)`, at memchr speed where one of the needle's bytes is rare in the file.

@@ -30,10 +30,11 @@ from tabulate import tabulate
 from scanner.cli.argtypes import folder, seconds, whole_number
 from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
+from scanner.weekly.history import default_history_path
+from simulator import Fleet
 
 if TYPE_CHECKING:
     from scanner.model.records import RunResults
-    from simulator import Fleet
 
 HELP = "try cmaudit without a network: scan a simulated mixed fleet and write the reports"
 ORDER = 90
@@ -60,9 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazily: the scan layer (multiprocessing, asyncio_pool, isal) would cost every `cmaudit` start ~50 ms
     from scanner.scan.fleet import ScanSettings, default_output_dir, run_scan
-    from scanner.weekly.history import default_history_path
-    from simulator import Fleet
 
     password = secrets.token_urlsafe(24)
     try:
@@ -123,6 +123,7 @@ def era_check(fleet: Fleet, results: RunResults) -> list[str]:
     """Per era: how many hosts were judged as their profile expects, and how the old ones had to be spoken to
     (code page 437 where UTF-8 was refused, TLS 1.0 where the listener speaks nothing newer). Hosts taken
     offline or given --faults are left out: they are meant to fail."""
+    # lazily: the simulated machines' programs cost every `cmaudit` start ~40 ms
     from simulator.profiles import expected_verdict
 
     by_name = {h.host: h for h in results.hosts}
@@ -140,6 +141,7 @@ def era_check(fleet: Fleet, results: RunResults) -> list[str]:
 
 def _write_waivers(fleet: Fleet, path: Path) -> Path:
     """A waivers file as an admin would keep one: a finding accepted until a date, and one long expired."""
+    # lazily: the simulated machines' programs cost every `cmaudit` start ~40 ms
     from simulator.profiles import expected_verdict
 
     affected = [h.name for h in fleet.hosts if str(expected_verdict(h.profile)) == "AFFECTED"]
@@ -174,13 +176,12 @@ def _next_step(report: Path | None, history: Path) -> str:
 
 
 def _default_history() -> Path:
-    from scanner.weekly.history import default_history_path
-
     return default_history_path()
 
 
 def _change_fleet(fleet: Fleet) -> str:
     """Between the two scans: fix an affected host, break a healthy one, take another off the network."""
+    # lazily: the simulated machines' programs cost every `cmaudit` start ~40 ms
     from simulator.profiles import expected_verdict
 
     # hosts that misbehave on purpose (--faults) would hide the change, and the TLS 1.0 host is the one the demo

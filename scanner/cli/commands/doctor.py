@@ -81,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazily: the scan layer (asyncio_pool, the diagnosis steps) would cost every `cmaudit` start ~15 ms
     from scanner.scan.credentials import stdin_is_terminal
     from scanner.scan.doctor import DoctorSettings, run_doctor
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reports.merge import ResultsFileError, load_results
 from scanner.cli.argtypes import env_name, folder, option, spn_service
 from scanner.cli.commands.inventory import add_selection_arguments
 from scanner.cli.config_options import (
@@ -17,6 +18,7 @@ from scanner.cli.config_options import (
 from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
+from scanner.weekly.history import check_audit_name
 from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
 from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 
@@ -95,6 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazily: the scan layer (multiprocessing, asyncio_pool, isal) would cost every `cmaudit` start ~50 ms
     from scanner.scan.credentials import stdin_is_terminal
     from scanner.scan.fleet import ScanSettings, default_output_dir, run_scan
 
@@ -145,8 +148,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _inventory_of(results_path: Path) -> Path:
     """The inventory an earlier run read, for `--rescan-failed` without INVENTORY."""
-    from reports.merge import ResultsFileError, load_results
-
     try:
         recorded = load_results(results_path).meta.inventory_path
     except ResultsFileError as exc:
@@ -159,8 +160,6 @@ def _inventory_of(results_path: Path) -> Path:
 
 def audit_name(text: str) -> str:
     """argparse converter for --audit NAME."""
-    from scanner.weekly.history import check_audit_name
-
     try:
         return check_audit_name(text)
     except ValueError as exc:

@@ -153,12 +153,12 @@ def test_a_bug_while_judging_is_internal_not_the_servers_fault(tmp_path: Path, m
                                                                caplog: pytest.LogCaptureFixture) -> None:
     """A bug in cmaudit's engine ends the host as ERROR/internal (once, traceback in the debug log), never as a
     protocol error of a healthy server."""
-    import scanner.advisory.engine
+    import scanner.scan.jobs
 
     def broken(snapshot: object, advisory: object, **_options: object) -> object:
         raise KeyError("a bug of ours")
 
-    monkeypatch.setattr(scanner.advisory.engine, "evaluate", broken)
+    monkeypatch.setattr(scanner.scan.jobs, "evaluate", broken)  # the engine's evaluate, as the host jobs call it
     password = new_password()
     with Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["healthy"]) as fleet:
         with caplog.at_level("DEBUG", logger="scanner.scan.host_job"):
