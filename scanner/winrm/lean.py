@@ -231,7 +231,9 @@ class _Wire:
             raise HostProtocolError(self._host, f"reply without length exceeds the {bound}-byte bound")
 
     def close(self) -> None:
+        """Once: the socket, and the parser's reference back to this object (freed now, not by a later GC)."""
         self.sock.close()
+        del self._parser
 
 
 class _AfterReply(Exception):

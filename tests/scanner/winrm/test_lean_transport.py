@@ -15,10 +15,10 @@ import requests
 from scanner.model.errors import HostProtocolError
 from scanner.model.host import Host
 from scanner.winrm.faults import translate
-from scanner.winrm.lean import LeanTransport
+from scanner.winrm.lean import LeanTransport, Reply
 from scanner.winrm.session import REPLY_SLACK, HostSession, SessionOptions
 from simulator.fleet import Fleet
-from tests.support.fleet import healthy_machine, new_password, scan
+from tests.support.fleet import HEALTHY_LOG, healthy_machine, new_password, scan
 
 SOAP = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>'
         + b"<x>" + b"y" * 50_000 + b"</x></s:Body></s:Envelope>")
@@ -365,3 +365,34 @@ def test_request_head_is_what_pypsrp_sent() -> None:
     assert fields[b"user-agent"] == b"Python PSRP Client" and fields[b"connection"] == b"Keep-Alive"
     assert fields[b"content-type"] == b"application/soap+xml;charset=UTF-8"
     assert fields[b"content-length"] == b"4"  # b"<x/>"
+
+
+@pytest.mark.network
+def test_a_closed_connection_is_replaced_and_logged_on_again() -> None:
+    """When the connection is gone after every WS-Man reply, each request opens a new one and logs on again
+    with NTLM (HTTP.sys ties a logon to its connection), and the host is still read whole."""
+    from scanner.winrm.collect import CollectOptions, collect
+
+    password = new_password()
+    with Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["h"]) as fleet:
+        host = Host(name="sms01", address="127.0.0.1", port=fleet.hosts[0].port, scheme="http", auth="ntlm")
+        session = HostSession(host, SessionOptions(username=fleet.username, password=password))
+        transport = session.wsman.transport
+        assert isinstance(transport, LeanTransport)
+        traced = transport.on_reply
+
+        def close_after_soap(reply: Reply) -> None:
+            traced(reply)
+            if reply.status == 200 and reply.size:  # a WS-Man reply, not a logon leg
+                transport.close()
+
+        transport.on_reply = close_after_soap
+        try:
+            collected = collect(session, CollectOptions())
+        finally:
+            session.close()
+        counters = fleet.hosts[0].counters
+    assert collected.facts.build == "4.00.6221.1000"
+    assert [blob.data for blob in collected.snapshot.logs] == [HEALTHY_LOG.encode()]
+    assert counters.connections == session.requests > 1  # one connection per WS-Man request
+    assert counters.requests == session.requests + 2 * counters.connections  # NTLM negotiate + authenticate each
