@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 MAX_SECONDS = 86400.0  # a day: longer is a typo, not a budget
 SPN_SERVICE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")  # Kerberos SPN service class: HTTP, WSMAN, host
+# Defaults the command line shows in --help: kept here, not beside the code that uses them, so that starting
+# `cmaudit` (any command, --help too) need not import the WinRM stack (pypsrp, requests, cryptography, gssapi).
+DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024  # wsyncmgr.log rolls at 2.5 MB by default: ample headroom
+DEFAULT_SPN_SERVICE = "HTTP"  # the class WinRM registers (setspn -S HTTP/<fqdn>); some estates use WSMAN
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from scanner.advisory.builds import classify
 from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
 from scanner.model.errors import UsageError
 from scanner.model.host import DEFAULT_PORTS, Host
+from scanner.model.options import DEFAULT_SPN_SERVICE
 from scanner.model.redaction import REDACTOR
 from scanner.scan.advisory_file import load_advisory
 from scanner.scan.credentials import KEYRING_SERVICE, PasswordResolver
@@ -32,7 +33,7 @@ from scanner.scan.runner import HostRun, Runner, RunnerOptions
 from scanner.weekly.history import probe_history
 from scanner.weekly.mail import probe_relay
 from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor, RejectedAccounts
-from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE, INSTALL_HINT, gssapi_missing, uses_sspi
+from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, uses_sspi
 from scanner.winrm.session import SessionOptions
 from scanner.winrm.transport_policy import validate_transport
 

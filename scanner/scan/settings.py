@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
-from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
+from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from pypsrp.shell import CommandState, SignalCode, WinRS
 from pypsrp.wsman import NAMESPACES
 
 from scanner.model.errors import HostAccessDenied, HostError, HostInternalError, HostProtocolError
+from scanner.model.options import DEFAULT_MAX_LOG_BYTES
 from scanner.model.records import HostFacts
 from scanner.model.snapshot import LogBlob, Snapshot
 from scanner.winrm.faults import FAULT_CODE_PAGE, FAULT_OPERATION_TIMEOUT
@@ -83,7 +84,6 @@ log = logging.getLogger(__name__)
 CODEPAGE_UTF8 = 65001  # WINRS_CODEPAGE: `type` converts UTF-16 logs to UTF-8, losslessly
 CODEPAGE_OEM = 437  # the fallback where a host refuses UTF-8 (2003/2008): cmd's OEM code page
 CODECS = {CODEPAGE_UTF8: "utf-8", CODEPAGE_OEM: "cp437"}
-DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024  # wsyncmgr.log rolls at 2.5 MB by default: ample headroom
 STOP_FACTOR = 4
 MIN_READ_BUDGET = 64 * 1024 * 1024
 MAX_REGISTRY_BYTES = 1024 * 1024

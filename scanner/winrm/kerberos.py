@@ -30,7 +30,6 @@ from typing import Any
 
 from scanner.model.errors import KerberosSetupError
 
-DEFAULT_SPN_SERVICE = "HTTP"
 INSTALL_HINT = ("pip install 'cmaudit[kerberos]' (builds python-gssapi: needs libkrb5-dev and gcc on Debian/Ubuntu, "
                 "krb5-devel and gcc on RHEL)")
 KINIT_HINT = ("run kinit user@REALM first (or kinit -k -t KEYTAB for a service account), give --username "

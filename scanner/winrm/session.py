@@ -28,8 +28,8 @@ from pypsrp.exceptions import WinRMTransportError, WSManFaultError
 from pypsrp.wsman import WSMan
 
 from scanner.model.errors import HostError, HostProtocolError, HostTimeout
+from scanner.model.options import DEFAULT_SPN_SERVICE
 from scanner.winrm.faults import http_error_without_fault, parse_fault
-from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 from scanner.winrm.lean import LEAN_AUTHS, LeanTransport, Reply, client_context
 from scanner.winrm.pypsrp_compat import (
     WSMAN_CONSTRUCTION,

@@ -26,7 +26,7 @@ from scanner.cli.debug import add_debug_option
 from scanner.model.diagnosis import Check, Diagnosis
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
-from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
+from scanner.model.options import DEFAULT_SPN_SERVICE
 
 HELP = "check the jump box and each host step by step (DNS, port, TLS, listener, auth, logon, shell, registry, log)"
 ORDER = 15

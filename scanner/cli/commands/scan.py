@@ -18,9 +18,8 @@ from scanner.cli.config_options import (
 from scanner.cli.debug import add_debug_option
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
+from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE
 from scanner.weekly.history import check_audit_name
-from scanner.winrm.collect import DEFAULT_MAX_LOG_BYTES
-from scanner.winrm.kerberos import DEFAULT_SPN_SERVICE
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
 ORDER = 10
