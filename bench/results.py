@@ -124,8 +124,9 @@ def _cpu(r: dict[str, Any]) -> list[str]:
     out.append(f"- Load average (1, 5, 15 min) before / after: {load.get('before')} / {load.get('after')} "
                f"on {r['machine'].get('nproc')} cores (other engineers' tests share this machine).")
     out += ["", "HTTP client CPU per keep-alive POST (2 KB request, 150 KB reply, loopback):", "",
-            "| client | CPU ms/POST |", "|---|---:|"]
-    out += [f"| {row['name']} | {row['cpu_ms_per_post']} |" for row in r.get("http_clients", [])]
+            "| client | CPU ms/POST (median) | min |", "|---|---:|---:|"]
+    out += [f"| {row['name']} | {row['cpu_ms_per_post']} | {row.get('cpu_ms_per_post_min', '')} |"
+            for row in r.get("http_clients", [])]
     out += ["", "gzip of a 330 KB wsyncmgr.log (the evidence kept per host):", "",
             "| level | CPU ms | ratio | KB |", "|---:|---:|---:|---:|"]
     out += [f"| {row['level']} | {row['cpu_ms']} | {row['ratio']} | {row['kb']} |" for row in r.get("gzip", [])]

@@ -319,7 +319,7 @@ def _from_connection_error(host: str, exc: requests.ConnectionError, target: Hos
         isinstance(root, OSError) and root.errno in _RESET_ERRNOS
     ):
         return HostUnreachable(host, "connection reset by the server")
-    if type(root).__name__ in ("RemoteDisconnected", "IncompleteRead", "ProtocolError"):
+    if type(root).__name__ in ("RemoteDisconnected", "IncompleteRead", "ProtocolError", "ClosedMidReply"):
         return HostUnreachable(host, "connection closed by the server mid-reply")
     if isinstance(root, TimeoutError):
         return HostTimeout(host, "connection timed out")

@@ -1,18 +1,32 @@
-"""The lean keep-alive HTTP transport under pypsrp's WSMan: the standard library's http.client, one
-connection per host, NTLM/Negotiate/Kerberos (or Basic) and WinRM message encryption done here.
+"""The lean keep-alive HTTP transport under pypsrp's WSMan: one socket per host, its replies read by
+httptools (llhttp, Node.js's HTTP parser, in C), NTLM/Negotiate/Kerberos (or Basic) and WinRM message
+encryption done here.
 
 pypsrp stays the WS-Management/WinRS layer (envelopes, shells, commands, faults); this replaces only what
-carries its bytes: pypsrp's `_TransportHTTP` with requests, urllib3 and their auth hooks, which cost ~0.5 ms
-of CPU per request against ~0.12 ms for http.client (bench/bench_cpu.py measures both, and hand-written
-framing: 0.04 ms, not worth owning an HTTP parser for). What it keeps from the old path:
+carries its bytes: pypsrp's `_TransportHTTP` with requests, urllib3 and their auth hooks. Why httptools
+(bench/bench_cpu.py `http_clients`: keep-alive POSTs with a 150 KB reply, CPU per POST, best of interleaved
+runs; and instructions per POST under callgrind): requests 0.6 ms; http.client 0.13 ms, 358k instructions,
+nearly all of them email.parser's header parsing and HTTPMessage look-ups; h11 (pure Python) 0.2-0.3 ms,
+1,159k; httptools 0.06 ms, 334k; hand-written framing 0.06 ms, 252k. Of httptools' 334k, 307k are copies of
+the body (llhttp hands it over in pieces, which are joined), 27k the parsing, against 32k of Python for
+hand framing that reads Content-Length replies only. So the parsing of what a possibly hostile server sends
+is llhttp's (strict about status lines, field syntax, Content-Length/Transfer-Encoding conflicts and chunk
+sizes); ours are the request head (a fixed POST) and the bounds. What it keeps from the old path:
 - the same requests per WS-Man action, and one fewer per host: no anonymous probe POST; the first request
   carries the first security token (the WWW-Authenticate of the 401 tells which schemes a server takes);
 - message encryption with pypsrp's own `WinRMEncryption` (MS-WSMV multipart/encrypted) over HTTP, channel
   binding (RFC 5929 tls-server-end-point) over HTTPS, the Kerberos scheme where a server offers only that;
-- replies: Content-Length or chunked (http.client decodes both), at most `max_reply` bytes read, a larger
-  one refused before it is buffered;
-- the deadline (the owner lowers connection_timeout/read_timeout before each request) and abort (the owner
-  learns each socket through `on_connect` and shuts it down from another thread: a blocked read returns);
+- the request head and body in one write (TCP_NODELAY), the head pypsrp's transport sent (Host, User-Agent,
+  Connection: Keep-Alive, Content-Type, Authorization, Content-Length);
+- replies: Content-Length, chunked or ended by closing the connection; interim 1xx replies read past, a 101
+  refused; at most `max_reply` bytes of body (a larger declared one refused before it is read, an undeclared
+  one as soon as it passes the bound), MAX_HEAD bytes of head and MAX_FIELDS fields. A reply llhttp cannot
+  parse (a folded header line too: obs-fold, which HTTP.sys never sends) is a HostProtocolError naming the
+  host; a connection the server ends (Connection: close, HTTP/1.0, bytes after the reply) is not used again:
+  the next request opens a new one and logs on again;
+- the deadline (the owner lowers connection_timeout/read_timeout before each request: socket timeouts) and
+  abort (the owner learns each socket through `on_connect` and shuts it down from another thread: a blocked
+  read returns);
 - the same exceptions as pypsrp's requests transport (requests' ConnectionError/ConnectTimeout/ReadTimeout/
   SSLError with the socket error as cause, pypsrp's AuthenticationError and WinRMTransportError), so
   scanner.winrm.faults translates both transports alike and WSMan parses faults as before.
@@ -26,7 +40,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import http.client
 import os
 import re
 import socket
@@ -35,8 +48,9 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
+import httptools
 import requests
 import spnego
 import spnego.channel_bindings
@@ -53,6 +67,36 @@ USER_AGENT = "Python PSRP Client"  # what pypsrp sends: servers and their logs s
 _BOUNDARY = re.compile(r'boundary=["\']?([^"\';]+)')
 _ORIGINAL_LENGTH = re.compile(rb"Length=(\d+)")
 _SCHEMES = ("Negotiate", "Kerberos", "NTLM")
+_RECV = 64 * 1024  # one recv_into(): also how far past a bound a hostile reply gets before it is refused
+MAX_HEAD = 64 * 1024  # status lines and header fields before the final reply's head (interim 1xx ones included)
+MAX_FIELDS = 100  # header fields in one reply (http.client's limit); HTTP.sys sends fewer than 10
+_UNSAFE_PATH = re.compile(r"[^\x21-\x7e]")  # what http.client refused in a request target, and non-ASCII
+
+
+class Headers:
+    """A reply's header fields as the session and the logon read them: `get` (the first value) and `get_all`,
+    names case-insensitive, values decoded as Latin-1 (as http.client did). One dict look-up per question."""
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, list[str]] = {}
+
+    def add(self, name: str, value: str) -> None:
+        self._by_name.setdefault(name.lower(), []).append(value)
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        values = self._by_name.get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name: str) -> list[str]:
+        return list(self._by_name.get(name.lower(), ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +104,7 @@ class Reply:
     """One HTTP answer, for the owner's trace: status, headers, body size and time taken."""
 
     status: int
-    headers: http.client.HTTPMessage
+    headers: Headers
     size: int
     elapsed: float
 
@@ -73,26 +117,127 @@ class Request:
     handshake: bool = False
 
 
-class _Connection(http.client.HTTPConnection):
-    def __init__(self, owner: LeanTransport, host: str, port: int, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._owner = owner
-
-    def connect(self) -> None:
-        self._owner._before_connect()
-        super().connect()
-        self._owner._connected(self.sock)
+class ClosedMidReply(ConnectionError):
+    """The server closed the connection before its reply was complete."""
 
 
-class _TLSConnection(http.client.HTTPSConnection):
-    def __init__(self, owner: LeanTransport, host: str, port: int, timeout: float, context: ssl.SSLContext) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._owner = owner
+class _Wire:
+    """One connection (TCP, or TLS over it) and llhttp's parser of the replies on it.
 
-    def connect(self) -> None:
-        self._owner._before_connect()
-        super().connect()
-        self._owner._connected(self.sock)
+    The parser calls the on_* methods back while `read_reply` feeds it what recv_into() got; they only take
+    notes, and `read_reply` checks the bounds after each feed: at most one recv (64 KiB) past a bound is read.
+    """
+
+    def __init__(self, sock: socket.socket, host: str) -> None:
+        self.sock = sock
+        self._host = host  # for the errors: the address the inventory gave
+        self._buffer = bytearray(_RECV)
+        self._parser = httptools.HttpResponseParser(self)
+        self._reset()
+        self._message()
+
+    def _reset(self) -> None:
+        """Before each request: nothing of the reply read yet."""
+        self._received = 0  # bytes read for this reply (interim 1xx replies included)
+        self._final = False  # the final (not 1xx) reply's head is complete
+        self._done = False
+        self._switched = False
+
+    def _message(self) -> None:
+        """At the start of each reply on the wire (an interim 1xx one is followed by the final one)."""
+        self._status = 0
+        self._headers = Headers()
+        self._fields = 0
+        self._declared: int | None = None
+        self._chunked = False
+        self._keep_alive = True
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    # -- llhttp's callbacks ----------------------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self._done:
+            raise _AfterReply()  # bytes after the reply: stop here, the connection is not used again
+        self._message()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._final:
+            return  # a chunked reply's trailer fields: not kept (nor did http.client keep them)
+        self._fields += 1
+        if self._fields <= MAX_FIELDS:
+            self._headers.add(name.decode("latin-1"), value.decode("latin-1"))
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        self._status = status
+        if 100 <= status < 200 and status != 101:
+            return  # an interim reply (100 Continue, 102 Processing...): the final one follows
+        self._final = True
+        self._switched = status == 101
+        declared = self._headers.get("Content-Length")
+        self._declared = int(declared) if declared is not None else None  # digits: llhttp checked them
+        coding = self._headers.get("Transfer-Encoding")
+        self._chunked = coding is not None and coding.rsplit(",", 1)[-1].strip().lower() == "chunked"
+        self._keep_alive = self._parser.should_keep_alive()
+
+    def on_body(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+
+    def on_message_complete(self) -> None:
+        if self._final:
+            self._done = True
+
+    # -- one reply -------------------------------------------------------------------------------------------
+    def read_reply(self, bound: int) -> tuple[int, Headers, bytes, bool]:
+        """(status, headers, body, whether the connection may carry the next request). Raises
+        HostProtocolError for a malformed reply or one past a bound, OSError when the connection fails."""
+        self._reset()
+        view = memoryview(self._buffer)
+        recv_into, feed = self.sock.recv_into, self._parser.feed_data
+        while not self._done:
+            got = recv_into(self._buffer)
+            if not got:
+                if self._final and self._declared is None and not self._chunked:
+                    self._keep_alive = False
+                    break  # a reply that ends with the connection (neither Content-Length nor chunked)
+                if self._received == 0:
+                    raise ConnectionResetError("the server closed the connection without a reply")
+                raise ClosedMidReply("the server closed the connection in the middle of its reply")
+            self._received += got
+            try:
+                feed(view[:got])
+            except httptools.HttpParserUpgrade:
+                pass  # 101 Switching Protocols: refused below
+            except httptools.HttpParserError as exc:
+                if not self._done:
+                    raise HostProtocolError(self._host, f"malformed HTTP reply: {exc}") from None
+                self._keep_alive = False  # something after the reply: start the next request afresh
+            self._check(bound)
+        return self._status, self._headers, b"".join(self._chunks), self._keep_alive
+
+    def _check(self, bound: int) -> None:
+        if self._fields > MAX_FIELDS:
+            raise HostProtocolError(self._host, f"reply with more than {MAX_FIELDS} header fields")
+        if not self._final:
+            if self._received > MAX_HEAD:
+                raise HostProtocolError(self._host, f"reply headers exceed {MAX_HEAD} bytes")
+            return
+        if self._switched:
+            raise HostProtocolError(self._host, "the server switched protocols (HTTP 101) on a WinRM request")
+        if self._declared is not None and self._declared > bound:
+            raise HostProtocolError(self._host, f"reply of {self._declared} bytes exceeds the {bound}-byte bound")
+        if self._size > bound:
+            raise HostProtocolError(self._host, f"reply without length exceeds the {bound}-byte bound")
+
+    def close(self) -> None:
+        """Once: the socket, and the parser's reference back to this object (freed now, not by a later GC)."""
+        self.sock.close()
+        del self._parser
+
+
+class _AfterReply(Exception):
+    """Raised from llhttp's callback when a second message starts after the reply."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -125,7 +270,7 @@ def tls_server_end_point(certificate_der: bytes) -> bytes:
 
 
 class LeanTransport:
-    """What pypsrp's WSMan needs of a transport (`send`, `endpoint`, `close`), over http.client."""
+    """What pypsrp's WSMan needs of a transport (`send`, `endpoint`, `close`), over one socket per host."""
 
     def __init__(self, *, endpoint: str, address: str, port: int, path: str, auth: str, username: Any,
                  password: str | None, encrypt: bool, tls: Callable[[], ssl.SSLContext] | None, spn_host: str,
@@ -148,7 +293,12 @@ class LeanTransport:
         self._encrypt = encrypt
         self._tls = tls  # builds the TLS context on the first connection (HTTPS); None for HTTP
         self._spn_host, self._spn_service = spn_host, spn_service
-        self._conn: http.client.HTTPConnection | None = None
+        if _UNSAFE_PATH.search(self._path):
+            raise ValueError(f"the WinRM path {self._path!r} has spaces, control or non-ASCII characters")
+        self._head = (f"POST {self._path} HTTP/1.1\r\nHost: {_host_header(address, port, tls is not None)}\r\n"
+                      f"Accept-Encoding: identity\r\nUser-Agent: {USER_AGENT}\r\nConnection: Keep-Alive\r\n")
+        self._ssl: ssl.SSLContext | None = None  # built on the first connection (HTTPS)
+        self._wire: _Wire | None = None
         self._connections = 0  # connections opened: a new one must log on again (HTTP.sys ties it to one)
         self._logged_on = -1  # the connection number the logon happened on
         self._context: Any = None
@@ -178,9 +328,9 @@ class LeanTransport:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        wire, self._wire = self._wire, None
+        if wire is not None:
+            wire.close()
 
     # -- one exchange (HostSession wraps this: deadline, abort, DTD refusal) ---------------------------------
     def _send_request(self, request: Request, timeout: float | tuple[float, float] | None = None) -> bytes:
@@ -209,7 +359,7 @@ class LeanTransport:
             raise WinRMTransportError("http", status, text.decode("utf-8", "replace"))
         return text
 
-    def _unwrap(self, headers: http.client.HTTPMessage, data: bytes) -> bytes:
+    def _unwrap(self, headers: Headers, data: bytes) -> bytes:
         content_type = headers.get("Content-Type", "")
         if content_type.startswith(("multipart/encrypted;", "multipart/x-multi-encrypted;")):
             found = _BOUNDARY.search(content_type)
@@ -239,7 +389,7 @@ class LeanTransport:
                                                           read_timeout)
                 in_token = _token(headers, scheme)
                 if status == 401 and in_token:
-                    if connection != self._connections or self._conn is None or self._conn.sock is None:
+                    if connection != self._connections or self._wire is None:
                         raise AuthenticationError("the server closed the connection in the middle of the logon")
                     token = context.step(in_token)
                     continue
@@ -284,77 +434,61 @@ class LeanTransport:
 
     def _connections_after_reuse(self) -> int:
         """The connection number the next request will go out on (a closed one is replaced first)."""
-        if self._conn is None or self._conn.sock is None:
+        if self._wire is None:
             return self._connections + 1
         return self._connections
 
     # -- HTTP ------------------------------------------------------------------------------------------------
     def _socket(self) -> socket.socket:
-        try:
-            conn = self._connection()
-        except OSError as exc:  # the CA file cannot be read
-            raise _connect_error(exc) from exc
-        if conn.sock is None:
+        """The connection's socket, connecting first when there is none (or the last one was closed)."""
+        if self._wire is None:
+            if self._tls is not None and self._ssl is None:
+                try:
+                    self._ssl = self._tls()
+                except OSError as exc:  # the CA file cannot be read
+                    raise _connect_error(exc) from exc
             try:
-                conn.connect()
+                self._wire = self._connect()
             except BaseException as exc:
                 raise _connect_error(exc) from exc
-        assert conn.sock is not None
-        return conn.sock
+        return self._wire.sock
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            if self._tls is not None:
-                self._conn = _TLSConnection(self, self._address, self._port, self.connection_timeout, self._tls())
-            else:
-                self._conn = _Connection(self, self._address, self._port, self.connection_timeout)
-        self._conn.timeout = self.connection_timeout
-        return self._conn
-
-    def _before_connect(self) -> None:
+    def _connect(self) -> _Wire:
         self.before_connect()
-
-    def _connected(self, sock: socket.socket) -> None:
+        sock = socket.create_connection((self._address, self._port), self.connection_timeout)
+        try:
+            if self._ssl is not None:
+                sock = self._ssl.wrap_socket(sock, server_hostname=self._address)
+        except BaseException:
+            sock.close()
+            raise
         self._connections += 1
         with_nodelay(sock)
         self.on_connect(sock)
+        return _Wire(sock, self._address)
 
-    def _round_trip(self, body: bytes, headers: dict[str, str], read_timeout: float,
-                    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    def _round_trip(self, body: bytes, headers: dict[str, str], read_timeout: float) -> tuple[int, Headers, bytes]:
         """POST `body`; answer (status, headers, body read within the bound). Network errors come out as
         requests' exceptions (the vocabulary scanner.winrm.faults translates)."""
         sock = self._socket()
-        conn = self._conn
-        assert conn is not None
-        headers = {"User-Agent": USER_AGENT, "Connection": "Keep-Alive", **headers}
+        wire = self._wire
+        assert wire is not None
+        head = self._head + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         started = time.monotonic()
         try:
             sock.settimeout(read_timeout)
-            conn.request("POST", self._path, body, headers)
-            response = conn.getresponse()
-            declared = response.getheader("Content-Length")
-            if declared is not None:
-                size = int(declared) if declared.strip().isdigit() else self.max_reply + 1
-                if size > self.max_reply:
-                    self.close()
-                    raise HostProtocolError(self._address,
-                                            f"reply of {size} bytes exceeds the {self.max_reply}-byte bound")
-            data = response.read(self.max_reply + 1)
-            if len(data) > self.max_reply:
-                self.close()
-                raise HostProtocolError(self._address,
-                                        f"reply without length exceeds the {self.max_reply}-byte bound")
-            if not response.isclosed():  # the bound left nothing unread, but be sure the next reply starts clean
-                response.read()
-            if response.will_close:
-                self.close()
+            sock.sendall(b"%sContent-Length: %d\r\n\r\n%s" % (head.encode("latin-1"), len(body), body))
+            status, reply_headers, data, keep_alive = wire.read_reply(self.max_reply)
         except HostProtocolError:
+            self.close()
             raise
         except BaseException as exc:
             self.close()
             raise _exchange_error(exc) from exc
-        self.on_reply(Reply(response.status, response.headers, len(data), time.monotonic() - started))
-        return response.status, response.headers, data
+        if not keep_alive:
+            self.close()
+        self.on_reply(Reply(status, reply_headers, len(data), time.monotonic() - started))
+        return status, reply_headers, data
 
 
 def unwrap_parts(context: Any, data: bytes, boundary: bytes) -> bytes:
@@ -402,16 +536,16 @@ class _LoggedOff(Exception):
 
 
 def with_nodelay(sock: socket.socket) -> None:
-    """No Nagle: a request's head and body leave at once (http.client sends them in two writes)."""
+    """No Nagle: a small request leaves at once, whatever the last segment's acknowledgement is doing."""
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):
         pass
 
 
-def _offered(headers: http.client.HTTPMessage) -> set[str]:
+def _offered(headers: Headers) -> set[str]:
     schemes: set[str] = set()
-    for value in headers.get_all("WWW-Authenticate") or []:
+    for value in headers.get_all("WWW-Authenticate"):
         for part in value.split(","):
             name = part.strip().split(" ", 1)[0]
             if name:
@@ -419,9 +553,9 @@ def _offered(headers: http.client.HTTPMessage) -> set[str]:
     return schemes
 
 
-def _token(headers: http.client.HTTPMessage, scheme: str) -> bytes | None:
+def _token(headers: Headers, scheme: str) -> bytes | None:
     """The security token the server sent under `scheme` (None without one)."""
-    for value in headers.get_all("WWW-Authenticate") or []:
+    for value in headers.get_all("WWW-Authenticate"):
         for part in value.split(","):
             name, _, token = part.strip().partition(" ")
             if name.lower() == scheme.lower() and token.strip():
@@ -430,6 +564,18 @@ def _token(headers: http.client.HTTPMessage, scheme: str) -> bytes | None:
                 except ValueError:
                     return None
     return None
+
+
+def _host_header(address: str, port: int, tls: bool) -> str:
+    """The Host field as http.client wrote it: IDNA for a non-ASCII name, an IPv6 address in brackets, the
+    port unless it is the scheme's default."""
+    try:
+        host = address.encode("ascii").decode("ascii")
+    except UnicodeEncodeError:
+        host = address.encode("idna").decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"
+    return host if port == (443 if tls else 80) else f"{host}:{port}"
 
 
 def _connect_error(exc: BaseException) -> BaseException:
@@ -447,6 +593,6 @@ def _exchange_error(exc: BaseException) -> BaseException:
         return requests.exceptions.SSLError(str(exc))
     if isinstance(exc, TimeoutError):
         return requests.exceptions.ReadTimeout(str(exc))
-    if isinstance(exc, OSError | http.client.HTTPException):
+    if isinstance(exc, OSError):
         return requests.exceptions.ConnectionError(f"{type(exc).__name__}: {exc}")
     return exc

@@ -4,7 +4,7 @@ Safety defaults: message encryption is required on HTTP ("always"), TLS protects
 certificates are validated (against --ca-file when given). `insecure` is the single escape hatch: it
 turns off certificate validation and allows unencrypted Basic over HTTP.
 
-Transports: NTLM, Negotiate, Kerberos and Basic hosts get the lean http.client transport
+Transports: NTLM, Negotiate, Kerberos and Basic hosts get the lean transport
 (scanner.winrm.lean); CredSSP and certificate hosts keep pypsrp's requests/urllib3 transport
 (`SessionOptions.transport = "requests"` forces it for every host). Both are hooked the same way here.
 
@@ -80,7 +80,7 @@ class SessionOptions:
     read_timeout: float = 30.0
     operation_timeout: int = 20  # WSMan OperationTimeout; read_timeout must exceed it
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE
-    transport: str = "auto"  # "auto": the lean http.client transport where the auth allows it; "requests": pypsrp's
+    transport: str = "auto"  # "auto": the lean transport where the auth allows it; "requests": pypsrp's
 
 
 class Aborted(HostTimeout):

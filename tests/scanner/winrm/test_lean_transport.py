@@ -1,4 +1,5 @@
-"""The lean http.client transport: chunked replies, the reply bound, abort, and one request fewer per host."""
+"""The lean transport: chunked replies, the reply bound, abort, malformed and hostile replies, keep-alive, and
+one request fewer per host."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 
 from scanner.model.errors import HostProtocolError
 from scanner.model.host import Host
-from scanner.winrm.lean import LeanTransport
+from scanner.winrm.faults import translate
+from scanner.winrm.lean import LeanTransport, Reply
 from scanner.winrm.session import REPLY_SLACK, HostSession, SessionOptions
 from simulator.fleet import Fleet
-from tests.support.fleet import healthy_machine, new_password, scan
+from tests.support.fleet import HEALTHY_LOG, healthy_machine, new_password, scan
 
 SOAP = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>'
         + b"<x>" + b"y" * 50_000 + b"</x></s:Body></s:Envelope>")
@@ -192,3 +195,204 @@ def test_log_replies_reach_the_parser_without_their_text(tmp_path: Path, monkeyp
     assert host.error is None and host.facts.build
     assert lifted and all(size >= 0 for size in lifted)  # every Receive reply was lifted
     assert sum(lifted) > sum(log.size for log in host.facts.logs) > 0  # the logs went around the parser
+
+
+def _ok(body: bytes = SOAP, extra: bytes = b"") -> bytes:
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n" + extra
+            + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def _exchange(reply: bytes) -> bytes:
+    """One request against a server that answers it with `reply` (raw bytes); the SOAP body or the error."""
+    with raw_server(lambda conn: conn.sendall(reply)) as (port, _seen):
+        session = _session(port)
+        try:
+            return session.wsman.transport.send(b"<x/>")
+        finally:
+            session.close()
+
+
+@pytest.mark.parametrize("reply", [
+    pytest.param(b"SSH-2.0-OpenSSH_8.9p1\r\n", id="not-http"),
+    pytest.param(b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", id="bad-status-code"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 0\r\n\r\n", id="field-without-colon"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello", id="two-lengths"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhi\r\n0\r\n\r\n", id="bad-chunk"),
+])
+def test_malformed_reply_is_a_protocol_error_naming_the_host(reply: bytes) -> None:
+    """Something that is not a well-formed HTTP reply ends as a one-line protocol error naming the host,
+    not as a network failure or a traceback."""
+    with pytest.raises(HostProtocolError, match=r"^127\.0\.0\.1: malformed HTTP reply: [^\n]+$"):
+        _exchange(reply)
+
+
+def test_folded_header_line_is_refused_clearly() -> None:
+    """A header continued on the next line (obs-fold, which HTTP.sys never sends) is refused as malformed."""
+    with pytest.raises(HostProtocolError, match="malformed HTTP reply"):
+        _exchange(_ok(extra=b"X-Note: one\r\n two\r\n"))
+
+
+def test_endless_header_is_refused_without_buffering_it() -> None:
+    """A server sending a header line that never ends is refused after a bounded amount, not read for ever."""
+    sent = {"bytes": 0}
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Junk: ")
+        for _ in range(800):  # 50 MB if nobody stops reading
+            conn.sendall(b"a" * 65536)
+            sent["bytes"] += 65536
+
+    with raw_server(answer) as (port, _seen):
+        session = _session(port)
+        try:
+            with pytest.raises(HostProtocolError, match="reply headers exceed"):
+                session.wsman.transport.send(b"<x/>")
+        finally:
+            session.close()
+    assert sent["bytes"] < 16 * 1024 * 1024  # the client hung up long before 50 MB (socket buffers hold the rest)
+
+
+def test_too_many_header_fields_are_refused() -> None:
+    """A reply with thousands of header fields is refused rather than kept."""
+    with pytest.raises(HostProtocolError, match="more than 100 header fields"):
+        _exchange(_ok(extra=b"".join(b"X-%d: y\r\n" % i for i in range(2000))))
+
+
+def test_interim_replies_are_skipped() -> None:
+    """1xx interim replies (100 Continue, 102 Processing) before the real one are read past, as HTTP/1.1
+    requires of a client; the SOAP of the final reply comes back."""
+    reply = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX-Step: 1\r\n\r\n" + _ok()
+    assert _exchange(reply) == SOAP
+
+
+def test_switching_protocols_is_refused() -> None:
+    """A 101 Switching Protocols answer to a WinRM POST is refused clearly."""
+    with pytest.raises(HostProtocolError, match="switched protocols"):
+        _exchange(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+
+
+def test_reply_ended_by_closing_the_connection_is_read() -> None:
+    """A reply with neither Content-Length nor chunks ends where the server closes the connection."""
+    assert _exchange(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\n\r\n" + SOAP) == SOAP
+
+
+@pytest.mark.parametrize(("reply", "why"), [
+    pytest.param(b"", "connection reset by the server", id="no-reply"),
+    pytest.param(_ok()[:30_000], "connection closed by the server mid-reply", id="half-reply"),
+])
+def test_connection_closed_early_is_a_network_failure(reply: bytes, why: str) -> None:
+    """A server that hangs up before or during its reply is reported as the network failure it is."""
+    with pytest.raises(requests.ConnectionError) as caught:
+        _exchange(reply)
+    error = translate(caught.value, "sms01")
+    assert error.category.value == "unreachable" and why in error.message
+
+
+def _read_request(conn: socket.socket, pending: bytes) -> tuple[bytes, bytes] | None:
+    """One request (head and Content-Length body) from `conn`: (request, what followed it), None at EOF."""
+    while b"\r\n\r\n" not in pending:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        pending += chunk
+    head, _, rest = pending.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return head + b"\r\n\r\n" + rest[:length], rest[length:]
+
+
+@pytest.mark.parametrize(("extra", "connections"), [
+    pytest.param(b"", 1, id="keep-alive"),
+    pytest.param(b"Connection: close\r\n", 3, id="connection-close"),
+    pytest.param(b"", 3, id="bytes-after-the-reply"),
+])
+def test_connection_is_kept_unless_the_server_ends_it(extra: bytes, connections: int) -> None:
+    """Three requests go over one connection; a reply saying `Connection: close` (or followed by stray bytes)
+    makes the next request open a new one, and every request still gets its answer."""
+    trailing = connections == 3 and not extra
+    accepted = {"n": 0}
+
+    def answer(conn: socket.socket) -> None:
+        accepted["n"] += 1
+        pending = b""
+        first = True
+        while True:
+            if not first:
+                got = _read_request(conn, pending)
+                if got is None:
+                    return
+                pending = got[1]
+            first = False
+            conn.sendall(_ok(extra=extra) + (b"HTTP/1.1 200 OK\r\n" if trailing else b""))
+            if extra or trailing:
+                return
+
+    with raw_server(answer) as (port, _seen):
+        session = _session(port)
+        try:
+            assert [session.wsman.transport.send(b"<x/>") for _ in range(3)] == [SOAP] * 3
+        finally:
+            session.close()
+    assert accepted["n"] == connections
+
+
+def test_reply_headers_are_read_case_insensitively() -> None:
+    """The session learns the server's name from a `server:` field however the server spells it."""
+    with raw_server(lambda conn: conn.sendall(_ok(extra=b"sErVeR: Microsoft-HTTPAPI/2.0\r\n"))) as (port, _seen):
+        session = _session(port)
+        try:
+            session.wsman.transport.send(b"<x/>")
+            assert session.last_server == "Microsoft-HTTPAPI/2.0"
+        finally:
+            session.close()
+
+
+def test_request_head_is_what_pypsrp_sent() -> None:
+    """The request carries the same fields pypsrp's transport sent: Host with the port, the user agent,
+    keep-alive, the SOAP content type and the body's length."""
+    with raw_server(lambda conn: conn.sendall(_ok())) as (port, seen):
+        session = _session(port)
+        try:
+            session.wsman.transport.send(b"<x/>")
+        finally:
+            session.close()
+    head = seen[0].split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert head[0] == b"POST /wsman HTTP/1.1"
+    fields = {line.split(b": ", 1)[0].lower(): line.split(b": ", 1)[1] for line in head[1:]}
+    assert fields[b"host"] == b"127.0.0.1:%d" % port
+    assert fields[b"user-agent"] == b"Python PSRP Client" and fields[b"connection"] == b"Keep-Alive"
+    assert fields[b"content-type"] == b"application/soap+xml;charset=UTF-8"
+    assert fields[b"content-length"] == b"4"  # b"<x/>"
+
+
+@pytest.mark.network
+def test_a_closed_connection_is_replaced_and_logged_on_again() -> None:
+    """When the connection is gone after every WS-Man reply, each request opens a new one and logs on again
+    with NTLM (HTTP.sys ties a logon to its connection), and the host is still read whole."""
+    from scanner.winrm.collect import CollectOptions, collect
+
+    password = new_password()
+    with Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["h"]) as fleet:
+        host = Host(name="sms01", address="127.0.0.1", port=fleet.hosts[0].port, scheme="http", auth="ntlm")
+        session = HostSession(host, SessionOptions(username=fleet.username, password=password))
+        transport = session.wsman.transport
+        assert isinstance(transport, LeanTransport)
+        traced = transport.on_reply
+
+        def close_after_soap(reply: Reply) -> None:
+            traced(reply)
+            if reply.status == 200 and reply.size:  # a WS-Man reply, not a logon leg
+                transport.close()
+
+        transport.on_reply = close_after_soap
+        try:
+            collected = collect(session, CollectOptions())
+        finally:
+            session.close()
+        counters = fleet.hosts[0].counters
+    assert collected.facts.build == "4.00.6221.1000"
+    assert [blob.data for blob in collected.snapshot.logs] == [HEALTHY_LOG.encode()]
+    assert counters.connections == session.requests > 1  # one connection per WS-Man request
+    assert counters.requests == session.requests + 2 * counters.connections  # NTLM negotiate + authenticate each

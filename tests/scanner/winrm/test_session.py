@@ -34,7 +34,7 @@ def _session(host: Host, **options: object) -> HostSession:
 )
 def test_message_encryption_on_http_only(scheme: str, auth: str, encrypted: bool) -> None:
     """Over HTTP every message is encrypted by the auth layer; over HTTPS, TLS does that job. NTLM, Negotiate,
-    Kerberos and Basic go through the lean http.client transport, CredSSP through pypsrp's requests one."""
+    Kerberos and Basic go through the lean transport, CredSSP through pypsrp's requests one."""
     session = _session(_host(scheme, auth))
     try:
         assert session.wsman.transport.wrap_required is encrypted
