@@ -67,16 +67,17 @@ def test_two_workers_give_the_results_and_requests_of_one(tmp_path: Path) -> Non
 @pytest.mark.network
 @pytest.mark.parametrize("workers", [1, 2])
 def test_one_lockout_breaker_for_all_workers(tmp_path: Path, workers: int) -> None:
-    """A wrong password is tried at most K + concurrency - 1 times in total (K=3, 2 slots: one process tries
-    exactly 4), however many workers share the concurrency, not K per worker; every other host is skipped
-    and never contacted. (A worker still starting may hear of the trip before its first host: then 3.)"""
+    """A wrong password is tried at least K and at most K + concurrency - 1 times in total (K=3, 2 slots: 3 or
+    4), however many workers share the concurrency, not K per worker; every other host is skipped and never
+    contacted. (3 when two failures finish together and the third is counted before the next host starts: that
+    host is then skipped; a loaded machine makes this happen with one process too.)"""
     password = new_password()
     with Fleet(hosts=12, password=password, machine_factory=healthy_machine, profiles=["h"] * 12) as fleet:
         result = scan(fleet, tmp_path, "wrong-" + password, concurrency=2, workers=workers, max_auth_failures=3)
         contacted = [h.counters.requests > 0 for h in fleet.hosts]
     categories = [h.error.category if h.error else None for h in result.outcome.results.hosts]
     rejected = categories.count(ErrorCategory.AUTH)
-    assert 3 <= rejected <= 3 + 2 - 1 and (workers > 1 or rejected == 4)
+    assert 3 <= rejected <= 3 + 2 - 1
     assert categories.count(ErrorCategory.AUTH_SKIPPED) == 12 - rejected
     assert sum(contacted) == rejected
     assert "authentication failures in a row" in result.stderr
