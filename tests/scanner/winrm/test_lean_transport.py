@@ -396,3 +396,25 @@ def test_a_closed_connection_is_replaced_and_logged_on_again() -> None:
     assert [blob.data for blob in collected.snapshot.logs] == [HEALTHY_LOG.encode()]
     assert counters.connections == session.requests > 1  # one connection per WS-Man request
     assert counters.requests == session.requests + 2 * counters.connections  # NTLM negotiate + authenticate each
+
+
+def test_oversize_trailer_of_a_chunked_reply_is_refused() -> None:
+    """A chunked reply whose trailer field runs on for megabytes is refused like an oversize head: llhttp's
+    binding (httptools) joins a field's pieces in memory, quadratically, before any callback could refuse it."""
+    sent = {"bytes": 0}
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"4\r\n<x/>\r\n0\r\nX-Junk: ")
+        for _ in range(128):  # 8 MB of one trailer field, then the end of the reply
+            conn.sendall(b"a" * 65536)
+            sent["bytes"] += 65536
+        conn.sendall(b"\r\n\r\n")
+
+    with raw_server(answer) as (port, _seen):
+        session = _session(port)
+        try:
+            with pytest.raises(HostProtocolError):
+                session.wsman.transport.send(b"<x/>")
+        finally:
+            session.close()

@@ -167,3 +167,14 @@ def test_a_stream_element_outside_the_body_falls_back_to_the_whole_reply():
     assert wsman.lifted is not None  # lifted, then found not to line up with the body's streams
     assert ours == WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
     assert ours[2]["stdout"] == b"data"
+
+
+def test_a_stream_in_the_header_never_lends_its_text_to_a_body_stream():
+    """A Stream-named element outside the body, with another whose prefix is not ASCII in the body, keeps the
+    counts equal: the header's text must still not become stdout (pypsrp reads stdout as empty)."""
+    envelope = _reply([("stdout", "")]).replace(
+        "<s:Body>", f'<s:Header><a:Stream xmlns:a="urn:x">{b64(b"from the header")}</a:Stream></s:Header><s:Body>'
+    ).replace("<rsp:CommandState", '<\u00e9:Stream xmlns:\u00e9="urn:y"/><rsp:CommandState')
+    theirs = WinRS(FakeWSMan(envelope)).receive(command_id="C")  # type: ignore[arg-type]
+    assert theirs[2]["stdout"] == b""
+    assert LeanWinRS(LiftingWSMan(envelope)).receive(command_id="C") == theirs  # type: ignore[arg-type]
