@@ -28,7 +28,7 @@ class JsonReporter:
         last = len(doc) - 1
         for index, (key, value) in enumerate(doc.items()):
             comma = "," if index < last else ""
-            lines.append(f" {_ENCODER.encode(key)}: {_value(value)}{comma}")
+            lines.append(f" {_ENCODER.encode(str(key))}: {_value(value)}{comma}")
         lines.append("}")
         return ("\n".join(lines) + "\n").encode("utf-8", errors="replace")
 

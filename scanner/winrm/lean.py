@@ -229,6 +229,11 @@ class _Wire:
             raise HostProtocolError(self._host, f"reply of {self._declared} bytes exceeds the {bound}-byte bound")
         if self._size > bound:
             raise HostProtocolError(self._host, f"reply without length exceeds the {bound}-byte bound")
+        if self._received > bound + bound // 4 + MAX_HEAD + _RECV:
+            # what is not body: chunk framing and a chunked reply's trailer (llhttp gathers a field whole before
+            # handing it over), bounded too, so tiny chunks or an endless trailer cannot grow without end
+            raise HostProtocolError(self._host, f"reply framing exceeds the {bound}-byte bound (chunk sizes or "
+                                                "trailer fields)")
 
     def close(self) -> None:
         """Once: the socket, and the parser's reference back to this object (freed now, not by a later GC)."""
@@ -514,6 +519,8 @@ def unwrap_parts(context: Any, data: bytes, boundary: bytes) -> bytes:
         if length is None or not data.startswith(octet, body):
             raise WinRMError("encrypted reply: malformed MIME part headers")
         body += len(octet)
+        if body + 4 > len(data):
+            raise WinRMError("encrypted reply: cut short after the MIME part headers")
         (sig_len,) = struct.unpack_from("<i", data, body)
         if not 0 <= sig_len <= len(data) - body - 4:
             raise WinRMError("encrypted reply: bad signature length")

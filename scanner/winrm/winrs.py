@@ -12,14 +12,17 @@ The base64 never goes through the XML parser either: expat and ElementTree spent
 stream text per host (position tracking, tokenising, one str per stream, then bytes again) than on all the
 rest of the reply. `lift_streams` takes each stream's text out of the reply bytes before the parser sees it,
 but only where that cannot change what the parser reads: no comment, CDATA section, DTD or second processing
-instruction anywhere (so every `<...:Stream` is a real start tag), and a text of ASCII without markup, entity
-or quote (a quote means the `>` that seemed to end the tag was inside an attribute). The base64 decoder then
-discards what is not base64, as it does for the parser's text. Anything else is parsed as it came.
-The session (scanner.winrm.session) lifts the reply of a Receive this class asks it to.
+instruction anywhere (so every `<...:Stream` is a real start tag), markup in ASCII (so the tag pattern sees
+every Stream tag), and a text without markup, entity or quote (a quote means the `>` that seemed to end the
+tag was inside an attribute). The lifted texts are then decoded strictly (plain base64, as Windows sends it);
+if one is not, or the Stream elements do not line up with the lifted texts, the whole reply is parsed as it
+came and read exactly as pypsrp reads it. The session (scanner.winrm.session) lifts the reply of a Receive
+this class asks it to.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 import xml.etree.ElementTree as ET
@@ -32,13 +35,25 @@ from pypsrp.wsman import NAMESPACES, OptionSet
 try:
     import pybase64
 
-    def b64decode(text: str | bytes) -> bytes:
-        """base64 text -> bytes, as `base64.b64decode` (characters outside the alphabet are discarded)."""
-        return pybase64.b64decode(text.encode("ascii", "replace") if isinstance(text, str) else text)
+    def strict_b64decode(data: bytes) -> bytes:
+        """Plain base64 (the alphabet, padding only at the end, no white space) -> bytes; binascii.Error for
+        anything else. What Windows sends; SIMD-fast."""
+        return pybase64.b64decode(data, validate=True)
 except ImportError:  # pragma: no cover - pybase64 is a dependency; a platform without its wheel falls back
 
-    def b64decode(text: str | bytes) -> bytes:
-        return binascii.a2b_base64(text)
+    def strict_b64decode(data: bytes) -> bytes:
+        return base64.b64decode(data, validate=True)
+
+
+def b64decode(text: str | bytes) -> bytes:
+    """A stream's text -> bytes, exactly as pypsrp reads it (`base64.b64decode(text.encode("utf-8"))`: characters
+    outside the alphabet discarded, `=` inside the text read the standard library's way): plain base64 through
+    the fast decoder, anything else through the standard library itself."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        return strict_b64decode(data)
+    except (binascii.Error, ValueError):
+        return base64.b64decode(data)
 
 
 _RSP = NAMESPACES["rsp"]
@@ -96,22 +111,32 @@ def lift_streams(reply: bytes) -> LiftedReply | None:
     if not parts:
         return None
     parts.append(reply[pos:])
-    return LiftedReply(reply, b"".join(parts), tuple(payloads))
+    stripped = b"".join(parts)
+    if not stripped.isascii():  # a tag name _STREAM_TAG cannot see (a non-ASCII prefix) could shift the order
+        return None
+    return LiftedReply(reply, stripped, tuple(payloads))
 
 
-def _stream_texts(body: ET.Element, lifted: LiftedReply | None) -> list[tuple[ET.Element, bytes | str | None]]:
-    """Each rsp:Stream of a ReceiveResponse with its text: the lifted payload, or the element's own text."""
+def _stream_data(body: ET.Element, lifted: LiftedReply | None) -> list[tuple[ET.Element, bytes]]:
+    """Each rsp:Stream of a ReceiveResponse with its decoded data: from the lifted payload where there is one
+    and it is plain base64, else from the element's own text as pypsrp reads it."""
     streams = body.findall("rsp:ReceiveResponse/rsp:Stream", namespaces=NAMESPACES)
     if lifted is None:
-        return [(element, element.text) for element in streams]
+        return [(element, b64decode(element.text) if element.text else b"") for element in streams]
     named = [element for element in body.iter() if element.tag.rpartition("}")[2] == "Stream"]
-    if len(named) != len(lifted.payloads) or any(element.text and payload for element, payload
-                                                  in zip(named, lifted.payloads, strict=True)):
-        # a Stream element outside the body (or any other surprise): read the reply as it came
+    try:
+        if len(named) != len(lifted.payloads) or any(element.text and payload for element, payload
+                                                      in zip(named, lifted.payloads, strict=True)):
+            raise ValueError("the lifted text does not line up with the Stream elements")
+        data = {id(element): strict_b64decode(payload) for element, payload in zip(named, lifted.payloads,
+                                                                                    strict=True) if payload}
+    except (binascii.Error, ValueError):
+        # a Stream element outside the body, text that is not plain base64 (white space, control characters,
+        # "]]>"...), or any other surprise: read the reply as it came, so the parser has its say on all of it
         whole = ET.fromstring(lifted.original).find("s:Body", namespaces=NAMESPACES)
-        return _stream_texts(whole, None) if whole is not None else []
-    texts = {id(element): payload for element, payload in zip(named, lifted.payloads, strict=True)}
-    return [(element, element.text or texts.get(id(element)) or None) for element in streams]
+        return _stream_data(whole, None) if whole is not None else []
+    return [(element, data[id(element)] if id(element) in data else
+             b64decode(element.text) if element.text else b"") for element in streams]
 
 
 class LeanWinRS(WinRS):
@@ -144,10 +169,9 @@ class LeanWinRS(WinRS):
         rc_et = response.find("rsp:ReceiveResponse/rsp:CommandState/rsp:ExitCode", namespaces=NAMESPACES)
         rc = int(rc_et.text or "0") if rc_et is not None else None
         parts: dict[str, list[bytes]] = {name: [] for name in stream.split()}
-        for element, text in _stream_texts(response, lifted):
-            if not text:
+        for element, data in _stream_data(response, lifted):
+            if not data:
                 continue
-            data = b64decode(text)
             name = element.attrib["Name"]
             if name not in parts:
                 raise KeyError(name)  # what pypsrp's `buffer[name] += ...` raises for a stream not asked for

@@ -418,3 +418,40 @@ def test_oversize_trailer_of_a_chunked_reply_is_refused() -> None:
                 session.wsman.transport.send(b"<x/>")
         finally:
             session.close()
+
+
+def test_a_reply_in_one_byte_chunks_is_refused_before_its_framing_outgrows_the_bound() -> None:
+    """Half the bound of body sent one byte per chunk is six times that on the wire and one object per byte in
+    memory: the framing is bounded too, so the host fails with a clear error instead of costing megabytes."""
+    probe = _session(1)
+    body_bytes = probe.wsman.transport.max_reply // 2  # type: ignore[attr-defined]
+    probe.close()
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nTransfer-Encoding: chunked\r\n\r\n")
+        piece = b"1\r\nx\r\n" * 4096
+        for _ in range(body_bytes // 4096):
+            conn.sendall(piece)
+        conn.sendall(b"0\r\n\r\n")
+
+    with raw_server(answer) as (port, _seen):
+        session = _session(port)
+        try:
+            with pytest.raises(HostProtocolError, match="framing"):
+                session.wsman.transport.send(b"<x/>")
+        finally:
+            session.close()
+
+
+def test_an_encrypted_reply_cut_after_its_part_headers_says_so() -> None:
+    """An encrypted reply that ends right after the octet-stream part's headers is a WinRM error saying it was
+    cut short (it used to surface as struct.error's "unpack_from requires a buffer of at least ... bytes")."""
+    from pypsrp.exceptions import WinRMError
+
+    from scanner.winrm.lean import unwrap_parts
+
+    data = (b"--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=10\r\n"
+            b"--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n")
+    with pytest.raises(WinRMError, match="cut short"):
+        unwrap_parts(object(), data, b"Encrypted Boundary")

@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pypsrp.shell import WinRS
 from pypsrp.wsman import NAMESPACES
 
@@ -178,3 +180,42 @@ def test_a_stream_in_the_header_never_lends_its_text_to_a_body_stream():
     theirs = WinRS(FakeWSMan(envelope)).receive(command_id="C")  # type: ignore[arg-type]
     assert theirs[2]["stdout"] == b""
     assert LeanWinRS(LiftingWSMan(envelope)).receive(command_id="C") == theirs  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["QQ==QkI=", "QQQ=Q", "QUJD\r\nREVG", "QU JD", "QUJD\u00e9REVG", "=QUJD", "QUJDRA"])
+def test_odd_base64_is_read_the_standard_library_way(text: str):
+    """Padding inside the text, white space, non-ASCII or a cut-short text: the same bytes as pypsrp's
+    `base64.b64decode(text.encode("utf-8"))`, or the same error."""
+    try:
+        expected = base64.b64decode(text.encode("utf-8"))
+    except binascii.Error:
+        with pytest.raises(binascii.Error):
+            b64decode(text)
+        return
+    assert b64decode(text) == expected
+
+
+@given(st.text(alphabet="ABCDQRSTabcz0189+/= \r\n\u00e9", max_size=40))
+def test_decoder_reads_any_text_as_the_standard_library(text: str):
+    """Whatever a stream's text holds, the decoder answers what the standard library answers (or fails alike)."""
+    try:
+        expected: bytes | type[Exception] = base64.b64decode(text.encode("utf-8"))
+    except binascii.Error:
+        expected = binascii.Error
+    if expected is binascii.Error:
+        with pytest.raises(binascii.Error):
+            b64decode(text)
+    else:
+        assert b64decode(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["QUJD\x01REVG", "QUJD]]>", "QUJD\x0bREVG"])
+def test_stream_text_the_parser_refuses_is_refused_after_lifting_too(bad: str):
+    """Stream text an XML parser refuses (a control character, "]]>") fails the read exactly as in pypsrp,
+    although lifting took it out of the markup: it is not plain base64, so the whole reply is parsed."""
+    reply = _reply([("stdout", bad)])
+    assert lift_streams(reply.encode()) is not None
+    with pytest.raises(ET.ParseError):
+        WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
+    with pytest.raises(ET.ParseError):
+        LeanWinRS(LiftingWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
