@@ -117,6 +117,7 @@ class _Worker:
     in_flight: dict[int, Host] = field(default_factory=dict)
     alive: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
+    reader: threading.Thread | None = None  # the thread reading this worker's pipe (WorkerPool._read)
 
     def send(self, message: tuple[Any, ...]) -> None:
         if not self.alive:
@@ -244,8 +245,9 @@ class WorkerPool:
         for worker, share in zip(self._pool, slots, strict=True):
             worker.send(("setup", WorkerSetup(worker.index, self.jobs, replace(self.options, concurrency=share),
                                               self.account_key, trace)))
-            threading.Thread(target=self._read, args=(worker,), name=f"cmaudit-worker-{worker.index}-pipe",
-                             daemon=True).start()
+            worker.reader = threading.Thread(target=self._read, args=(worker,),
+                                             name=f"cmaudit-worker-{worker.index}-pipe", daemon=True)
+            worker.reader.start()
         log.debug("started %d worker processes with %s host slots", len(self._pool), "+".join(map(str, slots)))
 
     def _read(self, worker: _Worker) -> None:
@@ -325,6 +327,10 @@ class WorkerPool:
             if worker.process.is_alive():
                 worker.process.terminate()
                 await self._loop.run_in_executor(None, worker.process.join, 5.0)
+            if worker.reader is not None:
+                # the reader ends once it has posted the worker's last messages (bye, logs) or its EOF: closing
+                # the pipe before that lost a worker's goodbye on a loaded machine
+                await self._loop.run_in_executor(None, worker.reader.join, 5.0)
             with contextlib.suppress(OSError):
                 worker.conn.close()
         await asyncio.sleep(0)  # let the readers' last messages (bye, logs) be handled

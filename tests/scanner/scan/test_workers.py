@@ -203,3 +203,36 @@ def test_workers_that_cannot_start_leave_the_scan_to_this_process(tmp_path: Path
         result = scan(fleet, tmp_path, password, concurrency=2, workers=2)
     assert all(h.error is None for h in result.outcome.results.hosts)
     assert "worker processes could not be started" in result.stderr
+
+
+@pytest.mark.network
+def test_every_workers_last_word_is_heard_however_late_its_reader(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's closing statistics reach the run even when the thread reading its pipe only gets to them
+    after the process has exited (a loaded machine once lost one worker's: its pipe was closed under it)."""
+    from scanner.scan import workers as workers_module
+
+    real_on_message = workers_module.WorkerPool._on_message
+
+    def late_read(self: Any, worker: Any) -> None:
+        """The pipe reader, slowed down only for the worker's goodbye: posted once the process has exited."""
+        while True:
+            try:
+                message = worker.conn.recv()
+            except Exception:  # noqa: BLE001 - as the real reader: EOF or a closed pipe means the worker is gone
+                message = ("lost",)
+            if message[0] == "bye":
+                worker.process.join()
+            try:
+                self._loop.call_soon_threadsafe(real_on_message, self, worker, message)
+            except RuntimeError:
+                return
+            if message[0] in ("lost", "bye"):
+                return
+
+    monkeypatch.setattr(workers_module.WorkerPool, "_read", late_read)
+    password = new_password()
+    with Fleet(hosts=4, password=password, machine_factory=healthy_machine, profiles=["h"] * 4) as fleet:
+        outcome = scan(fleet, tmp_path, password, concurrency=2, workers=2, quiet=True).outcome
+    assert [h.error for h in outcome.results.hosts] == [None] * 4
+    assert sorted(s["worker"] for s in outcome.worker_stats) == [1, 2]
