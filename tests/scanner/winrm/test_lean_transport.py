@@ -100,13 +100,8 @@ def test_reply_larger_than_the_bound_is_refused(framing: str) -> None:
             conn.sendall(block)
             sent["bytes"] += 65536
 
-    with raw_server(answer) as (port, _seen):
-        session = _session(port)
-        try:
-            with pytest.raises(HostProtocolError, match="exceeds the .*-byte bound"):
-                session.wsman.transport.send(b"<x/>")
-        finally:
-            session.close()
+    with pytest.raises(HostProtocolError, match="exceeds the .*-byte bound"):
+        _exchange(answer)
     assert sent["bytes"] < 20 * bound  # the client hung up long before 50 MB
 
 
@@ -202,9 +197,11 @@ def _ok(body: bytes = SOAP, extra: bytes = b"") -> bytes:
             + b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
 
-def _exchange(reply: bytes) -> bytes:
-    """One request against a server that answers it with `reply` (raw bytes); the SOAP body or the error."""
-    with raw_server(lambda conn: conn.sendall(reply)) as (port, _seen):
+def _exchange(reply: bytes | Callable[[socket.socket], None]) -> bytes:
+    """One request against a server that answers it with `reply` (raw bytes, or a function writing the answer to
+    the connection); the SOAP body or the error."""
+    answer = reply if callable(reply) else lambda conn: conn.sendall(reply)
+    with raw_server(answer) as (port, _seen):
         session = _session(port)
         try:
             return session.wsman.transport.send(b"<x/>")
@@ -242,13 +239,8 @@ def test_endless_header_is_refused_without_buffering_it() -> None:
             conn.sendall(b"a" * 65536)
             sent["bytes"] += 65536
 
-    with raw_server(answer) as (port, _seen):
-        session = _session(port)
-        try:
-            with pytest.raises(HostProtocolError, match="reply headers exceed"):
-                session.wsman.transport.send(b"<x/>")
-        finally:
-            session.close()
+    with pytest.raises(HostProtocolError, match="reply headers exceed"):
+        _exchange(answer)
     assert sent["bytes"] < 16 * 1024 * 1024  # the client hung up long before 50 MB (socket buffers hold the rest)
 
 
@@ -411,13 +403,8 @@ def test_oversize_trailer_of_a_chunked_reply_is_refused() -> None:
             sent["bytes"] += 65536
         conn.sendall(b"\r\n\r\n")
 
-    with raw_server(answer) as (port, _seen):
-        session = _session(port)
-        try:
-            with pytest.raises(HostProtocolError):
-                session.wsman.transport.send(b"<x/>")
-        finally:
-            session.close()
+    with pytest.raises(HostProtocolError):
+        _exchange(answer)
 
 
 def test_a_reply_in_one_byte_chunks_is_refused_before_its_framing_outgrows_the_bound() -> None:
@@ -434,13 +421,8 @@ def test_a_reply_in_one_byte_chunks_is_refused_before_its_framing_outgrows_the_b
             conn.sendall(piece)
         conn.sendall(b"0\r\n\r\n")
 
-    with raw_server(answer) as (port, _seen):
-        session = _session(port)
-        try:
-            with pytest.raises(HostProtocolError, match="framing"):
-                session.wsman.transport.send(b"<x/>")
-        finally:
-            session.close()
+    with pytest.raises(HostProtocolError, match="framing"):
+        _exchange(answer)
 
 
 def test_an_encrypted_reply_cut_after_its_part_headers_says_so() -> None:
