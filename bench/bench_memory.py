@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.simchild import ChildFleet, machine_info, write_inventory
+from scanner.scan.workers import peak_rss_mb
 
 USER = "LAB\\auditor"
 # glibc raises its mmap threshold after a large block is freed, so later multi-MB buffers land in the
@@ -36,20 +37,17 @@ PINNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
 def _rss_mb() -> float:
-    """This process's peak resident set so far.
+    """This process's peak resident set so far: the worker's own measure (Linux's VmHWM) where /proc has it.
 
-    Linux: VmHWM of /proc/self/status. Not ru_maxrss: a spawned child is forked from the parent before it
-    execs, and the kernel carries the forked copy's RSS (the parent's) into the child's ru_maxrss.
-    Elsewhere ru_maxrss (KiB on Linux, bytes on macOS).
+    Not ru_maxrss on Linux: a spawned child is forked from the parent before it execs, and the kernel carries
+    the forked copy's RSS (the parent's) into the child's ru_maxrss. Elsewhere ru_maxrss (KiB on Linux, bytes
+    on macOS).
     """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    peak = peak_rss_mb()
+    if peak is not None:
+        return peak
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
 
 
 def _scan_child(conn: Connection, inventory: str, out_dir: str, concurrency: int, password: str,
