@@ -55,6 +55,7 @@ from scanner.winrm.collect import (
 )
 from scanner.winrm.faults import translate
 from scanner.winrm.kerberos import spn_for
+from scanner.winrm.lean import auth_schemes
 from scanner.winrm.markers import FAILED, checked, checked_names, marker, section
 from scanner.winrm.pypsrp_compat import negotiated_protocol
 from scanner.winrm.registry import environment, pick_registry, read_registry, section_names
@@ -128,10 +129,6 @@ def _fail_reason(exc: OSError) -> str:
     if isinstance(exc, TimeoutError | socket.timeout):
         return "no answer (timed out)"
     return exc.strerror or str(exc) or type(exc).__name__
-
-
-def _schemes(header: str) -> list[str]:
-    return [part.strip().split(" ", 1)[0] for part in header.split(",") if part.strip()]
 
 
 class HostDoctor:
@@ -344,7 +341,7 @@ class HostDoctor:
                                     f"{reply.headers.get('Content-Type', '')}".rstrip(), hint)
         self._add(True, f"WinRM listener at {host.url} ({server})")
         self.step = "auth methods"
-        schemes = _schemes(offered)
+        schemes = auth_schemes(offered)
         usable = _USABLE_SCHEMES.get(host.auth, ())
         if host.auth != "certificate" and not any(s.lower() in usable for s in schemes):
             suggestion = "kerberos" if any(s.lower() == "kerberos" for s in schemes) else \

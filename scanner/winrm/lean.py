@@ -550,14 +550,13 @@ def with_nodelay(sock: socket.socket) -> None:
         pass
 
 
+def auth_schemes(*values: str) -> list[str]:
+    """The auth scheme names WWW-Authenticate values offer, in order (never the tokens that may follow them)."""
+    return [part.strip().split(" ", 1)[0] for value in values for part in value.split(",") if part.strip()]
+
+
 def _offered(headers: Headers) -> set[str]:
-    schemes: set[str] = set()
-    for value in headers.get_all("WWW-Authenticate"):
-        for part in value.split(","):
-            name = part.strip().split(" ", 1)[0]
-            if name:
-                schemes.add(name.lower())
-    return schemes
+    return {name.lower() for name in auth_schemes(*headers.get_all("WWW-Authenticate"))}
 
 
 def _token(headers: Headers, scheme: str) -> bytes | None:

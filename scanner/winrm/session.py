@@ -31,7 +31,7 @@ from pypsrp.wsman import WSMan
 from scanner.model.errors import HostError, HostProtocolError, HostTimeout
 from scanner.model.options import DEFAULT_SPN_SERVICE
 from scanner.winrm.faults import http_error_without_fault, parse_fault
-from scanner.winrm.lean import LEAN_AUTHS, LeanTransport, Reply, client_context
+from scanner.winrm.lean import LEAN_AUTHS, LeanTransport, Reply, auth_schemes, client_context
 from scanner.winrm.pypsrp_compat import (
     WSMAN_CONSTRUCTION,
     build_requests_session,
@@ -317,8 +317,7 @@ _legacy_context = functools.lru_cache(maxsize=8)(legacy_context)
 
 def _schemes(header: str) -> str:
     """The auth schemes a WWW-Authenticate header offers (never the tokens that may follow them)."""
-    names = [part.strip().split(" ", 1)[0] for part in header.split(",") if part.strip()]
-    return ", ".join(name for name in names if name.isalpha()) or "nothing"
+    return ", ".join(name for name in auth_schemes(header) if name.isalpha()) or "nothing"
 
 
 def _shutdown(sock: socket.socket) -> None:
