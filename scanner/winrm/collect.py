@@ -50,12 +50,12 @@ from scanner.model.records import HostFacts
 from scanner.model.snapshot import LogBlob, Snapshot
 from scanner.winrm.faults import FAULT_CODE_PAGE, FAULT_OPERATION_TIMEOUT
 from scanner.winrm.markers import (
-    FAILED,
     MarkerSplitter,
     Section,
     TailBuffer,
     checked,
     checked_names,
+    failed,
     marker,
     section,
 )
@@ -404,7 +404,7 @@ def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts
     blobs: list[LogBlob] = []
     for name, file_path in (("lo_", rolled), ("log", path)):
         buf = split.sections.get(name)
-        if name + FAILED in split.sections:  # decoded only then: a whole log as text is 330 KB of work for nothing
+        if failed(split.sections, name):  # decoded only then: a whole log as text is 330 KB of work for nothing
             answer = section(split.sections, name, codec)
             if not file_missing(answer, not_found):
                 raise HostAccessDenied(

@@ -140,4 +140,9 @@ class Section:
 def section(sections: dict[str, TailBuffer], name: str, codec: str) -> Section:
     buf = sections.get(name)
     text = "" if buf is None else bytes(buf.data).decode(codec, "replace")
-    return Section(text, name + FAILED in sections)
+    return Section(text, failed(sections, name))
+
+
+def failed(sections: dict[str, TailBuffer], name: str) -> bool:
+    """Whether the checked command of section `name` exited non-zero (it echoed the `.failed` marker)."""
+    return name + FAILED in sections
