@@ -73,7 +73,7 @@ from scanner.winrm.registry import (
     section_names,
 )
 from scanner.winrm.session import HostSession
-from scanner.winrm.winrs import LeanWinRS
+from scanner.winrm.winrs import LiftedReceiveWinRS
 
 __all__ = ["CODEPAGE_OEM", "CODEPAGE_UTF8", "NATIVE_ROOT", "WOW64_ROOT", "Collected", "CollectOptions",
            "MarkerSplitter", "TailBuffer", "collect", "file_missing", "log_command", "marker", "not_found_probes",
@@ -234,7 +234,7 @@ class CmdShell:
 
     def open(self, codepage: int) -> WinRS:
         self.codepage = codepage
-        shell = LeanWinRS(self.session.wsman, codepage=codepage)
+        shell = LiftedReceiveWinRS(self.session.wsman, codepage=codepage)
         self.shell = shell
         shell.open()
         log.debug("%s: cmd shell opened with code page %d", self.session.host.name, codepage)

@@ -18,11 +18,17 @@ pyspnego release moves them.
 from __future__ import annotations
 
 import base64
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import spnego
 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+
+if TYPE_CHECKING:
+    from scanner.model.host import Host
+
+HostKey = tuple[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +50,22 @@ class NtlmHashes:
         """Every spelling of the hashes a trace or a message could carry: to be scrubbed like a password."""
         return (f"{self.lm}:{self.nt}", f"{self.lm}:{self.nt}".lower(), self.lm, self.lm.lower(), self.nt,
                 self.nt.lower())
+
+
+def ntlm_credentials(hosts: Iterable[Host], passwords: Mapping[HostKey, str | None], default_user: str | None, *,
+                     skip: Collection[HostKey] = ()) -> dict[HostKey, tuple[Any, NtlmHashes]]:
+    """The logon credential of every `ntlm` host with a user and a password: the password's hashes, computed once
+    per password. The scan and `doctor` both log on with these, so both take pyspnego's own NTLM (never SSPI,
+    which cannot take hashes) and doctor tests the very logon the scan will do. Only `ntlm`: negotiate may try
+    Kerberos, which needs the password itself."""
+    hashed: dict[str, NtlmHashes] = {}
+    out: dict[HostKey, tuple[Any, NtlmHashes]] = {}
+    for host in hosts:
+        password, user = passwords.get(host.key), host.username or default_user
+        if host.auth != "ntlm" or host.key in skip or not password or not user:
+            continue
+        hashes = hashed.get(password)
+        if hashes is None:
+            hashes = hashed[password] = NtlmHashes.of(password)
+        out[host.key] = (hashes.credential(user), hashes)
+    return out
