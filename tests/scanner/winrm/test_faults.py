@@ -201,3 +201,14 @@ def test_only_a_rejected_password_counts_towards_lockout(exc: BaseException, rej
     assert err.password_rejected is rejected
     if not rejected and isinstance(err, HostAuthFailed):
         assert err.hint  # what to do instead of checking the password
+
+
+def test_a_fault_code_of_thousands_of_digits_is_kept_as_text() -> None:
+    """A fault whose Code attribute has 5,000 digits is a WS-Man fault with that text, not Python's digit limit."""
+    digits = "9" * 5000
+    text = NESTED_PRETTY.replace('Code="2150859180" Machine', f'Code="{digits}" Machine').replace(
+        'Code="2150859180">', f'Code="{digits}">')
+    fault = parse_fault(text)
+    assert fault is not None and fault.code == digits
+    err = translate(fault, "sms01")
+    assert isinstance(err, HostAccessDenied) and "4300" not in err.message  # the w:AccessDenied subcode still says

@@ -439,3 +439,36 @@ def test_an_encrypted_reply_cut_after_its_part_headers_says_so() -> None:
             b"--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n")
     with pytest.raises(BadReply, match="cut short"):
         unwrap_parts("sms01", object(), data, b"Encrypted Boundary")
+
+
+def _encrypted_part(length: bytes) -> bytes:
+    return (b"--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + length + b"\r\n"
+            b"--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n"
+            + b"\x04\x00\x00\x00SIGNsealed--Encrypted Boundary--\r\n")
+
+
+class _Opened:
+    """A security context whose unwrap hands the sealed bytes back as they are."""
+
+    def unwrap_winrm(self, header: bytes, data: bytes) -> bytes:
+        return data
+
+
+def test_an_encrypted_length_of_thousands_of_digits_is_a_malformed_reply() -> None:
+    """An encrypted reply whose length field has 5,000 digits is refused as malformed, with the host's name,
+    never with Python's "Exceeds the limit (4300 digits)" as the host's message."""
+    from scanner.winrm.sealing import unwrap_parts
+
+    with pytest.raises(BadReply) as refused:
+        unwrap_parts("sms01", _Opened(), _encrypted_part(b"9" * 5000), b"Encrypted Boundary")
+    error = translate(refused.value, "sms01")
+    assert error.category.value == "protocol" and "5000 digits" in error.message and "4300" not in error.message
+    assert unwrap_parts("sms01", _Opened(), _encrypted_part(b"6"), b"Encrypted Boundary") == b"sealed"
+
+
+def test_a_content_length_of_thousands_of_digits_is_refused() -> None:
+    """A Content-Length far past any real length is refused as a malformed or oversize reply, not turned into a
+    number of thousands of digits."""
+    with pytest.raises(BadReply):
+        _exchange(b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n")

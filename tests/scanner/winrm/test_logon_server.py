@@ -113,8 +113,8 @@ def test_a_listener_that_rechallenges_for_ever_gets_at_most_ten_logon_requests(t
 
 def _too_long(head: bytes) -> bytes:
     body = b"<h2>Bad Request - Request Too Long</h2><p>HTTP Error 400. The size of the request headers is too long.</p>"
-    return (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html; charset=us-ascii\r\nServer: Microsoft-HTTPAPI/2.0\r\n"
-            b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html; charset=us-ascii\r\n"
+            b"Server: Microsoft-HTTPAPI/2.0\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
 
 def test_request_too_long_on_a_negotiate_logon_is_kerberos_token_bloat() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pypsrp.shell import WinRS
 from pypsrp.wsman import NAMESPACES
 
-from scanner.winrm.winrs import LiftedReceiveWinRS, LiftedReply, b64decode, lift_streams
+from scanner.winrm.winrs import LiftedReceiveWinRS, LiftedReply, b64decode, exit_code, lift_streams
 from tests.support.wsman_fakes import pypsrp_parity
 
 RSP = NAMESPACES["rsp"]
@@ -35,7 +35,7 @@ class FakeWSMan:
         return body
 
 
-def _reply(streams: list[tuple[str, str | None]], state: str = "Done", exit_code: int | None = 0) -> str:
+def _reply(streams: list[tuple[str, str | None]], state: str = "Done", exit_code: int | str | None = 0) -> str:
     parts = "".join(f'<rsp:Stream Name="{name}" CommandId="C">{text}</rsp:Stream>' if text is not None
                     else f'<rsp:Stream Name="{name}" CommandId="C"/>' for name, text in streams)
     code = f"<rsp:ExitCode>{exit_code}</rsp:ExitCode>" if exit_code is not None else ""
@@ -227,3 +227,17 @@ def test_stream_text_the_parser_refuses_is_refused_after_lifting_too(bad: str):
         WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
     with pytest.raises(ET.ParseError):
         LiftedReceiveWinRS(LiftingWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("code", ["9" * 5000, "12x", "0x1"])
+def test_an_exit_code_that_is_no_32_bit_number_is_refused_clearly(code: str) -> None:
+    """rsp:ExitCode with thousands of digits (or not a number) is refused with a short reason, never Python's
+    "Exceeds the limit (4300 digits)"."""
+    with pytest.raises(ValueError, match="not a 32-bit number") as refused:
+        LiftedReceiveWinRS(FakeWSMan(_reply([("stdout", b64(b"x"))], exit_code=code))).receive()  # type: ignore[arg-type]
+    assert "4300" not in str(refused.value)
+
+
+def test_exit_codes_are_read_signed_or_not() -> None:
+    """Windows writes exit codes as unsigned or signed 32-bit numbers: both are read as written."""
+    assert exit_code("-1073741510") == -1073741510 and exit_code("3221225786") == 3221225786 and exit_code("") == 0
