@@ -160,6 +160,8 @@ COMPONENT_NOTES = [
     "- Receive replies (scanner/winrm/winrs.py): the standard library's base64 decode of a 330 KB wsyncmgr.log's "
     "stream text takes ~1 ms of CPU, the largest single cost of a host after the network, hence pybase64 and the "
     "stream text lifted out of the XML parser's way.",
+    "- NTLM (scanner/winrm/ntlm.py): pyspnego derives the LM hash with pure-Python DES, about 1.3 ms of CPU per "
+    "host when it is given the password; the scan hands it the hashes, computed once per password.",
 ]
 
 
