@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,7 +47,7 @@ from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.scan.settings import ScanSettings as ScanSettings  # re-exported: callers build it from here
 from scanner.scan.workers import WorkerPool, default_workers, usable_cores
 from scanner.winrm.collect import CollectOptions
-from scanner.winrm.ntlm import NtlmHashes
+from scanner.winrm.ntlm import ntlm_credentials
 from scanner.winrm.session import SessionOptions
 from scanner.winrm.transport_policy import kerberos_problem, validate_transport
 
@@ -193,7 +193,8 @@ def run_scan(
         first = next(iter(refused.values()))
         hint = f" ({first.hint})" if first.hint else ""
         raise UsageError(f"no host can be scanned: {first.message}{hint}")
-    ntlm = _ntlm_credentials(hosts, refused, passwords, settings.username)
+    # NTLM hosts log on with the password's hashes, computed once per password (the logon doctor tests too)
+    ntlm = ntlm_credentials(hosts, passwords, settings.username, skip=refused)
     hash_forms = {form for hashes in ntlm.values() for form in hashes[1].secret_forms()}
     secrets = tuple(sorted({p for p in passwords.values() if p} | hash_forms, key=len, reverse=True))
     REDACTOR.remember(secrets)  # the --debug trace scrubs them, whatever a library puts in a message
@@ -216,25 +217,6 @@ def run_scan(
     finally:
         kerberos.close()  # the private ticket caches live exactly as long as the run
         REDACTOR.forget()
-
-
-def _ntlm_credentials(hosts: Sequence[Host], refused: Mapping[tuple[str, int], HostError],
-                      passwords: Mapping[tuple[str, int], str | None],
-                      default_user: str | None) -> dict[tuple[str, int], tuple[object, NtlmHashes]]:
-    """NTLM hosts with a user and a password log on with the password's hashes, computed once per password
-    (pyspnego would run its DES and MD4 for every host). Only `ntlm`: negotiate may try Kerberos, which needs
-    the password itself."""
-    hashed: dict[str, NtlmHashes] = {}
-    out: dict[tuple[str, int], tuple[object, NtlmHashes]] = {}
-    for host in hosts:
-        password, user = passwords.get(host.key), host.username or default_user
-        if host.auth != "ntlm" or host.key in refused or not password or not user:
-            continue
-        hashes = hashed.get(password)
-        if hashes is None:
-            hashes = hashed[password] = NtlmHashes.of(password)
-        out[host.key] = (hashes.credential(user), hashes)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
