@@ -11,6 +11,7 @@ from spnego.exceptions import InvalidTokenError
 
 from scanner.winrm.logon import MAX_LEGS, LoggedOn, Logon, LogonAnswer, auth_schemes, token_for
 from scanner.winrm.transport import HTTPStatus, LogonFailed, LogonRejected, LogonRoundTrips, SchemeNotOffered
+from tests.support.ntlm import ntlm_challenge
 
 
 class FakeContext:
@@ -154,18 +155,6 @@ def test_the_security_packages_refusal_keeps_its_error_as_the_cause() -> None:
     assert isinstance(failed.value.cause, InvalidTokenError) and "refused" in failed.value.message
 
 
-def _real_challenge() -> bytes:
-    """An NTLM CHALLENGE as a Windows server sends it (pyspnego's own message classes)."""
-    from spnego._ntlm_raw.messages import AvId, Challenge, NegotiateFlags, TargetInfo
-
-    info = TargetInfo()
-    info[AvId.nb_computer_name], info[AvId.nb_domain_name] = "SMS01", "LAB"
-    flags = (NegotiateFlags.unicode | NegotiateFlags.ntlm | NegotiateFlags.target_info | NegotiateFlags.sign
-             | NegotiateFlags.extended_session_security | NegotiateFlags.seal | NegotiateFlags.key_128
-             | NegotiateFlags.key_exch | NegotiateFlags.always_sign)
-    return Challenge(flags=flags, server_challenge=b"12345678", target_info=info, target_name="LAB").pack()
-
-
 def _real_ntlm(provider: str) -> Any:
     return spnego.client("LAB\\auditor", "S3cret!", hostname="sms01", service="host", protocol=provider,
                          options=spnego.NegotiateOptions.wrapping_winrm)
@@ -175,7 +164,7 @@ def test_pyspnegos_ntlm_goes_two_legs() -> None:
     """pyspnego's own NTLM driven through the state object: NEGOTIATE, then AUTHENTICATE to the challenge."""
     logon = Logon("10.0.0.1", "ntlm", _real_ntlm)
     assert _token_of(logon.start()).startswith(b"NTLMSSP\x00\x01\x00\x00\x00")  # NEGOTIATE
-    authenticate = logon.answer(LogonAnswer(401, (_header("Negotiate", _real_challenge()),)))
+    authenticate = logon.answer(LogonAnswer(401, (_header("Negotiate", ntlm_challenge()),)))
     assert isinstance(authenticate, str) and _token_of(authenticate).startswith(b"NTLMSSP\x00\x03\x00\x00\x00")
     done = logon.answer(LogonAnswer(200))
     assert isinstance(done, LoggedOn) and done.mechanism == "ntlm" and logon.legs == 2
@@ -189,7 +178,7 @@ def test_pyspnego_would_start_over_for_ever_but_the_logon_stops() -> None:
     tokens: list[bytes] = []
     with pytest.raises(LogonRoundTrips):
         for _ in range(100):
-            step = logon.answer(LogonAnswer(401, (_header("Negotiate", _real_challenge()),)))
+            step = logon.answer(LogonAnswer(401, (_header("Negotiate", ntlm_challenge()),)))
             assert isinstance(step, str)
             tokens.append(_token_of(step)[:12])
     assert tokens[:2] == [b"NTLMSSP\x00\x03\x00\x00\x00", b"NTLMSSP\x00\x01\x00\x00\x00"]  # AUTHENTICATE, NEGOTIATE

@@ -15,23 +15,12 @@ from scanner.model.errors import HostAuthFailed
 from scanner.model.host import Host
 from scanner.winrm.faults import translate
 from scanner.winrm.session import HostSession, SessionOptions
+from tests.support.ntlm import ntlm_challenge
 from tests.support.scans import scan, write_inventory
 
 pytestmark = pytest.mark.network
 
 Answer = Callable[[bytes], bytes]  # the request head -> the raw reply
-
-
-def _challenge() -> bytes:
-    """An NTLM CHALLENGE as Windows sends it."""
-    from spnego._ntlm_raw.messages import AvId, Challenge, NegotiateFlags, TargetInfo
-
-    info = TargetInfo()
-    info[AvId.nb_computer_name], info[AvId.nb_domain_name] = "SMS01", "LAB"
-    flags = (NegotiateFlags.unicode | NegotiateFlags.ntlm | NegotiateFlags.target_info | NegotiateFlags.sign
-             | NegotiateFlags.extended_session_security | NegotiateFlags.seal | NegotiateFlags.key_128
-             | NegotiateFlags.key_exch | NegotiateFlags.always_sign)
-    return Challenge(flags=flags, server_challenge=b"12345678", target_info=info, target_name="LAB").pack()
 
 
 @contextmanager
@@ -90,7 +79,7 @@ def _logon_requests(heads: list[bytes]) -> int:
 
 
 def _rechallenge(head: bytes) -> bytes:
-    token = base64.b64encode(_challenge()).decode()
+    token = base64.b64encode(ntlm_challenge()).decode()
     return (f"HTTP/1.1 401 Unauthorized\r\nServer: Microsoft-HTTPAPI/2.0\r\nWWW-Authenticate: Negotiate {token}\r\n"
             "Content-Length: 0\r\n\r\n").encode()
 
