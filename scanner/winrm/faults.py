@@ -188,8 +188,7 @@ def _logon(exc: Any, ask: _Ask) -> HostError:
 
 def _rejected(exc: LogonRejected, ask: _Ask) -> HostError:
     """A bare 401 to the logon: a refused ticket when Kerberos carried it, else the password (or the account)."""
-    kerberos = exc.mechanism == "kerberos" or (exc.mechanism is None and ask.ticket_only)
-    if kerberos or (ask.ticket_only and exc.scheme.lower() == "kerberos"):
+    if ask.ticket_only or exc.mechanism == "kerberos":  # the KDC took the password (if any) before the ticket
         return _ticket_refused(ask)
     return _auth_failed(ask)
 
@@ -210,7 +209,8 @@ def _security_refusal(exc: LogonFailed, ask: _Ask) -> HostError:
     found = sspi_rejection(cause)
     if found is not None:
         return HostAuthFailed(ask.host, f"{found.reason}: {library_text(cause)}",
-                              hint=_password_hint(ask) + ".")
+                              hint="Check the user name and password (CMAUDIT_PASSWORD or the host's password_env) and "
+                                   "that the account is not locked out.")
     return _spnego(cause, ask)
 
 
