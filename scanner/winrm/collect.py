@@ -4,7 +4,7 @@ Round trips per host: Create shell, Command (all registry reads, batched), Recei
 files), Receive x N (replies are capped by MaxEnvelopeSize, and older servers send less per reply), Delete
 shell; a host without the SMS Setup key needs no second command. Measured against the simulator: 6 WS-Man
 requests for a modern host without logs, 8 for a 330 KB wsyncmgr.log (plus 2 HTTP round trips of NTLM
-handshake on HTTP through the lean transport, 3 through pypsrp's requests transport). Only `echo`,
+handshake on HTTP through cmaudit's own transport, 3 through pypsrp's requests transport). Only `echo`,
 `reg query` and `type` ever run; nothing is written to the target.
 Sections of one command's output are told apart by marker lines carrying a per-run nonce (see
 scanner.winrm.markers), so a log line cannot fake a section boundary. Registry values are quoted into the
