@@ -10,7 +10,8 @@ from typing import TextIO
 
 from tabulate import tabulate
 
-from reports.base import action_order, needs_action, why_text
+from reports.base import action_order, needs_action, why_text, with_results_path
+from reports.overview import headline
 from reports.terminal import clean
 from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults, Verdict
 from scanner.model.remediation import remediation_for
@@ -80,21 +81,18 @@ def why_width(stream: TextIO | None) -> int:
 
 
 def headline_text(hosts: tuple[HostResult, ...] | list[HostResult]) -> str:
-    """"20 of 24 hosts compliant (83%); 2 needing action, 1 waived, 1 could not be checked"."""
-    total = len(hosts)
-    ok = sum(1 for h in hosts if not h.waived and not h.verdict.is_finding and not h.verdict.is_incomplete)
-    fix = sum(1 for h in hosts if h.needs_action and h.verdict.is_finding)
-    unchecked = sum(1 for h in hosts if h.needs_action and h.verdict.is_incomplete)
-    waived = sum(1 for h in hosts if h.waived)
-    pct = round(100 * ok / total) if total else 0
-    return (f"{ok} of {total} hosts compliant ({pct}%); {fix} needing action, {waived} waived, "
-            f"{unchecked} could not be checked")
+    """"20 of 24 hosts compliant (83%); 2 needing action, 1 waived, 1 could not be checked": the report's
+    headline figures (reports.overview), so the console and report.html never disagree."""
+    ok, fix, unchecked, waived = headline(hosts)
+    return (f"{ok.count} of {len(hosts)} hosts compliant ({ok.percent}%); {fix.count} needing action, "
+            f"{waived.count} waived, {unchecked.count} could not be checked")
 
 
 def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, colour: bool = False,
-                 width: int = WHY_WIDTH) -> str:
+                 width: int = WHY_WIDTH, results_path: str | None = None) -> str:
     """Counts per verdict, then the hosts to act on (most urgent first, at most `max_rows`); the "why"
-    column leads with what differs between hosts and is cut at `width` characters."""
+    column leads with what differs between hosts and is cut at `width` characters; the hints name
+    `results_path` (the results.json just written) where they suggest a rescan."""
     counts = Counter(h.verdict for h in results.hosts)
     rows = [(paint(v.value, v, colour and counts[v] > 0), counts[v]) for v in VERDICT_ORDER]
     rows.append(("total", len(results.hosts)))
@@ -129,7 +127,7 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, co
                               tablefmt="simple", disable_numparse=True))
         if len(todo) > max_rows:
             parts.append(f"... and {len(todo) - max_rows} more (see report.html or report.csv)")
-        hints = hints_text([h for h in todo if h.verdict is Verdict.ERROR], results.meta)
+        hints = hints_text([h for h in todo if h.verdict is Verdict.ERROR], results.meta, results_path=results_path)
         if hints:
             parts.append(hints)
     else:
@@ -137,12 +135,12 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, co
     return "\n\n".join(parts) + "\n"
 
 
-def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5) -> str:
+def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5, results_path: str | None = None) -> str:
     """What to do about the hosts that could not be judged: each error's hint once, with the hosts it is for
     (an estate's 40 hosts refusing UTF-8, or lacking admin rights, get one line, not 40)."""
     grouped: dict[str, list[str]] = {}
     for host in hosts:
-        grouped.setdefault(remediation_for(host, meta), []).append(host.host)
+        grouped.setdefault(with_results_path(remediation_for(host, meta), results_path), []).append(host.host)
     if not grouped:
         return ""
     lines = ["What to do (hosts in ERROR):"]
@@ -153,8 +151,9 @@ def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5) -> str
     return "\n".join(lines)
 
 
-def print_summary(results: RunResults, stream: TextIO | None = None, *,
-                  max_rows: int = DEFAULT_ACTION_ROWS) -> None:
+def print_summary(results: RunResults, stream: TextIO | None = None, *, max_rows: int = DEFAULT_ACTION_ROWS,
+                  results_path: str | os.PathLike[str] | None = None) -> None:
     """Print summary_text to `stream` (stdout by default), coloured and as wide as a terminal allows."""
     out = stream or sys.stdout
-    out.write(summary_text(results, max_rows=max_rows, colour=use_colour(out), width=why_width(out)))
+    out.write(summary_text(results, max_rows=max_rows, colour=use_colour(out), width=why_width(out),
+                           results_path=os.fspath(results_path) if results_path is not None else None))

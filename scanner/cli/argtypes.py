@@ -4,7 +4,9 @@ accept exactly the same values and every option says "bad number" alike."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import difflib
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, Seconds, WholeNumber, is_env_name
@@ -75,3 +77,50 @@ def spn_service(text: str) -> str:
     if not SPN_SERVICE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an SPN service class (e.g. HTTP, WSMAN, host)")
     return text
+
+
+_SIZE = re.compile(r"(\d{1,16})\s*([kmgt]?)(i?b?)", re.IGNORECASE)
+_SIZE_UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+
+
+def byte_size(name: str) -> Callable[[str], int]:
+    """A size in bytes for the BOUNDS option `name`, with or without a unit: 33554432, 32M, 32MB, 32MiB, 512K.
+    K, M, G and T are powers of 1024 whichever way they are written, as Windows counts file sizes."""
+    bound = BOUNDS[name]
+    assert isinstance(bound, WholeNumber)
+
+    def convert(text: str) -> int:
+        match = _SIZE.fullmatch(text.strip())
+        if match is None or (match.group(3) and not match.group(2) and match.group(3).lower() != "b"):
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a size (bytes, or with a unit: 32M, 32MiB, 512K)")
+        value = int(match.group(1)) << _SIZE_UNITS[match.group(2).lower()]
+        try:
+            return bound.check(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} ({value:,} bytes) {exc}") from None
+
+    return convert
+
+
+def size_text(value: int) -> str:
+    """32 MiB for 33554432: how help texts show a byte count."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if value >= 1 << shift and value % (1 << shift) == 0:
+            return f"{value >> shift} {unit}"
+    return f"{value:,} bytes"
+
+
+def any_case_choice(choices: Sequence[str], what: str) -> Callable[[str], str]:
+    """A converter for an option with fixed choices that takes them in any case (`--auth NTLM`) and, for a
+    choice it does not know, names the nearest one."""
+    canonical = {c.casefold(): c for c in choices}
+
+    def convert(text: str) -> str:
+        found = canonical.get(text.strip().casefold())
+        if found is not None:
+            return found
+        near = difflib.get_close_matches(text.strip().casefold(), list(canonical), n=1, cutoff=0.6)
+        hint = f"; did you mean {canonical[near[0]]}?" if near else ""
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {what} (one of {', '.join(choices)}){hint}")
+
+    return convert

@@ -343,7 +343,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         results = merge_rescan(earlier, results, settings.rescan_failed, waivers)
     with _sigterm_interrupts(install_signal_handlers):
         paths, notes, since_last_run, stopped = _write_with_follow_up(results, out_dir, settings, mail)
-    print_summary(results, out)
+    print_summary(results, out, results_path=paths.get("json"))
     if since_last_run:
         out.write("\n" + since_last_run)
     for name, path in paths.items():
