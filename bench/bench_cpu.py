@@ -75,7 +75,7 @@ def _scan_in_child(root: str | None, inventory: str, out_dir: str, password: str
     pinned = pin(cpus)
     if root:
         sys.path.insert(0, root)
-    import scanner.scan.fleet as fleet_scan
+    import scanner.scan.run as fleet_scan
 
     where = str(Path(fleet_scan.__file__).resolve())
 

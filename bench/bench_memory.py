@@ -53,7 +53,7 @@ def _rss_mb() -> float:
 def _scan_child(conn: Connection, inventory: str, out_dir: str, concurrency: int, password: str,
                 ca_file: str | None = None) -> None:
     """Child process body: one scan, then report the peak RSS before and after it."""
-    import scanner.scan.fleet as fleet_scan  # imported before the baseline: modules are not the scan's cost
+    import scanner.scan.run as fleet_scan  # imported before the baseline: modules are not the scan's cost
 
     base = _rss_mb()
     t0 = time.perf_counter()

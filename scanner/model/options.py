@@ -1,6 +1,6 @@
 """The bounds of every scan option: one table read by the command line and by `cmaudit.toml`.
 
-Kept here, beside the records, because both `scanner.cli` (argparse) and `scanner.weekly.config` (TOML)
+Kept here, beside the records, because both `scanner.cli` (argparse) and `scanner.config.cmaudit_toml` (TOML)
 validate against it; two tables drifted apart before (`timeout = 1e9` passed in the file only).
 """
 

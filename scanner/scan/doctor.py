@@ -21,24 +21,24 @@ from typing import TYPE_CHECKING
 from inventory import load_inventory
 from scanner.advisory.builds import BuildStatus as AdvisoryStatus
 from scanner.advisory.builds import classify
+from scanner.history.database import probe_history
 from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
 from scanner.model.errors import UsageError
 from scanner.model.host import DEFAULT_PORTS, Host
 from scanner.model.options import DEFAULT_SPN_SERVICE
 from scanner.model.redaction import REDACTOR
+from scanner.publish.mail import probe_relay
 from scanner.scan.advisory_file import load_advisory
 from scanner.scan.credentials import KEYRING_SERVICE, PasswordResolver
 from scanner.scan.kerberos_setup import TICKET_AUTH, KerberosRun, prepare_kerberos
 from scanner.scan.runner import HostRun, Runner, RunnerOptions
-from scanner.weekly.history import probe_history
-from scanner.weekly.mail import probe_relay
 from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor, RejectedAccounts
 from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, uses_sspi
 from scanner.winrm.session import SessionOptions
 from scanner.winrm.transport_policy import validate_transport
 
 if TYPE_CHECKING:
-    from scanner.weekly.mail import MailSettings
+    from scanner.config.mail_settings import MailSettings
 
 PASSWORD_AUTH = ("ntlm", "basic", "credssp")
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scanner.history import database as history
+from scanner.history.run_folder import holds_a_run, start_run
 from scanner.model.errors import UsageError
 from scanner.scan.settings import ScanSettings
-from scanner.weekly import history
-from scanner.weekly.run_folder import holds_a_run, start_run
 
 if TYPE_CHECKING:
     from scanner.model.host import Host

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from reports.merge import ResultsFileError, host_key, load_results, match_key, result_names, shared_names
 from scanner import __version__
 from scanner.advisory.loader import Advisory
+from scanner.config.waivers import apply_waivers
 from scanner.model.errors import UsageError
 from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict, Waiver
 from scanner.model.remediation import category_hint
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.runner import HostRun
-from scanner.weekly.waivers import apply_waivers
 
 if TYPE_CHECKING:
     from scanner.model.host import Host

@@ -10,7 +10,7 @@ import pytest
 
 from reports import weekly
 from scanner.model.records import ErrorCategory, HostFailure, Verdict
-from scanner.weekly import followup
+from scanner.publish import followup
 from tests.support.weekly_runs import host, run
 
 
@@ -130,7 +130,7 @@ def test_since_last_run_in_a_browser(browser, week3):
 
 def test_long_groups_are_capped_but_counted():
     """With hundreds of open findings the section lists the first 50 and says how many more there are."""
-    from scanner.weekly import changes
+    from scanner.history import changes
 
     many = {f"sms{i:03d}": Verdict.AFFECTED for i in range(60)}
     c = changes.compare(run(1, many), run(2, many))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.scan.fleet import ScanSettings, run_scan
+from scanner.scan.run import ScanSettings, run_scan
 from simulator.filesystem import FileSystem
 from simulator.registry import Registry, RegType
 from simulator.vm import VirtualMachine

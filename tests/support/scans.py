@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scanner.scan.fleet import ScanOutcome, ScanSettings, run_scan
+from scanner.scan.run import ScanOutcome, ScanSettings, run_scan
 
 
 def new_password() -> str:

@@ -18,12 +18,12 @@ from scanner.cli.config_options import (
     mail_settings,
 )
 from scanner.cli.debug import add_debug_option
+from scanner.config.cmaudit_toml import Config
+from scanner.history.database import check_audit_name
+from scanner.history.run_folder import holds_a_run
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
 from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE
-from scanner.weekly.config import Config
-from scanner.weekly.history import check_audit_name
-from scanner.weekly.run_folder import holds_a_run
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
 ORDER = 10
@@ -106,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # lazily: the scan layer (multiprocessing, asyncio_pool, isal) would cost every `cmaudit` start ~50 ms
     from scanner.scan.credentials import stdin_is_terminal
-    from scanner.scan.fleet import ScanSettings, default_output_dir, run_scan
+    from scanner.scan.run import ScanSettings, default_output_dir, run_scan
 
     config = apply_config(args)
     if args.inventory is None and args.rescan_failed is not None:

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from scanner.cli.main import main
+from scanner.history import database as history
 from scanner.model.records import results_to_dict
-from scanner.weekly import history
 from tests.support.weekly_runs import INVENTORY, run
 
 

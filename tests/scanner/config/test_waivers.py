@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from reports.console import exit_status, summary_text
+from scanner.config.waivers import WaiverFileError, apply_waivers, as_of, load_waivers, unmatched
+from scanner.history.changes import compare
 from scanner.model.records import RunResults, Verdict
-from scanner.weekly.changes import compare
-from scanner.weekly.waivers import WaiverFileError, apply_waivers, as_of, load_waivers, unmatched
 from tests.support.weekly_runs import A, E, N, run
 
 GOOD = '''# accepted risks of the weekly audit
@@ -130,7 +130,7 @@ def test_waiving_and_a_waiver_ending_are_changes(tmp_path):
 
 def test_config_file_names_the_waivers_relative_to_itself(tmp_path):
     """`waivers = "waivers.toml"` in cmaudit.toml is the file beside the config."""
-    from scanner.weekly.config import load_config
+    from scanner.config.cmaudit_toml import load_config
 
     config = tmp_path / "etc" / "cmaudit.toml"
     config.parent.mkdir()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from scanner.history import database as history
 from scanner.model.records import Verdict
-from scanner.weekly import history
 from tests.paths import REPO
 from tests.support.weekly_runs import INVENTORY, host, run
 
@@ -138,7 +138,7 @@ def test_missing_database_is_not_created_by_readers(tmp_path):
 
 _WRITER = textwrap.dedent("""
     import sys
-    from scanner.weekly import history
+    from scanner.history import database as history
     from tests.support.weekly_runs import INVENTORY, run
 
     db, week, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]

@@ -10,8 +10,9 @@ from dataclasses import replace
 import pytest
 
 from scanner.cli.main import main
+from scanner.history import database as history
 from scanner.model.records import host_to_dict, meta_to_dict
-from scanner.weekly import followup, history
+from scanner.publish import followup
 from tests.support.weekly_runs import run
 
 
@@ -86,7 +87,7 @@ def test_an_existing_database_migrates_to_audit_names(tmp_path, capsys):
 
 def test_audit_option_names_the_audit_and_is_checked(tmp_path, capsys):
     """--audit with a control character is a usage error (exit 64); `audit =` in cmaudit.toml is read."""
-    from scanner.weekly.config import load_config
+    from scanner.config.cmaudit_toml import load_config
 
     with pytest.raises(SystemExit) as stopped:
         main(["scan", "fleet.csv", "--audit", "bad\x07name"])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from scanner.cli import config_options
+from scanner.config import cmaudit_toml as cfg
 from scanner.model.errors import UsageError
-from scanner.weekly import config as cfg
 
 GOOD = """\
 inventory = "fleet.csv"

@@ -6,9 +6,9 @@ import argparse
 import socket
 
 from scanner.cli.config_options import history_target, mail_settings
-from scanner.weekly import followup
-from scanner.weekly.config import load_config
-from scanner.weekly.mail import MailSettings
+from scanner.config.cmaudit_toml import load_config
+from scanner.config.mail_settings import MailSettings
+from scanner.publish import followup
 from tests.support.weekly_runs import run
 
 

@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 
 from reports.changes_text import render_text
+from scanner.history import changes
+from scanner.history import database as history
 from scanner.model.records import ErrorCategory, HostFailure, Verdict
-from scanner.weekly import changes, history
 from tests.support.weekly_runs import INVENTORY, host, run
 
 

@@ -6,8 +6,10 @@ import json
 import xml.etree.ElementTree as ET
 
 from reports import trend
+from scanner.history import database as history
+from scanner.history import run_folder
 from scanner.model.records import Verdict, results_to_dict
-from scanner.weekly import history, retention, run_folder
+from scanner.publish import retention
 from tests.support.weekly_runs import INVENTORY, run
 
 SVG = "{http://www.w3.org/2000/svg}"

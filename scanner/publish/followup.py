@@ -13,12 +13,14 @@ from pathlib import Path
 from markupsafe import Markup
 
 from reports import trend
+from scanner.config.mail_settings import MailSettings
+from scanner.history import changes as changes_mod
+from scanner.history import database as history
 from scanner.model.changes import Changes
 from scanner.model.errors import UsageError
 from scanner.model.records import RunResults
-from scanner.weekly import changes as changes_mod
-from scanner.weekly import history, retention
-from scanner.weekly.mail import MailOutcome, MailSettings, mail_run
+from scanner.publish import retention
+from scanner.publish.mail import MailOutcome, mail_run
 
 TREND_RUNS = 12
 

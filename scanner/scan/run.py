@@ -25,11 +25,15 @@ from reports import REPORTERS, ReportWriteError, write_reports
 from reports.changes_text import render_text
 from reports.console import exit_status, print_summary
 from reports.weekly import write_weekly_reports
+from scanner.config.waivers import as_of, load_waivers, unmatched
+from scanner.history import run_folder
+from scanner.history.database import audit_name_for
 from scanner.model.errors import HostAuthFailed, HostError, UsageError
 from scanner.model.host import run_keys
 from scanner.model.records import RunResults, Waiver
 from scanner.model.redaction import REDACTOR
 from scanner.model.times import parse_utc
+from scanner.publish import followup
 from scanner.scan import preflight
 from scanner.scan.advisory_file import load_advisory
 from scanner.scan.audit_log import AuditLog
@@ -42,9 +46,6 @@ from scanner.scan.results import assemble, host_result, hosts_to_rescan, load_ea
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.scan.settings import ScanSettings as ScanSettings  # re-exported: callers build it from here
 from scanner.scan.workers import WorkerPool, default_workers, usable_cores
-from scanner.weekly import followup, run_folder
-from scanner.weekly.history import audit_name_for
-from scanner.weekly.waivers import as_of, load_waivers, unmatched
 from scanner.winrm.collect import CollectOptions
 from scanner.winrm.ntlm import NtlmHashes
 from scanner.winrm.session import SessionOptions
@@ -53,8 +54,8 @@ from scanner.winrm.transport_policy import kerberos_problem, validate_transport
 if TYPE_CHECKING:
     from inventory import Inventory
     from scanner.advisory.loader import Advisory
+    from scanner.config.mail_settings import MailSettings
     from scanner.model.host import Host
-    from scanner.weekly.mail import MailSettings
 
 DEFAULT_RUNS_DIR = "cmaudit-runs"
 EXIT_INTERRUPTED = 130  # stopped (Ctrl-C, SIGTERM) before every step finished: as a shell reports SIGINT

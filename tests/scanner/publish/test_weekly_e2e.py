@@ -11,7 +11,7 @@ import socket
 import pytest
 
 from scanner.cli.main import main
-from scanner.scan.fleet import ScanSettings, run_scan
+from scanner.scan.run import ScanSettings, run_scan
 
 simulator = pytest.importorskip("simulator")
 pytestmark = pytest.mark.network

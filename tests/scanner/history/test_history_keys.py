@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 
+from scanner.history import changes
+from scanner.history import database as history
 from scanner.model.records import Verdict
-from scanner.weekly import changes, history
 from tests.support.weekly_runs import INVENTORY, host, run
 
 A, N = Verdict.AFFECTED, Verdict.NOT_AFFECTED

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from scanner.history import database as history
 from scanner.model.records import Verdict
-from scanner.weekly import history
 from simulator.fleet import Fleet
 from tests.support.fleet import healthy_machine, new_password
 

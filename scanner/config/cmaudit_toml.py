@@ -11,7 +11,7 @@
     timeout = 300
     history = "/var/lib/cmaudit/history.sqlite3"
     keep_runs = 52
-    waivers = "waivers.toml"                # accepted findings until a date (scanner.weekly.waivers)
+    waivers = "waivers.toml"                # accepted findings until a date (scanner.config.waivers)
     audit = "fleet"                         # runs of this name are compared (default: the inventory's name)
 
     [mail]
@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner.config.mail_settings import MAIL_WHEN, SECURITY, address_problem, host_problem
+from scanner.history.database import check_audit_name
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
 from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, is_env_name
 from scanner.model.toml_text import TomlTextError, parse_toml, read_bounded
-from scanner.weekly.history import check_audit_name
-from scanner.weekly.mail import MAIL_WHEN, SECURITY, address_problem, host_problem
 
 MAX_CONFIG_BYTES = 1024 * 1024
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reports.base import why_text
 from reports.changes_text import one_line
+from scanner.history import database as history
 from scanner.model.changes import (
     CHANGE_ADDED,
     CHANGE_FIXED,
@@ -29,7 +30,6 @@ from scanner.model.changes import (
 from scanner.model.host import display_name
 from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.model.times import parse_utc
-from scanner.weekly import history
 
 # Verdicts that mean "judged and fine"; moving from a finding to one of these is a fix.
 _FIXED_TO = (Verdict.NOT_AFFECTED, Verdict.RECOVERED)

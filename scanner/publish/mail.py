@@ -21,32 +21,14 @@ from pathlib import Path
 
 from reports import changes_text
 from reports.base import action_order, needs_action
+from scanner.config.mail_settings import MAIL_WHEN, SECURITY, MailSettings
 from scanner.model.changes import Changes
-from scanner.model.host import display_name, host_text_problem
+from scanner.model.host import display_name
 from scanner.model.records import VERDICT_ORDER, RunResults
 
-MAIL_WHEN = ("changed", "findings", "always")
-SECURITY = ("starttls", "tls", "none")
 MAX_ACTION_LINES = 200
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # most relays refuse more; the body then says where the report is
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class MailSettings:
-    """Where and how to send; `password_env` names the variable holding the SMTP password."""
-
-    to: tuple[str, ...]
-    sender: str
-    host: str = "localhost"
-    port: int = 587
-    security: str = "starttls"  # starttls | tls (implicit, usually port 465) | none (trusted relay, no login)
-    username: str | None = None
-    password_env: str | None = None
-    when: str = "changed"  # changed | findings | always
-    ca_file: Path | None = None  # extra CA for a relay with an internal certificate
-    timeout: float = 30.0
-    subject_prefix: str = "[cmaudit]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,23 +38,6 @@ class MailOutcome:
     sent: bool
     message: str
     skipped: bool = False  # --mail-when said there was nothing to send
-
-
-_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
-
-
-def host_problem(host: str) -> str | None:
-    """Why `host` cannot be the SMTP relay (checked when the configuration is read); None when it can."""
-    return host_text_problem(host.strip()) if host.strip() else "is empty"
-
-
-def address_problem(address: str) -> str | None:
-    """Why `address` cannot be sent to or from (an ASCII `local@domain`, the domain a valid name); None if it can."""
-    local, at, domain = address.strip().rpartition("@")
-    if not at or not _LOCAL_PART.fullmatch(local):
-        return "is not a mail address (user@domain, ASCII)"
-    problem = host_text_problem(domain.strip("[]"))
-    return None if problem is None else f"has a domain that {problem}"
 
 
 def should_send(when: str, results: RunResults, changes: Changes | None) -> bool:

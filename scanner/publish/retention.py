@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.weekly import history
-from scanner.weekly.run_folder import release_run
+from scanner.history import database as history
+from scanner.history.run_folder import release_run
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,10 @@ from email import policy
 import pytest
 import trustme
 
+from scanner.config.mail_settings import MailSettings
+from scanner.history import changes
 from scanner.model.records import Waiver
-from scanner.weekly import changes, mail
+from scanner.publish import mail
 from tests.support.weekly_runs import run
 
 with warnings.catch_warnings():
@@ -86,7 +88,7 @@ def _settings(port, ca_file, **over):
                 security="starttls", username=USER, password_env="CMAUDIT_SMTP_PASSWORD", when="always",
                 ca_file=ca_file, timeout=10.0)
     base.update(over)
-    return mail.MailSettings(**base)
+    return MailSettings(**base)
 
 
 def _report(tmp_path):
