@@ -18,7 +18,8 @@ What cmaudit reads from each host's variables (everything else is ignored):
 Differences from Ansible, on purpose:
 - a host whose `ansible_connection` is set to something other than winrm or psrp (ssh, local,
   network_cli...) is not a Windows scan target: it is skipped with a warning naming it. A host with no
-  `ansible_connection` at all is scanned (it was listed in a file given to cmaudit).
+  `ansible_connection` at all is scanned (it was listed in a file given to cmaudit); where other groups of
+  the file do say winrm or psrp, a warning names it (Ansible itself would use ssh).
 - without a scheme, Ansible assumes https unless the port is 5985; cmaudit infers the scheme from a
   well-known port (80/5985 http, 443/5986 https) and otherwise uses --scheme (default http, where message
   encryption is required).
@@ -160,6 +161,8 @@ class AnsibleInventory:
         warnings: list[str] = []
         secret_vars: set[str] = set()
         unvalidated: list[str] = []
+        unset: list[tuple[AnsibleHost, Host]] = []  # scanned, though no ansible_connection says WinRM
+        winrm_set = False
         by_groups: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, Var]]] = {}
         for entry in sorted(self.hosts.values(), key=lambda h: h.line):  # file order, also for YAML
             direct = tuple(entry.groups)
@@ -186,6 +189,12 @@ class AnsibleInventory:
                                 f"{quote_value(str(connection.value))} is not winrm or psrp")
                 continue
             hosts.append(self._host(entry, merged, tags, defaults))
+            if connection is None:
+                unset.append((entry, hosts[-1]))
+            else:
+                winrm_set = True
+        if winrm_set:
+            warnings += self._no_connection_warnings(unset)
         if secret_vars:
             warnings.append(f"{self.path}: {', '.join(sorted(secret_vars))} ignored: cmaudit takes passwords "
                             "from CMAUDIT_PASSWORD, a per-host variable, the keyring or a prompt")
@@ -193,6 +202,18 @@ class AnsibleInventory:
             warnings.append(f"{self.path}: {len(unvalidated)} host(s) set certificate validation to ignore (first: "
                             f"{unvalidated[0]}); cmaudit validates HTTPS certificates unless run with --insecure")
         return hosts, warnings
+
+    def _no_connection_warnings(self, unset: list[tuple[AnsibleHost, Host]], *, each: int = 5) -> list[str]:
+        """In a file whose other groups say ansible_connection=winrm, a host whose groups do not is one Ansible
+        reaches over ssh: cmaudit scans it over WinRM all the same, and says so (the first few, then a count)."""
+        found = [f"{self.path}:{entry.line}: {entry.name} (group {', '.join(entry.groups)}) has no "
+                 f"ansible_connection, unlike this file's WinRM groups: Ansible would reach it over ssh, cmaudit "
+                 f"scans it over WinRM on port {host.port} (set ansible_connection=winrm for its group, or choose "
+                 "hosts with --tag)" for entry, host in unset[:each]]
+        if len(unset) > each:
+            found.append(f"{self.path}: {len(unset) - each} more host(s) without ansible_connection are scanned over "
+                         "WinRM too")
+        return found
 
     def _host(self, entry: AnsibleHost, merged: dict[str, Var], tags: tuple[str, ...],
               defaults: Defaults) -> Host:
