@@ -103,36 +103,47 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, co
         parts.append("INTERRUPTED: the run did not finish; hosts not reached are not in these counts.")
     if meta.insecure:
         parts.append("INSECURE: TLS certificates were not verified in this run (--insecure).")
+    parts += _waiver_parts(results, max_rows)
+    todo = [h for h in action_order(results.hosts) if needs_action(h)]
+    parts += _todo_parts(todo, meta, max_rows=max_rows, colour=colour, width=width, results_path=results_path)
+    return "\n\n".join(parts) + "\n"
+
+
+def _waiver_parts(results: RunResults, max_rows: int) -> list[str]:
+    """The waived hosts, and the waivers that expired."""
+    parts = []
     waived = [h for h in action_order(results.hosts) if h.waived]
     if waived:
         parts.append(f"Waived ({len(waived)}): accepted until their waiver expires, not counted as needing action:\n"
                      + "\n".join(f"  {_clean(h.host, 40)}  {h.verdict.value}  until {h.waiver.expires}, "
                                   f"{_clean(h.waiver.owner, 40)}: {_clean(h.waiver.reason, 80)}"
                                   for h in waived[:max_rows] if h.waiver is not None))
-    expired = [w for w in meta.waivers if w.expired]
+    expired = [w for w in results.meta.waivers if w.expired]
     if expired:
         parts.append(f"Expired waivers ({len(expired)}): they no longer waive anything:\n"
                      + "\n".join(f"  {_clean(w.host, 40)}  expired {w.expires}, {_clean(w.owner, 40)} "
                                   f"({_clean(w.source, 60)}): {_clean(w.reason, 80)}" for w in expired[:max_rows]))
-    todo = [h for h in action_order(results.hosts) if needs_action(h)]
-    if todo:
-        table = [
-            (_clean(h.host, 40), _clean(h.address, 40), h.port, _clean(h.facts.site_code or h.site_code, 8),
-             _clean(h.facts.build, 16), paint(h.verdict.value, h.verdict, colour), _clean(why_text(h, meta), width))
-            for h in todo[:max_rows]
-        ]
-        fix = sum(1 for h in todo if h.verdict.is_finding)
-        parts.append(f"Hosts to act on ({len(todo)}: {fix} needing action, {len(todo) - fix} could not be checked):")
-        parts.append(tabulate(table, headers=("host", "address", "port", "site", "build", "verdict", "why"),
-                              tablefmt="simple", disable_numparse=True))
-        if len(todo) > max_rows:
-            parts.append(f"... and {len(todo) - max_rows} more (see report.html or report.csv)")
-        hints = hints_text([h for h in todo if h.verdict is Verdict.ERROR], results.meta, results_path=results_path)
-        if hints:
-            parts.append(hints)
-    else:
-        parts.append("No host to act on.")
-    return "\n\n".join(parts) + "\n"
+    return parts
+
+
+def _todo_parts(todo: list[HostResult], meta: RunMeta, *, max_rows: int, colour: bool, width: int,
+                results_path: str | None) -> list[str]:
+    """The hosts to act on as a table, then what to do about those in ERROR."""
+    if not todo:
+        return ["No host to act on."]
+    table = [
+        (_clean(h.host, 40), _clean(h.address, 40), h.port, _clean(h.facts.site_code or h.site_code, 8),
+         _clean(h.facts.build, 16), paint(h.verdict.value, h.verdict, colour), _clean(why_text(h, meta), width))
+        for h in todo[:max_rows]
+    ]
+    fix = sum(1 for h in todo if h.verdict.is_finding)
+    parts = [f"Hosts to act on ({len(todo)}: {fix} needing action, {len(todo) - fix} could not be checked):",
+             tabulate(table, headers=("host", "address", "port", "site", "build", "verdict", "why"),
+                      tablefmt="simple", disable_numparse=True)]
+    if len(todo) > max_rows:
+        parts.append(f"... and {len(todo) - max_rows} more (see report.html or report.csv)")
+    hints = hints_text([h for h in todo if h.verdict is Verdict.ERROR], meta, results_path=results_path)
+    return parts + ([hints] if hints else [])
 
 
 def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5, results_path: str | None = None) -> str:

@@ -54,6 +54,7 @@ from scanner.model.times import parse_utc
 TEMPLATE = "report.html.j2"
 MAX_EVIDENCE_SHOWN = 50  # per host; results.json keeps them all
 MAX_TEXT = 4000  # characters of one evidence line or message shown
+MAX_FINDING_HOSTS = 100  # hosts listed under one piece of advice; the host table below has them all
 _SECRET_OPTION = re.compile(r"pass|secret|token|credential", re.IGNORECASE)
 _HTTP_URL = re.compile(r"https?://[^\s\"'<>]+\Z")
 _BREAK_AFTER = re.compile(r"(?<=[.:\\/_-])")
@@ -186,7 +187,11 @@ def report_title(results: RunResults) -> str:
     scope = f"{n} site server{'s' if n != 1 else ''}"
     if meta.partial and meta.selection:
         scope += f" ({' '.join(meta.selection)})"
-    return f"ConfigMgr 2007 audit for advisory {advisory_number(meta)} - {scope} - {day_text(meta.started)}"
+    first, last = day_text(meta.started), day_text(meta.finished)
+    when = f"{first} to {last}" if meta.merged_from and meta.finished and last != first else first
+    if meta.merged_from:
+        scope += f", {len(meta.merged_from)} runs merged"
+    return f"ConfigMgr 2007 audit for advisory {advisory_number(meta)} - {scope} - {when}"
 
 
 def breakable(value: object) -> Markup:
@@ -228,6 +233,7 @@ def _run_context(results: RunResults, results_path: str | None) -> dict[str, Any
         options=option_items(meta.options), duration=duration_text(meta.started, meta.finished),
         merged=merged_runs(meta), verdicts=VERDICT_ORDER, labels=VERDICT_LABELS,
         rank={v: i for i, v in enumerate(VERDICT_ORDER)}, max_evidence=MAX_EVIDENCE_SHOWN,
+        max_listed=MAX_FINDING_HOSTS,
         key_evidence=key_evidence, weeks=weeks_text, group=host_group, site_of=site_of,
         remedy=lambda h: with_results_path(remediation_for(h, meta), results_path), why=lambda h: why_text(h, meta),
         real_paths=lambda text: with_results_path(text, results_path),
