@@ -112,6 +112,7 @@ def _environment() -> Environment:
     env.filters["basename"] = lambda p: re.split(r"[\\/]", p or "")[-1]
     env.filters["size"] = lambda n: f"{int(n):,}"
     env.filters["breakable"] = breakable
+    env.filters["keep_figures"] = keep_figures
     return env
 
 
@@ -198,6 +199,13 @@ def breakable(value: object) -> Markup:
     """Text that may wrap only after a separator (`.`, `:`, `-`, `\\`, `/`, `_`): an address or a build
     breaks between its parts, never inside a number. Escaped here, piece by piece."""
     return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(str(value or "")))
+
+
+def keep_figures(value: object) -> Markup:
+    """Text that may wrap between its words, never inside one holding a figure (a date, a count): escaped."""
+    words = str(value or "").split(" ")
+    return Markup(" ").join(Markup('<span class="nowrap">{}</span>').format(w) if any(c.isdigit() for c in w)
+                            else escape(w) for w in words)
 
 
 def address_width(hosts: Sequence[HostResult]) -> int:
