@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, Seconds, WholeNumber, is_env_name
+from scanner.model.options import (
+    BOUNDS,
+    ENV_NAME_RULE,
+    SPN_SERVICE,
+    ByteSize,
+    Seconds,
+    WholeNumber,
+    is_env_name,
+)
 
 
 def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -48,6 +55,8 @@ def _seconds(bound: Seconds) -> Callable[[str], float]:
 def option(name: str) -> Callable[[str], int] | Callable[[str], float]:
     """The converter for a scan option of scanner.model.options.BOUNDS."""
     bound = BOUNDS[name]
+    if isinstance(bound, ByteSize):
+        return byte_size(name)
     return _whole(bound) if isinstance(bound, WholeNumber) else _seconds(bound)
 
 
@@ -79,35 +88,19 @@ def spn_service(text: str) -> str:
     return text
 
 
-_SIZE = re.compile(r"(\d{1,16})\s*([kmgt]?)(i?b?)", re.IGNORECASE)
-_SIZE_UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
-
 
 def byte_size(name: str) -> Callable[[str], int]:
-    """A size in bytes for the BOUNDS option `name`, with or without a unit: 33554432, 32M, 32MB, 32MiB, 512K.
-    K, M, G and T are powers of 1024 whichever way they are written, as Windows counts file sizes."""
+    """A size in bytes for the BOUNDS option `name`, with or without a unit (scanner.model.options.ByteSize)."""
     bound = BOUNDS[name]
-    assert isinstance(bound, WholeNumber)
+    assert isinstance(bound, ByteSize)
 
     def convert(text: str) -> int:
-        match = _SIZE.fullmatch(text.strip())
-        if match is None or (match.group(3) and not match.group(2) and match.group(3).lower() != "b"):
-            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a size (bytes, or with a unit: 32M, 32MiB, 512K)")
-        value = int(match.group(1)) << _SIZE_UNITS[match.group(2).lower()]
         try:
-            return bound.check(value)
+            return bound.check(text)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{text!r} ({value:,} bytes) {exc}") from None
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} {exc}") from None
 
     return convert
-
-
-def size_text(value: int) -> str:
-    """32 MiB for 33554432: how help texts show a byte count."""
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if value >= 1 << shift and value % (1 << shift) == 0:
-            return f"{value >> shift} {unit}"
-    return f"{value:,} bytes"
 
 
 def any_case_choice(choices: Sequence[str], what: str) -> Callable[[str], str]:

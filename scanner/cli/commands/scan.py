@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reports.merge import ResultsFileError, load_results
-from scanner.cli.argtypes import byte_size, env_name, folder, option, size_text, spn_service
+from scanner.cli.argtypes import byte_size, env_name, folder, option, spn_service
 from scanner.cli.commands.inventory import add_selection_arguments
 from scanner.cli.config_options import (
     add_config_option,
@@ -23,7 +23,7 @@ from scanner.history.database import check_audit_name
 from scanner.history.run_folder import holds_a_run
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
-from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE
+from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE, size_text
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
 ORDER = 10

@@ -188,3 +188,20 @@ def test_simulate_lists_its_hosts_and_the_scan_to_run(tmp_path):
     assert any(line.split()[0] == "CM001" and line.split()[-1] == "badxml" for line in lines)
     assert "... and 1 more (all in " in text and not any(line.startswith("CM002") for line in lines)
     assert f"cmaudit scan {inventory} --username 'LAB\\auditor'" in text
+
+
+def test_cmaudit_toml_takes_sizes_with_units_too(tmp_path):
+    """`max_log_bytes = "32MiB"` in cmaudit.toml means what `--max-log-bytes 32MiB` does; a bad one names the key."""
+    from scanner.cli.config_options import apply_config
+    from scanner.config.cmaudit_toml import ConfigError
+
+    config = tmp_path / "cmaudit.toml"
+    config.write_text('max_log_bytes = "32MiB"\n', encoding="utf-8")
+    args = build_parser().parse_args(["scan", "x.csv", "--config", str(config)])
+    apply_config(args)
+    assert args.max_log_bytes == 32 << 20
+    config.write_text('max_log_bytes = "lots"\n', encoding="utf-8")
+    args = build_parser().parse_args(["scan", "x.csv", "--config", str(config)])
+    with pytest.raises(ConfigError) as caught:
+        apply_config(args)
+    assert "max_log_bytes" in str(caught.value) and "32MiB" in str(caught.value)
