@@ -14,6 +14,17 @@ from tests.support.samples import mixed_run
 from tests.support.scans import new_password
 
 
+@pytest.fixture
+def two_hosts(tmp_path, monkeypatch):
+    """Two healthy simulated site servers and their inventory, the password in CMAUDIT_PASSWORD."""
+    from simulator import Fleet
+
+    password = new_password()
+    monkeypatch.setenv("CMAUDIT_PASSWORD", password)
+    with Fleet(hosts=2, scenario="sp1-healthy", password=password) as fleet:
+        yield fleet, fleet.write_inventory(tmp_path / "hosts.csv")
+
+
 def _usage_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     """Run argv, expect exit 64, and answer stderr."""
     with pytest.raises(SystemExit) as stopped:
@@ -93,18 +104,12 @@ def test_an_empty_selection_is_refused_not_taken_for_every_host(capsys, tmp_path
 
 
 @pytest.mark.network
-def test_an_empty_selection_stops_the_scan_before_any_host(capsys, tmp_path, monkeypatch):
+def test_an_empty_selection_stops_the_scan_before_any_host(capsys, tmp_path, two_hosts):
     """`cmaudit scan --tag ""` contacts no host and writes nothing: a scheduled `--tag "$UNSET"` is no full scan."""
-    from simulator import Fleet
-
-    password = new_password()
-    monkeypatch.setenv("CMAUDIT_PASSWORD", password)
-    with Fleet(hosts=2, scenario="sp1-affected", password=password) as fleet:
-        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
-        status = main(["scan", str(inventory), "--username", fleet.username, "--tag", "  ", "--no-history",
-                       "-o", str(tmp_path / "run"), "--quiet"])
-        requests = [h.counters.requests for h in fleet.hosts]
-    assert status == 64 and requests == [0, 0] and not (tmp_path / "run").exists()
+    fleet, inventory = two_hosts
+    status = main(["scan", str(inventory), "--username", fleet.username, "--tag", "  ", "--no-history",
+                   "-o", str(tmp_path / "run"), "--quiet"])
+    assert status == 64 and [h.counters.requests for h in fleet.hosts] == [0, 0] and not (tmp_path / "run").exists()
     assert "--tag was given an empty value" in capsys.readouterr().err
 
 
@@ -157,17 +162,12 @@ def test_report_takes_run_folders(tmp_path, capsys):
 
 
 @pytest.mark.network
-def test_progress_lines_spell_hosts_as_the_inventory_does(capsys, tmp_path, monkeypatch):
+def test_progress_lines_spell_hosts_as_the_inventory_does(capsys, tmp_path, two_hosts):
     """Each host's progress line names it as the inventory and the reports do (CM000, not cm000)."""
-    from simulator import Fleet
-
-    password = new_password()
-    monkeypatch.setenv("CMAUDIT_PASSWORD", password)
-    with Fleet(hosts=2, scenario="sp1-healthy", password=password) as fleet:
-        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
-        status = main(["scan", str(inventory), "--username", fleet.username, "--no-history", "-o",
-                       str(tmp_path / "run"), "--workers", "1"])
-        names = [h.name for h in fleet.hosts]
+    fleet, inventory = two_hosts
+    status = main(["scan", str(inventory), "--username", fleet.username, "--no-history", "-o",
+                   str(tmp_path / "run"), "--workers", "1"])
+    names = [h.name for h in fleet.hosts]
     progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cmaudit: [")]
     assert status == 0 and names == ["CM000", "CM001"]
     assert sorted(line.split("] ", 1)[1].split(":", 1)[0] for line in progress) == names
