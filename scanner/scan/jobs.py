@@ -1,8 +1,9 @@
 """What a process needs to build the host jobs of a run: settled once by the parent, picklable for workers.
 
-run_scan settles every credential before any host is contacted (passwords, NTLM hashes, Kerberos ticket
-caches, refusals); `RunJobs` carries that to wherever the hosts run: the parent itself with --workers 1, or
-each worker process over its pipe (never argv or the environment). Secrets are repr=False throughout.
+The plan step (scanner.scan.plan) settles every credential before any host is contacted (passwords, NTLM
+hashes, Kerberos ticket caches, refusals); `RunJobs` carries that to wherever the hosts run: the parent
+itself with --workers 1, or each worker process over its pipe (never argv or the environment). Secrets are
+repr=False throughout.
 """
 
 from __future__ import annotations

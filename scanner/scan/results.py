@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 from reports.merge import ResultsFileError, host_key, load_results, match_key, result_names, shared_names
 from scanner import __version__
 from scanner.advisory.loader import Advisory
-from scanner.config.waivers import apply_waivers
 from scanner.model.errors import UsageError
-from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict, Waiver
+from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict
 from scanner.model.remediation import category_hint
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.runner import HostRun
@@ -105,12 +104,6 @@ def run_meta(
     )
 
 
-def assemble(meta: RunMeta, runs: Sequence[HostRun[Host, HostOutcome]],
-             waivers: Sequence[Waiver] = ()) -> RunResults:
-    """The run's records, each host with the waiver that applies to it (waivers already judged for expiry)."""
-    return RunResults(meta=meta, hosts=apply_waivers([host_result(r) for r in runs], waivers))
-
-
 def load_earlier_run(path: Path, advisory_id: str) -> RunResults:
     """The results.json `--rescan-failed` names; one-line UsageError when unreadable or of another advisory."""
     try:
@@ -130,10 +123,9 @@ def hosts_to_rescan(earlier: RunResults, hosts: Sequence[Host]) -> tuple[Host, .
     return tuple(h for h in hosts if match_key(h.name, h.address, h.port, shared) in failed)
 
 
-def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path,
-                 waivers: Sequence[Waiver]) -> RunResults:
+def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path) -> RunResults:
     """The earlier run with the hosts scanned again replaced by their new results (the newest result per
-    host wins, as `cmaudit report` merges), in the earlier run's order; waivers judged again as of now."""
+    host wins, as `cmaudit report` merges), in the earlier run's order (waivers are the caller's to apply)."""
     shared = shared_names(result_names(earlier.hosts), result_names(rescanned.hosts))
     fresh = {host_key(h, shared): h for h in rescanned.hosts}
     hosts = [fresh.pop(host_key(h, shared), h) for h in earlier.hosts]
@@ -144,4 +136,4 @@ def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path,
                    selection=(*rescanned.meta.selection, f"--rescan-failed {path}"),
                    merged_from=(f"{path}: run {m.run_id}, {m.finished or m.started}, "
                                 f"{kept} of {len(earlier.hosts)} hosts kept",))
-    return RunResults(meta=meta, hosts=apply_waivers(hosts, waivers))
+    return RunResults(meta=meta, hosts=tuple(hosts))

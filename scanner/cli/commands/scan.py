@@ -97,8 +97,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # lazily: the scan layer (multiprocessing, asyncio_pool, isal) would cost every `cmaudit` start ~50 ms
+    from scanner.cli.scan_console import run_scan
     from scanner.scan.credentials import stdin_is_terminal
-    from scanner.scan.run import ScanSettings, default_output_dir, run_scan
+    from scanner.scan.plan import default_output_dir
+    from scanner.scan.settings import ScanSettings
 
     config = apply_config(args)
     if args.inventory is None and args.rescan_failed is not None:

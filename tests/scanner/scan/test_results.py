@@ -7,12 +7,12 @@ import hashlib
 import io
 from pathlib import Path
 
+from scanner.cli.progress import Progress
 from scanner.model.errors import HostTimeout
 from scanner.model.host import Host
 from scanner.model.records import HostFacts, Judgement, Verdict
 from scanner.scan.evidence import save_log
 from scanner.scan.host_job import HostOutcome
-from scanner.scan.progress import Progress
 from scanner.scan.results import clean_options, host_result
 from scanner.scan.runner import HostRun
 
