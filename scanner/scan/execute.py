@@ -29,7 +29,7 @@ from scanner.scan.jobs import AccountKey, RunJobs
 from scanner.scan.results import host_result, merge_rescan, run_meta
 from scanner.scan.run_plan import RunInputs, RunPlan
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
-from scanner.scan.workers import WorkerPool, default_workers, usable_cores
+from scanner.scan.workers import WorkerPool
 from scanner.winrm.collect import CollectOptions
 from scanner.winrm.session import SessionOptions
 
@@ -79,9 +79,8 @@ class Executed:
         return self.runner.worker_stats if isinstance(self.runner, WorkerPool) else []
 
 
-def worker_count(asked: int | None, concurrency: int, hosts: int) -> int:
+def worker_count(asked: int, concurrency: int, hosts: int) -> int:
     """--workers, never more than the concurrency's slots or the hosts to scan, and at least one."""
-    asked = asked or default_workers(usable_cores(), concurrency, hosts)
     return max(1, min(asked, concurrency, hosts or 1))
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import multiprocessing
 import os
 import signal
@@ -60,24 +59,6 @@ JOIN_TIMEOUT_S = 15.0  # after the last result: how long a worker may take to ex
 FORWARDED_LOGGERS = ("scanner", "urllib3.connectionpool")
 
 Run = HostRun[Host, HostOutcome]
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS has one)."""
-    getter = getattr(os, "sched_getaffinity", None)
-    if getter is not None:
-        with contextlib.suppress(OSError):
-            return max(1, len(getter(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def default_workers(cores: int, concurrency: int, hosts: int) -> int:
-    """The number of cores, capped so each worker has at least its share of the concurrency
-    (concurrency / workers) in hosts to scan: fewer hosts than --concurrency run in one process."""
-    n = max(1, min(cores, concurrency))
-    while n > 1 and hosts < n * math.ceil(concurrency / n):
-        n -= 1
-    return n
 
 
 def split_concurrency(concurrency: int, workers: int) -> list[int]:

@@ -59,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the results)")
     parser.add_argument("--concurrency", type=option("concurrency"), default=32,
                         help="hosts scanned at once (default: 32, like Invoke-Command -ThrottleLimit)")
-    parser.add_argument("--workers", type=option("workers"), default=None, metavar="N",
-                        help="worker processes the hosts are spread over (default: the number of cores, capped so "
-                             "each worker has at least concurrency/N hosts; 1 scans in this process)")
+    parser.add_argument("--workers", type=option("workers"), default=1, metavar="N",
+                        help="worker processes the hosts are spread over (default: 1, this process; more only help "
+                             "on 4+ cores when one cmaudit process keeps a core busy: see README)")
     parser.add_argument("--timeout", type=option("timeout"), default=120.0,
                         help="whole-host budget in seconds, retries included (default: 120)")
     parser.add_argument("--connect-timeout", type=option("connect_timeout"), default=10.0, metavar="S",
