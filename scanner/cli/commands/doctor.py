@@ -12,6 +12,7 @@ Exit status: 0 all good, 1 some host failed a check, 64 a problem of the jump bo
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         max_auth_failures=args.max_auth_failures,
         output=output, history=history_target(args), mail=mail_settings(args, config),
     )
-    diagnosis = run_doctor(settings)
+    diagnosis = run_doctor(settings, prompt=getpass.getpass)
     if args.json:
         json.dump(diagnosis.to_dict(), sys.stdout, indent=2, ensure_ascii=True)
         sys.stdout.write("\n")

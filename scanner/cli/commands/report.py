@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from reports import ReportWriteError, write_reports
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot write reports: {exc.strerror or exc}") from exc
-    print_summary(merged)
+    print_summary(merged, sys.stdout)
     print()
     for path in written.values():
         print(os.fspath(path))
