@@ -8,12 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reports.merge import ResultsFileError, host_key, load_results, match_key, result_names, shared_names
 from scanner import __version__
 from scanner.advisory.loader import Advisory
 from scanner.model.errors import UsageError
 from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict
 from scanner.model.remediation import category_hint
+from scanner.model.results_file import ResultsFileError, load_results
+from scanner.model.run_match import host_key, match_key, result_names, shared_names
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.runner import HostRun
 

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 from reports.changes_text import render_text
-from reports.merge import ResultsFileError, load_results
 from scanner.cli.commands.history import add_history_option, history_path
 from scanner.history import changes
 from scanner.history import database as history
 from scanner.model.errors import UsageError
 from scanner.model.records import RunResults
+from scanner.model.results_file import ResultsFileError, load_results
 
 HELP = "print the differences between two runs (history run ids like 12 or #12, or results.json paths)"
 ORDER = 41

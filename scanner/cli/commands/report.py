@@ -13,9 +13,10 @@ from pathlib import Path
 
 from reports import ReportWriteError, write_reports
 from reports.console import exit_status, print_summary
-from reports.merge import ResultsFileError, load_and_merge
+from reports.merge import load_and_merge
 from scanner.cli.argtypes import folder
 from scanner.model.errors import UsageError
+from scanner.model.results_file import ResultsFileError
 
 HELP = "rebuild report.csv, report.html and results.json from results files (several merge into one)"
 ORDER = 30
