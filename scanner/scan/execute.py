@@ -21,10 +21,9 @@ from scanner.config.waivers import apply_waivers
 from scanner.history.database import audit_name_for
 from scanner.model.host import run_keys
 from scanner.model.notes import Note
-from scanner.model.records import RunResults, Verdict
+from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.scan import preflight
 from scanner.scan.audit_log import AuditLog
-from scanner.scan.host_job import HostOutcome
 from scanner.scan.jobs import AccountKey, RunJobs
 from scanner.scan.results import host_result, merge_rescan, run_meta
 from scanner.scan.run_plan import RunInputs, RunPlan
@@ -36,8 +35,8 @@ from scanner.winrm.session import SessionOptions
 if TYPE_CHECKING:
     from scanner.model.host import Host
 
-Run = HostRun["Host", HostOutcome]
-AnyRunner = Runner["Host", HostOutcome] | WorkerPool
+Run = HostRun["Host", HostResult]
+AnyRunner = Runner["Host", HostResult] | WorkerPool
 
 
 class HostProgress(Protocol):

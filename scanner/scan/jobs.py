@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from scanner.advisory.engine import evaluate
 from scanner.advisory.loader import Advisory
 from scanner.model.errors import HostError
-from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
+from scanner.model.records import HostResult
+from scanner.scan.host_job import ScanContext, ScanJob
 from scanner.winrm.collect import CollectOptions
 from scanner.winrm.session import SessionOptions
 
@@ -44,7 +45,7 @@ class FailedJob:
     def __init__(self, error: HostError) -> None:
         self.error = error
 
-    def run(self) -> HostOutcome:
+    def run(self) -> HostResult:
         raise self.error
 
     def abort(self) -> None:
@@ -71,10 +72,10 @@ class RunJobs:
                            credential_for=lambda host: self.credentials.get(host.key), secrets=self.secrets,
                            host_keys=self.host_keys)
 
-    def factory(self) -> JobFactory[Host, HostOutcome]:
+    def factory(self) -> JobFactory[Host, HostResult]:
         context = self.context()
 
-        def make(host: Host, deadline: float, attempt: int) -> HostJob[HostOutcome]:
+        def make(host: Host, deadline: float, attempt: int) -> HostJob[HostResult]:
             if host.key in self.refused:
                 return FailedJob(self.refused[host.key])
             return ScanJob(host, deadline, context)

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 from scanner import __version__
 from scanner.advisory.loader import Advisory
 from scanner.model.errors import UsageError
-from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict
+from scanner.model.records import HostFacts, HostFailure, HostResult, Judgement, RunMeta, RunResults, Verdict
 from scanner.model.remediation import category_hint
 from scanner.model.results_file import ResultsFileError, load_results
 from scanner.model.run_match import host_key, match_key, result_names, shared_names
-from scanner.scan.host_job import HostOutcome
 from scanner.scan.runner import HostRun
 
 if TYPE_CHECKING:
@@ -25,35 +24,36 @@ if TYPE_CHECKING:
 SECRET_OPTION_NAMES = frozenset({"password", "passwd", "secret", "token", "key_password"})
 
 
-def host_result(run: HostRun[Host, HostOutcome]) -> HostResult:
-    """One HostResult: the judgement when the host was collected, else ERROR with the error category."""
-    host = run.host
-    common: dict[str, Any] = dict(
-        host=host.name, address=host.address, port=host.port, scheme=host.scheme, tags=tuple(host.tags),
-        started=run.started, finished=run.finished, seconds=round(run.seconds, 3), requests=run.requests,
-        attempts=run.attempts,
-    )
-    if run.value is None:
-        error = run.error
-        return HostResult(
-            verdict=Verdict.ERROR,
-            reasons=(error.message if error is not None else "no result",),
-            site_code=host.site_code,
-            error=HostFailure(error.category, error.message, error.hint or category_hint(error.category.value))
-            if error is not None else None,
-            **common,
-        )
-    outcome = run.value
-    j = outcome.judgement
+def judged_result(host: Host, facts: HostFacts, judgement: Judgement) -> HostResult:
+    """A collected and judged host's record, as its job answers it (the runner's timings come with host_result)."""
     return HostResult(
-        verdict=j.verdict,
-        reasons=j.reasons,
-        evidence=j.evidence,
-        build_name=j.build_name,
-        window=j.window,
-        facts=outcome.facts,
-        site_code=outcome.facts.site_code or host.site_code,
-        **common,
+        host=host.name, address=host.address, port=host.port, scheme=host.scheme, tags=tuple(host.tags),
+        verdict=judgement.verdict,
+        reasons=judgement.reasons,
+        evidence=judgement.evidence,
+        build_name=judgement.build_name,
+        window=judgement.window,
+        facts=facts,
+        site_code=facts.site_code or host.site_code,
+    )
+
+
+def host_result(run: HostRun[Host, HostResult]) -> HostResult:
+    """One HostResult with the run's timings: the job's record when the host was judged, else ERROR with the
+    error category."""
+    timing: dict[str, Any] = dict(started=run.started, finished=run.finished, seconds=round(run.seconds, 3),
+                                  requests=run.requests, attempts=run.attempts)
+    if run.value is not None:
+        return replace(run.value, **timing)
+    host, error = run.host, run.error
+    return HostResult(
+        host=host.name, address=host.address, port=host.port, scheme=host.scheme, tags=tuple(host.tags),
+        verdict=Verdict.ERROR,
+        reasons=(error.message if error is not None else "no result",),
+        site_code=host.site_code,
+        error=HostFailure(error.category, error.message, error.hint or category_hint(error.category.value))
+        if error is not None else None,
+        **timing,
     )
 
 

@@ -47,8 +47,8 @@ from typing import Any
 
 from scanner.model.errors import HostInternalError, HostInterrupted
 from scanner.model.host import Host
+from scanner.model.records import HostResult
 from scanner.model.redaction import REDACTOR, RedactingFilter
-from scanner.scan.host_job import HostOutcome
 from scanner.scan.jobs import AccountKey, RunJobs
 from scanner.scan.runner import Breaker, HostRun, Runner, RunnerOptions, utc_now
 
@@ -58,7 +58,7 @@ JOIN_TIMEOUT_S = 15.0  # after the last result: how long a worker may take to ex
 # Loggers a worker forwards to the parent when the parent traces them (--debug).
 FORWARDED_LOGGERS = ("scanner", "urllib3.connectionpool")
 
-Run = HostRun[Host, HostOutcome]
+Run = HostRun[Host, HostResult]
 
 
 def split_concurrency(concurrency: int, workers: int) -> list[int]:
@@ -132,7 +132,7 @@ class WorkerPool:
         self._results: dict[int, Run] = {}
         self._total = 0
         self._finished: asyncio.Event | None = None
-        self._runner: Runner[Host, HostOutcome] | None = None  # the one-process fallback, if it came to that
+        self._runner: Runner[Host, HostResult] | None = None  # the one-process fallback, if it came to that
         self.fallback: str | None = None  # why the hosts were scanned in this process after all
 
     @property
@@ -202,7 +202,7 @@ class WorkerPool:
             worker.alive = False
             worker.process.kill()
         self._pool = []
-        runner: Runner[Host, HostOutcome] = Runner(self.jobs.factory(), self.options, on_done=self.on_done,
+        runner: Runner[Host, HostResult] = Runner(self.jobs.factory(), self.options, on_done=self.on_done,
                                                    credential_key=self.account_key, breaker=self.breaker)
         self._runner = runner
         for _ in range(self._stop_requests):
@@ -406,7 +406,7 @@ def worker_main(conn: Connection) -> None:
             logger.setLevel(logging.DEBUG)
             logger.addHandler(handler)
             logger.propagate = False
-    runner: Runner[Host, HostOutcome] = Runner(
+    runner: Runner[Host, HostResult] = Runner(
         setup.jobs.factory(), setup.options, on_done=lambda run: send(("done", run)),
         credential_key=setup.account_key, breaker=Breaker(setup.options.max_auth_failures, setup.account_key,
                                                           follower=True))
@@ -419,7 +419,7 @@ def worker_main(conn: Connection) -> None:
     os._exit(0)
 
 
-async def _serve(conn: Connection, runner: Runner[Host, HostOutcome]) -> int:
+async def _serve(conn: Connection, runner: Runner[Host, HostResult]) -> int:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[int, Host] | None] = asyncio.Queue()
     count = 0
