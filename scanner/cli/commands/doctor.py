@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # lazily: the scan layer (asyncio_pool, the diagnosis steps) would cost every `cmaudit` start ~15 ms
     from scanner.scan.credentials import stdin_is_terminal
-    from scanner.scan.doctor import DoctorSettings, run_doctor
+    from scanner.scan.diagnosis_run import DoctorSettings, run_doctor
 
     config = apply_config(args)
     if args.ca_file and not Path(args.ca_file).is_file():

@@ -1,4 +1,5 @@
-"""`cmaudit doctor`: why can't it audit this host? Answered before the first scheduled run.
+"""`cmaudit doctor`'s run: the jump box's checks, then each host's diagnosis, like a scan (no output here:
+scanner.cli.commands.doctor prints the `Diagnosis`, scanner.model.diagnosis holds its records).
 
 Local checks (the jump box): the python packages the chosen auth needs, the password's source, the
 Kerberos ticket and its expiry (or one TGT for user@REALM), the keyring, the output folder, the history
