@@ -1,4 +1,4 @@
-"""Kerberos for a fleet run, settled before any host is contacted.
+"""Kerberos for a scan, settled in its plan step before any host is contacted.
 
 For every host whose auth is `kerberos` or `negotiate` (on Linux/macOS; Windows uses SSPI and needs none
 of this):

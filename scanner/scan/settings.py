@@ -1,4 +1,4 @@
-"""Every knob of `cmaudit scan` in one record, shared by the fleet run and its pre-flight checks."""
+"""Every knob of `cmaudit scan` in one record, read by the scan's plan, execute and publish steps."""
 
 from __future__ import annotations
 

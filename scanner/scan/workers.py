@@ -111,7 +111,7 @@ class _Worker:
 
 
 class WorkerPool:
-    """Runs every host of a run over `workers` processes; to fleet.py it looks like a Runner."""
+    """Runs every host of a run over `workers` processes; to the execute step it looks like a Runner."""
 
     def __init__(self, jobs: RunJobs, workers: int, options: RunnerOptions, *, account_key: AccountKey,
                  on_done: Callable[[Run], None] | None = None) -> None:
