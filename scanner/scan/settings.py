@@ -1,4 +1,4 @@
-"""Every knob of `cmaudit scan` in one record, read by the scan's plan, execute and publish steps."""
+"""Every knob of `cmaudit scan` in one record: the plan and execute steps read it, publish gets its part."""
 
 from __future__ import annotations
 
