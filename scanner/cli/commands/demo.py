@@ -61,8 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # lazily: the scan layer (multiprocessing, asyncio_pool, isal) would cost every `cmaudit` start ~50 ms
-    from scanner.scan.run import ScanSettings, default_output_dir, run_scan
+    # lazily: importing the scan layer (multiprocessing, asyncio_pool, isal) would slow every `cmaudit` start
+    from scanner.cli.scan_console import run_scan
+    from scanner.scan.plan import default_output_dir
+    from scanner.scan.settings import ScanSettings
     from simulator import Fleet  # the whole simulator: ~140 ms, for this command only
 
     password = secrets.token_urlsafe(24)

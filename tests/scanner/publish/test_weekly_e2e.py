@@ -11,7 +11,8 @@ import socket
 import pytest
 
 from scanner.cli.main import main
-from scanner.scan.run import ScanSettings, run_scan
+from scanner.cli.scan_console import run_scan
+from scanner.scan.settings import ScanSettings
 
 simulator = pytest.importorskip("simulator")
 pytestmark = pytest.mark.network
