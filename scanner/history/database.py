@@ -18,6 +18,7 @@ verdicts, facts and evidence hashes are kept. Guarantees the scheduler relies on
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -247,23 +248,90 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    """The database's schema version, refused unless one this cmaudit can read or migrate from."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise HistoryError(path, f"history schema version {version} is newer than this cmaudit "
                                  f"understands ({SCHEMA_VERSION}); upgrade cmaudit")
-    if version == SCHEMA_VERSION:
-        return
-    with _transaction(conn):
-        # Re-read under the write lock: a concurrent process may have migrated meanwhile.
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for step in MIGRATIONS[target - 1]:
+    if version < 0:
+        raise HistoryError(path, f"history schema version {version} is not one cmaudit writes (0 to "
+                                 f"{SCHEMA_VERSION}): not a cmaudit history, or a damaged one; move it away "
+                                 "or point --history elsewhere")
+    return version
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION, then check it holds every table and column cmaudit uses."""
+    version = _schema_version(conn, path)
+    if version < SCHEMA_VERSION:
+        with _transaction(conn):
+            # Re-read under the write lock: a concurrent process may have migrated meanwhile.
+            version = _schema_version(conn, path)
+            try:
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    for step in MIGRATIONS[target - 1]:
+                        if isinstance(step, str):
+                            conn.execute(step)
+                        else:
+                            step(conn)
+                    conn.execute(f"PRAGMA user_version = {target:d}")
+            except sqlite3.Error as exc:
+                raise HistoryError(path, f"cannot migrate the history from schema version {version} to "
+                                         f"{SCHEMA_VERSION} ({exc}): it holds tables cmaudit did not write; move it "
+                                         "away or point --history elsewhere") from None
+    _check_schema(conn, path)
+
+
+@functools.cache
+def _expected_columns() -> dict[str, frozenset[str]]:
+    """Every table the migrations create, with its columns: built once from the migrations themselves."""
+    with closing(sqlite3.connect(":memory:", isolation_level=None)) as conn:
+        for steps in MIGRATIONS:
+            for step in steps:
                 if isinstance(step, str):
                     conn.execute(step)
                 else:
                     step(conn)
-            conn.execute(f"PRAGMA user_version = {target:d}")
+        return _columns(conn)
+
+
+def _columns(conn: sqlite3.Connection) -> dict[str, frozenset[str]]:
+    tables = [str(r[0]) for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    return {t: frozenset(str(c[1]) for c in conn.execute(f"PRAGMA table_info({_quoted(t)})")) for t in tables}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """A database at the current version holds every table and column cmaudit reads and writes."""
+    found = _columns(conn)
+    for table, columns in sorted(_expected_columns().items()):
+        missing = sorted(columns - found.get(table, frozenset()))
+        if missing:
+            what = f"has no table {table}" if table not in found else f"table {table} has no column {missing[0]}"
+            raise HistoryError(path, f"not a cmaudit history at schema version {SCHEMA_VERSION}: it {what}; move it "
+                                     "away or point --history elsewhere")
+
+
+def check_migration(conn: sqlite3.Connection, path: Path) -> None:
+    """Whether the database behind `conn` (opened read-only) can be migrated and used, without changing it:
+    its schema alone is copied into memory and migrated there. HistoryError says why not."""
+    version = _schema_version(conn, path)
+    statements = [str(r[0]) for r in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+        " ORDER BY type = 'table' DESC, rowid")]
+    with closing(sqlite3.connect(":memory:", isolation_level=None)) as copy:
+        try:
+            for statement in statements:
+                copy.execute(statement)
+        except sqlite3.Error as exc:
+            raise HistoryError(path, f"its schema cannot be read ({exc})") from None
+        copy.execute(f"PRAGMA user_version = {version:d}")
+        _migrate(copy, path)
 
 
 @contextmanager
@@ -334,30 +402,16 @@ def open_history(db_path: Path | str, *, create: bool = True) -> Iterator[sqlite
             raise HistoryError(path, f"history database error: {exc}") from exc
 
 
-def check_database(db_path: Path | str) -> None:
-    """Pre-flight: an existing history is a file this cmaudit can read and understands; writes nothing.
-
-    A database another run is writing right now (locked) passes: the run will queue for it later.
-    """
+def prepare_database(db_path: Path | str) -> None:
+    """Pre-flight: an existing history is opened, migrated and checked before any host is contacted, so a run
+    never learns only at its end that it cannot be recorded. A missing one is left for the run to create."""
     path = Path(db_path)
     if not os.path.lexists(path):
         return
     if not path.is_file():
         raise HistoryError(path, "the history database is not a file")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
-        with closing(conn):
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return
-        raise HistoryError(path, f"cannot read the history database: {exc}") from None
-    except sqlite3.Error as exc:
-        raise HistoryError(path, f"not a history database: {exc}") from None
-    if version > SCHEMA_VERSION:
-        raise HistoryError(path, f"history schema version {version} is newer than this cmaudit "
-                                 f"understands ({SCHEMA_VERSION}); upgrade cmaudit")
+    with open_history(path, create=False):
+        pass
 
 
 def _insert_run(conn: sqlite3.Connection, results: RunResults, audit: str, output_dir: str | None) -> int:
@@ -615,20 +669,22 @@ def check_integrity(db_path: Path | str) -> list[str]:
 
 def probe_history(db_path: Path | str) -> tuple[bool, str, str]:
     """(ok, detail, hint) for `cmaudit doctor`: can a scan record its run here? Read-only: an existing
-    database is opened read-only and never migrated, a missing one is not created."""
+    database is opened read-only and its migration tried on a copy of its schema, a missing one is not created."""
     path = Path(db_path)
     if path.exists():
         if not path.is_file():
             return False, f"{path} is not a file", "point --history (or history in cmaudit.toml) at a file"
         try:
             with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
-                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-                runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if version else 0
+                check_migration(conn, path)
+                runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if _columns(conn) else 0
+        except HistoryError as exc:
+            hint = "upgrade cmaudit" if "newer" in exc.message else \
+                "move the file away (a new history starts) or point --history elsewhere"
+            return False, f"{path}: {exc.message}", hint
         except sqlite3.Error as exc:
             return False, f"{path} cannot be read as a cmaudit history: {exc}", \
                 "move the file away (a new history starts) or point --history elsewhere"
-        if version > SCHEMA_VERSION:
-            return False, f"{path} was written by a newer cmaudit (schema {version})", "upgrade cmaudit"
         writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
         detail = f"{path}: {runs} run(s) recorded"
         if not writable:
