@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from reports.trend import TrendPoint
+from scanner.model.audit_name import MAX_AUDIT_NAME as MAX_AUDIT_NAME  # re-exported for the config and CLI
+from scanner.model.audit_name import audit_name_for as audit_name_for
+from scanner.model.audit_name import check_audit_name as check_audit_name
 from scanner.model.changes import result_keys
 from scanner.model.errors import UsageError
 from scanner.model.host import run_keys, stable_key
@@ -55,28 +57,6 @@ _BUSY_SLICE_MS = 100
 DEFAULT_FILE_NAME = "history.sqlite3"
 HISTORY_ENV = "CMAUDIT_HISTORY"  # one place to point every command at a shared history
 _WAL_ATTEMPTS = 12
-
-_DATE_SUFFIX = re.compile(r"[-_. ]*(?:\d{4}-\d{2}-\d{2}|\d{8}(?:T\d{4,6}Z?)?|\d{4}-?[wW]\d{1,2})$")
-MAX_AUDIT_NAME = 100
-
-
-def audit_name_for(inventory_path: str | None) -> str:
-    """The default audit name: the inventory file's name without its extension and a trailing date
-    (`servers-2026-11-29.csv`, `servers_20261129.csv`, `servers-2026-w48.csv` -> `servers`)."""
-    if not inventory_path:
-        return "(no inventory)"
-    stem = re.split(r"[\\/]", inventory_path.strip())[-1]
-    stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem
-    return _DATE_SUFFIX.sub("", stem) or stem or "(no inventory)"
-
-
-def check_audit_name(name: str) -> str:
-    """A usable `--audit` NAME (shown in reports, a key in the history); ValueError says why not."""
-    text = name.strip()
-    if not text or len(text) > MAX_AUDIT_NAME or not text.isprintable():
-        raise ValueError(f"must be 1 to {MAX_AUDIT_NAME} printable characters")
-    return text
-
 
 def _add_audit_names(conn: sqlite3.Connection) -> None:
     """Migration 2: every recorded run gets the audit name its inventory path gives (as a new run would)."""

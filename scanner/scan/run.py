@@ -42,7 +42,15 @@ from scanner.scan.host_job import HostOutcome
 from scanner.scan.jobs import AccountKey, RunJobs
 from scanner.scan.kerberos_setup import prepare_kerberos
 from scanner.scan.progress import Progress
-from scanner.scan.results import assemble, host_result, hosts_to_rescan, load_earlier_run, merge_rescan, run_meta
+from scanner.scan.results import (
+    assemble,
+    host_result,
+    hosts_to_rescan,
+    load_earlier_run,
+    merge_rescan,
+    rescan_waivers,
+    run_meta,
+)
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
 from scanner.scan.settings import ScanSettings as ScanSettings  # re-exported: callers build it from here
 from scanner.scan.workers import WorkerPool, default_workers, usable_cores
@@ -135,8 +143,8 @@ def run_scan(
     earlier: RunResults | None = None
     if settings.rescan_failed is not None:
         earlier = load_earlier_run(settings.rescan_failed, advisory.id)
-        if settings.waivers is None:  # as INVENTORY: the earlier run's waivers, judged for expiry today
-            waivers = as_of(earlier.meta.waivers, _day(started))
+        if settings.waivers is None:  # as INVENTORY: the earlier run's waivers file, as it reads today
+            waivers = as_of(rescan_waivers(earlier, settings.rescan_failed), _day(started))
         hosts = hosts_to_rescan(earlier, hosts)
         if not hosts:
             err.write(f"cmaudit: {settings.rescan_failed}: no ERROR or UNKNOWN host of that run is in "
@@ -334,7 +342,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
     )
     audit_name = settings.audit or (earlier.meta.audit if earlier is not None else None) \
         or audit_name_for(str(settings.inventory))
-    waiver_file = str(settings.waivers) if settings.waivers is not None else \
+    waiver_file = str(settings.waivers.absolute()) if settings.waivers is not None else \
         earlier.meta.waiver_file if earlier is not None else None  # --rescan-failed: the earlier run's
     meta = replace(meta, waiver_file=waiver_file,
                    waivers=waivers, selection=plan.selection, partial=len(hosts) < len(inventory.hosts),
