@@ -32,13 +32,18 @@ def _verdict(v: Verdict | None) -> str:
 
 def render_text(changes: Changes, *, title: str = "Since last run") -> str:
     """The "since last run" block for the console and the mail body (plain text, one host a line)."""
-    if changes.is_baseline:
+    if changes.is_baseline and changes.not_a_baseline:
+        lines = [f"{title}: no earlier complete run of this audit; run {changes.current_run} is no baseline "
+                 f"either ({one_line(changes.not_a_baseline)}): the next complete run will be."]
+    elif changes.is_baseline:
         lines = [f"{title}: no earlier complete run of this audit; run {changes.current_run} "
                  "is the baseline."]
     else:
         lines = [f"{title} (run {one_line(changes.previous_run or '')}, {_when(changes.previous_started)}):"]
         if not changes.changed:
             lines.append("  no change.")
+    if changes.caution:  # whole: it names two inventory paths
+        lines.append(f"  Warning: {' '.join(clean(changes.caution, spaces=True).split())}")
 
     def section(title: str, items: tuple[HostChange, ...]) -> None:
         if not items:

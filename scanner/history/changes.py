@@ -7,7 +7,9 @@ history knows: since when a finding has been open and how many runs a host has g
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from reports.base import why_text
@@ -231,14 +233,41 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
     )
 
 
+def _same_file(a: str, b: str) -> bool:
+    return os.path.normcase(os.path.normpath(a)) == os.path.normcase(os.path.normpath(b))
+
+
+def identity_caution(previous: RunResults, current: RunResults, previous_label: str) -> str:
+    """Why two runs of one audit may be two fleets: another inventory file, or fewer than half their hosts in
+    common (for a partial run: of its own hosts). "" when they look like one fleet."""
+    reasons: list[str] = []
+    before, now = previous.meta.inventory_path, current.meta.inventory_path
+    # A path recorded relative (by an older cmaudit) cannot be told apart from another: only absolute ones count.
+    if before and now and os.path.isabs(before) and os.path.isabs(now) and not _same_file(before, now):
+        reasons.append(f"it read {before}, this run {now}")
+    shared = len(set(history.host_keys(previous)) & set(history.host_keys(current)))
+    whole = len(current.hosts) if current.meta.partial else max(len(previous.hosts), len(current.hosts))
+    if shared * 2 < whole:
+        reasons.append(f"the two share {shared} of {whole} hosts")
+    if not reasons:
+        return ""
+    audit = current.meta.audit or history.audit_for(current)
+    # Not cut to one_line's length: it names two paths. Whoever prints it cleans it (reports.changes_text).
+    return (f"compared with run {previous_label} of audit {audit!r}, but {' and '.join(reasons)}: if these are "
+            "different fleets, give each its own --audit NAME")
+
+
 def changes_since_last(db_path: Path | str, run_id: int, *,
                        not_checked_min_runs: int = NOT_CHECKED_MIN_RUNS) -> Changes:
-    """Compare a recorded run with the previous complete run of the same inventory."""
+    """Compare a recorded run with the previous complete run of the same audit; say so when they may be two
+    fleets, and why the run itself cannot be a baseline."""
     current = history.load_run(db_path, run_id)
     prev_id = history.previous_complete_run(db_path, run_id)
     previous = history.load_run(db_path, prev_id) if prev_id is not None else None
-    return compare(previous, current, current_label=f"#{run_id}",
-                   previous_label=None if prev_id is None else f"#{prev_id}",
-                   streaks=history.host_streaks(db_path, run_id), not_checked_min_runs=not_checked_min_runs)
+    found = compare(previous, current, current_label=f"#{run_id}",
+                    previous_label=None if prev_id is None else f"#{prev_id}",
+                    streaks=history.host_streaks(db_path, run_id), not_checked_min_runs=not_checked_min_runs)
+    caution = identity_caution(previous, current, f"#{prev_id}") if previous is not None else ""
+    return replace(found, caution=caution, not_a_baseline=history.why_not_a_baseline(current) or "")
 
 

@@ -394,10 +394,24 @@ def prepare_database(db_path: Path | str) -> None:
         pass
 
 
+def why_not_a_baseline(results: RunResults) -> str | None:
+    """Why a run can never be the one a later run is compared with (nor a point of the trend); None when it can.
+
+    The first rule that applies, in this order: (applies?, why) rows.
+    """
+    m = results.meta
+    rules = (
+        (m.finished is None, "unfinished"),
+        (m.interrupted, "interrupted before every host was checked"),
+        (m.partial, "partial: only some of the inventory's hosts were chosen"),
+        (all(h.verdict is Verdict.ERROR for h in results.hosts), "no host could be checked"),
+    )
+    return next((why for applies, why in rules if applies), None)
+
+
 def _insert_run(conn: sqlite3.Connection, results: RunResults, audit: str, output_dir: str | None) -> int:
     m = results.meta
-    # A run that chose only some hosts (--hosts/--tag/--site) is never the baseline of a later comparison.
-    complete = m.finished is not None and not m.interrupted and not m.partial
+    complete = why_not_a_baseline(results) is None  # the column's name predates the rule: "may be a baseline"
     cur = conn.execute(
         "INSERT INTO runs (run_uid, inventory_key, audit, started, finished, complete, host_count, output_dir,"
         " recorded_at, meta_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

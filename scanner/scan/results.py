@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -100,7 +101,8 @@ def run_meta(
         kb_url=advisory.kb_url,
         verdict_text=dict(advisory.verdict_text),
         verdict_remediation=dict(advisory.verdict_remediation),
-        inventory_path=inventory_path,
+        # absolute: the history tells two inventories of one name apart by it (and a rescan finds it again)
+        inventory_path=os.path.abspath(inventory_path) if inventory_path else None,
         inventory_sha256=inventory_sha256,
         options=clean_options(options),
         insecure=insecure,

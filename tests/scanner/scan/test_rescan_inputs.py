@@ -65,6 +65,7 @@ def test_a_withdrawn_waiver_no_longer_waives_in_a_rescan(fleet: Fleet, workdir: 
     doc = json.loads((workdir / "again" / "results.json").read_text(encoding="utf-8"))
     assert [h["waiver"] for h in doc["hosts"]] == [None, None, None]
     assert doc["meta"]["waivers"] == {"file": str(waivers), "entries": []}
+    assert doc["meta"]["inventory"]["path"] == str(workdir / "fleet.csv")  # absolute, though given relative
     with closing(sqlite3.connect(workdir / "history.sqlite3")) as conn:
         assert conn.execute("SELECT waived FROM host_results WHERE run_id = 2").fetchall() == [(0,), (0,), (0,)]
 
