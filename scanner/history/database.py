@@ -192,6 +192,8 @@ class HostEntry:
     error_category: str | None
     build: str | None
     reason: str
+    audit: str  # the audit the run belongs to
+    port: int
 
 
 def trend_points(runs: Sequence[RunSummary]) -> list[TrendPoint]:
@@ -598,18 +600,25 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
                        last_build=last_build)
 
 
-def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -> list[HostEntry]:
-    """One host's verdict in each run it appears in, newest first (matched by stable key or name)."""
+def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None, audit: str | None = None
+                  ) -> list[HostEntry]:
+    """One host's verdict in each run it appears in (of one audit, if given), newest first (matched by stable key
+    or name)."""
     key = stable_key(host)
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # `name`, `name:port`, and `name@address:port` (a name two hosts of a run share)
+    params: list[object] = [key, escaped + ":%", escaped + "@%"]
     sql = ("SELECT r.id, r.started, r.complete, h.host, h.address, h.verdict, h.error_category, h.build,"
-           " h.result_json FROM host_results h JOIN runs r ON r.id = h.run_id"
-           " WHERE h.host_key = ? OR h.host_key LIKE ? ESCAPE '\\' OR h.host_key LIKE ? ESCAPE '\\'"
-           " ORDER BY r.id DESC")
+           " h.result_json, r.audit, h.port FROM host_results h JOIN runs r ON r.id = h.run_id"
+           " WHERE (h.host_key = ? OR h.host_key LIKE ? ESCAPE '\\' OR h.host_key LIKE ? ESCAPE '\\')")
+    if audit is not None:
+        sql += " AND r.audit = ?"
+        params.append(audit)
+    sql += " ORDER BY r.id DESC"
     if limit is not None:
         sql += f" LIMIT {int(limit):d}"
-    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    with open_history(db_path, create=False) as conn:  # `name:port`, and `name@address:port` (a shared name)
-        rows = conn.execute(sql, (key, escaped + ":%", escaped + "@%")).fetchall()
+    with open_history(db_path, create=False) as conn:
+        rows = conn.execute(sql, params).fetchall()
     out: list[HostEntry] = []
     for r in rows:
         try:
@@ -622,7 +631,8 @@ def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -
             raise HistoryError(db_path, f"run {r[0]}: a host record cannot be read back: {exc}") from None
         reason = h.error.message if h.error else (h.reasons[0] if h.reasons else "")
         out.append(HostEntry(run_id=int(r[0]), started=r[1], complete=bool(r[2]), host=r[3], address=r[4],
-                             verdict=verdict, error_category=r[6], build=r[7], reason=reason))
+                             verdict=verdict, error_category=r[6], build=r[7], reason=reason, audit=str(r[9]),
+                             port=_stored_int(r[10])))
     return out
 
 
