@@ -681,7 +681,7 @@ def probe_history(db_path: Path | str) -> tuple[bool, str, str]:
         try:
             with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
                 check_migration(conn, path)
-                runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if _columns(conn) else 0
+                runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if "runs" in _columns(conn) else 0
         except HistoryError as exc:
             hint = "upgrade cmaudit" if "newer" in exc.message else \
                 "move the file away (a new history starts) or point --history elsewhere"

@@ -90,6 +90,7 @@ def test_history_delete_takes_a_run_out_of_the_comparisons(three_weeks, capsys):
 def test_history_delete_of_no_such_run_is_usage_error(three_weeks, capsys, spec):
     """Deleting a run the history does not hold (or not a run id at all) is exit 64, one line, nothing deleted."""
     db, ids = three_weeks
+    status: object
     try:
         status = main(["history", "--history", str(db), "--delete", spec])
     except SystemExit as exc:
