@@ -28,7 +28,7 @@ from scanner.scan import preflight
 from scanner.scan.advisory_file import load_advisory
 from scanner.scan.credentials import PasswordResolver
 from scanner.scan.kerberos_setup import KerberosRun, prepare_kerberos
-from scanner.scan.results import hosts_to_rescan, load_earlier_run
+from scanner.scan.results import hosts_to_rescan, load_earlier_run, rescan_waivers
 from scanner.scan.run_plan import HostKey, RunInputs, RunPlan
 from scanner.scan.runner import utc_now
 from scanner.scan.settings import ScanSettings
@@ -74,8 +74,8 @@ def read_inputs(settings: ScanSettings) -> RunInputs:
     earlier: RunResults | None = None
     if settings.rescan_failed is not None:
         earlier = load_earlier_run(settings.rescan_failed, advisory.id)
-        if settings.waivers is None:  # as INVENTORY: the earlier run's waivers, judged for expiry today
-            waivers = as_of(earlier.meta.waivers, _day(started))
+        if settings.waivers is None:  # as INVENTORY: the earlier run's waivers file, as it reads today
+            waivers = as_of(rescan_waivers(earlier, settings.rescan_failed), _day(started))
         hosts = hosts_to_rescan(earlier, hosts)
         if not hosts:
             nothing = Note(f"{settings.rescan_failed}: no ERROR or UNKNOWN host of that run is in "
