@@ -8,8 +8,9 @@ Pure functions with no markup, so report.html, the console and the tests agree o
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
 from reports.base import action_order, why_text
 from scanner.model.changes import (
@@ -76,23 +77,68 @@ def host_group(host: HostResult) -> str:
     return GROUP_UNCHECKED if host.verdict.is_incomplete else GROUP_OK
 
 
+# The four headline groups' shares: the one rule every figure of every report uses.
+MAX_SHARE_GROUPS = 12  # distinct counts shares() weighs at once (the reports pass four)
+
+
 def shares(counts: Sequence[int]) -> list[int]:
-    """Whole percentages of the total that add up to exactly 100 (largest remainder), or all 0 for none."""
+    """Whole percentages of the total, or all 0 for none. The rules, first one first:
+
+    1. only the whole total is 100% and only nothing is 0%: a share is never rounded up to 100 (199 of 200
+       compliant is 99%, not 100%); a share under 1% stays 0 here and `percent_text` shows it as "<1%";
+    2. equal counts get equal percentages (2, 2 and 2 hosts are 33% each);
+    3. a larger count never gets a smaller percentage;
+    4. the percentages add up to 100 wherever rules 1-3 allow it: each share is rounded down, then the
+       groups of equal counts get one point each (a group all or none) so that the sum comes closest to 100,
+       the largest remainders first (Hamilton's largest-remainder method, ties kept together).
+
+    So 2, 2 and 2 hosts show 33 + 33 + 33 = 99, and 995, 3 and 2 show 99%, 1% and "<1%".
+    """
     total = sum(counts)
     if not total:
         return [0] * len(counts)
-    exact = [100 * n / total for n in counts]
-    floors = [int(x) for x in exact]
+    floors = [100 * n // total for n in counts]
+    remainders = [100 * n % total for n in counts]
     short = 100 - sum(floors)
-    by_remainder = sorted(range(len(counts)), key=lambda i: (floors[i] - exact[i], i))
-    for i in by_remainder[:short]:
-        floors[i] += 1
-    return floors
+    # the groups that may get a point: a count with a remainder whose share stays under 100
+    sizes = Counter(n for n, f, r in zip(counts, floors, remainders, strict=True) if r and f + 1 < 100)
+    if len(sizes) > MAX_SHARE_GROUPS:
+        raise ValueError(f"shares() weighs at most {MAX_SHARE_GROUPS} distinct counts, not {len(sizes)}")
+    remainder_of = dict(zip(counts, remainders, strict=True))
+    best: tuple[int, int] = (0, 0)
+    chosen: frozenset[int] = frozenset()
+    for size in range(1, len(sizes) + 1):
+        for picked in combinations(sizes, size):
+            given = sum(sizes[n] for n in picked)
+            score = (given, sum(remainder_of[n] * sizes[n] for n in picked))
+            if given <= short and score > best and _keeps_order(counts, floors, frozenset(picked)):
+                best, chosen = score, frozenset(picked)
+    return [f + (n in chosen) for n, f in zip(counts, floors, strict=True)]
+
+
+def _keeps_order(counts: Sequence[int], floors: Sequence[int], bumped: frozenset[int]) -> bool:
+    """No larger count would show a smaller percentage than a smaller one."""
+    shown = sorted((n, f + (n in bumped)) for n, f in zip(counts, floors, strict=True))
+    return all(a[1] <= b[1] for a, b in zip(shown, shown[1:], strict=False))
+
+
+def percent_text(count: int, percent: int) -> str:
+    """A share as the reports print it: "<1%" for hosts too few to make 1% (never "0%" for a group with hosts)."""
+    return "<1%" if count and not percent else f"{percent}%"
+
+
+HEADLINE_GROUPS = (GROUP_OK, GROUP_ACTION, GROUP_UNCHECKED, GROUP_WAIVED)
+
+
+def group_percents(groups: Mapping[str, int]) -> dict[str, int]:
+    """The four headline groups' shares (`shares`): the one "% compliant" of the summary, the console, the trend,
+    the by-site and by-build tables and the mail, whatever the hosts are counted from."""
+    return dict(zip(HEADLINE_GROUPS, shares([groups.get(k, 0) for k in HEADLINE_GROUPS]), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """One headline number: the four of them add up to every host, their percentages to 100."""
+    """One headline number: the four of them add up to every host, their percentages to 100 where they can."""
 
     key: str
     label: str
@@ -100,13 +146,16 @@ class Figure:
     percent: int
     note: str
 
+    @property
+    def percent_text(self) -> str:
+        return percent_text(self.count, self.percent)
+
 
 def headline(hosts: Sequence[HostResult]) -> list[Figure]:
     """% compliant, needing action, could not check, waived: each host in exactly one."""
     groups = Counter(host_group(h) for h in hosts)
-    keys = (GROUP_OK, GROUP_ACTION, GROUP_UNCHECKED, GROUP_WAIVED)
-    percents = shares([groups[k] for k in keys])
-    return [Figure(k, GROUP_LABELS[k], groups[k], p, GROUP_DEFINITIONS[k]) for k, p in zip(keys, percents, strict=True)]
+    percents = group_percents(groups)
+    return [Figure(k, GROUP_LABELS[k], groups[k], percents[k], GROUP_DEFINITIONS[k]) for k in HEADLINE_GROUPS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +231,12 @@ class Breakdown:
     action: int
     unchecked: int
     waived: int
-    compliant_percent: int
+    compliant: int
+    compliant_percent: int  # as the headline computes it (group_percents)
+
+    @property
+    def compliant_text(self) -> str:
+        return percent_text(self.compliant, self.compliant_percent)
 
 
 def _rows(hosts: Iterable[HostResult], key: Callable[[HostResult], tuple[str, str]],
@@ -192,9 +246,8 @@ def _rows(hosts: Iterable[HostResult], key: Callable[[HostResult], tuple[str, st
         counts.setdefault(key(host), Counter())[host_group(host)] += 1
     rows = []
     for (label, detail), groups in counts.items():
-        total = sum(groups.values())
-        rows.append(Breakdown(label, detail, total, groups[GROUP_ACTION], groups[GROUP_UNCHECKED],
-                              groups[GROUP_WAIVED], round(100 * groups[GROUP_OK] / total)))
+        rows.append(Breakdown(label, detail, sum(groups.values()), groups[GROUP_ACTION], groups[GROUP_UNCHECKED],
+                              groups[GROUP_WAIVED], groups[GROUP_OK], group_percents(groups)[GROUP_OK]))
     return sorted(rows, key=lambda r: (r.label == last, -r.action, -r.unchecked, r.label.casefold()))
 
 

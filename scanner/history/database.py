@@ -169,6 +169,7 @@ class RunSummary:
     output_dir: str | None
     counts: dict[Verdict, int]
     waived: int = 0
+    waived_unchecked: int = 0  # waived hosts that could not be checked (ERROR, UNKNOWN)
 
     @property
     def findings(self) -> int:
@@ -198,7 +199,8 @@ class HostEntry:
 
 def trend_points(runs: Sequence[RunSummary]) -> list[TrendPoint]:
     """Chart points for reports.trend from recent_counts (oldest first)."""
-    return [TrendPoint(label=f"#{r.id}", started=r.started, counts=dict(r.counts), waived=r.waived) for r in runs]
+    return [TrendPoint(label=f"#{r.id}", started=r.started, counts=dict(r.counts), waived=r.waived,
+                       waived_unchecked=r.waived_unchecked) for r in runs]
 
 
 def default_history_path() -> Path:
@@ -478,16 +480,19 @@ def _run_summaries(conn: sqlite3.Connection, where: str, params: Sequence[object
     out: list[RunSummary] = []
     for r in rows:
         counts: dict[Verdict, int] = {}
-        for verdict, n in conn.execute(
-                "SELECT verdict, COUNT(*) FROM host_results WHERE run_id = ? GROUP BY verdict", (r[0],)):
+        waived: dict[Verdict, int] = {}
+        for verdict, n, n_waived in conn.execute(
+                "SELECT verdict, COUNT(*), SUM(waived = 1) FROM host_results WHERE run_id = ? GROUP BY verdict",
+                (r[0],)):
             try:
                 counts[Verdict(verdict)] = _stored_int(n)
             except ValueError:
                 continue  # a verdict a later cmaudit added; not ours to count
-        waived = conn.execute("SELECT COUNT(*) FROM host_results WHERE run_id = ? AND waived = 1", (r[0],)).fetchone()
+            waived[Verdict(verdict)] = _stored_int(n_waived or 0)
         out.append(RunSummary(id=int(r[0]), run_uid=r[1], inventory_key=r[2], audit=r[3], started=r[4], finished=r[5],
                               complete=bool(r[6]), host_count=_stored_int(r[7]), output_dir=r[8], counts=counts,
-                              waived=int(waived[0])))
+                              waived=sum(waived.values()),
+                              waived_unchecked=sum(n for v, n in waived.items() if v.is_incomplete)))
     return out
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from reports import changes_text
 from reports.base import action_order, needs_action
+from reports.console import headline_text
 from scanner.config.mail_settings import MAIL_WHEN, SECURITY, MailSettings
 from scanner.model.changes import Changes
 from scanner.model.host import display_name
@@ -87,6 +88,7 @@ def body_for(results: RunResults, changes: Changes | None, *, report_name: str |
     counts = {v: sum(h.verdict is v for h in results.hosts) for v in VERDICT_ORDER}
     summary = ", ".join(f"{v.value} {n}" for v, n in counts.items() if n)
     lines.append(f"Hosts: {summary} (total {len(results.hosts)})")
+    lines.append(headline_text(results.hosts))  # the report's own figures, "% compliant" as the page rounds it
     if changes is not None:  # what changed first: it is why this mail was sent
         lines += ["", changes_text.render_text(changes).rstrip()]
     action = action_order(h for h in results.hosts if needs_action(h))

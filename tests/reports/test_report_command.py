@@ -144,10 +144,12 @@ def test_merged_report_names_its_runs_and_their_times(tmp_path):
     assert len(percents) == 4 and sum(percents) == 100, percents
 
 
-def test_headline_percentages_always_add_up_to_100():
-    """Rounded one by one, 3, 2 and 2 of 7 hosts would show 43 % + 29 % + 29 % = 101 %."""
+def test_headline_percentages_add_up_to_100_where_ties_allow():
+    """Rounded one by one, 3, 2 and 2 of 7 hosts would show 43 % + 29 % + 29 % = 101 %; the two equal groups keep
+    equal percentages and the sum is 100 (tests/reports/test_overview.py has the rules)."""
     from reports.overview import shares
 
-    assert shares([3, 2, 2, 0]) == [43, 29, 28, 0]
-    assert sum(shares([1, 1, 1])) == 100 and shares([0, 0]) == [0, 0]
-    assert all(sum(shares([a, b, c])) == 100 for a in range(6) for b in range(6) for c in range(1, 6))
+    assert shares([3, 2, 2, 0]) == [42, 29, 29, 0]
+    assert shares([0, 0]) == [0, 0]
+    assert all(sum(shares([a, b, c])) == 100 for a in range(6) for b in range(6) for c in range(1, 6)
+               if len({a, b, c} - {0}) == len([n for n in (a, b, c) if n]))
