@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order, needs_action, why_text, with_results_path
+from reports.base import action_order, needs_action, results_beside, why_text, with_results_path
 from reports.csv_report import key_evidence
 from reports.overview import (
     VERDICT_LABELS,
@@ -285,5 +284,4 @@ class HtmlReporter:
 
     def write(self, results: RunResults, path: Path) -> None:
         """The page beside its results.json, whose real path the advice gives."""
-        results_json = Path(os.path.abspath(path)).with_name("results.json")
-        atomic_write_bytes(path, self.render(results, results_path=str(results_json)))
+        atomic_write_bytes(path, self.render(results, results_path=results_beside(path)))
