@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order, needs_action, results_beside, why_text, with_results_path
+from reports.base import action_order, endpoint, needs_action, results_beside, why_text, with_results_path
 from reports.csv_report import key_evidence
 from reports.overview import (
     VERDICT_LABELS,
@@ -43,9 +43,11 @@ from reports.overview import (
     headline,
     history_cells,
     host_group,
+    known_site,
     site_of,
 )
 from scanner.model.changes import NO_NOTE, Changes, HostNote, weeks_text
+from scanner.model.host import is_ip_address
 from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults
 from scanner.model.remediation import remediation_for
 from scanner.model.times import parse_utc
@@ -112,6 +114,7 @@ def _environment() -> Environment:
     env.filters["size"] = lambda n: f"{int(n):,}"
     env.filters["breakable"] = breakable
     env.filters["keep_figures"] = keep_figures
+    env.filters["host_name"] = host_name
     return env
 
 
@@ -207,10 +210,20 @@ def keep_figures(value: object) -> Markup:
                             else escape(w) for w in words)
 
 
+def host_name(value: object) -> Markup:
+    """A host name that stays told apart from its neighbours in a narrow column: the short name first, whole (it
+    wraps at its separators), then the domain, which may be cut at its end (the least distinguishing part)."""
+    name = str(value or "")
+    short, dot, domain = name.partition(".")
+    if not dot or not short or is_ip_address(name) or short.isdigit():
+        return Markup('<span class="short">{}</span>').format(breakable(name))
+    return Markup('<span class="short">{}</span><span class="domain">.{}</span>').format(breakable(short), domain)
+
+
 def address_width(hosts: Sequence[HostResult]) -> int:
     """The width class (characters) of the host table's Address column: the longest `address:port` fits
     whole, up to ADDRESS_WIDTHS[-1]; longer ones wrap at their separators."""
-    longest = max((len(f"{h.address}:{h.port}") for h in hosts), default=0)
+    longest = max((len(endpoint(h.address, h.port)) for h in hosts), default=0)
     return next((w for w in ADDRESS_WIDTHS if longest <= w), ADDRESS_WIDTHS[-1])
 
 
@@ -241,7 +254,8 @@ def _run_context(results: RunResults, results_path: str | None) -> dict[str, Any
         merged=merged_runs(meta), verdicts=VERDICT_ORDER, labels=VERDICT_LABELS,
         rank={v: i for i, v in enumerate(VERDICT_ORDER)}, max_evidence=MAX_EVIDENCE_SHOWN,
         max_listed=MAX_FINDING_HOSTS,
-        key_evidence=key_evidence, weeks=weeks_text, group=host_group, site_of=site_of,
+        key_evidence=key_evidence, weeks=weeks_text,
+        endpoint=lambda h: endpoint(h.address, h.port), group=host_group, site_of=site_of,
         remedy=lambda h: with_results_path(remediation_for(h, meta), results_path), why=lambda h: why_text(h, meta),
         real_paths=lambda text: with_results_path(text, results_path),
     )
@@ -262,10 +276,11 @@ def _host_context(results: RunResults, changes: Changes | None) -> dict[str, Any
         hosts=hosts, total=len(hosts), counts=Counter(h.verdict for h in hosts), figures=headline(hosts),
         findings=findings(hosts, results.meta), waived_hosts=[h for h in hosts if h.waived],
         action_count=sum(1 for h in hosts if needs_action(h)), waived_count=sum(1 for h in hosts if h.waived),
-        sites=by_site(hosts), builds=by_build(hosts), differs=lambda h: shown.get(id(h), ""),
+        sites=by_site(hosts, note), builds=by_build(hosts), differs=lambda h: shown.get(id(h), ""),
         note=note, history=cells, has_history=changes is not None, changes=changes,
         tiles=change_tiles(changes) if changes is not None else [], address_width=address_width(hosts),
-        last_known=any(not h.facts.build and note(h).last_build for h in hosts),
+        last_known=any((not h.facts.build and note(h).last_build) or known_site(h, note(h))[1] for h in hosts),
+        known_site=lambda h: known_site(h, note(h)),
     )
 
 

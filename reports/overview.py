@@ -13,19 +13,8 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from reports.base import action_order, why_text
-from scanner.model.changes import (
-    CHANGE_ADDED,
-    CHANGE_FIXED,
-    CHANGE_NEW,
-    CHANGE_OPEN,
-    CHANGE_REGRESSED,
-    CHANGE_UNREACHABLE,
-    CHANGE_WAIVED,
-    CHANGE_WAIVER_ENDED,
-    Changes,
-    HostNote,
-    weeks_text,
-)
+from reports.change_kinds import CHANGE_KINDS, change_words, hosts_of
+from scanner.model.changes import CHANGE_UNREACHABLE, NO_NOTE, Changes, HostNote, weeks_text
 from scanner.model.host import shared_name_key, stable_key
 from scanner.model.records import ErrorCategory, HostResult, RunMeta, Verdict
 from scanner.model.remediation import remediation_for
@@ -233,21 +222,26 @@ class Breakdown:
     waived: int
     compliant: int
     compliant_percent: int  # as the headline computes it (group_percents)
+    last_known: int = 0  # hosts counted here by the last site the history knows (this run could not read one)
 
     @property
     def compliant_text(self) -> str:
         return percent_text(self.compliant, self.compliant_percent)
 
 
-def _rows(hosts: Iterable[HostResult], key: Callable[[HostResult], tuple[str, str]],
+def _rows(hosts: Iterable[HostResult], key: Callable[[HostResult], tuple[str, str, bool]],
           last: str) -> list[Breakdown]:
     counts: dict[tuple[str, str], Counter[str]] = {}
     for host in hosts:
-        counts.setdefault(key(host), Counter())[host_group(host)] += 1
+        label, detail, last_known = key(host)
+        groups = counts.setdefault((label, detail), Counter())
+        groups[host_group(host)] += 1
+        groups["last-known"] += last_known
     rows = []
     for (label, detail), groups in counts.items():
-        rows.append(Breakdown(label, detail, sum(groups.values()), groups[GROUP_ACTION], groups[GROUP_UNCHECKED],
-                              groups[GROUP_WAIVED], groups[GROUP_OK], group_percents(groups)[GROUP_OK]))
+        rows.append(Breakdown(label, detail, sum(groups[g] for g in HEADLINE_GROUPS), groups[GROUP_ACTION],
+                              groups[GROUP_UNCHECKED], groups[GROUP_WAIVED], groups[GROUP_OK],
+                              group_percents(groups)[GROUP_OK], groups["last-known"]))
     return sorted(rows, key=lambda r: (r.label == last, -r.action, -r.unchecked, r.label.casefold()))
 
 
@@ -256,14 +250,28 @@ def site_of(host: HostResult) -> str:
     return host.facts.site_code or host.site_code or ""
 
 
-def by_site(hosts: Iterable[HostResult]) -> list[Breakdown]:
-    """Every site code of the run (hosts without one as "unknown", last), the most to act on first."""
-    return _rows(hosts, lambda h: (site_of(h) or UNKNOWN_SITE, ""), UNKNOWN_SITE)
+def known_site(host: HostResult, note: HostNote = NO_NOTE) -> tuple[str, bool]:
+    """The host's site code (`site_of`), else the last one the history knows, and whether it is that last one."""
+    site = site_of(host)
+    if site or not note.last_site:
+        return site, False
+    return note.last_site, True
+
+
+def by_site(hosts: Iterable[HostResult], note: Callable[[HostResult], HostNote] = lambda h: NO_NOTE
+            ) -> list[Breakdown]:
+    """Every site code of the run (a host this run could not read one from under the last the history knows;
+    else as "unknown", last), the most to act on first."""
+    def key(host: HostResult) -> tuple[str, str, bool]:
+        site, last_known = known_site(host, note(host))
+        return site or UNKNOWN_SITE, "", last_known
+
+    return _rows(hosts, key, UNKNOWN_SITE)
 
 
 def by_build(hosts: Iterable[HostResult]) -> list[Breakdown]:
     """Every ConfigMgr build of the run with what it is (hosts whose build was not read, last)."""
-    return _rows(hosts, lambda h: (h.facts.build or UNKNOWN_SITE, h.build_name or ""), UNKNOWN_SITE)
+    return _rows(hosts, lambda h: (h.facts.build or UNKNOWN_SITE, h.build_name or "", False), UNKNOWN_SITE)
 
 
 def _words_in_common(texts: Sequence[list[str]], *, reverse: bool = False) -> int:
@@ -276,23 +284,25 @@ def _words_in_common(texts: Sequence[list[str]], *, reverse: bool = False) -> in
 
 
 def differences(hosts: Iterable[HostResult], meta: RunMeta) -> dict[int, str]:
-    """Per host (by id()), its "why" without the words every host of its verdict shares ("The last legacy sync
-    attempt failed at ... with the advisory's error for update 1293995"), marked with an ellipsis; the
-    whole text where nothing is shared, a host is alone in its verdict, or the rest would be empty."""
-    by_verdict: dict[Verdict, list[HostResult]] = {}
+    """Per host (by id()), its "why" without the words it shares with the hosts of its findings group (one
+    verdict, one ERROR category; the waived apart) whose "why" begins alike: "The last legacy sync attempt failed
+    at ... with the advisory's error for update 1293995" shows only the time and the log line, marked with an
+    ellipsis. The whole text where nothing is shared, a host is alone, or the rest would be empty."""
+    clusters: dict[tuple[str, bool, str], list[HostResult]] = {}
+    texts = {id(h): why_text(h, meta) for h in hosts}
     for host in hosts:
-        by_verdict.setdefault(host.verdict, []).append(host)
+        opening = " ".join(texts[id(host)].split()[:MIN_SHARED_WORDS])
+        clusters.setdefault((_finding_key(host), host.waived, opening), []).append(host)
     shown: dict[int, str] = {}
-    for members in by_verdict.values():
-        texts = {id(h): why_text(h, meta) for h in members}
-        words = [t.split() for t in dict.fromkeys(texts.values())]
+    for members in clusters.values():
+        words = [t.split() for t in dict.fromkeys(texts[id(h)] for h in members)]
         head = tail = 0
         if len(words) > 1:
             head = _words_in_common(words)
             tail = _words_in_common([w[head:] for w in words], reverse=True)
             head, tail = _no_split_figures(words, head, tail)
-        for key, text in texts.items():
-            shown[key] = _cut(text, head, tail)
+        for host in members:
+            shown[id(host)] = _cut(texts[id(host)], head, tail)
     return shown
 
 
@@ -315,14 +325,6 @@ def _cut(text: str, head: int, tail: int) -> str:
     return ("… " if head else "") + " ".join(middle) + (" …" if tail else "")
 
 
-# The `change` words of the CSV as a reader says them.
-CHANGE_WORDS = {
-    CHANGE_NEW: "new finding", CHANGE_FIXED: "fixed", CHANGE_REGRESSED: "regressed", CHANGE_OPEN: "still open",
-    CHANGE_UNREACHABLE: "newly unreachable", CHANGE_ADDED: "added", CHANGE_WAIVED: "newly waived",
-    CHANGE_WAIVER_ENDED: "waiver ended",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Tile:
     """One change since the last run that happened (a count of zero gets no tile)."""
@@ -334,54 +336,54 @@ class Tile:
 
 
 def change_tiles(changes: Changes) -> list[Tile]:
-    """What changed since the previous run, worst first; nothing for a baseline or a quiet week."""
+    """What changed since the previous run, worst first (reports.change_kinds); nothing for a baseline or a
+    quiet week."""
     if changes.is_baseline:
         return []
-    candidates = (
-        Tile("new", "new findings", len(changes.new_findings), True),
-        Tile("regressed", "regressed", len(changes.regressed), True),
-        Tile("newly-unreachable", "newly unreachable", len(changes.newly_unreachable), True),
-        Tile("waiver-ended", "waivers ended", len(changes.waiver_ended), True),
-        Tile("fixed", "fixed", len(changes.fixed), False),
-        Tile("waived", "newly waived", len(changes.waived), False),
-        Tile("added", "hosts added", len(changes.added), False),
-        Tile("removed", "hosts removed", len(changes.removed), False),
-    )
-    return [t for t in candidates if t.count]
+    tiles = (Tile(k.key, k.tile_label, len(hosts_of(changes, k)), k.hot) for k in CHANGE_KINDS if k.tile)
+    return [t for t in tiles if t.count]
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryCells:
-    """The host table's Change, First seen and Age cells (text, a tooltip, and sort keys)."""
+    """The host table's Change, Since and Age cells (text, a tooltip, and sort keys)."""
 
     change: str = ""
     change_key: str = ""
-    since: str = ""  # a date
+    since: str = ""  # a finding: the date first seen; a host that could not be checked: "last checked <date>"
     since_title: str = ""
+    since_label: str = "first seen"  # what `since` is, where a card names it (800 px); "" where `since` says it
     age: str = ""
     age_title: str = ""
     age_sort: int | None = None  # weeks for a finding; runs for a host that could not be checked
 
 
+def age_text(weeks: int) -> str:
+    """A finding's age in a table cell: "this week" for one found less than a week ago, else "3 wk"."""
+    return "this week" if weeks < 1 else f"{weeks} wk"
+
+
 def history_cells(changes: Changes, host: HostResult, note: HostNote) -> HistoryCells:
     """Findings: their change, first-seen date and age in weeks. A host that could not be checked keeps its
-    columns too: since when it was last checked, and for how many runs it has not been."""
-    words = CHANGE_WORDS.get(note.change, note.change)
+    columns too, saying what they hold: when it was last checked, and for how many runs it has not been."""
+    words = change_words(note.change)
     if not host.verdict.is_incomplete:
         weeks = note.age_weeks
+        if weeks is None:
+            return HistoryCells(words, note.change, (note.first_seen or "")[:10])
         return HistoryCells(words, note.change, (note.first_seen or "")[:10],
-                            f"finding first seen {note.first_seen}" if note.first_seen else "",
-                            f"{weeks} wk" if weeks is not None else "", weeks_text(weeks) if weeks is not None else "",
-                            weeks)
+                            f"finding first seen {note.first_seen}" if note.first_seen else "", "first seen",
+                            age_text(weeks), weeks_text(weeks), weeks)
     unchecked = {n.key: n for n in changes.not_checked}
     streak = unchecked.get(shared_name_key(host.host, host.address, host.port)) or unchecked.get(
         stable_key(host.host, host.port))
     if streak is not None:
         last = (streak.last_checked or "")[:10]
         return HistoryCells(words or "still unchecked", note.change or "still-unchecked",
-                            f"checked {last}" if last else "never checked", "the last run that could check it",
-                            f"{streak.runs} runs", f"not checked for {streak.runs} runs in a row", streak.runs)
+                            f"last checked {last}" if last else "never checked", "the last run that could check it",
+                            "", f"{streak.runs} runs", f"not checked for {streak.runs} runs in a row",
+                            streak.runs)
     if note.change == CHANGE_UNREACHABLE and changes.previous_started:
-        return HistoryCells(words, note.change, f"checked {changes.previous_started[:10]}",
-                            "the last run that could check it", "1 run", "not checked in this run", 1)
-    return HistoryCells(words, note.change)
+        return HistoryCells(words, note.change, f"last checked {changes.previous_started[:10]}",
+                            "the last run that could check it", "", "1 run", "not checked in this run", 1)
+    return HistoryCells(words, note.change, since_label="")

@@ -25,7 +25,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -561,6 +561,7 @@ class HostStreaks:
     unchecked_runs: dict[str, int]  # host key -> consecutive runs ending now with ERROR/UNKNOWN
     last_checked: dict[str, str]  # host key -> start of the last run that judged it (if any)
     last_build: dict[str, tuple[str, str]]  # host key -> (build, run start) of the last earlier run that saw one
+    last_site: dict[str, tuple[str, str]] = field(default_factory=dict)  # host key -> (site code, run start), alike
 
 
 def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
@@ -573,19 +574,23 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
     unchecked: dict[str, int] = {}
     last_checked: dict[str, str] = {}
     last_build: dict[str, tuple[str, str]] = {}
+    last_site: dict[str, tuple[str, str]] = {}
     with open_history(db_path, create=False) as conn:
         rows = conn.execute(
-            "SELECT h.host_key, h.verdict, r.started, h.build, r.id FROM host_results h JOIN runs r ON r.id = h.run_id"
+            "SELECT h.host_key, h.verdict, r.started, h.build, r.id, h.site_code FROM host_results h"
+            " JOIN runs r ON r.id = h.run_id"
             " WHERE r.audit = (SELECT audit FROM runs WHERE id = ?) AND r.id <= ?"
             " ORDER BY r.id DESC", (run_id, run_id)).fetchall()
         current = {k for (k,) in conn.execute("SELECT host_key FROM host_results WHERE run_id = ?", (run_id,))}
     finding_open: dict[str, bool] = {}
     unchecked_open: dict[str, bool] = {}
-    for key, verdict_text, started, build, row_run in rows:
+    for key, verdict_text, started, build, row_run, site in rows:
         if key not in current:
             continue
         if build and row_run != run_id:
             last_build.setdefault(key, (build, started))
+        if site and isinstance(site, str) and row_run != run_id:
+            last_site.setdefault(key, (site, started))
         try:
             verdict = Verdict(verdict_text)
         except ValueError:
@@ -602,7 +607,7 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
         else:
             finding_open[key] = False
     return HostStreaks(first_seen=first_seen, unchecked_runs=unchecked, last_checked=last_checked,
-                       last_build=last_build)
+                       last_build=last_build, last_site=last_site)
 
 
 def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None, audit: str | None = None

@@ -27,7 +27,7 @@ import ipaddress
 import re
 import socket
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 SCHEMES = ("http", "https")
@@ -222,8 +222,17 @@ def run_keys(targets: Sequence[tuple[str, str, int]]) -> list[str]:
     return keys
 
 
+def shared_names(targets: Iterable[tuple[str, str, int]]) -> set[str]:
+    """The names (case-folded) that more than one (address, port) of these targets holds: where a list must add
+    the port to tell the hosts apart."""
+    seen: dict[str, set[tuple[str, int]]] = {}
+    for name, address, port in targets:
+        seen.setdefault(name.casefold(), set()).add((normalise_address(address), port))
+    return {name for name, places in seen.items() if len(places) > 1}
+
+
 def display_name(name: str, port: int) -> str:
-    """How lists of changes name a host: as in the inventory, with its port when that is not a default."""
+    """A host with its port when that is not a default: for lists where one name stands for several hosts."""
     if port in WELL_KNOWN_PORTS:
         return name
     return f"{_bracket(name)}:{port}"

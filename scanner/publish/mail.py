@@ -24,7 +24,7 @@ from reports.base import action_order, needs_action
 from reports.console import headline_text
 from scanner.config.mail_settings import MAIL_WHEN, SECURITY, MailSettings
 from scanner.model.changes import Changes
-from scanner.model.host import display_name
+from scanner.model.host import display_name, shared_names
 from scanner.model.records import VERDICT_ORDER, RunResults
 
 MAX_ACTION_LINES = 200
@@ -94,8 +94,10 @@ def body_for(results: RunResults, changes: Changes | None, *, report_name: str |
     action = action_order(h for h in results.hosts if needs_action(h))
     if action:
         lines += ["", f"Needs action ({len(action)}):"]
+        shared = shared_names((h.host, h.address, h.port) for h in results.hosts)
         for h in action[:MAX_ACTION_LINES]:
-            lines.append(f"  {changes_text.one_line(display_name(h.host, h.port))}  {h.verdict.value}")
+            name = display_name(h.host, h.port) if h.host.casefold() in shared else h.host  # as the report's tables
+            lines.append(f"  {changes_text.one_line(name)}  {h.verdict.value}")
         if len(action) > MAX_ACTION_LINES:
             lines.append(f"  ... and {len(action) - MAX_ACTION_LINES} more (see the report)")
     if m.insecure:
