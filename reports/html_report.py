@@ -47,7 +47,7 @@ from reports.overview import (
     site_of,
 )
 from scanner.model.changes import NO_NOTE, Changes, HostNote, weeks_text
-from scanner.model.host import is_ip_address
+from scanner.model.host import canonical_ipv4, is_ip_address
 from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults
 from scanner.model.remediation import remediation_for
 from scanner.model.times import parse_utc
@@ -59,6 +59,7 @@ MAX_FINDING_HOSTS = 100  # hosts listed under one piece of advice; the host tabl
 _SECRET_OPTION = re.compile(r"pass|secret|token|credential", re.IGNORECASE)
 _HTTP_URL = re.compile(r"https?://[^\s\"'<>]+\Z")
 _BREAK_AFTER = re.compile(r"(?<=[.:\\/_-])")
+_PATH_BREAK = re.compile(r"(?<=[\\/])")
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
 ADDRESS_WIDTHS = (16, 22, 30, 40, 48)  # characters; report.css has a class per width
 
@@ -115,6 +116,7 @@ def _environment() -> Environment:
     env.filters["breakable"] = breakable
     env.filters["keep_figures"] = keep_figures
     env.filters["host_name"] = host_name
+    env.filters["path"] = path
     return env
 
 
@@ -203,6 +205,11 @@ def breakable(value: object) -> Markup:
     return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(str(value or "")))
 
 
+def path(value: object) -> Markup:
+    """A file or registry path that may wrap only after a `\\` or `/`, so a file name (wsyncmgr.log) stays whole."""
+    return Markup("<wbr>").join(escape(part) for part in _PATH_BREAK.split(str(value or "")))
+
+
 def keep_figures(value: object) -> Markup:
     """Text that may wrap between its words, never inside one holding a figure (a date, a count): escaped."""
     words = str(value or "").split(" ")
@@ -218,6 +225,15 @@ def host_name(value: object) -> Markup:
     if not dot or not short or is_ip_address(name) or short.isdigit():
         return Markup('<span class="short">{}</span>').format(breakable(name))
     return Markup('<span class="short">{}</span><span class="domain">.{}</span>').format(breakable(short), domain)
+
+
+def address_cell(host: HostResult, width: int) -> Markup:
+    """`address:port` for a table cell: an IPv4 address whole, always; a name or an IPv6 address may wrap at its
+    separators where the column is narrower than the longest (ADDRESS_WIDTHS)."""
+    text = endpoint(host.address, host.port)
+    if width <= ADDRESS_WIDTHS[1] or canonical_ipv4(host.address) is not None:
+        return Markup('<span class="nowrap">{}</span>').format(text)
+    return breakable(text)
 
 
 def address_width(hosts: Sequence[HostResult]) -> int:
@@ -265,6 +281,7 @@ def _host_context(results: RunResults, changes: Changes | None) -> dict[str, Any
     """The figures, findings, tables and rows computed from the hosts (and the history's changes)."""
     hosts = action_order(results.hosts)
     shown = differences(hosts, results.meta)
+    width = address_width(hosts)
 
     def note(host: HostResult) -> HostNote:
         return changes.annotation_for(host) if changes is not None else NO_NOTE
@@ -278,7 +295,8 @@ def _host_context(results: RunResults, changes: Changes | None) -> dict[str, Any
         action_count=sum(1 for h in hosts if needs_action(h)), waived_count=sum(1 for h in hosts if h.waived),
         sites=by_site(hosts, note), builds=by_build(hosts), differs=lambda h: shown.get(id(h), ""),
         note=note, history=cells, has_history=changes is not None, changes=changes,
-        tiles=change_tiles(changes) if changes is not None else [], address_width=address_width(hosts),
+        tiles=change_tiles(changes) if changes is not None else [], address_width=width,
+        address=lambda h: address_cell(h, width),
         last_known=any((not h.facts.build and note(h).last_build) or known_site(h, note(h))[1] for h in hosts),
         known_site=lambda h: known_site(h, note(h)),
     )
