@@ -39,7 +39,9 @@ _SPLIT_VALUES = r"""pattern => {
         if (getComputedStyle(p).display !== 'inline') return NodeFilter.FILTER_REJECT;
       return NodeFilter.FILTER_ACCEPT; }});
     while (inner.nextNode()) { nodes.push([inner.currentNode, text.length]); text += inner.currentNode.data; }
-    const at = i => { for (let k = nodes.length - 1; k >= 0; k--) if (nodes[k][1] <= i) return [nodes[k][0], i - nodes[k][1]]; };
+    const at = i => {
+      for (let k = nodes.length - 1; k >= 0; k--) if (nodes[k][1] <= i) return [nodes[k][0], i - nodes[k][1]];
+    };
     for (const m of text.matchAll(re)) {
       const [sn, so] = at(m.index), [en, eo] = at(m.index + m[0].length - 1);
       const r = document.createRange(); r.setStart(sn, so); r.setEnd(en, eo + 1);
