@@ -268,13 +268,14 @@ def test_values_are_never_split_at_800_pixels(open_report):
     assert split_values(page) == []
 
 
-def test_a_finding_heading_is_never_the_last_line_of_a_page(open_report):
-    """Printed, each finding's heading stands on the same page as its first host, however the pages fall."""
-    hosts = []
+@pytest.mark.parametrize("affected_hosts", [6, 7, 9, 15, 18])
+def test_a_finding_heading_is_never_the_last_line_of_a_page(open_report, affected_hosts):
+    """Printed, each finding's heading stands on the same page as its first host, wherever the pages fall (more or
+    fewer affected hosts move the page breaks through the blocks of every ERROR category)."""
+    hosts = [affected(f"sms-a{i:02d}") for i in range(affected_hosts)]
     for n, category in enumerate(ErrorCategory):
         hosts += [simple(f"sms-{category.value}-{i}", Verdict.ERROR, "", error=HostFailure(category, f"failed {i}"))
                   for i in range(1 + n % 4)]
-    hosts += [affected(f"sms-a{i:02d}") for i in range(9)]
     page = open_report(RunResults(meta=meta(), hosts=tuple(hosts))).page
     blocks = page.locator("#findings .finding").evaluate_all(
         "fs => fs.map(f => [f.querySelector('h3').innerText, f.querySelector('tr[data-host]').dataset.host])")

@@ -10,7 +10,7 @@ import pytest
 
 from reports.console import headline_text
 from reports.html_report import render_html
-from reports.overview import by_build, by_site, headline, percent_text, shares
+from reports.overview import by_build, by_site, differences, headline, percent_text, shares
 from reports.trend import TrendPoint, trend_svg
 from scanner.model.records import ErrorCategory, HostFailure, RunResults, Verdict, Waiver
 from tests.support.samples import meta, simple
@@ -106,3 +106,19 @@ def test_a_sliver_of_hosts_needing_action_is_shown_as_less_than_one_percent():
     html = render_html(RunResults(meta=meta(), hosts=tuple(hosts)))
     assert re.findall(r'<span class="pct">([^<]+)</span>', html) == ["99%", "1%", "&lt;1%", "0%"]
     assert "995 of 1000 hosts compliant (99%)" in headline_text(hosts)
+
+
+def test_what_differs_drops_the_words_a_findings_group_shares():
+    """Hosts of one group whose "why" begins alike show only what tells them apart (the time and log line), even
+    when other hosts of their verdict say something else; identical texts and lone hosts keep their whole text."""
+    def ok(name: str, reason: str):
+        return simple(name, Verdict.NOT_AFFECTED, reason)
+
+    hosts = [ok("a", "The last legacy sync attempt succeeded at 2008-06-24 00:07:14 UTC (wsyncmgr.log:2168)."),
+             ok("b", "The last legacy sync attempt succeeded at 2008-06-24 03:07:38 UTC (wsyncmgr.log:2170)."),
+             ok("c", "No legacy update sync (STATMSG 6709) in the logs: legacy sync is not in use."),
+             ok("d", "No legacy update sync (STATMSG 6709) in the logs: legacy sync is not in use.")]
+    shown = differences(hosts, meta())
+    assert [shown[id(h)] for h in hosts] == [
+        "… 2008-06-24 00:07:14 UTC (wsyncmgr.log:2168).", "… 2008-06-24 03:07:38 UTC (wsyncmgr.log:2170).",
+        hosts[2].reasons[0], hosts[3].reasons[0]]
