@@ -81,6 +81,8 @@ class SessionOptions:
     operation_timeout: int = 20  # WSMan OperationTimeout; read_timeout must exceed it
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE
     transport: str = "auto"  # "auto": the lean transport where the auth allows it; "requests": pypsrp's
+    # called once, from the worker thread, when the first WS-Management reply came: the logon worked
+    on_logon: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 class Aborted(HostTimeout):
@@ -116,6 +118,7 @@ class _CountingWSMan(WSMan):
             raise
         log.debug("%s: WS-Man %s %s ok (%.0f ms)", host, _short(action), _short(resource_uri),
                   (time.monotonic() - started) * 1000)
+        self._owner.logged_on()
         return reply
 
 
@@ -136,12 +139,19 @@ class HostSession:
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._logon_logged = False
+        self._on_logon = options.on_logon
         self.wsman = _build_wsman(self, host, options)
         self._connect_timeout: float = self.wsman.transport.connection_timeout
         self._read_timeout: float = self.wsman.transport.read_timeout
         self._instrument()
 
     # -- called from the worker thread ------------------------------------------------------------
+    def logged_on(self) -> None:
+        """A WS-Management reply came back: tell `on_logon` once (the account's other hosts may start)."""
+        callback, self._on_logon = self._on_logon, None
+        if callback is not None:
+            callback()
+
     def _before_request(self) -> None:
         """Runs before every HTTP request (pypsrp's own read-timeout retries included)."""
         if self._aborted.is_set():
