@@ -24,7 +24,15 @@ from typing import Any, TypeVar
 import spnego
 
 from simulator import encryption
-from simulator.auth import Account, check_basic, client_sent_bindings, new_acceptor, token_mechanism
+from simulator.auth import (
+    Account,
+    basic_wrong_password,
+    check_basic,
+    client_sent_bindings,
+    new_acceptor,
+    ntlm_user,
+    token_mechanism,
+)
 from simulator.eras import MODERN, Era, era
 from simulator.faults import NO_FAULTS, HostFaults
 from simulator.kerberos import HostKerberos, acceptor_error
@@ -109,6 +117,9 @@ class Counters:
     bytes_out: int = 0
     auth_handshakes: int = 0  # successful NTLM/Negotiate/Kerberos handshakes and Basic logons
     auth_failures: int = 0
+    # logons as this host's account with a wrong password (NTLM AUTHENTICATE or Basic): what a domain controller
+    # counts towards the account's lockout. Refused schemes, unreadable tokens and other accounts are not counted.
+    wrong_passwords: int = 0
     kerberos_logons: int = 0  # handshakes that ended in Kerberos (under the Negotiate or Kerberos scheme)
     ntlm_logons: int = 0  # handshakes that ended in NTLM
     last_auth_error: str = ""  # why the last handshake failed, as the acceptor saw it (no secret in it)
@@ -441,8 +452,11 @@ class HostServer:
         lowered = scheme.lower()
         if lowered == "basic":
             local_only = self.faults.basiclocal or self.era.basic_local_only
-            if (self.tls is None or self.faults.badauth
-                    or not check_basic(value, self.account, local_only=local_only, machine=self.machine.hostname)):
+            accepted = check_basic(value, self.account, local_only=local_only, machine=self.machine.hostname)
+            if self.tls is None or self.faults.badauth or not accepted:
+                if self.tls is not None and basic_wrong_password(value, self.account, local_only=local_only,
+                                                                 machine=self.machine.hostname):
+                    self.counters.wrong_passwords += 1
                 return self._unauthorized(conn, failed=True)
             conn.context, conn.authenticated = None, False  # Basic authorises this request only
             self.counters.auth_handshakes += 1
@@ -477,6 +491,8 @@ class HostServer:
             with self.ntlm_store.scope():
                 out_token = conn.context.step(token, channel_bindings=bindings)
         except Exception as exc:  # noqa: BLE001 - any acceptor failure is a logon failure, never a traceback
+            if self.account.matches(ntlm_user(token)):
+                self.counters.wrong_passwords += 1
             real = acceptor_error(conn.context) or exc
             return self._unauthorized(conn, failed=True, why=f"{type(real).__name__}: {real}"[:300])
         if not conn.context.complete:
