@@ -27,11 +27,11 @@ when a ticket comes back (`logged_on`, `finish`) or the wait's `retry_at` time c
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 from scanner.model.errors import HostError
-from scanner.model.records import ErrorCategory
+from scanner.model.records import ErrorCategory, RejectedPassword
 
 PATIENCE_S = 10.0  # a lone first logon pending this long no longer holds the account's other hosts back
 
@@ -179,3 +179,18 @@ class LogonGate:
             state.proven = False
             if 0 < self.max_failures <= len(state.streak) and not state.tripped_by:
                 state.tripped_by = tuple(state.streak)
+
+
+def rejected_passwords(outcomes: Iterable[tuple[Hashable, HostError | None]]) -> tuple[RejectedPassword, ...]:
+    """Every account (host's account, host's error) whose password a host rejected, in the order first seen, with
+    how many hosts rejected it and how many were not tried to protect it from a lockout."""
+    rejected: dict[Hashable, int] = {}
+    skipped: dict[Hashable, int] = {}
+    for account, error in outcomes:
+        if error is None:
+            continue
+        if error.password_rejected:
+            rejected[account] = rejected.get(account, 0) + 1
+        elif error.category is ErrorCategory.AUTH_SKIPPED:
+            skipped[account] = skipped.get(account, 0) + 1
+    return tuple(RejectedPassword(str(account), count, skipped.get(account, 0)) for account, count in rejected.items())

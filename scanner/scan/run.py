@@ -41,6 +41,7 @@ from scanner.scan.credentials import PasswordResolver
 from scanner.scan.host_job import HostOutcome
 from scanner.scan.jobs import AccountKey, RunJobs
 from scanner.scan.kerberos_setup import prepare_kerberos
+from scanner.scan.logon_gate import rejected_passwords
 from scanner.scan.progress import Progress
 from scanner.scan.results import assemble, host_result, hosts_to_rescan, load_earlier_run, merge_rescan, run_meta
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
@@ -322,9 +323,6 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
             audit.close()
     if isinstance(runner, WorkerPool) and runner.fallback:
         err.write(f"cmaudit: warning: {runner.fallback}\n")
-    if runner.breaker_tripped:
-        err.write(f"cmaudit: stopped logging on after {settings.max_auth_failures} authentication failures in a "
-                  "row; remaining hosts were skipped (ERROR/auth-skipped)\n")
     recorded = {k: v for k, v in asdict(settings).items() if k not in ("inventory", "output")}
     recorded["workers"] = workers
     meta = run_meta(
@@ -338,7 +336,8 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         earlier.meta.waiver_file if earlier is not None else None  # --rescan-failed: the earlier run's
     meta = replace(meta, waiver_file=waiver_file,
                    waivers=waivers, selection=plan.selection, partial=len(hosts) < len(inventory.hosts),
-                   audit=audit_name)
+                   audit=audit_name,
+                   rejected_passwords=rejected_passwords((account_key(run.host), run.error) for run in runs))
     results = assemble(meta, runs, waivers)
     if earlier is not None and settings.rescan_failed is not None:
         results = merge_rescan(earlier, results, settings.rescan_failed, waivers)
