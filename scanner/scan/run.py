@@ -177,6 +177,11 @@ def run_scan(
             refused[host.key] = HostAuthFailed(host.name, message, hint=hint, password_rejected=False)
             continue
         user = host.username or settings.username
+        if host.auth in PASSWORD_AUTH and not user:  # pypsrp would only fail per host, after connecting
+            refused[host.key] = HostAuthFailed(host.name, f"no user name for {host.auth} logons",
+                                               password_rejected=False,
+                                               hint="give --username DOMAIN\\user (or `username` in the inventory)")
+            continue
         secret = resolver.secret(host, username=user)
         passwords[host.key] = secret.reveal() if secret else None
         if host.auth == "basic" and not _basic_can_send(user, passwords[host.key]):

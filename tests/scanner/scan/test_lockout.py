@@ -79,3 +79,82 @@ def test_a_rejected_password_leaves_the_audit_incomplete_whatever_the_waivers() 
     rejected = RunResults(meta=replace(meta(), rejected_passwords=(RejectedPassword("LAB\\auditor", 1, 2),)),
                           hosts=hosts)
     assert exit_status(rejected) == 2
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], password: str | None,
+         *argv: str) -> tuple[int, str]:
+    """`cmaudit scan ARGV` with the password in $CMAUDIT_PASSWORD (or none); the exit status and stderr."""
+    from scanner.cli.main import main
+
+    if password is None:
+        monkeypatch.delenv("CMAUDIT_PASSWORD", raising=False)
+    else:
+        monkeypatch.setenv("CMAUDIT_PASSWORD", password)
+    status = main(["scan", "--no-history", "--quiet", "--timeout", "20", "--connect-timeout", "2", *argv])
+    return status, capsys.readouterr().err
+
+
+def test_rescan_failed_after_a_password_fix_reuses_the_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The hint's own command after a wrong password: `--rescan-failed RESULTS.json` without --username logs on
+    as the earlier run's account, and every host is judged."""
+    password = new_password()
+    with Fleet(hosts=4, password=password, machine_factory=healthy_machine, profiles=["h"] * 4) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, _ = _cli(monkeypatch, capsys, "wrong-" + password, str(inventory), "-o", str(tmp_path / "first"),
+                         "--username", fleet.username, "--max-auth-failures", "1")
+        assert status == 2
+        status, err = _cli(monkeypatch, capsys, password, "--rescan-failed", str(tmp_path / "first" / "results.json"),
+                           "-o", str(tmp_path / "again"))
+        logons = sum(h.counters.auth_handshakes for h in fleet.hosts)
+    assert status & 2 == 0, err  # every host judged (bit 1 may say what they hold)
+    assert logons >= 4
+    saved = json.loads((tmp_path / "again" / "results.json").read_text(encoding="utf-8"))
+    assert saved["meta"]["options"]["username"] == "LAB\\auditor" and "alerts" not in saved
+    assert all(h["verdict"] != "ERROR" for h in saved["hosts"]) and len(saved["hosts"]) == 4
+
+
+@pytest.mark.parametrize("how", [pytest.param("rescan", id="rescan-without-a-recorded-user"),
+                                 pytest.param("plain", id="plain-scan")])
+def test_no_user_name_at_all_stops_before_any_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str], how: str) -> None:
+    """No user name for NTLM anywhere (options, inventory, the earlier run): one line, exit 64, no host contacted."""
+    password = new_password()
+    with Fleet(hosts=2, password=password, machine_factory=healthy_machine, profiles=["h"] * 2) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        argv = [str(inventory)]
+        if how == "rescan":
+            status, _ = _cli(monkeypatch, capsys, "wrong-" + password, str(inventory), "-o", str(tmp_path / "first"),
+                             "--username", fleet.username)
+            assert status == 2
+            earlier = tmp_path / "first" / "results.json"
+            doc = json.loads(earlier.read_text(encoding="utf-8"))
+            doc["meta"]["options"]["username"] = None  # as a run recorded without one
+            earlier.write_text(json.dumps(doc), encoding="utf-8")
+            argv = ["--rescan-failed", str(earlier)]
+        before = sum(h.counters.requests for h in fleet.hosts)
+        status, err = _cli(monkeypatch, capsys, password, *argv, "-o", str(tmp_path / "again"))
+        contacted = sum(h.counters.requests for h in fleet.hosts) - before
+    assert status == 64 and contacted == 0
+    assert err.count("\n") == 1 and "no user name" in err and "--username" in err
+    assert not (tmp_path / "again" / "results.json").exists()
+
+
+def test_a_tampered_account_in_the_earlier_run_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """An account read back from a results file is checked like a typed one: a user name with a line break, or an
+    auth method cmaudit does not have, is one line and exit 64."""
+    password = new_password()
+    with Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["h"]) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, _ = _cli(monkeypatch, capsys, "wrong-" + password, str(inventory), "-o", str(tmp_path / "first"),
+                         "--username", fleet.username)
+        earlier = tmp_path / "first" / "results.json"
+        doc = json.loads(earlier.read_text(encoding="utf-8"))
+        for key, bad in (("username", "LAB\\auditor\nX"), ("auth", "telnet"), ("password_env", "A B")):
+            changed = json.loads(json.dumps(doc))
+            changed["meta"]["options"][key] = bad
+            earlier.write_text(json.dumps(changed), encoding="utf-8")
+            status, err = _cli(monkeypatch, capsys, password, "--rescan-failed", str(earlier),
+                               "-o", str(tmp_path / key))
+            assert status == 64 and err.count("\n") == 1 and f"the {key} it recorded cannot be used" in err
