@@ -100,8 +100,7 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, co
     rows = [(paint(v.value, v, colour and counts[v] > 0), counts[v]) for v in VERDICT_ORDER]
     rows.append(("total", len(results.hosts)))
     meta = results.meta
-    parts = [f"PASSWORD REJECTED: {_clean(rejected.sentence, 300)}. The audit is incomplete: fix the password, then "
-             "scan again (--rescan-failed results.json)." for rejected in meta.rejected_passwords]
+    parts = alerts_text(meta)
     parts += [tabulate(rows, headers=("verdict", "hosts"), tablefmt="simple", colalign=("left", "right")),
               headline_text(results.hosts)]
     if meta.interrupted:
@@ -138,6 +137,12 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, co
     else:
         parts.append("No host to act on.")
     return "\n\n".join(parts) + "\n"
+
+
+def alerts_text(meta: RunMeta) -> list[str]:
+    """What must be read before any count: a password some host rejected (the audit is incomplete)."""
+    return [f"PASSWORD REJECTED: {_clean(rejected.sentence, 300)}. The audit is incomplete: fix the password, then "
+            "scan again (--rescan-failed results.json)." for rejected in meta.rejected_passwords]
 
 
 def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5) -> str:

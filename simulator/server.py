@@ -443,6 +443,22 @@ class HostServer:
             self.counters.last_auth_error = why or "logon refused"
         return _Reply(401, headers=self._challenge_headers())
 
+    def _count_wrong_password(self, wrong: bool) -> None:
+        if wrong:
+            self.counters.wrong_passwords += 1
+
+    def _basic_logon(self, conn: _Conn, value: str) -> _Reply | None:
+        """None when Basic credentials may proceed (this request only); else the 401 to send."""
+        local_only = self.faults.basiclocal or self.era.basic_local_only
+        if (self.tls is None or self.faults.badauth
+                or not check_basic(value, self.account, local_only=local_only, machine=self.machine.hostname)):
+            self._count_wrong_password(self.tls is not None and basic_wrong_password(
+                value, self.account, local_only=local_only, machine=self.machine.hostname))
+            return self._unauthorized(conn, failed=True)
+        conn.context, conn.authenticated = None, False  # Basic authorises this request only
+        self.counters.auth_handshakes += 1
+        return None
+
     def _authenticate(self, conn: _Conn, request: _Request, out_headers: list[tuple[str, str]]) -> _Reply | None:
         """None when the request may proceed (out_headers gets the final token); else the 401 to send."""
         header = request.headers.get("authorization", "")
@@ -451,16 +467,7 @@ class HostServer:
         scheme, _, value = header.strip().partition(" ")
         lowered = scheme.lower()
         if lowered == "basic":
-            local_only = self.faults.basiclocal or self.era.basic_local_only
-            accepted = check_basic(value, self.account, local_only=local_only, machine=self.machine.hostname)
-            if self.tls is None or self.faults.badauth or not accepted:
-                if self.tls is not None and basic_wrong_password(value, self.account, local_only=local_only,
-                                                                 machine=self.machine.hostname):
-                    self.counters.wrong_passwords += 1
-                return self._unauthorized(conn, failed=True)
-            conn.context, conn.authenticated = None, False  # Basic authorises this request only
-            self.counters.auth_handshakes += 1
-            return None
+            return self._basic_logon(conn, value)
         if lowered not in ("negotiate", "ntlm", "kerberos"):
             return self._unauthorized(conn, failed=True, why=f"scheme {scheme[:20]!r} not offered")
         if self.faults.krbonly and lowered != "kerberos":
@@ -491,8 +498,7 @@ class HostServer:
             with self.ntlm_store.scope():
                 out_token = conn.context.step(token, channel_bindings=bindings)
         except Exception as exc:  # noqa: BLE001 - any acceptor failure is a logon failure, never a traceback
-            if self.account.matches(ntlm_user(token)):
-                self.counters.wrong_passwords += 1
+            self._count_wrong_password(self.account.matches(ntlm_user(token)))
             real = acceptor_error(conn.context) or exc
             return self._unauthorized(conn, failed=True, why=f"{type(real).__name__}: {real}"[:300])
         if not conn.context.complete:

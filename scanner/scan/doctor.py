@@ -88,12 +88,7 @@ def run_doctor(settings: DoctorSettings, *, environ: Mapping[str, str] | None = 
     REDACTOR.remember(p for p in passwords.values() if p)
     if any(h.auth in PASSWORD_AUTH or h.username or settings.username for h in hosts):
         local.append(_password_check(resolver, missing, settings.password_env))
-    nameless = [h for h in hosts if h.auth in PASSWORD_AUTH and not (h.username or settings.username)]
-    if nameless:
-        auths = ", ".join(sorted({h.auth for h in nameless}))
-        local.append(Check("account", False, f"no user name for the {len(nameless)} host(s) that log on with a "
-                                             f"password ({auths})",
-                           "give --username DOMAIN\\user (or `username` in the inventory or in cmaudit.toml)"))
+    local += _account_check(hosts, settings)
     kerberos = KerberosRun()
     kerberos_failed = False
     if any(h.auth in TICKET_AUTH for h in hosts):
@@ -159,6 +154,17 @@ def _packages(hosts: list[Host], settings: DoctorSettings) -> Check:
     if problems:
         return Check("python packages", False, f"{problems[0][0]} ({', '.join(found)})", problems[0][1])
     return Check("python packages", True, f"{', '.join(found)}; auth {', '.join(auths)}")
+
+
+def _account_check(hosts: list[Host], settings: DoctorSettings) -> list[Check]:
+    """A failed "account" check when hosts that log on with a password have no user name (said once, here)."""
+    nameless = [h for h in hosts if h.auth in PASSWORD_AUTH and not (h.username or settings.username)]
+    if not nameless:
+        return []
+    auths = ", ".join(sorted({h.auth for h in nameless}))
+    return [Check("account", False, f"no user name for the {len(nameless)} host(s) that log on with a password "
+                                    f"({auths})",
+                  "give --username DOMAIN\\user (or `username` in the inventory or in cmaudit.toml)")]
 
 
 def _password_check(resolver: PasswordResolver, missing: list[str], env: str) -> Check:

@@ -219,7 +219,7 @@ def test_no_password_anywhere_is_a_usage_error(tmp_path: Path, monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CMAUDIT_PASSWORD", raising=False)
     (tmp_path / "hosts.csv").write_text("host,port,auth\n127.0.0.1,1,ntlm\n", encoding="utf-8")
-    assert main(["scan", "hosts.csv", "--no-history", "-o", "run"]) == 64
+    assert main(["scan", "hosts.csv", "--username", "LAB\\auditor", "--no-history", "-o", "run"]) == 64
     assert "$CMAUDIT_PASSWORD" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
