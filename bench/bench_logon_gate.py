@@ -7,7 +7,8 @@ WS-Management reply). With the right password that should cost the scan one logo
 simulated fleet (its own process, NTLM with message encryption over HTTP, every request delayed by the
 latency): the same scan with the gate off (--max-auth-failures 0: every host starts at once, as before the
 gate) and on (the default 5), interleaved, the fastest of each kept. One logon = the HTTP requests up to the first
-WS-Man reply (the NTLM handshake, then Create) times the latency. Then a wrong password at --max-auth-failures 3:
+WS-Man reply (the NTLM handshake, then Create) times the latency; "held" is how long the second host to start
+waited after the first (the first logon, as the gate saw it). Then a wrong password at --max-auth-failures 3:
 the failed logons the servers counted, with the gate off and on.
 """
 
@@ -31,6 +32,7 @@ LOGON_REQUESTS = 2  # HTTP requests before the first WS-Man reply: NTLM NEGOTIAT
 
 def _scan(fleet: ChildFleet, password: str, out_dir: Path, *, concurrency: int, max_auth_failures: int,
           workers: int) -> dict[str, Any]:
+    from scanner.model.times import parse_utc
     from scanner.scan.run import ScanSettings, run_scan
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -43,7 +45,9 @@ def _scan(fleet: ChildFleet, password: str, out_dir: Path, *, concurrency: int, 
                        install_signal_handlers=False)
     wall = time.perf_counter() - t0
     counters = fleet.counters()
+    starts = sorted(t for t in (parse_utc(h.started) for h in outcome.results.hosts if h.started) if t is not None)
     return {"wall_s": wall, "errors": sum(h.error is not None for h in outcome.results.hosts),
+            "held_s": (starts[1] - starts[0]).total_seconds() if len(starts) > 1 else 0.0,
             "wrong_passwords": sum(c.wrong_passwords for c in counters),
             "hosts_with_wrong_password": sum(c.wrong_passwords > 0 for c in counters)}
 
@@ -80,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [{"workers": w, "gate_off_wall_s": round(best[(w, "off")]["wall_s"], 3),
              "gate_on_wall_s": round(best[(w, "on")]["wall_s"], 3),
              "cost_s": round(best[(w, "on")]["wall_s"] - best[(w, "off")]["wall_s"], 3),
+             "held_s": round(best[(w, "on")]["held_s"], 3),
              "errors": best[(w, "on")]["errors"] + best[(w, "off")]["errors"]} for w in workers_list]
     result = {"benchmark": "logon_gate", "machine": machine_info(),
               "options": {"hosts": args.hosts, "latency_ms": args.latency_ms, "concurrency": args.concurrency,

@@ -149,11 +149,11 @@ def _logon_gate(r: dict[str, Any]) -> list[str]:
            f"request; the right password, the gate off (--max-auth-failures 0, every host at once, as before the "
            f"gate) and on (5), interleaved, fastest of {o['repeat']}. One logon = "
            f"{r['one_logon_s']:g} s (NTLM's requests before the first WS-Man reply x latency).", "",
-           "| --workers | gate off: wall s | gate on: wall s | cost of the gate s | errors |",
-           "|---:|---:|---:|---:|---:|"]
+           "| --workers | gate off: wall s | gate on: wall s | cost of the gate s | other hosts held s | errors |",
+           "|---:|---:|---:|---:|---:|---:|"]
     for row in r.get("runs", []):
         out.append(f"| {row['workers']} | {row['gate_off_wall_s']:.2f} | {row['gate_on_wall_s']:.2f} | "
-                   f"**{row['cost_s']:+.2f}** | {row['errors']} |")
+                   f"**{row['cost_s']:+.2f}** | {row.get('held_s', 0):.2f} | {row['errors']} |")
     wrong = r.get("wrong_password", {})
     if wrong:
         out += ["", "A wrong password, counted by the servers (--workers 1): " + "; ".join(

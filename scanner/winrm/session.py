@@ -81,7 +81,7 @@ class SessionOptions:
     operation_timeout: int = 20  # WSMan OperationTimeout; read_timeout must exceed it
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE
     transport: str = "auto"  # "auto": the lean transport where the auth allows it; "requests": pypsrp's
-    # called once, from the worker thread, when the first WS-Management reply came: the logon worked
+    # called once, from the worker thread, when the first WS-Management reply (or fault) came: the logon worked
     on_logon: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
@@ -111,6 +111,7 @@ class _CountingWSMan(WSMan):
         except WSManFaultError as exc:
             log.debug("%s: WS-Man %s %s -> fault %s: %s (%.0f ms)", host, _short(action), _short(resource_uri),
                       exc.code, " ".join(str(exc.reason or "").split())[:300], (time.monotonic() - started) * 1000)
+            self._owner.logged_on()  # a fault is an answer to a logged-on request (without a logon: HTTP 401)
             raise
         except Exception as exc:
             log.debug("%s: WS-Man %s %s -> %s (%.0f ms)", host, _short(action), _short(resource_uri),
@@ -147,7 +148,7 @@ class HostSession:
 
     # -- called from the worker thread ------------------------------------------------------------
     def logged_on(self) -> None:
-        """A WS-Management reply came back: tell `on_logon` once (the account's other hosts may start)."""
+        """A WS-Management reply or fault came back: tell `on_logon` once (the account's other hosts may start)."""
         callback, self._on_logon = self._on_logon, None
         if callback is not None:
             callback()
