@@ -32,8 +32,9 @@ LOGON_REQUESTS = 2  # HTTP requests before the first WS-Man reply: NTLM NEGOTIAT
 
 def _scan(fleet: ChildFleet, password: str, out_dir: Path, *, concurrency: int, max_auth_failures: int,
           workers: int) -> dict[str, Any]:
+    from scanner.cli.scan_console import run_scan
     from scanner.model.times import parse_utc
-    from scanner.scan.run import ScanSettings, run_scan
+    from scanner.scan.settings import ScanSettings
 
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = ScanSettings(inventory=fleet.write_inventory(out_dir / "hosts.csv"), output=out_dir / "run",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from reports.console import exit_status
-from reports.merge import load_results
 from scanner.model.records import ErrorCategory, RejectedPassword, RunResults, Verdict, Waiver
+from scanner.model.results_file import load_results
 from simulator.fleet import Fleet
 from tests.support.fleet import healthy_machine, new_password, scan
 from tests.support.samples import meta, simple

@@ -1,4 +1,5 @@
-"""`cmaudit doctor`: why can't it audit this host? Answered before the first scheduled run.
+"""`cmaudit doctor`'s run: the jump box's checks, then each host's diagnosis, like a scan (no output here:
+scanner.cli.commands.doctor prints the `Diagnosis`, scanner.model.diagnosis holds its records).
 
 Local checks (the jump box): the python packages the chosen auth needs, the password's source, the
 Kerberos ticket and its expiry (or one TGT for user@REALM), the keyring, the output folder, the history
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -71,12 +72,16 @@ class DoctorSettings:
     mail: MailSettings | None = None
 
 
-def run_doctor(settings: DoctorSettings, *, environ: Mapping[str, str] | None = None) -> Diagnosis:
-    """Check the jump box, then every chosen host; never raises for what it finds (only for bad usage)."""
+def run_doctor(settings: DoctorSettings, *, environ: Mapping[str, str] | None = None,
+               prompt: Callable[[str], str] | None = None) -> Diagnosis:
+    """Check the jump box, then every chosen host; never raises for what it finds (only for bad usage).
+
+    `prompt` asks for a password on the terminal (the CLI's getpass) when `settings.interactive` allows it.
+    """
     hosts = _hosts(settings)
     local: list[Check] = [_packages(hosts, settings)]
     resolver = PasswordResolver(default_env=settings.password_env, interactive=settings.interactive,
-                                environ=environ)
+                                environ=environ, prompt=prompt)
     passwords: dict[tuple[str, int], str | None] = {}
     missing: list[str] = []
     for host in hosts:
