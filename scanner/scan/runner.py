@@ -1,4 +1,4 @@
-"""The fleet loop: bounded concurrency, a whole-host deadline, retries, an auth breaker, clean stops.
+"""The fleet loop: bounded concurrency, a whole-host deadline, retries, the logon gate, clean stops.
 
 asyncio runs the show; each host's blocking pypsrp work runs in a worker thread (one ThreadPoolExecutor
 sized to the concurrency, one AioPool slot per host). cmaudit enforces the deadline itself: when it
