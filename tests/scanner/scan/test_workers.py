@@ -253,6 +253,21 @@ def test_every_workers_last_word_is_heard_however_late_its_reader(tmp_path: Path
     assert sorted(s["worker"] for s in outcome.worker_stats) == [1, 2]
 
 
+def _run_bounded(pool: Any, fleet: list[Any]) -> list[Any]:
+    """`pool.run(fleet)` in a thread of its own, failing (not hanging) when it outlives HUNG_RUN_BOUND; the test's
+    wedged worker processes are killed whatever happens."""
+    box: list[Any] = []
+    thread = threading.Thread(target=lambda: box.append(asyncio.run(pool.run(fleet))), daemon=True)
+    thread.start()
+    thread.join(HUNG_RUN_BOUND)
+    try:
+        assert not thread.is_alive(), "the run waited for the wedged worker"
+    finally:
+        for worker in pool._pool:
+            worker.process.kill()
+    return list(box[0])
+
+
 def test_a_wedged_worker_is_ended_and_its_hosts_time_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker frozen in C code (no thread of it runs) cannot hold the run: past its host's deadline and grace
     the parent kills it, its hosts end as ERROR/timeout, and the other worker scans the rest."""
@@ -266,17 +281,8 @@ def test_a_wedged_worker_is_ended_and_its_hosts_time_out(monkeypatch: pytest.Mon
     options = RunnerOptions(concurrency=2, timeout=1.0, abort_grace=0.5, grace=0.2)
     pool = WorkerPool(WedgingJobs(), 2, options, account_key=AccountKey(None))  # type: ignore[arg-type]
     fleet = hosts("first", "wedge", "after1", "after2", "after3")
-    box: list[Any] = []
-    thread = threading.Thread(target=lambda: box.append(asyncio.run(pool.run(fleet))), daemon=True)
     t0 = time.monotonic()
-    thread.start()
-    thread.join(HUNG_RUN_BOUND)
-    try:
-        assert not thread.is_alive(), "the run waited for the wedged worker"
-    finally:
-        for worker in pool._pool:
-            worker.process.kill()
-    runs = box[0]
+    runs = _run_bounded(pool, fleet)
     by_name = {run.host.name: run for run in runs}
     assert len(runs) == len(fleet) and time.monotonic() - t0 < HUNG_RUN_BOUND
     wedged = by_name["wedge"].error
@@ -304,18 +310,9 @@ def test_a_second_stop_ends_a_wedged_worker_at_once() -> None:
 
     pool = WorkerPool(WedgingJobs(), 2, options, account_key=AccountKey(None), on_done=on_done)  # type: ignore[arg-type]
     pool.gate.patience = 2.0  # "after" waits this long behind the wedged first logon, then goes
-    box: list[Any] = []
-    thread = threading.Thread(target=lambda: box.append(asyncio.run(pool.run(hosts("wedge", "after", "slow",
-                                                                                   "more")))), daemon=True)
-    thread.start()
-    thread.join(HUNG_RUN_BOUND)
-    try:
-        assert not thread.is_alive(), "the stopped run waited for the wedged worker"
-    finally:
-        for worker in pool._pool:
-            worker.process.kill()
+    runs = _run_bounded(pool, hosts("wedge", "after", "slow", "more"))
     assert time.monotonic() - stop_at[0] < options.abort_grace + STOP_GRACE_S + 10.0
-    wedge, after, slow, more = box[0]
+    wedge, after, slow, more = runs
     assert wedge.error is not None and wedge.error.category is ErrorCategory.INTERRUPTED
     assert "did not answer and was ended" in wedge.error.message
     assert after.value == "after-ok" and slow.value == "slow-ok"
