@@ -6,7 +6,7 @@ tests can assert without re-deriving the advisory logic. Parsed profiles and gen
 per process: a fleet of a thousand hosts costs a handful of logs in memory.
 
 A profile file holds:
-    description, expected_verdict (a Verdict name), weight (share in mixed_fleet),
+    description, expected_verdict (a Verdict name), weight (share in mixed_fleet; 0: named only),
     windows ("2003" | "2003 R2" | "2008" | "2008 R2"), arch ("x86" | "x64"), timezone_bias (minutes);
     era (a simulator.eras name: how its WinRM service behaves; default "modern"), listener ("https" for a
     host whose only WinRM listener is HTTPS, whatever the fleet's transport), deny (registry keys and
@@ -232,7 +232,8 @@ def _itmu(where: str, raw: Any, log: LogPlan | None) -> ItmuPlan | None:
         raise ProfileError(f"{where}: [itmu] must be a table")
     if not raw.get("installed", log is not None and log.spec.scenario is not Scenario.NO_LEGACY):
         return None
-    folder = str(raw.get("dir") or (log.spec.itmu_dir if log else "C:\\Program Files\\Microsoft Updates Inventory Tool"))
+    default = log.spec.itmu_dir if log else "C:\\Program Files\\Microsoft Updates Inventory Tool"
+    folder = str(raw.get("dir") or default)
     written = raw.get("catalog_written")
     if written is None:
         start = log.spec.start if log else date(2008, 6, 11)
@@ -352,11 +353,16 @@ def load_machine(profile: str, hostname: str, *, log_size: int | None = None) ->
     return machine
 
 
+def _value(spec: Profile, name: str) -> str | None:
+    """A registry value the profile names, by value name (the first key holding it)."""
+    return next((str(v) for _k, value_name, _t, v in spec.registry if value_name.casefold() == name.casefold()), None)
+
+
 def _add_site_files(registry: Registry, fs: FileSystem, spec: Profile, installed: datetime) -> None:
     """The keys and files besides the logs an audit looks at (simulator/sitefiles.py)."""
     add_international(registry, spec.locale)
-    setup = next((key for key, name, _t, _v in spec.registry if key.endswith("\\SMS\\Setup")), None)
-    site_code = next((str(v) for _k, name, _t, v in spec.registry if name.casefold() == "site code"), "")
+    setup = next((key for key, _name, _t, _v in spec.registry if key.endswith("\\SMS\\Setup")), None)
+    site_code = _value(spec, "Site Code") or ""
     if setup is not None and spec.site_database:
         add_site_database(registry, setup[: -len("\\Setup")], site_code)
     add_shares(registry, site_code, spec.itmu.pkgsource if spec.itmu and spec.itmu.share else None)
@@ -364,14 +370,14 @@ def _add_site_files(registry: Registry, fs: FileSystem, spec: Profile, installed
         add_itmu(fs, spec.itmu.pkgsource, spec.itmu.catalog_written)
     if WINDOWS_VERSIONS[spec.windows].is_2003:
         add_windows_hotfixes(registry)
-    build = next((str(v) for _k, name, _t, v in spec.registry if name == "Full Version"), None)
-    if spec.install_dir and build and build.count(".") == 3:
-        version = ".".join(str(int(part)) for part in build.split("."))
-        hotfix = spec.hotfix
-        add_program(fs, spec.install_dir, hotfix.program_version if hotfix else version,
-                    hotfix.installed if hotfix else installed)
-        if hotfix is not None:
-            add_hotfix(registry, spec.is_64bit, "951376", hotfix.installed)
+    build, hotfix = _value(spec, "Full Version"), spec.hotfix
+    if not spec.install_dir or not build or build.count(".") != 3:
+        return
+    version = ".".join(str(int(part)) for part in build.split("."))
+    add_program(fs, spec.install_dir, hotfix.program_version if hotfix else version,
+                hotfix.installed if hotfix else installed)
+    if hotfix is not None:
+        add_hotfix(registry, spec.is_64bit, "951376", hotfix.installed)
 
 
 def _resized(spec: LogSpec, size: int) -> LogSpec:
@@ -379,11 +385,14 @@ def _resized(spec: LogSpec, size: int) -> LogSpec:
 
 
 def mixed_fleet(n: int) -> list[str]:
-    """Profile names for `n` hosts: every profile once `n` allows, the rest by weight, in a fixed shuffle."""
+    """Profile names for `n` hosts: every profile once `n` allows, the rest by weight, in a fixed shuffle.
+
+    A profile of weight 0 is in no mixed fleet: it is scanned only where a test (or `--profiles`) names it.
+    """
     if n <= 0:
         return []
-    weights = {name: load_profile(name).weight for name in PROFILE_NAMES}
-    ranked = sorted(PROFILE_NAMES, key=lambda name: (-weights[name], name))
+    weights = {name: w for name in PROFILE_NAMES if (w := load_profile(name).weight) > 0}
+    ranked = sorted(weights, key=lambda name: (-weights[name], name))
     if n <= len(ranked):
         counts = dict.fromkeys(ranked[:n], 1)
     else:

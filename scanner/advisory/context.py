@@ -57,6 +57,8 @@ def logs(f: Facts) -> list[str]:
 
 
 def clock(f: Facts, case: Case) -> tuple[list[str], list[Evidence]]:
+    """GMTDATE corrections (which servers a log names and whether its time runs forward are asked only before a
+    verdict would clear the host, and said in its reasons when they stop it)."""
     out: list[str] = []
     ev: list[Evidence] = []
     for name, offset, hit in f.clock.gmt_disagreement():
@@ -64,10 +66,6 @@ def clock(f: Facts, case: Case) -> tuple[list[str], list[Evidence]]:
             out.append(f"In {file_name(name)} the STATMSG lines' GMTDATE (UTC) disagrees with the time their own bias "
                        f"gives by {_signed(offset)}: GMTDATE is trusted, and that file's times are corrected by it.")
             ev.append(evidence(f, f.timeline.entry(hit), "clock"))
-    sys_, site = f.clock.servers if f.snapshot.logs else ((), ())
-    if case is not Case.ORDER_UNTRUSTED and (len(sys_) > 1 or len(site) > 1):
-        out.append(f"The STATMSG lines name more than one server or site ({', '.join((*sys_[:4], *site[:4]))}): "
-                   "these logs cannot clear the host.")
     return out, ev
 
 

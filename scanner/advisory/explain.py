@@ -129,8 +129,9 @@ def success_before_cutoff(f: Facts) -> Explanation:
     why = [f"Legacy sync has not yet processed a catalog from after {cutoff:%d %B %Y}: the last legacy sync attempt "
            f"succeeded {when_hit(f, f.success_line)}, {moment}. The catalog of the June 2008 security release "
            f"({cutoff:%d %B %Y}) brought the update the advisory's error names; a success before it says nothing."]
-    return Explanation(why, attempt_evidence(f, f.decisive),
-                       f"its only legacy sync successes are from before {cutoff:%d %B %Y}")
+    cause = (f"its last legacy sync success is from before {cutoff:%d %B %Y}" if f.success_time is not None else
+             f"its last legacy sync success is at no time the logs show, so not shown after {cutoff:%d %B %Y}")
+    return Explanation(why, attempt_evidence(f, f.decisive), cause)
 
 
 def success_on_old_catalog(f: Facts) -> Explanation:

@@ -169,7 +169,9 @@ class ScanJob:
             aborted = self._aborted.is_set()
         if aborted:
             session.abort()
+        advisory = self.context.advisory
+        options = replace(self.context.collect, kb=advisory.kb, failure_token=advisory.signatures.failure_all_of[0])
         try:
-            return collect(session, self.context.collect)
+            return collect(session, options)
         finally:
             session.close()
