@@ -169,9 +169,9 @@ class ScanJob:
             aborted = self._aborted.is_set()
         if aborted:
             session.abort()
-        advisory = self.context.advisory
-        options = replace(self.context.collect, kb=advisory.kb, failure_token=advisory.signatures.failure_all_of[0])
+        advisory = self.context.advisory  # which KB's registrations, which failure calls for the program's version
+        wanted = replace(self.context.collect, kb=advisory.kb, failure_token=advisory.signatures.failure_all_of[0])
         try:
-            return collect(session, options)
+            return collect(session, wanted)
         finally:
             session.close()
