@@ -64,6 +64,22 @@ def extract_baseline(ref: str, into: Path) -> Path | None:
     return into
 
 
+def scan_entry() -> tuple[Callable[..., Any], Callable[..., Any], str]:
+    """(run_scan, ScanSettings, the module's file) of whichever scanner is first on sys.path: the working
+    tree's (scanner.cli.scan_console) or an older baseline's (scanner.scan.run, before it scanner.scan.fleet)."""
+    import importlib
+
+    for name in ("scanner.cli.scan_console", "scanner.scan.run", "scanner.scan.fleet"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        settings = getattr(module, "ScanSettings", None) or importlib.import_module(
+            "scanner.scan.settings").ScanSettings
+        return module.run_scan, settings, str(Path(module.__file__ or name).resolve())
+    raise ImportError("no scanner with a run_scan on sys.path")
+
+
 def _scan_in_child(root: str | None, inventory: str, out_dir: str, password: str, cpus: set[int] | None,
                    concurrency: int, ca_file: str | None, transport: str | None, send: Callable[[Any], None],
                    recv: Callable[[], Any]) -> None:
@@ -75,17 +91,15 @@ def _scan_in_child(root: str | None, inventory: str, out_dir: str, password: str
     pinned = pin(cpus)
     if root:
         sys.path.insert(0, root)
-    import scanner.scan.fleet as fleet_scan
-
-    where = str(Path(fleet_scan.__file__).resolve())
+    run_scan, settings_type, where = scan_entry()
 
     extra: dict[str, Any] = {"transport": transport} if transport else {}
 
     def scan(path: str, out: str) -> Any:
         with open(os.devnull, "w") as sink:
-            return fleet_scan.run_scan(
-                fleet_scan.ScanSettings(inventory=Path(path), output=Path(out), username=USER, ca_file=ca_file,
-                                        concurrency=concurrency, timeout=300.0, quiet=True, **extra),
+            return run_scan(
+                settings_type(inventory=Path(path), output=Path(out), username=USER, ca_file=ca_file,
+                              concurrency=concurrency, timeout=300.0, quiet=True, **extra),
                 environ={"CMAUDIT_PASSWORD": password}, out=sink, err=sink, install_signal_handlers=False)
 
     scan(str(Path(inventory).with_name("warmup.csv")), out_dir + "-warmup")

@@ -1,6 +1,6 @@
 """`--config`, and the history/retention/mail options of a scheduled scan, on the command line.
 
-The file itself is read and validated by scanner.weekly.config; this module only decides which
+The file itself is read and validated by scanner.config.cmaudit_toml; this module only decides which
 argparse options a config key may fill (command-line options always win).
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from scanner.cli.argtypes import option
-from scanner.weekly.config import KEYS, MAIL_KEYS, Config, load_config
-from scanner.weekly.history import default_history_path
-from scanner.weekly.mail import MAIL_WHEN, MailSettings, address_problem
+from scanner.config.cmaudit_toml import KEYS, MAIL_KEYS, Config, load_config
+from scanner.config.mail_settings import MAIL_WHEN, MailSettings, address_problem
+from scanner.history.database import default_history_path
 
 
 class _FromDefault:

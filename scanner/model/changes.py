@@ -1,4 +1,4 @@
-"""What changed since the last run, as data: produced by scanner.weekly, rendered by reports."""
+"""What changed since the last run, as data: produced by scanner.history, rendered by reports."""
 
 from __future__ import annotations
 

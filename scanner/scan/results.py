@@ -8,15 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reports.merge import ResultsFileError, host_key, load_results, match_key, result_names, shared_names
 from scanner import __version__
 from scanner.advisory.loader import Advisory
 from scanner.model.errors import UsageError
-from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict, Waiver
+from scanner.model.records import HostFacts, HostFailure, HostResult, Judgement, RunMeta, RunResults, Verdict
 from scanner.model.remediation import category_hint
-from scanner.scan.host_job import HostOutcome
+from scanner.model.results_file import ResultsFileError, load_results
+from scanner.model.run_match import host_key, match_key, result_names, shared_names
 from scanner.scan.runner import HostRun
-from scanner.weekly.waivers import apply_waivers
 
 if TYPE_CHECKING:
     from scanner.model.host import Host
@@ -25,35 +24,36 @@ if TYPE_CHECKING:
 SECRET_OPTION_NAMES = frozenset({"password", "passwd", "secret", "token", "key_password"})
 
 
-def host_result(run: HostRun[Host, HostOutcome]) -> HostResult:
-    """One HostResult: the judgement when the host was collected, else ERROR with the error category."""
-    host = run.host
-    common: dict[str, Any] = dict(
-        host=host.name, address=host.address, port=host.port, scheme=host.scheme, tags=tuple(host.tags),
-        started=run.started, finished=run.finished, seconds=round(run.seconds, 3), requests=run.requests,
-        attempts=run.attempts,
-    )
-    if run.value is None:
-        error = run.error
-        return HostResult(
-            verdict=Verdict.ERROR,
-            reasons=(error.message if error is not None else "no result",),
-            site_code=host.site_code,
-            error=HostFailure(error.category, error.message, error.hint or category_hint(error.category.value))
-            if error is not None else None,
-            **common,
-        )
-    outcome = run.value
-    j = outcome.judgement
+def judged_result(host: Host, facts: HostFacts, judgement: Judgement) -> HostResult:
+    """A collected and judged host's record, as its job answers it (the runner's timings come with host_result)."""
     return HostResult(
-        verdict=j.verdict,
-        reasons=j.reasons,
-        evidence=j.evidence,
-        build_name=j.build_name,
-        window=j.window,
-        facts=outcome.facts,
-        site_code=outcome.facts.site_code or host.site_code,
-        **common,
+        host=host.name, address=host.address, port=host.port, scheme=host.scheme, tags=tuple(host.tags),
+        verdict=judgement.verdict,
+        reasons=judgement.reasons,
+        evidence=judgement.evidence,
+        build_name=judgement.build_name,
+        window=judgement.window,
+        facts=facts,
+        site_code=facts.site_code or host.site_code,
+    )
+
+
+def host_result(run: HostRun[Host, HostResult]) -> HostResult:
+    """One HostResult with the run's timings: the job's record when the host was judged, else ERROR with the
+    error category."""
+    timing: dict[str, Any] = dict(started=run.started, finished=run.finished, seconds=round(run.seconds, 3),
+                                  requests=run.requests, attempts=run.attempts)
+    if run.value is not None:
+        return replace(run.value, **timing)
+    host, error = run.host, run.error
+    return HostResult(
+        host=host.name, address=host.address, port=host.port, scheme=host.scheme, tags=tuple(host.tags),
+        verdict=Verdict.ERROR,
+        reasons=(error.message if error is not None else "no result",),
+        site_code=host.site_code,
+        error=HostFailure(error.category, error.message, error.hint or category_hint(error.category.value))
+        if error is not None else None,
+        **timing,
     )
 
 
@@ -105,12 +105,6 @@ def run_meta(
     )
 
 
-def assemble(meta: RunMeta, runs: Sequence[HostRun[Host, HostOutcome]],
-             waivers: Sequence[Waiver] = ()) -> RunResults:
-    """The run's records, each host with the waiver that applies to it (waivers already judged for expiry)."""
-    return RunResults(meta=meta, hosts=apply_waivers([host_result(r) for r in runs], waivers))
-
-
 def load_earlier_run(path: Path, advisory_id: str) -> RunResults:
     """The results.json `--rescan-failed` names; one-line UsageError when unreadable or of another advisory."""
     try:
@@ -130,10 +124,9 @@ def hosts_to_rescan(earlier: RunResults, hosts: Sequence[Host]) -> tuple[Host, .
     return tuple(h for h in hosts if match_key(h.name, h.address, h.port, shared) in failed)
 
 
-def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path,
-                 waivers: Sequence[Waiver]) -> RunResults:
+def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path) -> RunResults:
     """The earlier run with the hosts scanned again replaced by their new results (the newest result per
-    host wins, as `cmaudit report` merges), in the earlier run's order; waivers judged again as of now."""
+    host wins, as `cmaudit report` merges), in the earlier run's order (waivers are the caller's to apply)."""
     shared = shared_names(result_names(earlier.hosts), result_names(rescanned.hosts))
     fresh = {host_key(h, shared): h for h in rescanned.hosts}
     hosts = [fresh.pop(host_key(h, shared), h) for h in earlier.hosts]
@@ -144,4 +137,4 @@ def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path,
                    selection=(*rescanned.meta.selection, f"--rescan-failed {path}"),
                    merged_from=(f"{path}: run {m.run_id}, {m.finished or m.started}, "
                                 f"{kept} of {len(earlier.hosts)} hosts kept",))
-    return RunResults(meta=meta, hosts=apply_waivers(hosts, waivers))
+    return RunResults(meta=meta, hosts=tuple(hosts))

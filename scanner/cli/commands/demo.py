@@ -29,8 +29,8 @@ from tabulate import tabulate
 
 from scanner.cli.argtypes import folder, seconds, whole_number
 from scanner.cli.debug import add_debug_option
+from scanner.history.database import default_history_path
 from scanner.model.errors import UsageError
-from scanner.weekly.history import default_history_path
 
 if TYPE_CHECKING:
     from scanner.model.records import RunResults
@@ -61,8 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # lazily: the scan layer (multiprocessing, asyncio_pool, isal) would cost every `cmaudit` start ~50 ms
-    from scanner.scan.fleet import ScanSettings, default_output_dir, run_scan
+    # lazily: importing the scan layer (multiprocessing, asyncio_pool, isal) would slow every `cmaudit` start
+    from scanner.cli.scan_console import run_scan
+    from scanner.scan.plan import default_output_dir
+    from scanner.scan.settings import ScanSettings
     from simulator import Fleet  # the whole simulator: ~140 ms, for this command only
 
     password = secrets.token_urlsafe(24)

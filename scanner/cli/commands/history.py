@@ -9,8 +9,8 @@ from tabulate import tabulate
 
 from reports.terminal import clean
 from scanner.cli.argtypes import positive_int
+from scanner.history import database as history
 from scanner.model.records import VERDICT_ORDER
-from scanner.weekly import history
 
 HELP = "list recorded runs, or one host's verdict over time (--host)"
 ORDER = 40

@@ -141,7 +141,7 @@ def test_rescan_failed_contacts_only_failed_hosts_and_merges(fleet_env, tmp_path
     assert results.meta.merged_from[0].endswith("4 of 5 hosts kept") and not results.meta.partial
     assert again.outcome.exit_status == 1  # the two affected hosts of the first run are still affected
     assert "Since last run (run #1" in again.stdout and "no change" in again.stdout
-    from scanner.weekly.history import list_runs
+    from scanner.history.database import list_runs
 
     assert [(r.id, r.complete) for r in list_runs(history)] == [(2, True), (1, True)]
 
@@ -196,7 +196,8 @@ def test_rescan_failed_with_nothing_failed_scans_nothing(fleet_env, tmp_path):
 def _quiet_scan(inventory, out, env, **overrides):
     import io
 
-    from scanner.scan.fleet import ScanSettings, run_scan
+    from scanner.cli.scan_console import run_scan
+    from scanner.scan.settings import ScanSettings
 
     settings = dict(inventory=inventory, output=out, username="LAB\\auditor", timeout=4.0, retries=0,
                     concurrency=8, backoff_base=0.05, grace=0.5, connect_timeout=2.0, operation_timeout=2,
@@ -215,7 +216,7 @@ def test_quiet_prints_nothing_on_stderr_unless_something_failed(fleet_env, tmp_p
     before any host: tests/scanner/scan/test_run_folder.py.)"""
     from dataclasses import replace
 
-    from scanner.weekly.mail import MailSettings
+    from scanner.config.mail_settings import MailSettings
 
     _fleet, inventory, env, _ = fleet_env
     db = tmp_path / "h.sqlite3"

@@ -7,13 +7,12 @@ import hashlib
 import io
 from pathlib import Path
 
+from scanner.cli.progress import Progress
 from scanner.model.errors import HostTimeout
 from scanner.model.host import Host
 from scanner.model.records import HostFacts, Judgement, Verdict
 from scanner.scan.evidence import save_log
-from scanner.scan.host_job import HostOutcome
-from scanner.scan.progress import Progress
-from scanner.scan.results import clean_options, host_result
+from scanner.scan.results import clean_options, host_result, judged_result
 from scanner.scan.runner import HostRun
 
 HOST = Host(name="sms01.corp.example", address="10.0.0.5", port=5985, scheme="http", auth="ntlm",
@@ -39,8 +38,8 @@ def test_error_host_result_names_category() -> None:
 
 def test_judged_host_result_carries_facts() -> None:
     """A collected host carries the engine's verdict and the collected facts."""
-    outcome = HostOutcome(HostFacts(build="4.00.6221.1000", site_code="S02"),
-                          Judgement(Verdict.AFFECTED, ("failure signature seen",)))
+    outcome = judged_result(HOST, HostFacts(build="4.00.6221.1000", site_code="S02"),
+                            Judgement(Verdict.AFFECTED, ("failure signature seen",)))
     result = host_result(HostRun(0, HOST, outcome, None, 1, 6, None, None, 0.2))
     assert result.verdict is Verdict.AFFECTED and result.facts.build == "4.00.6221.1000"
     assert result.site_code == "S02" and result.error is None

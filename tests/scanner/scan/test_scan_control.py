@@ -150,7 +150,8 @@ def test_per_host_credential_failure_stays_with_that_host(tmp_path: Path) -> Non
     """A host whose own password variable is wrong fails alone, even with a breaker of one failure."""
     import io
 
-    from scanner.scan.fleet import ScanSettings, run_scan
+    from scanner.cli.scan_console import run_scan
+    from scanner.scan.settings import ScanSettings
 
     password = new_password()
     with Fleet(hosts=4, password=password, machine_factory=healthy_machine, profiles=["h"] * 4) as fleet:
@@ -255,7 +256,7 @@ def test_ctrl_c_while_another_run_holds_the_history(tmp_path: Path) -> None:
     import sqlite3
     import time
 
-    from scanner.weekly import history
+    from scanner.history import database as history
     from tests.support.weekly_runs import run
 
     db = tmp_path / "history.sqlite3"

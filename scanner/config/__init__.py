@@ -1,0 +1,1 @@
+"""The admin's own files: cmaudit.toml, the waivers file and the mail settings, validated when read."""

@@ -1,0 +1,1 @@
+"""The history database, what changed between runs, and the run folders it records."""
