@@ -120,12 +120,13 @@ def _hits(buf: LogBuffer, index: int, sig: Signatures, lo: int = 0, hi: int | No
         found.setdefault((start, kind), Hit(index, start, end))
         buf.stop.check()
 
+    known = sig.statmsg_ids  # a property that builds a set: once, not per line
     for pos in buf.find_all(STATMSG_PREFIX, lo, hi):
         m = _STATMSG_ID.match(buf.buf, pos, hi)
         number = int(m.group(1)) if m else -1
         if number in sig.start_statmsg:
             add(Kind.START, pos)
-        elif number in sig.statmsg_ids:
+        elif number in known:
             add(Kind.DONE if number in sig.done_statmsg else Kind.FAILED, pos)
     for token in sig.start_text:
         settled.clear()  # each search runs through the file in order once

@@ -7,12 +7,15 @@
   the difference its first and last STATMSG lines agree on (when they do not agree, the file's clock is not
   trusted at all).
 - Order: from one dated line to the next (`.lo_`, then `.log`) time must not run backwards by more than an
-  hour, a daylight-saving change. Reading every line's time is the full check; it runs when the engine is
-  about to clear a host (NOT_AFFECTED, RECOVERED), or when the lines it already read are out of order. A
-  file of fixed-width server timestamps in order with one bias is settled by C-level findall and sort;
-  anything else (CMTrace, a bias change, a step back) by reading each time.
-The window is the earliest and latest time: from the full check where it ran, else the first and last dated
-lines (the same whenever the lines read are in order).
+  hour, a daylight-saving change. Before a host is cleared (NOT_AFFECTED, RECOVERED) the order is checked on
+  every STATMSG line (its GMTDATE), every line the verdict leans on, and the first and last dated line of each
+  file: every sync cycle and legacy attempt has STATMSG lines, so no step back that could reorder them goes
+  unseen, and a log of several servers shows in their SYS=/SITE= (one bytes search, then a few microseconds a
+  STATMSG line). Where those lines run backwards, every line's time is read: the first step back beyond the
+  allowance is named, and the window becomes the true earliest and latest time. (A file of fixed-width server
+  timestamps in order with one bias is settled by C-level findall; anything else by reading each time.)
+The window is the earliest and latest time: from reading every line where that was done, else the first and
+last dated lines (the same whenever the lines checked are in order).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from functools import cached_property
 from itertools import islice
 from operator import itemgetter, le
 
+from scanner.advisory.attempts import STATMSG_PREFIX
 from scanner.advisory.logs import LogBuffer, LogEntry
 from scanner.advisory.logs.formats import cmtrace_attribute_time, gmtdate, parse_server_time
 from scanner.advisory.timeline import Hit, Timeline
@@ -31,9 +35,15 @@ from scanner.advisory.timeline import Hit, Timeline
 ALLOWANCE = timedelta(hours=1)  # time may step back this far (a daylight-saving change)
 AGREE = timedelta(minutes=1)  # GMTDATE and the line's own time are written by the same call
 
-_SYS = re.compile(rb' SYS=([^\s"]{1,64})')  # a literal first: the search runs at memchr speed
-_SITE = re.compile(rb' SITE=([^\s"]{1,16})')
-_GMT = b"GMTDATE="
+# A STATMSG line's SYS=, SITE= and, where it has one, GMTDATE (month name, day, h, m, s, year).
+# A STATMSG line's SYS=, SITE= and, where it has one, GMTDATE (month name, day, h, m, s, year): token by token
+# (KEY=value, values quoted or not), which matches without scanning back and forth.
+_TOKENS = rb'(?: [A-Z]{1,16}=(?:"[^"\r\n]{0,400}"|[^\s"]{0,400})){0,32}?'
+_GMTDATE = rb" GMTDATE=[A-Za-z]{3} ([A-Za-z]{3}) +(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d{1,7})? (\d{4})"
+_STATMSG = re.compile(rb"STATMSG: ID=\d{1,10}" + _TOKENS + rb' SYS=([^\s"]{1,64}) SITE=([^\s"]{1,16})'
+                      + rb"(?:" + _TOKENS + _GMTDATE + rb")?")
+_MONTHS = {m.encode(): i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                                "Nov", "Dec"), start=1)}
 # (month-day, year, time, bias) of every fixed-width server timestamp; _IN_TIME_ORDER makes (year, month-day, time).
 _FAST = re.compile(rb"><(\d\d-\d\d)-(\d{4}) (\d\d:\d\d:\d\d)(?:\.\d{1,7})?([+-]\d{1,4})><thread=")
 _IN_TIME_ORDER = itemgetter(1, 0, 2)
@@ -67,16 +77,27 @@ class Clock:
         self.full: Order | None = None  # set once every dated line's time was read
         self._ends_of: dict[int, list[Stamp]] = {}
 
-    # -- servers ------------------------------------------------------------------------------------
+    # -- servers, and the STATMSG lines' own UTC times ---------------------------------------------------
     @cached_property
+    def _statmsgs(self) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+        """SYS= and SITE= values in order of first appearance, and whether the STATMSG lines' GMTDATEs never
+        decrease: one C-level findall per file, the comparison in C too (no Python step per line)."""
+        found: list[tuple[bytes, ...]] = []
+        for f in self.timeline.files:
+            self.timeline.stop.poll()
+            found += _STATMSG.findall(f.buf)
+        names = [tuple(v.decode("ascii", "replace") for v in dict.fromkeys(map(itemgetter(i), found))) for i in (0, 1)]
+        dated = [g for g in found if g[2] in _MONTHS]
+        columns = [map(itemgetter(7), dated), map(_MONTHS.__getitem__, map(itemgetter(2), dated))]
+        columns += [map(int, map(itemgetter(i), dated)) for i in (3, 4, 5, 6)]
+        keys = list(zip(*columns, strict=True))
+        return names[0], names[1], all(map(le, keys, islice(keys, 1, None)))
+
+    @property
     def servers(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The distinct SYS= and SITE= values of the STATMSG lines, in order of first appearance."""
-        sys_, site = {}, {}
-        for f in self.timeline.files:
-            sys_.update(dict.fromkeys(_SYS.findall(f.buf)))
-            site.update(dict.fromkeys(_SITE.findall(f.buf)))
-            self.timeline.stop.check()
-        return (tuple(v.decode("ascii", "replace") for v in sys_), tuple(v.decode("ascii", "replace") for v in site))
+        sys_, site, _in_order = self._statmsgs
+        return sys_, site
 
     # -- GMTDATE ------------------------------------------------------------------------------------
     @cached_property
@@ -86,8 +107,9 @@ class Clock:
         offsets: list[timedelta | None] = []
         shown: list[Hit | None] = []
         for index, buf in enumerate(self.timeline.files):
-            found = [d for d in (_gmt_offset(buf, index, buf.find(_GMT)), _gmt_offset(buf, index, buf.rfind(_GMT)))
-                     if d is not None]
+            first_at = buf.find(STATMSG_PREFIX)  # the first and last STATMSG lines: near the ends of the file
+            ends = (first_at, buf.rfind(STATMSG_PREFIX)) if first_at >= 0 else ()
+            found = [d for d in (_gmt_offset(buf, index, at) for at in ends) if d is not None]
             if not found:
                 offsets.append(timedelta(0))
                 shown.append(None)
@@ -118,11 +140,13 @@ class Clock:
         return None if moment is None else Stamp(hit, moment)
 
     # -- order --------------------------------------------------------------------------------------
-    def ordered(self, stamps: list[Stamp]) -> bool:
-        """The lines already read (in file order) do not run backwards; when they do, every line is read."""
+    def ordered(self, stamps: list[Stamp], *, statmsgs: bool = False) -> bool:
+        """These lines, the first and last of each file and (`statmsgs`) every STATMSG line do not run backwards
+        in file order; when they do, every line's time is read (the window then is the true span)."""
         ends = [s for i in range(len(self.timeline.files)) for s in self._ends(i)]
         ordered = sorted([*stamps, *ends], key=lambda s: (s.hit.file, s.hit.start))
-        if any(b.time < a.time - ALLOWANCE for a, b in zip(ordered, ordered[1:], strict=False)):
+        if (statmsgs and not self._statmsgs[2]) or any(b.time < a.time - ALLOWANCE
+                                                       for a, b in zip(ordered, ordered[1:], strict=False)):
             self.read_all()
             return False
         return True

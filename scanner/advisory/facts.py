@@ -195,9 +195,10 @@ class Facts:
 
     @cached_property
     def clock_trouble(self) -> list[tuple[str, tuple[Hit, ...]]]:
-        """Why file order is not time order (read in full: asked only before clearing a host)."""
+        """Why file order is not time order (asked only before clearing a host): the servers the STATMSG lines
+        name, and the order of every STATMSG line and of the lines the verdict leans on."""
         self.stop.poll()
-        self.clock.read_all()
+        self.clock.ordered(self.milestones(), statmsgs=True)
         return self.clock.trouble()
 
     @property
