@@ -11,6 +11,13 @@ from scanner.advisory.facts import Facts
 from scanner.advisory.wording import cut_text, evidence, fact, file_name, span
 from scanner.model.records import Evidence, FileStamp
 
+MAX_REGISTRATIONS = 5  # in the reason; the evidence lists up to four times as many (the server's text, bounded)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 _MEANING = {BuildStatus.AFFECTED: "a build the advisory affects", BuildStatus.FIXED: "a build with the fix",
             BuildStatus.NOT_APPLICABLE: "another product"}
 
@@ -113,9 +120,11 @@ def hotfix(f: Facts) -> tuple[list[str], list[Evidence]]:
         parts.append(f"{file_name(snap.program.path)} {_stamp_words(snap.program)}")
         ev.append(fact(snap.program.path, _stamp_words(snap.program), "program"))
     if snap.hotfix is not None:
-        parts.append(f"registrations naming KB{kb}: {'; '.join(snap.hotfix)}" if snap.hotfix else
+        shown = [_clip(text, 300) for text in snap.hotfix[:MAX_REGISTRATIONS]]
+        more = f" and {len(snap.hotfix) - len(shown)} more" if len(snap.hotfix) > len(shown) else ""
+        parts.append(f"registrations naming KB{kb}: {'; '.join(shown)}{more}" if snap.hotfix else
                      f"no registration naming KB{kb} under the Updates or Uninstall keys")
-        ev += [fact("registry", text, "hotfix") for text in snap.hotfix]
+        ev += [fact("registry", text, "hotfix") for text in snap.hotfix[:MAX_REGISTRATIONS * 4]]
     if not parts:
         return [], []
     return [f"Hotfix evidence (shown, not judged: no public source gives KB {kb}'s install marker or its file "

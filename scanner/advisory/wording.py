@@ -51,8 +51,10 @@ def hit_evidence(f: Facts, hits: list[tuple[Hit | None, str]]) -> list[Evidence]
 
 
 def fact(name: str, text: str, role: str) -> Evidence:
-    """A fact that is not a log line (a registry value, a file's date) as evidence: line 0, no time."""
-    return Evidence(file=name, line=0, time=None, text=text, role=role)
+    """A fact that is not a log line (a registry value, a file's date) as evidence: line 0, no time; the
+    server's text capped like a log line's."""
+    text = text if len(text) <= MAX_EVIDENCE_TEXT else text[:MAX_EVIDENCE_TEXT] + "…"
+    return Evidence(file=name[:MAX_EVIDENCE_TEXT], line=0, time=None, text=text, role=role)
 
 
 def cut_text(blob: LogBlob) -> str:

@@ -120,6 +120,7 @@ class CollectOptions:
     kb: str = "951376"  # the advisory's KB: registrations naming it are collected as evidence (the scan sets it)
     # where a log holds this (the advisory's rarest failure token), updatewuscatalog.exe's version is read too
     failure_token: str = "CreateUpdateNode"
+    fix_released: str = "2008-06-17"  # the hotfix's release: a program written since may be the fixed one
 
 
 def not_found_probes(nonce: str) -> list[str]:
@@ -401,7 +402,7 @@ def _follow_up(runner: CommandRunner, nonce: str, codepage: int, found: _Target,
     """A third command, only where the logs call for it: the catalog they name in a folder not listed yet, and
     the program's version where they show the advisory's failure (two requests more; none on a healthy host)."""
     asked = sitefiles.follow_up([b.data for b in collected.snapshot.logs], files, found.files,
-                                options.failure_token.encode("ascii"), safe_path)
+                                options.failure_token.encode("ascii"), options.fix_released, safe_path)
     parts = asked.parts(nonce)
     if not parts:
         return files

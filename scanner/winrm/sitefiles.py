@@ -7,8 +7,8 @@ registration naming the advisory's KB. Each is a checked section of the same com
   Inventory Tool\\PkgSource`, an assumption) is looked at. `dir` of the folder gives the catalog's date and size.
 - updatewuscatalog.exe (the program the advisory's log shows failing): `dir` for its date and size. Its version
   (in its VS_VERSION_INFO resource, streamed, never kept) costs its size in bytes, a round trip on most hosts,
-  so it is read in the follow-up command, and only on a host whose log shows the advisory's failure token:
-  there "AFFECTED, fix installed, waiting for the next sync" is the question it helps answer.
+  so it is read in the follow-up command, and only on a host whose log shows the advisory's failure token and
+  where the hotfix left a trace: there "AFFECTED, fix installed, waiting for the next sync" is the question.
 - The follow-up command also lists the folder of the catalog the log names, when that is not a folder listed
   already. A healthy host needs no follow-up.
 - Update.exe hotfixes register under `HKLM\\SOFTWARE\\Microsoft\\Updates\\<product>\\...` and may leave an
@@ -164,15 +164,19 @@ class FollowUp:
         return parts + (checked(nonce, "progbin", f'type "{self.program}"') if self.program else [])
 
 
-def follow_up(logs: list[bytes], files: SiteFiles, p: Plan, failure_token: bytes,
+def follow_up(logs: list[bytes], files: SiteFiles, p: Plan, failure_token: bytes, fix_released: str,
               safe: Callable[[str], bool]) -> FollowUp:
-    """The follow-up reads these logs call for (none, on a healthy host whose catalog folder was listed)."""
+    """The follow-up reads these logs call for: none on a healthy host whose catalog folder was listed; the
+    program's version only where the logs show the advisory's failure and the hotfix left a trace (a
+    registration, or the program written since the fix was released): "fix installed, waiting for the sync"."""
     named = next((n for data in reversed(logs) if (n := named_catalog(data))), None)
     folder = ntpath.dirname(named) if named and safe(named) else None
     if folder is not None and folder.casefold() in {f.casefold() for f in files.listed}:
         folder = None
     failed = bool(failure_token) and any(failure_token in data for data in logs)
-    program = p.program if failed and files.program is not None else None
+    registered = any(not r.startswith("(") for r in files.hotfix or ())
+    renewed = files.program is not None and (files.program.written or "") >= fix_released
+    program = p.program if failed and files.program is not None and (registered or renewed) else None
     return FollowUp(folder, program)
 
 

@@ -114,9 +114,11 @@ def test_site_files_reach_the_csv_and_the_host_details(scanned):
     assert "Site files" in html and "version 4.0.6221.1179" in html and "no SMS\\SQL Server key" in html
 
 
-def test_a_healthy_host_reads_its_version_only_where_the_log_calls_for_it(scanned):
-    """updatewuscatalog.exe's bytes (its version) are read only where the log shows the advisory's failure."""
+def test_the_programs_version_is_read_only_where_the_hotfix_may_be_waiting(scanned):
+    """updatewuscatalog.exe's bytes (its version) are read only where the log shows the advisory's failure and the
+    hotfix left a trace: not on a healthy host, nor on a failing one with the original program."""
     assert scanned["hosts"]["sp1-healthy"].facts.program.version is None
+    assert scanned["hosts"]["log:stray-error-outside-attempt"].facts.program.version is None
     assert scanned["hosts"]["hotfix-waiting"].facts.program.version == "4.0.6221.1179"
 
 

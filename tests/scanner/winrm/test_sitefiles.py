@@ -164,18 +164,26 @@ def test_an_itmu_folder_that_is_not_there_is_told_from_one_not_readable(answer, 
     assert sitefiles.read(sections, PLAN, "utf-8", US, "").itmu_installed is installed
 
 
-def test_a_healthy_host_needs_no_follow_up_and_a_failing_one_reads_the_programs_version():
-    """The follow-up command runs only where the logs call for it."""
+def test_the_follow_up_runs_only_where_the_logs_and_the_hotfixs_traces_call_for_it():
+    """No follow-up on a healthy host; the program's version only where the log shows the advisory's failure and the
+    hotfix left a trace (registered, or the program written since its release); a catalog in an unlisted folder."""
     log = (b"Processing security catalog " + FOLDER.encode() + b"\\wsusscn2.cab ...  $$<X><06-20-2008 02:00:00.000+0>"
            b"<thread=1>\r\n")
-    files = sitefiles.SiteFiles(True, FOLDER, None, FileStamp(PLAN.program or ""), (), (FOLDER,))
-    assert sitefiles.follow_up([log], files, PLAN, b"CreateUpdateNode", lambda p: True).parts("n") == []
-    failing = sitefiles.follow_up([log + b"Error 0x80004005 ... CreateUpdateNode\r\n"], files, PLAN,
-                                  b"CreateUpdateNode", lambda p: True)
-    assert failing == sitefiles.FollowUp(None, PLAN.program)
+    def ask(logs: list[bytes], files: sitefiles.SiteFiles) -> sitefiles.FollowUp:
+        return sitefiles.follow_up(logs, files, PLAN, b"CreateUpdateNode", "2008-06-17", lambda p: True)
+
+    original = sitefiles.SiteFiles(True, FOLDER, None, FileStamp(PLAN.program or "", "2008-01-15 10:42"), (),
+                                   (FOLDER,))
+    failing = log + b"Error 0x80004005 ... CreateUpdateNode\r\n"
+    assert ask([log], original).parts("n") == [] and ask([failing], original).parts("n") == []
+    renewed = sitefiles.SiteFiles(True, FOLDER, None, FileStamp(PLAN.program or "", "2008-06-24 14:30"), (),
+                                  (FOLDER,))
+    assert ask([failing], renewed) == sitefiles.FollowUp(None, PLAN.program)
+    registered = sitefiles.SiteFiles(True, FOLDER, None, original.program, ("HKLM\\...\\KB951376",), (FOLDER,))
+    assert ask([failing], registered) == sitefiles.FollowUp(None, PLAN.program)
+    assert ask([log], registered).program is None
     elsewhere = log.replace(FOLDER.encode(), rb"D:\Moved\PkgSource")
-    assert sitefiles.follow_up([elsewhere], files, PLAN, b"CreateUpdateNode", lambda p: True).folder == \
-        r"D:\Moved\PkgSource"
+    assert ask([elsewhere], original).folder == r"D:\Moved\PkgSource"
 
 
 @pytest.mark.parametrize("line", [
