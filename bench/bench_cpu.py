@@ -17,7 +17,7 @@ same simulator process, interleaved (before, after, before, ...); the median of 
 Two component measurements say why the numbers are what they are:
 - HTTP client CPU per keep-alive POST with a 150 KB reply (a WinRM Receive's size): requests (what pypsrp
   uses), the standard library's http.client, h11 and httptools (sans-IO parsers over a raw socket; the
-  lean transport uses httptools) and hand-written framing over a raw socket, against a trivial loopback
+  own HTTP transport uses httptools) and hand-written framing over a raw socket, against a trivial loopback
   server in another process;
 - gzip of a 330 KB wsyncmgr.log at each level (the evidence kept per host): CPU and size.
 """
@@ -291,7 +291,7 @@ def _post_http_client(port: int, body: bytes, n: int) -> int:
 
 
 def _post_raw(port: int, body: bytes, n: int) -> int:
-    """Hand-written HTTP/1.1 framing (Content-Length replies only): what a lean transport would otherwise do."""
+    """Hand-written HTTP/1.1 framing (Content-Length replies only): what cmaudit's transport would otherwise do."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     head = (f"POST /wsman HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/soap+xml;charset=UTF-8"
             f"\r\nContent-Length: {len(body)}\r\n\r\n").encode()
@@ -348,7 +348,7 @@ def _post_h11(port: int, body: bytes, n: int) -> int:
 
 def _post_httptools(port: int, body: bytes, n: int) -> int:
     """httptools (the llhttp parser, C) reading the replies, the request head formatted by hand, over a raw
-    socket: one parser per connection fed from one reused buffer, as scanner.winrm.lean does."""
+    socket: one parser per connection fed from one reused buffer, as scanner.winrm.http_wire does."""
     import httptools
 
     class Reply:
@@ -401,7 +401,7 @@ def http_clients(n: int, cpus: tuple[set[int] | None, set[int] | None],
         ("requests (pypsrp's transport)", _post_requests),
         ("http.client", _post_http_client),
         ("h11 (sans-IO, pure Python), raw socket", _post_h11),
-        ("httptools (llhttp, C), raw socket (lean transport)", _post_httptools),
+        ("httptools (llhttp, C), raw socket (cmaudit's HTTP transport)", _post_httptools),
         ("hand-written framing, raw socket", _post_raw))
     getter = getattr(os, "sched_getaffinity", None)
     was = getter(0) if getter is not None else None
@@ -477,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = Path(tmp_name)
         (tmp / "baseline").mkdir()
         base_root = extract_baseline(args.baseline, tmp / "baseline")
-        # "after, requests transport": today's scanner with pypsrp's own HTTP transport, to show what the lean
+        # "after, requests transport": today's scanner with pypsrp's own HTTP transport, to show what cmaudit's own
         # transport alone changes (same code otherwise, so the verdicts must be identical)
         variants: list[tuple[str, Path | None, str | None]] = [("after", None, None),
                                                                ("after, requests transport", None, "requests")]
@@ -548,8 +548,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "cpu_ms_per_host" in summary.get("after, requests transport", {}) \
                 and "cpu_ms_per_host" in summary.get("after", {}):
             other = summary["after, requests transport"]
-            result["lean_over_requests"] = round(summary["after"]["cpu_ms_per_host"] / other["cpu_ms_per_host"], 3)
-            result["lean_same_verdicts"] = other["verdicts"] == summary["after"]["verdicts"]
+            result["own_transport_over_requests"] = round(summary["after"]["cpu_ms_per_host"]
+                                                          / other["cpu_ms_per_host"], 3)
+            result["own_transport_same_verdicts"] = other["verdicts"] == summary["after"]["verdicts"]
         for variant in summary.values():
             variant.pop("verdicts", None)
     result["http_clients"] = http_clients(args.posts, (scanner_cpus, sim_cpus))

@@ -35,6 +35,7 @@ from scanner.scan.kerberos_setup import TICKET_AUTH, KerberosRun, prepare_kerber
 from scanner.scan.runner import HostRun, Runner, RunnerOptions
 from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor, RejectedAccounts
 from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, uses_sspi
+from scanner.winrm.ntlm import ntlm_credentials
 from scanner.winrm.session import SessionOptions
 from scanner.winrm.transport_policy import validate_transport
 
@@ -254,6 +255,9 @@ def build_judge() -> BuildJudge:
 
 async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords: dict[tuple[str, int], str | None],
                           kerberos: KerberosRun, kerberos_failed: bool) -> list[HostDiagnosis]:
+    # the scan's own logon: an NTLM host logs on with the password's hashes, as run_scan sets it up
+    ntlm = ntlm_credentials(hosts, passwords, settings.username)
+    REDACTOR.remember(form for _credential, hashes in ntlm.values() for form in hashes.secret_forms())
     base = SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
                           connect_timeout=settings.connect_timeout, read_timeout=30.0, operation_timeout=20,
                           spn_service=settings.spn_service)
@@ -269,7 +273,10 @@ async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords
 
     def factory(host: Host, deadline: float, attempt: int) -> HostDoctor:
         password = passwords.get(host.key)
-        options = replace(base, password=password, credential=kerberos.credential_for(host))
+        credential = kerberos.credential_for(host)
+        if credential is None and host.key in ntlm:
+            credential = ntlm[host.key][0]
+        options = replace(base, password=password, credential=credential)
         ticket_only = host.auth == "kerberos" or (host.auth == "negotiate" and not password)
         job = HostDoctor(host, options, deadline, rejected, account=(host.username or settings.username,
                                                                      host.password_env),

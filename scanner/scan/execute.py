@@ -173,7 +173,7 @@ def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, worke
     )
     audit_name = settings.audit or (earlier.meta.audit if earlier is not None else None) \
         or audit_name_for(str(settings.inventory))
-    waiver_file = str(settings.waivers) if settings.waivers is not None else \
+    waiver_file = str(settings.waivers.absolute()) if settings.waivers is not None else \
         earlier.meta.waiver_file if earlier is not None else None  # --rescan-failed: the earlier run's
     meta = replace(meta, waiver_file=waiver_file, waivers=inputs.waivers, selection=inputs.selection,
                    partial=len(inputs.hosts) < len(inputs.inventory.hosts), audit=audit_name)

@@ -28,11 +28,11 @@ from scanner.scan import preflight
 from scanner.scan.advisory_file import load_advisory
 from scanner.scan.credentials import PasswordResolver
 from scanner.scan.kerberos_setup import KerberosRun, prepare_kerberos
-from scanner.scan.results import hosts_to_rescan, load_earlier_run
+from scanner.scan.results import hosts_to_rescan, load_earlier_run, rescan_waivers
 from scanner.scan.run_plan import HostKey, RunInputs, RunPlan
 from scanner.scan.runner import utc_now
 from scanner.scan.settings import ScanSettings
-from scanner.winrm.ntlm import NtlmHashes
+from scanner.winrm.ntlm import NtlmHashes, ntlm_credentials
 from scanner.winrm.transport_policy import kerberos_problem, validate_transport
 
 if TYPE_CHECKING:
@@ -74,8 +74,8 @@ def read_inputs(settings: ScanSettings) -> RunInputs:
     earlier: RunResults | None = None
     if settings.rescan_failed is not None:
         earlier = load_earlier_run(settings.rescan_failed, advisory.id)
-        if settings.waivers is None:  # as INVENTORY: the earlier run's waivers, judged for expiry today
-            waivers = as_of(earlier.meta.waivers, _day(started))
+        if settings.waivers is None:  # as INVENTORY: the earlier run's waivers file, as it reads today
+            waivers = as_of(rescan_waivers(earlier, settings.rescan_failed), _day(started))
         hosts = hosts_to_rescan(earlier, hosts)
         if not hosts:
             nothing = Note(f"{settings.rescan_failed}: no ERROR or UNKNOWN host of that run is in "
@@ -117,7 +117,8 @@ def settle_logons(inputs: RunInputs, *, environ: Mapping[str, str] | None = None
         first = next(iter(refused.values()))
         hint = f" ({first.hint})" if first.hint else ""
         raise UsageError(f"no host can be scanned: {first.message}{hint}")
-    ntlm = _ntlm_credentials(hosts, refused, passwords, settings.username)
+    # NTLM hosts log on with the password's hashes, computed once per password (the logon doctor tests too)
+    ntlm = ntlm_credentials(hosts, passwords, settings.username, skip=refused)
     hash_forms = {form for hashes in ntlm.values() for form in hashes[1].secret_forms()}
     secrets = tuple(sorted({p for p in passwords.values() if p} | hash_forms, key=len, reverse=True))
     REDACTOR.remember(secrets)  # the --debug trace scrubs them, whatever a library puts in a message
@@ -182,25 +183,6 @@ def _basic_can_send(user: str | None, password: str | None) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _ntlm_credentials(hosts: Sequence[Host], refused: Mapping[HostKey, HostError],
-                      passwords: Mapping[HostKey, str | None],
-                      default_user: str | None) -> dict[HostKey, tuple[object, NtlmHashes]]:
-    """NTLM hosts with a user and a password log on with the password's hashes, computed once per password
-    (pyspnego would run its DES and MD4 for every host). Only `ntlm`: negotiate may try Kerberos, which needs
-    the password itself."""
-    hashed: dict[str, NtlmHashes] = {}
-    out: dict[HostKey, tuple[object, NtlmHashes]] = {}
-    for host in hosts:
-        password, user = passwords.get(host.key), host.username or default_user
-        if host.auth != "ntlm" or host.key in refused or not password or not user:
-            continue
-        hashes = hashed.get(password)
-        if hashes is None:
-            hashes = hashed[password] = NtlmHashes.of(password)
-        out[host.key] = (hashes.credential(user), hashes)
-    return out
 
 
 def _credentials(hosts: Sequence[Host], kerberos: KerberosRun,

@@ -70,16 +70,21 @@ def check_output_folder(inputs: RunInputs) -> None:
 
 
 def check_history(inputs: RunInputs) -> None:
-    """The history database (when the run records one) is readable, ours, and can be written."""
+    """The history database (when the run records one) can be written, and an existing one is cmaudit's: it is
+    opened and migrated here, so a history the run could not record in stops it before any host."""
     path = inputs.settings.history
     if path is None:
         return
-    history.check_database(path)
     if os.path.lexists(path):
-        if not os.access(path, os.W_OK):
+        if os.path.isfile(path) and not os.access(path, os.W_OK):
             raise UsageError(f"{path}: the history database is read-only; no host was contacted "
                              "(give another --history, or --no-history)")
-        probe_writable(path.parent, "the history database's journal")
+        if os.path.isfile(path):
+            probe_writable(path.parent, "the history database's journal")
+        try:
+            history.prepare_database(path)
+        except history.HistoryError as exc:
+            raise UsageError(f"{exc}; no host was contacted (or give --no-history)") from None
     else:
         probe_writable(_existing_ancestor(path.parent), f"the history database {path}")
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner import __version__
 from scanner.advisory.loader import Advisory
+from scanner.config.waivers import load_waivers
 from scanner.model.errors import UsageError
-from scanner.model.records import HostFacts, HostFailure, HostResult, Judgement, RunMeta, RunResults, Verdict
+from scanner.model.host import AUTH_METHODS
+from scanner.model.options import ENV_NAME_RULE, is_env_name
+from scanner.model.records import HostFacts, HostFailure, HostResult, Judgement, RunMeta, RunResults, Verdict, Waiver
 from scanner.model.remediation import category_hint
 from scanner.model.results_file import ResultsFileError, load_results
 from scanner.model.run_match import host_key, match_key, result_names, shared_names
+from scanner.scan.credentials import DEFAULT_PASSWORD_ENV
 from scanner.scan.runner import HostRun
 
 if TYPE_CHECKING:
@@ -97,7 +102,8 @@ def run_meta(
         kb_url=advisory.kb_url,
         verdict_text=dict(advisory.verdict_text),
         verdict_remediation=dict(advisory.verdict_remediation),
-        inventory_path=inventory_path,
+        # absolute: the history tells two inventories of one name apart by it (and a rescan finds it again)
+        inventory_path=os.path.abspath(inventory_path) if inventory_path else None,
         inventory_sha256=inventory_sha256,
         options=clean_options(options),
         insecure=insecure,
@@ -114,6 +120,53 @@ def load_earlier_run(path: Path, advisory_id: str) -> RunResults:
     if earlier.meta.advisory_id and earlier.meta.advisory_id != advisory_id:
         raise UsageError(f"--rescan-failed: {path} is an audit of {earlier.meta.advisory_id}, not {advisory_id}")
     return earlier
+
+
+def rescan_waivers(earlier: RunResults, path: Path) -> tuple[Waiver, ...]:
+    """`--rescan-failed` without `--waivers`: the waivers file the earlier run read, read and validated again now.
+
+    Never the waivers the results file remembers: a waiver withdrawn from the file since must not waive, and a
+    results file is not where an owner accepts a risk. The file gone is a UsageError (exit 64), before any host.
+    """
+    recorded = earlier.meta.waiver_file
+    if recorded is None:
+        return ()
+    if not Path(recorded).is_file():
+        raise UsageError(f"--rescan-failed: {path} was judged with the waivers file {recorded}, which is not there "
+                         "any more; give --waivers FILE (an empty file for none)")
+    return load_waivers(recorded)
+
+
+MAX_USERNAME = 1024  # the inventory's bound for a user name
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAccount:
+    """The account an earlier run logged on with, as its results file records it (never a password)."""
+
+    username: str | None
+    auth: str
+    password_env: str
+
+
+def recorded_account(earlier: RunResults, path: Path) -> RecordedAccount:
+    """The earlier run's user name, auth method and password variable for `--rescan-failed` to reuse, each checked as
+    the command line checks it; anything else is a UsageError naming the file (exit 64)."""
+    options = earlier.meta.options
+
+    def refuse(key: str, rule: str) -> UsageError:
+        return UsageError(f"--rescan-failed: {path}: meta.options.{key}: {rule}; give --{key.replace('_', '-')}")
+
+    username, auth = options.get("username"), options.get("auth", "ntlm")
+    password_env = options.get("password_env", DEFAULT_PASSWORD_ENV)
+    if username is not None and (not isinstance(username, str) or not 0 < len(username) <= MAX_USERNAME
+                                 or not username.isprintable()):
+        raise refuse("username", f"expected 1 to {MAX_USERNAME} printable characters")
+    if auth not in AUTH_METHODS:
+        raise refuse("auth", f"expected one of {', '.join(AUTH_METHODS)}")
+    if not is_env_name(password_env):
+        raise refuse("password_env", ENV_NAME_RULE)
+    return RecordedAccount(username=username, auth=str(auth), password_env=str(password_env))
 
 
 def hosts_to_rescan(earlier: RunResults, hosts: Sequence[Host]) -> tuple[Host, ...]:

@@ -37,6 +37,7 @@ EXIT_STATUS = """Exit status:
   0   the jump box and every host checked are ready to scan
   1   a host failed a step (each failure has a hint)
   64  the jump box is not ready (or bad usage)
+  70  cmaudit itself failed (a bug): one line names the file holding the traceback
   130 interrupted (Ctrl-C)"""
 
 
