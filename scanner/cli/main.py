@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         # the commands that report an audit, a plain one for the others.
         epilog = getattr(module, "EXIT_STATUS", None) or (
             __doc__.split("\n\n", 1)[1] if __doc__ and name in ("scan", "report") else PLAIN_EXIT_STATUS)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=epilog,
+        description = getattr(module, "DESCRIPTION", module.HELP)  # the command's own --help may say more
+        p = sub.add_parser(name, help=module.HELP, description=description, epilog=epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         _forgiving_choices(p)

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from reports import write_reports
 from reports.json_report import JsonReporter
 from scanner.cli.main import main
 from scanner.model.records import ErrorCategory, HostFailure, RunResults, Verdict
@@ -153,3 +154,13 @@ def test_headline_percentages_add_up_to_100_where_ties_allow():
     assert shares([0, 0]) == [0, 0]
     assert all(sum(shares([a, b, c])) == 100 for a in range(6) for b in range(6) for c in range(1, 6)
                if len({a, b, c} - {0}) == len([n for n in (a, b, c) if n]))
+
+
+def test_help_names_every_file_the_command_writes(tmp_path, capsys):
+    """`cmaudit report --help` names each file it writes (results.jsonl and report.junit.xml too)."""
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    paths = write_reports(mixed_run(), tmp_path / "run")
+    for path in paths.values():
+        assert path.name in shown, path.name
