@@ -141,12 +141,13 @@ def print_diagnosis(diagnosis: Diagnosis, out: TextIO) -> None:
     if local:
         out.write(f"Jump box: PROBLEMS (exit 64)\n{_table(diagnosis.local, '  ')}\n")
     else:
-        out.write(f"Jump box: ok ({', '.join(c.name for c in diagnosis.local)})\n")
+        out.write(f"Jump box: ok ({', '.join(dict.fromkeys(c.name for c in diagnosis.local))})\n")
     width = max((len(_where(h)) for h in diagnosis.hosts), default=0)
     for host in diagnosis.hosts:
         failed = host.failed
         if failed is None:
-            out.write(f"{_where(host):<{width}}  ready ({', '.join(c.name for c in host.checks)})\n")
+            steps = dict.fromkeys(c.name for c in host.checks)  # a step tried twice (code page 437 after 65001): once
+            out.write(f"{_where(host):<{width}}  ready ({', '.join(steps)})\n")
         else:
             out.write(f"{_where(host):<{width}}  FAILED at {_why(failed)}\n{_table(host.checks, '    ')}\n")
     bad = [h for h in diagnosis.hosts if not h.ok]
