@@ -189,6 +189,20 @@ def _title(key: str, verdict: Verdict) -> str:
     return VERDICT_LABELS[verdict]
 
 
+CAUSE = "{cause}"  # where the advisory's headline for a verdict names each host's cause (scanner/advisory/loader.py)
+
+
+def definition_of(headline: str, hosts: Sequence[HostResult]) -> str:
+    """A finding's definition: the advisory's headline for its verdict, its `{cause}` filled in where every host
+    has the same cause, else saying the cause is given per host (a reader never sees the placeholder)."""
+    if CAUSE not in headline:
+        return headline
+    before, _, after = headline.partition(CAUSE)
+    causes = {r[len(before):len(r) - len(after)] for h in hosts for r in h.reasons
+              if r.startswith(before) and r.endswith(after) and len(r) > len(before) + len(after)}
+    return before + (causes.pop() if len(causes) == 1 else "the cause given for each host below") + after
+
+
 def findings(hosts: Iterable[HostResult], meta: RunMeta) -> list[Finding]:
     """The hosts needing action or a new look, grouped by what to do: fixes first (the verdict order), then the
     hosts that could not be checked, the largest group first. Waived hosts are not findings."""
@@ -203,7 +217,8 @@ def findings(hosts: Iterable[HostResult], meta: RunMeta) -> list[Finding]:
         for host in members:
             by_text.setdefault(remediation_for(host, meta), []).append(host)
         advice = tuple(Advice(text, tuple(of)) for text, of in by_text.items())
-        definition = "" if verdict is Verdict.ERROR else meta.verdict_text.get(verdict.value, "")
+        headline_text = meta.verdict_text.get(verdict.value, "")
+        definition = "" if verdict is Verdict.ERROR else definition_of(headline_text, members)
         blocks.append(Finding(key, verdict, _title(key, verdict), definition, advice))
     fixes = [b for b in blocks if b.verdict.is_finding]
     checks = sorted((b for b in blocks if not b.verdict.is_finding), key=lambda b: (-b.count, b.key))

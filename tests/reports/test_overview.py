@@ -122,3 +122,20 @@ def test_what_differs_drops_the_words_a_findings_group_shares():
     assert [shown[id(h)] for h in hosts] == [
         "… 2008-06-24 00:07:14 UTC (wsyncmgr.log:2168).", "… 2008-06-24 03:07:38 UTC (wsyncmgr.log:2170).",
         hosts[2].reasons[0], hosts[3].reasons[0]]
+
+
+def test_a_findings_definition_never_shows_the_advisorys_placeholder():
+    """The advisory's headline "... the build is unknown and {cause}." reads with the hosts' cause where they share
+    one, and says the cause is given per host where they do not."""
+    from reports.overview import findings
+
+    headline = "cmaudit cannot judge this host: the build is unknown and {cause}."
+    run_meta = meta(verdict_text={"UNKNOWN": headline})
+
+    def unknown(name: str, cause: str):
+        return simple(name, Verdict.UNKNOWN, headline.replace("{cause}", cause))
+
+    one = findings([unknown("a", "the sync log is missing"), unknown("b", "the sync log is missing")], run_meta)
+    assert one[0].definition == "cmaudit cannot judge this host: the build is unknown and the sync log is missing."
+    two = findings([unknown("a", "the sync log is missing"), unknown("b", "the log is unreadable")], run_meta)
+    assert "{cause}" not in two[0].definition and "for each host" in two[0].definition
