@@ -61,12 +61,6 @@ def why_text(host: HostResult, meta: RunMeta | None = None) -> str:
     return (specific or list(host.reasons) or [""])[0]
 
 
-def endpoint(address: str, port: int) -> str:
-    """`address:port` as a URL writes it: an IPv6 address in brackets (`[2001:db8::7301]:5986`)."""
-    shown = f"[{address}]" if ":" in address and not address.startswith("[") else address
-    return f"{shown}:{port}"
-
-
 RESULTS_PLACEHOLDER = "RESULTS.json"  # how scanner.model.remediation's texts name the run's results file
 
 

@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order, endpoint, needs_action, results_beside, why_text, with_results_path
+from reports.base import action_order, needs_action, results_beside, why_text, with_results_path
 from reports.csv_report import key_evidence
 from reports.overview import (
     VERDICT_LABELS,
@@ -47,7 +47,7 @@ from reports.overview import (
     site_of,
 )
 from scanner.model.changes import NO_NOTE, Changes, HostNote, weeks_text
-from scanner.model.host import canonical_ipv4, is_ip_address
+from scanner.model.host import canonical_ipv4, endpoint, is_ip_address
 from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults
 from scanner.model.remediation import remediation_for
 from scanner.model.times import parse_utc

@@ -182,7 +182,12 @@ def _could_be_ip(text: str) -> bool:
 
 
 def _bracket(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
+
+
+def endpoint(address: str, port: int) -> str:
+    """`address:port` as a URL writes it: an IPv6 address in brackets (`[2001:db8::7301]:5986`)."""
+    return f"{_bracket(address)}:{port}"
 
 
 def stable_key(name: str, port: int | None = None) -> str:

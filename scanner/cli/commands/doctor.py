@@ -26,7 +26,7 @@ from scanner.cli.config_options import add_config_option, apply_config, history_
 from scanner.cli.debug import add_debug_option
 from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
 from scanner.model.errors import UsageError
-from scanner.model.host import AUTH_METHODS, TLS_MODES
+from scanner.model.host import AUTH_METHODS, TLS_MODES, endpoint
 from scanner.model.options import DEFAULT_SPN_SERVICE
 
 HELP = "check the jump box and each host step by step (DNS, port, TLS, listener, auth, logon, shell, registry, log)"
@@ -127,7 +127,7 @@ def _table(checks: tuple[Check, ...], indent: str = "") -> str:
 
 
 def _where(host: HostDiagnosis) -> str:
-    return f"{_clean(host.host)} ({_clean(host.address)}:{host.port})"
+    return f"{_clean(host.host)} ({_clean(endpoint(host.address, host.port))})"
 
 
 def _why(check: Check) -> str:

@@ -402,3 +402,16 @@ def test_a_ready_line_names_each_step_once():
     print_diagnosis(Diagnosis(local=(), hosts=(HostDiagnosis("SMS08", "10.0.0.8", 5985, tuple(checks)),)), out)
     (line,) = [line for line in out.getvalue().splitlines() if "ready (" in line]
     assert line.endswith(f"ready ({', '.join(STEPS)})")
+
+
+def test_an_ipv6_host_is_written_with_brackets():
+    """doctor names an IPv6 host as SMS08 ([2001:db8::8]:5985), so the port is not read as part of the address."""
+    import io
+
+    from scanner.cli.commands.doctor import print_diagnosis
+    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+
+    checks = tuple(Check(step, True, f"{step} fine") for step in STEPS)
+    out = io.StringIO()
+    print_diagnosis(Diagnosis(local=(), hosts=(HostDiagnosis("SMS08", "2001:db8::8", 5985, checks),)), out)
+    assert "SMS08 ([2001:db8::8]:5985)  ready (" in out.getvalue()
