@@ -25,7 +25,7 @@ from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.scan import preflight
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.jobs import AccountKey, RunJobs
-from scanner.scan.logon_gate import rejected_passwords
+from scanner.scan.logon_gate import AccountTally, rejected_passwords
 from scanner.scan.results import host_result, merge_rescan, run_meta
 from scanner.scan.run_plan import RunInputs, RunPlan
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
@@ -124,8 +124,9 @@ def execute(plan: RunPlan, *, progress: HostProgress | None = None,
             audit.event("run-end", interrupted=runner.interrupted)
             audit.close()
     notes = [Note(f"warning: {runner.fallback}")] if isinstance(runner, WorkerPool) and runner.fallback else []
-    return Executed(_run_results(inputs, runs, interrupted=runner.interrupted, workers=workers), runner, workers,
-                    tuple(notes))
+    results = _run_results(inputs, runs, interrupted=runner.interrupted, workers=workers,
+                           tallies=runner.gate.tallies())
+    return Executed(results, runner, workers, tuple(notes))
 
 
 def _run_jobs(plan: RunPlan, host_keys: dict[tuple[str, int], str]) -> RunJobs:
@@ -160,7 +161,8 @@ def _runner(jobs: RunJobs, workers: int, plan: RunPlan, done: Callable[[Run], No
     return Runner(jobs.factory(), options, on_done=done, credential_key=account_key)
 
 
-def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, workers: int) -> RunResults:
+def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, workers: int,
+                 tallies: list[AccountTally]) -> RunResults:
     """The run's records: its metadata, every host (--rescan-failed: merged into the earlier run), waivers applied."""
     settings, earlier = inputs.settings, inputs.earlier
     recorded = {k: v for k, v in asdict(settings).items() if k not in ("inventory", "output")}
@@ -177,7 +179,7 @@ def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, worke
     account = AccountKey(settings.username)
     meta = replace(meta, waiver_file=waiver_file, waivers=inputs.waivers, selection=inputs.selection,
                    partial=len(inputs.hosts) < len(inputs.inventory.hosts), audit=audit_name,
-                   rejected_passwords=rejected_passwords((account(run.host), run.error) for run in runs))
+                   rejected_passwords=rejected_passwords(tallies, ((account(run.host), run.error) for run in runs)))
     results = RunResults(meta=meta, hosts=tuple(host_result(r) for r in runs))
     if earlier is not None and settings.rescan_failed is not None:
         results = merge_rescan(earlier, results, settings.rescan_failed)

@@ -54,7 +54,7 @@ from scanner.model.host import Host
 from scanner.model.records import HostResult
 from scanner.model.redaction import REDACTOR, RedactingFilter
 from scanner.scan.jobs import AccountKey, RunJobs
-from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused
+from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, NoRetry, Refused
 from scanner.scan.runner import (
     HostRun,
     LocalGateway,
@@ -267,8 +267,8 @@ class WorkerPool:
         for _, decision in worker.asking.values():
             decision.cancel()
         worker.asking.clear()
-        for ticket in worker.tickets:
-            self.gateway.finish(ticket, LogonVerdict.UNKNOWN)  # what it did with them, nobody will say
+        for ticket in worker.tickets:  # what it did with them nobody will say: its passwords may have left unanswered
+            self.gateway.finish(ticket, LogonVerdict.UNANSWERED)
         worker.tickets.clear()
         for index, host in sorted(worker.in_flight.items()):
             self._finish(HostRun(index, host, None, error(host), 0, 0, None, utc_now(), 0.0))
@@ -548,14 +548,14 @@ class RemoteGateway:
 
     def __init__(self, send: Callable[[tuple[Any, ...]], None]) -> None:
         self._send = send
-        self._asking: dict[int, asyncio.Future[Admitted | Refused | None]] = {}
+        self._asking: dict[int, asyncio.Future[Admitted | Refused | NoRetry | None]] = {}
         self._requests = 0
 
     async def admit(self, index: int, host: Host, *, until: float | None,
-                    stop: asyncio.Event) -> Admitted | Refused | None:
+                    stop: asyncio.Event) -> Admitted | Refused | NoRetry | None:
         self._requests += 1
         request = self._requests
-        answer: asyncio.Future[Admitted | Refused | None] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[Admitted | Refused | NoRetry | None] = asyncio.get_running_loop().create_future()
         self._asking[request] = answer
         left = None if until is None else max(0.0, until - time.monotonic())
         self._send(("admit", request, index, left))
@@ -566,7 +566,7 @@ class RemoteGateway:
         self._send(("admit-cancel", request))
         return None
 
-    def answer(self, request: int, decision: Admitted | Refused | None) -> None:
+    def answer(self, request: int, decision: Admitted | Refused | NoRetry | None) -> None:
         waiting = self._asking.pop(request, None)
         if waiting is None:
             if isinstance(decision, Admitted):

@@ -162,6 +162,11 @@ class HostDoctor:
     def requests(self) -> int:
         return 0 if self._session is None else self._session.requests
 
+    @property
+    def password_sent(self) -> bool:
+        """The logon step's password may have left for the host (or the KDC): see scanner.winrm.transport."""
+        return self._session is not None and self._session.password_sent
+
     def abort(self) -> None:
         self._aborted.set()
         with self._lock:
@@ -370,7 +375,7 @@ class HostDoctor:
             try:
                 winrs = shell.open_preferring_utf8()  # code page 437 where UTF-8 is refused, as the scan does
             except Exception as exc:  # noqa: BLE001 - translated like the scan does, then judged per step
-                return self._logon_failed(exc)
+                return self._logon_failed(exc, proven=session.proven)
             user = host.username or self.options.username
             method = session.negotiated_protocol or host.auth
             self._add(True, f"logged on with {method}" + (f" as {user}" if user else " with the jump box's ticket"
@@ -384,10 +389,10 @@ class HostDoctor:
                 shell.delete()
             session.close()
 
-    def _logon_failed(self, exc: BaseException) -> bool:
+    def _logon_failed(self, exc: BaseException, *, proven: bool) -> bool:
         error = translate(exc, self.host.name, ticket_only=self.ticket_only)
-        if isinstance(exc, WSManFaultError) or (error.fault_code is not None and error.fault_code != 1326):
-            # the server processed the request: the logon worked, the shell did not
+        if proven and (isinstance(exc, WSManFaultError) or (error.fault_code is not None and error.fault_code != 1326)):
+            # the server answered our request after the logon (a fault naming it): the logon worked, the shell did not
             self._add(True, "logged on (the server answered the shell request)")
             self.step = "shell"
             hint = SHELL_FAULT_HINTS.get(error.fault_code or -1, error.hint)

@@ -259,6 +259,7 @@ class SignallingJob(FakeJob):
     """Logs on, says so, then holds the host until the test lets it go."""
 
     on_logon: Callable[[], None] = staticmethod(lambda: None)  # type: ignore[assignment]
+    password_sent = True
 
     def watch_logon(self, callback: Callable[[], None]) -> None:
         self.on_logon = callback
