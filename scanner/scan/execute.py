@@ -23,8 +23,9 @@ from scanner.model.host import endpoint, run_keys
 from scanner.model.notes import Note
 from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.scan import preflight
+from scanner.scan.accounts import AccountKey
 from scanner.scan.audit_log import AuditLog
-from scanner.scan.jobs import AccountKey, RunJobs
+from scanner.scan.jobs import RunJobs
 from scanner.scan.logon_gate import AccountTally, rejected_passwords
 from scanner.scan.results import host_result, merge_rescan, run_meta
 from scanner.scan.run_plan import RunInputs, RunPlan
@@ -113,7 +114,8 @@ def execute(plan: RunPlan, *, progress: HostProgress | None = None,
             on_host_done(run)
 
     workers = worker_count(settings.workers, settings.concurrency, len(hosts))
-    runner = _runner(_run_jobs(plan, host_keys), workers, plan, done)
+    account_key = AccountKey.for_run(settings.username, hosts)
+    runner = _runner(_run_jobs(plan, host_keys), workers, plan, done, account_key)
     if on_runner is not None:
         on_runner(runner)
     try:
@@ -125,7 +127,7 @@ def execute(plan: RunPlan, *, progress: HostProgress | None = None,
             audit.close()
     notes = [Note(f"warning: {runner.fallback}")] if isinstance(runner, WorkerPool) and runner.fallback else []
     results = _run_results(inputs, runs, interrupted=runner.interrupted, workers=workers,
-                           tallies=runner.gate.tallies())
+                           tallies=runner.gate.tallies(), account_key=account_key)
     return Executed(results, runner, workers, tuple(notes))
 
 
@@ -149,20 +151,20 @@ def _run_jobs(plan: RunPlan, host_keys: dict[tuple[str, int], str]) -> RunJobs:
     )
 
 
-def _runner(jobs: RunJobs, workers: int, plan: RunPlan, done: Callable[[Run], None]) -> AnyRunner:
+def _runner(jobs: RunJobs, workers: int, plan: RunPlan, done: Callable[[Run], None],
+            account_key: AccountKey) -> AnyRunner:
     """The one-process runner, or a pool of `workers` processes that looks like one."""
     settings = plan.inputs.settings
     options = RunnerOptions(concurrency=settings.concurrency, timeout=settings.timeout, retries=settings.retries,
                             max_auth_failures=settings.max_auth_failures, grace=settings.grace,
                             backoff_base=settings.backoff_base)
-    account_key = AccountKey(settings.username)
     if workers > 1:
         return WorkerPool(jobs, workers, options, account_key=account_key, on_done=done)
     return Runner(jobs.factory(), options, on_done=done, credential_key=account_key)
 
 
 def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, workers: int,
-                 tallies: list[AccountTally]) -> RunResults:
+                 tallies: list[AccountTally], account_key: AccountKey) -> RunResults:
     """The run's records: its metadata, every host (--rescan-failed: merged into the earlier run), waivers applied."""
     settings, earlier = inputs.settings, inputs.earlier
     recorded = {k: v for k, v in asdict(settings).items() if k not in ("inventory", "output")}
@@ -176,10 +178,9 @@ def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, worke
         or audit_name_for(str(settings.inventory))
     waiver_file = str(settings.waivers.absolute()) if settings.waivers is not None else \
         earlier.meta.waiver_file if earlier is not None else None  # --rescan-failed: the earlier run's
-    account = AccountKey(settings.username)
     meta = replace(meta, waiver_file=waiver_file, waivers=inputs.waivers, selection=inputs.selection,
                    partial=len(inputs.hosts) < len(inputs.inventory.hosts), audit=audit_name,
-                   rejected_passwords=rejected_passwords(tallies, ((account(run.host), run.error) for run in runs)))
+                   rejected_passwords=rejected_passwords(tallies, ((account_key(run.host), run.error) for run in runs)))
     results = RunResults(meta=meta, hosts=tuple(host_result(r) for r in runs))
     if earlier is not None and settings.rescan_failed is not None:
         results = merge_rescan(earlier, results, settings.rescan_failed)

@@ -53,7 +53,8 @@ from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, 
 from scanner.model.host import Host
 from scanner.model.records import HostResult
 from scanner.model.redaction import REDACTOR, RedactingFilter
-from scanner.scan.jobs import AccountKey, RunJobs
+from scanner.scan.accounts import AccountKey
+from scanner.scan.jobs import RunJobs
 from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, NoRetry, Refused
 from scanner.scan.runner import (
     HostRun,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -12,8 +13,10 @@ from reports.console import exit_status
 from scanner.model.records import ErrorCategory, RejectedPassword, RunResults, Verdict, Waiver
 from scanner.model.results_file import load_results
 from simulator.fleet import Fleet
+from tests.support import scans
 from tests.support.fleet import healthy_machine, new_password, scan
 from tests.support.samples import meta, simple
+from tests.support.scans import write_inventory
 
 pytestmark = pytest.mark.network
 
@@ -60,6 +63,36 @@ def test_a_wrong_password_reaches_at_most_the_limit(fleet: Fleet, password: str,
         RejectedPassword("LAB\\auditor", len(rejected), len(skipped)),)  # `cmaudit report` says it again
     html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert html.index(said) < html.index('id="summary"')
+
+
+def _inventory(fleet: Fleet, tmp_path: Path, **columns: list[str]) -> Path:
+    """The fleet's inventory with extra columns, their values taken in turn row after row."""
+    with fleet.write_inventory(tmp_path / "fleet.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for n, row in enumerate(rows):
+        row.update({name: values[n % len(values)] for name, values in columns.items()})
+    return write_inventory(tmp_path / "hosts.csv", rows)
+
+
+@pytest.mark.parametrize("columns", [
+    pytest.param({"username": ["LAB\\auditor", "lab\\AUDITOR", "LAB\\Auditor", "auditor@LAB.TEST"]},
+                 id="four-spellings"),
+    pytest.param({"username": ["LAB\\auditor", "auditor"]}, id="a-bare-name"),
+    pytest.param({"password_env": ["CMAUDIT_PASSWORD", "PW_B", ""]}, id="three-password-sources"),
+])
+def test_every_spelling_and_password_source_shares_one_allowance(fleet: Fleet, password: str, tmp_path: Path,
+                                                                 columns: dict[str, list[str]]) -> None:
+    """The domain counts failed logons per account: however the inventory spells the user or wherever the password
+    comes from, a wrong password reaches at most 3 servers, and the banner names the account once."""
+    before = _wrong_passwords(fleet)
+    wrong = "wrong-" + password[::-1]
+    result = scans.scan(_inventory(fleet, tmp_path, **columns), tmp_path / "run",
+                        {"CMAUDIT_PASSWORD": wrong, "PW_B": wrong + "-b"}, username=fleet.username, concurrency=32,
+                        max_auth_failures=3)
+    seen = [after - b for after, b in zip(_wrong_passwords(fleet), before, strict=True)]
+    assert sum(seen) <= 3, seen
+    assert len(result.outcome.results.meta.rejected_passwords) == 1
+    assert result.stdout.count("PASSWORD REJECTED") == 1
 
 
 def test_the_right_password_scans_every_host(fleet: Fleet, password: str, tmp_path: Path) -> None:

@@ -272,7 +272,7 @@ def test_a_wedged_worker_is_ended_and_its_hosts_time_out(monkeypatch: pytest.Mon
     """A worker frozen in C code (no thread of it runs) cannot hold the run: past its host's deadline and grace
     the parent kills it, its hosts end as ERROR/timeout, and the other worker scans the rest."""
     from scanner.scan import workers as workers_module
-    from scanner.scan.jobs import AccountKey
+    from scanner.scan.accounts import AccountKey
     from scanner.scan.runner import RunnerOptions
     from scanner.scan.workers import WorkerPool
     from tests.support.hung_worker import WedgingJobs, hosts
@@ -294,7 +294,7 @@ def test_a_wedged_worker_is_ended_and_its_hosts_time_out(monkeypatch: pytest.Mon
 def test_a_second_stop_ends_a_wedged_worker_at_once() -> None:
     """Two stop requests while a worker is frozen: the run ends within the abort grace and a few seconds (not at
     the host's deadline), the frozen worker's host is ERROR/interrupted, and the results are all there."""
-    from scanner.scan.jobs import AccountKey
+    from scanner.scan.accounts import AccountKey
     from scanner.scan.runner import RunnerOptions
     from scanner.scan.workers import STOP_GRACE_S, WorkerPool
     from tests.support.hung_worker import WedgingJobs, hosts
