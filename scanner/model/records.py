@@ -579,6 +579,15 @@ def _rejected_from(d: Any) -> RejectedPassword:
                             accepted_by=_whole(d.get("accepted_by", 0), "meta.rejected_passwords.accepted_by"))
 
 
+def rejected_passwords_from_meta(m: Any) -> tuple[RejectedPassword, ...]:
+    """A stored run's meta.rejected_passwords alone (the history keeps the meta as results.json writes it)."""
+    try:
+        meta = _table(m, "meta")
+        return tuple(_rejected_from(r) for r in _list(meta.get("rejected_passwords"), "meta.rejected_passwords"))
+    except (KeyError, TypeError) as exc:
+        raise ResultsFormatError(f"meta.rejected_passwords: {exc}") from None
+
+
 def host_from_dict(d: dict[str, Any]) -> HostResult:
     """One host of results.json; every field type is checked, since the file may come from anywhere."""
     d = _table(d, "hosts[]")

@@ -16,13 +16,20 @@ read from the user name like this:
 Names compare case-insensitively; the password source (--password-env, the inventory's password_env) never
 splits an account. The shared allowance is decided for the whole run at once (`AccountKey.for_run`): a bare
 `auditor` anywhere in it joins every `X\\auditor` and `auditor@X` into one account.
+
+Across runs: a run starts each account with the logons an earlier run left unproven (`carry_into`): the
+--rescan-failed run's, the audit's latest recorded run's, and this process's earlier scans' (`UNPROVEN`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from scanner.model.records import RejectedPassword
+from scanner.scan.logon_gate import AccountTally, LogonGate
 
 if TYPE_CHECKING:
     from scanner.model.host import Host
@@ -88,3 +95,56 @@ class AccountKey:
 
     def __call__(self, host: Host) -> Account:
         return self.of_user(host.username or self.default_user)
+
+
+# -- failed logons from before this run ------------------------------------------------------------------------
+Carried = tuple[Identity, int]  # an account, and the logons that may have failed for it since its last proof
+
+
+def carried_from(rejected: Iterable[RejectedPassword]) -> list[Carried]:
+    """What an earlier run's banner lines leave: its rejected and unanswered logons, per account."""
+    return [(identity(r.account), r.rejected_by + r.unanswered) for r in rejected if r.rejected_by + r.unanswered]
+
+
+def carry_into(gate: LogonGate, accounts: Iterable[Account], carried: Iterable[Carried]) -> None:
+    """Start each of the run's accounts with what earlier runs left it (the most any match left; the gate keeps
+    one logon free so a corrected password can prove itself)."""
+    carried = list(carried)
+    for account in set(accounts):
+        if account.user is None:
+            continue
+        failed = max((n for ident, n in carried if same_account(ident, (account.user, account.domain))), default=0)
+        gate.carry(account, failed)
+
+
+class UnprovenAccounts:
+    """Accounts that runs in this process left unproven, with the logons that may have failed for them: a second
+    scan in the same process (a library caller, a scheduled run) starts from there, as --rescan-failed does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._left: dict[Identity, int] = {}
+
+    def remember(self, tallies: Iterable[AccountTally]) -> None:
+        with self._lock:
+            for tally in tallies:
+                account = tally.account
+                if not isinstance(account, Account) or account.user is None:
+                    continue
+                ident = (account.user, account.domain)
+                if tally.proven:
+                    for known in [k for k in self._left if same_account(k, ident)]:
+                        del self._left[known]
+                elif tally.spent:
+                    self._left[ident] = max(self._left.get(ident, 0), tally.spent)
+
+    def left(self) -> list[Carried]:
+        with self._lock:
+            return list(self._left.items())
+
+    def forget(self) -> None:
+        with self._lock:
+            self._left.clear()
+
+
+UNPROVEN = UnprovenAccounts()

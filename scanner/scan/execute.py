@@ -23,10 +23,10 @@ from scanner.model.host import endpoint, run_keys
 from scanner.model.notes import Note
 from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.scan import preflight
-from scanner.scan.accounts import AccountKey
+from scanner.scan.accounts import UNPROVEN, AccountKey, carried_from, carry_into
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.jobs import RunJobs
-from scanner.scan.logon_gate import AccountTally, rejected_passwords
+from scanner.scan.logon_gate import AccountTally, LogonGate, rejected_passwords
 from scanner.scan.results import host_result, merge_rescan, run_meta
 from scanner.scan.run_plan import RunInputs, RunPlan
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
@@ -115,7 +115,9 @@ def execute(plan: RunPlan, *, progress: HostProgress | None = None,
 
     workers = worker_count(settings.workers, settings.concurrency, len(hosts))
     account_key = AccountKey.for_run(settings.username, hosts)
-    runner = _runner(_run_jobs(plan, host_keys), workers, plan, done, account_key)
+    gate = LogonGate(settings.max_auth_failures)
+    carry_into(gate, map(account_key, hosts), [*carried_from(inputs.unproven), *UNPROVEN.left()])
+    runner = _runner(_run_jobs(plan, host_keys), workers, plan, done, account_key, gate)
     if on_runner is not None:
         on_runner(runner)
     try:
@@ -126,8 +128,9 @@ def execute(plan: RunPlan, *, progress: HostProgress | None = None,
             audit.event("run-end", interrupted=runner.interrupted)
             audit.close()
     notes = [Note(f"warning: {runner.fallback}")] if isinstance(runner, WorkerPool) and runner.fallback else []
+    UNPROVEN.remember(gate.tallies())
     results = _run_results(inputs, runs, interrupted=runner.interrupted, workers=workers,
-                           tallies=runner.gate.tallies(), account_key=account_key)
+                           tallies=gate.tallies(), account_key=account_key)
     return Executed(results, runner, workers, tuple(notes))
 
 
@@ -152,15 +155,15 @@ def _run_jobs(plan: RunPlan, host_keys: dict[tuple[str, int], str]) -> RunJobs:
 
 
 def _runner(jobs: RunJobs, workers: int, plan: RunPlan, done: Callable[[Run], None],
-            account_key: AccountKey) -> AnyRunner:
+            account_key: AccountKey, gate: LogonGate) -> AnyRunner:
     """The one-process runner, or a pool of `workers` processes that looks like one."""
     settings = plan.inputs.settings
     options = RunnerOptions(concurrency=settings.concurrency, timeout=settings.timeout, retries=settings.retries,
                             max_auth_failures=settings.max_auth_failures, grace=settings.grace,
                             backoff_base=settings.backoff_base)
     if workers > 1:
-        return WorkerPool(jobs, workers, options, account_key=account_key, on_done=done)
-    return Runner(jobs.factory(), options, on_done=done, credential_key=account_key)
+        return WorkerPool(jobs, workers, options, account_key=account_key, on_done=done, gate=gate)
+    return Runner(jobs.factory(), options, on_done=done, credential_key=account_key, gate=gate)
 
 
 def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, workers: int,

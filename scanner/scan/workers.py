@@ -135,7 +135,8 @@ class WorkerPool:
     """Runs every host of a run over `workers` processes; to the execute step it looks like a Runner."""
 
     def __init__(self, jobs: RunJobs, workers: int, options: RunnerOptions, *, account_key: AccountKey,
-                 on_done: Callable[[Run], None] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 on_done: Callable[[Run], None] | None = None, clock: Callable[[], float] = time.monotonic,
+                 gate: LogonGate | None = None) -> None:
         if workers < 2:
             raise ValueError("a worker pool needs at least two workers")
         self.jobs = jobs
@@ -144,7 +145,7 @@ class WorkerPool:
         self.account_key = account_key
         self.on_done = on_done
         self.clock = clock
-        self.gate = LogonGate(options.max_auth_failures)
+        self.gate = gate or LogonGate(options.max_auth_failures)
         self.gateway: LocalGateway[Host] = LocalGateway(self.gate, account_key, clock)
         self.interrupted = False
         self.worker_stats: list[dict[str, Any]] = []

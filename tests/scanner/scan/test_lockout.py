@@ -95,6 +95,38 @@ def test_every_spelling_and_password_source_shares_one_allowance(fleet: Fleet, p
     assert result.stdout.count("PASSWORD REJECTED") == 1
 
 
+@pytest.mark.parametrize("how", [
+    pytest.param("rescan-failed", id="rescan-failed"),
+    pytest.param("same-process", id="a-second-scan-in-the-process"),
+    pytest.param("history", id="the-audit's-next-recorded-run"),
+])
+def test_the_next_run_starts_from_the_failed_logons_of_the_last(fleet: Fleet, password: str, tmp_path: Path,
+                                                                 how: str) -> None:
+    """A run after one that a wrong password stopped (--rescan-failed, the hint's own command; another scan in the
+    same process; the audit's next run with a history) tries one host first: the same typo reaches one more
+    server, not another 3, and a corrected password then scans every host."""
+    from scanner.scan.accounts import UNPROVEN
+
+    wrong = "wrong-" + password[::-1]
+    history = tmp_path / "history.sqlite3" if how == "history" else None
+    before = sum(_wrong_passwords(fleet))
+    first = scan(fleet, tmp_path / "first", wrong, concurrency=32, max_auth_failures=3, history=history)
+    assert first.outcome.exit_status == 2 and sum(_wrong_passwords(fleet)) - before <= 3
+    if how != "same-process":
+        UNPROVEN.forget()  # as a new process would start
+    again = {"rescan_failed": tmp_path / "first" / "run" / "results.json"} if how == "rescan-failed" else {}
+    before = sum(_wrong_passwords(fleet))
+    second = scan(fleet, tmp_path / "second", wrong, concurrency=32, max_auth_failures=3, history=history, **again)
+    assert sum(_wrong_passwords(fleet)) - before == 1
+    skipped = [h.error.message for h in second.outcome.results.hosts
+               if h.error is not None and h.error.category is ErrorCategory.AUTH_SKIPPED]
+    assert skipped and all("failed logon(s) left from an earlier run" in message for message in skipped)
+    if how != "same-process":
+        UNPROVEN.forget()
+    fixed = scan(fleet, tmp_path / "fixed", password, concurrency=32, max_auth_failures=3, history=history, **again)
+    assert all(h.verdict is not Verdict.ERROR for h in fixed.outcome.results.hosts)
+
+
 def test_the_right_password_scans_every_host(fleet: Fleet, password: str, tmp_path: Path) -> None:
     """With the right password the gate holds nobody back for long: every host is judged, none rejected."""
     before = _wrong_passwords(fleet)
