@@ -52,7 +52,12 @@ def test_no_function_is_too_long_or_too_complex(module: Path) -> None:
     assert oversized(module.read_text(encoding="utf-8")) == []
 
 
-_LADDER = "def ladder(x):\n" + "".join(f"    if x == {i}:\n        return {i}\n" for i in range(20)) + "    return -1\n"
+def _ladder(branches: int) -> str:
+    """A function of `branches` ifs in a row: radon's complexity branches + 1."""
+    return "def ladder(x):\n" + "".join(f"    if x == {i}:\n        return {i}\n" for i in range(branches)) \
+        + "    return -1\n"
+
+
 _LONG = "def long():\n" + "    x = 1\n" * 60
 _NESTED = "class C:\n    def method(self):\n        def inner(x):\n" + "".join(
     f"            if x == {i}:\n                return {i}\n" for i in range(20)) + "            return -1\n" \
@@ -60,7 +65,7 @@ _NESTED = "class C:\n    def method(self):\n        def inner(x):\n" + "".join(
 
 
 @pytest.mark.parametrize(("source", "expected"), [
-    pytest.param(_LADDER, "1 ladder: complexity 21", id="complexity-21"),
+    pytest.param(_ladder(20), "1 ladder: complexity 21", id="complexity-21"),
     pytest.param(_LONG, "1 long: 61 lines", id="61-lines"),
     pytest.param(_NESTED, "complexity", id="closure-in-method"),
 ])
@@ -71,6 +76,5 @@ def test_the_check_sees_an_oversized_function(source: str, expected: str) -> Non
 
 def test_twenty_branches_and_sixty_lines_pass() -> None:
     """The limits themselves are allowed: complexity 20 and 60 lines are not reported."""
-    ladder = "def ladder(x):\n" + "".join(f"    if x == {i}:\n        return {i}\n" for i in range(19)) + "    return 0\n"
-    assert oversized(ladder) == []
+    assert oversized(_ladder(19)) == []
     assert oversized("def long():\n" + "    x = 1\n" * 59) == []
