@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
-from scanner.model.diagnosis import Check
+from scanner.model.doctor_checks import Check
 from scanner.model.errors import HostTimeout
 from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused, Waiting
-from scanner.winrm.diagnose import HostDoctor, RejectedAccounts
+from scanner.winrm.doctor_probes import HostDoctor, RejectedAccounts
 
 
 class BlockingGate:

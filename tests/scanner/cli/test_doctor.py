@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import scanner.winrm.diagnose as diagnose
+import scanner.winrm.doctor_probes as doctor_probes
 from scanner.cli.main import main
 from simulator import Fleet
 from tests.support.kerberos import DOMAIN, kerberos_fleet
@@ -278,7 +278,7 @@ def test_another_winrm_port_answering_is_named(tmp_path, capsys, password, monke
     """When the configured port refuses but another WinRM port answers, doctor names it in the hint."""
     with Fleet(hosts=2, scenario="sp1-affected", password=password, faults="0=refuse") as fleet:
         live = fleet.hosts[1].port
-        monkeypatch.setattr(diagnose, "WINRM_PORTS", (live,))  # stands in for 5985/5986/80/443
+        monkeypatch.setattr(doctor_probes, "WINRM_PORTS", (live,))  # stands in for 5985/5986/80/443
         inventory = fleet.write_inventory(tmp_path / "hosts.csv")
         status, report = doctor(capsys, str(inventory), "--username", fleet.username, "--host", "CM000")
     failing = failed_at(report["hosts"][0])
@@ -365,7 +365,7 @@ def test_terminal_output_is_a_line_per_ready_host_and_ends_with_those_not_ready(
     import io
 
     from scanner.cli.commands.doctor import print_diagnosis
-    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+    from scanner.model.doctor_checks import Check, Diagnosis, HostDiagnosis
 
     passed = tuple(Check(step, True, f"{step} fine") for step in STEPS)
     refused = (*passed[:4], Check("logon", False, "credentials rejected (HTTP 401)", "check the password"))

@@ -37,7 +37,7 @@ from pypsrp.exceptions import WSManFaultError
 from pypsrp.shell import WinRS
 from urllib3.exceptions import InsecureRequestWarning
 
-from scanner.model.diagnosis import Check
+from scanner.model.doctor_checks import Check
 from scanner.model.errors import HostError, HostTimeout
 from scanner.model.host import is_ip_address
 from scanner.winrm.collect import (
