@@ -260,6 +260,18 @@ def test_a_rejected_password_is_not_tried_on_other_hosts(tmp_path, capsys, monke
     assert all("not tried" in c["detail"] and "lockout" in c["hint"] for c in checks[1:])
 
 
+def test_a_host_not_tried_says_whose_lockout_it_prevents(tmp_path, capsys, monkeypatch):
+    """A host doctor did not log on to says so in the scan's words: "not tried: protects ACCOUNT from a lockout"."""
+    monkeypatch.setenv("CMAUDIT_PASSWORD", "wrong-" + new_password())
+    with Fleet(hosts=2, scenario="sp1-affected", password=new_password()) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        _status, report = doctor(capsys, str(inventory), "--username", fleet.username, "--concurrency", "1")
+        first = fleet.hosts[0].name
+    detail = failed_at(report["hosts"][1])["detail"]
+    assert detail == (f"not tried: protects {fleet.username} from a lockout (1 host(s) in a row rejected its "
+                      f"password: {first})")
+
+
 def test_hanging_host_is_cut_off_at_the_timeout(tmp_path, capsys, password):
     """A host that accepts connections but never answers fails at the step it hung in, within --timeout."""
     with Fleet(hosts=2, scenario="sp1-affected", password=password, faults="1=hang") as fleet:
