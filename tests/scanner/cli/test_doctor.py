@@ -405,7 +405,7 @@ def test_a_ready_line_names_each_step_once():
     import io
 
     from scanner.cli.commands.doctor import print_diagnosis
-    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+    from scanner.model.doctor_checks import Check, Diagnosis, HostDiagnosis
 
     checks = [Check(step, True, f"{step} fine") for step in STEPS]
     at = STEPS.index("registry")
@@ -421,7 +421,7 @@ def test_an_ipv6_host_is_written_with_brackets():
     import io
 
     from scanner.cli.commands.doctor import print_diagnosis
-    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+    from scanner.model.doctor_checks import Check, Diagnosis, HostDiagnosis
 
     checks = tuple(Check(step, True, f"{step} fine") for step in STEPS)
     out = io.StringIO()
