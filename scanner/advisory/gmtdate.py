@@ -28,10 +28,11 @@ MAX_SHOWN = 3  # disagreeing lines kept as evidence
 _NEEDLE = b" GMTDATE="
 _MAX_BIAS = 24 * 60
 # GMTDATE (month name, day, h, m, s, year), then the line's own server timestamp (month, day, year, h, m, s, bias);
-# every other GMTDATE= matches with empty groups (one pass tells whether the findall read them all).
+# every other GMTDATE= matches with empty groups (one pass tells whether the findall read them all). A line a crash
+# cut (NUL bytes) is not compared: the time at its end may be the next line's, written after the restart.
 _SERVER = re.compile(
     rb" GMTDATE=(?:[A-Za-z]{3} ([A-Za-z]{3}) {1,2}(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d{1,7})? (\d{4})"
-    rb"[^\r\n$]{0,1024}\$\$<[^<>\r\n]{0,256}><(\d{1,2})-(\d{1,2})-(\d{4}) (\d{1,2}):(\d{1,2}):(\d{1,2})"
+    rb"[^\r\n$\x00]{0,1024}\$\$<[^<>\r\n\x00]{0,256}><(\d{1,2})-(\d{1,2})-(\d{4}) (\d{1,2}):(\d{1,2}):(\d{1,2})"
     rb"(?:\.\d{1,7})?([+-]\d{1,4})><thread=)?")
 _MONTHS = {m.encode(): i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                                 "Nov", "Dec"), start=1)}
@@ -82,7 +83,8 @@ def _entry_pairs(buf: LogBuffer) -> tuple[list[tuple[int, int] | None], list[int
     while pos >= 0:
         entry = buf.entry_at(pos, numbered=False)
         gmt = gmtdate(entry.text)
-        if gmt is not None and entry.time is not None:
+        damaged = buf.buf.find(b"\x00", entry.start, entry.end) >= 0  # a crash joined it to a later line's time
+        if gmt is not None and entry.time is not None and not damaged:
             out.append((int(gmt.timestamp()), int((gmt - entry.time).total_seconds())))
             where.append(entry.start)
         pos = buf.find(_NEEDLE, max(entry.end, pos + 1))
