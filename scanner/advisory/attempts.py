@@ -201,29 +201,53 @@ def _forms(word: str) -> set[bytes]:
     return found
 
 
+_Trie = dict[int | None, "_Trie"]  # byte -> the rest; None: a form ends here
+
+
+def _trie(forms: list[bytes]) -> bytes:
+    """One pattern for many byte strings, as a trie: each position of a line tries a byte once, not every form."""
+    root: _Trie = {}
+    for form in forms:
+        node = root
+        for byte in form:
+            node = node.setdefault(byte, {})
+        node[None] = {}
+
+    def emit(node: _Trie) -> bytes:
+        branches = [re.escape(bytes([b])) + emit(child) for b, child in sorted(
+            (k, v) for k, v in node.items() if k is not None)]
+        if not branches:
+            return b""
+        body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+        return b"(?:" + body + b")?" if None in node else body
+
+    return emit(root)
+
+
 @functools.lru_cache(maxsize=16)
-def words_pattern(words: tuple[str, ...]) -> re.Pattern[bytes] | None:
-    """Any of `words` in a line's bytes: ASCII ones as whole words in any case, others in every form `_forms`
-    gives (a bytes pattern knows neither their case nor their word boundaries)."""
-    if not words:
-        return None
+def words_pattern(words: tuple[str, ...]) -> tuple[re.Pattern[bytes], ...]:
+    """Patterns for any of `words` in a line's bytes: ASCII ones as whole words in any case; others in every form
+    `_forms` gives (a bytes pattern knows neither their case nor their word boundaries), as one trie."""
     latin = [w.encode("ascii") for w in words if w.isascii()]
-    other = sorted({f for w in words if not w.isascii() for f in _forms(w)}, key=len, reverse=True)
-    parts = [rb"(?i:\b(?:" + b"|".join(map(re.escape, latin)) + rb")\b)"] if latin else []
-    parts += [re.escape(f) for f in other]
-    return re.compile(b"|".join(parts))
+    other = sorted({f for w in words if not w.isascii() for f in _forms(w)})
+    patterns = [re.compile(rb"(?i:\b(?:" + b"|".join(map(re.escape, latin)) + rb")\b)")] if latin else []
+    return (*patterns, *([re.compile(_trie(other))] if other else []))
+
+
+def _first_word(patterns: tuple[re.Pattern[bytes], ...], buf: bytes, lo: int, hi: int) -> re.Match[bytes] | None:
+    found = [m for p in patterns if (m := p.search(buf, lo, hi)) is not None]
+    return min(found, key=lambda m: m.start()) if found else None
 
 
 def _is_error_line(buf: LogBuffer, start: int, end: int, sig: Signatures) -> bool:
     """An error word before an HRESULT, and no warning word before that error word. A CMTrace entry is never one
     here: its `type` attribute says whether it is an error (type 3, found by `error_severity`), whatever its text."""
     errors = words_pattern(sig.error_words)
-    if errors is not None:
-        word = errors.search(buf.buf, start, end)
+    if errors:
+        word = _first_word(errors, buf.buf, start, end)
         if word is None or bytes_pattern(sig.hresult.pattern).search(buf.buf, word.end(), end) is None:
             return False
-        warnings = words_pattern(sig.warning_words)
-        if warnings is not None and warnings.search(buf.buf, start, word.start()) is not None:
+        if _first_word(words_pattern(sig.warning_words), buf.buf, start, word.start()) is not None:
             return False
     return buf.entry_at(start, numbered=False).kind != "cmtrace"
 

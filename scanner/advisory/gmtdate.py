@@ -28,12 +28,13 @@ MAX_SHOWN = 3  # disagreeing lines kept as evidence
 _NEEDLE = b" GMTDATE="
 _MAX_BIAS = 24 * 60
 # GMTDATE (month name, day, h, m, s, year), then the line's own server timestamp (month, day, year, h, m, s, bias);
-# every other GMTDATE= matches with empty groups (one pass tells whether the findall read them all); no scan runs past
-# the next GMTDATE=, so a line holding thousands costs what reading it once does. A line a crash
-# cut (NUL bytes) is not compared: the time at its end may be the next line's, written after the restart.
+# every other GMTDATE= matches with empty groups (one pass tells whether the findall read them all); no scan runs
+# past the next GMTDATE=, so a line holding thousands costs what reading it once does. A line a crash cut (NUL
+# bytes) is not compared: the time at its end may be the next line's, written after the restart.
 _SERVER = re.compile(
     rb" GMTDATE=(?:[A-Za-z]{3} ([A-Za-z]{3}) {1,2}(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d{1,7})? (\d{4})"
-    rb"[^\r\nG$\x00]{0,1024}(?:G(?!MTDATE=)[^\r\nG$\x00]{0,1024}){0,16}\$\$<[^<>\r\n\x00]{0,256}><(\d{1,2})-(\d{1,2})-(\d{4}) (\d{1,2}):(\d{1,2}):(\d{1,2})"
+    rb"[^\r\nG$\x00]{0,1024}(?:G(?!MTDATE=)[^\r\nG$\x00]{0,1024}){0,16}"
+    rb"\$\$<[^<>\r\n\x00]{0,256}><(\d{1,2})-(\d{1,2})-(\d{4}) (\d{1,2}):(\d{1,2}):(\d{1,2})"
     rb"(?:\.\d{1,7})?([+-]\d{1,4})><thread=)?")
 _MONTHS = {m.encode(): i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                                 "Nov", "Dec"), start=1)}
