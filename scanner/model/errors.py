@@ -138,6 +138,13 @@ class HostAuthSkipped(HostError):
     retryable = False
 
 
+def lockout_protection(account: object, why: str) -> str:
+    """Why a host was never tried, in the words the scan (HostAuthSkipped) and doctor both use; `why` says what
+    tripped the account ("3 host(s) in a row rejected its password: cm1, cm2, cm3")."""
+    who = "the account" if account is None else str(account)
+    return f"not tried: protects {who} from a lockout ({why})"
+
+
 class HostLocalError(HostError):
     category = ErrorCategory.LOCAL
     retryable = False

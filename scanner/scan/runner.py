@@ -42,7 +42,14 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from asyncio_pool import AioPool
 
-from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, HostInterrupted, HostTimeout
+from scanner.model.errors import (
+    HostAuthSkipped,
+    HostError,
+    HostInternalError,
+    HostInterrupted,
+    HostTimeout,
+    lockout_protection,
+)
 from scanner.model.records import ErrorCategory
 from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, NoRetry, Refused, Waiting, verdict_of
 
@@ -205,7 +212,7 @@ def account_name(key: object) -> str:
 
 def not_tried(account: str, refused: Refused) -> str:
     """Why a host of a tripped account was never tried (its ERROR/auth-skipped message)."""
-    return f"not tried: protects {account} from a lockout ({refused.why})"
+    return lockout_protection(account, refused.why)
 
 
 NOT_RETRIED = ("not retried: the password went out without an answer and the account is not proven yet (a retry "
