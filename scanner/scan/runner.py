@@ -50,6 +50,7 @@ from scanner.model.errors import (
     HostTimeout,
     lockout_protection,
 )
+from scanner.model.options import DEFAULT_MAX_AUTH_FAILURES
 from scanner.model.records import ErrorCategory
 from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, NoRetry, Refused, Waiting, verdict_of
 
@@ -84,7 +85,7 @@ class RunnerOptions:
     concurrency: int = 32  # like PowerShell's Invoke-Command -ThrottleLimit
     timeout: float = 120.0  # whole-host budget, retries included
     retries: int = 2
-    max_auth_failures: int = 5
+    max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES
     backoff_base: float = 0.5
     backoff_cap: float = 10.0
     grace: float = 3.0  # after a stop request, how long running hosts may finish

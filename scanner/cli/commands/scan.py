@@ -25,7 +25,7 @@ from scanner.history.database import check_audit_name
 from scanner.history.run_folder import holds_a_run
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
-from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE, size_text
+from scanner.model.options import DEFAULT_MAX_AUTH_FAILURES, DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE, size_text
 from scanner.model.results_file import ResultsFileError, load_results
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
@@ -79,9 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=option("retries"), default=2,
                         help="retries for transient errors: refused, reset, 5xx, timeouts (default: 2); "
                              "authentication failures are never retried")
-    parser.add_argument("--max-auth-failures", type=option("max_auth_failures"), default=5, metavar="K",
-                        help="after K authentication failures in a row, skip the remaining hosts of that "
-                             "account to avoid a lockout (default: 5; 0 disables)")
+    parser.add_argument("--max-auth-failures", type=option("max_auth_failures"), default=DEFAULT_MAX_AUTH_FAILURES,
+                        metavar="K",
+                        help="a wrong password reaches at most K hosts: then the account's other hosts are not "
+                             f"tried, to keep it from a lockout (default: {DEFAULT_MAX_AUTH_FAILURES}, well under "
+                             "the lockout threshold of 5 many domains use; 0 disables)")
     parser.add_argument("--max-log-bytes", type=byte_size("max_log_bytes"), default=DEFAULT_MAX_LOG_BYTES,
                         metavar="SIZE", help="per log file, keep at most its last SIZE bytes: a number, or with a unit "
                                              f"(32M, 32MiB, 512K; default: {size_text(DEFAULT_MAX_LOG_BYTES)})")

@@ -159,6 +159,17 @@ def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], pa
     return status, capsys.readouterr().err
 
 
+def test_by_default_a_wrong_password_reaches_two_hosts(fleet: Fleet, password: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`cmaudit scan` without --max-auth-failures stays well under the lockout threshold of 5 that many domains
+    use (the CIS value): a wrong password reaches at most 2 servers."""
+    before = sum(_wrong_passwords(fleet))
+    status, _ = _cli(monkeypatch, capsys, "wrong-" + password, str(fleet.write_inventory(tmp_path / "hosts.csv")),
+                     "-o", str(tmp_path / "run"), "--username", fleet.username, "--concurrency", "32")
+    assert status == 2 and sum(_wrong_passwords(fleet)) - before <= 2
+
+
 def test_rescan_failed_after_a_password_fix_reuses_the_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """The hint's own command after a wrong password: `--rescan-failed RESULTS.json` without --username logs on
