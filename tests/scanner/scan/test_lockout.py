@@ -127,6 +127,26 @@ def test_the_next_run_starts_from_the_failed_logons_of_the_last(fleet: Fleet, pa
     assert all(h.verdict is not Verdict.ERROR for h in fixed.outcome.results.hosts)
 
 
+@pytest.mark.parametrize("fault", [pytest.param("badauth", id="a-host-refusing-every-logon"),
+                                   pytest.param("nonadmin+denied401", id="a-non-administrator-answered-401")])
+def test_a_refusal_after_the_password_worked_elsewhere_is_not_called_a_wrong_password(tmp_path: Path,
+                                                                                      fault: str) -> None:
+    """The right password, one host of ten refusing the account with a bare 401: the run does not tell the admin
+    to fix a password nine hosts accepted; when it counts the refusal it says what is true instead."""
+    password = new_password()
+    with Fleet(hosts=10, password=password, machine_factory=healthy_machine, profiles=["h"] * 10,
+               faults=f"3={fault}") as fleet:
+        result = scan(fleet, tmp_path, password)
+    assert "PASSWORD REJECTED" not in result.stdout and "fix the password" not in result.stdout
+    for rejected in result.outcome.results.meta.rejected_passwords:
+        assert rejected.headline == "ACCOUNT REFUSED" and rejected.accepted_by == 9
+        assert result.stdout.startswith(
+            "ACCOUNT REFUSED: LAB\\auditor was refused by 1 host(s) although 9 host(s) accepted its password in this "
+            "run (not an administrator there, or the password changed mid-run); 0 not tried")
+    if fault == "badauth":  # a 401 to NTLM's AUTHENTICATE is counted, whatever the other hosts said
+        assert result.outcome.results.meta.rejected_passwords
+
+
 def test_the_right_password_scans_every_host(fleet: Fleet, password: str, tmp_path: Path) -> None:
     """With the right password the gate holds nobody back for long: every host is judged, none rejected."""
     before = _wrong_passwords(fleet)
