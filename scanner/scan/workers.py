@@ -16,8 +16,8 @@ Why N workers behave exactly like one process: the parent keeps everything that 
   hosts the same grace and a second request aborts them at once. Every host gets a result.
 - A hung worker (wedged in C code, stopped, swapped out) cannot hold the run: the parent gives every host it
   handed out its deadline (--timeout from its first logon ticket) plus the abort grace and HUNG_WORKER_GRACE_S,
-  and after a stop request the grace only; past that it kills the worker and ends its hosts as
-  ERROR/timeout (ERROR/interrupted after a stop). The other workers go on.
+  after a stop request the graces only, and after a second one SECOND_STOP_ANSWER_S; past that it kills the
+  worker and ends its hosts as ERROR/timeout (ERROR/interrupted after a stop). The other workers go on.
 - Progress, the audit trail (--log-file) and results: the parent's on_done sees every host's result, as
   with one process. Evidence is written by the worker that collected it, into the same run folder.
 - --debug: each worker forwards its trace records (redacted there already) to the parent, which writes
@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 15.0  # after the last result: how long a worker may take to exit before it is killed
 HUNG_WORKER_GRACE_S = 10.0  # past a host's deadline and abort grace: how long the parent waits for its result
 STOP_GRACE_S = 2.0  # past a stop request's grace (and the abort grace): the same, once the run is stopping
+SECOND_STOP_ANSWER_S = 1.0  # after a second stop request: how long a worker may take to answer before it is ended
 WATCH_TICK_S = 0.5  # how often the parent looks for hosts past their deadline
 # Loggers a worker forwards to the parent when the parent traces them (--debug).
 FORWARDED_LOGGERS = ("scanner", "urllib3.connectionpool")
@@ -193,10 +194,13 @@ class WorkerPool:
         while self._queue:
             index, host = self._queue.popleft()
             self._skip(index, host, HostInterrupted(host.name, "run stopped before this host was scanned"))
-        first = self._stop_requests == 1 and self.options.grace > 0
-        # Workers give running hosts the grace (none after a second request), then the abort grace to wind down;
-        # a worker that has not answered by then will not.
-        limit = self.clock() + (self.options.grace if first else 0.0) + self.options.abort_grace + STOP_GRACE_S
+        # After the first request workers give running hosts the grace, then the abort grace to wind down; a
+        # worker that has not answered by then will not. A second request means now: a worker gets a moment to
+        # send what its aborted hosts came to, then it is ended (issue 24: the parent terminates it).
+        if self._stop_requests == 1:
+            limit = self.clock() + max(self.options.grace, 0.0) + self.options.abort_grace + STOP_GRACE_S
+        else:
+            limit = self.clock() + SECOND_STOP_ANSWER_S
         self._stop_limit = limit if self._stop_limit is None else min(limit, self._stop_limit)
         for worker in self._pool:
             worker.send(("stop",))
