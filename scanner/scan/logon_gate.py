@@ -60,9 +60,12 @@ class LogonVerdict(enum.Enum):
 
 def verdict_of(error: HostError | None, *, password_sent: bool) -> LogonVerdict:
     """What an attempt that never proved its logon says about the password (a proof is news of its own:
-    `LogonGate.logged_on`)."""
+    `LogonGate.logged_on`). An authentication error is the server's (or the KDC's) own answer: the password
+    rejected, or refused before any check (Basic for a domain account, a refused ticket), which costs nothing."""
     if error is not None and error.password_rejected:
         return LogonVerdict.REJECTED
+    if error is not None and error.category is ErrorCategory.AUTH:
+        return LogonVerdict.UNKNOWN
     return LogonVerdict.UNANSWERED if password_sent else LogonVerdict.UNKNOWN
 
 

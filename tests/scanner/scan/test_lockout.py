@@ -147,6 +147,19 @@ def test_a_refusal_after_the_password_worked_elsewhere_is_not_called_a_wrong_pas
         assert result.outcome.results.meta.rejected_passwords
 
 
+def test_refusals_that_check_no_password_never_stop_the_run(tmp_path: Path) -> None:
+    """Basic with a domain account is refused by every host before any password check: each host says so, none
+    is skipped to protect the account, and no server counted a failed logon, even at --max-auth-failures 1."""
+    password = new_password()
+    with Fleet(hosts=6, password=password, machine_factory=healthy_machine, profiles=["h"] * 6, tls=True,
+               auth="basic", username="LAB\\auditor") as fleet:
+        result = scan(fleet, tmp_path, "wrong-" + password, max_auth_failures=1)
+        assert sum(_wrong_passwords(fleet)) == 0
+    hosts = result.outcome.results.hosts
+    assert all(h.error is not None and h.error.category is ErrorCategory.AUTH for h in hosts)
+    assert not result.outcome.results.meta.rejected_passwords
+
+
 def test_the_right_password_scans_every_host(fleet: Fleet, password: str, tmp_path: Path) -> None:
     """With the right password the gate holds nobody back for long: every host is judged, none rejected."""
     before = _wrong_passwords(fleet)

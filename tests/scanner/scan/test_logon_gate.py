@@ -138,6 +138,8 @@ def test_rejections_in_a_row_never_exceed_the_limit(limit: int, seed: int) -> No
 @pytest.mark.parametrize(("error", "sent", "verdict"), [
     pytest.param(HostAuthFailed("h", "credentials rejected"), True, LogonVerdict.REJECTED, id="rejected"),
     pytest.param(HostAuthFailed("h", "no SPN", password_rejected=False), False, LogonVerdict.UNKNOWN, id="no-spn"),
+    pytest.param(HostAuthFailed("h", "Basic refused for a domain account", password_rejected=False), True,
+                 LogonVerdict.UNKNOWN, id="refused-before-any-password-check"),
     pytest.param(HostTimeout("h", "no answer"), False, LogonVerdict.UNKNOWN, id="timeout-before-the-password"),
     pytest.param(HostTimeout("h", "no answer"), True, LogonVerdict.UNANSWERED, id="timeout-after-the-password"),
     pytest.param(HostProtocolError("h", "HTTP 504", retryable=True), True, LogonVerdict.UNANSWERED,
