@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from scanner.history.database import check_audit_name
 from scanner.history.run_folder import holds_a_run
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
+from scanner.model.notes import Note
 from scanner.model.options import DEFAULT_MAX_AUTH_FAILURES, DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE, size_text
 from scanner.model.results_file import ResultsFileError, load_results
 
@@ -119,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     config = apply_config(args)
     if args.inventory is None and args.rescan_failed is not None:
         args.inventory = _inventory_of(args.rescan_failed)
-    if args.rescan_failed is not None:
-        _reuse_account(args, args.rescan_failed, unset_by_config(unset, config))
+    reused = _reuse_account(args, args.rescan_failed, unset_by_config(unset, config)) \
+        if args.rescan_failed is not None else None
     if args.inventory is None:
         raise UsageError("give an INVENTORY file (or `inventory` in the --config file)")
     if args.ca_file and not Path(args.ca_file).is_file():
@@ -158,16 +158,18 @@ def run(args: argparse.Namespace) -> int:
         rescan_failed=args.rescan_failed,
         audit=args.audit,
     )
-    return run_scan(settings, mail=mail_settings(args, config)).exit_status
+    told = (Note(reused),) if reused else ()  # said once the run can log on (else its error names the account)
+    return run_scan(settings, mail=mail_settings(args, config), logon_notes=told).exit_status
 
 
 ACCOUNT_OPTIONS = ("username", "auth", "password_env")
 MAX_USER_CHARS = 256  # DOMAIN\\user or user@REALM read back from a results file, with room to spare
 
 
-def _reuse_account(args: argparse.Namespace, results_path: Path, unset: set[str]) -> None:
+def _reuse_account(args: argparse.Namespace, results_path: Path, unset: set[str]) -> str | None:
     """--rescan-failed: the account options not given (here or in --config) are the earlier run's, checked as
-    strictly as if typed: its user name, auth method and password variable (a password is never recorded)."""
+    strictly as if typed: its user name, auth method and password variable (a password is never recorded). What
+    it reused, in a line for the console (None: nothing)."""
     try:
         recorded = load_results(results_path).meta.options
     except ResultsFileError as exc:
@@ -184,9 +186,10 @@ def _reuse_account(args: argparse.Namespace, results_path: Path, unset: set[str]
             raise UsageError(f"--rescan-failed: {results_path}: the {dest} it recorded cannot be used ({exc}); "
                              f"give --{dest.replace('_', '-')}") from None
         reused.append(dest)
-    if reused and not args.quiet:
-        print(f"cmaudit: --rescan-failed: the earlier run's account: {args.username or 'no user name'} "
-              f"({args.auth}, password from ${args.password_env})", file=sys.stderr)
+    if not reused:
+        return None
+    return (f"--rescan-failed: the earlier run's account: {args.username or 'no user name'} ({args.auth}, password "
+            f"from ${args.password_env})")
 
 
 def _recorded_user(value: object) -> str:

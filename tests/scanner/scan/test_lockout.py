@@ -223,6 +223,33 @@ def test_rescan_failed_after_a_password_fix_reuses_the_account(tmp_path: Path, m
     assert all(h["verdict"] != "ERROR" for h in saved["hosts"]) and len(saved["hosts"]) == 4
 
 
+def test_rescan_failed_without_its_password_says_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`--rescan-failed` of a run whose password variable is not set now: one line naming the account and the
+    variable, exit 64, no host contacted; with it set, the account it reused is said once."""
+    from scanner.cli.main import main
+
+    password = new_password()
+    with Fleet(hosts=2, password=password, machine_factory=healthy_machine, profiles=["h"] * 2) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        monkeypatch.setenv("PW_X", "wrong-" + password)
+        main(["scan", str(inventory), "--no-history", "--quiet", "-o", str(tmp_path / "first"), "--username",
+              fleet.username, "--password-env", "PW_X"])
+        capsys.readouterr()
+        monkeypatch.delenv("PW_X")
+        monkeypatch.delenv("CMAUDIT_PASSWORD", raising=False)
+        earlier = str(tmp_path / "first" / "results.json")
+        before = sum(h.counters.requests for h in fleet.hosts)
+        status = main(["scan", "--rescan-failed", earlier, "--no-history", "-o", str(tmp_path / "again")])
+        err = capsys.readouterr().err
+        assert status == 64 and sum(h.counters.requests for h in fleet.hosts) == before
+        assert err.count("\n") == 1 and "LAB\\auditor" in err and "$PW_X" in err
+        monkeypatch.setenv("PW_X", password)
+        status = main(["scan", "--rescan-failed", earlier, "--no-history", "-o", str(tmp_path / "fixed")])
+        err = capsys.readouterr().err
+    assert status & 2 == 0 and err.count("the earlier run's account: LAB\\auditor (ntlm, password from $PW_X)") == 1
+
+
 @pytest.mark.parametrize("how", [pytest.param("rescan", id="rescan-without-a-recorded-user"),
                                  pytest.param("plain", id="plain-scan")])
 def test_no_user_name_at_all_stops_before_any_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
