@@ -164,7 +164,8 @@ class WorkerPool:
 
     @property
     def breaker_tripped(self) -> bool:
-        """An account's password was rejected --max-auth-failures times in a row: its other hosts were not tried."""
+        """An account spent its --max-auth-failures allowance (rejected or unanswered logons): its other hosts were
+        not tried."""
         return self.gate.any_tripped
 
     @property
