@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from tests.support.loopback import read_request
 from tests.support.ntlm import ntlm_challenge
 
 NTLM_AUTHENTICATE = b"NTLMSSP\x00\x03\x00\x00\x00"
@@ -87,7 +88,7 @@ def rogue(answer: Callable[[bytes], Reply], *, tls: ssl.SSLContext | None = None
                 conn = tls.wrap_socket(conn, server_side=True)
             pending = b""
             while not stop.is_set():
-                got = _read_request(conn, pending)
+                got = read_request(conn, pending)
                 if got is None:
                     return
                 head, pending = got
@@ -132,24 +133,6 @@ def tls_context() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     trustme.CA().issue_cert("127.0.0.1", "localhost").configure_cert(context)
     return context
-
-
-def _read_request(conn: socket.socket, pending: bytes) -> tuple[bytes, bytes] | None:
-    """One request's head (its body read and dropped), and what followed it; None when the client closed."""
-    while b"\r\n\r\n" not in pending:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        pending += chunk
-    head, _, rest = pending.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(rest) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        rest += chunk
-    return head, rest[length:]
 
 
 def _token(head: bytes) -> bytes:
