@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-windows lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ lint: $(STAMP_TEST)
 test: lint
 	$(VENV)/bin/pytest -q
 
+# The suite (less browser and Kerberos tests) on Windows CPython 3.13, python.org's build, under wine.
+test-windows: | $(VENV)/bin/python
+	sh tools/ensure-wine.sh
+	$(PY) tools/windows_python.py test
+
 bench: $(STAMP_TEST)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .windows
