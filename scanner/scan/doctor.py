@@ -33,7 +33,8 @@ from scanner.scan.credentials import KEYRING_SERVICE, PasswordResolver
 from scanner.scan.kerberos_setup import TICKET_AUTH, KerberosRun, prepare_kerberos
 from scanner.scan.runner import HostRun, Runner, RunnerOptions
 from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor, RejectedAccounts
-from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, uses_sspi
+from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, logged_on_account, uses_sspi
+from scanner.winrm.kerberos import ticket_only as kerberos_ticket_only
 from scanner.winrm.session import SessionOptions
 from scanner.winrm.transport_policy import validate_transport
 
@@ -177,13 +178,23 @@ def _kerberos_check(hosts: list[Host], settings: DoctorSettings,
     parts += [f"one TGT for {user} (private ticket cache, deleted afterwards)" for user, _ in run.tickets]
     parts += run.warnings
     if uses_sspi():
-        parts.append("Windows SSPI: the logged-on account's Kerberos")
+        parts.append(_single_sign_on(hosts, settings))
     short = [info for info in run.checked.values() if info.seconds_left is not None
              and info.seconds_left < settings.timeout * 2]
     if short:
         return run, Check("kerberos", False, "; ".join(parts), "the ticket runs out during the scan: kinit again "
                                                                "(or renew it: kinit -R)"), True
     return run, Check("kerberos", True, "; ".join(parts) or "no ticket needed"), True
+
+
+def _single_sign_on(hosts: list[Host], settings: DoctorSettings) -> str:
+    """Windows: which account the hosts without a user name log on as (SSPI, as Invoke-Command does)."""
+    alone = sum(1 for h in hosts if h.auth in TICKET_AUTH and not (h.username or settings.username))
+    if not alone:
+        return "Windows SSPI: Kerberos for the given user names"
+    return (f"Windows single sign-on: {alone} host{'s' if alone > 1 else ''} without a user name log on as "
+            f"{logged_on_account() or 'the logged-on account'} through SSPI (Kerberos, NTLM where Kerberos cannot), "
+            "no password stored")
 
 
 def _duration(seconds: int) -> str:
@@ -265,7 +276,7 @@ async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords
     def factory(host: Host, deadline: float, attempt: int) -> HostDoctor:
         password = passwords.get(host.key)
         options = replace(base, password=password, credential=kerberos.credential_for(host))
-        ticket_only = host.auth == "kerberos" or (host.auth == "negotiate" and not password)
+        ticket_only = kerberos_ticket_only(host.auth, password)
         job = HostDoctor(host, options, deadline, rejected, account=(host.username or settings.username,
                                                                      host.password_env),
                          ticket_only=ticket_only, blocked=refused.get(host.key),

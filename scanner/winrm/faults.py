@@ -47,6 +47,7 @@ from scanner.model.errors import (
     HostUnreachable,
 )
 from scanner.winrm.kerberos import describe as describe_kerberos
+from scanner.winrm.kerberos import logged_on_account
 from scanner.winrm.tls import looks_legacy
 
 if TYPE_CHECKING:
@@ -234,6 +235,14 @@ def _auth_failed(host: str, target: Host | None, user: str | None) -> HostError:
             "accounts only)", password_rejected=False,
             hint="Use ntlm, negotiate or kerberos for a domain account (inventory `auth`, or --auth), or a local "
                  "account with Basic over HTTPS.")
+    if not user and auth in ("negotiate", "kerberos"):
+        # Windows single sign-on: SSPI logged on as the account cmaudit runs as (NTLM where Kerberos cannot), with
+        # that account's own secret: counted towards the lockout breaker like a password
+        account = logged_on_account() or "the account cmaudit runs as"
+        return HostAuthFailed(host, f"the logged-on account {account} was refused (HTTP 401)",
+                              hint="Windows single sign-on logs on as the account cmaudit runs as: check that it is in "
+                                   "the host's local Administrators group and not locked out (or its password changed "
+                                   "since it logged on), or give --username with a password.")
     ntlm = auth == "ntlm" or (auth == "negotiate" and not _kerberos_name(user))
     return HostAuthFailed(host, "credentials rejected (HTTP 401)",
                           hint="Check the user name and password (CMAUDIT_PASSWORD or the host's password_env) and "
