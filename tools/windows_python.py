@@ -123,8 +123,9 @@ def prepare(version: str, *, with_tests: bool) -> Path:
     return folder / "python.exe"
 
 
-def run(python: Path, args: list[str], *, limit: float | None = None) -> int:
-    """python.exe ARGS under wine, in this checkout; its output piped through here. Returns its exit status."""
+def run(python: Path, args: list[str], *, limit: float | None = None, quiet: bool = False) -> int:
+    """python.exe ARGS under wine, in this checkout; its output piped through here (with `quiet`, shown only if
+    it fails). Returns its exit status."""
     PREFIX.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([wine(), str(python), *args], cwd=REPO, env=wine_environment(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -141,15 +142,23 @@ def run(python: Path, args: list[str], *, limit: float | None = None) -> int:
     watchdog = threading.Timer(limit, stop) if limit is not None else None
     if watchdog is not None:
         watchdog.start()
+    held: list[bytes] = []
     try:
         for line in iter(proc.stdout.readline, b""):
+            if quiet:
+                held.append(line)
+                continue
             sys.stdout.buffer.write(line)
             sys.stdout.flush()
         status = proc.wait()
     finally:
         if watchdog is not None:
             watchdog.cancel()
-    return 1 if expired.is_set() or status < 0 else status
+    status = 1 if expired.is_set() or status < 0 else status
+    if quiet and status != 0:
+        sys.stdout.buffer.write(b"".join(held[-40:]))
+        sys.stdout.flush()
+    return status
 
 
 def main(argv: list[str]) -> int:
