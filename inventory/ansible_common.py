@@ -18,7 +18,8 @@ What cmaudit reads from each host's variables (everything else is ignored):
 Differences from Ansible, on purpose:
 - a host whose `ansible_connection` is set to something other than winrm or psrp (ssh, local,
   network_cli...) is not a Windows scan target: it is skipped with a warning naming it. A host with no
-  `ansible_connection` at all is scanned (it was listed in a file given to cmaudit).
+  `ansible_connection` at all is scanned (it was listed in a file given to cmaudit); where other groups of
+  the file do say winrm or psrp, a warning names it (Ansible itself would use ssh).
 - without a scheme, Ansible assumes https unless the port is 5985; cmaudit infers the scheme from a
   well-known port (80/5985 http, 443/5986 https) and otherwise uses --scheme (default http, where message
   encryption is required).
@@ -104,6 +105,48 @@ class AnsibleHost:
     vars: dict[str, Var] = field(default_factory=dict)
 
 
+class _Budget:
+    """Group memberships resolved per file: a hostile file must not make resolution quadratic in time or memory."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.left = path, _RESOLVE_BUDGET
+
+    def spend(self, n: int, line: int, message: str) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise InventoryError(self.path, line, message)
+
+
+@dataclass
+class _Notes:
+    """What the warnings of one file are made of, gathered host by host."""
+
+    skipped: list[str] = field(default_factory=list)
+    secret_vars: set[str] = field(default_factory=set)
+    unvalidated: list[str] = field(default_factory=list)
+    unset: list[tuple[AnsibleHost, Host]] = field(default_factory=list)  # scanned, though no ansible_connection
+    winrm_set: bool = False  # some host's ansible_connection says winrm or psrp
+
+    def look_at(self, entry: AnsibleHost, merged: dict[str, Var]) -> None:
+        self.secret_vars.update(key for key in _SECRET_VARS if key in merged)
+        validation = merged.get("ansible_winrm_server_cert_validation", merged.get("ansible_psrp_cert_validation"))
+        if validation is not None and str(validation.value).strip().lower() in ("ignore", "false"):
+            self.unvalidated.append(entry.name)
+
+    def warnings(self, inventory: AnsibleInventory) -> list[str]:
+        path = inventory.path
+        found = list(self.skipped)
+        if self.winrm_set:
+            found += inventory._no_connection_warnings(self.unset)
+        if self.secret_vars:
+            found.append(f"{path}: {', '.join(sorted(self.secret_vars))} ignored: cmaudit takes passwords "
+                         "from CMAUDIT_PASSWORD, a per-host variable, the keyring or a prompt")
+        if self.unvalidated:
+            found.append(f"{path}: {len(self.unvalidated)} host(s) set certificate validation to ignore (first: "
+                         f"{self.unvalidated[0]}); cmaudit validates HTTPS certificates unless run with --insecure")
+        return found
+
+
 class AnsibleInventory:
     """Groups and hosts as an Ansible inventory declares them, resolved into cmaudit Hosts."""
 
@@ -141,58 +184,68 @@ class AnsibleInventory:
 
     def resolve(self, defaults: Defaults) -> tuple[list[Host], list[str]]:
         """cmaudit Hosts in the order Ansible hosts were first declared, with warnings."""
-        order = self._parents_first()
+        budget = _Budget(self.path)
+        ancestors, depth = self._ancestry(budget)
+        by_groups: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, Var]]] = {}
+        hosts: list[Host] = []
+        notes = _Notes()
+        for entry in sorted(self.hosts.values(), key=lambda h: h.line):  # file order, also for YAML
+            direct = tuple(entry.groups)
+            if direct not in by_groups:  # hosts share group sets, so this runs once per distinct set
+                by_groups[direct] = self._group_view(direct, ancestors, depth, budget, entry.line)
+            tags, group_vars = by_groups[direct]
+            merged = {**group_vars, **entry.vars}
+            notes.look_at(entry, merged)
+            connection = merged.get("ansible_connection")
+            if connection is not None and str(connection.value).strip().lower() not in WINRM_CONNECTIONS:
+                notes.skipped.append(f"{self.path}:{entry.line}: {entry.name} skipped: ansible_connection="
+                                     f"{quote_value(str(connection.value))} is not winrm or psrp")
+                continue
+            hosts.append(self._host(entry, merged, tags, defaults))
+            if connection is None:
+                notes.unset.append((entry, hosts[-1]))
+            else:
+                notes.winrm_set = True
+        return hosts, notes.warnings(self)
+
+    def _ancestry(self, budget: _Budget) -> tuple[dict[str, dict[str, None]], dict[str, int]]:
+        """Every group's ancestors (nearest first) and its depth below `all`."""
         ancestors: dict[str, dict[str, None]] = {}
         depth: dict[str, int] = {}
-        budget = _RESOLVE_BUDGET  # a hostile file must not make group resolution quadratic in time or memory
-        for name in order:
+        for name in self._parents_first():
             parents = self.groups[name].parents
             found: dict[str, None] = {}
             for parent in parents:
                 found[parent] = None
                 found.update(ancestors[parent])
             ancestors[name] = found
-            budget -= len(found) + 1
-            if budget < 0:
-                raise InventoryError(self.path, self.groups[name].line, "group nesting is too deep to resolve")
+            budget.spend(len(found) + 1, self.groups[name].line, "group nesting is too deep to resolve")
             depth[name] = 0 if name == "all" else 1 + max((depth[p] for p in parents), default=0)
-        hosts: list[Host] = []
-        warnings: list[str] = []
-        secret_vars: set[str] = set()
-        unvalidated: list[str] = []
-        by_groups: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, Var]]] = {}
-        for entry in sorted(self.hosts.values(), key=lambda h: h.line):  # file order, also for YAML
-            direct = tuple(entry.groups)
-            if direct not in by_groups:  # hosts share group sets, so this runs once per distinct set
-                groups: dict[str, None] = dict.fromkeys(direct)
-                for name in direct:
-                    groups.update(ancestors[name])
-                budget -= len(groups) + 1
-                if budget < 0:
-                    raise InventoryError(self.path, entry.line, "too many group combinations to resolve")
-                group_vars: dict[str, Var] = {}
-                for name in sorted({*groups, "all"} & self.groups.keys(), key=lambda g: (depth[g], g)):
-                    group_vars.update(self.groups[name].vars)
-                by_groups[direct] = tuple(g for g in groups if g not in ("all", "ungrouped")), group_vars
-            tags, group_vars = by_groups[direct]
-            merged = {**group_vars, **entry.vars}
-            secret_vars.update(key for key in _SECRET_VARS if key in merged)
-            validation = merged.get("ansible_winrm_server_cert_validation", merged.get("ansible_psrp_cert_validation"))
-            if validation is not None and str(validation.value).strip().lower() in ("ignore", "false"):
-                unvalidated.append(entry.name)
-            connection = merged.get("ansible_connection")
-            if connection is not None and str(connection.value).strip().lower() not in WINRM_CONNECTIONS:
-                warnings.append(f"{self.path}:{entry.line}: {entry.name} skipped: ansible_connection="
-                                f"{quote_value(str(connection.value))} is not winrm or psrp")
-                continue
-            hosts.append(self._host(entry, merged, tags, defaults))
-        if secret_vars:
-            warnings.append(f"{self.path}: {', '.join(sorted(secret_vars))} ignored: cmaudit takes passwords "
-                            "from CMAUDIT_PASSWORD, a per-host variable, the keyring or a prompt")
-        if unvalidated:
-            warnings.append(f"{self.path}: {len(unvalidated)} host(s) set certificate validation to ignore (first: "
-                            f"{unvalidated[0]}); cmaudit validates HTTPS certificates unless run with --insecure")
-        return hosts, warnings
+        return ancestors, depth
+
+    def _group_view(self, direct: tuple[str, ...], ancestors: dict[str, dict[str, None]], depth: dict[str, int],
+                    budget: _Budget, line: int) -> tuple[tuple[str, ...], dict[str, Var]]:
+        """A set of groups' tags (with their ancestors) and their variables, deeper groups winning."""
+        groups: dict[str, None] = dict.fromkeys(direct)
+        for name in direct:
+            groups.update(ancestors[name])
+        budget.spend(len(groups) + 1, line, "too many group combinations to resolve")
+        group_vars: dict[str, Var] = {}
+        for name in sorted({*groups, "all"} & self.groups.keys(), key=lambda g: (depth[g], g)):
+            group_vars.update(self.groups[name].vars)
+        return tuple(g for g in groups if g not in ("all", "ungrouped")), group_vars
+
+    def _no_connection_warnings(self, unset: list[tuple[AnsibleHost, Host]], *, each: int = 5) -> list[str]:
+        """In a file whose other groups say ansible_connection=winrm, a host whose groups do not is one Ansible
+        reaches over ssh: cmaudit scans it over WinRM all the same, and says so (the first few, then a count)."""
+        found = [f"{self.path}:{entry.line}: {entry.name} (group {', '.join(entry.groups)}) has no "
+                 f"ansible_connection, unlike this file's WinRM groups: Ansible would reach it over ssh, cmaudit "
+                 f"scans it over WinRM on port {host.port} (set ansible_connection=winrm for its group, or choose "
+                 "hosts with --tag)" for entry, host in unset[:each]]
+        if len(unset) > each:
+            found.append(f"{self.path}: {len(unset) - each} more host(s) without ansible_connection are scanned over "
+                         "WinRM too")
+        return found
 
     def _host(self, entry: AnsibleHost, merged: dict[str, Var], tags: tuple[str, ...],
               defaults: Defaults) -> Host:

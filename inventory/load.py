@@ -36,6 +36,8 @@ _YAML_KEY = re.compile(r"[\w.-]+:\s*(#.*)?")
 _YAML_FLOW = re.compile(r"[\w.-]+:\s+\{.*")
 _INI_SECTION = re.compile(r"\[[A-Za-z0-9_.-]+(:\w+)?\]\s*([#;].*)?")
 _INI_HOST_VAR = re.compile(r"\s\w+=")
+_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # ZIP (.xlsx, .ods), OLE (.xls)
 
 
 def load_inventory(
@@ -67,6 +69,7 @@ def parse_inventory_bytes(data: bytes, path: Path, *, defaults: Defaults, format
     where = str(path)
     if len(data) > MAX_FILE_BYTES:
         raise InventoryError(where, None, f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; not an inventory")
+    refuse_workbook(data, path)
     content = decode(data, where)
     chosen = format or detect_format(path, content)
     if chosen not in FORMATS:
@@ -99,26 +102,44 @@ def check_defaults(defaults: Defaults) -> None:
 
 
 def decode(data: bytes, where: str) -> str:
-    """UTF-8 (with or without BOM), or UTF-16 with a BOM as PowerShell 5's Out-File writes; lines bounded."""
+    """UTF-8 (with or without BOM), UTF-16 with a BOM as PowerShell 5's Out-File writes, or Windows-1252 as
+    Excel's "CSV (Comma delimited)" writes on a western Windows (as logs are read); lines bounded."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             content = data.decode("utf-16")
         except UnicodeDecodeError:
             raise InventoryError(where, None, "is not valid UTF-16 text despite its byte-order mark") from None
     else:
-        body = data.removeprefix(codecs.BOM_UTF8)
-        try:
-            content = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = body[: exc.start].count(b"\n") + 1
-            bad = body[exc.start]
-            raise InventoryError(where, line, f"is not UTF-8 text (byte 0x{bad:02x}); save it as UTF-8") from None
+        content = _utf8_or_windows_1252(data.removeprefix(codecs.BOM_UTF8), where)
     for number, line_text in enumerate(content.splitlines(), start=1):
         if len(line_text) > MAX_LINE_CHARS:
             raise InventoryError(where, number, f"line is longer than {MAX_LINE_CHARS} characters")
         if "\x00" in line_text:
             raise InventoryError(where, number, "holds NUL characters; not a text inventory")
     return content
+
+
+def _utf8_or_windows_1252(body: bytes, where: str) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    try:
+        return body.decode("cp1252")
+    except UnicodeDecodeError as exc:  # the five bytes Windows-1252 leaves undefined: neither encoding
+        line = body[: min(first_bad, exc.start)].count(b"\n") + 1
+        raise InventoryError(where, line, f"is neither UTF-8 nor Windows-1252 text (byte 0x{body[exc.start]:02x}); "
+                                          "save it as UTF-8") from None
+
+
+def refuse_workbook(data: bytes, path: Path) -> None:
+    """A spreadsheet saved as a workbook (.xlsx is a ZIP file, .xls an OLE file) is not read: say how to save it as
+    CSV instead of reporting a binary file that is not UTF-8."""
+    workbook = path.suffix.lower() in _WORKBOOK_SUFFIXES or data.startswith(_WORKBOOK_MAGIC)
+    if workbook:
+        raise InventoryError(str(path), None, "is a spreadsheet workbook, not a text inventory: in Excel use File > "
+                                              "Save As > \"CSV UTF-8 (Comma delimited)\" (or \"CSV (Comma "
+                                              "delimited)\") and give cmaudit the .csv file")
 
 
 def detect_format(path: Path, content: str) -> str:

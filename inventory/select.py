@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from scanner.model.errors import UsageError
 from scanner.model.host import Host
 
 
@@ -43,10 +44,19 @@ class Selection:
 
 def selection(patterns: Iterable[str] | None = None, tags: Iterable[str] | None = None,
               sites: Iterable[str] | None = None) -> Selection:
-    """A Selection from repeatable options (None: not given); blank values are dropped."""
-    def clean(values: Iterable[str] | None) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(v.strip() for v in values or () if v.strip()))
-    return Selection(clean(patterns), clean(tags), clean(sites))
+    """A Selection from repeatable options (None: not given).
+
+    Raises:
+        UsageError: a blank value (`--tag ""`, or a scheduler's `--tag "$UNSET"`): dropping it would choose
+            the whole inventory, a full scan nobody asked for.
+    """
+    def clean(option: str, values: Iterable[str] | None) -> tuple[str, ...]:
+        given = list(values or ())
+        if any(not v.strip() for v in given):
+            raise UsageError(f"{option} was given an empty value (an unset variable?); it would choose every host: "
+                             f"give a value, or leave {option} out to scan the whole inventory")
+        return tuple(dict.fromkeys(v.strip() for v in given))
+    return Selection(clean("--hosts", patterns), clean("--tag", tags), clean("--site", sites))
 
 
 def select_hosts(hosts: Sequence[Host], chosen: Selection) -> tuple[Host, ...]:

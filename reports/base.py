@@ -38,8 +38,10 @@ _RANK = {verdict: rank for rank, verdict in enumerate(VERDICT_ORDER)}
 
 
 def action_order(hosts: Iterable[HostResult]) -> list[HostResult]:
-    """Hosts needing action first (VERDICT_ORDER), then by name: the order every report lists them in."""
-    return sorted(hosts, key=lambda h: (_RANK.get(h.verdict, len(_RANK)), h.host.casefold(), h.port))
+    """Hosts needing action first, then the others (waived ones among them), each part in VERDICT_ORDER and by
+    name: the order every report lists them in. A waived host never leads "needing action first"."""
+    return sorted(hosts, key=lambda h: (not h.needs_action, _RANK.get(h.verdict, len(_RANK)), h.host.casefold(),
+                                        h.port))
 
 
 def needs_action(host: HostResult) -> bool:
@@ -56,3 +58,15 @@ def why_text(host: HostResult, meta: RunMeta | None = None) -> str:
     headline = meta.verdict_text.get(host.verdict.value) if meta is not None else None
     specific = [r for r in host.reasons if r != headline]
     return (specific or list(host.reasons) or [""])[0]
+
+
+RESULTS_PLACEHOLDER = "RESULTS.json"  # how scanner.model.remediation's texts name the run's results file
+
+
+def with_results_path(text: str, results_path: str | None) -> str:
+    """A remediation text with the results file it names (`RESULTS.json`) replaced by the real path, quoted
+    when it holds a space, so the command it suggests can be pasted as it is."""
+    if not results_path or RESULTS_PLACEHOLDER not in text:
+        return text
+    shown = f'"{results_path}"' if any(ch.isspace() for ch in results_path) else results_path
+    return text.replace(RESULTS_PLACEHOLDER, shown)

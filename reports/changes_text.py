@@ -21,7 +21,8 @@ def _day(text: str | None) -> str:
     return t.strftime("%Y-%m-%d") if t else (text or "?")
 
 
-def _when(text: str | None) -> str:
+def when_utc(text: str | None) -> str:
+    """A time as the console shows it: 2026-11-29 09:35 UTC."""
     t = parse_utc(text)
     return t.strftime("%Y-%m-%d %H:%M UTC") if t else (text or "?")
 
@@ -30,13 +31,17 @@ def _verdict(v: Verdict | None) -> str:
     return "-" if v is None else v.value
 
 
-def render_text(changes: Changes, *, title: str = "Since last run") -> str:
-    """The "since last run" block for the console and the mail body (plain text, one host a line)."""
+def render_text(changes: Changes, *, title: str = "Since last run", name_both: bool = False) -> str:
+    """The "since last run" block for the console and the mail body (plain text, one host a line); with
+    `name_both` (`cmaudit diff`) the heading names both runs compared and their times."""
     if changes.is_baseline:
         lines = [f"{title}: no earlier complete run of this audit; run {changes.current_run} "
                  "is the baseline."]
+    elif name_both:
+        lines = [f"{title} from run {one_line(changes.previous_run or '')} ({when_utc(changes.previous_started)}) "
+                 f"to run {one_line(changes.current_run)} ({when_utc(changes.current_started)}):"]
     else:
-        lines = [f"{title} (run {one_line(changes.previous_run or '')}, {_when(changes.previous_started)}):"]
+        lines = [f"{title} (run {one_line(changes.previous_run or '')}, {when_utc(changes.previous_started)}):"]
         if not changes.changed:
             lines.append("  no change.")
 

@@ -10,7 +10,8 @@ from typing import TextIO
 
 from tabulate import tabulate
 
-from reports.base import action_order, needs_action, why_text
+from reports.base import action_order, needs_action, why_text, with_results_path
+from reports.overview import headline
 from reports.terminal import clean
 from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults, Verdict
 from scanner.model.remediation import remediation_for
@@ -80,21 +81,18 @@ def why_width(stream: TextIO | None) -> int:
 
 
 def headline_text(hosts: tuple[HostResult, ...] | list[HostResult]) -> str:
-    """"20 of 24 hosts compliant (83%); 2 needing action, 1 waived, 1 could not be checked"."""
-    total = len(hosts)
-    ok = sum(1 for h in hosts if not h.waived and not h.verdict.is_finding and not h.verdict.is_incomplete)
-    fix = sum(1 for h in hosts if h.needs_action and h.verdict.is_finding)
-    unchecked = sum(1 for h in hosts if h.needs_action and h.verdict.is_incomplete)
-    waived = sum(1 for h in hosts if h.waived)
-    pct = round(100 * ok / total) if total else 0
-    return (f"{ok} of {total} hosts compliant ({pct}%); {fix} needing action, {waived} waived, "
-            f"{unchecked} could not be checked")
+    """"20 of 24 hosts compliant (83%); 2 needing action, 1 waived, 1 could not be checked": the report's
+    headline figures (reports.overview), so the console and report.html never disagree."""
+    ok, fix, unchecked, waived = headline(hosts)
+    return (f"{ok.count} of {len(hosts)} hosts compliant ({ok.percent}%); {fix.count} needing action, "
+            f"{waived.count} waived, {unchecked.count} could not be checked")
 
 
 def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, colour: bool = False,
-                 width: int = WHY_WIDTH) -> str:
+                 width: int = WHY_WIDTH, results_path: str | None = None) -> str:
     """Counts per verdict, then the hosts to act on (most urgent first, at most `max_rows`); the "why"
-    column leads with what differs between hosts and is cut at `width` characters."""
+    column leads with what differs between hosts and is cut at `width` characters; the hints name
+    `results_path` (the results.json just written) where they suggest a rescan."""
     counts = Counter(h.verdict for h in results.hosts)
     rows = [(paint(v.value, v, colour and counts[v] > 0), counts[v]) for v in VERDICT_ORDER]
     rows.append(("total", len(results.hosts)))
@@ -105,44 +103,55 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, co
         parts.append("INTERRUPTED: the run did not finish; hosts not reached are not in these counts.")
     if meta.insecure:
         parts.append("INSECURE: TLS certificates were not verified in this run (--insecure).")
+    parts += _waiver_parts(results, max_rows)
+    todo = [h for h in action_order(results.hosts) if needs_action(h)]
+    parts += _todo_parts(todo, meta, max_rows=max_rows, colour=colour, width=width, results_path=results_path)
+    return "\n\n".join(parts) + "\n"
+
+
+def _waiver_parts(results: RunResults, max_rows: int) -> list[str]:
+    """The waived hosts, and the waivers that expired."""
+    parts = []
     waived = [h for h in action_order(results.hosts) if h.waived]
     if waived:
         parts.append(f"Waived ({len(waived)}): accepted until their waiver expires, not counted as needing action:\n"
                      + "\n".join(f"  {_clean(h.host, 40)}  {h.verdict.value}  until {h.waiver.expires}, "
                                   f"{_clean(h.waiver.owner, 40)}: {_clean(h.waiver.reason, 80)}"
                                   for h in waived[:max_rows] if h.waiver is not None))
-    expired = [w for w in meta.waivers if w.expired]
+    expired = [w for w in results.meta.waivers if w.expired]
     if expired:
         parts.append(f"Expired waivers ({len(expired)}): they no longer waive anything:\n"
                      + "\n".join(f"  {_clean(w.host, 40)}  expired {w.expires}, {_clean(w.owner, 40)} "
                                   f"({_clean(w.source, 60)}): {_clean(w.reason, 80)}" for w in expired[:max_rows]))
-    todo = [h for h in action_order(results.hosts) if needs_action(h)]
-    if todo:
-        table = [
-            (_clean(h.host, 40), _clean(h.address, 40), h.port, _clean(h.facts.site_code or h.site_code, 8),
-             _clean(h.facts.build, 16), paint(h.verdict.value, h.verdict, colour), _clean(why_text(h, meta), width))
-            for h in todo[:max_rows]
-        ]
-        fix = sum(1 for h in todo if h.verdict.is_finding)
-        parts.append(f"Hosts to act on ({len(todo)}: {fix} needing action, {len(todo) - fix} could not be checked):")
-        parts.append(tabulate(table, headers=("host", "address", "port", "site", "build", "verdict", "why"),
-                              tablefmt="simple", disable_numparse=True))
-        if len(todo) > max_rows:
-            parts.append(f"... and {len(todo) - max_rows} more (see report.html or report.csv)")
-        hints = hints_text([h for h in todo if h.verdict is Verdict.ERROR], results.meta)
-        if hints:
-            parts.append(hints)
-    else:
-        parts.append("No host to act on.")
-    return "\n\n".join(parts) + "\n"
+    return parts
 
 
-def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5) -> str:
+def _todo_parts(todo: list[HostResult], meta: RunMeta, *, max_rows: int, colour: bool, width: int,
+                results_path: str | None) -> list[str]:
+    """The hosts to act on as a table, then what to do about those in ERROR."""
+    if not todo:
+        return ["No host to act on."]
+    table = [
+        (_clean(h.host, 40), _clean(h.address, 40), h.port, _clean(h.facts.site_code or h.site_code, 8),
+         _clean(h.facts.build, 16), paint(h.verdict.value, h.verdict, colour), _clean(why_text(h, meta), width))
+        for h in todo[:max_rows]
+    ]
+    fix = sum(1 for h in todo if h.verdict.is_finding)
+    parts = [f"Hosts to act on ({len(todo)}: {fix} needing action, {len(todo) - fix} could not be checked):",
+             tabulate(table, headers=("host", "address", "port", "site", "build", "verdict", "why"),
+                      tablefmt="simple", disable_numparse=True)]
+    if len(todo) > max_rows:
+        parts.append(f"... and {len(todo) - max_rows} more (see report.html or report.csv)")
+    hints = hints_text([h for h in todo if h.verdict is Verdict.ERROR], meta, results_path=results_path)
+    return parts + ([hints] if hints else [])
+
+
+def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5, results_path: str | None = None) -> str:
     """What to do about the hosts that could not be judged: each error's hint once, with the hosts it is for
     (an estate's 40 hosts refusing UTF-8, or lacking admin rights, get one line, not 40)."""
     grouped: dict[str, list[str]] = {}
     for host in hosts:
-        grouped.setdefault(remediation_for(host, meta), []).append(host.host)
+        grouped.setdefault(with_results_path(remediation_for(host, meta), results_path), []).append(host.host)
     if not grouped:
         return ""
     lines = ["What to do (hosts in ERROR):"]
@@ -153,8 +162,9 @@ def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5) -> str
     return "\n".join(lines)
 
 
-def print_summary(results: RunResults, stream: TextIO | None = None, *,
-                  max_rows: int = DEFAULT_ACTION_ROWS) -> None:
+def print_summary(results: RunResults, stream: TextIO | None = None, *, max_rows: int = DEFAULT_ACTION_ROWS,
+                  results_path: str | os.PathLike[str] | None = None) -> None:
     """Print summary_text to `stream` (stdout by default), coloured and as wide as a terminal allows."""
     out = stream or sys.stdout
-    out.write(summary_text(results, max_rows=max_rows, colour=use_colour(out), width=why_width(out)))
+    out.write(summary_text(results, max_rows=max_rows, colour=use_colour(out), width=why_width(out),
+                           results_path=os.fspath(results_path) if results_path is not None else None))

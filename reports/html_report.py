@@ -5,16 +5,19 @@ mail attachment, and makes no request at all. Server text is untrusted: Jinja2 a
 value, nothing from a host is ever marked safe, and a Content-Security-Policy meta tag allows only
 our own inline style and script, by their SHA-256 hashes computed at render time.
 
-Reading order is a manager's: the title says scope and date, the summary comes first (% compliant,
-needing action, waived, could not check), then `sections` ("Since last run" and the trend chart, from
-the history), then the hosts, and the run's details in a collapsed appendix. Printed, the summary is a
-page of its own and only the hosts to act on follow, unless the reader asks for every host.
+Reading order is a manager's: the title says scope and date; the summary gives the four headline
+figures (each host in one of them) and what changed since the last run; the findings follow, one block
+per thing to do with its advice once and its hosts under it; then `sections` ("Since last run" and the
+trend, from the history), the tables by site and by build, the sortable host table for the admin, and
+the run's details in a collapsed appendix. Printed, everything but the host table and the appendix
+fits a few A4 pages; the reader can add the host table (and its details).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -25,40 +28,39 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order, needs_action, why_text
+from reports.base import action_order, needs_action, why_text, with_results_path
 from reports.csv_report import key_evidence
+from reports.overview import (
+    VERDICT_LABELS,
+    HistoryCells,
+    by_build,
+    by_site,
+    change_tiles,
+    differences,
+    findings,
+    headline,
+    history_cells,
+    host_group,
+    site_of,
+)
 from scanner.model.changes import NO_NOTE, Changes, HostNote, weeks_text
-from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults, Verdict
+from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults
 from scanner.model.remediation import remediation_for
 from scanner.model.times import parse_utc
 
 TEMPLATE = "report.html.j2"
 MAX_EVIDENCE_SHOWN = 50  # per host; results.json keeps them all
 MAX_TEXT = 4000  # characters of one evidence line or message shown
+MAX_FINDING_HOSTS = 100  # hosts listed under one piece of advice; the host table below has them all
 _SECRET_OPTION = re.compile(r"pass|secret|token|credential", re.IGNORECASE)
 _HTTP_URL = re.compile(r"https?://[^\s\"'<>]+\Z")
+_BREAK_AFTER = re.compile(r"(?<=[.:\\/_-])")
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
+ADDRESS_WIDTHS = (16, 22, 30, 40, 48)  # characters; report.css has a class per width
 
-VERDICT_LABELS: dict[Verdict, str] = {
-    Verdict.AFFECTED: "Affected",
-    Verdict.AT_RISK: "At risk",
-    Verdict.ERROR: "Error",
-    Verdict.UNKNOWN: "Unknown",
-    Verdict.RECOVERED: "Recovered",
-    Verdict.NOT_AFFECTED: "Not affected",
-    Verdict.NOT_APPLICABLE: "Not applicable",
-}
-VERDICT_COLOURS: dict[Verdict, str] = {  # also in report.css (.v-*); SVG uses attributes, not styles
-    Verdict.AFFECTED: "#b71c1c",
-    Verdict.AT_RISK: "#e65100",
-    Verdict.ERROR: "#6a1b9a",
-    Verdict.UNKNOWN: "#546e7a",
-    Verdict.RECOVERED: "#00796b",
-    Verdict.NOT_AFFECTED: "#2e7d32",
-    Verdict.NOT_APPLICABLE: "#9e9e9e",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,27 +79,6 @@ SHOWN_OPTIONS: dict[str, str] = {
     "connect_timeout": "--connect-timeout", "retries": "--retries", "max_auth_failures": "--max-auth-failures",
     "max_log_bytes": "--max-log-bytes", "waivers": "--waivers",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One headline number of the summary: the four of them add up to every host."""
-
-    key: str
-    label: str
-    count: int
-    percent: int
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    verdict: Verdict
-    label: str
-    count: int
-    colour: str
-    y: int
-    width: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +111,8 @@ def _environment() -> Environment:
     env.filters["clip"] = clip
     env.filters["basename"] = lambda p: re.split(r"[\\/]", p or "")[-1]
     env.filters["size"] = lambda n: f"{int(n):,}"
+    env.filters["breakable"] = breakable
+    env.filters["keep_figures"] = keep_figures
     return env
 
 
@@ -205,86 +188,85 @@ def report_title(results: RunResults) -> str:
     scope = f"{n} site server{'s' if n != 1 else ''}"
     if meta.partial and meta.selection:
         scope += f" ({' '.join(meta.selection)})"
-    return f"ConfigMgr 2007 audit for advisory {advisory_number(meta)} - {scope} - {day_text(meta.started)}"
+    first, last = day_text(meta.started), day_text(meta.finished)
+    when = f"{first} to {last}" if meta.merged_from and meta.finished and last != first else first
+    if meta.merged_from:
+        scope += f", {len(meta.merged_from)} runs merged"
+    return f"ConfigMgr 2007 audit for advisory {advisory_number(meta)} - {scope} - {when}"
 
 
-def host_group(host: HostResult) -> str:
-    """Which headline figure a host counts in: waived, action (to fix), unchecked, or ok (compliant)."""
-    if host.waived:
-        return "waived"
-    if host.verdict.is_finding:
-        return "action"
-    return "unchecked" if host.verdict.is_incomplete else "ok"
+def breakable(value: object) -> Markup:
+    """Text that may wrap only after a separator (`.`, `:`, `-`, `\\`, `/`, `_`): an address or a build
+    breaks between its parts, never inside a number. Escaped here, piece by piece."""
+    return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(str(value or "")))
 
 
-def headline(hosts: Sequence[HostResult]) -> list[Figure]:
-    """% compliant, needing action, waived, could not check: each host in exactly one."""
-    groups = Counter(host_group(h) for h in hosts)
-    total = len(hosts)
-
-    def pct(n: int) -> int:
-        return round(100 * n / total) if total else 0
-
-    return [
-        Figure("ok", "compliant", groups["ok"], pct(groups["ok"]), "not affected, recovered or not applicable"),
-        Figure("action", "needing action", groups["action"], pct(groups["action"]), "AFFECTED or AT_RISK"),
-        Figure("waived", "waived", groups["waived"], pct(groups["waived"]), "accepted until a date"),
-        Figure("unchecked", "could not check", groups["unchecked"], pct(groups["unchecked"]), "ERROR or UNKNOWN"),
-    ]
+def keep_figures(value: object) -> Markup:
+    """Text that may wrap between its words, never inside one holding a figure (a date, a count): escaped."""
+    words = str(value or "").split(" ")
+    return Markup(" ").join(Markup('<span class="nowrap">{}</span>').format(w) if any(c.isdigit() for c in w)
+                            else escape(w) for w in words)
 
 
-def chart_bars(counts: Mapping[Verdict, int], *, width: float = 260.0, row: int = 26) -> list[Bar]:
-    """Horizontal bars, one per verdict in VERDICT_ORDER, scaled to the largest count."""
-    top = max(counts.values(), default=0) or 1
-    return [Bar(v, VERDICT_LABELS[v], counts.get(v, 0), VERDICT_COLOURS[v], i * row,
-                round(width * counts.get(v, 0) / top, 1)) for i, v in enumerate(VERDICT_ORDER)]
+def address_width(hosts: Sequence[HostResult]) -> int:
+    """The width class (characters) of the host table's Address column: the longest `address:port` fits
+    whole, up to ADDRESS_WIDTHS[-1]; longer ones wrap at their separators."""
+    longest = max((len(f"{h.address}:{h.port}") for h in hosts), default=0)
+    return next((w for w in ADDRESS_WIDTHS if longest <= w), ADDRESS_WIDTHS[-1])
 
 
-def render_html(results: RunResults, *, sections: Sequence[Section] = (), changes: Changes | None = None) -> str:
-    """The complete page; `changes` (from the history) fills the change, first seen and age columns."""
-    hosts = action_order(results.hosts)
-    counts = Counter(h.verdict for h in hosts)
-    figures = headline(hosts)
+def merged_runs(meta: RunMeta) -> list[str]:
+    """The runs a merged report was made of, one line each (results files of earlier cmaudit versions too)."""
+    return [_ISO_TIME.sub(lambda m: when_text(m.group(0)), line) for line in meta.merged_from]
+
+
+def render_html(results: RunResults, *, sections: Sequence[Section] = (), changes: Changes | None = None,
+                results_path: str | None = None) -> str:
+    """The complete page; `changes` (from the history) fills the change tiles and the history columns;
+    `results_path`, where the results file is known, replaces `RESULTS.json` in the advice."""
+    css, js = _asset("report.css"), _asset("report.js")
+    csp = (f"default-src 'none'; style-src {css.csp}; script-src {js.csp}; img-src 'none'; "
+           "base-uri 'none'; form-action 'none'")
+    return _environment().get_template(TEMPLATE).render(
+        **_host_context(results, changes), **_run_context(results, results_path), sections=sections,
+        css=css.text, js=js.text, csp=csp)
+
+
+def _run_context(results: RunResults, results_path: str | None) -> dict[str, Any]:
+    """What the page says about the run itself."""
     meta = results.meta
+    return dict(
+        r=results, meta=meta, title=report_title(results), number=advisory_number(meta),
+        expired_waivers=[w for w in meta.waivers if w.expired], kb_url=kb_link(results),
+        options=option_items(meta.options), duration=duration_text(meta.started, meta.finished),
+        merged=merged_runs(meta), verdicts=VERDICT_ORDER, labels=VERDICT_LABELS,
+        rank={v: i for i, v in enumerate(VERDICT_ORDER)}, max_evidence=MAX_EVIDENCE_SHOWN,
+        max_listed=MAX_FINDING_HOSTS,
+        key_evidence=key_evidence, weeks=weeks_text, group=host_group, site_of=site_of,
+        remedy=lambda h: with_results_path(remediation_for(h, meta), results_path), why=lambda h: why_text(h, meta),
+        real_paths=lambda text: with_results_path(text, results_path),
+    )
+
+
+def _host_context(results: RunResults, changes: Changes | None) -> dict[str, Any]:
+    """The figures, findings, tables and rows computed from the hosts (and the history's changes)."""
+    hosts = action_order(results.hosts)
+    shown = differences(hosts, results.meta)
 
     def note(host: HostResult) -> HostNote:
         return changes.annotation_for(host) if changes is not None else NO_NOTE
 
-    css, js = _asset("report.css"), _asset("report.js")
-    csp = (f"default-src 'none'; style-src {css.csp}; script-src {js.csp}; img-src 'none'; "
-           "base-uri 'none'; form-action 'none'")
-    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
-    return _environment().get_template(TEMPLATE).render(
-        r=results,
-        meta=meta,
-        title=report_title(results),
-        number=advisory_number(meta),
-        figures=figures,
-        group=host_group,
-        note=note,
-        weeks=weeks_text,
-        has_history=changes is not None,
-        remedy=lambda h: remediation_for(h, meta),
-        expired_waivers=[w for w in meta.waivers if w.expired],
-        waived_count=sum(1 for h in hosts if h.waived),
-        hosts=hosts,
-        counts=counts,
-        total=len(hosts),
-        action_count=sum(1 for h in hosts if needs_action(h)),
-        verdicts=VERDICT_ORDER,
-        labels=VERDICT_LABELS,
-        rank=rank,
-        bars=chart_bars(counts),
-        css=css.text,
-        js=js.text,
-        csp=csp,
-        kb_url=kb_link(results),
-        options=option_items(results.meta.options),
-        duration=duration_text(results.meta.started, results.meta.finished),
-        key_evidence=key_evidence,
-        why=lambda h: why_text(h, meta),
-        max_evidence=MAX_EVIDENCE_SHOWN,
-        sections=sections,
+    def cells(host: HostResult) -> HistoryCells:
+        return history_cells(changes, host, note(host)) if changes is not None else HistoryCells()
+
+    return dict(
+        hosts=hosts, total=len(hosts), counts=Counter(h.verdict for h in hosts), figures=headline(hosts),
+        findings=findings(hosts, results.meta), waived_hosts=[h for h in hosts if h.waived],
+        action_count=sum(1 for h in hosts if needs_action(h)), waived_count=sum(1 for h in hosts if h.waived),
+        sites=by_site(hosts), builds=by_build(hosts), differs=lambda h: shown.get(id(h), ""),
+        note=note, history=cells, has_history=changes is not None, changes=changes,
+        tiles=change_tiles(changes) if changes is not None else [], address_width=address_width(hosts),
+        last_known=any(not h.facts.build and note(h).last_build for h in hosts),
     )
 
 
@@ -297,8 +279,11 @@ class HtmlReporter:
     name: str = "html"
     filename: str = "report.html"
 
-    def render(self, results: RunResults) -> bytes:
-        return render_html(results, sections=self.sections, changes=self.changes).encode("utf-8", errors="replace")
+    def render(self, results: RunResults, *, results_path: str | None = None) -> bytes:
+        return render_html(results, sections=self.sections, changes=self.changes,
+                           results_path=results_path).encode("utf-8", errors="replace")
 
     def write(self, results: RunResults, path: Path) -> None:
-        atomic_write_bytes(path, self.render(results))
+        """The page beside its results.json, whose real path the advice gives."""
+        results_json = Path(os.path.abspath(path)).with_name("results.json")
+        atomic_write_bytes(path, self.render(results, results_path=str(results_json)))

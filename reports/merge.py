@@ -150,13 +150,20 @@ def merge_results(sources: Sequence[Source]) -> RunResults:
     for index, _host in chosen.values():
         kept[index] += 1
 
+    meta = _merged_meta(sources, newest=sources[ordered[-1][0]].results.meta, kept=kept)
+    hosts = tuple(host for _index, host in chosen.values())
+    return RunResults(meta=meta, hosts=hosts)
+
+
+def _merged_meta(sources: Sequence[Source], *, newest: RunMeta, kept: Sequence[int]) -> RunMeta:
+    """The merged run's metadata: the span of the runs, the newest run's advisory, each source named with its
+    run, time and the hosts taken from it; an option, audit or inventory hash only where every run agrees."""
     metas = [s.results.meta for s in sources]
-    newest = sources[ordered[-1][0]].results.meta
     inventories = list(dict.fromkeys(m.inventory_path for m in metas if m.inventory_path))
     inventory_hashes = {m.inventory_sha256 for m in metas}
     options = metas[0].options if all(m.options == metas[0].options for m in metas) else {}
     finished = [m.finished for m in metas if m.finished]
-    meta = RunMeta(
+    return RunMeta(
         run_id="merged-" + hashlib.sha256("\n".join(m.run_id for m in metas).encode()).hexdigest()[:12],
         started=min((m.started for m in metas), key=parse_time),
         finished=max(finished, key=parse_time) if len(finished) == len(metas) else None,  # one never finished
@@ -181,8 +188,6 @@ def merge_results(sources: Sequence[Source]) -> RunResults:
         verdict_remediation=dict(newest.verdict_remediation),
         audit=metas[0].audit if all(m.audit == metas[0].audit for m in metas) else None,
     )
-    hosts = tuple(host for _index, host in chosen.values())
-    return RunResults(meta=meta, hosts=hosts)
 
 
 def load_and_merge(paths: Sequence[str | os.PathLike[str]]) -> RunResults:

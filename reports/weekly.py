@@ -62,7 +62,7 @@ def groups(changes: Changes) -> tuple[Group, ...]:
         _group("new", "New findings", tuple(_row(c, c.detail, before=False) for c in changes.new_findings), hot=True),
         _group("regressed", "Regressed", tuple(_row(c, c.detail) for c in changes.regressed), hot=True),
         _group("fixed", "Fixed", tuple(_row(c) for c in changes.fixed)),
-        _group("newly-unreachable", "Unreachable", tuple(_row(c, c.detail) for c in changes.newly_unreachable),
+        _group("newly-unreachable", "Newly unreachable", tuple(_row(c, c.detail) for c in changes.newly_unreachable),
                hot=True),
         _group("waiver-ended", "Waiver ended", tuple(_row(c, c.detail, before=False) for c in changes.waiver_ended),
                hot=True),

@@ -4,10 +4,19 @@ accept exactly the same values and every option says "bad number" alike."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from scanner.model.options import BOUNDS, ENV_NAME_RULE, SPN_SERVICE, Seconds, WholeNumber, is_env_name
+from scanner.model.options import (
+    BOUNDS,
+    ENV_NAME_RULE,
+    SPN_SERVICE,
+    ByteSize,
+    Seconds,
+    WholeNumber,
+    is_env_name,
+)
 
 
 def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -46,6 +55,8 @@ def _seconds(bound: Seconds) -> Callable[[str], float]:
 def option(name: str) -> Callable[[str], int] | Callable[[str], float]:
     """The converter for a scan option of scanner.model.options.BOUNDS."""
     bound = BOUNDS[name]
+    if isinstance(bound, ByteSize):
+        return byte_size(name)
     return _whole(bound) if isinstance(bound, WholeNumber) else _seconds(bound)
 
 
@@ -75,3 +86,34 @@ def spn_service(text: str) -> str:
     if not SPN_SERVICE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an SPN service class (e.g. HTTP, WSMAN, host)")
     return text
+
+
+
+def byte_size(name: str) -> Callable[[str], int]:
+    """A size in bytes for the BOUNDS option `name`, with or without a unit (scanner.model.options.ByteSize)."""
+    bound = BOUNDS[name]
+    assert isinstance(bound, ByteSize)
+
+    def convert(text: str) -> int:
+        try:
+            return bound.check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} {exc}") from None
+
+    return convert
+
+
+def any_case_choice(choices: Sequence[str], what: str) -> Callable[[str], str]:
+    """A converter for an option with fixed choices that takes them in any case (`--auth NTLM`) and, for a
+    choice it does not know, names the nearest one."""
+    canonical = {c.casefold(): c for c in choices}
+
+    def convert(text: str) -> str:
+        found = canonical.get(text.strip().casefold())
+        if found is not None:
+            return found
+        near = difflib.get_close_matches(text.strip().casefold(), list(canonical), n=1, cutoff=0.6)
+        hint = f"; did you mean {canonical[near[0]]}?" if near else ""
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {what} (one of {', '.join(choices)}){hint}")
+
+    return convert

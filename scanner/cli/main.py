@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import io
 import os
@@ -24,6 +25,7 @@ from typing import NoReturn, Protocol
 from reports.terminal import ConsoleStream
 from scanner import __version__
 from scanner.cli import commands as commands_pkg
+from scanner.cli.argtypes import any_case_choice
 from scanner.cli.debug import debug_trace
 from scanner.model.errors import UsageError
 
@@ -72,8 +74,52 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
+        _forgiving_choices(p)
         p.set_defaults(_run=module.run)
     return parser
+
+
+def _forgiving_choices(parser: argparse.ArgumentParser) -> None:
+    """Every option with fixed choices takes them in any case (`--auth NTLM`) and suggests the nearest."""
+    for action in parser._actions:  # argparse has no public API to walk a parser's options
+        if action.choices is not None and action.type is None and all(isinstance(c, str) for c in action.choices):
+            what = f"a {action.option_strings[-1]} value" if action.option_strings else "a choice"
+            action.type = any_case_choice(tuple(action.choices), what)
+
+
+def sub_commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The sub-command parsers of `cmaudit`, by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _did_you_mean(word: str, known: list[str]) -> str:
+    near = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f"; did you mean {near[0]}?" if near else ""
+
+
+def check_spelling(parser: argparse.ArgumentParser, arguments: Sequence[str]) -> None:
+    """Before argparse: a sub-command or a `--option` cmaudit does not know is one usage error, with the nearest
+    known spelling and the usage of the sub-command it was typed for (argparse would show the top-level usage
+    and "unrecognized arguments")."""
+    commands = sub_commands(parser)
+    first = next((i for i, a in enumerate(arguments) if not a.startswith("-")), None)
+    if first is None or any(a in ("-h", "--help", "--version") for a in arguments[:first]):
+        return
+    command = arguments[first]
+    if command not in commands:
+        parser.error(f"unknown command {command[:40]!r}{_did_you_mean(command, list(commands))} "
+                     f"(commands: {', '.join(commands)})")
+    sub = commands[command]
+    options = [o for o in sub._option_string_actions if o.startswith("--")]
+    for token in arguments[first + 1:]:
+        if token == "--":
+            break
+        name = token.split("=", 1)[0]
+        if token.startswith("--") and not any(o.startswith(name) for o in options):
+            sub.error(f"unknown option {name[:40]}{_did_you_mean(name, options)} (see cmaudit {command} --help)")
 
 
 def _commands() -> list[tuple[str, Command]]:
@@ -118,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
+    check_spelling(parser, arguments)
     args = parser.parse_args(arguments)
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)

@@ -1,7 +1,7 @@
 """`cmaudit.toml`: what a scheduled run needs, so the scheduler's command line stays short.
 
     inventory = "fleet.csv"                 # relative paths are relative to this file
-    output = "/var/lib/cmaudit/runs"        # each run gets its own UTC-timestamped folder below this
+    runs_dir = "/var/lib/cmaudit/runs"      # each run gets its own UTC-timestamped folder below this
     auth = "kerberos"
     spn_service = "HTTP"                    # Kerberos SPN class: HTTP (default), WSMAN or host
     username = "CORP\\svc-cmaudit"
@@ -140,7 +140,8 @@ def _audit(value: Any, base: Path) -> str:
 # Top-level keys. `dests` are the argparse destinations the key fills when the option was not given.
 KEYS: dict[str, _Key] = {
     "inventory": _Key(_path, ("inventory",)),
-    "output": _Key(_path, ()),  # where run folders go: each run gets a new UTC-timestamped folder below it
+    "runs_dir": _Key(_path, ("runs_dir",)),  # where run folders go: each run gets a new folder below it
+    "output": _Key(_path, ()),  # the older name of runs_dir (not the command line's -o, which is one run's folder)
     "auth": _Key(_choice(AUTH_METHODS), ("auth",)),
     "spn_service": _Key(_spn_service, ("spn_service",)),
     "username": _Key(_str, ("username",)),

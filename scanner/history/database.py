@@ -215,7 +215,7 @@ class HostEntry:
 
 def trend_points(runs: Sequence[RunSummary]) -> list[TrendPoint]:
     """Chart points for reports.trend from recent_counts (oldest first)."""
-    return [TrendPoint(label=f"#{r.id}", started=r.started, counts=dict(r.counts)) for r in runs]
+    return [TrendPoint(label=f"#{r.id}", started=r.started, counts=dict(r.counts), waived=r.waived) for r in runs]
 
 
 def default_history_path() -> Path:

@@ -55,7 +55,43 @@ class Seconds:
         return f"above 0 and at most {self.high:g}"
 
 
-Bound = WholeNumber | Seconds
+_SIZE = re.compile(r"(\d{1,16})\s*([kmgt]?)(i?b?)", re.IGNORECASE)
+_SIZE_SHIFT = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+SIZE_FORMS = "a number of bytes, or with a unit: 32M, 32MiB, 512K"
+
+
+def size_text(value: int) -> str:
+    """32 MiB for 33554432: how help texts and messages show a byte count."""
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if value >= 1 << shift and value % (1 << shift) == 0:
+            return f"{value >> shift} {unit}"
+    return f"{value:,} bytes"
+
+
+@dataclass(frozen=True, slots=True)
+class ByteSize:
+    """A number of bytes in [low, high], as a number or as text with a unit (`32M`, `32MB`, `32MiB`, `512K`):
+    K, M, G and T are powers of 1024 however they are written, as Windows counts file sizes."""
+
+    low: int
+    high: int
+
+    def check(self, value: object) -> int:
+        if isinstance(value, str):
+            match = _SIZE.fullmatch(value.strip())
+            suffix = match.group(3).lower() if match else ""
+            if match is None or (suffix and not match.group(2) and suffix != "b"):
+                raise ValueError(f"is not a size ({SIZE_FORMS})")
+            value = int(match.group(1)) << _SIZE_SHIFT[match.group(2).lower()]
+        if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
+            raise ValueError(f"must be a size {self.describe()}")
+        return value
+
+    def describe(self) -> str:
+        return f"from {size_text(self.low)} to {size_text(self.high)} ({SIZE_FORMS})"
+
+
+Bound = WholeNumber | Seconds | ByteSize
 
 BOUNDS: dict[str, Bound] = {
     "port": WholeNumber(1, 65535),
@@ -65,7 +101,7 @@ BOUNDS: dict[str, Bound] = {
     "connect_timeout": Seconds(),
     "retries": WholeNumber(0, 100),
     "max_auth_failures": WholeNumber(0, 10_000),  # 0 disables the breaker
-    "max_log_bytes": WholeNumber(1024, 1 << 40),
+    "max_log_bytes": ByteSize(1024, 1 << 40),
     "keep_runs": WholeNumber(1, 100_000),
     "mail_timeout": Seconds(3600.0),
 }

@@ -296,7 +296,9 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         if audit is not None:
             audit.host_done(result, run.host.auth)
         detail = result.error.category.value if result.error else ""
-        progress.host_done(host_keys.get(run.host.key, run.host.stable_name), result.verdict, detail)
+        host = run.host  # named as the inventory spells it, as the reports do; with its address where shared
+        shared = host_keys.get(host.key, host.stable_name) != host.stable_name
+        progress.host_done(f"{host.name} ({host.address}:{host.port})" if shared else host.name, result.verdict, detail)
         if on_host_done is not None:
             on_host_done(run)
 
@@ -344,7 +346,7 @@ def _scan(settings: ScanSettings, plan: _Plan, out: TextIO, err: TextIO,
         results = merge_rescan(earlier, results, settings.rescan_failed, waivers)
     with _sigterm_interrupts(install_signal_handlers):
         paths, notes, since_last_run, stopped = _write_with_follow_up(results, out_dir, settings, mail)
-    print_summary(results, out)
+    print_summary(results, out, results_path=paths.get("json"))
     if since_last_run:
         out.write("\n" + since_last_run)
     for name, path in paths.items():

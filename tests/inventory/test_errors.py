@@ -27,7 +27,8 @@ def _error(path) -> InventoryError:
     pytest.param("f.txt", "\n\nsms_01!\n", 3, "not a valid host name", id="text-bad-name"),
     pytest.param("f.txt", "[::1\n", 1, "IPv6", id="text-unclosed-bracket"),
     pytest.param("f.txt", "ftp://sms01\n", 1, "transport 'ftp'", id="text-url-scheme"),
-    pytest.param("f.csv", "name,port\nsms01,5985\n", 1, "no 'host' column", id="csv-no-host-column"),
+    pytest.param("f.csv", "owner,port\nsms01,5985\n", 1, "no host column (found: 'owner', 'port')",
+                 id="csv-no-host-column"),
     pytest.param("f.csv", "host,port\nsms01,5985\nsms02,abc\n", 3, "port 'abc' is not a number", id="csv-port"),
     pytest.param("f.csv", "host,port\nsms01,5985,extra\n", 2, "3 fields but the header has 2", id="csv-extra-field"),
     pytest.param("f.csv", "host,transport\nsms01,ntlm\n", 2, "transport 'ntlm' is not http or https",
@@ -63,7 +64,7 @@ def _error(path) -> InventoryError:
                  id="yaml-vars-list"),
     pytest.param("f.yml", "all:\n  vars:\n    ansible_winrm_transport: {a: 1}\n  hosts: {sms01: }\n", 3,
                  "not a mapping", id="yaml-transport-mapping"),
-    pytest.param("f.txt", b"sms01\nsms\xff02\n", 2, "not UTF-8", id="not-utf8"),
+    pytest.param("f.txt", b"sms01\nsms\x8102\n", 2, "neither UTF-8 nor Windows-1252", id="not-utf8-or-1252"),
     pytest.param("f.txt", b"sms01\nsms\x0002\n", 2, "NUL", id="nul-bytes"),
 ])
 def test_error_names_file_and_line(write, name, content, line, words):

@@ -34,7 +34,7 @@ def test_summary_counts_then_hosts_needing_action():
     assert any(line.split() == ["NOT_AFFECTED", "2"] for line in lines)
     assert any(line.split() == ["total", "9"] for line in lines)
     assert "Hosts to act on (5: 3 needing action, 2 could not be checked):" in text
-    assert "4 of 9 hosts compliant (44%); 3 needing action, 0 waived, 2 could not be checked" in text
+    assert "4 of 9 hosts compliant (45%); 3 needing action, 0 waived, 2 could not be checked" in text
     body = text.split("Hosts to act on", 1)[1]
     assert body.index("SMS-A01") < body.index("sms-r01") < body.index("sms-c04") < body.index("sms-d05")
     assert "sms-b03" not in body

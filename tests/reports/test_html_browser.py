@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from reports import write_reports
-from reports.html_report import VERDICT_LABELS
+from reports.overview import VERDICT_LABELS
 from scanner.model.records import Verdict
 from tests.support.samples import bulk_run, mixed_run, waived_run
 
@@ -59,16 +59,24 @@ def _visible_hosts(page) -> list[str]:
 
 
 def test_summary_counts_match_results_json(open_report, tmp_path):
-    """Every count in the summary band is the number of hosts with that verdict in results.json."""
+    """The headline figures and every verdict's filter count agree with results.json; a verdict no host has
+    gets no button."""
     opened = open_report(mixed_run())
     doc = json.loads((tmp_path / "run0" / "results.json").read_text(encoding="utf-8"))
     counts = Counter(h["verdict"] for h in doc["hosts"])
     page = opened.page
     expect(page.locator("#count-total")).to_have_text(str(len(doc["hosts"])))
     for verdict in Verdict:
-        expect(page.locator(f'[data-count="{verdict.value}"]')).to_have_text(str(counts.get(verdict.value, 0)))
-    expect(page.locator("#count-action")).to_have_text("5")
-    assert page.locator(".chart svg rect").count() == len(Verdict)
+        count = page.locator(f'[data-count="{verdict.value}"]')
+        if counts.get(verdict.value):
+            expect(count).to_have_text(str(counts[verdict.value]))
+        else:
+            assert count.count() == 0
+    figures = {key: page.locator(f'[data-figure-count="{key}"]').inner_text()
+               for key in ("ok", "action", "unchecked", "waived")}
+    assert figures == {"ok": "4", "action": "3", "unchecked": "2", "waived": "0"}
+    percents = [int(t.rstrip("%")) for t in page.locator("#headline .pct").all_text_contents()]
+    assert sum(percents) == 100, percents  # 4, 3 and 2 of 9 are 44.4, 33.3 and 22.2: rounded, they would add to 99
     assert opened.errors == []  # includes CSP violations: our hashed style and script are allowed
 
 
@@ -113,9 +121,9 @@ def test_verdict_buttons_and_search_filter_the_table(open_report):
     page.locator("#q").fill("no answer within")  # an error message, inside the collapsed details
     expect(page.locator("#shown")).to_have_text("1 of 9 hosts")
     assert _visible_hosts(page) == ["sms-c04"]
-    page.get_by_role("button", name="To act on 5", exact=True).click()
+    page.get_by_role("button", name="Could not check 2", exact=True).click()
     page.locator("#q").fill("")
-    expect(page.locator("#shown")).to_have_text("5 of 9 hosts")
+    expect(page.locator("#shown")).to_have_text("2 of 9 hosts")
     page.locator("#q").fill("nothing-like-this")
     expect(page.locator("#empty")).to_be_visible()
 
@@ -162,18 +170,18 @@ def test_page_makes_no_network_request_and_has_a_csp(open_report):
     assert csp.startswith("default-src 'none'") and "'sha256-" in csp
 
 
-def test_print_shows_the_summary_page_then_only_hosts_to_act_on(open_report):
-    """Printed, the summary is a page of its own and only the hosts to act on follow, each with what to do;
-    "print their details" expands them, "print every shown host" adds the others. No buttons are printed."""
+def test_print_shows_the_findings_and_leaves_the_host_table_out(open_report):
+    """Printed, the summary, the findings with their advice and hosts, and the tables by site and build come out,
+    without buttons or the host table; "print their details" adds the hosts to act on, expanded, and "print every
+    shown host" all the others."""
     page = open_report(waived_run()).page
     page.emulate_media(media="print")
     expect(page.locator("#controls")).to_be_hidden()
-    expect(page.locator('details[data-host="sms-c04"] .c-remedy')).to_be_visible()
-    expect(page.locator('details[data-host="sms-c04"] .error')).to_be_hidden()
-    expect(page.locator('details[data-host="sms-b03"]')).to_be_hidden()  # NOT_AFFECTED
-    expect(page.locator('details[data-host="sms-w10"]')).to_be_hidden()  # waived
+    expect(page.locator("#hosts")).to_be_hidden()
+    expect(page.locator("#finding-ERROR-timeout .todo")).to_be_visible()
+    expect(page.locator('#finding-ERROR-timeout tr[data-host="sms-c04"]')).to_be_visible()
+    expect(page.locator("#by-site")).to_be_visible()
     expect(page.locator("#print-note")).to_be_visible()
-    assert page.locator("#summary").evaluate("e => getComputedStyle(e).breakAfter") == "page"
     expect(page.locator("#appendix")).to_be_hidden()
     small = page.pdf(format="A4")
     assert small[:5] == b"%PDF-"
@@ -181,6 +189,8 @@ def test_print_shows_the_summary_page_then_only_hosts_to_act_on(open_report):
     page.locator("#print-details").check()
     page.emulate_media(media="print")
     expect(page.locator('details[data-host="sms-c04"] .error')).to_be_visible()
+    expect(page.locator('details[data-host="sms-b03"]')).to_be_hidden()  # NOT_AFFECTED
+    expect(page.locator('details[data-host="sms-w10"]')).to_be_hidden()  # waived
     detailed = page.pdf(format="A4")
     page.emulate_media(media="screen")
     page.locator("#print-all").check()
@@ -188,7 +198,28 @@ def test_print_shows_the_summary_page_then_only_hosts_to_act_on(open_report):
     expect(page.locator('details[data-host="sms-b03"]')).to_be_visible()
     expect(page.locator("#print-note")).to_be_hidden()
     pages = [_pages(pdf) for pdf in (small, detailed, page.pdf(format="A4"))]
-    assert pages[0] == 2 and pages[0] < pages[1] < pages[2], pages  # the summary page, then one of hosts
+    assert pages[0] <= 3 and pages[0] < pages[1] < pages[2], pages
+
+
+def test_printed_page_has_no_expand_arrows_or_split_addresses(open_report):
+    """On paper there are no expand or sort arrows, an address or a build is never broken inside a number, no
+    word is split, and table headers keep their own cells."""
+    page = open_report(waived_run()).page
+    page.locator("#print-all").check()
+    page.emulate_media(media="print")
+    arrows = page.evaluate(r"""() => [...document.querySelectorAll('summary .c-host, #head button')]
+        .filter(e => e.offsetParent !== null)
+        .map(e => getComputedStyle(e, '::before').content + getComputedStyle(e, '::after').content)
+        .filter(c => /[\u2195\u25B2\u25BC\u25B8\u25BE]/.test(c))""")
+    assert arrows == []
+    broken = page.evaluate(r"""() => [...document.querySelectorAll('.finding-hosts td, .c-addr, .c-build')]
+        .filter(e => e.offsetParent !== null)
+        .flatMap(e => { const r = document.createRange(); r.selectNodeContents(e);
+            const lines = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+            return lines.size > 1 && /^[0-9.:]+$/.test(e.innerText.replace(/\s/g, '')) ? [e.innerText] : []; })""")
+    assert broken == []
+    heads = page.locator("#head button").evaluate_all("bs => bs.map(b => b.getBoundingClientRect())")
+    assert all(a["right"] <= b["left"] + 0.5 for a, b in zip(heads, heads[1:], strict=False) if b["top"] == a["top"])
 
 
 def _pages(pdf: bytes) -> int:
@@ -203,46 +234,87 @@ def test_summary_comes_first_with_the_four_headline_figures(open_report):
     page = open_report(waived_run()).page
     expect(page.locator("h1")).to_have_text("ConfigMgr 2007 audit for advisory 954474 - 11 site servers - 2026-11-25")
     assert page.title() == page.locator("h1").inner_text()
-    assert page.locator("main > section").evaluate_all("els => els.map(e => e.id)") == ["summary", "hosts"]
+    assert page.locator("main > section").evaluate_all("els => els.map(e => e.id)") == [
+        "summary", "findings", "breakdown", "hosts"]
     figures = {key: page.locator(f'[data-figure-count="{key}"]').inner_text()
                for key in ("ok", "action", "waived", "unchecked")}
     assert figures == {"ok": "4", "action": "4", "waived": "1", "unchecked": "2"}
-    expect(page.locator('[data-figure="ok"] .pct')).to_have_text("36%")
+    expect(page.locator('[data-figure="ok"] .pct')).to_have_text("37%")  # 36.4, 36.4, 18.2, 9.1: 37+36+18+9
     expect(page.locator("#expired-waivers")).to_contain_text("sms-x09")
     expect(page.locator("#scope")).to_contain_text("2026-11-25 01:00:00 UTC")  # to the second, no milliseconds
 
 
 def test_waived_host_has_its_badge_chip_and_no_action(open_report):
-    """A waived host shows WAIVED with owner and date, its own chip finds it, and "To act on" leaves it out."""
+    """A waived host shows WAIVED, is listed under the accepted risks with owner and date (not under a finding),
+    comes after every host needing action, and its own chip finds it."""
     page = open_report(waived_run()).page
     row = page.locator('details.host[data-host="sms-w10"]')
     expect(row.locator(".badge.waived")).to_be_visible()
-    expect(row.locator(".c-remedy")).to_contain_text("until 2027-01-31 by j.doe")
+    expect(page.locator('#finding-waived tr[data-host="sms-w10"]')).to_contain_text("2027-01-31")
+    expect(page.locator('#finding-waived tr[data-host="sms-w10"]')).to_contain_text("j.doe")
+    assert page.locator('#finding-AFFECTED tr[data-host="sms-w10"]').count() == 0
+    expect(page.locator('#finding-AFFECTED tr[data-host="sms-x09"]')).to_be_visible()  # its waiver expired
+    order = page.locator("details.host").evaluate_all("rows => rows.map(r => [r.dataset.host, r.dataset.action])")
+    assert order.index(["sms-w10", "0"]) > max(i for i, (_host, action) in enumerate(order) if action == "1")
     page.get_by_role("button", name="Waived 1", exact=True).click()
     assert _visible_hosts(page) == ["sms-w10"]
-    page.get_by_role("button", name="To act on 6", exact=True).click()
+    page.get_by_role("button", name="Needing action 4", exact=True).click()
     assert "sms-w10" not in _visible_hosts(page) and "sms-x09" in _visible_hosts(page)
     expect(page.locator('details.host[data-host="sms-x09"] .badge.waiver-expired')).to_be_visible()
     page.get_by_role("button", name="Could not check 2", exact=True).click()
     assert _visible_hosts(page) == ["sms-c04", "sms-d05"]
 
 
-def test_hosts_to_act_on_show_what_to_do_without_expanding(open_report):
-    """Each host to act on shows its own remediation under its row: the KB for AFFECTED, the log for AT_RISK,
-    the category's advice for an ERROR; the expanded ERROR host repeats it as its hint."""
+def test_each_finding_says_what_to_do_once_with_its_hosts(open_report):
+    """The AFFECTED advice appears once on the page, in its finding, with every affected host under it; an
+    ERROR category has its own block with its advice; the expanded host repeats it as its hint."""
     page = open_report(waived_run()).page
-    remedy = {name: page.locator(f'details.host[data-host="{name}"] .c-remedy') for name in
-              ("SMS-A01", "sms-r01", "sms-c04", "sms-d05")}
-    for locator in remedy.values():
-        expect(locator).to_be_visible()
-    expect(remedy["SMS-A01"]).to_contain_text("KB 951376")
-    expect(remedy["sms-r01"]).to_contain_text("Wsyncmgr.log")
-    expect(remedy["sms-c04"]).to_contain_text("--rescan-failed")
-    assert page.locator('details.host[data-host="sms-b03"] .c-remedy').count() == 0
+    visible = page.locator("body").inner_text()
+    advice = "Install the update from KB 951376 on the site server, then check Wsyncmgr.log for 6710."
+    assert visible.count(advice) == 1
+    block = page.locator("#finding-AFFECTED")
+    expect(block.locator(".todo")).to_contain_text(advice)
+    assert block.locator("tr[data-host]").evaluate_all("rs => rs.map(r => r.dataset.host)") == [
+        "SMS-A01", "sms-a02", "sms-x09"]
+    expect(page.locator("#finding-AT_RISK .todo")).to_contain_text("Wsyncmgr.log")
+    timeout = page.locator("#finding-ERROR-timeout")
+    expect(timeout.locator("h3")).to_contain_text("No answer in time")
+    expect(timeout.locator(".todo")).to_contain_text("--rescan-failed")
+    assert page.locator('#findings tr[data-host="sms-b03"]').count() == 0  # NOT_AFFECTED: nothing to do
     host = page.locator('details.host[data-host="sms-c04"]')
     host.locator("summary").click()
     expect(host.locator(".remedy h3")).to_have_text("What to do (hint)")
-    expect(remedy["sms-c04"]).to_be_hidden()  # expanded, the hint shows once: in the body, not also in the row
+
+
+def test_hints_name_the_results_file_beside_the_report(open_report, tmp_path):
+    """A hint that says to scan again names the real results.json of this run, not a placeholder."""
+    page = open_report(mixed_run()).page
+    expect(page.locator("#finding-ERROR-timeout .todo")).to_contain_text(
+        f"--rescan-failed {tmp_path / 'run0' / 'results.json'}")
+    assert "RESULTS.json" not in page.locator("body").inner_text()
+
+
+def test_by_site_and_by_build_list_every_site_and_build(open_report):
+    """The tables by site and by build have a row for every site code and build of the run, the most to act
+    on first, with hosts, needing action and could not check."""
+    results = waived_run()
+    page = open_report(results).page
+    sites = page.locator("#by-site tbody tr").evaluate_all("rs => rs.map(r => r.dataset.key)")
+    expected = {h.facts.site_code or h.site_code for h in results.hosts}
+    assert set(sites) == {s or "unknown" for s in expected} and len(sites) == len(expected)
+    pr4 = page.locator('#by-site tr[data-key="PR4"] td').all_text_contents()
+    assert pr4 == ["2", "1", "0", "1", "0%"]  # sms-x09 needing action, sms-w10 waived
+    action = page.locator("#by-site tbody tr").evaluate_all("rs => rs.map(r => Number(r.cells[2].innerText))")
+    assert action == sorted(action, reverse=True) and sites[-1] == "PR2"  # PR2: 4 hosts, none to act on
+    builds = page.locator("#by-build tbody tr").evaluate_all("rs => rs.map(r => r.dataset.key)")
+    assert builds[0] == "4.00.6221.1000" and "unknown" in builds
+
+
+def test_no_horizontal_scrolling_at_800_pixels(open_report):
+    """At 800 px wide the page needs no horizontal scrolling, also with a host expanded."""
+    page = open_report(waived_run(), viewport=(800, 900)).page
+    page.locator("#expand").click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
 
 
 def test_run_options_are_in_a_collapsed_appendix(open_report):

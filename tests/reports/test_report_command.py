@@ -126,3 +126,28 @@ def test_output_that_is_a_file_is_refused(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["report", str(src), "-o", str(blocker)]) == 64
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_merged_report_names_its_runs_and_their_times(tmp_path):
+    """The report of two merged runs (given as their folders) says so in its title and summary, lists each run with
+    its time, and its headline percentages add up to 100."""
+    a, b = _zone_runs(tmp_path)
+    out = tmp_path / "estate"
+    main(["report", str(a.parent), str(b.parent), "-o", str(out)])
+    html = (out / "report.html").read_text(encoding="utf-8")
+    title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.endswith("3 site servers, 2 runs merged - 2026-11-18 to 2026-11-25")
+    runs = html.split('id="merged-runs">', 1)[1].split("</ul>", 1)[0]
+    assert "run zone-a" in runs and "2026-11-18 01:05:00 UTC" in runs
+    assert "run zone-b" in runs and "2026-11-25 01:05:00 UTC" in runs
+    percents = [int(p) for p in __import__("re").findall(r'<span class="pct">(\d+)%</span>', html)]
+    assert len(percents) == 4 and sum(percents) == 100, percents
+
+
+def test_headline_percentages_always_add_up_to_100():
+    """Rounded one by one, 3, 2 and 2 of 7 hosts would show 43 % + 29 % + 29 % = 101 %."""
+    from reports.overview import shares
+
+    assert shares([3, 2, 2, 0]) == [43, 29, 28, 0]
+    assert sum(shares([1, 1, 1])) == 100 and shares([0, 0]) == [0, 0]
+    assert all(sum(shares([a, b, c])) == 100 for a in range(6) for b in range(6) for c in range(1, 6))

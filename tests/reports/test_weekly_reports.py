@@ -89,7 +89,8 @@ def test_html_section_escapes_server_text(tmp_path):
 
 @pytest.mark.browser
 def test_since_last_run_in_a_browser(browser, week3):
-    """In Chromium the section shows the week's groups and the trend, loads nothing and breaks no CSP."""
+    """In Chromium the summary shows a tile for each kind of change that happened (none for what did not), the
+    section lists the hosts behind them and the trend, and the page loads nothing and breaks no CSP."""
     follow, paths = week3
     context = browser.new_context()
     try:
@@ -100,19 +101,26 @@ def test_since_last_run_in_a_browser(browser, week3):
         page.on("pageerror", lambda exc: problems.append(str(exc)))
         page.goto(paths["html"].as_uri())
         sections = page.locator("main > section").evaluate_all("els => els.map(e => e.id)")
-        assert sections == ["summary", "since-last-run", "hosts"]
+        assert sections == ["summary", "findings", "since-last-run", "breakdown", "hosts"]
+        tiles = dict(zip(page.locator("#change-tiles .tile").evaluate_all("els => els.map(e => e.dataset.change)"),
+                         page.locator("#change-tiles .tile b").all_text_contents(), strict=True))
+        changes = follow.changes
+        kinds = (("new", changes.new_findings), ("regressed", changes.regressed), ("fixed", changes.fixed),
+                 ("added", changes.added), ("newly-unreachable", changes.newly_unreachable))
+        expected = {key: str(len(hosts)) for key, hosts in kinds if hosts}
+        assert tiles == expected and "0" not in tiles.values()
         first = page.locator("#since-last-run")
         assert "Compared with run #2 of 2026-11-09 02:00:00 UTC" in first.locator("#since-previous").inner_text()
-        open_hosts = first.locator('ul[data-change="still-open"] .since-host').all_text_contents()
-        assert open_hosts == ["sms01", "sms03"]
+        expect_open = len(changes.still_open)
+        assert f"Still open: {expect_open} findings" in first.locator("#still-open").inner_text()
         not_checked = first.locator('ul[data-change="not-checked"] li').all_text_contents()
         assert len(not_checked) == 1 and "sms04" in not_checked[0] and "2 runs in a row" in not_checked[0]
-        cards = dict(zip(first.locator(".card").evaluate_all("els => els.map(e => e.dataset.change)"),
-                         first.locator(".card .n").all_text_contents(), strict=True))
-        assert cards["still-open"] == "2" and cards["fixed"] == "0" and cards["not-checked"] == "1"
         bars = first.locator("svg.trend g.trend-run")
         assert bars.count() == 3 and follow.trend_runs == 3
         assert first.locator("svg.trend").bounding_box()["height"] > 100
+        unchecked = page.locator('details.host[data-host="sms04"]')
+        assert unchecked.locator(".c-age").inner_text() == "2 runs"  # an ERROR host keeps its history columns
+        assert unchecked.locator(".c-change").inner_text() == "still unchecked"
         page.screenshot(path=str(paths["html"].with_name("since-last-run.png")), full_page=False)
         assert [u for u in requests if not u.startswith("file://")] == []
         assert problems == []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
-from reports.changes_text import render_text
-from reports.merge import ResultsFileError, load_results
+from reports.changes_text import one_line, render_text, when_utc
+from reports.merge import ResultsFileError, load_results, run_time
 from scanner.cli.commands.history import add_history_option, history_path
 from scanner.history import changes
 from scanner.history import database as history
@@ -59,6 +60,25 @@ def resolve_run(spec: str, args: argparse.Namespace) -> tuple[RunResults, str]:
 def run(args: argparse.Namespace) -> int:
     older, older_label = resolve_run(args.run_a, args)
     newer, newer_label = resolve_run(args.run_b, args)
+    for warning in comparison_warnings(older, older_label, newer, newer_label):
+        print(f"cmaudit: warning: {warning}", file=sys.stderr)
     found = changes.compare(older, newer, previous_label=older_label, current_label=newer_label)
-    print(render_text(found, title=f"Changes from run {older_label}"), end="")
+    print(render_text(found, title="Changes", name_both=True), end="")
     return 0
+
+
+def comparison_warnings(older: RunResults, older_label: str, newer: RunResults, newer_label: str) -> list[str]:
+    """What makes a comparison misleading: the runs given newest first, or runs of different audits or
+    advisories (every host of one then looks added or removed in the other)."""
+    found = []
+    if run_time(older.meta) > run_time(newer.meta):
+        found.append(f"RUN_A {older_label} ({when_utc(older.meta.started)}) is newer than RUN_B {newer_label} "
+                     f"({when_utc(newer.meta.started)}): the changes below go back in time; give the older run "
+                     "first to see what changed since it")
+    kinds = (("audits", older.meta.audit, newer.meta.audit), ("advisories", older.meta.advisory_id,
+                                                               newer.meta.advisory_id))
+    for what, a, b in kinds:
+        if a and b and a != b:
+            found.append(f"{older_label} and {newer_label} are runs of different {what} ({one_line(a)}, "
+                         f"{one_line(b)}): hosts of one may show as added or removed in the other")
+    return found

@@ -23,7 +23,7 @@ from reports.terminal import clean
 from scanner.cli.argtypes import option, spn_service
 from scanner.cli.config_options import add_config_option, apply_config, history_target, mail_settings
 from scanner.cli.debug import add_debug_option
-from scanner.model.diagnosis import Check, Diagnosis
+from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
 from scanner.model.options import DEFAULT_SPN_SERVICE
@@ -71,8 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="after K rejected passwords of an account, do not try it on its other hosts "
                              "(default: 1, doctor runs before the scan and must not bring an account near a "
                              "lockout; 0 tries every host)")
-    parser.add_argument("-o", "--output", metavar="DIR", type=Path, default=None,
-                        help="the folder scans write their runs to (checked for write access; default: ./cmaudit-runs)")
+    parser.add_argument("--runs-dir", "-o", "--output", metavar="DIR", type=Path, default=None, dest="output",
+                        help="where scans write their runs, as --runs-dir (or -o) of `cmaudit scan`: checked for write "
+                             "access (default: ./cmaudit-runs, or runs_dir in --config)")
     parser.add_argument("--history", metavar="PATH", type=Path, default=None,
                         help="the history database a scan would record in (opened read-only)")
     parser.add_argument("--no-history", action="store_true", help="scans do not record a history")
@@ -89,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
     if args.ca_file and not Path(args.ca_file).is_file():
         raise UsageError(f"{args.ca_file}: --ca-file is not a readable file")
     output = args.output
-    if output is None and config is not None and config.get("output") is not None:
-        output = Path(config.get("output"))
+    if output is None and config is not None:
+        chosen = config.get("runs_dir") or config.get("output")
+        output = Path(chosen) if chosen is not None else None
     settings = DoctorSettings(
         inventory=Path(args.inventory) if args.inventory is not None else None,
         only=tuple(args.only or ()),
@@ -116,17 +118,41 @@ def _clean(text: str) -> str:
     return clean(text)  # the one console sanitiser (reports.terminal)
 
 
-def _table(checks: tuple[Check, ...]) -> str:
+def _table(checks: tuple[Check, ...], indent: str = "") -> str:
     rows = [(c.name, "ok" if c.ok else "FAILED", _clean(c.detail), _clean(c.hint)) for c in checks]
-    return tabulate(rows, headers=("check", "", "detail", "hint"), tablefmt="simple", disable_numparse=True)
+    table = tabulate(rows, headers=("check", "", "detail", "hint"), tablefmt="simple", disable_numparse=True)
+    return "\n".join(indent + line for line in table.splitlines())
+
+
+def _where(host: HostDiagnosis) -> str:
+    return f"{_clean(host.host)} ({_clean(host.address)}:{host.port})"
+
+
+def _why(check: Check) -> str:
+    return f"{check.name}: {_clean(check.detail)}"
 
 
 def print_diagnosis(diagnosis: Diagnosis, out: TextIO) -> None:
-    """The table a terminal shows: the jump box first, then each host with the step it failed at."""
-    out.write(f"Jump box: {'ok' if diagnosis.local_ok else 'PROBLEMS (exit 64)'}\n{_table(diagnosis.local)}\n")
+    """What a terminal shows: the jump box in one line (its checks only when one failed), one line per host
+    (its checks only when it failed), then the hosts not ready with why, so the last lines say what to fix."""
+    local = [c for c in diagnosis.local if not c.ok]
+    if local:
+        out.write(f"Jump box: PROBLEMS (exit 64)\n{_table(diagnosis.local, '  ')}\n")
+    else:
+        out.write(f"Jump box: ok ({', '.join(c.name for c in diagnosis.local)})\n")
+    width = max((len(_where(h)) for h in diagnosis.hosts), default=0)
     for host in diagnosis.hosts:
         failed = host.failed
-        state = "ok" if failed is None else f"FAILED at {failed.name}"
-        out.write(f"\n{_clean(host.host)} ({_clean(host.address)}:{host.port}): {state}\n{_table(host.checks)}\n")
+        if failed is None:
+            out.write(f"{_where(host):<{width}}  ready ({', '.join(c.name for c in host.checks)})\n")
+        else:
+            out.write(f"{_where(host):<{width}}  FAILED at {_why(failed)}\n{_table(host.checks, '    ')}\n")
     bad = [h for h in diagnosis.hosts if not h.ok]
     out.write(f"\n{len(diagnosis.hosts) - len(bad)} of {len(diagnosis.hosts)} host(s) ready for a scan\n")
+    if bad:
+        out.write(f"Not ready ({len(bad)}):\n")
+        for host in bad:
+            failed = host.failed
+            assert failed is not None
+            hint = f"; {_clean(failed.hint)}" if failed.hint else ""
+            out.write(f"  {_where(host)}: {_why(failed)}{hint}\n")

@@ -22,14 +22,15 @@ ORDER = 30
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS.json",
-                        help="results.json of one or more runs; a host in several is taken from the newest run")
+                        help="results.json of one or more runs, or the runs' folders; a host in several is taken from "
+                             "the newest run")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", type=folder,
                         help="folder for results.json, report.csv and report.html (created if missing)")
 
 
 def run(args: argparse.Namespace) -> int:
     out_dir: Path = args.output
-    inputs = [Path(p) for p in args.results]
+    inputs = [results_file(Path(p)) for p in args.results]
     target = (out_dir / "results.json").resolve()
     if len({p.resolve() for p in inputs}) > 1 and target in {p.resolve() for p in inputs}:
         raise UsageError(f"{out_dir}: would overwrite an input results file with the merged one; "
@@ -46,8 +47,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot write reports: {exc.strerror or exc}") from exc
-    print_summary(merged)
+    print_summary(merged, results_path=written.get("json"))
     print()
     for path in written.values():
         print(os.fspath(path))
     return exit_status(merged)
+
+
+def results_file(path: Path) -> Path:
+    """A results.json, or a run folder holding one (as `cmaudit diff` takes them)."""
+    return path / "results.json" if path.is_dir() else path

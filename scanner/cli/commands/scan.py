@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from reports.merge import ResultsFileError, load_results
-from scanner.cli.argtypes import env_name, folder, option, spn_service
+from scanner.cli.argtypes import byte_size, env_name, folder, option, spn_service
 from scanner.cli.commands.inventory import add_selection_arguments
 from scanner.cli.config_options import (
     add_config_option,
@@ -16,10 +18,12 @@ from scanner.cli.config_options import (
     mail_settings,
 )
 from scanner.cli.debug import add_debug_option
+from scanner.config.cmaudit_toml import Config
 from scanner.history.database import check_audit_name
+from scanner.history.run_folder import holds_a_run
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
-from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE
+from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE, size_text
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
 ORDER = 10
@@ -30,10 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="host list: text (host[:port]), CSV, or an Ansible INI/YAML inventory "
                              "(or `inventory` in --config)")
     parser.add_argument("-o", "--output", metavar="DIR", type=folder,
-                        help="the run's folder (default: a new UTC-timestamped folder under ./cmaudit-runs/); "
-                             "an earlier run's folder is refused unless --force")
+                        help="this run's own folder (default: a new UTC-timestamped folder under --runs-dir); an "
+                             "earlier run's folder, or a folder holding other runs' folders, is refused unless --force")
+    parser.add_argument("--runs-dir", metavar="DIR", type=folder, default=None,
+                        help="the folder runs are kept in: this run gets a new UTC-timestamped folder below it "
+                             "(default: ./cmaudit-runs; `runs_dir` in --config)")
     parser.add_argument("--force", action="store_true",
-                        help="write into an -o folder that already holds an earlier run's results")
+                        help="write into an -o folder that already holds an earlier run's results or other runs")
     parser.add_argument("--username", metavar="DOMAIN\\user",
                         help="WinRM account (per-host `username`/ansible_user wins); the password comes from "
                              "$CMAUDIT_PASSWORD, the keyring or a prompt, never from the command line")
@@ -72,8 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-auth-failures", type=option("max_auth_failures"), default=5, metavar="K",
                         help="after K authentication failures in a row, skip the remaining hosts of that "
                              "account to avoid a lockout (default: 5; 0 disables)")
-    parser.add_argument("--max-log-bytes", type=option("max_log_bytes"), default=DEFAULT_MAX_LOG_BYTES, metavar="N",
-                        help=f"per log file, keep at most the last N bytes (default: {DEFAULT_MAX_LOG_BYTES})")
+    parser.add_argument("--max-log-bytes", type=byte_size("max_log_bytes"), default=DEFAULT_MAX_LOG_BYTES,
+                        metavar="SIZE", help="per log file, keep at most its last SIZE bytes: a number, or with a unit "
+                                             f"(32M, 32MiB, 512K; default: {size_text(DEFAULT_MAX_LOG_BYTES)})")
     parser.add_argument("--quiet", action="store_true",
                         help="for schedulers: no progress output, only the summary and errors")
     parser.add_argument("--log-file", metavar="FILE", type=Path, default=None,
@@ -107,9 +115,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give an INVENTORY file (or `inventory` in the --config file)")
     if args.ca_file and not Path(args.ca_file).is_file():
         raise UsageError(f"{args.ca_file}: --ca-file is not a readable file")
-    output = args.output
-    if output is None and config is not None and config.get("output") is not None:
-        output = default_output_dir(Path(config.get("output")))  # config: the parent of the run folders
+    output = run_folder_from(args, config, default_output_dir)
     settings = ScanSettings(
         inventory=Path(args.inventory),
         output=output,
@@ -143,6 +149,33 @@ def run(args: argparse.Namespace) -> int:
         audit=args.audit,
     )
     return run_scan(settings, mail=mail_settings(args, config)).exit_status
+
+
+def run_folder_from(args: argparse.Namespace, config: Config | None,
+                    new_folder: Callable[[Path], Path]) -> Path | None:
+    """This run's folder: -o as given (never a folder of other runs without --force), else a new folder below
+    --runs-dir (or `runs_dir`/`output` in the config); None for the default, a new folder below ./cmaudit-runs."""
+    if args.output is not None:
+        if not args.force:
+            refuse_folder_of_runs(args.output)
+        return Path(args.output)
+    parent = args.runs_dir or (config.get("runs_dir") or config.get("output") if config is not None else None)
+    return new_folder(Path(parent)) if parent is not None else None
+
+
+def refuse_folder_of_runs(folder: Path, *, look_at: int = 10_000) -> None:
+    """`-o runs` where runs/ keeps earlier runs' folders would put this run's files among them: refused, saying
+    how to get a new folder below it instead."""
+    try:
+        with os.scandir(folder) as entries:
+            runs = [e.name for _, e in zip(range(look_at), entries, strict=False)
+                    if e.is_dir(follow_symlinks=False) and holds_a_run(Path(e.path))]
+    except OSError:  # not there yet, or not a folder: the pre-flight checks say what is wrong with it
+        return
+    if runs:
+        raise UsageError(f"{folder}: holds the folders of {len(runs)} other run(s) (e.g. {sorted(runs)[-1]}); -o is "
+                         f"this run's own folder: use --runs-dir {folder} for a new folder below it, or -o "
+                         f"{Path(folder) / 'NAME'} (--force writes into {folder} anyway)")
 
 
 def _inventory_of(results_path: Path) -> Path:

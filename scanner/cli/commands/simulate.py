@@ -7,6 +7,7 @@ simulator nor a scan of it needs a secret on a command line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -15,9 +16,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from tabulate import tabulate
+
 from scanner.cli.argtypes import port, whole_number
 from scanner.model.errors import UsageError
-from simulator.faults import FaultSpecError
+from simulator.faults import NO_FAULTS, FaultSpecError
 from simulator.faults import __doc__ as FAULTS_DOC
 
 if TYPE_CHECKING:
@@ -27,6 +30,7 @@ HELP = "run simulated ConfigMgr site servers (WinRM on 127.0.0.1) for a demo or 
 ORDER = 80
 PASSWORD_ENV = "CMAUDIT_PASSWORD"
 MAX_HOSTS = 5000
+SHOWN_HOSTS = 20  # hosts listed when the fleet is ready; the inventory file has them all
 
 
 def _latency(text: str) -> float:
@@ -88,6 +92,31 @@ def start_fleet(args: argparse.Namespace, password: str) -> Fleet:
     return fleet
 
 
+def _fault_names(faults: object) -> str:
+    """The --faults a simulated host was given, by name."""
+    return ",".join(f.name for f in dataclasses.fields(NO_FAULTS)
+                    if getattr(faults, f.name) != getattr(NO_FAULTS, f.name))
+
+
+def ready_text(fleet: Fleet, inventory: Path, *, rows: int = SHOWN_HOSTS) -> str:
+    """What the admin needs once the fleet runs: its hosts (the first `rows`), and the scan to run next."""
+    table = [(h.name, h.port, h.profile, h.era.name, _fault_names(h.faults)) for h in fleet.hosts[:rows]]
+    more = f"\n... and {len(fleet) - rows} more (all in {inventory})" if len(fleet) > rows else ""
+    ca = f" --ca-file {fleet.ca_file}" if fleet.ca_file else ""
+    user = fleet.username.replace("'", "'\\''")
+    return "\n".join([
+        f"cmaudit simulate: {len(fleet)} hosts on 127.0.0.1 ({'https' if fleet.tls else 'http'}), account "
+        f"{fleet.username}, inventory {inventory}",
+        *([f"cmaudit simulate: CA certificate {fleet.ca_file}"] if fleet.ca_file else []),
+        tabulate(table, headers=("host", "port", "profile", "era", "faults"), tablefmt="simple",
+                 disable_numparse=True) + more,
+        "",
+        "Scan them from another terminal (with the same CMAUDIT_PASSWORD):",
+        f"  cmaudit scan {inventory} --username '{user}'{ca}",
+        "cmaudit simulate: ready; Ctrl-C or SIGTERM stops",
+    ])
+
+
 def run(args: argparse.Namespace) -> int:
     password = os.environ.get(PASSWORD_ENV, "")
     if not password:
@@ -105,11 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 fleet.write_inventory(args.inventory_out)
             except OSError as exc:
                 raise UsageError(f"{args.inventory_out}: cannot write the inventory: {exc.strerror or exc}") from None
-            print(f"cmaudit simulate: {len(fleet)} hosts on 127.0.0.1 ({'https' if fleet.tls else 'http'}), "
-                  f"account {fleet.username}, inventory {args.inventory_out}", flush=True)
-            if fleet.ca_file:
-                print(f"cmaudit simulate: CA certificate {fleet.ca_file}", flush=True)
-            print("cmaudit simulate: ready; Ctrl-C or SIGTERM stops", flush=True)
+            print(ready_text(fleet, args.inventory_out), flush=True)
             while not stop.wait(1.0):
                 pass
     finally:

@@ -19,8 +19,9 @@ expect = pytest.importorskip("playwright.sync_api", reason="playwright is not in
 
 
 def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, browser) -> None:
-    """The demo's report opens with the summary, then "Since last run"; it shows a waived host and an ERROR
-    host with its last known build and what to do; a screenshot of that is kept with the run."""
+    """The demo's report opens with the summary and the findings (the AFFECTED advice once, its hosts under it),
+    then "Since last run" and the tables by site (every site code) and by build; it shows a waived host and an
+    ERROR host with its last known build and what to do; screenshots at 1400 and 800 px are kept with the run."""
     run = demo_run.root
     assert demo_run.status == 0, demo_run.stderr
     assert f"html: {run / 'report.html'}" in demo_run.stdout
@@ -32,7 +33,10 @@ def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, 
     # the host taken off the network between the scans (another fails every time, by a fault)
     offline = next(h for h in doc["hosts"] if h["error"] and h["error"]["category"] == "unreachable"
                    and offline_build(run, h["host"]))
+    affected_advice = doc["meta"]["advisory"]["verdict_remediation"]["AFFECTED"]
+    sites = {(h["facts"].get("site_code") or h.get("site_code") or "unknown") for h in doc["hosts"]}
 
+    shots = {}
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
@@ -41,41 +45,64 @@ def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, 
         page.goto((run / "report.html").as_uri())
         expect(page.locator("#count-total")).to_have_text(str(len(doc["hosts"])))
         for verdict in Verdict:
-            expect(page.locator(f'[data-count="{verdict.value}"]')).to_have_text(str(counts.get(verdict.value, 0)))
+            if counts.get(verdict.value):
+                expect(page.locator(f'[data-count="{verdict.value}"]')).to_have_text(str(counts[verdict.value]))
         ids = page.locator("main > section").evaluate_all("els => els.map(e => e.id)")
-        assert ids == ["summary", "since-last-run", "hosts"]
+        assert ids == ["summary", "findings", "since-last-run", "breakdown", "hosts"]
         expect(page.locator("h1")).to_contain_text(f"advisory 954474 - {len(doc['hosts'])} site servers - ")
+        assert page.locator("body").inner_text().count(affected_advice) == 1
+        affected = [h["host"] for h in doc["hosts"] if h["verdict"] == "AFFECTED" and h["needs_action"]]
+        assert sorted(page.locator("#finding-AFFECTED tr[data-host]").evaluate_all(
+            "rs => rs.map(r => r.dataset.host)")) == sorted(affected)
+        assert set(page.locator("#by-site tbody tr").evaluate_all("rs => rs.map(r => r.dataset.key)")) == sites
         expect(page.locator('[data-figure-count="waived"]')).to_have_text("1")
         expect(page.locator("#expired-waivers")).to_be_visible()
+        expect(page.locator('#change-tiles [data-change="newly-unreachable"]')).to_contain_text("newly unreachable")
         expect(page.locator('ul[data-change="waived"] .since-host')).to_have_text(
             [f'{waived[0]["host"]}:{waived[0]["port"]}'])
         waived_row = page.locator(f'details.host[data-host="{waived[0]["host"]}"]')
         expect(waived_row.locator(".badge.waived")).to_be_visible()
         error_row = page.locator(f'details.host[data-host="{offline["host"]}"]')
         expect(error_row.locator(".c-build.last-known")).to_have_text(str(offline_build(run, offline["host"])))
+        expect(page.locator("#last-known-note")).to_be_visible()  # the "*" is explained on the page
+        shots[1400] = run / "report-screenshot.png"
+        page.screenshot(path=str(shots[1400]), full_page=True)
         error_row.locator("summary").click()
         expect(error_row.locator(".remedy h3")).to_have_text("What to do (hint)")
         hint = offline["error"].get("hint") or ERROR_REMEDIATION[offline["error"]["category"]]
-        expect(error_row.locator(".remedy p")).to_have_text(hint)
-        shot = run / "report-screenshot.png"
-        page.screenshot(path=str(shot), full_page=True)
+        expect(error_row.locator(".remedy p")).to_have_text(hint.replace("RESULTS.json", str(run / "results.json")))
     finally:
         context.close()
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert requests == [(run / "report.html").as_uri()]  # nothing fetched but the file itself
-    # printed as opened: the summary page, then only the hosts to act on, one readable row each
-    # (README: the demo's hosts print on 4 A4 pages; this run has a host to act on more than `make demo`)
+    context = browser.new_context(viewport={"width": 800, "height": 1000})
+    try:
+        narrow = context.new_page()
+        narrow.goto((run / "report.html").as_uri())
+        assert narrow.evaluate("document.documentElement.scrollWidth") <= 800  # no horizontal scrolling
+        shots[800] = run / "report-screenshot-800.png"
+        narrow.screenshot(path=str(shots[800]), full_page=True)
+    finally:
+        context.close()
+    for shot in shots.values():
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # printed as opened: the summary, the findings, the changes and the tables; no address broken in two
     context = browser.new_context()
     try:
         printed = context.new_page()
         printed.goto((run / "report.html").as_uri())
         printed.emulate_media(media="print")
         assert len(re.findall(rb"/Type\s*/Page[^s]", printed.pdf(format="A4"))) <= 4
+        split = printed.evaluate("""() => [...document.querySelectorAll('.finding-hosts td.nums')]
+            .filter(e => { const r = document.createRange(); r.selectNodeContents(e);
+                           return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1; })
+            .map(e => e.innerText)""")
+        assert split == []
     finally:
         context.close()
     copy_to = os.environ.get("CMAUDIT_SCREENSHOT_DIR")  # e.g. a CI artifact folder
     if copy_to:
-        shutil.copyfile(shot, os.path.join(copy_to, "demo-report-screenshot.png"))
+        shutil.copyfile(shots[1400], os.path.join(copy_to, "demo-report-screenshot.png"))
+        shutil.copyfile(shots[800], os.path.join(copy_to, "demo-report-screenshot-800.png"))
 
 
 def offline_build(run, host: str) -> str | None:

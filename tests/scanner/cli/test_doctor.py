@@ -328,3 +328,31 @@ def test_wrong_kerberos_password_is_one_local_failure(kdc, tmp_path, capsys, mon
     assert status == 64 and not kerberos["ok"] and "password was refused" in kerberos["detail"]
     assert kdc.preauth_failures() == 1
     assert handshakes == 0
+
+
+def test_terminal_output_is_a_line_per_ready_host_and_ends_with_those_not_ready():
+    """Twelve hosts, two failing: one line per ready host, the steps only for the failing ones, and a closing
+    list naming each host not ready with the step it failed at and why."""
+    import io
+
+    from scanner.cli.commands.doctor import print_diagnosis
+    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+
+    passed = tuple(Check(step, True, f"{step} fine") for step in STEPS)
+    refused = (*passed[:4], Check("logon", False, "credentials rejected (HTTP 401)", "check the password"))
+    no_log = (*passed[:-1], Check("log file", False, "wsyncmgr.log not found", "check TraceFilename"))
+    hosts = [HostDiagnosis(f"SMS{i:02d}", f"10.0.0.{i}", 5985, passed) for i in range(10)]
+    hosts[3] = HostDiagnosis("SMS03", "10.0.0.3", 5985, refused)
+    hosts[7] = HostDiagnosis("SMS07", "10.0.0.7", 5985, no_log)
+    hosts += [HostDiagnosis(f"SMS{i:02d}", f"10.0.0.{i}", 5985, passed) for i in (10, 11)]
+    out = io.StringIO()
+    print_diagnosis(Diagnosis(local=(Check("output folder", True, "writable"),), hosts=tuple(hosts)), out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Jump box: ok (output folder)"
+    ready = [line for line in lines if "  ready (" in line]
+    assert len(ready) == 10 and all(line.startswith("SMS") for line in ready)
+    assert len(lines) < 40  # a failing host's steps, not every host's
+    tail = lines[lines.index("10 of 12 host(s) ready for a scan"):]
+    assert tail[1:] == ["Not ready (2):",
+                        "  SMS03 (10.0.0.3:5985): logon: credentials rejected (HTTP 401); check the password",
+                        "  SMS07 (10.0.0.7:5985): log file: wsyncmgr.log not found; check TraceFilename"]

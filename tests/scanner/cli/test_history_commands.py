@@ -59,7 +59,8 @@ def test_diff_of_history_runs(three_weeks, capsys):
     db, ids = three_weeks
     assert main(["diff", str(ids[0]), f"#{ids[1]}", "--history", str(db)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"Changes from run #{ids[0]} (run #{ids[0]}, 2026-11-02 02:00 UTC):")
+    assert out.startswith(f"Changes from run #{ids[0]} (2026-11-02 02:00 UTC) to run #{ids[1]} (2026-11-09 02:00 UTC):")
+    assert capsys.readouterr().err == ""  # in order, one audit: nothing to warn about
     for expected in ("Fixed (1):\n    sms02  AFFECTED -> NOT_AFFECTED",
                      "Regressed (1):\n    sms03  NOT_AFFECTED -> AFFECTED",
                      "Newly unreachable (1):\n    sms04  NOT_AFFECTED -> ERROR",
@@ -101,3 +102,25 @@ def test_diff_of_unknown_run_id(three_weeks, capsys):
     db, _ = three_weeks
     assert main(["diff", "1", "99", "--history", str(db)]) == 64
     assert "no run with id 99" in capsys.readouterr().err
+
+
+def test_diff_warns_when_the_newer_run_comes_first(three_weeks, capsys):
+    """`cmaudit diff 2 1` still compares as told, but says that RUN_A is the newer run."""
+    db, ids = three_weeks
+    assert main(["diff", str(ids[1]), str(ids[0]), "--history", str(db)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"Changes from run #{ids[1]} (2026-11-09 02:00 UTC) to run #{ids[0]} ")
+    assert "warning: RUN_A #2 (2026-11-09 02:00 UTC) is newer than RUN_B #1 (2026-11-02 02:00 UTC)" in captured.err
+
+
+def test_diff_warns_about_runs_of_different_audits(tmp_path, capsys):
+    """Comparing runs of two audits is allowed but named: their hosts would look added and removed."""
+    from dataclasses import replace
+
+    for week, audit in ((1, "zone-a"), (2, "zone-b")):
+        results = run(week)
+        results = replace(results, meta=replace(results.meta, audit=audit))
+        (tmp_path / f"w{week}.json").write_text(json.dumps(results_to_dict(results)), encoding="utf-8")
+    assert main(["diff", str(tmp_path / "w1.json"), str(tmp_path / "w2.json")]) == 0
+    err = capsys.readouterr().err
+    assert "runs of different audits (zone-a, zone-b)" in err and err.count("\n") == 1

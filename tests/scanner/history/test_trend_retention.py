@@ -15,20 +15,25 @@ from tests.support.weekly_runs import INVENTORY, run
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def test_trend_chart_has_one_bar_per_run_with_counts(tmp_path):
-    """The chart shows a bar per recorded run, its segments sized by the verdict counts."""
+def test_trend_chart_has_one_point_and_bar_per_run(tmp_path):
+    """The chart shows each recorded run's % compliant and its hosts to act on, in the run's order."""
     db = tmp_path / "h.sqlite3"
     for week in (1, 2, 3):
         history.record_run(db, run(week), INVENTORY)
     svg = trend.trend_svg(history.trend_points(history.recent_counts(db, INVENTORY, limit=12)))
     root = ET.fromstring(str(svg))
-    bars = root.findall(f"{SVG}g")
-    assert [b.get("data-run") for b in bars] == ["#1", "#2", "#3"]
-    week2 = {r.get("data-verdict"): int(r.get("data-count", "")) for r in bars[1].findall(f"{SVG}rect")}
-    assert week2 == {"AFFECTED": 2, "ERROR": 1, "NOT_AFFECTED": 2}
-    tallest = max(float(r.get("height", "")) for r in root.iter(f"{SVG}rect")
-                  if r.get("data-verdict") == "NOT_AFFECTED")
-    assert tallest > 0
+    runs = root.findall(f"{SVG}g")
+    assert [r.get("data-run") for r in runs] == ["#1", "#2", "#3"]
+    week2 = runs[1]  # 2 AFFECTED, 1 ERROR, 2 NOT_AFFECTED
+    assert (week2.get("data-compliant"), week2.get("data-action"), week2.get("data-unchecked")) == ("40", "2", "1")
+    assert [int(r.get("data-count", "")) for r in week2.findall(f"{SVG}rect")] == [2, 1]
+    assert week2.find(f"{SVG}circle") is not None
+
+
+def test_trend_counts_waived_hosts_apart():
+    """A run's waived findings are not counted as needing action in the trend, as in the report's headline."""
+    point = trend.TrendPoint("#1", "2026-11-02T06:00:00Z", {Verdict.AFFECTED: 3, Verdict.NOT_AFFECTED: 1}, waived=1)
+    assert point.figures() == (25, 2, 0)
 
 
 def test_trend_chart_is_inert_and_escaped():
