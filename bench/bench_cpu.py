@@ -17,7 +17,7 @@ same simulator process, interleaved (before, after, before, ...); the median of 
 Two component measurements say why the numbers are what they are:
 - HTTP client CPU per keep-alive POST with a 150 KB reply (a WinRM Receive's size): requests (what pypsrp
   uses), the standard library's http.client, h11 and httptools (sans-IO parsers over a raw socket; the
-  lean transport uses httptools) and hand-written framing over a raw socket, against a trivial loopback
+  own HTTP transport uses httptools) and hand-written framing over a raw socket, against a trivial loopback
   server in another process;
 - gzip of a 330 KB wsyncmgr.log at each level (the evidence kept per host): CPU and size.
 """
@@ -64,6 +64,22 @@ def extract_baseline(ref: str, into: Path) -> Path | None:
     return into
 
 
+def scan_entry() -> tuple[Callable[..., Any], Callable[..., Any], str]:
+    """(run_scan, ScanSettings, the module's file) of whichever scanner is first on sys.path: the working
+    tree's (scanner.cli.scan_console) or an older baseline's (scanner.scan.run, before it scanner.scan.fleet)."""
+    import importlib
+
+    for name in ("scanner.cli.scan_console", "scanner.scan.run", "scanner.scan.fleet"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        settings = getattr(module, "ScanSettings", None) or importlib.import_module(
+            "scanner.scan.settings").ScanSettings
+        return module.run_scan, settings, str(Path(module.__file__ or name).resolve())
+    raise ImportError("no scanner with a run_scan on sys.path")
+
+
 def _scan_in_child(root: str | None, inventory: str, out_dir: str, password: str, cpus: set[int] | None,
                    concurrency: int, ca_file: str | None, transport: str | None, send: Callable[[Any], None],
                    recv: Callable[[], Any]) -> None:
@@ -75,17 +91,15 @@ def _scan_in_child(root: str | None, inventory: str, out_dir: str, password: str
     pinned = pin(cpus)
     if root:
         sys.path.insert(0, root)
-    import scanner.scan.run as fleet_scan
-
-    where = str(Path(fleet_scan.__file__).resolve())
+    run_scan, settings_type, where = scan_entry()
 
     extra: dict[str, Any] = {"transport": transport} if transport else {}
 
     def scan(path: str, out: str) -> Any:
         with open(os.devnull, "w") as sink:
-            return fleet_scan.run_scan(
-                fleet_scan.ScanSettings(inventory=Path(path), output=Path(out), username=USER, ca_file=ca_file,
-                                        concurrency=concurrency, timeout=300.0, quiet=True, **extra),
+            return run_scan(
+                settings_type(inventory=Path(path), output=Path(out), username=USER, ca_file=ca_file,
+                              concurrency=concurrency, timeout=300.0, quiet=True, **extra),
                 environ={"CMAUDIT_PASSWORD": password}, out=sink, err=sink, install_signal_handlers=False)
 
     scan(str(Path(inventory).with_name("warmup.csv")), out_dir + "-warmup")
@@ -277,7 +291,7 @@ def _post_http_client(port: int, body: bytes, n: int) -> int:
 
 
 def _post_raw(port: int, body: bytes, n: int) -> int:
-    """Hand-written HTTP/1.1 framing (Content-Length replies only): what a lean transport would otherwise do."""
+    """Hand-written HTTP/1.1 framing (Content-Length replies only): what cmaudit's transport would otherwise do."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     head = (f"POST /wsman HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/soap+xml;charset=UTF-8"
             f"\r\nContent-Length: {len(body)}\r\n\r\n").encode()
@@ -334,7 +348,7 @@ def _post_h11(port: int, body: bytes, n: int) -> int:
 
 def _post_httptools(port: int, body: bytes, n: int) -> int:
     """httptools (the llhttp parser, C) reading the replies, the request head formatted by hand, over a raw
-    socket: one parser per connection fed from one reused buffer, as scanner.winrm.lean does."""
+    socket: one parser per connection fed from one reused buffer, as scanner.winrm.http_wire does."""
     import httptools
 
     class Reply:
@@ -387,7 +401,7 @@ def http_clients(n: int, cpus: tuple[set[int] | None, set[int] | None],
         ("requests (pypsrp's transport)", _post_requests),
         ("http.client", _post_http_client),
         ("h11 (sans-IO, pure Python), raw socket", _post_h11),
-        ("httptools (llhttp, C), raw socket (lean transport)", _post_httptools),
+        ("httptools (llhttp, C), raw socket (cmaudit's HTTP transport)", _post_httptools),
         ("hand-written framing, raw socket", _post_raw))
     getter = getattr(os, "sched_getaffinity", None)
     was = getter(0) if getter is not None else None
@@ -463,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = Path(tmp_name)
         (tmp / "baseline").mkdir()
         base_root = extract_baseline(args.baseline, tmp / "baseline")
-        # "after, requests transport": today's scanner with pypsrp's own HTTP transport, to show what the lean
+        # "after, requests transport": today's scanner with pypsrp's own HTTP transport, to show what cmaudit's own
         # transport alone changes (same code otherwise, so the verdicts must be identical)
         variants: list[tuple[str, Path | None, str | None]] = [("after", None, None),
                                                                ("after, requests transport", None, "requests")]
@@ -534,8 +548,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "cpu_ms_per_host" in summary.get("after, requests transport", {}) \
                 and "cpu_ms_per_host" in summary.get("after", {}):
             other = summary["after, requests transport"]
-            result["lean_over_requests"] = round(summary["after"]["cpu_ms_per_host"] / other["cpu_ms_per_host"], 3)
-            result["lean_same_verdicts"] = other["verdicts"] == summary["after"]["verdicts"]
+            result["own_transport_over_requests"] = round(summary["after"]["cpu_ms_per_host"]
+                                                          / other["cpu_ms_per_host"], 3)
+            result["own_transport_same_verdicts"] = other["verdicts"] == summary["after"]["verdicts"]
         for variant in summary.values():
             variant.pop("verdicts", None)
     result["http_clients"] = http_clients(args.posts, (scanner_cpus, sim_cpus))

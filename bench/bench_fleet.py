@@ -64,7 +64,8 @@ def run_cmaudit(fleet: ChildFleet, password: str, concurrency: int, out_dir: Pat
     Client CPU = this process's CPU + its exited worker processes' (the simulator child is still running,
     so it is not in RUSAGE_CHILDREN).
     """
-    from scanner.scan.run import ScanSettings, run_scan
+    from scanner.cli.scan_console import run_scan
+    from scanner.scan.settings import ScanSettings
 
     out_dir.mkdir(parents=True, exist_ok=True)
     inventory = fleet.write_inventory(out_dir / "hosts.csv")

@@ -53,13 +53,14 @@ def _rss_mb() -> float:
 def _scan_child(conn: Connection, inventory: str, out_dir: str, concurrency: int, password: str,
                 ca_file: str | None = None) -> None:
     """Child process body: one scan, then report the peak RSS before and after it."""
-    import scanner.scan.run as fleet_scan  # imported before the baseline: modules are not the scan's cost
+    from scanner.cli.scan_console import run_scan  # imported before the baseline: modules are not the scan's cost
+    from scanner.scan.settings import ScanSettings
 
     base = _rss_mb()
     t0 = time.perf_counter()
-    outcome = fleet_scan.run_scan(
-        fleet_scan.ScanSettings(inventory=Path(inventory), output=Path(out_dir), username=USER,
-                                concurrency=concurrency, timeout=600.0, quiet=True, ca_file=ca_file),
+    outcome = run_scan(
+        ScanSettings(inventory=Path(inventory), output=Path(out_dir), username=USER,
+                     concurrency=concurrency, timeout=600.0, quiet=True, ca_file=ca_file),
         environ={"CMAUDIT_PASSWORD": password}, out=io.StringIO(), err=io.StringIO(), install_signal_handlers=False)
     hosts = outcome.results.hosts
     kept = sum(log.size or 0 for h in hosts for log in h.facts.logs)

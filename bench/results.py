@@ -122,10 +122,12 @@ def _cpu(r: dict[str, Any]) -> list[str]:
             out.append(f"- Instructions after / before = **{r['instructions_after_over_before']}** (valgrind's "
                        f"callgrind, {o.get('cg_hosts')} hosts, counting on for the measured scan only: a count a busy "
                        "machine does not move, where CPU time moves by 10-20% between runs here).")
-    if "lean_over_requests" in r:
-        out.append(f"- The lean transport alone (same scanner, pypsrp's requests transport instead): "
-                   f"**{r['lean_over_requests']}** of its CPU, one HTTP request fewer per host; identical verdicts "
-                   f"for every host: {r.get('lean_same_verdicts')}. The rest of the gain: the NT hash once per "
+    own = r.get("own_transport_over_requests", r.get("lean_over_requests"))  # the second: its name before issue 19
+    if own is not None:
+        same = r.get("own_transport_same_verdicts", r.get("lean_same_verdicts"))
+        out.append(f"- cmaudit's own HTTP transport alone (same scanner, pypsrp's requests transport instead): "
+                   f"**{own}** of its CPU, one HTTP request fewer per host; identical verdicts "
+                   f"for every host: {same}. The rest of the gain: the NT hash once per "
                    "password; the base64 of Receive replies kept out of the XML parser and decoded with pybase64; "
                    "envelopes written by scanner/winrm/envelope.py; evidence gzip through ISA-L; a log decoded to "
                    "text only when its command failed; results.json through json's C encoder.")
@@ -140,7 +142,27 @@ def _cpu(r: dict[str, Any]) -> list[str]:
             "| library | level | CPU ms | ratio | KB |", "|---|---:|---:|---:|---:|"]
     out += [f"| {row.get('library', 'zlib')} | {row['level']} | {row['cpu_ms']} | {row['ratio']} | {row['kb']} |"
             for row in r.get("gzip", [])]
-    return out
+    return out + ["", *COMPONENT_NOTES]
+
+
+# Figures measured by hand (callgrind and timeit) while the pieces were built; they explain the choices made in
+# scanner/winrm and live here rather than in the modules' docstrings.
+COMPONENT_NOTES = [
+    "Component figures behind scanner/winrm's choices (measured once, by hand, on this machine):",
+    "",
+    "- HTTP client of cmaudit's own transport (keep-alive POSTs with a 150 KB reply, instructions per POST under "
+    "callgrind): http.client 358k (nearly all of them email.parser's header parsing and HTTPMessage look-ups); h11 "
+    "(pure Python) 1,159k; httptools 334k, of which 307k are copies of the body (llhttp hands it over in pieces, "
+    "which are joined) and 27k the parsing; hand-written framing 252k (32k of Python, Content-Length replies "
+    "only). httptools was chosen: llhttp parses what a possibly hostile server sends, strictly.",
+    "- Envelope writing (scanner/winrm/envelope.py): ElementTree's `tostring` takes ~55 us for a Receive envelope "
+    "(~8.6 envelopes per host), ~595,000 instructions; `serialize` ~150,000 (3.5-4x less CPU time).",
+    "- Receive replies (scanner/winrm/winrs.py): the standard library's base64 decode of a 330 KB wsyncmgr.log's "
+    "stream text takes ~1 ms of CPU, the largest single cost of a host after the network, hence pybase64 and the "
+    "stream text lifted out of the XML parser's way.",
+    "- NTLM (scanner/winrm/ntlm.py): pyspnego derives the LM hash with pure-Python DES, about 1.3 ms of CPU per "
+    "host when it is given the password; the scan hands it the hashes, computed once per password.",
+]
 
 
 _SECTIONS = {"cpu": ("0. Client CPU per host, before and after", _cpu),

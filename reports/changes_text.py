@@ -34,7 +34,10 @@ def _verdict(v: Verdict | None) -> str:
 def render_text(changes: Changes, *, title: str = "Since last run", name_both: bool = False) -> str:
     """The "since last run" block for the console and the mail body (plain text, one host a line); with
     `name_both` (`cmaudit diff`) the heading names both runs compared and their times."""
-    if changes.is_baseline:
+    if changes.is_baseline and changes.not_a_baseline:
+        lines = [f"{title}: no earlier complete run of this audit; run {changes.current_run} is no baseline "
+                 f"either ({one_line(changes.not_a_baseline)}): the next complete run will be."]
+    elif changes.is_baseline:
         lines = [f"{title}: no earlier complete run of this audit; run {changes.current_run} "
                  "is the baseline."]
     elif name_both:
@@ -44,6 +47,8 @@ def render_text(changes: Changes, *, title: str = "Since last run", name_both: b
         lines = [f"{title} (run {one_line(changes.previous_run or '')}, {when_utc(changes.previous_started)}):"]
         if not changes.changed:
             lines.append("  no change.")
+    if changes.caution:  # whole: it names two inventory paths
+        lines.append(f"  Warning: {' '.join(clean(changes.caution, spaces=True).split())}")
 
     def section(title: str, items: tuple[HostChange, ...]) -> None:
         if not items:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections import Counter
 from typing import TextIO
 
@@ -162,9 +161,8 @@ def hints_text(hosts: list[HostResult], meta: RunMeta, *, names: int = 5, result
     return "\n".join(lines)
 
 
-def print_summary(results: RunResults, stream: TextIO | None = None, *, max_rows: int = DEFAULT_ACTION_ROWS,
+def print_summary(results: RunResults, stream: TextIO, *, max_rows: int = DEFAULT_ACTION_ROWS,
                   results_path: str | os.PathLike[str] | None = None) -> None:
-    """Print summary_text to `stream` (stdout by default), coloured and as wide as a terminal allows."""
-    out = stream or sys.stdout
-    out.write(summary_text(results, max_rows=max_rows, colour=use_colour(out), width=why_width(out),
-                           results_path=os.fspath(results_path) if results_path is not None else None))
+    """Write summary_text to `stream` (the CLI's stdout), coloured and as wide as a terminal allows."""
+    stream.write(summary_text(results, max_rows=max_rows, colour=use_colour(stream), width=why_width(stream),
+                              results_path=os.fspath(results_path) if results_path is not None else None))

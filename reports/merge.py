@@ -1,4 +1,4 @@
-"""Read results files and merge several into one consolidated run.
+"""Merge several results files into one consolidated run (reading one is scanner.model.results_file's job).
 
 One jump box per network zone scans its part of the estate; `cmaudit report a.json b.json -o all/`
 gives one report for the whole estate. A host scanned by more than one run (same name, case-folded,
@@ -11,25 +11,18 @@ one line per source file.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import stat
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner.model.host import normalise_address
-from scanner.model.records import HostResult, ResultsFormatError, RunMeta, RunResults, results_from_dict
+from scanner.model.records import HostResult, RunMeta, RunResults
+from scanner.model.results_file import ResultsFileError, load_results
+from scanner.model.run_match import HostKey, host_key, result_names, shared_names
 from scanner.model.times import parse_utc
 
-MAX_RESULTS_BYTES = 256 << 20  # 5,000 hosts are 8 MB (bench/RESULTS.md): room for 100,000 with long evidence
 _OLDEST = datetime.min.replace(tzinfo=UTC)
-
-
-class ResultsFileError(ResultsFormatError):
-    """A results file that cannot be read or merged; str() is one line naming the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,79 +31,6 @@ class Source:
 
     path: str
     results: RunResults
-
-
-def _read_capped(path: str | os.PathLike[str], name: str) -> bytes:
-    """The file's bytes, refusing devices and anything over MAX_RESULTS_BYTES before reading it all."""
-    try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISDIR(st.st_mode):
-                raise ResultsFileError(f"{name}: not a regular file (a device or folder); not a results file")
-            if stat.S_ISREG(st.st_mode) and st.st_size > MAX_RESULTS_BYTES:
-                raise ResultsFileError(f"{name}: larger than {MAX_RESULTS_BYTES:,} bytes; not a results file")
-            chunks: list[bytes] = []
-            total = 0
-            while chunk := fh.read(1 << 20):  # a pipe's size is unknown: read it a bounded piece at a time
-                total += len(chunk)
-                if total > MAX_RESULTS_BYTES:
-                    raise ResultsFileError(f"{name}: larger than {MAX_RESULTS_BYTES:,} bytes; not a results file")
-                chunks.append(chunk)
-    except OSError as exc:
-        raise ResultsFileError(f"{name}: cannot read: {exc.strerror or exc}") from exc
-    return b"".join(chunks)
-
-
-def load_results(path: str | os.PathLike[str]) -> RunResults:
-    """Read one results.json; any problem is a ResultsFileError naming the file."""
-    name = os.fspath(path)
-    raw = _read_capped(path, name)
-    try:
-        doc = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ResultsFileError(f"{name}: not UTF-8 text (byte {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise ResultsFileError(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
-    except RecursionError as exc:
-        raise ResultsFileError(f"{name}: JSON nested too deeply") from exc
-    try:
-        return results_from_dict(doc)
-    except ResultsFormatError as exc:
-        raise ResultsFileError(f"{name}: {exc}") from exc
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of the wrong JSON type
-        raise ResultsFileError(f"{name}: malformed results file: {type(exc).__name__}: {exc}") from exc
-
-
-HostKey = tuple[str, int, str]
-
-
-def name_and_port(name: str, port: int) -> tuple[str, int]:
-    """A host as runs usually match it: its inventory name, case-folded, and its port."""
-    return name.strip().casefold(), port
-
-
-def shared_names(*runs: Iterable[tuple[str, int]]) -> frozenset[tuple[str, int]]:
-    """The (name, port) pairs some one run holds more than once: one name at two addresses."""
-    shared: set[tuple[str, int]] = set()
-    for run in runs:
-        counts = Counter(name_and_port(name, port) for name, port in run)
-        shared.update(key for key, n in counts.items() if n > 1)
-    return frozenset(shared)
-
-
-def match_key(name: str, address: str, port: int, shared: frozenset[tuple[str, int]] = frozenset()) -> HostKey:
-    """The same server in two runs: name and port, plus the address when a run holds that name twice."""
-    key = name_and_port(name, port)
-    return (*key, normalise_address(address) if key in shared else "")
-
-
-def host_key(host: HostResult, shared: frozenset[tuple[str, int]] = frozenset()) -> HostKey:
-    """match_key of a result (`shared`: what shared_names answers for every run being matched)."""
-    return match_key(host.host, host.address, host.port, shared)
-
-
-def result_names(hosts: Iterable[HostResult]) -> list[tuple[str, int]]:
-    return [(h.host, h.port) for h in hosts]
 
 
 def parse_time(value: str | None) -> datetime:

@@ -51,7 +51,8 @@ class DemoRun:
     stderr: str
     password: str  # the fleet's random password, known to the test so it can search for it
     trace: Path  # its --debug trace (inside `home`, so the no-secret search covers it)
-    history: Path  # the history database the demo recorded its runs in ($CMAUDIT_HISTORY during the run)
+    history: Path  # the history database the demo recorded its runs in: its own, in its folder
+    production_history: Path  # $CMAUDIT_HISTORY during the run: the history real audits use, never the demo's
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +63,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 
     home = tmp_path_factory.mktemp("demo-home")
     root = home / "demo"
-    history = home / "history" / "history.sqlite3"
+    production_history = home / "production" / "history.sqlite3"
     password = "Pw-demo-" + secrets.token_urlsafe(18)
     out, err = io.StringIO(), io.StringIO()
     result: dict[str, int] = {}
@@ -74,13 +75,13 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(secrets, "token_urlsafe", lambda n=None: password)
-        mp.setenv("CMAUDIT_HISTORY", str(history))  # the demo records in the default history: keep it here
+        mp.setenv("CMAUDIT_HISTORY", str(production_history))  # where real audits record: the demo must not
         mp.chdir(home)
         worker = threading.Thread(target=run, name="demo-run")
         worker.start()
         worker.join()
     return DemoRun(root, home, result.get("status", -1), out.getvalue(), err.getvalue(), password,
-                   home / "debug-trace.log", history)
+                   home / "debug-trace.log", root / "history.sqlite3", production_history)
 
 
 # -- Kerberos -------------------------------------------------------------------------------------------------

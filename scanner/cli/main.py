@@ -5,6 +5,7 @@ Exit status (schedulers rely on it):
   1   bit 1: a host is AFFECTED or AT_RISK (findings)
   2   bit 2: a host is ERROR or UNKNOWN (incomplete audit); 3 = both
   64  bad usage, or an unreadable inventory/log/results file
+  70  cmaudit itself failed (a bug): one line names the file holding the traceback
   130 stopped (Ctrl-C, SIGTERM) before the last step; results and reports may be written, history not
   141 the output pipe was closed early (`| head`); the audit itself is unaffected
 """
@@ -26,6 +27,7 @@ from reports.terminal import ConsoleStream
 from scanner import __version__
 from scanner.cli import commands as commands_pkg
 from scanner.cli.argtypes import any_case_choice
+from scanner.cli.crash import EXIT_SOFTWARE, report_crash
 from scanner.cli.debug import debug_trace
 from scanner.model.errors import UsageError
 
@@ -34,6 +36,7 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe reader that s
 PLAIN_EXIT_STATUS = """Exit status:
   0   done
   64  bad usage, or an unreadable file
+  70  cmaudit itself failed (a bug): one line names the file holding the traceback
   130 interrupted (Ctrl-C)
   141 the output pipe was closed early (`| head`)"""
 
@@ -169,9 +172,16 @@ def _main(argv: Sequence[str] | None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    debug = getattr(args, "debug", None)  # commands that offer --debug FILE
     try:
-        with debug_trace(getattr(args, "debug", None), arguments):  # commands that offer --debug FILE
-            return int(args._run(args))
+        with debug_trace(debug, arguments):
+            try:
+                return int(args._run(args))
+            except (UsageError, KeyboardInterrupt, BrokenPipeError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug must not end as 1 ("findings present") with a traceback
+                print(f"cmaudit: {report_crash(exc, debug, arguments)}", file=sys.stderr)
+                return EXIT_SOFTWARE
     except UsageError as exc:
         print(f"cmaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,7 +7,7 @@
     username = "CORP\\svc-cmaudit"
     password_env = "CMAUDIT_PASSWORD"       # the variable's NAME; never the password itself
     concurrency = 32
-    workers = 4                             # worker processes (default: the cores; 1: one process)
+    workers = 4                             # worker processes (default: 1, the cmaudit process itself)
     timeout = 300
     history = "/var/lib/cmaudit/history.sqlite3"
     keep_runs = 52

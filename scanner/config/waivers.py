@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from scanner.model.errors import UsageError
-from scanner.model.records import WAIVABLE_VERDICTS, HostResult, Waiver
+from scanner.model.records import MAX_WAIVER_TEXT, WAIVABLE_VERDICTS, HostResult, Waiver
 from scanner.model.toml_text import TomlTextError, parse_toml, read_bounded
 
 MAX_WAIVER_BYTES = 1024 * 1024
 MAX_WAIVERS = 10_000
-MAX_TEXT = 1000
+MAX_TEXT = MAX_WAIVER_TEXT
 DEFAULT_VERDICTS = ("AFFECTED", "AT_RISK")
 KEYS = ("host", "verdicts", "reason", "owner", "expires")
 _HEADER = re.compile(r"\s*\[\[\s*\"?waiver\"?\s*\]\]")

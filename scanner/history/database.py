@@ -18,9 +18,9 @@ verdicts, facts and evidence hashes are kept. Guarantees the scheduler relies on
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from reports.trend import TrendPoint
+from scanner.model.audit_name import MAX_AUDIT_NAME as MAX_AUDIT_NAME  # re-exported for the config and CLI
+from scanner.model.audit_name import audit_name_for as audit_name_for
+from scanner.model.audit_name import check_audit_name as check_audit_name
 from scanner.model.changes import result_keys
 from scanner.model.errors import UsageError
 from scanner.model.host import run_keys, stable_key
@@ -54,28 +57,6 @@ _BUSY_SLICE_MS = 100
 DEFAULT_FILE_NAME = "history.sqlite3"
 HISTORY_ENV = "CMAUDIT_HISTORY"  # one place to point every command at a shared history
 _WAL_ATTEMPTS = 12
-
-_DATE_SUFFIX = re.compile(r"[-_. ]*(?:\d{4}-\d{2}-\d{2}|\d{8}(?:T\d{4,6}Z?)?|\d{4}-?[wW]\d{1,2})$")
-MAX_AUDIT_NAME = 100
-
-
-def audit_name_for(inventory_path: str | None) -> str:
-    """The default audit name: the inventory file's name without its extension and a trailing date
-    (`servers-2026-11-29.csv`, `servers_20261129.csv`, `servers-2026-w48.csv` -> `servers`)."""
-    if not inventory_path:
-        return "(no inventory)"
-    stem = re.split(r"[\\/]", inventory_path.strip())[-1]
-    stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem
-    return _DATE_SUFFIX.sub("", stem) or stem or "(no inventory)"
-
-
-def check_audit_name(name: str) -> str:
-    """A usable `--audit` NAME (shown in reports, a key in the history); ValueError says why not."""
-    text = name.strip()
-    if not text or len(text) > MAX_AUDIT_NAME or not text.isprintable():
-        raise ValueError(f"must be 1 to {MAX_AUDIT_NAME} printable characters")
-    return text
-
 
 def _add_audit_names(conn: sqlite3.Connection) -> None:
     """Migration 2: every recorded run gets the audit name its inventory path gives (as a new run would)."""
@@ -211,6 +192,8 @@ class HostEntry:
     error_category: str | None
     build: str | None
     reason: str
+    audit: str  # the audit the run belongs to
+    port: int
 
 
 def trend_points(runs: Sequence[RunSummary]) -> list[TrendPoint]:
@@ -247,23 +230,90 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    """The database's schema version, refused unless one this cmaudit can read or migrate from."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise HistoryError(path, f"history schema version {version} is newer than this cmaudit "
                                  f"understands ({SCHEMA_VERSION}); upgrade cmaudit")
-    if version == SCHEMA_VERSION:
-        return
-    with _transaction(conn):
-        # Re-read under the write lock: a concurrent process may have migrated meanwhile.
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for step in MIGRATIONS[target - 1]:
+    if version < 0:
+        raise HistoryError(path, f"history schema version {version} is not one cmaudit writes (0 to "
+                                 f"{SCHEMA_VERSION}): not a cmaudit history, or a damaged one; move it away "
+                                 "or point --history elsewhere")
+    return version
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION, then check it holds every table and column cmaudit uses."""
+    version = _schema_version(conn, path)
+    if version < SCHEMA_VERSION:
+        with _transaction(conn):
+            # Re-read under the write lock: a concurrent process may have migrated meanwhile.
+            version = _schema_version(conn, path)
+            try:
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    for step in MIGRATIONS[target - 1]:
+                        if isinstance(step, str):
+                            conn.execute(step)
+                        else:
+                            step(conn)
+                    conn.execute(f"PRAGMA user_version = {target:d}")
+            except sqlite3.Error as exc:
+                raise HistoryError(path, f"cannot migrate the history from schema version {version} to "
+                                         f"{SCHEMA_VERSION} ({exc}): it holds tables cmaudit did not write; move it "
+                                         "away or point --history elsewhere") from None
+    _check_schema(conn, path)
+
+
+@functools.cache
+def _expected_columns() -> dict[str, frozenset[str]]:
+    """Every table the migrations create, with its columns: built once from the migrations themselves."""
+    with closing(sqlite3.connect(":memory:", isolation_level=None)) as conn:
+        for steps in MIGRATIONS:
+            for step in steps:
                 if isinstance(step, str):
                     conn.execute(step)
                 else:
                     step(conn)
-            conn.execute(f"PRAGMA user_version = {target:d}")
+        return _columns(conn)
+
+
+def _columns(conn: sqlite3.Connection) -> dict[str, frozenset[str]]:
+    tables = [str(r[0]) for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    return {t: frozenset(str(c[1]) for c in conn.execute(f"PRAGMA table_info({_quoted(t)})")) for t in tables}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """A database at the current version holds every table and column cmaudit reads and writes."""
+    found = _columns(conn)
+    for table, columns in sorted(_expected_columns().items()):
+        missing = sorted(columns - found.get(table, frozenset()))
+        if missing:
+            what = f"has no table {table}" if table not in found else f"table {table} has no column {missing[0]}"
+            raise HistoryError(path, f"not a cmaudit history at schema version {SCHEMA_VERSION}: it {what}; move it "
+                                     "away or point --history elsewhere")
+
+
+def check_migration(conn: sqlite3.Connection, path: Path) -> None:
+    """Whether the database behind `conn` (opened read-only) can be migrated and used, without changing it:
+    its schema alone is copied into memory and migrated there. HistoryError says why not."""
+    version = _schema_version(conn, path)
+    statements = [str(r[0]) for r in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+        " ORDER BY type = 'table' DESC, rowid")]
+    with closing(sqlite3.connect(":memory:", isolation_level=None)) as copy:
+        try:
+            for statement in statements:
+                copy.execute(statement)
+        except sqlite3.Error as exc:
+            raise HistoryError(path, f"its schema cannot be read ({exc})") from None
+        copy.execute(f"PRAGMA user_version = {version:d}")
+        _migrate(copy, path)
 
 
 @contextmanager
@@ -334,36 +384,36 @@ def open_history(db_path: Path | str, *, create: bool = True) -> Iterator[sqlite
             raise HistoryError(path, f"history database error: {exc}") from exc
 
 
-def check_database(db_path: Path | str) -> None:
-    """Pre-flight: an existing history is a file this cmaudit can read and understands; writes nothing.
-
-    A database another run is writing right now (locked) passes: the run will queue for it later.
-    """
+def prepare_database(db_path: Path | str) -> None:
+    """Pre-flight: an existing history is opened, migrated and checked before any host is contacted, so a run
+    never learns only at its end that it cannot be recorded. A missing one is left for the run to create."""
     path = Path(db_path)
     if not os.path.lexists(path):
         return
     if not path.is_file():
         raise HistoryError(path, "the history database is not a file")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
-        with closing(conn):
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return
-        raise HistoryError(path, f"cannot read the history database: {exc}") from None
-    except sqlite3.Error as exc:
-        raise HistoryError(path, f"not a history database: {exc}") from None
-    if version > SCHEMA_VERSION:
-        raise HistoryError(path, f"history schema version {version} is newer than this cmaudit "
-                                 f"understands ({SCHEMA_VERSION}); upgrade cmaudit")
+    with open_history(path, create=False):
+        pass
+
+
+def why_not_a_baseline(results: RunResults) -> str | None:
+    """Why a run can never be the one a later run is compared with (nor a point of the trend); None when it can.
+
+    The first rule that applies, in this order: (applies?, why) rows.
+    """
+    m = results.meta
+    rules = (
+        (m.finished is None, "unfinished"),
+        (m.interrupted, "interrupted before every host was checked"),
+        (m.partial, "partial: only some of the inventory's hosts were chosen"),
+        (all(h.verdict is Verdict.ERROR for h in results.hosts), "no host could be checked"),
+    )
+    return next((why for applies, why in rules if applies), None)
 
 
 def _insert_run(conn: sqlite3.Connection, results: RunResults, audit: str, output_dir: str | None) -> int:
     m = results.meta
-    # A run that chose only some hosts (--hosts/--tag/--site) is never the baseline of a later comparison.
-    complete = m.finished is not None and not m.interrupted and not m.partial
+    complete = why_not_a_baseline(results) is None  # the column's name predates the rule: "may be a baseline"
     cur = conn.execute(
         "INSERT INTO runs (run_uid, inventory_key, audit, started, finished, complete, host_count, output_dir,"
         " recorded_at, meta_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -550,18 +600,25 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
                        last_build=last_build)
 
 
-def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -> list[HostEntry]:
-    """One host's verdict in each run it appears in, newest first (matched by stable key or name)."""
+def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None, audit: str | None = None
+                  ) -> list[HostEntry]:
+    """One host's verdict in each run it appears in (of one audit, if given), newest first (matched by stable key
+    or name)."""
     key = stable_key(host)
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # `name`, `name:port`, and `name@address:port` (a name two hosts of a run share)
+    params: list[object] = [key, escaped + ":%", escaped + "@%"]
     sql = ("SELECT r.id, r.started, r.complete, h.host, h.address, h.verdict, h.error_category, h.build,"
-           " h.result_json FROM host_results h JOIN runs r ON r.id = h.run_id"
-           " WHERE h.host_key = ? OR h.host_key LIKE ? ESCAPE '\\' OR h.host_key LIKE ? ESCAPE '\\'"
-           " ORDER BY r.id DESC")
+           " h.result_json, r.audit, h.port FROM host_results h JOIN runs r ON r.id = h.run_id"
+           " WHERE (h.host_key = ? OR h.host_key LIKE ? ESCAPE '\\' OR h.host_key LIKE ? ESCAPE '\\')")
+    if audit is not None:
+        sql += " AND r.audit = ?"
+        params.append(audit)
+    sql += " ORDER BY r.id DESC"
     if limit is not None:
         sql += f" LIMIT {int(limit):d}"
-    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    with open_history(db_path, create=False) as conn:  # `name:port`, and `name@address:port` (a shared name)
-        rows = conn.execute(sql, (key, escaped + ":%", escaped + "@%")).fetchall()
+    with open_history(db_path, create=False) as conn:
+        rows = conn.execute(sql, params).fetchall()
     out: list[HostEntry] = []
     for r in rows:
         try:
@@ -574,7 +631,8 @@ def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None) -
             raise HistoryError(db_path, f"run {r[0]}: a host record cannot be read back: {exc}") from None
         reason = h.error.message if h.error else (h.reasons[0] if h.reasons else "")
         out.append(HostEntry(run_id=int(r[0]), started=r[1], complete=bool(r[2]), host=r[3], address=r[4],
-                             verdict=verdict, error_category=r[6], build=r[7], reason=reason))
+                             verdict=verdict, error_category=r[6], build=r[7], reason=reason, audit=str(r[9]),
+                             port=_stored_int(r[10])))
     return out
 
 
@@ -615,20 +673,22 @@ def check_integrity(db_path: Path | str) -> list[str]:
 
 def probe_history(db_path: Path | str) -> tuple[bool, str, str]:
     """(ok, detail, hint) for `cmaudit doctor`: can a scan record its run here? Read-only: an existing
-    database is opened read-only and never migrated, a missing one is not created."""
+    database is opened read-only and its migration tried on a copy of its schema, a missing one is not created."""
     path = Path(db_path)
     if path.exists():
         if not path.is_file():
             return False, f"{path} is not a file", "point --history (or history in cmaudit.toml) at a file"
         try:
             with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
-                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-                runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if version else 0
+                check_migration(conn, path)
+                runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if "runs" in _columns(conn) else 0
+        except HistoryError as exc:
+            hint = "upgrade cmaudit" if "newer" in exc.message else \
+                "move the file away (a new history starts) or point --history elsewhere"
+            return False, f"{path}: {exc.message}", hint
         except sqlite3.Error as exc:
             return False, f"{path} cannot be read as a cmaudit history: {exc}", \
                 "move the file away (a new history starts) or point --history elsewhere"
-        if version > SCHEMA_VERSION:
-            return False, f"{path} was written by a newer cmaudit (schema {version})", "upgrade cmaudit"
         writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
         detail = f"{path}: {runs} run(s) recorded"
         if not writable:

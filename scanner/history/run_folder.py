@@ -1,8 +1,7 @@
 """A run folder's marker: what cmaudit created and wrote there, so retention deletes only that.
 
-`--keep-runs` once deleted whole folders because their results.json named the pruned run: `-o share`
-cost an admin `share/budget.xlsx`, `-o ""` the working directory. Now every scan leaves a marker,
-`.cmaudit-run.json`, in its folder:
+Retention must never delete a file cmaudit did not write (`-o share`, `-o ""` name folders that hold the
+admin's own files), so every scan leaves a marker, `.cmaudit-run.json`, in its folder:
 
     {"schema": "cmaudit-run-folder", "version": 1,
      "created_by": "<id of the run that created the folder; null when the folder already existed>",
@@ -16,10 +15,11 @@ never touched, and neither is a path that leads through a symbolic link.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -127,29 +127,38 @@ def _listed_file(folder: Path, rel: str) -> Path | None:
     return current / parts[-1]
 
 
-def release_run(folder: Path, run_id: str, *, protected: Iterable[Path] = ()) -> tuple[bool, str | None]:
-    """Delete what `run_id` wrote into `folder` (see the module docstring).
+# Why a folder is left as it is, checked in this order once its marker is read: (applies?, note) rows.
+_KEEP_RULES: tuple[tuple[Callable[[FolderMarker | None, str], bool], str], ...] = (
+    (lambda marker, _run: marker is None, f"it holds no {MARKER}, so cmaudit did not create it; nothing deleted"),
+    (lambda marker, run: marker is not None and run not in marker.runs,
+     f"its {MARKER} does not list this run; nothing deleted"),
+    (lambda marker, _run: marker is not None and marker.created_by is None,
+     "it existed before cmaudit wrote into it; nothing deleted"),
+)
 
-    Returns (folder removed, a one-line note on what was kept and why, or None).
-    """
+
+def _read_for_release(folder: Path, run_id: str, protected: Iterable[Path]) -> tuple[FolderMarker | None, str | None]:
+    """The folder's marker when this run's files may be deleted; else (None, why it is kept, or None when gone)."""
     real = os.path.realpath(folder)
     for keep in protected:
         if _within(os.path.realpath(keep), real):
-            return False, f"kept {folder}: it holds the current run's folder {keep}"
+            return None, f"kept {folder}: it holds the current run's folder {keep}"
     try:
         if not stat.S_ISDIR(os.lstat(folder).st_mode):
-            return False, f"kept {folder}: not a folder (a link or file stands there now)"
+            return None, f"kept {folder}: not a folder (a link or file stands there now)"
         marker = read_marker(folder)
     except FileNotFoundError:
-        return False, None
+        return None, None
     except (OSError, MarkerError) as exc:
-        return False, f"kept {folder}: {exc}"
-    if marker is None:
-        return False, f"kept {folder}: it holds no {MARKER}, so cmaudit did not create it; nothing deleted"
-    if run_id not in marker.runs:
-        return False, f"kept {folder}: its {MARKER} does not list this run; nothing deleted"
-    if marker.created_by is None:
-        return False, f"kept {folder}: it existed before cmaudit wrote into it; nothing deleted"
+        return None, f"kept {folder}: {exc}"
+    for applies, why in _KEEP_RULES:
+        if applies(marker, run_id):
+            return None, f"kept {folder}: {why}"
+    return marker, None
+
+
+def _delete_listed(folder: Path, run_id: str, marker: FolderMarker) -> list[str]:
+    """Delete the regular files only `run_id` listed, then the sub-folders they leave empty; the failures."""
     others = {f for other, files in marker.runs.items() if other != run_id for f in files}
     emptied: set[Path] = set()
     failures: list[str] = []
@@ -168,10 +177,13 @@ def release_run(folder: Path, run_id: str, *, protected: Iterable[Path] = ()) ->
             continue
         emptied.update(p for p in path.parents if _within(str(p), str(folder)) and p != folder)
     for sub in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
-        try:
+        with contextlib.suppress(OSError):
             sub.rmdir()  # only ever removes an empty folder
-        except OSError:
-            pass
+    return failures
+
+
+def _after_release(folder: Path, marker: FolderMarker, run_id: str, failures: list[str]) -> tuple[bool, str | None]:
+    """Remove the folder when nothing else is left in it, else write the marker without the run; say why kept."""
     remaining = {other: files for other, files in marker.runs.items() if other != run_id}
     try:
         left = sorted(os.listdir(folder))
@@ -195,3 +207,14 @@ def release_run(folder: Path, run_id: str, *, protected: Iterable[Path] = ()) ->
     foreign = [name for name in left if name != MARKER]
     shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
     return False, f"kept {folder}: it holds files cmaudit did not write ({shown}); only this run's files were deleted"
+
+
+def release_run(folder: Path, run_id: str, *, protected: Iterable[Path] = ()) -> tuple[bool, str | None]:
+    """Delete what `run_id` wrote into `folder` (see the module docstring).
+
+    Returns (folder removed, a one-line note on what was kept and why, or None).
+    """
+    marker, kept = _read_for_release(folder, run_id, protected)
+    if marker is None:
+        return False, kept
+    return _after_release(folder, marker, run_id, _delete_listed(folder, run_id, marker))

@@ -76,6 +76,10 @@ class Changes:
     not_checked: tuple[NotChecked, ...] = ()
     # host key -> what the reports show beside every host of the current run
     annotations: dict[str, HostNote] = field(default_factory=dict)
+    # why the two runs may not be one fleet (another inventory file, few hosts in common): "" when they look alike
+    caution: str = ""
+    # why the current run can never be a baseline ("partial: only some hosts were chosen"): "" when it can be
+    not_a_baseline: str = ""
 
     @property
     def is_baseline(self) -> bool:

@@ -7,9 +7,13 @@ these records as plain JSON; `to_dict`/`from_dict` are the one place that mappin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
+
+from scanner.model.audit_name import check_audit_name
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -151,6 +155,7 @@ class Waiver:
 
 
 WAIVABLE_VERDICTS = ("AFFECTED", "AT_RISK", "ERROR", "UNKNOWN")  # the verdicts that need action
+MAX_WAIVER_TEXT = 1000  # host pattern, reason, owner: the waivers file's bound, also for a waiver read back
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,13 +398,59 @@ def _text_map(value: Any, key: str) -> dict[str, str]:
     return {_text(k, key): _text(v, key) for k, v in table.items()}
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_SOURCE = 8192  # "file:line": a path and a number
+
+
+def _waiver_text(value: Any, key: str, limit: int = MAX_WAIVER_TEXT) -> str:
+    """A waiver's text as the waivers file allows it: non-empty, bounded."""
+    text = _text(value, key).strip()
+    if not text or len(text) > limit:
+        raise ResultsFormatError(f"{key}: expected 1 to {limit} characters")
+    return text
+
+
+def _waiver_date(value: Any, key: str) -> str:
+    """A waiver's last day: an ISO date (YYYY-MM-DD) that exists, as the waivers file's TOML date is."""
+    text = _text(value, key)
+    try:
+        if _ISO_DATE.fullmatch(text) is None:
+            raise ValueError(text)
+        date.fromisoformat(text)
+    except ValueError:
+        raise ResultsFormatError(f"{key}: expected a date (YYYY-MM-DD), found {text[:40]!r}") from None
+    return text
+
+
+def _waiver_verdicts(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ("AFFECTED", "AT_RISK")
+    verdicts = _texts(value, key)
+    if not verdicts or any(v not in WAIVABLE_VERDICTS for v in verdicts):
+        raise ResultsFormatError(f"{key}: expected a non-empty list of {', '.join(WAIVABLE_VERDICTS)}")
+    return tuple(dict.fromkeys(verdicts))
+
+
 def waiver_from_dict(d: Any, key: str = "waiver") -> Waiver:
+    """A waiver read back (a results file, the history): every field checked as the waivers file checks it."""
     d = _table(d, key)
-    return Waiver(host=_text(d["host"], f"{key}.host"), reason=_text(d["reason"], f"{key}.reason"),
-                  owner=_text(d["owner"], f"{key}.owner"), expires=_text(d["expires"], f"{key}.expires"),
-                  verdicts=_texts(d.get("verdicts"), f"{key}.verdicts") or ("AFFECTED", "AT_RISK"),
-                  expired=_flag(d.get("expired"), f"{key}.expired"),
-                  source=_text(d.get("source", ""), f"{key}.source"))
+    source = _text(d.get("source", ""), f"{key}.source")
+    if len(source) > MAX_SOURCE:
+        raise ResultsFormatError(f"{key}.source: longer than {MAX_SOURCE} characters")
+    return Waiver(host=_waiver_text(d["host"], f"{key}.host"), reason=_waiver_text(d["reason"], f"{key}.reason"),
+                  owner=_waiver_text(d["owner"], f"{key}.owner"), expires=_waiver_date(d["expires"], f"{key}.expires"),
+                  verdicts=_waiver_verdicts(d.get("verdicts"), f"{key}.verdicts"),
+                  expired=_flag(d.get("expired"), f"{key}.expired"), source=source)
+
+
+def _audit(value: Any, key: str) -> str | None:
+    """The audit name as `--audit` accepts it (it becomes a key in the history when read back)."""
+    if value is None:
+        return None
+    try:
+        return check_audit_name(_text(value, key))
+    except ValueError as exc:
+        raise ResultsFormatError(f"{key}: {exc}") from None
 
 
 def _evidence_from(d: Any) -> Evidence:
@@ -496,7 +547,7 @@ def results_from_dict(d: dict[str, Any]) -> RunResults:
             insecure=_flag(m.get("insecure"), "meta.insecure"),
             interrupted=_flag(m.get("interrupted"), "meta.interrupted"),
             merged_from=_texts(m.get("merged_from"), "meta.merged_from"),
-            audit=_opt_text(m.get("audit"), "meta.audit"),
+            audit=_audit(m.get("audit"), "meta.audit"),
             selection=_texts(m.get("selection"), "meta.selection"),
             partial=_flag(m.get("partial"), "meta.partial"),
             verdict_text=_text_map(adv.get("verdict_text"), "meta.advisory.verdict_text"),

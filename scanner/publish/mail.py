@@ -13,7 +13,7 @@ import os
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -145,58 +145,96 @@ def _tls_context(settings: MailSettings) -> ssl.SSLContext:
     return ctx
 
 
+def _not_supported(exc: Exception, settings: MailSettings, where: str) -> str:
+    hint = " (set security = \"tls\" or \"none\" for a trusted relay)" if "STARTTLS" in str(exc) else ""
+    return f"{where}: {_header(str(exc))}{hint}"
+
+
+def _auth_refused(exc: Exception, settings: MailSettings, where: str) -> str:
+    return f"{where} refused the login for {settings.username} ({getattr(exc, 'smtp_code', '?')})"
+
+
+def _answered(exc: Exception, settings: MailSettings, where: str) -> str:
+    return f"{where} answered {getattr(exc, 'smtp_code', '?')} {_reply(getattr(exc, 'smtp_error', b''))}"
+
+
+def _unreachable(exc: Exception, settings: MailSettings, where: str) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"cannot reach {where}: {_header(reason)}"
+
+
+def _unencodable(exc: Exception, settings: MailSettings, where: str) -> str:
+    return f"{where}: {_header(str(exc)) or type(exc).__name__}"
+
+
+# How a failed delivery reads, first matching row wins (subclasses before their bases): exception -> the
+# reason after "mail not sent to <recipients>: ".
+_DELIVERY_FAILURES: tuple[tuple[type[Exception], Callable[[Exception, MailSettings, str], str]], ...] = (
+    (smtplib.SMTPNotSupportedError, _not_supported),  # no STARTTLS, no AUTH, or no SMTPUTF8 for an address
+    (smtplib.SMTPAuthenticationError, _auth_refused),
+    (smtplib.SMTPResponseException, _answered),
+    (OSError, _unreachable),  # SMTPException, SSLError and timeouts are all OSErrors
+    (ValueError, _unencodable),  # a relay name IDNA refuses, a header smtplib cannot encode (UnicodeError too)
+)
+
+
+def _settings_problem(settings: MailSettings, env: Mapping[str, str]) -> str | None:
+    """Why these settings cannot send at all (checked before any connection), or None."""
+    to = ", ".join(settings.to)
+    if not settings.to:
+        return "mail not sent: no recipient (--mail-to or [mail] to)"
+    if settings.security not in SECURITY:
+        return f"mail not sent: security must be one of {', '.join(SECURITY)}"
+    if not settings.username:
+        return None
+    where = f"{settings.host}:{settings.port}"
+    password = env.get(settings.password_env) if settings.password_env else None
+    if settings.security == "none":
+        return (f"mail not sent to {to}: refusing to log in to {where} without TLS "
+                "(the password would cross the network in clear)")
+    if not password:
+        return (f"mail not sent to {to}: SMTP login needs the password in the environment "
+                f"variable {settings.password_env or '(password_env not set)'}, which is empty")
+    if not (settings.username.isascii() and password.isascii()):  # smtplib's AUTH encodes them as ASCII
+        return (f"mail not sent to {to}: the SMTP user name and password must be ASCII "
+                "(Python's smtplib cannot send others)")
+    return None
+
+
+def _deliver(message: EmailMessage, settings: MailSettings, password: str | None) -> dict[str, object]:
+    """One SMTP session: connect, (STARTTLS), (login), send; the recipients the relay refused."""
+    context = _tls_context(settings) if settings.security != "none" else None
+    smtp: smtplib.SMTP
+    if settings.security == "tls":
+        smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    with smtp:
+        smtp.ehlo()
+        if settings.security == "starttls":
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if settings.username and password is not None:
+            smtp.login(settings.username, password)
+        return dict(smtp.send_message(message))
+
+
 def send(message: EmailMessage, settings: MailSettings, *, environ: Mapping[str, str] | None = None) -> MailOutcome:
     """Deliver `message`; every failure comes back as a MailOutcome naming the relay and the reason."""
     env = os.environ if environ is None else environ
+    problem = _settings_problem(settings, env)
+    if problem is not None:
+        return MailOutcome(False, problem)
     where = f"{settings.host}:{settings.port}"
-    to = ", ".join(settings.to)
-    if not settings.to:
-        return MailOutcome(False, "mail not sent: no recipient (--mail-to or [mail] to)")
-    if settings.security not in SECURITY:
-        return MailOutcome(False, f"mail not sent: security must be one of {', '.join(SECURITY)}")
-    password: str | None = None
-    if settings.username:
-        if settings.security == "none":
-            return MailOutcome(False, f"mail not sent to {to}: refusing to log in to {where} without TLS "
-                                      "(the password would cross the network in clear)")
-        if not settings.password_env or not env.get(settings.password_env):
-            return MailOutcome(False, f"mail not sent to {to}: SMTP login needs the password in the environment "
-                                      f"variable {settings.password_env or '(password_env not set)'}, which is empty")
-        password = env[settings.password_env]
-        if not (settings.username.isascii() and password.isascii()):  # smtplib's AUTH encodes them as ASCII
-            return MailOutcome(False, f"mail not sent to {to}: the SMTP user name and password must be ASCII "
-                                      "(Python's smtplib cannot send others)")
+    password = env[settings.password_env] if settings.username and settings.password_env else None
     try:
-        context = _tls_context(settings) if settings.security != "none" else None
-        smtp: smtplib.SMTP
-        if settings.security == "tls":
-            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-        with smtp:
-            smtp.ehlo()
-            if settings.security == "starttls":
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if settings.username and password is not None:
-                smtp.login(settings.username, password)
-            refused = smtp.send_message(message)
-    except smtplib.SMTPNotSupportedError as exc:  # no STARTTLS, no AUTH, or no SMTPUTF8 for an address
-        hint = " (set security = \"tls\" or \"none\" for a trusted relay)" if "STARTTLS" in str(exc) else ""
-        return MailOutcome(False, f"mail not sent to {to}: {where}: {_header(str(exc))}{hint}")
-    except smtplib.SMTPAuthenticationError as exc:
-        return MailOutcome(False, f"mail not sent to {to}: {where} refused the login for {settings.username} "
-                                  f"({exc.smtp_code})")
-    except smtplib.SMTPResponseException as exc:
-        return MailOutcome(False, f"mail not sent to {to}: {where} answered {exc.smtp_code} {_reply(exc.smtp_error)}")
-    except OSError as exc:  # SMTPException, SSLError and timeouts are all OSErrors
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        return MailOutcome(False, f"mail not sent to {to}: cannot reach {where}: {_header(reason)}")
-    except (UnicodeError, ValueError) as exc:  # a relay name IDNA refuses, a header smtplib cannot encode
-        return MailOutcome(False, f"mail not sent to {to}: {where}: {_header(str(exc)) or type(exc).__name__}")
+        refused = _deliver(message, settings, password)
+    except tuple(kind for kind, _reason in _DELIVERY_FAILURES) as exc:
+        reason = next(reason for kind, reason in _DELIVERY_FAILURES if isinstance(exc, kind))
+        return MailOutcome(False, f"mail not sent to {', '.join(settings.to)}: {reason(exc, settings, where)}")
     if refused:
         return MailOutcome(False, f"mail sent via {where} but refused for: {', '.join(sorted(refused))}")
-    return MailOutcome(True, f"mail sent to {to} via {where}")
+    return MailOutcome(True, f"mail sent to {', '.join(settings.to)} via {where}")
 
 
 def probe_relay(settings: MailSettings) -> tuple[bool, str, str]:

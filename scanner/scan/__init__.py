@@ -1,1 +1,2 @@
-"""The fleet run: hosts, deadlines, retries, the lockout breaker, evidence, progress, results."""
+"""A scan's plan and execute steps (inputs, logons, hosts, deadlines, retries, the lockout breaker, evidence,
+results), and the doctor's run."""

@@ -5,7 +5,7 @@ Password order (first found wins), never argv, never written anywhere:
   2. CMAUDIT_PASSWORD,
   3. the system keyring, service "cmaudit", the account's user name (optional: without the `keyring`
      package, or with any keyring error, this step finds nothing),
-  4. a getpass prompt, only on a terminal and only when the caller allows it.
+  4. a prompt, only on a terminal and only when the caller allows it and gives one (the CLI's getpass).
 Keyring and prompt answers are cached per user name for the process, so a fleet of 300 hosts under one
 account prompts once. Certificate auth needs no password, nor does Kerberos/Negotiate without a user
 name (the jump box's ticket, keytab or, on Windows, the logged-on admin's SSPI identity), so neither is
@@ -16,7 +16,6 @@ Which transports may carry a password is scanner.winrm.transport_policy's job.
 
 from __future__ import annotations
 
-import getpass
 import hmac
 import importlib
 import os
@@ -84,7 +83,7 @@ class PasswordResolver:
         self.use_keyring = use_keyring
         self.interactive = interactive
         self._environ = environ
-        self._prompt = prompt or getpass.getpass
+        self._prompt = prompt  # None: never prompt (only scanner.cli talks to the terminal)
         self._is_terminal = is_terminal or stdin_is_terminal
         self._lock = threading.Lock()
         self._cache: dict[str, Secret | None] = {}
@@ -116,7 +115,7 @@ class PasswordResolver:
             if found:
                 self.sources[user] = f"keyring service {KEYRING_SERVICE!r}"
                 return Secret(found)
-        if self.interactive and self._is_terminal():
+        if self.interactive and self._prompt is not None and self._is_terminal():
             try:
                 answer = self._prompt(f"Password for {user or 'the WinRM account'} (cmaudit): ")
             except EOFError:

@@ -2,11 +2,11 @@
 
 An admin attaches `evidence/<host>/wsyncmgr.log.gz` to a ticket and anyone can check it against the
 hash in results.json (`gunzip -c | sha256sum`). The gzip is written with ISA-L (the `isal` package, an
-ordinary gzip file any gunzip reads) where it is installed: level 1 takes a sixth of the CPU of zlib's
-level 3 on a 330 KB wsyncmgr.log and compresses better (6.3x against 5.5x; bench/bench_cpu.py measures
-both); without it, the standard library's zlib at level 3. Files are written to a temporary name and renamed,
-so an interrupted run never leaves a half-written copy under the final name; they get the user's umask,
-and no symbolic link planted in the run folder (`evidence -> /etc`) is ever followed.
+ordinary gzip file any gunzip reads) where it is installed, as it needs a fraction of zlib's CPU for a
+smaller file (the gzip table of bench/RESULTS.md); without it, the standard library's zlib at level 3.
+Files are written to a temporary name and renamed, so an interrupted run never leaves a half-written copy
+under the final name; they get the user's umask, and no symbolic link planted in the run folder
+(`evidence -> /etc`) is ever followed.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from scanner.model.records import LogFileFact
 try:  # ISA-L's gzip: a well-kept binding with wheels for the usual jump boxes; zlib where it is missing
     from isal.igzip import IGzipFile as _GzipFile
 
-    GZIP_LEVEL = 1  # measured (bench_cpu): ISA-L level 1 ~0.3 ms for 330 KB, ratio 6.3; its level 3: 3x the CPU
+    GZIP_LEVEL = 1  # ISA-L's cheapest level that compresses as well as its higher ones (bench/RESULTS.md)
 except ImportError:  # pragma: no cover - isal is a dependency; a platform without its wheel falls back
     _GzipFile = gzip.GzipFile  # type: ignore[misc,assignment]
-    GZIP_LEVEL = 3  # zlib: half the CPU of level 6 on a 330 KB wsyncmgr.log, output 12% bigger
+    GZIP_LEVEL = 3  # zlib: far less CPU than its default 6 for a slightly bigger file (bench/RESULTS.md)
 
 EVIDENCE_DIR = "evidence"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Protocol
 from scanner.advisory.loader import Advisory
 from scanner.advisory.stop import Abandoned
 from scanner.model.errors import HostError, HostInternalError, HostLocalError, HostTimeout
-from scanner.model.records import HostFacts, Judgement
+from scanner.model.records import HostResult, Judgement
 from scanner.model.snapshot import Snapshot
 from scanner.scan.evidence import save_log
+from scanner.scan.results import judged_result
 from scanner.winrm.collect import Collected, CollectOptions, collect
 from scanner.winrm.faults import translate
 from scanner.winrm.kerberos import ticket_only as kerberos_ticket_only
@@ -43,14 +44,6 @@ class Evaluate(Protocol):
 
 PasswordFor = Callable[["Host"], "str | None"]
 CredentialFor = Callable[["Host"], object]  # pyspnego credential(s) for a host, or None
-
-
-@dataclass(frozen=True, slots=True)
-class HostOutcome:
-    """A collected and judged host (no raw bytes left in it)."""
-
-    facts: HostFacts
-    judgement: Judgement
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +97,7 @@ class ScanJob:
         if session is not None:
             session.abort()
 
-    def run(self) -> HostOutcome:
+    def run(self) -> HostResult:
         collected = self._collect()
         try:
             logs = tuple(
@@ -128,7 +121,7 @@ class ScanJob:
         except Exception as exc:  # our own bug: reported as such (logged), never blamed on the server
             log.debug("%s: judging failed", self.host.name, exc_info=True)
             raise HostInternalError(self.host.name, f"internal error while judging: {type(exc).__name__}") from None
-        return HostOutcome(facts=facts, judgement=judgement)
+        return judged_result(self.host, facts, judgement)  # no raw bytes left in it
 
     def _past_deadline(self) -> bool:
         return self._aborted.is_set() or time.monotonic() >= self.deadline

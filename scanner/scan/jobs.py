@@ -1,8 +1,9 @@
 """What a process needs to build the host jobs of a run: settled once by the parent, picklable for workers.
 
-run_scan settles every credential before any host is contacted (passwords, NTLM hashes, Kerberos ticket
-caches, refusals); `RunJobs` carries that to wherever the hosts run: the parent itself with --workers 1, or
-each worker process over its pipe (never argv or the environment). Secrets are repr=False throughout.
+The plan step (scanner.scan.plan) settles every credential before any host is contacted (passwords, NTLM
+hashes, Kerberos ticket caches, refusals); `RunJobs` carries that to wherever the hosts run: the parent
+itself with --workers 1, or each worker process over its pipe (never argv or the environment). Secrets are
+repr=False throughout.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING
 from scanner.advisory.engine import evaluate
 from scanner.advisory.loader import Advisory
 from scanner.model.errors import HostError
-from scanner.scan.host_job import HostOutcome, ScanContext, ScanJob
+from scanner.model.records import HostResult
+from scanner.scan.host_job import ScanContext, ScanJob
 from scanner.winrm.collect import CollectOptions
 from scanner.winrm.session import SessionOptions
 
@@ -43,7 +45,7 @@ class FailedJob:
     def __init__(self, error: HostError) -> None:
         self.error = error
 
-    def run(self) -> HostOutcome:
+    def run(self) -> HostResult:
         raise self.error
 
     def abort(self) -> None:
@@ -70,10 +72,10 @@ class RunJobs:
                            credential_for=lambda host: self.credentials.get(host.key), secrets=self.secrets,
                            host_keys=self.host_keys)
 
-    def factory(self) -> JobFactory[Host, HostOutcome]:
+    def factory(self) -> JobFactory[Host, HostResult]:
         context = self.context()
 
-        def make(host: Host, deadline: float, attempt: int) -> HostJob[HostOutcome]:
+        def make(host: Host, deadline: float, attempt: int) -> HostJob[HostResult]:
             if host.key in self.refused:
                 return FailedJob(self.refused[host.key])
             return ScanJob(host, deadline, context)

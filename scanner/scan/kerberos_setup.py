@@ -1,4 +1,4 @@
-"""Kerberos for a fleet run, settled before any host is contacted.
+"""Kerberos for a scan, settled in its plan step before any host is contacted.
 
 For every host whose auth is `kerberos` or `negotiate` (on Linux/macOS; Windows uses SSPI and needs none
 of this):
@@ -86,25 +86,43 @@ def _prepare_host(run: KerberosRun, host: Host, user: str | None, password: str 
     if host.auth == "kerberos" and user and "\\" in user:
         raise UsageError(f"{where}: Kerberos needs the user as user@REALM (e.g. svc-audit@CORP.EXAMPLE), "
                          f"not {user}")
-    if uses_sspi():
+    if uses_sspi() or not _gssapi_usable(run, host, password, where):
         return
-    missing = gssapi_missing()
-    if missing is not None:
-        if host.auth == "negotiate" and password:
-            _warn_once(run, f"{missing}: --auth negotiate falls back to NTLM ({INSTALL_HINT})")
-            return
-        raise KerberosSetupError(f"{where}: {missing}", hint=INSTALL_HINT)
     if not password:
-        key = user or ""
-        if key not in run.checked:
-            info = check(user if is_principal(user) else None)
-            run.checked[key] = info
-            log.debug("Kerberos: ticket of %s from %s, valid for %s s more", info.principal, info.source,
-                      info.seconds_left if info.seconds_left is not None else "?")
+        _check_jump_box_ticket(run, user, check)
         return
     if not (host.auth == "kerberos" or is_principal(user)):
         return  # negotiate as DOMAIN\user with a password: NTLM, as Windows would do for such a name
     assert user is not None  # a password is only ever looked up for a user
+    ticket = _private_ticket(run, host, user, password, get_ticket)
+    if ticket is not None:
+        run._by_host[host.key] = (ticket, password if host.auth == "negotiate" else None)
+
+
+def _gssapi_usable(run: KerberosRun, host: Host, password: str | None, where: str) -> bool:
+    """python-gssapi is there; without it negotiate with a password falls back to NTLM (a warning), else exit 64."""
+    missing = gssapi_missing()
+    if missing is None:
+        return True
+    if host.auth == "negotiate" and password:
+        _warn_once(run, f"{missing}: --auth negotiate falls back to NTLM ({INSTALL_HINT})")
+        return False
+    raise KerberosSetupError(f"{where}: {missing}", hint=INSTALL_HINT)
+
+
+def _check_jump_box_ticket(run: KerberosRun, user: str | None, check: Callable[[str | None], TicketInfo]) -> None:
+    """The jump box's own ticket (kinit, keytab) for `user`, checked once per user; raises when missing."""
+    key = user or ""
+    if key not in run.checked:
+        info = check(user if is_principal(user) else None)
+        run.checked[key] = info
+        log.debug("Kerberos: ticket of %s from %s, valid for %s s more", info.principal, info.source,
+                  info.seconds_left if info.seconds_left is not None else "?")
+
+
+def _private_ticket(run: KerberosRun, host: Host, user: str, password: str,
+                    get_ticket: Callable[[str, str], PrivateTicket]) -> PrivateTicket | None:
+    """The account's TGT in a private cache, fetched once per (user, password); None: negotiate falls back."""
     pair = (user, password)
     ticket = run.tickets.get(pair)
     if ticket is None:
@@ -114,10 +132,10 @@ def _prepare_host(run: KerberosRun, host: Host, user: str | None, password: str 
             if host.auth == "kerberos" or exc.password_rejected:
                 raise
             _warn_once(run, f"{exc}; --auth negotiate will fall back to NTLM for {user}")
-            return
+            return None
         run.tickets[pair] = ticket
         log.debug("Kerberos: one TGT for %s, in a private ticket cache for this run", user)
-    run._by_host[host.key] = (ticket, password if host.auth == "negotiate" else None)
+    return ticket
 
 
 def _warn_once(run: KerberosRun, message: str) -> None:

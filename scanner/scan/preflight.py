@@ -1,10 +1,11 @@
 """Checks that run before any host is contacted: an audit that cannot keep its results must not start.
 
-A read-only or full output folder used to cost a whole fleet's logons and end with every host as
-"cannot save the evidence". Each check is a function of the run's `Plan` that raises UsageError with one
-line naming the file or host (exit 64, nothing contacted). `CHECKS` is what run_scan runs, in order;
-another check joins by appending a function to it (or by passing its own list to `run_checks`).
-Checks leave nothing behind: the run folder is created by `create_run_folder` only after all passed.
+A read-only or full output folder would otherwise cost a whole fleet's logons and end with every host as
+"cannot save the evidence". Each check is a function of the run's inputs (`scanner.scan.run_plan.RunInputs`)
+that raises UsageError with one line naming the file or host (exit 64, nothing contacted). `CHECKS` is what
+the plan step runs, in order; another check joins by appending a function to it (or by passing its own list
+to `run_checks`). Checks leave nothing behind: the run folder is created by `create_run_folder` (the
+execute step's first act) only after all passed.
 """
 
 from __future__ import annotations
@@ -12,32 +13,20 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.history import database as history
 from scanner.history.run_folder import holds_a_run, start_run
 from scanner.model.errors import UsageError
-from scanner.scan.settings import ScanSettings
 
 if TYPE_CHECKING:
-    from scanner.model.host import Host
+    from scanner.scan.run_plan import RunInputs
 
 PROBE_BYTES = 4096  # a full disk refuses even this; a read-only one refuses creating the file at all
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What the checks look at: the run's settings, the hosts it will contact, where it will write."""
-
-    settings: ScanSettings
-    hosts: tuple[Host, ...]
-    out_dir: Path
-    run_id: str
-
-
-Check = Callable[[Plan], None]
+Check = Callable[["RunInputs"], None]
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -66,38 +55,43 @@ def probe_writable(folder: Path, what: str) -> None:
                          ) from None
 
 
-def check_output_folder(plan: Plan) -> None:
+def check_output_folder(inputs: RunInputs) -> None:
     """The run folder is new, or an existing folder that is not an earlier run's (unless --force), and writable."""
-    out = plan.out_dir
+    out = inputs.out_dir
     if not os.path.lexists(out):
         probe_writable(_existing_ancestor(out), f"the run folder {out}")
         return
     if not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder; give a folder for the run (-o)")
-    if holds_a_run(out) and not plan.settings.force:
+    if holds_a_run(out) and not inputs.settings.force:
         raise UsageError(f"{out}: holds an earlier run's results; writing this run there would mix old evidence "
                          "with new results: give a new folder with -o (or add --force)")
     probe_writable(out, "the run's results")
 
 
-def check_history(plan: Plan) -> None:
-    """The history database (when the run records one) is readable, ours, and can be written."""
-    path = plan.settings.history
+def check_history(inputs: RunInputs) -> None:
+    """The history database (when the run records one) can be written, and an existing one is cmaudit's: it is
+    opened and migrated here, so a history the run could not record in stops it before any host."""
+    path = inputs.settings.history
     if path is None:
         return
-    history.check_database(path)
     if os.path.lexists(path):
-        if not os.access(path, os.W_OK):
+        if os.path.isfile(path) and not os.access(path, os.W_OK):
             raise UsageError(f"{path}: the history database is read-only; no host was contacted "
                              "(give another --history, or --no-history)")
-        probe_writable(path.parent, "the history database's journal")
+        if os.path.isfile(path):
+            probe_writable(path.parent, "the history database's journal")
+        try:
+            history.prepare_database(path)
+        except history.HistoryError as exc:
+            raise UsageError(f"{exc}; no host was contacted (or give --no-history)") from None
     else:
         probe_writable(_existing_ancestor(path.parent), f"the history database {path}")
 
 
-def check_log_file(plan: Plan) -> None:
+def check_log_file(inputs: RunInputs) -> None:
     """The --log-file (appended to, its folder created if need be) can be written."""
-    path = plan.settings.log_file
+    path = inputs.settings.log_file
     if path is None:
         return
     if os.path.lexists(path):
@@ -113,19 +107,19 @@ def check_log_file(plan: Plan) -> None:
 CHECKS: list[Check] = [check_output_folder, check_history, check_log_file]
 
 
-def run_checks(plan: Plan, checks: Sequence[Check] | None = None) -> None:
+def run_checks(inputs: RunInputs, checks: Sequence[Check] | None = None) -> None:
     """Run every check in order; the first problem ends the run as a UsageError (exit 64)."""
     for check in CHECKS if checks is None else checks:
-        check(plan)
+        check(inputs)
 
 
-def create_run_folder(plan: Plan) -> None:
+def create_run_folder(inputs: RunInputs) -> None:
     """Create the run folder (if new) and leave the marker that says what cmaudit made and wrote there."""
-    out = plan.out_dir
+    out = inputs.out_dir
     created = not os.path.lexists(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        start_run(out, plan.run_id, created=created)
+        start_run(out, inputs.run_id, created=created)
     except OSError as exc:
         raise UsageError(f"{out}: cannot create the run folder: {exc.strerror or exc}; no host was contacted"
                          ) from None

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reports.merge import ResultsFileError, host_key, load_results, match_key, result_names, shared_names
 from scanner import __version__
 from scanner.advisory.loader import Advisory
-from scanner.config.waivers import apply_waivers
+from scanner.config.waivers import load_waivers
 from scanner.model.errors import UsageError
-from scanner.model.records import HostFailure, HostResult, RunMeta, RunResults, Verdict, Waiver
+from scanner.model.host import AUTH_METHODS
+from scanner.model.options import ENV_NAME_RULE, is_env_name
+from scanner.model.records import HostFacts, HostFailure, HostResult, Judgement, RunMeta, RunResults, Verdict, Waiver
 from scanner.model.remediation import category_hint
-from scanner.scan.host_job import HostOutcome
+from scanner.model.results_file import ResultsFileError, load_results
+from scanner.model.run_match import host_key, match_key, result_names, shared_names
+from scanner.scan.credentials import DEFAULT_PASSWORD_ENV
 from scanner.scan.runner import HostRun
 
 if TYPE_CHECKING:
@@ -25,35 +29,36 @@ if TYPE_CHECKING:
 SECRET_OPTION_NAMES = frozenset({"password", "passwd", "secret", "token", "key_password"})
 
 
-def host_result(run: HostRun[Host, HostOutcome]) -> HostResult:
-    """One HostResult: the judgement when the host was collected, else ERROR with the error category."""
-    host = run.host
-    common: dict[str, Any] = dict(
-        host=host.name, address=host.address, port=host.port, scheme=host.scheme, tags=tuple(host.tags),
-        started=run.started, finished=run.finished, seconds=round(run.seconds, 3), requests=run.requests,
-        attempts=run.attempts,
-    )
-    if run.value is None:
-        error = run.error
-        return HostResult(
-            verdict=Verdict.ERROR,
-            reasons=(error.message if error is not None else "no result",),
-            site_code=host.site_code,
-            error=HostFailure(error.category, error.message, error.hint or category_hint(error.category.value))
-            if error is not None else None,
-            **common,
-        )
-    outcome = run.value
-    j = outcome.judgement
+def judged_result(host: Host, facts: HostFacts, judgement: Judgement) -> HostResult:
+    """A collected and judged host's record, as its job answers it (the runner's timings come with host_result)."""
     return HostResult(
-        verdict=j.verdict,
-        reasons=j.reasons,
-        evidence=j.evidence,
-        build_name=j.build_name,
-        window=j.window,
-        facts=outcome.facts,
-        site_code=outcome.facts.site_code or host.site_code,
-        **common,
+        host=host.name, address=host.address, port=host.port, scheme=host.scheme, tags=tuple(host.tags),
+        verdict=judgement.verdict,
+        reasons=judgement.reasons,
+        evidence=judgement.evidence,
+        build_name=judgement.build_name,
+        window=judgement.window,
+        facts=facts,
+        site_code=facts.site_code or host.site_code,
+    )
+
+
+def host_result(run: HostRun[Host, HostResult]) -> HostResult:
+    """One HostResult with the run's timings: the job's record when the host was judged, else ERROR with the
+    error category."""
+    timing: dict[str, Any] = dict(started=run.started, finished=run.finished, seconds=round(run.seconds, 3),
+                                  requests=run.requests, attempts=run.attempts)
+    if run.value is not None:
+        return replace(run.value, **timing)
+    host, error = run.host, run.error
+    return HostResult(
+        host=host.name, address=host.address, port=host.port, scheme=host.scheme, tags=tuple(host.tags),
+        verdict=Verdict.ERROR,
+        reasons=(error.message if error is not None else "no result",),
+        site_code=host.site_code,
+        error=HostFailure(error.category, error.message, error.hint or category_hint(error.category.value))
+        if error is not None else None,
+        **timing,
     )
 
 
@@ -97,18 +102,13 @@ def run_meta(
         kb_url=advisory.kb_url,
         verdict_text=dict(advisory.verdict_text),
         verdict_remediation=dict(advisory.verdict_remediation),
-        inventory_path=inventory_path,
+        # absolute: the history tells two inventories of one name apart by it (and a rescan finds it again)
+        inventory_path=os.path.abspath(inventory_path) if inventory_path else None,
         inventory_sha256=inventory_sha256,
         options=clean_options(options),
         insecure=insecure,
         interrupted=interrupted,
     )
-
-
-def assemble(meta: RunMeta, runs: Sequence[HostRun[Host, HostOutcome]],
-             waivers: Sequence[Waiver] = ()) -> RunResults:
-    """The run's records, each host with the waiver that applies to it (waivers already judged for expiry)."""
-    return RunResults(meta=meta, hosts=apply_waivers([host_result(r) for r in runs], waivers))
 
 
 def load_earlier_run(path: Path, advisory_id: str) -> RunResults:
@@ -122,6 +122,53 @@ def load_earlier_run(path: Path, advisory_id: str) -> RunResults:
     return earlier
 
 
+def rescan_waivers(earlier: RunResults, path: Path) -> tuple[Waiver, ...]:
+    """`--rescan-failed` without `--waivers`: the waivers file the earlier run read, read and validated again now.
+
+    Never the waivers the results file remembers: a waiver withdrawn from the file since must not waive, and a
+    results file is not where an owner accepts a risk. The file gone is a UsageError (exit 64), before any host.
+    """
+    recorded = earlier.meta.waiver_file
+    if recorded is None:
+        return ()
+    if not Path(recorded).is_file():
+        raise UsageError(f"--rescan-failed: {path} was judged with the waivers file {recorded}, which is not there "
+                         "any more; give --waivers FILE (an empty file for none)")
+    return load_waivers(recorded)
+
+
+MAX_USERNAME = 1024  # the inventory's bound for a user name
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAccount:
+    """The account an earlier run logged on with, as its results file records it (never a password)."""
+
+    username: str | None
+    auth: str
+    password_env: str
+
+
+def recorded_account(earlier: RunResults, path: Path) -> RecordedAccount:
+    """The earlier run's user name, auth method and password variable for `--rescan-failed` to reuse, each checked as
+    the command line checks it; anything else is a UsageError naming the file (exit 64)."""
+    options = earlier.meta.options
+
+    def refuse(key: str, rule: str) -> UsageError:
+        return UsageError(f"--rescan-failed: {path}: meta.options.{key}: {rule}; give --{key.replace('_', '-')}")
+
+    username, auth = options.get("username"), options.get("auth", "ntlm")
+    password_env = options.get("password_env", DEFAULT_PASSWORD_ENV)
+    if username is not None and (not isinstance(username, str) or not 0 < len(username) <= MAX_USERNAME
+                                 or not username.isprintable()):
+        raise refuse("username", f"expected 1 to {MAX_USERNAME} printable characters")
+    if auth not in AUTH_METHODS:
+        raise refuse("auth", f"expected one of {', '.join(AUTH_METHODS)}")
+    if not is_env_name(password_env):
+        raise refuse("password_env", ENV_NAME_RULE)
+    return RecordedAccount(username=username, auth=str(auth), password_env=str(password_env))
+
+
 def hosts_to_rescan(earlier: RunResults, hosts: Sequence[Host]) -> tuple[Host, ...]:
     """The inventory's hosts that were ERROR or UNKNOWN in `earlier` (matched as `cmaudit report` matches
     runs: by name and port, and by address too for a name held twice), in inventory order."""
@@ -130,10 +177,9 @@ def hosts_to_rescan(earlier: RunResults, hosts: Sequence[Host]) -> tuple[Host, .
     return tuple(h for h in hosts if match_key(h.name, h.address, h.port, shared) in failed)
 
 
-def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path,
-                 waivers: Sequence[Waiver]) -> RunResults:
+def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path) -> RunResults:
     """The earlier run with the hosts scanned again replaced by their new results (the newest result per
-    host wins, as `cmaudit report` merges), in the earlier run's order; waivers judged again as of now."""
+    host wins, as `cmaudit report` merges), in the earlier run's order (waivers are the caller's to apply)."""
     shared = shared_names(result_names(earlier.hosts), result_names(rescanned.hosts))
     fresh = {host_key(h, shared): h for h in rescanned.hosts}
     hosts = [fresh.pop(host_key(h, shared), h) for h in earlier.hosts]
@@ -144,4 +190,4 @@ def merge_rescan(earlier: RunResults, rescanned: RunResults, path: Path,
                    selection=(*rescanned.meta.selection, f"--rescan-failed {path}"),
                    merged_from=(f"{path}: run {m.run_id}, {m.finished or m.started}, "
                                 f"{kept} of {len(earlier.hosts)} hosts kept",))
-    return RunResults(meta=meta, hosts=apply_waivers(hosts, waivers))
+    return RunResults(meta=meta, hosts=tuple(hosts))

@@ -1,4 +1,4 @@
-"""Every knob of `cmaudit scan` in one record, shared by the fleet run and its pre-flight checks."""
+"""Every knob of `cmaudit scan` in one record: the plan and execute steps read it, publish gets its part."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class ScanSettings:
     ca_file: str | None = None
     insecure: bool = False
     concurrency: int = 32
-    workers: int | None = 1  # worker processes; None: the cores, capped by the work (scanner.scan.workers)
+    workers: int = 1  # worker processes (1: this one); capped by --concurrency and the hosts to scan
     transport: str = "auto"  # "requests": pypsrp's own HTTP transport for every host (benchmarks, comparisons)
     timeout: float = 120.0
     retries: int = 2

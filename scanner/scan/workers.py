@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import multiprocessing
 import os
 import signal
@@ -48,8 +47,8 @@ from typing import Any
 
 from scanner.model.errors import HostInternalError, HostInterrupted
 from scanner.model.host import Host
+from scanner.model.records import HostResult
 from scanner.model.redaction import REDACTOR, RedactingFilter
-from scanner.scan.host_job import HostOutcome
 from scanner.scan.jobs import AccountKey, RunJobs
 from scanner.scan.runner import Breaker, HostRun, Runner, RunnerOptions, utc_now
 
@@ -59,25 +58,7 @@ JOIN_TIMEOUT_S = 15.0  # after the last result: how long a worker may take to ex
 # Loggers a worker forwards to the parent when the parent traces them (--debug).
 FORWARDED_LOGGERS = ("scanner", "urllib3.connectionpool")
 
-Run = HostRun[Host, HostOutcome]
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS has one)."""
-    getter = getattr(os, "sched_getaffinity", None)
-    if getter is not None:
-        with contextlib.suppress(OSError):
-            return max(1, len(getter(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def default_workers(cores: int, concurrency: int, hosts: int) -> int:
-    """The number of cores, capped so each worker has at least its share of the concurrency
-    (concurrency / workers) in hosts to scan: fewer hosts than --concurrency run in one process."""
-    n = max(1, min(cores, concurrency))
-    while n > 1 and hosts < n * math.ceil(concurrency / n):
-        n -= 1
-    return n
+Run = HostRun[Host, HostResult]
 
 
 def split_concurrency(concurrency: int, workers: int) -> list[int]:
@@ -130,7 +111,7 @@ class _Worker:
 
 
 class WorkerPool:
-    """Runs every host of a run over `workers` processes; to fleet.py it looks like a Runner."""
+    """Runs every host of a run over `workers` processes; to the execute step it looks like a Runner."""
 
     def __init__(self, jobs: RunJobs, workers: int, options: RunnerOptions, *, account_key: AccountKey,
                  on_done: Callable[[Run], None] | None = None) -> None:
@@ -151,7 +132,7 @@ class WorkerPool:
         self._results: dict[int, Run] = {}
         self._total = 0
         self._finished: asyncio.Event | None = None
-        self._runner: Runner[Host, HostOutcome] | None = None  # the one-process fallback, if it came to that
+        self._runner: Runner[Host, HostResult] | None = None  # the one-process fallback, if it came to that
         self.fallback: str | None = None  # why the hosts were scanned in this process after all
 
     @property
@@ -221,7 +202,7 @@ class WorkerPool:
             worker.alive = False
             worker.process.kill()
         self._pool = []
-        runner: Runner[Host, HostOutcome] = Runner(self.jobs.factory(), self.options, on_done=self.on_done,
+        runner: Runner[Host, HostResult] = Runner(self.jobs.factory(), self.options, on_done=self.on_done,
                                                    credential_key=self.account_key, breaker=self.breaker)
         self._runner = runner
         for _ in range(self._stop_requests):
@@ -425,7 +406,7 @@ def worker_main(conn: Connection) -> None:
             logger.setLevel(logging.DEBUG)
             logger.addHandler(handler)
             logger.propagate = False
-    runner: Runner[Host, HostOutcome] = Runner(
+    runner: Runner[Host, HostResult] = Runner(
         setup.jobs.factory(), setup.options, on_done=lambda run: send(("done", run)),
         credential_key=setup.account_key, breaker=Breaker(setup.options.max_auth_failures, setup.account_key,
                                                           follower=True))
@@ -438,7 +419,7 @@ def worker_main(conn: Connection) -> None:
     os._exit(0)
 
 
-async def _serve(conn: Connection, runner: Runner[Host, HostOutcome]) -> int:
+async def _serve(conn: Connection, runner: Runner[Host, HostResult]) -> int:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[int, Host] | None] = asyncio.Queue()
     count = 0

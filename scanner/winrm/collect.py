@@ -4,7 +4,7 @@ Round trips per host: Create shell, Command (all registry reads, batched), Recei
 files), Receive x N (replies are capped by MaxEnvelopeSize, and older servers send less per reply), Delete
 shell; a host without the SMS Setup key needs no second command. Measured against the simulator: 6 WS-Man
 requests for a modern host without logs, 8 for a 330 KB wsyncmgr.log (plus 2 HTTP round trips of NTLM
-handshake on HTTP through the lean transport, 3 through pypsrp's requests transport). Only `echo`,
+handshake on HTTP through cmaudit's own transport, 3 through pypsrp's requests transport). Only `echo`,
 `reg query` and `type` ever run; nothing is written to the target.
 Sections of one command's output are told apart by marker lines carrying a per-run nonce (see
 scanner.winrm.markers), so a log line cannot fake a section boundary. Registry values are quoted into the
@@ -73,7 +73,7 @@ from scanner.winrm.registry import (
     section_names,
 )
 from scanner.winrm.session import HostSession
-from scanner.winrm.winrs import LeanWinRS
+from scanner.winrm.winrs import LiftedReceiveWinRS
 
 __all__ = ["CODEPAGE_OEM", "CODEPAGE_UTF8", "NATIVE_ROOT", "WOW64_ROOT", "Collected", "CollectOptions",
            "MarkerSplitter", "TailBuffer", "collect", "file_missing", "log_command", "marker", "not_found_probes",
@@ -234,7 +234,7 @@ class CmdShell:
 
     def open(self, codepage: int) -> WinRS:
         self.codepage = codepage
-        shell = LeanWinRS(self.session.wsman, codepage=codepage)
+        shell = LiftedReceiveWinRS(self.session.wsman, codepage=codepage)
         self.shell = shell
         shell.open()
         log.debug("%s: cmd shell opened with code page %d", self.session.host.name, codepage)

@@ -55,12 +55,12 @@ from scanner.winrm.collect import (
 )
 from scanner.winrm.faults import translate
 from scanner.winrm.kerberos import spn_for
-from scanner.winrm.lean import auth_schemes
+from scanner.winrm.logon import auth_schemes
 from scanner.winrm.markers import FAILED, checked, checked_names, marker, section
-from scanner.winrm.pypsrp_compat import negotiated_protocol
 from scanner.winrm.registry import environment, pick_registry, read_registry, section_names
+from scanner.winrm.requests_transport import TLSContextAdapter, default_ca_bundle
 from scanner.winrm.session import HostSession, SessionOptions
-from scanner.winrm.tls import legacy_context, use_legacy_tls
+from scanner.winrm.tls import client_context, legacy_context
 from scanner.winrm.transport_policy import kerberos_problem
 
 if TYPE_CHECKING:
@@ -253,11 +253,7 @@ class HostDoctor:
 
     def _tls(self) -> bool:
         self.step = "tls"
-        if self.host.tls == "legacy":  # the inventory (or --tls legacy) allows TLS 1.0 here, as the scan does
-            context = legacy_context(self.options.ca_file or True)
-        else:
-            context = ssl.create_default_context(cafile=self.options.ca_file) if self.options.ca_file \
-                else ssl.create_default_context()
+        context = self._tls_context(self.options.ca_file or True)
         try:
             version, cert = self._handshake(context)
         except ssl.SSLCertVerificationError as exc:
@@ -285,6 +281,10 @@ class HostDoctor:
             return self._add(False, f"handshake failed: {reason}",
                              "check that the port speaks HTTPS (5986/443) and not HTTP")
         return self._add(True, f"{version}, {cert}")
+
+    def _tls_context(self, verify: bool | str) -> ssl.SSLContext:
+        """The scan's TLS context for this host (legacy where the inventory or --tls legacy says so)."""
+        return client_context(verify, legacy=self.host.tls == "legacy", default_ca=default_ca_bundle())
 
     def _handshake(self, context: ssl.SSLContext) -> tuple[str, str]:
         with self._connect(self.host.port) as raw, \
@@ -319,8 +319,8 @@ class HostDoctor:
         verify: bool | str = False if self.options.insecure else (self.options.ca_file or True)
         with requests.Session() as http, warnings.catch_warnings():
             http.trust_env = False  # as the scan: no environment proxy between us and the server
-            if host.scheme == "https" and host.tls == "legacy":
-                use_legacy_tls(http, verify)
+            if host.scheme == "https":
+                http.mount("https://", TLSContextAdapter(lambda: self._tls_context(verify)))
             warnings.simplefilter("ignore", InsecureRequestWarning)  # --insecure was asked for, and is reported
             try:
                 reply = http.post(host.url, data=b"", timeout=(self._timeout(), self._timeout()), verify=verify,
@@ -372,7 +372,7 @@ class HostDoctor:
             except Exception as exc:  # noqa: BLE001 - translated like the scan does, then judged per step
                 return self._logon_failed(exc)
             user = host.username or self.options.username
-            method = negotiated_protocol(session.wsman.transport) or host.auth
+            method = session.negotiated_protocol or host.auth
             self._add(True, f"logged on with {method}" + (f" as {user}" if user else " with the jump box's ticket"
                                                           if method == "kerberos" else ""))
             self.step = "shell"

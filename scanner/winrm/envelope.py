@@ -1,11 +1,11 @@
 """Outgoing WS-Management envelopes serialized several times faster, byte for byte as ElementTree writes them.
 
 pypsrp serializes each request with `ET.tostring(envelope, encoding="utf-8", method="xml")`: a walk of the tree
-to collect namespaces, then a pure-Python writer making one call and one encoder write per fragment (~55 us for
-a Receive, ~8.6 envelopes per host). `serialize` walks the tree once into a list and encodes the joined text
-once, with ElementTree's own rules: the prefix of a namespace is the one registered in ElementTree's process-wide
-map (`register_namespace`, which pypsrp calls for every WS-Man prefix), the declarations go on the root sorted
-by prefix, `xml:` is never declared, attribute values and text are escaped by the same replacements
+to collect namespaces, then a pure-Python writer making one call and one encoder write per fragment, for every
+envelope of a host (figures in bench/RESULTS.md). `serialize` walks the tree once into a list and encodes the
+joined text once, with ElementTree's own rules: the prefix of a namespace is the one registered in ElementTree's
+process-wide map (`register_namespace`, which pypsrp calls for every WS-Man prefix), the declarations go on the
+root sorted by prefix, `xml:` is never declared, attribute values and text are escaped by the same replacements
 (`_escape_attrib`, `_escape_cdata`), an empty element is `<x />`, tails follow their element (the root's too)
 and characters UTF-8 cannot encode become character references.
 
@@ -16,7 +16,6 @@ empty one (a default namespace). At import the fast path checks itself against `
 every feature it writes itself; on a Python whose ElementTree writes differently, `FAST` is False and every
 envelope goes through `ET.tostring` (tests/scanner/winrm/test_envelope.py fails then, so it is noticed).
 
-Cost: ~150,000 CPU instructions for a Receive envelope against ElementTree's ~595,000 (3.5-4x less CPU time).
 The names, attributes and namespace declarations are cached as written text (bounded), keyed by the prefixes
 registered when they were made: see _Cache for how a registration made later is still honoured.
 """
@@ -133,6 +132,26 @@ def _attr(item: tuple[object, object], cache: _Cache) -> tuple[str, str | None]:
 
 
 def _write(elem: ET.Element, append: Callable[[str], None], used: dict[str, None], cache: _Cache) -> None:
+    end = _open(elem, append, used, cache)
+    text = elem.text
+    if text:  # ElementTree writes (and type-checks) only a true text or tail
+        append(">" + _text(text))
+    elif len(elem):
+        append(">")
+    else:
+        append(" />")
+        end = ""
+    for child in elem:
+        _write(child, append, used, cache)
+    if end:
+        append(end)
+    tail = elem.tail
+    if tail:
+        append(_text(tail))
+
+
+def _open(elem: ET.Element, append: Callable[[str], None], used: dict[str, None], cache: _Cache) -> str:
+    """Write the start tag without its closing ">" (the tag, then each attribute); answer the end tag."""
     tag = elem.tag
     entry = cache.tags.get(tag) if type(tag) is str else None  # a QName equals its text: no cache for it
     if entry is None:
@@ -148,26 +167,14 @@ def _write(elem: ET.Element, append: Callable[[str], None], used: dict[str, None
         if attr[1] is not None and attr[1] not in used:
             used[attr[1]] = None
         append(attr[0])
-    text = elem.text
-    if text:  # ElementTree writes (and type-checks) only a true text or tail
-        if type(text) is not str:
-            raise _Unsupported
-        append(">" + _escape_cdata(text) if "&" in text or "<" in text or ">" in text else ">" + text)
-        for child in elem:
-            _write(child, append, used, cache)
-        append(end)
-    elif len(elem):
-        append(">")
-        for child in elem:
-            _write(child, append, used, cache)
-        append(end)
-    else:
-        append(" />")
-    tail = elem.tail
-    if tail:
-        if type(tail) is not str:
-            raise _Unsupported
-        append(_escape_cdata(tail) if "&" in tail or "<" in tail or ">" in tail else tail)
+    return end
+
+
+def _text(text: object) -> str:
+    """A text or tail as ElementTree writes it (escaped only where it needs to be)."""
+    if type(text) is not str:
+        raise _Unsupported
+    return _escape_cdata(text) if "&" in text or "<" in text or ">" in text else text
 
 
 def _escape_cdata(text: str) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.model.errors import KerberosSetupError
+from scanner.winrm.rejections import krb5_rejects
 
 INSTALL_HINT = ("pip install 'cmaudit[kerberos]' (builds python-gssapi: needs libkrb5-dev and gcc on Debian/Ubuntu, "
                 "krb5-devel and gcc on RHEL)")
@@ -109,30 +110,31 @@ class KerberosProblem:
         return text
 
 
-# MIT com_err codes (krb5.h), signed as python-krb5 reports them; gssapi reports the same unsigned.
-_CODES: dict[int, tuple[str, str, bool]] = {
-    -1765328360: ("pre-authentication failed: the password was refused", "check the account's password", True),
-    -1765328353: ("the password was refused (integrity check failed)", "check the account's password", True),
+# MIT com_err codes (krb5.h), signed as python-krb5 reports them; gssapi reports the same unsigned. Whether one
+# means a rejected password is scanner.winrm.rejections' table, not this one's.
+_CODES: dict[int, tuple[str, str]] = {
+    -1765328360: ("pre-authentication failed: the password was refused", "check the account's password"),
+    -1765328353: ("the password was refused (integrity check failed)", "check the account's password"),
     -1765328378: ("client not found in Kerberos database",
-                  "check the user name: user@REALM with the realm in capitals", False),
+                  "check the user name: user@REALM with the realm in capitals"),
     -1765328377: ("server not found in Kerberos database",
                   "register the SPN on the server's computer account (setspn -S {spn} {computer}) or choose the "
-                  "service class with --spn-service (HTTP, WSMAN, host)", False),
+                  "service class with --spn-service (HTTP, WSMAN, host)"),
     -1765328347: ("clock skew too great",
-                  "sync this jump box's clock with the domain (chronyc makestep; w32tm /resync on Windows)", False),
-    -1765328352: ("ticket expired", "get a new ticket: " + KINIT_HINT, False),
-    -1765328351: ("ticket not yet valid", "the clocks of the KDC and the server disagree: sync them", False),
+                  "sync this jump box's clock with the domain (chronyc makestep; w32tm /resync on Windows)"),
+    -1765328352: ("ticket expired", "get a new ticket: " + KINIT_HINT),
+    -1765328351: ("ticket not yet valid", "the clocks of the KDC and the server disagree: sync them"),
     -1765328349: ("the ticket is for another server",
-                  "the SPN is registered on another account: check with setspn -Q {spn}", False),
-    -1765328366: ("account disabled or locked out", "check the account in Active Directory", False),
-    -1765328383: ("account expired", "check the account in Active Directory", False),
-    -1765328361: ("password expired", "set a new password for the account", False),
+                  "the SPN is registered on another account: check with setspn -Q {spn}"),
+    -1765328366: ("account disabled or locked out", "check the account in Active Directory"),
+    -1765328383: ("account expired", "check the account in Active Directory"),
+    -1765328361: ("password expired", "set a new password for the account"),
     -1765328228: ("cannot reach a KDC for the realm",
-                  "check krb5.conf [realms] (or the DNS SRV records) and that TCP/UDP port 88 is open", False),
+                  "check krb5.conf [realms] (or the DNS SRV records) and that TCP/UDP port 88 is open"),
     -1765328230: ("no KDC known for the realm",
-                  "check the realm in the user name (in capitals) and krb5.conf [realms]/[domain_realm]", False),
-    -1765328243: ("no Kerberos ticket", KINIT_HINT, False),
-    -1765328189: ("no Kerberos ticket", KINIT_HINT, False),  # KRB5_FCC_NOFILE
+                  "check the realm in the user name (in capitals) and krb5.conf [realms]/[domain_realm]"),
+    -1765328243: ("no Kerberos ticket", KINIT_HINT),
+    -1765328189: ("no Kerberos ticket", KINIT_HINT),  # KRB5_FCC_NOFILE
 }
 
 
@@ -181,7 +183,8 @@ def describe(exc: BaseException) -> KerberosProblem | None:
         if known is None:
             return KerberosProblem("Kerberos error", "see the detail; KRB5_TRACE=/dev/stderr shows the exchange",
                                    detail, code=code)
-        reason, hint, rejected = known
+        reason, hint = known
+        rejected = krb5_rejects(code)
         spn = _SERVER_PRINCIPAL.search(detail)
         if spn:
             host = spn.group("host")

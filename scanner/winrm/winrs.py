@@ -1,23 +1,23 @@
 """pypsrp's WinRS with a cheaper reading of Receive replies: the same request, the same answer.
 
 A log read is a few Receives of ~150 KB of base64 each. pypsrp's `WinRS.receive` re-encodes each stream's
-text to bytes, decodes it with the standard library's base64 (a byte-at-a-time loop: ~1 ms of CPU for a
-330 KB wsyncmgr.log, the largest single cost of a host after the network) and concatenates the streams one
-copy at a time. Here the request is built exactly as pypsrp builds it (and sent through pypsrp's
-`WSMan.receive`); the reply's streams are decoded with pybase64 (SIMD; the same alphabet, the same discarding
-of characters outside it, the same `binascii.Error` on bad padding) where it is installed, and joined once.
-tests/scanner/winrm/test_winrs.py checks the requests and answers are the same as pypsrp's.
+text to bytes, decodes it with the standard library's base64 (a byte-at-a-time loop, the largest single CPU
+cost of a host after the network; figures in bench/RESULTS.md) and concatenates the streams one copy at a time.
+Here the request is built exactly as pypsrp builds it (and sent through pypsrp's `WSMan.receive`); the reply's
+streams are decoded with pybase64 (SIMD; the same alphabet, the same discarding of characters outside it, the
+same `binascii.Error` on bad padding) where it is installed, and joined once.
 
-The base64 never goes through the XML parser either: expat and ElementTree spent more CPU on ~450 KB of
-stream text per host (position tracking, tokenising, one str per stream, then bytes again) than on all the
-rest of the reply. `lift_streams` takes each stream's text out of the reply bytes before the parser sees it,
+The base64 never goes through the XML parser either: expat and ElementTree spend more CPU on the stream text of
+a host (position tracking, tokenising, one str per stream, then bytes again) than on all the rest of the reply.
+`lift_streams` takes each stream's text out of the reply bytes before the parser sees it,
 but only where that cannot change what the parser reads: no comment, CDATA section, DTD or second processing
 instruction anywhere (so every `<...:Stream` is a real start tag), markup in ASCII (so the tag pattern sees
 every Stream tag), and a text without markup, entity or quote (a quote means the `>` that seemed to end the
 tag was inside an attribute). The lifted texts are then decoded strictly (plain base64, as Windows sends it);
 if one is not, or the Stream elements do not line up with the lifted texts, the whole reply is parsed as it
 came and read exactly as pypsrp reads it. The session (scanner.winrm.session) lifts the reply of a Receive
-this class asks it to.
+this class asks it to. The shell's selectors are pypsrp's `WinRS._selector_set`: where a pypsrp release no
+longer has it, `receive` is pypsrp's own (scanner.winrm.pypsrp_compat).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from typing import Any
 
 from pypsrp.shell import CommandState, WinRS
 from pypsrp.wsman import NAMESPACES, OptionSet
+
+from scanner.winrm.pypsrp_compat import usable
 
 try:
     import pybase64
@@ -57,6 +59,16 @@ def b64decode(text: str | bytes) -> bytes:
 
 
 _RSP = NAMESPACES["rsp"]
+_EXIT_CODE = re.compile(r"\s*-?[0-9]{1,10}\s*")  # a 32-bit exit code, signed or not
+
+
+def exit_code(text: str | None) -> int:
+    """rsp:ExitCode as a number, read with its own bound before Python's (ValueError for anything else)."""
+    if not text:
+        return 0
+    if not _EXIT_CODE.fullmatch(text):
+        raise ValueError(f"the exit code is not a 32-bit number ({len(text)} characters)")
+    return int(text)
 _STREAM_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?Stream[\s/>]")  # the start tag of any element named Stream
 _UNSAFE_IN_TEXT = (b"&", b'"', b"'")  # an entity, or a quote: the ">" that ended the "tag" was in an attribute
 
@@ -139,11 +151,13 @@ def _stream_data(body: ET.Element, lifted: LiftedReply | None) -> list[tuple[ET.
              b64decode(element.text) if element.text else b"") for element in streams]
 
 
-class LeanWinRS(WinRS):
-    """WinRS whose `receive` decodes stream data without the extra copies (see the module docstring)."""
+class LiftedReceiveWinRS(WinRS):
+    """WinRS whose `receive` reads the stream text the session lifted out of the reply (module docstring)."""
 
     def receive(self, stream: str = "stdout stderr", command_id: str | None = None,
                 timeout: int | None = None) -> tuple[str, int | None, dict[str, bytes]]:
+        if not usable("selector_set"):
+            return super().receive(stream, command_id, timeout)  # type: ignore[no-any-return]
         receive = ET.Element(f"{{{_RSP}}}Receive")
         stream_xml = ET.SubElement(receive, f"{{{_RSP}}}DesiredStream")
         stream_xml.text = stream
@@ -167,7 +181,7 @@ class LeanWinRS(WinRS):
         if state_et is not None:
             state = state_et.attrib["State"]
         rc_et = response.find("rsp:ReceiveResponse/rsp:CommandState/rsp:ExitCode", namespaces=NAMESPACES)
-        rc = int(rc_et.text or "0") if rc_et is not None else None
+        rc = exit_code(rc_et.text) if rc_et is not None else None
         parts: dict[str, list[bytes]] = {name: [] for name in stream.split()}
         for element, data in _stream_data(response, lifted):
             if not data:

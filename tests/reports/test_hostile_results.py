@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from reports.json_report import JsonReporter
-from reports.merge import MAX_RESULTS_BYTES
 from scanner.cli.main import main
 from scanner.history import database as history
+from scanner.model.results_file import MAX_RESULTS_BYTES
 from tests.support.samples import mixed_run
 from tests.support.weekly_runs import INVENTORY, run
 

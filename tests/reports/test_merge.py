@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from reports.merge import ResultsFileError, Source, merge_results
+from reports.merge import Source, merge_results
 from scanner.model.records import RunResults, Verdict
+from scanner.model.results_file import ResultsFileError
 from tests.support.samples import meta, simple
 
 

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from reports.json_report import JsonReporter
-from reports.merge import load_results
 from scanner.cli.main import main
 from scanner.model.records import ErrorCategory, HostFailure, RunResults, Verdict
+from scanner.model.results_file import load_results
 from tests.support.samples import affected, meta, mixed_run, simple
 
 

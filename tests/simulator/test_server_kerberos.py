@@ -15,6 +15,7 @@ from spnego.exceptions import SpnegoError
 
 from scanner.model.host import Host
 from scanner.winrm.session import HostSession, SessionOptions
+from scanner.winrm.transport import LogonFailed
 from simulator import kerberos as sim_kerberos
 from simulator import ntlm_store
 from tests.support.kerberos import kerberos_fleet as support_fleet
@@ -117,8 +118,9 @@ def test_no_ticket_no_logon(kdc, auth):
         target = Host(name=host.name, address="127.0.0.1", port=host.port, scheme="http", auth=auth)
         session = HostSession(target, SessionOptions(connect_timeout=5, read_timeout=10, operation_timeout=5))
         try:
-            with pytest.raises(SpnegoError):
+            with pytest.raises(LogonFailed) as refused:
                 WinRS(session.wsman).open()
+            assert isinstance(refused.value.cause, SpnegoError)
         finally:
             session.close()  # also closes the socket pypsrp leaves behind when the handshake fails
         assert host.counters.auth_handshakes == 0 and host.commands == []

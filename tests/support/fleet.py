@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.scan.run import ScanSettings, run_scan
+from scanner.cli.scan_console import run_scan
+from scanner.scan.settings import ScanSettings
 from simulator.filesystem import FileSystem
 from simulator.registry import Registry, RegType
 from simulator.vm import VirtualMachine

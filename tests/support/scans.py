@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scanner.scan.run import ScanOutcome, ScanSettings, run_scan
+from scanner.cli.scan_console import ScanOutcome, run_scan
+from scanner.scan.settings import ScanSettings
 
 
 def new_password() -> str:

@@ -28,6 +28,7 @@ EXIT_STATUS = """Exit status (the verdict of the files given):
   1   AFFECTED or AT_RISK (a finding)
   2   UNKNOWN (the build is unknown and the logs cannot decide)
   64  bad usage, or a file that cannot be read
+  70  cmaudit itself failed (a bug): one line names the file holding the traceback
   130 interrupted (Ctrl-C)"""
 MAX_LOG_BYTES = 64 << 20  # a real wsyncmgr.log is a few MB; beyond this only the tail is judged
 MAX_GZIP_BYTES = 1 << 30  # decompressed: far beyond any log, short of a decompression bomb

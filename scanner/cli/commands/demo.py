@@ -6,8 +6,10 @@ random password in CMAUDIT_PASSWORD for this process only (never printed, never 
 code as `cmaudit scan` twice (a host fixed, one newly failing, one offline in between, and a waivers
 file accepting one finding, so the report shows "Since last run"; `--once` for a single scan), and
 leaves the reports and the evidence of the second scan under ./demo-run/<UTC time>/ (-o), the first
-scan's in its baseline/ folder. Both runs are recorded in the usual history (`cmaudit history` lists
-them) under an audit name of their own (`demo-<folder>`), so they never compare with a real audit.
+scan's in its baseline/ folder. Both runs are recorded in a history of the demo's own, in that folder
+(`cmaudit history --history ./demo-run/<UTC time>/history.sqlite3`), under the audit `demo-<folder>`: never in
+the history real audits use ($CMAUDIT_HISTORY is not read), and two demos started in the same second get two
+folders, two audits and two histories.
 It ends by printing how to scan your own inventory. Exit status 0 when the scans ran, whatever the
 simulated hosts' verdicts (the fleet contains affected hosts on purpose); `cmaudit scan` is the one
 whose exit status reports findings.
@@ -40,6 +42,8 @@ HELP = "try cmaudit without a network: scan a simulated mixed fleet and write th
 ORDER = 90
 DEFAULT_HOSTS = 24
 MAX_HOSTS = 500
+MAX_SAME_SECOND = 1000  # demos started in one second under one folder
+DEMO_HISTORY = "history.sqlite3"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=seconds, default=15.0, help="per-host deadline in seconds (default: 15)")
     parser.add_argument("--quiet", action="store_true", help="no progress output on stderr")
     parser.add_argument("--history", metavar="PATH", type=Path, default=None,
-                        help="history database to record the demo's runs in (default: the one `cmaudit history` "
-                             "reads: $CMAUDIT_HISTORY, else under the user's data directory)")
+                        help="history database to record the demo's runs in (default: history.sqlite3 in the demo's "
+                             "folder, never the one real audits use)")
     add_debug_option(parser)
     parser.add_argument("--once", action="store_true",
                         help="scan once (default: twice, with a fixed, a newly failing and an offline host in "
@@ -61,8 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # lazily: the scan layer (multiprocessing, asyncio_pool, isal) would cost every `cmaudit` start ~50 ms
-    from scanner.scan.run import ScanSettings, default_output_dir, run_scan
+    # lazily: importing the scan layer (multiprocessing, asyncio_pool, isal) would slow every `cmaudit` start
+    from scanner.cli.scan_console import run_scan
+    from scanner.scan.settings import ScanSettings
     from simulator import Fleet  # the whole simulator: ~140 ms, for this command only
 
     password = secrets.token_urlsafe(24)
@@ -70,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         fleet = Fleet(hosts=args.hosts, scenario="mixed", password=password, faults=args.faults)
     except (ValueError, ImportError) as exc:
         raise UsageError(f"cannot build the demo fleet: {exc}") from None
-    root = args.output or default_output_dir(Path.cwd() / "demo-run")
+    root = args.output or new_demo_folder(Path.cwd() / "demo-run")
     saved = os.environ.get("CMAUDIT_PASSWORD")
     os.environ["CMAUDIT_PASSWORD"] = password  # this process only: the path `cmaudit scan` takes
     try:
@@ -86,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
                 print(tabulate(rows, headers=("#", "name", "host", "port", "transport", "tls", "auth", "profile",
                                               "era"), tablefmt="simple", disable_numparse=True))
             print()
-            # The usual history, so `cmaudit history` lists the demo; an audit name of its own keeps it
-            # from ever being compared with a real audit (or with an earlier demo).
-            history = args.history or default_history_path()
+            # A history of its own, in its folder: the demo's runs never mix with a real audit's, nor with another
+            # demo's; the audit name says which demo a run belongs to wherever the runs are listed.
+            history = args.history or demo_history(root)
             settings = ScanSettings(inventory=inventory, output=root, username=fleet.username,
                                     timeout=args.timeout, quiet=args.quiet, concurrency=32,
                                     history=history, audit=f"demo-{root.name}", ca_file=fleet.ca_file)
@@ -223,3 +228,26 @@ def _inventory_path(output: Path) -> Path:
     except OSError as exc:
         raise UsageError(f"{output}: cannot create the output folder: {exc.strerror or exc}") from None
     return output / "demo-inventory.csv"
+
+
+def new_demo_folder(parent: Path, now: datetime | None = None) -> Path:
+    """A folder under `parent` named for the UTC time, created here: creating it is what claims it, so two demos
+    started in the same second get `<time>` and `<time>-2`, never one folder (nor one audit) between them."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for n in range(1, MAX_SAME_SECOND + 1):
+            candidate = parent / (stamp if n == 1 else f"{stamp}-{n}")
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                continue
+            return candidate
+    except OSError as exc:
+        raise UsageError(f"{parent}: cannot create the demo's folder: {exc.strerror or exc}") from None
+    raise UsageError(f"{parent}: {MAX_SAME_SECOND} demos started in {stamp}; give -o DIR")
+
+
+def demo_history(root: Path) -> Path:
+    """The demo's own history database, inside its folder."""
+    return root / DEMO_HISTORY

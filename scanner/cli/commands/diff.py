@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 from reports.changes_text import one_line, render_text, when_utc
-from reports.merge import ResultsFileError, load_results, run_time
+from reports.merge import run_time
 from scanner.cli.commands.history import add_history_option, history_path
 from scanner.history import changes
 from scanner.history import database as history
 from scanner.model.errors import UsageError
 from scanner.model.records import RunResults
+from scanner.model.results_file import ResultsFileError, load_results
 
 HELP = "print the differences between two runs (history run ids like 12 or #12, or results.json paths)"
 ORDER = 41

@@ -12,6 +12,7 @@ Exit status: 0 all good, 1 some host failed a check, 64 a problem of the jump bo
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ EXIT_STATUS = """Exit status:
   0   the jump box and every host checked are ready to scan
   1   a host failed a step (each failure has a hint)
   64  the jump box is not ready (or bad usage)
+  70  cmaudit itself failed (a bug): one line names the file holding the traceback
   130 interrupted (Ctrl-C)"""
 
 
@@ -84,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # lazily: the scan layer (asyncio_pool, the diagnosis steps) would cost every `cmaudit` start ~15 ms
     from scanner.scan.credentials import stdin_is_terminal
-    from scanner.scan.doctor import DoctorSettings, run_doctor
+    from scanner.scan.diagnosis_run import DoctorSettings, run_doctor
 
     config = apply_config(args)
     if args.ca_file and not Path(args.ca_file).is_file():
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         max_auth_failures=args.max_auth_failures,
         output=output, history=history_target(args), mail=mail_settings(args, config),
     )
-    diagnosis = run_doctor(settings)
+    diagnosis = run_doctor(settings, prompt=getpass.getpass)
     if args.json:
         json.dump(diagnosis.to_dict(), sys.stdout, indent=2, ensure_ascii=True)
         sys.stdout.write("\n")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from reports import ReportWriteError, write_reports
 from reports.console import exit_status, print_summary
-from reports.merge import ResultsFileError, load_and_merge
+from reports.merge import load_and_merge
 from scanner.cli.argtypes import folder
 from scanner.model.errors import UsageError
+from scanner.model.results_file import ResultsFileError
 
 HELP = "rebuild report.csv, report.html and results.json from results files (several merge into one)"
 ORDER = 30
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     except OSError as exc:
         raise UsageError(f"{out_dir}: cannot write reports: {exc.strerror or exc}") from exc
-    print_summary(merged, results_path=written.get("json"))
+    print_summary(merged, sys.stdout, results_path=written.get("json"))
     print()
     for path in written.values():
         print(os.fspath(path))

@@ -7,7 +7,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from reports.merge import ResultsFileError, load_results
 from scanner.cli.argtypes import byte_size, env_name, folder, option, spn_service
 from scanner.cli.commands.inventory import add_selection_arguments
 from scanner.cli.config_options import (
@@ -24,6 +23,7 @@ from scanner.history.run_folder import holds_a_run
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
 from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE, size_text
+from scanner.model.results_file import ResultsFileError, load_results
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
 ORDER = 10
@@ -66,9 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the results)")
     parser.add_argument("--concurrency", type=option("concurrency"), default=32,
                         help="hosts scanned at once (default: 32, like Invoke-Command -ThrottleLimit)")
-    parser.add_argument("--workers", type=option("workers"), default=None, metavar="N",
-                        help="worker processes the hosts are spread over (default: the number of cores, capped so "
-                             "each worker has at least concurrency/N hosts; 1 scans in this process)")
+    parser.add_argument("--workers", type=option("workers"), default=1, metavar="N",
+                        help="worker processes the hosts are spread over (default: 1, this process; more only help "
+                             "on 4+ cores when one cmaudit process keeps a core busy: see README)")
     parser.add_argument("--timeout", type=option("timeout"), default=120.0,
                         help="whole-host budget in seconds, retries included (default: 120)")
     parser.add_argument("--connect-timeout", type=option("connect_timeout"), default=10.0, metavar="S",
@@ -104,9 +104,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # lazily: the scan layer (multiprocessing, asyncio_pool, isal) would cost every `cmaudit` start ~50 ms
+    # lazily: importing the scan layer (multiprocessing, asyncio_pool, isal) would slow every `cmaudit` start
+    from scanner.cli.scan_console import run_scan
     from scanner.scan.credentials import stdin_is_terminal
-    from scanner.scan.run import ScanSettings, default_output_dir, run_scan
+    from scanner.scan.plan import default_output_dir
+    from scanner.scan.settings import ScanSettings
 
     config = apply_config(args)
     if args.inventory is None and args.rescan_failed is not None:

@@ -112,8 +112,9 @@ def offline_build(run, host: str) -> str | None:
 
 
 def test_demo_runs_are_in_the_history_and_the_next_step_is_printed(demo_run, capsys) -> None:
-    """`cmaudit history` lists the demo's two runs under their own audit, and the demo ends by saying how
-    to scan one's own inventory."""
+    """The demo's two runs are in a history of its own (never the one $CMAUDIT_HISTORY names for real audits),
+    under their own audit, and the demo ends by saying how to list them and scan one's own inventory."""
+    assert not os.path.lexists(demo_run.production_history.parent)
     assert main(["history", "--history", str(demo_run.history)]) == 0
     out = capsys.readouterr().out
     audit = f"demo-{demo_run.root.name}"
@@ -121,6 +122,7 @@ def test_demo_runs_are_in_the_history_and_the_next_step_is_printed(demo_run, cap
     tail = demo_run.stdout.rsplit("cmaudit demo: fleet stopped", 1)[1]
     assert "Next steps:" in tail and "cmaudit scan hosts.csv --username" in tail
     assert "cmaudit doctor hosts.csv --username" in tail  # before the first scan: what would stop it, per host
-    assert "export CMAUDIT_PASSWORD" in tail and "cmaudit history " in tail  # $CMAUDIT_HISTORY: no --history
+    assert "export CMAUDIT_PASSWORD" in tail and f"cmaudit history --history {demo_run.history}" in tail
     for name in ("results.jsonl", "report.junit.xml", "report.csv", "waivers.toml"):
         assert (demo_run.root / name).is_file(), name
+

@@ -42,9 +42,63 @@ def test_history_of_one_host(three_weeks, capsys):
     """`cmaudit history --host` shows one host's verdict in every run, matched case-insensitively."""
     db, ids = three_weeks
     assert main(["history", "--history", str(db), "--host", "SMS04"]) == 0
-    rows = [x.split() for x in capsys.readouterr().out.splitlines() if x.startswith("#")]
-    assert [(r[0], r[4]) for r in rows] == [(f"#{ids[2]}", "ERROR"), (f"#{ids[1]}", "ERROR"),
-                                           (f"#{ids[0]}", "NOT_AFFECTED")]
+    rows = _rows(capsys.readouterr().out)
+    assert [(r["run"], r["verdict"]) for r in rows] == [(f"#{ids[2]}", "ERROR"), (f"#{ids[1]}", "ERROR"),
+                                                       (f"#{ids[0]}", "NOT_AFFECTED")]
+
+
+def _rows(out: str) -> list[dict[str, str]]:
+    """The table's run lines as {column: value} (values without spaces in these tests)."""
+    lines = out.splitlines()
+    header = lines[0].split()
+    return [dict(zip(header, line.split(), strict=False)) for line in lines if line.startswith("#")]
+
+
+def test_history_of_one_host_in_one_audit_shows_audit_and_port(tmp_path, capsys):
+    """`history --host H --audit NAME` shows only that audit's runs, each with its audit and the host's port."""
+    db = tmp_path / "h.sqlite3"
+    history.record_run(db, run(1, inventory="/srv/dc1/fleet.csv"), "dc1")
+    history.record_run(db, run(2, inventory="/srv/dc2/fleet.csv"), "dc2")
+    assert main(["history", "--history", str(db), "--host", "sms01", "--audit", "dc2"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert [(r["run"], r["audit"], r["host"], r["port"]) for r in rows] == [("#2", "dc2", "sms01", "5985")]
+    assert main(["history", "--history", str(db), "--host", "sms01"]) == 0
+    assert [r["audit"] for r in _rows(capsys.readouterr().out)] == ["dc2", "dc1"]
+
+
+def test_history_delete_takes_a_run_out_of_the_comparisons(three_weeks, capsys):
+    """`history --delete RUN` removes that run: the list no longer shows it and the next run's changes skip it;
+    its run folder is not touched."""
+    from scanner.history import changes
+
+    db, ids = three_weeks
+    folder = db.parent / "week4"
+    folder.mkdir()
+    (folder / "results.json").write_text("{}", encoding="utf-8")
+    week4 = history.record_run(db, run(4), INVENTORY, output_dir=folder)
+    assert main(["history", "--history", str(db), "--delete", f"#{week4}"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"deleted run #{week4} (audit {INVENTORY}, started 2026-11-23T02:00:00Z, 5 hosts)")
+    assert f"its run folder {folder} is left as it is" in out and (folder / "results.json").is_file()
+    assert main(["history", "--history", str(db), "--delete", str(ids[1])]) == 0
+    assert [r.id for r in history.list_runs(db)] == [ids[2], ids[0]]
+    assert changes.changes_since_last(db, ids[2]).previous_run == f"#{ids[0]}"
+
+
+@pytest.mark.parametrize("spec", [pytest.param("99", id="unknown"), pytest.param("#0", id="zero"),
+                                  pytest.param("9" * 5000, id="huge"), pytest.param("last", id="not-a-number")])
+def test_history_delete_of_no_such_run_is_usage_error(three_weeks, capsys, spec):
+    """Deleting a run the history does not hold (or not a run id at all) is exit 64, one line, nothing deleted."""
+    db, ids = three_weeks
+    status: object
+    try:
+        status = main(["history", "--history", str(db), "--delete", spec])
+    except SystemExit as exc:
+        status = exc.code
+    assert status == 64
+    err = capsys.readouterr().err
+    assert "run" in err.splitlines()[-1] and len(err) < 1000
+    assert len(history.list_runs(db)) == 3
 
 
 def test_history_without_database_is_usage_error(tmp_path, capsys):

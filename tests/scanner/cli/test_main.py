@@ -78,3 +78,55 @@ def test_output_cut_short_by_a_pipe_is_not_a_traceback(tmp_path):
     reader.stderr.close()
     assert reader.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def _crash_in_history_command(monkeypatch):
+    """`cmaudit history` whose database layer has a bug (an exception nobody expected)."""
+    from scanner.history import database
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("unexpected state password=Hunter2secret")
+
+    monkeypatch.setattr(database, "list_runs", broken)
+
+
+def test_a_bug_exits_70_with_one_line_naming_the_traceback_file(tmp_path, monkeypatch, capsys):
+    """An unexpected exception is exit 70 (never 1, "findings"), one stderr line naming the file with the traceback."""
+    from pathlib import Path
+
+    from scanner.cli.main import main
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    _crash_in_history_command(monkeypatch)
+    assert main(["history", "--history", str(tmp_path / "h.sqlite3")]) == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "RuntimeError" in err, err
+    saved = Path(err.rsplit("the traceback is in ", 1)[1].strip())
+    assert saved.is_relative_to(tmp_path / "state")
+    text = saved.read_text(encoding="utf-8")
+    assert "Traceback" in text and "RuntimeError" in text and "list_runs" not in err
+    assert "Hunter2secret" not in text and "Hunter2secret" not in err
+    if os.name == "posix":
+        assert saved.stat().st_mode & 0o077 == 0
+
+
+def test_a_bug_under_debug_puts_the_traceback_in_the_trace(tmp_path, monkeypatch, capsys):
+    """With --debug FILE the crash line names that trace, and the traceback is in it."""
+    from scanner.cli.commands import doctor
+    from scanner.cli.main import main
+
+    def broken(_args):
+        raise KeyError("no such step")
+
+    monkeypatch.setattr(doctor, "run", broken)
+    trace = tmp_path / "trace.log"
+    assert main(["doctor", "--no-history", "--debug", str(trace)]) == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(trace) in err and "KeyError" in err, err
+    assert "Traceback" in trace.read_text(encoding="utf-8")
+
+
+def test_help_lists_the_crash_status():
+    """`cmaudit scan --help` documents 70 beside the audit's own statuses."""
+    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "  70  " in proc.stdout

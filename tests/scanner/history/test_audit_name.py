@@ -32,6 +32,17 @@ def test_default_audit_name_is_the_file_name_without_a_date(path, name):
     assert history.audit_name_for(path) == name
 
 
+@pytest.mark.parametrize("path", [
+    pytest.param("/exports/" + "x" * 300 + ".csv", id="long"),
+    pytest.param("/exports/line\nbreak\u202e.csv", id="controls"),
+    pytest.param("/exports/\u200b.csv", id="only-a-format-character"),
+])
+def test_default_audit_name_is_always_a_valid_one(path):
+    """Whatever the inventory's file is called, its default audit name passes the --audit check."""
+    name = history.audit_name_for(path)
+    assert history.check_audit_name(name) == name
+
+
 def test_a_dated_export_compares_with_last_weeks(tmp_path):
     """servers-2026-11-29.csv is compared with servers-2026-11-22.csv: same audit, not a new baseline."""
     db = tmp_path / "h.sqlite3"

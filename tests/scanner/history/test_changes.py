@@ -133,3 +133,9 @@ def test_compare_two_result_sets_without_history():
     assert (c.annotations["sms06"].change, c.annotations["sms06"].first_seen) == ("added", None)
     assert (c.annotations["sms04"].change, c.annotations["sms04"].first_seen) == ("newly-unreachable", None)
     assert c.annotations["sms04"].last_build == "4.00.6221.1000"  # unreachable now: the build it had before
+
+
+def test_every_verdict_pair_has_a_row_in_the_change_table():
+    """Each (previous, current) verdict pair a host can show has exactly one rule, so none is classified by accident."""
+    kinds = {changes._kind(v) for v in Verdict}
+    assert set(changes.VERDICT_CHANGES) == {(before, now) for before in kinds | {changes.ABSENT} for now in kinds}

@@ -11,7 +11,8 @@ import socket
 import pytest
 
 from scanner.cli.main import main
-from scanner.scan.run import ScanSettings, run_scan
+from scanner.cli.scan_console import run_scan
+from scanner.scan.settings import ScanSettings
 
 simulator = pytest.importorskip("simulator")
 pytestmark = pytest.mark.network
@@ -117,7 +118,9 @@ def test_cmaudit_diff_and_history(three_weeks, capsys):
     assert main(["diff", str(tmp_path / "week1"), str(tmp_path / "week2" / "results.json")]) == 0
     assert f"Fixed (1):\n    {name[0]}  AFFECTED -> RECOVERED" in capsys.readouterr().out
     assert main(["history", "--history", db, "--host", name[4]]) == 0
-    verdicts = [line.split()[4] for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    lines = capsys.readouterr().out.splitlines()
+    column = lines[0].split().index("verdict")
+    verdicts = [line.split()[column] for line in lines if line.startswith("#")]
     assert verdicts == ["ERROR", "ERROR", "NOT_AFFECTED"]
 
 

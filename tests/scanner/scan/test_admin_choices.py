@@ -196,7 +196,8 @@ def test_rescan_failed_with_nothing_failed_scans_nothing(fleet_env, tmp_path):
 def _quiet_scan(inventory, out, env, **overrides):
     import io
 
-    from scanner.scan.run import ScanSettings, run_scan
+    from scanner.cli.scan_console import run_scan
+    from scanner.scan.settings import ScanSettings
 
     settings = dict(inventory=inventory, output=out, username="LAB\\auditor", timeout=4.0, retries=0,
                     concurrency=8, backoff_base=0.05, grace=0.5, connect_timeout=2.0, operation_timeout=2,

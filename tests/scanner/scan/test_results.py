@@ -5,15 +5,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from scanner.cli.progress import Progress
 from scanner.model.errors import HostTimeout
 from scanner.model.host import Host
 from scanner.model.records import HostFacts, Judgement, Verdict
 from scanner.scan.evidence import save_log
-from scanner.scan.host_job import HostOutcome
-from scanner.scan.progress import Progress
-from scanner.scan.results import clean_options, host_result
+from scanner.scan.results import clean_options, host_result, judged_result, recorded_account
 from scanner.scan.runner import HostRun
 
 HOST = Host(name="sms01.corp.example", address="10.0.0.5", port=5985, scheme="http", auth="ntlm",
@@ -39,8 +41,8 @@ def test_error_host_result_names_category() -> None:
 
 def test_judged_host_result_carries_facts() -> None:
     """A collected host carries the engine's verdict and the collected facts."""
-    outcome = HostOutcome(HostFacts(build="4.00.6221.1000", site_code="S02"),
-                          Judgement(Verdict.AFFECTED, ("failure signature seen",)))
+    outcome = judged_result(HOST, HostFacts(build="4.00.6221.1000", site_code="S02"),
+                            Judgement(Verdict.AFFECTED, ("failure signature seen",)))
     result = host_result(HostRun(0, HOST, outcome, None, 1, 6, None, None, 0.2))
     assert result.verdict is Verdict.AFFECTED and result.facts.build == "4.00.6221.1000"
     assert result.site_code == "S02" and result.error is None
@@ -116,3 +118,34 @@ def test_quiet_progress_writes_nothing() -> None:
     quiet.message("cmaudit: stopping")
     quiet.close()
     assert stream.getvalue() == "cmaudit: stopping\n"
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    pytest.param({"username": "LAB\\auditor\n\u202e", "auth": "ntlm"}, "username", id="username-with-controls"),
+    pytest.param({"username": "u" * 5000}, "username", id="username-too-long"),
+    pytest.param({"username": 7}, "username", id="username-not-text"),
+    pytest.param({"auth": "plaintext"}, "auth", id="unknown-auth"),
+    pytest.param({"password_env": "Hunter2-Secret!"}, "password_env", id="password-env-not-a-name"),
+])
+def test_an_account_read_back_from_a_results_file_is_checked(options, said) -> None:
+    """The account a rescan would reuse from a results file is refused (one line, the field named) where the
+    command line would refuse it, and a refused password variable is not echoed."""
+    from scanner.model.errors import UsageError
+    from tests.support.weekly_runs import run
+
+    earlier = run(1)
+    earlier = replace(earlier, meta=replace(earlier.meta, options=options))
+    with pytest.raises(UsageError, match=said) as refused:
+        recorded_account(earlier, Path("first/results.json"))
+    assert "first/results.json" in str(refused.value) and "Hunter2" not in str(refused.value)
+
+
+def test_a_recorded_account_reads_back() -> None:
+    """A results file cmaudit wrote gives back its user name, auth method and password variable."""
+    from tests.support.weekly_runs import run
+
+    earlier = run(1)
+    earlier = replace(earlier, meta=replace(earlier.meta, options={"username": "LAB\\auditor", "auth": "negotiate",
+                                                                    "password_env": "AUDIT_PW"}))
+    account = recorded_account(earlier, Path("r.json"))
+    assert (account.username, account.auth, account.password_env) == ("LAB\\auditor", "negotiate", "AUDIT_PW")

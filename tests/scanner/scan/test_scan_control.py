@@ -198,7 +198,8 @@ def test_per_host_credential_failure_stays_with_that_host(tmp_path: Path) -> Non
     """A host whose own password variable is wrong fails alone, even with a breaker of one failure."""
     import io
 
-    from scanner.scan.run import ScanSettings, run_scan
+    from scanner.cli.scan_console import run_scan
+    from scanner.scan.settings import ScanSettings
 
     password = new_password()
     with Fleet(hosts=4, password=password, machine_factory=healthy_machine, profiles=["h"] * 4) as fleet:

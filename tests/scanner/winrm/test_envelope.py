@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from pypsrp.shell import SignalCode, WinRS
 from pypsrp.wsman import NAMESPACES, SelectorSet, WSMan
 
-from scanner.winrm import envelope
+from scanner.winrm import envelope, wsman
 from scanner.winrm.envelope import serialize
-from scanner.winrm.winrs import LeanWinRS
+from scanner.winrm.winrs import LiftedReceiveWinRS
 from tests.support.wsman_fakes import fake_wsman, reply
 
 RSP = NAMESPACES["rsp"]
@@ -28,36 +28,34 @@ def tostring(element: ET.Element) -> bytes:
 
 
 class Recording(WSMan):
-    """pypsrp's WSMan keeping each envelope as pypsrp's invoke builds it, answering as Windows would."""
+    """pypsrp's WSMan keeping each envelope as cmaudit writes it (scanner.winrm.wsman), answering as Windows would."""
 
     envelopes: list[ET.Element]
 
     def invoke(self, action: str, resource_uri: str, resource: Any, option_set: Any = None,  # type: ignore[override]
                selector_set: Any = None, timeout: Any = None, **kwargs: Any) -> ET.Element:
-        envelope_ = ET.Element(f"{{{NAMESPACES['s']}}}Envelope")
-        envelope_.append(self._create_header(action, resource_uri, option_set, selector_set, timeout)[1])
-        body = ET.SubElement(envelope_, f"{{{NAMESPACES['s']}}}Body")
-        if resource is not None:
-            body.append(resource)
+        addressing = wsman.Addressing("https://site01.lab.example:5986/wsman", 153600, 20)
+        _, envelope_ = wsman.envelope(addressing, action, resource_uri, resource, option_set, selector_set, timeout)
         self.envelopes.append(envelope_)
         return ET.fromstring(reply(tostring(envelope_)))
 
 
 def cmaudit_envelopes() -> dict[str, ET.Element]:
     """One envelope of each kind cmaudit sends, with options and text that need escaping."""
-    wsman = fake_wsman(Recording)
-    wsman.envelopes = []
+    recording = fake_wsman(Recording)
+    recording.envelopes = []
     kinds: list[str] = []
 
     def sent(kind: str) -> None:
-        kinds.extend([kind] * (len(wsman.envelopes) - len(kinds)))
+        kinds.extend([kind] * (len(recording.envelopes) - len(kinds)))
 
-    LeanWinRS(wsman, codepage=65001).open()
+    LiftedReceiveWinRS(recording, codepage=65001).open()
     sent("create utf-8")
-    LeanWinRS(wsman, codepage=437).open()
+    LiftedReceiveWinRS(recording, codepage=437).open()
     sent("create oem")
-    shell = LeanWinRS(wsman, codepage=65001, environment={"CMAUDIT": ESCAPE_PRONE, "A&B": "<x>"}, no_profile=True,
-                      idle_time_out=60, working_directory='C:\\Program Files\\"SMS"&<>', lifetime=300)
+    shell = LiftedReceiveWinRS(recording, codepage=65001, environment={"CMAUDIT": ESCAPE_PRONE, "A&B": "<x>"},
+                               no_profile=True, idle_time_out=60, working_directory='C:\\Program Files\\"SMS"&<>',
+                               lifetime=300)
     shell.open()
     sent("create with environment")
     shell.command('echo "a & b" ^<c^> | type "C:\\Logs\\wsyncmgr.log" é€', None)
@@ -72,14 +70,14 @@ def cmaudit_envelopes() -> dict[str, ET.Element]:
     sent("signal")
     selectors = SelectorSet()
     selectors.add_option("ShellId", "2D6534D0-6B12-40E3-B773-CBA26459CFA8")
-    wsman.delete(shell.resource_uri, selector_set=selectors)  # the delete over a fresh connection (collect.py)
+    recording.delete(shell.resource_uri, selector_set=selectors)  # the delete over a fresh connection (collect.py)
     sent("delete with selectors")
     shell.close()
     sent("delete")
-    plain = WinRS(wsman)
+    plain = WinRS(recording)
     plain.open()
     sent("create without options")
-    return dict(zip(kinds, wsman.envelopes, strict=True))
+    return dict(zip(kinds, recording.envelopes, strict=True))
 
 
 ENVELOPES = cmaudit_envelopes()

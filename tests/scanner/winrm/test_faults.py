@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 import xml.etree.ElementTree as ET
 
 import pytest
-import requests
-from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
-from urllib3.exceptions import MaxRetryError, ProtocolError
+from pypsrp.exceptions import WSManFaultError
 
 from scanner.model.errors import (
     HostAccessDenied,
@@ -21,15 +20,28 @@ from scanner.model.errors import (
 from scanner.model.host import Host
 from scanner.model.records import ErrorCategory
 from scanner.winrm.faults import FAULT_OPERATION_TIMEOUT, http_error_without_fault, parse_fault, translate
+from scanner.winrm.transport import HTTPStatus, LogonRejected, NetworkError, TLSFailed, network_error
 
 
-def _refused() -> requests.ConnectionError:
-    reason = ConnectionRefusedError(111, "Connection refused")
-    return requests.ConnectionError(MaxRetryError(None, "/wsman", reason))  # type: ignore[arg-type]
+def _refused() -> NetworkError:
+    error = network_error("10.0.0.1", ConnectionRefusedError(111, "Connection refused"), connecting=True)
+    assert isinstance(error, NetworkError)
+    return error
 
 
-def _reset() -> requests.ConnectionError:
-    return requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")))
+def _reset() -> NetworkError:
+    error = network_error("10.0.0.1", ConnectionResetError(104, "reset"), connecting=False)
+    assert isinstance(error, NetworkError)
+    return error
+
+
+def _rejected() -> LogonRejected:
+    return LogonRejected("10.0.0.1", "Failed to authenticate the user x with ntlm", scheme="Negotiate",
+                         mechanism="ntlm")
+
+
+def _status(code: int, text: str = "") -> HTTPStatus:
+    return HTTPStatus("10.0.0.1", code, text)
 
 
 def _fault(code: int) -> WSManFaultError:
@@ -39,17 +51,16 @@ def _fault(code: int) -> WSManFaultError:
 @pytest.mark.parametrize(
     ("exc", "cls", "retryable"),
     [
-        pytest.param(AuthenticationError("Failed to authenticate the user x with ntlm"), HostAuthFailed, False,
-                     id="401-auth"),
-        pytest.param(WinRMTransportError("http", 401, ""), HostAuthFailed, False, id="401-transport"),
-        pytest.param(WinRMTransportError("http", 503, "busy"), HostProtocolError, True, id="503"),
-        pytest.param(WinRMTransportError("http", 500, "oops"), HostProtocolError, True, id="500-no-fault"),
-        pytest.param(WinRMTransportError("http", 404, ""), HostUnreachable, False, id="404"),
+        pytest.param(_rejected(), HostAuthFailed, False, id="401-logon"),
+        pytest.param(_status(401), HostAuthFailed, False, id="401-status"),
+        pytest.param(_status(503, "busy"), HostProtocolError, True, id="503"),
+        pytest.param(_status(500, "oops"), HostProtocolError, True, id="500-no-fault"),
+        pytest.param(_status(404), HostUnreachable, False, id="404"),
         pytest.param(_refused(), HostUnreachable, True, id="refused"),
         pytest.param(_reset(), HostUnreachable, True, id="reset"),
-        pytest.param(requests.exceptions.ConnectTimeout(), HostTimeout, True, id="connect-timeout"),
-        pytest.param(requests.exceptions.ReadTimeout(), HostTimeout, True, id="read-timeout"),
-        pytest.param(requests.exceptions.SSLError("certificate verify failed"), HostTLSError, False, id="tls"),
+        pytest.param(network_error("a", TimeoutError(), connecting=True), HostTimeout, True, id="connect-timeout"),
+        pytest.param(network_error("a", TimeoutError(), connecting=False), HostTimeout, True, id="read-timeout"),
+        pytest.param(TLSFailed("a", "certificate verify failed"), HostTLSError, False, id="tls"),
         pytest.param(ET.ParseError("not well-formed"), HostProtocolError, False, id="malformed-xml"),
         pytest.param(_fault(FAULT_OPERATION_TIMEOUT), HostTimeout, True, id="wsman-timeout"),
         pytest.param(_fault(5), HostAccessDenied, False, id="wsman-access-denied"),
@@ -83,7 +94,7 @@ def test_fault_code_is_kept() -> None:
 
 def test_secrets_and_huge_text_never_reach_the_message() -> None:
     """A server echoing the password or megabytes of text yields a short line without the secret."""
-    exc = WinRMTransportError("http", 418, "x" * 10_000)
+    exc = _status(418, "x" * 10_000)
     err = translate(RuntimeError("pw=S3cr3t! " + "y" * 10_000), "sms01", secrets=["S3cr3t!"])
     assert "S3cr3t!" not in str(err) and len(err.message) <= 300
     assert len(translate(exc, "sms01").message) <= 300
@@ -140,8 +151,9 @@ def test_basic_401_with_a_domain_account_is_not_counted_but_a_local_one_is() -> 
     breaker, with the auth methods to use instead; for a local account the 401 is a rejected password."""
     domain = Host(name="sms01", address="a", port=5986, scheme="https", auth="basic", username="CORP\\svc")
     local = Host(name="sms01", address="a", port=5986, scheme="https", auth="basic", username="auditor")
-    refused = translate(AuthenticationError("401"), "sms01", target=domain)
-    rejected = translate(AuthenticationError("401"), "sms01", target=local)
+    basic = LogonRejected("a", "Failed to authenticate the user x with basic", scheme="Basic")
+    refused = translate(basic, "sms01", target=domain)
+    rejected = translate(basic, "sms01", target=local)
     assert isinstance(refused, HostAuthFailed) and not refused.password_rejected and "kerberos" in refused.hint
     assert isinstance(rejected, HostAuthFailed) and rejected.password_rejected
 
@@ -159,10 +171,8 @@ def test_legacy_handshake_failure_names_the_tls_option(reason: str) -> None:
     """What OpenSSL 3 says about a TLS 1.0-only listener or a SHA-1/RSA-1024 certificate becomes ERROR/tls saying
     the host may be a 2003/2008 server, the hint naming tls=legacy and --tls legacy; with tls=legacy already set
     the message does not suggest it again."""
-    import ssl
-
     modern = Host(name="sms01", address="a", port=5986, scheme="https", auth="ntlm")
-    exc = requests.exceptions.SSLError(ssl.SSLError(1, reason))
+    exc = TLSFailed("a", reason, cause=ssl.SSLError(1, reason))
     err = translate(exc, "sms01", target=modern)
     assert isinstance(err, HostTLSError) and not err.retryable
     assert "2003/2008" in err.message and "--tls legacy" in err.hint
@@ -174,13 +184,13 @@ def test_legacy_handshake_failure_names_the_tls_option(reason: str) -> None:
 def test_http_500_without_a_body_is_transient_and_hints_at_quotas_and_encryption() -> None:
     """A bare 500 (Windows' answer to an unencrypted message, or a service failing) is retried, and the hint names
     the quotas and AllowUnencrypted."""
-    err = http_error_without_fault(WinRMTransportError("http", 500, ""), "sms01")
+    err = http_error_without_fault(_status(500), "sms01")
     assert isinstance(err, HostProtocolError) and err.retryable
     assert "AllowUnencrypted" in err.hint and "MaxShellsPerUser" in err.hint
 
 
 @pytest.mark.parametrize(("exc", "rejected"), [
-    pytest.param(AuthenticationError("Failed to authenticate the user x with ntlm"), True, id="401"),
+    pytest.param(_rejected(), True, id="401"),
     pytest.param(_fault(1326), True, id="wsman-logon-failure"),
     pytest.param(_fault(5), False, id="wsman-access-denied"),
     pytest.param(_refused(), False, id="refused"),
@@ -191,3 +201,14 @@ def test_only_a_rejected_password_counts_towards_lockout(exc: BaseException, rej
     assert err.password_rejected is rejected
     if not rejected and isinstance(err, HostAuthFailed):
         assert err.hint  # what to do instead of checking the password
+
+
+def test_a_fault_code_of_thousands_of_digits_is_kept_as_text() -> None:
+    """A fault whose Code attribute has 5,000 digits is a WS-Man fault with that text, not Python's digit limit."""
+    digits = "9" * 5000
+    text = NESTED_PRETTY.replace('Code="2150859180" Machine', f'Code="{digits}" Machine').replace(
+        'Code="2150859180">', f'Code="{digits}">')
+    fault = parse_fault(text)
+    assert fault is not None and fault.code == digits
+    err = translate(fault, "sms01")
+    assert isinstance(err, HostAccessDenied) and "4300" not in err.message  # the w:AccessDenied subcode still says

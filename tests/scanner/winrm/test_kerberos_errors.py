@@ -19,7 +19,7 @@ def krb5_error(code: int) -> BaseException:
 
 @pytest.mark.parametrize(("code", "reason", "hint", "rejected"), [
     pytest.param(-1765328360, "password was refused", "password", True, id="preauth-failed"),
-    pytest.param(-1765328378, "client not found", "user@REALM", False, id="unknown-user"),
+    pytest.param(-1765328378, "client not found", "user@REALM", True, id="unknown-user"),
     pytest.param(-1765328377, "server not found in Kerberos database", "setspn -S", False, id="missing-spn"),
     pytest.param(-1765328347, "clock skew", "clock", False, id="clock-skew"),
     pytest.param(-1765328352, "ticket expired", "kinit", False, id="expired"),
@@ -27,8 +27,8 @@ def krb5_error(code: int) -> BaseException:
     pytest.param(-1765328366, "disabled or locked out", "Active Directory", False, id="revoked"),
 ])
 def test_krb5_codes_become_reasons_and_hints(code, reason, hint, rejected):
-    """Each MIT code a jump box meets in the field maps to a reason and a hint; only a refused password
-    is marked as one."""
+    """Each MIT code a jump box meets in the field maps to a reason and a hint; only what the KDC counts against
+    the account (a refused password, an unknown user: scanner.winrm.rejections) is marked as a rejection."""
     assert describe(RuntimeError("not Kerberos")) is None
     try:
         try:
@@ -62,11 +62,14 @@ def test_translated_kerberos_error_keeps_reason_and_hint():
 def test_ticket_refused_by_the_server_is_not_a_password():
     """An HTTP 401 after a Kerberos ticket logon says the server refused the ticket; it costs the account
     nothing, whereas the same 401 after a password logon is a rejected password."""
-    from pypsrp.exceptions import AuthenticationError
+    from scanner.winrm.transport import LogonRejected
 
-    refused = translate(AuthenticationError("401"), "sms01", ticket_only=True)
+    unknown = LogonRejected("a", "Failed to authenticate", scheme="Negotiate")
+    refused = translate(unknown, "sms01", ticket_only=True)
     assert "Kerberos ticket" in refused.message and not refused.password_rejected and refused.hint
-    assert translate(AuthenticationError("401"), "sms01").password_rejected
+    assert translate(unknown, "sms01").password_rejected
+    kerberos = LogonRejected("a", "Failed to authenticate", scheme="Negotiate", mechanism="kerberos")
+    assert not translate(kerberos, "sms01").password_rejected  # the KDC already took the password
 
 
 @pytest.mark.parametrize(("user", "expected"), [("svc@CORP.EXAMPLE", True), ("CORP\\svc", False), ("svc", False),

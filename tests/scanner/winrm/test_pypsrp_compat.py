@@ -1,162 +1,88 @@
-"""The pypsrp internals cmaudit overrides are all still there in the installed pypsrp."""
+"""A pypsrp release that reshapes a private piece cmaudit relies on changes nothing visible: cmaudit takes the
+public path, says so in one debug line, and the host is still judged."""
 
 from __future__ import annotations
 
+import inspect
 import logging
-import threading
-import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
-from pypsrp.exceptions import WinRMError, WinRMTransportError, WSManFaultError
-from pypsrp.wsman import NAMESPACES, OptionSet, SelectorSet, WSMan, _TransportHTTP
+from pypsrp.shell import WinRS
+from pypsrp.wsman import _TransportHTTP
 
-from scanner.winrm.pypsrp_compat import WSMAN_CONSTRUCTION, invoke, missing_internals, write_envelope
-from tests.support.wsman_fakes import fake_wsman, fixed_ids, reply
+from scanner.winrm import pypsrp_compat
+from simulator.fleet import Fleet
+from tests.support.fleet import healthy_machine, new_password, scan
 
-RSP = NAMESPACES["rsp"]
-
-
-def test_installed_pypsrp_has_every_overridden_internal():
-    """An upgrade of pypsrp that renames or reshapes what cmaudit hooks into fails here, not in the field."""
-    assert missing_internals() == []
+COMPAT_LOGGER = "scanner.winrm.pypsrp_compat"
 
 
-def test_a_changed_internal_is_reported(monkeypatch: pytest.MonkeyPatch):
-    """The check names what is missing or whose signature changed, so the failure says what to fix."""
-    monkeypatch.delattr(_TransportHTTP, "_build_session")
-    monkeypatch.setattr(_TransportHTTP, "_send_request", lambda self, request: b"")
-    assert missing_internals() == ["_TransportHTTP._build_session", "_TransportHTTP._send_request('self', 'request')"]
+@pytest.fixture(autouse=True)
+def fresh_checks() -> Iterator[None]:
+    """Every test sees the internals as its own (simulated) pypsrp has them, and leaves none behind."""
+    pypsrp_compat.forget_checks()
+    yield
+    pypsrp_compat.forget_checks()
 
 
-def test_a_changed_wsman_invoke_is_reported(monkeypatch: pytest.MonkeyPatch):
-    """A pypsrp whose WSMan.invoke differs from the one pypsrp_compat.invoke copies fails the check."""
-    original = WSMan.invoke
-
-    def invoke(self, action, resource_uri, resource, option_set=None, selector_set=None, timeout=None, *,
-               retries_on_read_timeout=0):
-        return original(self, action, resource_uri, resource, option_set, selector_set, timeout,
-                        retries_on_read_timeout=retries_on_read_timeout)
-
-    monkeypatch.setattr(WSMan, "invoke", invoke)
-    monkeypatch.setattr(WSMan, "_create_header", staticmethod(lambda action, resource_uri: ("", None)))
-    assert missing_internals() == ["WSMan.invoke (changed: compare pypsrp_compat.invoke with it)",
-                                   "WSMan._create_header('action', 'resource_uri')",
-                                   "WSMan._create_header -> self.transport.endpoint"]
+def _compat_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == COMPAT_LOGGER]
 
 
-# -- pypsrp_compat.invoke against pypsrp's WSMan.invoke ------------------------------------------------------------
+def _build_session_with_a_new_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pypsrp whose _build_session grew a parameter (its own send() still calls it without one)."""
+    original = _TransportHTTP._build_session
 
-RESOURCE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-ACTION = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/"
+    def _build_session(self: Any, proxy_settings: Any = None) -> Any:
+        return original(self)
 
-
-def _requests() -> list[tuple[str, ET.Element | None, dict]]:
-    """(action, resource, keyword arguments) of each kind of request cmaudit sends, with options and selectors."""
-    options = OptionSet()
-    options.add_option("WINRS_CODEPAGE", "65001")
-    options.add_option("WINRS_NOPROFILE", "TRUE", {"MustComply": "true"})
-    selectors = SelectorSet()
-    selectors.add_option("ShellId", "2D6534D0-6B12-40E3-B773-CBA26459CFA8")
-    shell = ET.Element(f"{{{RSP}}}Shell")
-    ET.SubElement(shell, f"{{{RSP}}}InputStreams").text = "stdin"
-    command = ET.Element(f"{{{RSP}}}CommandLine")
-    ET.SubElement(command, f"{{{RSP}}}Command").text = 'type "C:\\a&b\\<wsyncmgr>.log" é'
-    receive = ET.Element(f"{{{RSP}}}Receive")
-    ET.SubElement(receive, f"{{{RSP}}}DesiredStream", CommandId="C").text = "stdout stderr"
-    signal = ET.Element(f"{{{RSP}}}Signal", CommandId="C")
-    ET.SubElement(signal, f"{{{RSP}}}Code").text = f"{RSP}/signal/terminate"
-    return [
-        ("http://schemas.xmlsoap.org/ws/2004/09/transfer/Create", shell, {"option_set": options}),
-        (ACTION + "Command", command, {"selector_set": selectors}),
-        (ACTION + "Receive", receive, {"option_set": options, "selector_set": selectors, "timeout": 20,
-                                       "retries_on_read_timeout": 2}),
-        (ACTION + "Signal", signal, {"selector_set": selectors}),
-        ("http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete", None, {"selector_set": selectors, "timeout": 5}),
-    ]
+    monkeypatch.setattr(_TransportHTTP, "_build_session", _build_session)
 
 
-def _call(invoke, wsman, action, resource, kwargs):
-    with fixed_ids():
-        try:
-            return invoke(wsman, action, RESOURCE, resource, **kwargs)
-        except (WinRMError, WSManFaultError) as exc:  # compared below (WinRMTransportError is a WinRMError)
-            return exc
+def _winrs_keeping_its_selectors_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pypsrp whose WinRS keeps the shell's selectors under another name (behind a property)."""
+    monkeypatch.setattr(WinRS, "_selector_set", property(lambda self: getattr(self, "_selectors", None),
+                                                         lambda self, value: setattr(self, "_selectors", value)),
+                        raising=False)
 
 
-@pytest.mark.parametrize("index", range(5), ids=["create", "command", "receive", "signal", "delete"])
-def test_invoke_sends_and_answers_what_pypsrp_invoke_does(index: int):
-    """Same bytes, HTTP timeout (operation timeout + 2 s) and read-timeout retries; the same reply element."""
-    action, resource, kwargs = _requests()[index]
-    wsman = fake_wsman()
-    theirs = _call(WSMan.invoke, wsman, action, resource, kwargs)
-    ours = _call(invoke, wsman, action, resource, kwargs)
-    assert wsman.transport.sent[0] == wsman.transport.sent[1]
-    assert ET.tostring(ours) == ET.tostring(theirs)
+def test_a_changed_internal_is_named_with_its_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check names exactly the piece a changed pypsrp lacks, with what cmaudit does instead."""
+    _build_session_with_a_new_parameter(monkeypatch)
+    assert "pypsrp _TransportHTTP._build_session(self)" in pypsrp_compat.missing_internals()
+    assert tuple(inspect.signature(_TransportHTTP._build_session).parameters) == ("self", "proxy_settings")
 
 
-def _answering(answer):
-    wsman = fake_wsman(answer=answer)
-    action, resource, kwargs = _requests()[2]
-    return _call(WSMan.invoke, wsman, action, resource, kwargs), _call(invoke, wsman, action, resource, kwargs)
+@pytest.mark.network
+def test_a_changed_build_session_falls_back_to_pypsrps_own_requests_transport(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """With pypsrp's _build_session reshaped, the requests transport runs as pypsrp builds it: the host is judged
+    as before and the debug log says so once, however many hosts use it."""
+    _build_session_with_a_new_parameter(monkeypatch)
+    password = new_password()
+    with caplog.at_level(logging.DEBUG, logger=COMPAT_LOGGER), \
+            Fleet(hosts=2, password=password, machine_factory=healthy_machine, profiles=["h"] * 2) as fleet:
+        result = scan(fleet, tmp_path, password, concurrency=2, transport="requests")
+    hosts = result.outcome.results.hosts
+    assert [h.error for h in hosts] == [None, None] and all(h.facts.build == "4.00.6221.1000" for h in hosts)
+    lines = _compat_lines(caplog)
+    assert len(lines) == 1 and "_build_session" in lines[0] and "runs as pypsrp builds it" in lines[0]
 
 
-def test_reply_to_another_message_is_refused_as_pypsrp_refuses_it():
-    """A reply whose RelatesTo is not the request's MessageID raises pypsrp's WinRMError, same words."""
-    theirs, ours = _answering(lambda request: reply(request, relates_to="uuid:SOMEONE-ELSE"))
-    assert type(ours) is type(theirs) is WinRMError
-    assert str(ours) == str(theirs) and "Received: uuid:SOMEONE-ELSE" in str(ours)
-
-
-def test_fault_in_an_http_error_is_raised_as_pypsrp_raises_it():
-    """An HTTP 500 carrying a WS-Management fault becomes the same WSManFaultError pypsrp raises."""
-    fault = (f'<s:Envelope xmlns:s="{NAMESPACES["s"]}" xmlns:f="{NAMESPACES["wsmanfault"]}"><s:Body><s:Fault>'
-             "<s:Code><s:Value>s:Receiver</s:Value></s:Code><s:Reason><s:Text>busy</s:Text></s:Reason><s:Detail>"
-             '<f:WSManFault Code="2150858793" Machine="site01"><f:Message>The operation timed out.</f:Message>'
-             "</f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>")
-    theirs, ours = _answering(lambda request: WinRMTransportError("http", 500, fault))
-    assert type(ours) is type(theirs) is WSManFaultError
-    assert (ours.code, ours.machine, ours.reason) == (theirs.code, theirs.machine, theirs.reason) \
-        == (2150858793, "site01", "The operation timed out.")
-
-
-def test_http_error_without_xml_is_raised_as_it_came(caplog: pytest.LogCaptureFixture):
-    """An HTTP error whose body is not XML re-raises the transport error, logged where pypsrp logs it."""
-    error = WinRMTransportError("http", 503, "Service Unavailable")
-    with caplog.at_level(logging.ERROR, logger="pypsrp.wsman"):
-        theirs, ours = _answering(lambda request: error)
-    assert ours is theirs is error
-    assert [(r.name, r.getMessage()) for r in caplog.records][0] == [(r.name, r.getMessage())
-                                                                     for r in caplog.records][1]
-    assert len(caplog.records) == 2
-
-
-def test_envelopes_are_never_written_while_a_wsman_registers_its_prefixes():
-    """Hosts' threads writing envelopes while other hosts' WSMan objects are built always send the same bytes.
-
-    (pypsrp re-registers its prefixes in every WSMan; ElementTree invents ns0... in between, xml: included.)"""
-    envelope = ET.Element(f"{{{NAMESPACES['s']}}}Envelope")
-    header = ET.SubElement(envelope, f"{{{NAMESPACES['s']}}}Header")
-    ET.SubElement(header, f"{{{NAMESPACES['wsman']}}}Locale", {f"{{{NAMESPACES['xml']}}}lang": "en-US"})
-    ET.SubElement(ET.SubElement(envelope, f"{{{NAMESPACES['s']}}}Body"), f"{{{RSP}}}Receive")
-    expected = ET.tostring(envelope, encoding="utf-8", method="xml")
-    wrong: list[bytes] = []
-    stop = threading.Event()
-
-    def build() -> None:
-        while not stop.is_set():
-            with WSMAN_CONSTRUCTION:  # as scanner.winrm.session builds every WSMan
-                WSMan("site01.lab.example", auth="basic", username="auditor", password="unused", ssl=True)
-
-    def write() -> None:
-        wrong.extend(written for written in (write_envelope(envelope) for _ in range(3000)) if written != expected)
-
-    builder = threading.Thread(target=build)
-    writers = [threading.Thread(target=write) for _ in range(2)]
-    builder.start()
-    for thread in writers:
-        thread.start()
-    for thread in writers:
-        thread.join()
-    stop.set()
-    builder.join()
-    assert wrong == []
+@pytest.mark.network
+def test_a_winrs_without_its_selector_attribute_falls_back_to_pypsrps_receive(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """With WinRS._selector_set gone as cmaudit knows it, Receive replies are read by pypsrp's own WinRS.receive:
+    the host's build and log are read whole, and the debug log says so once."""
+    _winrs_keeping_its_selectors_elsewhere(monkeypatch)
+    password = new_password()
+    with caplog.at_level(logging.DEBUG, logger=COMPAT_LOGGER), \
+            Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["h"]) as fleet:
+        result = scan(fleet, tmp_path, password, concurrency=1)
+    host = result.outcome.results.hosts[0]
+    assert host.error is None and host.facts.build == "4.00.6221.1000" and host.facts.logs
+    lines = _compat_lines(caplog)
+    assert len(lines) == 1 and "WinRS._selector_set" in lines[0] and "pypsrp's own WinRS.receive" in lines[0]

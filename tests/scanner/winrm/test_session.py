@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
 
 from scanner.model.errors import HostError, HostTimeout
 from scanner.model.host import Host
-from scanner.winrm.lean import LeanTransport
+from scanner.winrm.http_transport import HTTPTransport
 from scanner.winrm.session import HostSession, SessionOptions
 
 
@@ -34,19 +35,18 @@ def _session(host: Host, **options: object) -> HostSession:
 )
 def test_message_encryption_on_http_only(scheme: str, auth: str, encrypted: bool) -> None:
     """Over HTTP every message is encrypted by the auth layer; over HTTPS, TLS does that job. NTLM, Negotiate,
-    Kerberos and Basic go through the lean transport, CredSSP through pypsrp's requests one."""
+    Kerberos and Basic go through cmaudit's own HTTP transport, CredSSP through pypsrp's requests one."""
     session = _session(_host(scheme, auth))
     try:
-        assert session.wsman.transport.wrap_required is encrypted
+        assert session.transport.wrap_required is encrypted  # type: ignore[attr-defined]
         assert _verify(session) not in (False, None)  # True or a CA bundle
-        assert isinstance(session.wsman.transport, LeanTransport) is (auth != "credssp")
+        assert isinstance(session.transport, HTTPTransport) is (auth != "credssp")
     finally:
         session.close()
 
 
 def _verify(session: HostSession) -> object:
-    transport = session.wsman.transport
-    return transport.verify if isinstance(transport, LeanTransport) else transport.session.verify
+    return session.transport.verify  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("transport", ["auto", "requests"])
@@ -77,15 +77,19 @@ def test_unsafe_or_incomplete_setups_are_refused(host: Host) -> None:
 
 
 def test_no_request_after_the_deadline() -> None:
-    """Once the host's deadline has passed the session refuses to send anything."""
-    session = HostSession(_host("http", "ntlm"), SessionOptions(username="u", password="p"),
-                          deadline=time.monotonic() - 1)
+    """Once the host's deadline has passed the session refuses to send anything: nothing reaches the host."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    host = Host(name="sms01", address="127.0.0.1", port=listener.getsockname()[1], scheme="http", auth="ntlm")
+    session = HostSession(host, SessionOptions(username="u", password="p"), deadline=time.monotonic() - 1)
     try:
         with pytest.raises(HostTimeout):
-            session.wsman.transport.send(b"<x/>")
-        assert session.requests == 0
+            session.wsman.receive("urn:cmaudit:any", None)  # type: ignore[arg-type]
+        with pytest.raises(BlockingIOError):
+            listener.accept()
     finally:
         session.close()
+        listener.close()
 
 
 def test_sessions_built_at_once_never_edit_the_namespace_registry_together(monkeypatch: pytest.MonkeyPatch) -> None:

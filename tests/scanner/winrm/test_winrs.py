@@ -1,4 +1,4 @@
-"""LeanWinRS.receive sends what pypsrp's WinRS.receive sends and answers what it answers."""
+"""LiftedReceiveWinRS.receive sends what pypsrp's WinRS.receive sends and answers what it answers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from pypsrp.shell import WinRS
 from pypsrp.wsman import NAMESPACES
 
-from scanner.winrm.winrs import LeanWinRS, LiftedReply, b64decode, lift_streams
+from scanner.winrm.winrs import LiftedReceiveWinRS, LiftedReply, b64decode, exit_code, lift_streams
+from tests.support.wsman_fakes import pypsrp_parity
 
 RSP = NAMESPACES["rsp"]
 
@@ -34,7 +35,7 @@ class FakeWSMan:
         return body
 
 
-def _reply(streams: list[tuple[str, str | None]], state: str = "Done", exit_code: int | None = 0) -> str:
+def _reply(streams: list[tuple[str, str | None]], state: str = "Done", exit_code: int | str | None = 0) -> str:
     parts = "".join(f'<rsp:Stream Name="{name}" CommandId="C">{text}</rsp:Stream>' if text is not None
                     else f'<rsp:Stream Name="{name}" CommandId="C"/>' for name, text in streams)
     code = f"<rsp:ExitCode>{exit_code}</rsp:ExitCode>" if exit_code is not None else ""
@@ -45,7 +46,7 @@ def _reply(streams: list[tuple[str, str | None]], state: str = "Done", exit_code
 
 def _both(reply: str, **kwargs: Any) -> tuple[Any, Any, FakeWSMan, FakeWSMan]:
     ours_wsman, theirs_wsman = FakeWSMan(reply), FakeWSMan(reply)
-    ours, theirs = LeanWinRS(ours_wsman), WinRS(theirs_wsman)  # type: ignore[arg-type]
+    ours, theirs = LiftedReceiveWinRS(ours_wsman), WinRS(theirs_wsman)  # type: ignore[arg-type]
     return ours.receive(**kwargs), theirs.receive(**kwargs), ours_wsman, theirs_wsman
 
 
@@ -53,6 +54,7 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+@pypsrp_parity
 @pytest.mark.parametrize("streams,state,exit_code", [
     ([("stdout", b64(b"one ")), ("stdout", b64(b"two")), ("stderr", b64(b"err"))], "Done", 0),
     ([("stdout", b64(bytes(range(256)) * 700))], "Running", None),
@@ -70,10 +72,11 @@ def test_receive_matches_pypsrp(streams: list[tuple[str, str | None]], state: st
     assert ours_wsman.requests == theirs_wsman.requests
 
 
+@pypsrp_parity
 def test_bad_base64_fails_as_in_pypsrp():
     """A stream whose base64 is cut short raises binascii.Error, as the standard library's decoder does."""
     with pytest.raises(binascii.Error):
-        LeanWinRS(FakeWSMan(_reply([("stdout", "QUJDR")]))).receive()  # type: ignore[arg-type]
+        LiftedReceiveWinRS(FakeWSMan(_reply([("stdout", "QUJDR")]))).receive()  # type: ignore[arg-type]
     with pytest.raises(binascii.Error):
         WinRS(FakeWSMan(_reply([("stdout", "QUJDR")]))).receive()  # type: ignore[arg-type]
 
@@ -89,7 +92,7 @@ def test_decoder_agrees_with_the_standard_library():
 
 # -- stream text lifted out of the reply before the XML parser sees it ------------------------------------
 class LiftingWSMan(FakeWSMan):
-    """Does what scanner.winrm.session does for a Receive LeanWinRS asks it to lift: the parser gets the reply
+    """Does what scanner.winrm.session does for a Receive LiftedReceiveWinRS asks it to lift: the parser gets the reply
     without its stream text, the text is left in `lifted`."""
 
     def __init__(self, reply: str) -> None:
@@ -108,6 +111,7 @@ class LiftingWSMan(FakeWSMan):
         return ET.fromstring(raw).find("s:Body", namespaces=NAMESPACES)  # type: ignore[return-value]
 
 
+@pypsrp_parity
 @pytest.mark.parametrize("streams,state,exit_code", [
     ([("stdout", b64(b"one ")), ("stdout", b64(b"two")), ("stderr", b64(b"err"))], "Done", 0),
     ([("stdout", b64(bytes(range(256)) * 700))], "Running", None),
@@ -118,13 +122,14 @@ def test_lifted_reply_answers_as_pypsrp(streams: list[tuple[str, str | None]], s
     """With the stream text lifted out, the answer is pypsrp's answer, and the parser never saw the base64."""
     reply = _reply(streams, state, exit_code)
     wsman = LiftingWSMan(reply)
-    ours = LeanWinRS(wsman).receive(command_id="C")  # type: ignore[arg-type]
+    ours = LiftedReceiveWinRS(wsman).receive(command_id="C")  # type: ignore[arg-type]
     theirs = WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
     assert ours == theirs
     assert wsman.lifted is not None and not wsman.lift_next
     assert all(text.encode()[:8] not in wsman.parsed for _, text in streams if text)
 
 
+@pypsrp_parity
 @pytest.mark.parametrize("reply", [
     _reply([("stdout", b64(b"abc"))]).replace("<s:Body>", "<s:Body><!-- a comment -->"),
     _reply([("stdout", b64(b"abc"))]).replace("<s:Body>", "<s:Body><![CDATA[<rsp:Stream>]]>"),
@@ -143,9 +148,9 @@ def test_nothing_is_lifted_where_the_parser_could_read_it_differently(reply: str
         theirs = WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
     except (binascii.Error, ValueError) as exc:
         with pytest.raises(type(exc)):
-            LeanWinRS(wsman).receive(command_id="C")  # type: ignore[arg-type]
+            LiftedReceiveWinRS(wsman).receive(command_id="C")  # type: ignore[arg-type]
         return
-    assert LeanWinRS(wsman).receive(command_id="C") == theirs  # type: ignore[arg-type]
+    assert LiftedReceiveWinRS(wsman).receive(command_id="C") == theirs  # type: ignore[arg-type]
 
 
 def test_lifting_keeps_the_markup_and_empty_streams():
@@ -156,21 +161,23 @@ def test_lifting_keeps_the_markup_and_empty_streams():
     assert lifted is not None
     assert lifted.payloads == (b64(b"first").encode(), b"", b64(b"second").encode())
     assert lifted.stripped == reply.replace(b64(b"first").encode(), b"").replace(b64(b"second").encode(), b"")
-    state, code, out = LeanWinRS(LiftingWSMan(reply.decode())).receive(command_id="C")  # type: ignore[arg-type]
+    state, code, out = LiftedReceiveWinRS(LiftingWSMan(reply.decode())).receive(command_id="C")  # type: ignore[arg-type]
     assert out == {"stdout": b"firstsecond", "stderr": b""} and code == 0
 
 
+@pypsrp_parity
 def test_a_stream_element_outside_the_body_falls_back_to_the_whole_reply():
     """A Stream-named element elsewhere (say in the header) would shift the order: the reply is read whole."""
     reply = _reply([("stdout", b64(b"data"))]).replace(
         "<s:Body>", f'<s:Header><rsp:Stream Name="x">{b64(b"header")}</rsp:Stream></s:Header><s:Body>')
     wsman = LiftingWSMan(reply)
-    ours = LeanWinRS(wsman).receive(command_id="C")  # type: ignore[arg-type]
+    ours = LiftedReceiveWinRS(wsman).receive(command_id="C")  # type: ignore[arg-type]
     assert wsman.lifted is not None  # lifted, then found not to line up with the body's streams
     assert ours == WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
     assert ours[2]["stdout"] == b"data"
 
 
+@pypsrp_parity
 def test_a_stream_in_the_header_never_lends_its_text_to_a_body_stream():
     """A Stream-named element outside the body, with another whose prefix is not ASCII in the body, keeps the
     counts equal: the header's text must still not become stdout (pypsrp reads stdout as empty)."""
@@ -179,7 +186,7 @@ def test_a_stream_in_the_header_never_lends_its_text_to_a_body_stream():
     ).replace("<rsp:CommandState", '<\u00e9:Stream xmlns:\u00e9="urn:y"/><rsp:CommandState')
     theirs = WinRS(FakeWSMan(envelope)).receive(command_id="C")  # type: ignore[arg-type]
     assert theirs[2]["stdout"] == b""
-    assert LeanWinRS(LiftingWSMan(envelope)).receive(command_id="C") == theirs  # type: ignore[arg-type]
+    assert LiftedReceiveWinRS(LiftingWSMan(envelope)).receive(command_id="C") == theirs  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("text", ["QQ==QkI=", "QQQ=Q", "QUJD\r\nREVG", "QU JD", "QUJD\u00e9REVG", "=QUJD", "QUJDRA"])
@@ -209,6 +216,7 @@ def test_decoder_reads_any_text_as_the_standard_library(text: str):
         assert b64decode(text) == expected
 
 
+@pypsrp_parity
 @pytest.mark.parametrize("bad", ["QUJD\x01REVG", "QUJD]]>", "QUJD\x0bREVG"])
 def test_stream_text_the_parser_refuses_is_refused_after_lifting_too(bad: str):
     """Stream text an XML parser refuses (a control character, "]]>") fails the read exactly as in pypsrp,
@@ -218,4 +226,18 @@ def test_stream_text_the_parser_refuses_is_refused_after_lifting_too(bad: str):
     with pytest.raises(ET.ParseError):
         WinRS(FakeWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
     with pytest.raises(ET.ParseError):
-        LeanWinRS(LiftingWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
+        LiftedReceiveWinRS(LiftingWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("code", ["9" * 5000, "12x", "0x1"])
+def test_an_exit_code_that_is_no_32_bit_number_is_refused_clearly(code: str) -> None:
+    """rsp:ExitCode with thousands of digits (or not a number) is refused with a short reason, never Python's
+    "Exceeds the limit (4300 digits)"."""
+    with pytest.raises(ValueError, match="not a 32-bit number") as refused:
+        LiftedReceiveWinRS(FakeWSMan(_reply([("stdout", b64(b"x"))], exit_code=code))).receive()  # type: ignore[arg-type]
+    assert "4300" not in str(refused.value)
+
+
+def test_exit_codes_are_read_signed_or_not() -> None:
+    """Windows writes exit codes as unsigned or signed 32-bit numbers: both are read as written."""
+    assert exit_code("-1073741510") == -1073741510 and exit_code("3221225786") == 3221225786 and exit_code("") == 0

@@ -24,7 +24,8 @@ def _clock_text(seconds: float) -> str:
 
 
 class Progress:
-    """Call `host_done(name, verdict, error_category)` once per host; `close()` ends the bar line."""
+    """The scan's `HostProgress` on a stream: `host_done(name, verdict, error_category)` once per host,
+    `close()` ends the bar line."""
 
     def __init__(self, total: int, stream: TextIO | None = None, *, quiet: bool = False,
                  tty: bool | None = None, colour: bool | None = None,
@@ -96,6 +97,10 @@ class Progress:
         if self._bar_shown:
             self._draw()
         self.stream.flush()
+
+    def stopping(self) -> None:
+        """A stop was asked for: said once, above the bar."""
+        self.message("cmaudit: stopping: no new hosts; running ones get a few seconds (again to abort now)")
 
     def close(self) -> None:
         if self._bar_shown:

@@ -1,4 +1,5 @@
-"""`cmaudit doctor`: why can't it audit this host? Answered before the first scheduled run.
+"""`cmaudit doctor`'s run: the jump box's checks, then each host's diagnosis, like a scan (no output here:
+scanner.cli.commands.doctor prints the `Diagnosis`, scanner.model.diagnosis holds its records).
 
 Local checks (the jump box): the python packages the chosen auth needs, the password's source, the
 Kerberos ticket and its expiry (or one TGT for user@REALM), the keyring, the output folder, the history
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +36,7 @@ from scanner.scan.runner import HostRun, Runner, RunnerOptions
 from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor, RejectedAccounts
 from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, logged_on_account, uses_sspi
 from scanner.winrm.kerberos import ticket_only as kerberos_ticket_only
+from scanner.winrm.ntlm import ntlm_credentials
 from scanner.winrm.session import SessionOptions
 from scanner.winrm.transport_policy import validate_transport
 
@@ -69,12 +71,16 @@ class DoctorSettings:
     mail: MailSettings | None = None
 
 
-def run_doctor(settings: DoctorSettings, *, environ: Mapping[str, str] | None = None) -> Diagnosis:
-    """Check the jump box, then every chosen host; never raises for what it finds (only for bad usage)."""
+def run_doctor(settings: DoctorSettings, *, environ: Mapping[str, str] | None = None,
+               prompt: Callable[[str], str] | None = None) -> Diagnosis:
+    """Check the jump box, then every chosen host; never raises for what it finds (only for bad usage).
+
+    `prompt` asks for a password on the terminal (the CLI's getpass) when `settings.interactive` allows it.
+    """
     hosts = _hosts(settings)
     local: list[Check] = [_packages(hosts, settings)]
     resolver = PasswordResolver(default_env=settings.password_env, interactive=settings.interactive,
-                                environ=environ)
+                                environ=environ, prompt=prompt)
     passwords: dict[tuple[str, int], str | None] = {}
     missing: list[str] = []
     for host in hosts:
@@ -260,6 +266,9 @@ def build_judge() -> BuildJudge:
 
 async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords: dict[tuple[str, int], str | None],
                           kerberos: KerberosRun, kerberos_failed: bool) -> list[HostDiagnosis]:
+    # the scan's own logon: an NTLM host logs on with the password's hashes, as run_scan sets it up
+    ntlm = ntlm_credentials(hosts, passwords, settings.username)
+    REDACTOR.remember(form for _credential, hashes in ntlm.values() for form in hashes.secret_forms())
     base = SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
                           connect_timeout=settings.connect_timeout, read_timeout=30.0, operation_timeout=20,
                           spn_service=settings.spn_service)
@@ -275,7 +284,10 @@ async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords
 
     def factory(host: Host, deadline: float, attempt: int) -> HostDoctor:
         password = passwords.get(host.key)
-        options = replace(base, password=password, credential=kerberos.credential_for(host))
+        credential = kerberos.credential_for(host)
+        if credential is None and host.key in ntlm:
+            credential = ntlm[host.key][0]
+        options = replace(base, password=password, credential=credential)
         ticket_only = kerberos_ticket_only(host.auth, password)
         job = HostDoctor(host, options, deadline, rejected, account=(host.username or settings.username,
                                                                      host.password_env),

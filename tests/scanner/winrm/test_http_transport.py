@@ -1,5 +1,5 @@
-"""The lean transport: chunked replies, the reply bound, abort, malformed and hostile replies, keep-alive, and
-one request fewer per host."""
+"""cmaudit's own HTTP transport: chunked replies, the reply bound, abort, malformed and hostile replies,
+keep-alive, and one request fewer per host."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 
-from scanner.model.errors import HostProtocolError
 from scanner.model.host import Host
 from scanner.winrm.faults import translate
-from scanner.winrm.lean import LeanTransport, Reply
+from scanner.winrm.http_transport import HTTPTransport
 from scanner.winrm.session import REPLY_SLACK, HostSession, SessionOptions
+from scanner.winrm.transport import BadReply, NetworkError, Reply
 from simulator.fleet import Fleet
 from tests.support.fleet import HEALTHY_LOG, healthy_machine, new_password, scan
 
@@ -58,11 +57,16 @@ def raw_server(answer: Callable[[socket.socket], None]) -> Iterator[tuple[int, l
 
 
 def _session(port: int, **options: object) -> HostSession:
-    """Basic over plain HTTP (--insecure): the lean transport without a logon handshake in the way."""
+    """Basic over plain HTTP (--insecure): cmaudit's transport without a logon handshake in the way."""
     host = Host(name="sms01", address="127.0.0.1", port=port, scheme="http", auth="basic")
     session = HostSession(host, SessionOptions(username="u", password="p", insecure=True, **options))  # type: ignore[arg-type]
-    assert isinstance(session.wsman.transport, LeanTransport)
+    assert isinstance(session.transport, HTTPTransport)
     return session
+
+
+def _send(session: HostSession, body: bytes = b"<x/>", read_timeout: float = 30.0) -> bytes:
+    """One envelope through the session's transport, as the session sends it."""
+    return session.transport.send(body, timeouts=(10.0, read_timeout))
 
 
 def _chunked(body: bytes, size: int = 1000) -> bytes:
@@ -78,7 +82,7 @@ def test_chunked_reply_is_read_whole() -> None:
     with raw_server(answer) as (port, seen):
         session = _session(port)
         try:
-            assert session.wsman.transport.send(b"<x/>") == SOAP
+            assert _send(session) == SOAP
         finally:
             session.close()
     assert b"Authorization: Basic " in seen[0]
@@ -100,7 +104,7 @@ def test_reply_larger_than_the_bound_is_refused(framing: str) -> None:
             conn.sendall(block)
             sent["bytes"] += 65536
 
-    with pytest.raises(HostProtocolError, match="exceeds the .*-byte bound"):
+    with pytest.raises(BadReply, match="exceeds the .*-byte bound"):
         _exchange(answer)
     assert sent["bytes"] < 20 * bound  # the client hung up long before 50 MB
 
@@ -118,7 +122,7 @@ def test_abort_wakes_a_blocked_read() -> None:
 
         def work() -> None:
             try:
-                session.wsman.transport.send(b"<x/>")
+                _send(session, read_timeout=600.0)
             except BaseException as exc:  # noqa: BLE001 - the test inspects it
                 outcome.append(exc)
 
@@ -136,7 +140,7 @@ def test_abort_wakes_a_blocked_read() -> None:
 @pytest.mark.network
 @pytest.mark.parametrize("transport", ["auto", "requests"])
 def test_chunked_host_and_requests_per_host(tmp_path: Path, transport: str) -> None:
-    """A host replying chunked is judged like its twin with Content-Length; the lean transport needs one HTTP
+    """A host replying chunked is judged like its twin with Content-Length; cmaudit's own transport needs one HTTP
     request fewer per host than pypsrp's requests transport (no anonymous probe before the NTLM handshake)."""
     password = new_password()
     with Fleet(hosts=2, password=password, faults="1=chunked", machine_factory=healthy_machine,
@@ -204,7 +208,7 @@ def _exchange(reply: bytes | Callable[[socket.socket], None]) -> bytes:
     with raw_server(answer) as (port, _seen):
         session = _session(port)
         try:
-            return session.wsman.transport.send(b"<x/>")
+            return _send(session)
         finally:
             session.close()
 
@@ -219,13 +223,13 @@ def _exchange(reply: bytes | Callable[[socket.socket], None]) -> bytes:
 def test_malformed_reply_is_a_protocol_error_naming_the_host(reply: bytes) -> None:
     """Something that is not a well-formed HTTP reply ends as a one-line protocol error naming the host,
     not as a network failure or a traceback."""
-    with pytest.raises(HostProtocolError, match=r"^127\.0\.0\.1: malformed HTTP reply: [^\n]+$"):
+    with pytest.raises(BadReply, match=r"^127\.0\.0\.1: malformed HTTP reply: [^\n]+$"):
         _exchange(reply)
 
 
 def test_folded_header_line_is_refused_clearly() -> None:
     """A header continued on the next line (obs-fold, which HTTP.sys never sends) is refused as malformed."""
-    with pytest.raises(HostProtocolError, match="malformed HTTP reply"):
+    with pytest.raises(BadReply, match="malformed HTTP reply"):
         _exchange(_ok(extra=b"X-Note: one\r\n two\r\n"))
 
 
@@ -239,14 +243,14 @@ def test_endless_header_is_refused_without_buffering_it() -> None:
             conn.sendall(b"a" * 65536)
             sent["bytes"] += 65536
 
-    with pytest.raises(HostProtocolError, match="reply headers exceed"):
+    with pytest.raises(BadReply, match="reply headers exceed"):
         _exchange(answer)
     assert sent["bytes"] < 16 * 1024 * 1024  # the client hung up long before 50 MB (socket buffers hold the rest)
 
 
 def test_too_many_header_fields_are_refused() -> None:
     """A reply with thousands of header fields is refused rather than kept."""
-    with pytest.raises(HostProtocolError, match="more than 100 header fields"):
+    with pytest.raises(BadReply, match="more than 100 header fields"):
         _exchange(_ok(extra=b"".join(b"X-%d: y\r\n" % i for i in range(2000))))
 
 
@@ -259,7 +263,7 @@ def test_interim_replies_are_skipped() -> None:
 
 def test_switching_protocols_is_refused() -> None:
     """A 101 Switching Protocols answer to a WinRM POST is refused clearly."""
-    with pytest.raises(HostProtocolError, match="switched protocols"):
+    with pytest.raises(BadReply, match="switched protocols"):
         _exchange(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 
 
@@ -274,7 +278,7 @@ def test_reply_ended_by_closing_the_connection_is_read() -> None:
 ])
 def test_connection_closed_early_is_a_network_failure(reply: bytes, why: str) -> None:
     """A server that hangs up before or during its reply is reported as the network failure it is."""
-    with pytest.raises(requests.ConnectionError) as caught:
+    with pytest.raises(NetworkError) as caught:
         _exchange(reply)
     error = translate(caught.value, "sms01")
     assert error.category.value == "unreachable" and why in error.message
@@ -324,7 +328,7 @@ def test_connection_is_kept_unless_the_server_ends_it(extra: bytes, connections:
     with raw_server(answer) as (port, _seen):
         session = _session(port)
         try:
-            assert [session.wsman.transport.send(b"<x/>") for _ in range(3)] == [SOAP] * 3
+            assert [_send(session) for _ in range(3)] == [SOAP] * 3
         finally:
             session.close()
     assert accepted["n"] == connections
@@ -335,7 +339,7 @@ def test_reply_headers_are_read_case_insensitively() -> None:
     with raw_server(lambda conn: conn.sendall(_ok(extra=b"sErVeR: Microsoft-HTTPAPI/2.0\r\n"))) as (port, _seen):
         session = _session(port)
         try:
-            session.wsman.transport.send(b"<x/>")
+            _send(session)
             assert session.last_server == "Microsoft-HTTPAPI/2.0"
         finally:
             session.close()
@@ -347,7 +351,7 @@ def test_request_head_is_what_pypsrp_sent() -> None:
     with raw_server(lambda conn: conn.sendall(_ok())) as (port, seen):
         session = _session(port)
         try:
-            session.wsman.transport.send(b"<x/>")
+            _send(session)
         finally:
             session.close()
     head = seen[0].split(b"\r\n\r\n", 1)[0].split(b"\r\n")
@@ -369,8 +373,8 @@ def test_a_closed_connection_is_replaced_and_logged_on_again() -> None:
     with Fleet(hosts=1, password=password, machine_factory=healthy_machine, profiles=["h"]) as fleet:
         host = Host(name="sms01", address="127.0.0.1", port=fleet.hosts[0].port, scheme="http", auth="ntlm")
         session = HostSession(host, SessionOptions(username=fleet.username, password=password))
-        transport = session.wsman.transport
-        assert isinstance(transport, LeanTransport)
+        transport = session.transport
+        assert isinstance(transport, HTTPTransport)
         traced = transport.on_reply
 
         def close_after_soap(reply: Reply) -> None:
@@ -403,7 +407,7 @@ def test_oversize_trailer_of_a_chunked_reply_is_refused() -> None:
             sent["bytes"] += 65536
         conn.sendall(b"\r\n\r\n")
 
-    with pytest.raises(HostProtocolError):
+    with pytest.raises(BadReply):
         _exchange(answer)
 
 
@@ -411,7 +415,7 @@ def test_a_reply_in_one_byte_chunks_is_refused_before_its_framing_outgrows_the_b
     """Half the bound of body sent one byte per chunk is six times that on the wire and one object per byte in
     memory: the framing is bounded too, so the host fails with a clear error instead of costing megabytes."""
     probe = _session(1)
-    body_bytes = probe.wsman.transport.max_reply // 2  # type: ignore[attr-defined]
+    body_bytes = probe.transport.max_reply // 2  # type: ignore[attr-defined]
     probe.close()
 
     def answer(conn: socket.socket) -> None:
@@ -421,19 +425,50 @@ def test_a_reply_in_one_byte_chunks_is_refused_before_its_framing_outgrows_the_b
             conn.sendall(piece)
         conn.sendall(b"0\r\n\r\n")
 
-    with pytest.raises(HostProtocolError, match="framing"):
+    with pytest.raises(BadReply, match="framing"):
         _exchange(answer)
 
 
 def test_an_encrypted_reply_cut_after_its_part_headers_says_so() -> None:
-    """An encrypted reply that ends right after the octet-stream part's headers is a WinRM error saying it was
-    cut short (it used to surface as struct.error's "unpack_from requires a buffer of at least ... bytes")."""
-    from pypsrp.exceptions import WinRMError
-
-    from scanner.winrm.lean import unwrap_parts
+    """An encrypted reply that ends right after the octet-stream part's headers is a malformed reply saying it was
+    cut short, not struct.error's "unpack_from requires a buffer of at least ... bytes"."""
+    from scanner.winrm.sealing import unwrap_parts
 
     data = (b"--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n"
             b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=10\r\n"
             b"--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n")
-    with pytest.raises(WinRMError, match="cut short"):
-        unwrap_parts(object(), data, b"Encrypted Boundary")
+    with pytest.raises(BadReply, match="cut short"):
+        unwrap_parts("sms01", object(), data, b"Encrypted Boundary")
+
+
+def _encrypted_part(length: bytes) -> bytes:
+    return (b"--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + length + b"\r\n"
+            b"--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n"
+            + b"\x04\x00\x00\x00SIGNsealed--Encrypted Boundary--\r\n")
+
+
+class _Opened:
+    """A security context whose unwrap hands the sealed bytes back as they are."""
+
+    def unwrap_winrm(self, header: bytes, data: bytes) -> bytes:
+        return data
+
+
+def test_an_encrypted_length_of_thousands_of_digits_is_a_malformed_reply() -> None:
+    """An encrypted reply whose length field has 5,000 digits is refused as malformed, with the host's name,
+    never with Python's "Exceeds the limit (4300 digits)" as the host's message."""
+    from scanner.winrm.sealing import unwrap_parts
+
+    with pytest.raises(BadReply) as refused:
+        unwrap_parts("sms01", _Opened(), _encrypted_part(b"9" * 5000), b"Encrypted Boundary")
+    error = translate(refused.value, "sms01")
+    assert error.category.value == "protocol" and "5000 digits" in error.message and "4300" not in error.message
+    assert unwrap_parts("sms01", _Opened(), _encrypted_part(b"6"), b"Encrypted Boundary") == b"sealed"
+
+
+def test_a_content_length_of_thousands_of_digits_is_refused() -> None:
+    """A Content-Length far past any real length is refused as a malformed or oversize reply, not turned into a
+    number of thousands of digits."""
+    with pytest.raises(BadReply):
+        _exchange(b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n")
