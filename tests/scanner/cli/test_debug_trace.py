@@ -47,7 +47,8 @@ def test_demo_trace_explains_every_host(demo_run) -> None:
         assert re.search(r"\(\d+ ms\)", lines)
     assert "credentials rejected (HTTP 401)" in "\n".join(host_lines(trace, "CM002"))
     assert "malformed XML" in "\n".join(host_lines(trace, "CM004"))
-    assert "reset" in "\n".join(host_lines(trace, "CM006"))
+    # the connection dropped mid-reply: a reset, or (wine turns a reset into the end of the stream) a close
+    assert re.search(r"reset|closed by the server mid-reply", "\n".join(host_lines(trace, "CM006")))
     assert "HTTP 503" in "\n".join(host_lines(trace, "CM008")) and "retrying in" in trace
 
 
