@@ -165,10 +165,30 @@ COMPONENT_NOTES = [
 ]
 
 
+def _logon_gate(r: dict[str, Any]) -> list[str]:
+    o = r["options"]
+    out = [f"Options: {o['hosts']} hosts, concurrency {o['concurrency']}, {o['auth']}, {o['latency_ms']:g} ms per "
+           f"request; the right password, the gate off (--max-auth-failures 0, every host at once, as before the "
+           f"gate) and on (5), interleaved, fastest of {o['repeat']}. One logon = "
+           f"{r['one_logon_s']:g} s (NTLM's requests before the first WS-Man reply x latency).", "",
+           "| --workers | gate off: wall s | gate on: wall s | cost of the gate s | other hosts held s | errors |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    for row in r.get("runs", []):
+        out.append(f"| {row['workers']} | {row['gate_off_wall_s']:.2f} | {row['gate_on_wall_s']:.2f} | "
+                   f"**{row['cost_s']:+.2f}** | {row.get('held_s', 0):.2f} | {row['errors']} |")
+    wrong = r.get("wrong_password", {})
+    if wrong:
+        out += ["", "A wrong password, counted by the servers (--workers 1): " + "; ".join(
+            f"gate {gate} (--max-auth-failures {w['max_auth_failures']}): {w['failed_logons_on_servers']} failed "
+            f"logons on {w['hosts_that_saw_it']} hosts" for gate, w in wrong.items()) + "."]
+    return out
+
+
 _SECTIONS = {"cpu": ("0. Client CPU per host, before and after", _cpu),
              "fleet": ("1. Fleet throughput against the latency limit, and 2. against a peer", _fleet),
              "memory": ("3. Memory", _memory), "parser": ("4. Parser", _parser),
-             "reports": ("5. Reports (CSV + HTML + JSON for a large fleet)", _reports)}
+             "reports": ("5. Reports (CSV + HTML + JSON for a large fleet)", _reports),
+             "logon_gate": ("6. Logon gate: what it costs a right password, what it saves a wrong one", _logon_gate)}
 
 
 def render(results: Sequence[dict[str, Any]], argv: Sequence[str], when: datetime | None = None) -> str:

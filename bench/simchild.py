@@ -34,6 +34,7 @@ class HostCounters:
     bytes_out: int
     auth_handshakes: int
     commands: int
+    wrong_passwords: int = 0  # logons as the host's account with a wrong password (what a DC would count)
 
 
 def pin(cpus: set[int] | None) -> str:
@@ -99,7 +100,8 @@ def _serve(conn: Connection, options: dict[str, Any]) -> None:
             command = conn.recv()
             if command == "counters":
                 conn.send([HostCounters(h.port, h.profile, h.counters.requests, h.counters.bytes_in,
-                                        h.counters.bytes_out, h.counters.auth_handshakes, len(h.commands))
+                                        h.counters.bytes_out, h.counters.auth_handshakes, len(h.commands),
+                                        h.counters.wrong_passwords)
                            for h in fleet.hosts])
             elif command == "cpu":
                 conn.send(time.process_time())
@@ -108,7 +110,7 @@ def _serve(conn: Connection, options: dict[str, Any]) -> None:
             elif command == "reset":
                 for h in fleet.hosts:
                     c = h.counters
-                    c.requests = c.bytes_in = c.bytes_out = c.auth_handshakes = 0
+                    c.requests = c.bytes_in = c.bytes_out = c.auth_handshakes = c.wrong_passwords = 0
                 conn.send("ok")
             else:
                 break

@@ -27,8 +27,9 @@ _COLOURS = {Verdict.AFFECTED: "31;1", Verdict.AT_RISK: "33;1", Verdict.ERROR: "3
             Verdict.RECOVERED: "36", Verdict.NOT_AFFECTED: "32", Verdict.NOT_APPLICABLE: "2"}
 
 def exit_status(results: RunResults) -> int:
-    """0 all judged and clean; | 1 findings; | 2 hosts not judged (both: 3). A waived host sets no bit."""
-    status = 0
+    """0 all judged and clean; | 1 findings; | 2 hosts not judged (both: 3). A waived host sets no bit; a rejected
+    password always sets 2 (the audit is incomplete, whatever a waiver says)."""
+    status = EXIT_INCOMPLETE if results.meta.rejected_passwords else 0
     for host in results.hosts:
         if not host.needs_action:
             continue
@@ -95,9 +96,10 @@ def summary_text(results: RunResults, *, max_rows: int = DEFAULT_ACTION_ROWS, co
     counts = Counter(h.verdict for h in results.hosts)
     rows = [(paint(v.value, v, colour and counts[v] > 0), counts[v]) for v in VERDICT_ORDER]
     rows.append(("total", len(results.hosts)))
-    parts = [tabulate(rows, headers=("verdict", "hosts"), tablefmt="simple", colalign=("left", "right")),
-             headline_text(results.hosts)]
     meta = results.meta
+    parts = alerts_text(meta, results_path)
+    parts += [tabulate(rows, headers=("verdict", "hosts"), tablefmt="simple", colalign=("left", "right")),
+              headline_text(results.hosts)]
     if meta.interrupted:
         parts.append("INTERRUPTED: the run did not finish; hosts not reached are not in these counts.")
     if meta.insecure:
@@ -123,6 +125,13 @@ def _waiver_parts(results: RunResults, max_rows: int) -> list[str]:
                      + "\n".join(f"  {_clean(w.host, 40)}  expired {w.expires}, {_clean(w.owner, 40)} "
                                   f"({_clean(w.source, 60)}): {_clean(w.reason, 80)}" for w in expired[:max_rows]))
     return parts
+
+
+def alerts_text(meta: RunMeta, results_path: str | None = None) -> list[str]:
+    """What must be read before any count: a password some host rejected (the audit is incomplete)."""
+    again = f"--rescan-failed {results_path}" if results_path else "--rescan-failed results.json"
+    return [f"PASSWORD REJECTED: {_clean(rejected.sentence, 300)}. The audit is incomplete: fix the password, then "
+            f"scan again ({_clean(again, 300)})." for rejected in meta.rejected_passwords]
 
 
 def _todo_parts(todo: list[HostResult], meta: RunMeta, *, max_rows: int, colour: bool, width: int,

@@ -17,8 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from spnego.channel_bindings import GssChannelBindings
 
-__all__ = ["Account", "check_basic", "new_acceptor", "channel_bindings_for", "client_sent_bindings",
-           "token_mechanism"]
+__all__ = ["Account", "basic_wrong_password", "check_basic", "new_acceptor", "channel_bindings_for",
+           "client_sent_bindings", "ntlm_user", "token_mechanism"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,23 @@ def check_basic(header_value: str, account: Account, *, local_only: bool = False
     return hmac.compare_digest(password.encode(), account.password.encode()) and name_ok
 
 
+def basic_wrong_password(header_value: str, account: Account, *, local_only: bool = False, machine: str = "") -> bool:
+    """Basic credentials for this account whose password was checked and found wrong (what counts towards a
+    lockout); a name refused before any password check (a domain account where only local ones may use Basic)
+    or another account is not."""
+    try:
+        decoded = base64.b64decode(header_value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    username, sep, password = decoded.partition(":")
+    bare = username.split("@", 1)[0] if "\\" not in username else None
+    if not sep or not (account.matches(username) or (bare is not None and bare.upper() == account.user.upper())):
+        return False
+    if local_only and not account.is_local_to(machine):
+        return False
+    return not hmac.compare_digest(password.encode(), account.password.encode())
+
+
 def new_acceptor(scheme: str) -> spnego.ContextProxy:
     """An NTLM (`NTLM` header) or SPNEGO (`Negotiate` header, NTLM inside or raw) acceptor without Kerberos.
 
@@ -126,6 +143,24 @@ def _ntlm_message(token: bytes) -> bytes | None:
         if not inner and spnego_token.mech_types and spnego_token.mech_types[0] == "1.3.6.1.4.1.311.2.2.10":
             return b"NTLMSSP\x00"  # an init offering NTLM first without an optimistic token
     return inner if inner.startswith(b"NTLMSSP\x00") else None
+
+
+def ntlm_user(token: bytes) -> str | None:
+    """`DOMAIN\\user` of an NTLM AUTHENTICATE (raw or inside SPNEGO): whose password this leg proves; None for
+    any other token. A domain controller counts a failed AUTHENTICATE against that account."""
+    from spnego._ntlm_raw.messages import Authenticate
+
+    ntlm = _ntlm_message(token) or b""
+    if not ntlm.startswith(b"NTLMSSP\x00") or ntlm[8:12] != b"\x03\x00\x00\x00":
+        return None
+    try:
+        auth = Authenticate.unpack(ntlm)
+    except Exception:  # noqa: BLE001 - a token we cannot read names nobody
+        return None
+    user, domain = auth.user_name or "", auth.domain_name or ""
+    if not user:
+        return None
+    return f"{domain}\\{user}" if domain else user
 
 
 def token_mechanism(token: bytes) -> str:

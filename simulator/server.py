@@ -24,7 +24,15 @@ from typing import Any, TypeVar
 import spnego
 
 from simulator import encryption
-from simulator.auth import Account, check_basic, client_sent_bindings, new_acceptor, token_mechanism
+from simulator.auth import (
+    Account,
+    basic_wrong_password,
+    check_basic,
+    client_sent_bindings,
+    new_acceptor,
+    ntlm_user,
+    token_mechanism,
+)
 from simulator.eras import MODERN, Era, era
 from simulator.faults import NO_FAULTS, HostFaults
 from simulator.kerberos import HostKerberos, acceptor_error
@@ -109,6 +117,9 @@ class Counters:
     bytes_out: int = 0
     auth_handshakes: int = 0  # successful NTLM/Negotiate/Kerberos handshakes and Basic logons
     auth_failures: int = 0
+    # logons as this host's account with a wrong password (NTLM AUTHENTICATE or Basic): what a domain controller
+    # counts towards the account's lockout. Refused schemes, unreadable tokens and other accounts are not counted.
+    wrong_passwords: int = 0
     kerberos_logons: int = 0  # handshakes that ended in Kerberos (under the Negotiate or Kerberos scheme)
     ntlm_logons: int = 0  # handshakes that ended in NTLM
     last_auth_error: str = ""  # why the last handshake failed, as the acceptor saw it (no secret in it)
@@ -432,6 +443,22 @@ class HostServer:
             self.counters.last_auth_error = why or "logon refused"
         return _Reply(401, headers=self._challenge_headers())
 
+    def _count_wrong_password(self, wrong: bool) -> None:
+        if wrong:
+            self.counters.wrong_passwords += 1
+
+    def _basic_logon(self, conn: _Conn, value: str) -> _Reply | None:
+        """None when Basic credentials may proceed (this request only); else the 401 to send."""
+        local_only = self.faults.basiclocal or self.era.basic_local_only
+        if (self.tls is None or self.faults.badauth
+                or not check_basic(value, self.account, local_only=local_only, machine=self.machine.hostname)):
+            self._count_wrong_password(self.tls is not None and basic_wrong_password(
+                value, self.account, local_only=local_only, machine=self.machine.hostname))
+            return self._unauthorized(conn, failed=True)
+        conn.context, conn.authenticated = None, False  # Basic authorises this request only
+        self.counters.auth_handshakes += 1
+        return None
+
     def _authenticate(self, conn: _Conn, request: _Request, out_headers: list[tuple[str, str]]) -> _Reply | None:
         """None when the request may proceed (out_headers gets the final token); else the 401 to send."""
         header = request.headers.get("authorization", "")
@@ -440,13 +467,7 @@ class HostServer:
         scheme, _, value = header.strip().partition(" ")
         lowered = scheme.lower()
         if lowered == "basic":
-            local_only = self.faults.basiclocal or self.era.basic_local_only
-            if (self.tls is None or self.faults.badauth
-                    or not check_basic(value, self.account, local_only=local_only, machine=self.machine.hostname)):
-                return self._unauthorized(conn, failed=True)
-            conn.context, conn.authenticated = None, False  # Basic authorises this request only
-            self.counters.auth_handshakes += 1
-            return None
+            return self._basic_logon(conn, value)
         if lowered not in ("negotiate", "ntlm", "kerberos"):
             return self._unauthorized(conn, failed=True, why=f"scheme {scheme[:20]!r} not offered")
         if self.faults.krbonly and lowered != "kerberos":
@@ -477,6 +498,7 @@ class HostServer:
             with self.ntlm_store.scope():
                 out_token = conn.context.step(token, channel_bindings=bindings)
         except Exception as exc:  # noqa: BLE001 - any acceptor failure is a logon failure, never a traceback
+            self._count_wrong_password(self.account.matches(ntlm_user(token)))
             real = acceptor_error(conn.context) or exc
             return self._unauthorized(conn, failed=True, why=f"{type(real).__name__}: {real}"[:300])
         if not conn.context.complete:

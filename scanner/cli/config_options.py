@@ -72,6 +72,18 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
             action.default = _FromDefault(default)
 
 
+def left_unset(args: argparse.Namespace, dests: tuple[str, ...]) -> set[str]:
+    """The options among `dests` not given on the command line; call it before apply_config (which fills them in),
+    then drop those the config sets (`unset_by_config`)."""
+    return {dest for dest in dests if getattr(args, dest, None) is None or isinstance(getattr(args, dest),
+                                                                                        _FromDefault)}
+
+
+def unset_by_config(unset: set[str], config: Config | None) -> set[str]:
+    """Of `unset` (left_unset), the options --config does not set either."""
+    return {dest for dest in unset if config is None or config.value_for_dest(dest) is None}
+
+
 def apply_config(args: argparse.Namespace) -> Config | None:
     """Fill options not given on the command line from --config; returns the config (None without one)."""
     path: Path | None = getattr(args, "config", None)

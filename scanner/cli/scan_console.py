@@ -81,6 +81,8 @@ def run_scan(
     if executed.runner.interrupted or published.stopped:
         where = published.paths.get("json", inputs.out_dir)
         notes += _show([Note(f"interrupted; results for every host written to {where}")], err, settings.quiet)
+    if published.internal_error is not None:  # results and reports are written: now end as the crash it is (70)
+        raise published.internal_error
     status = EXIT_INTERRUPTED if published.stopped else exit_status(results)
     return ScanOutcome(results, inputs.out_dir, published.paths, status, executed.runner, notes, executed.workers,
                        executed.worker_stats)

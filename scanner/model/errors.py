@@ -9,18 +9,18 @@
     |                            no or expired ticket, password refused by the KDC (carries reason, hint)
     +-- HostError                one host could not be collected (carries host, category, fault code and a
         |                        hint an admin can act on); becomes that host's ERROR verdict, never aborts
-        |                        the fleet. `password_rejected`: the one kind of failure the lockout breaker
+        |                        the fleet. `password_rejected`: the one kind of failure the logon gate
         |                        counts
         +-- HostUnreachable      refused, reset, DNS, no WinRM listener at that port
         +-- HostTimeout          connect/read timeout or the per-host deadline
         +-- HostAuthFailed       logon failed: credentials rejected, or Kerberos could not get or use a ticket
-        |                        (never retried; only `password_rejected` ones feed the lockout breaker)
+        |                        (never retried; only `password_rejected` ones count towards a lockout)
         +-- HostAccessDenied     logged on, but not allowed: not an administrator, remote shells disabled,
         |                        a registry key or log file the account may not read (never retried)
         +-- HostTLSError         the TLS handshake failed: certificate, or a TLS 1.0-only listener
         +-- HostProtocolError    malformed XML, unexpected WSMan fault, HTTP 5xx, oversize reply, quotas
         +-- HostInterrupted      the run was stopped before or while this host was scanned
-        +-- HostAuthSkipped      not tried: the auth breaker tripped for this host's account
+        +-- HostAuthSkipped      not tried: protects the account, whose password K hosts rejected
         +-- HostLocalError       the jump box failed (cannot save the evidence): not the host's fault
         +-- HostInternalError    a bug in cmaudit while handling this host: never blamed on the server
 

@@ -100,7 +100,7 @@ BOUNDS: dict[str, Bound] = {
     "timeout": Seconds(),
     "connect_timeout": Seconds(),
     "retries": WholeNumber(0, 100),
-    "max_auth_failures": WholeNumber(0, 10_000),  # 0 disables the breaker
+    "max_auth_failures": WholeNumber(0, 10_000),  # 0 turns the logon gate off
     "max_log_bytes": ByteSize(1024, 1 << 40),
     "keep_runs": WholeNumber(1, 100_000),
     "mail_timeout": Seconds(3600.0),

@@ -194,6 +194,20 @@ class HostResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectedPassword:
+    """An account whose password hosts rejected during the run: what every report says first."""
+
+    account: str  # DOMAIN\\user as the run used it (never the password)
+    rejected_by: int  # hosts that rejected the password
+    not_tried: int  # hosts of the account not tried, to protect it from a lockout
+
+    @property
+    def sentence(self) -> str:
+        return (f"the password for {self.account} was rejected by {self.rejected_by} host(s); {self.not_tried} not "
+                "tried to protect the account")
+
+
+@dataclass(frozen=True, slots=True)
 class RunMeta:
     """What a report needs to say about the run itself."""
 
@@ -220,6 +234,7 @@ class RunMeta:
     verdict_remediation: dict[str, str] = field(default_factory=dict)  # the advisory's fix per verdict
     waiver_file: str | None = None
     waivers: tuple[Waiver, ...] = ()  # every waiver of the file, `expired` as of this run
+    rejected_passwords: tuple[RejectedPassword, ...] = ()  # the audit is incomplete: said first, everywhere
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,13 +326,18 @@ def meta_to_dict(m: RunMeta) -> dict[str, Any]:
         "interrupted": m.interrupted,
         "merged_from": list(m.merged_from),
         "waivers": {"file": m.waiver_file, "entries": [waiver_to_dict(w) for w in m.waivers]},
+        "rejected_passwords": [{"account": r.account, "rejected_by": r.rejected_by, "not_tried": r.not_tried}
+                               for r in m.rejected_passwords],
     }
 
 
 def results_to_dict(r: RunResults) -> dict[str, Any]:
+    alerts = {"alerts": [rejected.sentence for rejected in r.meta.rejected_passwords]} \
+        if r.meta.rejected_passwords else {}
     return {
         "schema": "cmaudit-results",
         "schema_version": RESULTS_SCHEMA_VERSION,
+        **alerts,  # what a reader must know before the counts (read back from meta, not from here)
         "meta": meta_to_dict(r.meta),
         "hosts": [host_to_dict(h) for h in r.hosts],
     }
@@ -475,6 +495,13 @@ def _list(value: Any, key: str) -> list[Any]:
     return value
 
 
+def _rejected_from(d: Any) -> RejectedPassword:
+    d = _table(d, "meta.rejected_passwords[]")
+    return RejectedPassword(account=_text(d["account"], "meta.rejected_passwords.account"),
+                            rejected_by=_whole(d["rejected_by"], "meta.rejected_passwords.rejected_by"),
+                            not_tried=_whole(d.get("not_tried", 0), "meta.rejected_passwords.not_tried"))
+
+
 def host_from_dict(d: dict[str, Any]) -> HostResult:
     """One host of results.json; every field type is checked, since the file may come from anywhere."""
     d = _table(d, "hosts[]")
@@ -555,6 +582,8 @@ def results_from_dict(d: dict[str, Any]) -> RunResults:
             waiver_file=_opt_text(waivers.get("file"), "meta.waivers.file"),
             waivers=tuple(waiver_from_dict(w, "meta.waivers.entries[]")
                           for w in _list(waivers.get("entries"), "meta.waivers.entries")),
+            rejected_passwords=tuple(_rejected_from(r) for r in _list(m.get("rejected_passwords"),
+                                                                      "meta.rejected_passwords")),
         )
         if not isinstance(d.get("hosts"), list):
             raise ResultsFormatError(f"hosts: expected a list of hosts, found {type(d.get('hosts')).__name__}")

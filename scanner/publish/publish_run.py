@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from reports import REPORTERS, ReportWriteError, write_reports
 from reports.weekly import write_weekly_reports
 from scanner.history import run_folder
+from scanner.history.database import HistoryError
 from scanner.model.notes import Note
 from scanner.model.records import RunResults
 from scanner.publish import followup
@@ -26,6 +27,10 @@ from scanner.publish import followup
 if TYPE_CHECKING:
     from scanner.config.mail_settings import MailSettings
     from scanner.model.changes import Changes
+
+
+# What a follow-up step may meet without a bug: a history it cannot use, a disk or a relay that fails.
+EXPECTED_FAILURES = (HistoryError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,7 @@ class Published:
     notes: tuple[Note, ...] = ()
     changes: Changes | None = None  # since the last run of the audit, when the history was recorded
     stopped: bool = False  # the user stopped a step (Ctrl-C, SIGTERM): exit status 130
+    internal_error: BaseException | None = None  # a bug in a follow-up step: the CLI ends the run as a crash (70)
 
 
 def publish_run(results: RunResults, out_dir: Path, *, history: Path | None, keep_runs: int | None,
@@ -43,11 +49,12 @@ def publish_run(results: RunResults, out_dir: Path, *, history: Path | None, kee
     """Write and send what the run found (see the module doc); never raises for a step that fails."""
     with _sigterm_interrupts(install_signal_handlers):
         notes: list[Note] = []
-        follow, stopped = _json_and_history(results, out_dir, history, mail, notes)
+        bugs: list[BaseException] = []
+        follow, stopped = _json_and_history(results, out_dir, history, mail, notes, bugs)
         paths = _reports(results, out_dir, follow, notes)
         notes.extend(Note(problem) for problem in _record_files(results, out_dir, paths))
         if follow is None:
-            return Published(paths, tuple(notes), None, stopped)
+            return Published(paths, tuple(notes), None, stopped, _first(bugs))
         try:
             follow = followup.finish(follow, results, mail=mail, keep_runs=keep_runs,
                                      report_path=paths.get("html"), output_dir=out_dir)
@@ -55,15 +62,23 @@ def publish_run(results: RunResults, out_dir: Path, *, history: Path | None, kee
             stopped = True
             notes.append(Note("interrupted while mailing or pruning old runs; the run is recorded and its reports "
                               "written"))
-        except Exception as exc:  # noqa: BLE001 - as above: mail/retention never cost the results
-            notes.append(Note(f"mail/retention skipped: {type(exc).__name__}: {exc}"))
+        except EXPECTED_FAILURES as exc:
+            notes.append(Note(f"mail/retention skipped: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a bug: kept for the CLI (exit 70), after the results are safe
+            notes.append(Note(f"mail/retention skipped: internal error: {type(exc).__name__}"))
+            bugs.append(exc)
         notes.extend(Note(message, message in follow.problems) for message in follow.messages)
-        return Published(paths, tuple(notes), follow.changes, stopped)
+        return Published(paths, tuple(notes), follow.changes, stopped, _first(bugs))
+
+
+def _first(bugs: list[BaseException]) -> BaseException | None:
+    return bugs[0] if bugs else None
 
 
 def _json_and_history(results: RunResults, out_dir: Path, history: Path | None, mail: MailSettings | None,
-                      notes: list[Note]) -> tuple[followup.FollowUp | None, bool]:
-    """results.json, then the history (changes, trend); whether the user stopped this stretch."""
+                      notes: list[Note], bugs: list[BaseException]) -> tuple[followup.FollowUp | None, bool]:
+    """results.json, then the history (changes, trend); whether the user stopped this stretch. A history that
+    cannot be written is a problem note; a bug in this step goes to `bugs` (the run still gets its reports)."""
     json_reporter = REPORTERS["json"]
     json_written = False
 
@@ -82,8 +97,11 @@ def _json_and_history(results: RunResults, out_dir: Path, history: Path | None, 
         if history is not None or mail is not None:
             try:
                 return followup.prepare(results, history_path=history, output_dir=out_dir), False
-            except Exception as exc:  # noqa: BLE001 - a follow-up bug must not cost the run its reports
-                notes.append(Note(f"history skipped: {type(exc).__name__}: {exc}"))
+            except EXPECTED_FAILURES as exc:
+                notes.append(Note(f"history not updated: {exc}"))
+            except Exception as exc:  # noqa: BLE001 - a bug must not cost the run its reports; exit 70 after them
+                notes.append(Note(f"history not updated: internal error: {type(exc).__name__}"))
+                bugs.append(exc)
     except KeyboardInterrupt:
         notes.append(Note("interrupted while recording the history: this run is not in it (nothing mailed or "
                           "pruned); the results and reports are written"))

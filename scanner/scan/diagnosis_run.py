@@ -31,9 +31,12 @@ from scanner.model.redaction import REDACTOR
 from scanner.publish.mail import probe_relay
 from scanner.scan.advisory_file import load_advisory
 from scanner.scan.credentials import KEYRING_SERVICE, PasswordResolver
+from scanner.scan.doctor_gate import BlockingGate, GatedDoctor, LogonTurn
+from scanner.scan.jobs import AccountKey
 from scanner.scan.kerberos_setup import TICKET_AUTH, KerberosRun, prepare_kerberos
+from scanner.scan.logon_gate import LogonGate
 from scanner.scan.runner import HostRun, Runner, RunnerOptions
-from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor, RejectedAccounts
+from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor
 from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, logged_on_account, uses_sspi
 from scanner.winrm.kerberos import ticket_only as kerberos_ticket_only
 from scanner.winrm.ntlm import ntlm_credentials
@@ -92,6 +95,7 @@ def run_doctor(settings: DoctorSettings, *, environ: Mapping[str, str] | None = 
     REDACTOR.remember(p for p in passwords.values() if p)
     if any(h.auth in PASSWORD_AUTH or h.username or settings.username for h in hosts):
         local.append(_password_check(resolver, missing, settings.password_env))
+    local += _account_check(hosts, settings)
     kerberos = KerberosRun()
     kerberos_failed = False
     if any(h.auth in TICKET_AUTH for h in hosts):
@@ -157,6 +161,17 @@ def _packages(hosts: list[Host], settings: DoctorSettings) -> Check:
     if problems:
         return Check("python packages", False, f"{problems[0][0]} ({', '.join(found)})", problems[0][1])
     return Check("python packages", True, f"{', '.join(found)}; auth {', '.join(auths)}")
+
+
+def _account_check(hosts: list[Host], settings: DoctorSettings) -> list[Check]:
+    """A failed "account" check when hosts that log on with a password have no user name (said once, here)."""
+    nameless = [h for h in hosts if h.auth in PASSWORD_AUTH and not (h.username or settings.username)]
+    if not nameless:
+        return []
+    auths = ", ".join(sorted({h.auth for h in nameless}))
+    return [Check("account", False, f"no user name for the {len(nameless)} host(s) that log on with a password "
+                                    f"({auths})",
+                  "give --username DOMAIN\\user (or `username` in the inventory or in cmaudit.toml)")]
 
 
 def _password_check(resolver: PasswordResolver, missing: list[str], env: str) -> Check:
@@ -272,7 +287,8 @@ async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords
     base = SessionOptions(username=settings.username, ca_file=settings.ca_file, insecure=settings.insecure,
                           connect_timeout=settings.connect_timeout, read_timeout=30.0, operation_timeout=20,
                           spn_service=settings.spn_service)
-    rejected = RejectedAccounts(settings.max_auth_failures)
+    gate = BlockingGate(LogonGate(settings.max_auth_failures))
+    account_of = AccountKey(settings.username)
     judge = build_judge()
     jobs: dict[tuple[str, int], HostDoctor] = {}
     refused: dict[tuple[str, int], Check] = {}
@@ -282,26 +298,37 @@ async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords
         except UsageError as exc:
             refused[host.key] = Check("transport", False, str(exc), "use https, or --insecure (recorded as such)")
 
-    def factory(host: Host, deadline: float, attempt: int) -> HostDoctor:
+    def factory(host: Host, deadline: float, attempt: int) -> GatedDoctor:
         password = passwords.get(host.key)
         credential = kerberos.credential_for(host)
         if credential is None and host.key in ntlm:
             credential = ntlm[host.key][0]
-        options = replace(base, password=password, credential=credential)
+        turn = LogonTurn(gate, host.name, deadline)
+        options = replace(base, password=password, credential=credential, on_logon=turn.logged_on)
         ticket_only = kerberos_ticket_only(host.auth, password)
-        job = HostDoctor(host, options, deadline, rejected, account=(host.username or settings.username,
-                                                                     host.password_env),
+        job = HostDoctor(host, options, deadline, turn, account=account_of(host),
                          ticket_only=ticket_only, blocked=refused.get(host.key),
-                         no_logon="Kerberos is not usable from this jump box (see the kerberos check)"
-                         if kerberos_failed and host.auth in TICKET_AUTH else None, build_status=judge)
+                         no_logon=_no_logon(host, settings, password, kerberos_failed), build_status=judge)
         jobs[host.key] = job
-        return job
+        return GatedDoctor(job, turn)
 
+    # The gate waits at each host's logon step (HostDoctor asks it), so the steps before it run for every host.
     runner: Runner[Host, list[Check]] = Runner(
         factory, RunnerOptions(concurrency=settings.concurrency, timeout=settings.timeout, retries=0,
                                max_auth_failures=0, grace=0.5))
     runs = await runner.run(hosts)
     return [_host_diagnosis(run, jobs.get(run.host.key)) for run in runs]
+
+
+def _no_logon(host: Host, settings: DoctorSettings, password: str | None, kerberos_failed: bool) -> str | None:
+    """Why `host` must not even try to log on (said in full once, by a jump-box check), else None."""
+    if kerberos_failed and host.auth in TICKET_AUTH:
+        return "Kerberos is not usable from this jump box (see the kerberos check)"
+    if host.auth in PASSWORD_AUTH and not (host.username or settings.username):
+        return "no user name (see the account check)"
+    if host.auth in PASSWORD_AUTH and not password:
+        return "no password (see the password check)"
+    return None
 
 
 def _host_diagnosis(run: HostRun[Host, list[Check]], job: HostDoctor | None) -> HostDiagnosis:

@@ -25,6 +25,7 @@ from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.scan import preflight
 from scanner.scan.audit_log import AuditLog
 from scanner.scan.jobs import AccountKey, RunJobs
+from scanner.scan.logon_gate import rejected_passwords
 from scanner.scan.results import host_result, merge_rescan, run_meta
 from scanner.scan.run_plan import RunInputs, RunPlan
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
@@ -122,9 +123,6 @@ def execute(plan: RunPlan, *, progress: HostProgress | None = None,
             audit.event("run-end", interrupted=runner.interrupted)
             audit.close()
     notes = [Note(f"warning: {runner.fallback}")] if isinstance(runner, WorkerPool) and runner.fallback else []
-    if runner.breaker_tripped:
-        notes.append(Note(f"stopped logging on after {settings.max_auth_failures} authentication failures in a "
-                          "row; remaining hosts were skipped (ERROR/auth-skipped)"))
     return Executed(_run_results(inputs, runs, interrupted=runner.interrupted, workers=workers), runner, workers,
                     tuple(notes))
 
@@ -175,8 +173,10 @@ def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, worke
         or audit_name_for(str(settings.inventory))
     waiver_file = str(settings.waivers.absolute()) if settings.waivers is not None else \
         earlier.meta.waiver_file if earlier is not None else None  # --rescan-failed: the earlier run's
+    account = AccountKey(settings.username)
     meta = replace(meta, waiver_file=waiver_file, waivers=inputs.waivers, selection=inputs.selection,
-                   partial=len(inputs.hosts) < len(inputs.inventory.hosts), audit=audit_name)
+                   partial=len(inputs.hosts) < len(inputs.inventory.hosts), audit=audit_name,
+                   rejected_passwords=rejected_passwords((account(run.host), run.error) for run in runs))
     results = RunResults(meta=meta, hosts=tuple(host_result(r) for r in runs))
     if earlier is not None and settings.rescan_failed is not None:
         results = merge_rescan(earlier, results, settings.rescan_failed)

@@ -85,6 +85,11 @@ class ScanJob:
         self._session: HostSession | None = None
         self._aborted = threading.Event()
         self._lock = threading.Lock()
+        self._on_logon: Callable[[], None] | None = None
+
+    def watch_logon(self, callback: Callable[[], None]) -> None:
+        """`callback` runs (in the worker thread) when the host's first WS-Management reply came: logged on."""
+        self._on_logon = callback
 
     @property
     def requests(self) -> int:
@@ -153,6 +158,8 @@ class ScanJob:
             credential = self.context.credential_for(self.host)
             if credential is not None:
                 options = replace(options, credential=credential)
+        if self._on_logon is not None:
+            options = replace(options, on_logon=self._on_logon)
         return options
 
     def _exchange(self, options: SessionOptions) -> Collected:

@@ -145,20 +145,32 @@ def _passwords(hosts: Sequence[Host], settings: ScanSettings, resolver: Password
             refused[host.key] = refusal
             continue
         user = host.username or settings.username
-        secret = resolver.secret(host, username=user)
+        secret = resolver.secret(host, username=user) if user or host.auth not in PASSWORD_AUTH else None
         passwords[host.key] = secret.reveal() if secret else None
         if host.auth == "basic" and not _basic_can_send(user, passwords[host.key]):
             where = f"{host.name} ({host.source})" if host.source else host.name
             raise UsageError(f"{where}: Basic authentication can only send a user name and password in Latin-1, "
                              "and this account's hold other characters; use ntlm or negotiate for it")
-        if secret is None and host.auth in PASSWORD_AUTH:
-            # No logon attempt without a password: say where it should come from instead.
-            where = f"${host.password_env} or " if host.password_env else ""
-            refused[host.key] = HostAuthFailed(
-                host.name, f"no password for {user or 'the WinRM account'}", password_rejected=False,
-                hint=f"set {where}${settings.password_env}, store it in the keyring, or run on a terminal to be "
-                     "prompted")
+        missing = _missing_credential(host, user, secret is not None, settings.password_env)
+        if missing is not None:
+            refused[host.key] = missing
     return passwords, refused
+
+
+def _missing_credential(host: Host, user: str | None, has_password: bool, default_env: str) -> HostError | None:
+    """Why a host that logs on with a password (ntlm, basic, credssp) cannot even try: no user name, or no
+    password (where it should come from); None when it has both or needs neither."""
+    if host.auth not in PASSWORD_AUTH:
+        return None
+    if not user:  # pypsrp would only fail per host, after connecting
+        return HostAuthFailed(host.name, f"no user name for {host.auth} logons", password_rejected=False,
+                              hint="give --username DOMAIN\\user (or `username` in the inventory)")
+    if not has_password:
+        where = f"${host.password_env} or " if host.password_env else ""
+        return HostAuthFailed(host.name, f"no password for {user}", password_rejected=False,
+                              hint=f"set {where}${default_env}, store it in the keyring, or run on a terminal to "
+                                   "be prompted")
+    return None
 
 
 def _transport_refusal(host: Host, *, insecure: bool) -> HostError | None:

@@ -1,4 +1,4 @@
-"""The fleet loop: bounded concurrency, a whole-host deadline, retries, an auth breaker, clean stops.
+"""The fleet loop: bounded concurrency, a whole-host deadline, retries, the logon gate, clean stops.
 
 asyncio runs the show; each host's blocking pypsrp work runs in a worker thread (one ThreadPoolExecutor
 sized to the concurrency, one AioPool slot per host). cmaudit enforces the deadline itself: when it
@@ -8,12 +8,18 @@ threads cannot pile up behind new hosts.
 
 Retries: only errors marked `retryable` (refused, reset, 5xx, timeouts, WinRM quota faults), at most
 `retries` times, with exponential backoff and jitter, and never past the host's deadline. Authentication
-failures are never retried; after `max_auth_failures` rejected passwords in a row for one credential, the
-hosts not yet started with that credential end as ERROR/auth-skipped, so a wrong password cannot lock the
-service account out across the fleet. Only a rejected password counts (`HostError.password_rejected`): a
-missing SPN, a refused Kerberos ticket, Basic refused for a domain account or an account without admin rights
-cost the account nothing; a host that let the account log on but denied it access (ERROR/access) proves the
-password right and resets the streak, like a success.
+failures are never retried.
+
+Lockout: every attempt asks the run's logon gate (scanner.scan.logon_gate) for a ticket before it logs on, and
+gives it back with what the attempt said about the password. The gate lets an account's first logon run alone,
+and never more logons of an account in flight than its --max-auth-failures allows, so a wrong password reaches
+at most that many hosts at any concurrency; the account's other hosts end as ERROR/auth-skipped, never tried.
+Only a rejected password counts (`HostError.password_rejected`): a missing SPN, a refused Kerberos ticket,
+Basic refused for a domain account or an account without admin rights cost the account nothing; a host that
+let the account log on but denied it access (ERROR/access) proves the password right, like a success. A job
+that can say when its logon worked (`watch_logon`) gives its ticket back then, so the account's other hosts
+start after the first logon, not after the first whole host. Waiting for a ticket holds the host's slot but
+not its deadline (a retry's wait does count: it is inside the host's budget).
 
 Stopping (Ctrl-C, SIGTERM, `request_stop()`): no host starts any more, running hosts get `grace`
 seconds, then they are aborted; every host still gets a result (ERROR/interrupted when unfinished).
@@ -26,16 +32,16 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from asyncio_pool import AioPool
 
 from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, HostInterrupted, HostTimeout
-from scanner.model.records import ErrorCategory
+from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused, Waiting, verdict_of
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,7 @@ class HostLike(Protocol):
 
 
 H = TypeVar("H", bound=HostLike)
+H_contra = TypeVar("H_contra", bound=HostLike, contravariant=True)
 
 
 class HostJob(Protocol[T_co]):
@@ -104,54 +111,88 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Breaker(Generic[H]):
-    """The lockout breaker: after `max_failures` rejected passwords in a row for one account (`key(host)`), the
-    account's hosts not yet started are skipped. Only a rejected password counts; a logon that worked (a
-    success, or access denied after logging on) resets the streak.
+@runtime_checkable
+class SignalsLogon(Protocol):
+    """A job that can say when its logon worked (its first authenticated reply): `callback` may come from any
+    thread, at most once."""
 
-    One per run. A `follower` (a --workers process) counts nothing itself: the run's breaker, in the parent,
-    announces each account that trips (`trip`), so K rejections trip it for the whole run, not per worker.
-    """
+    def watch_logon(self, callback: Callable[[], None]) -> None: ...
 
-    def __init__(self, max_failures: int, key: Callable[[H], object], *, follower: bool = False) -> None:
-        self.max_failures = max_failures
-        self.key = key
-        self.follower = follower
-        self._streak: dict[object, int] = {}
-        self._tripped: set[object] = set()
-        self.counted: list[str] = []  # hosts whose rejected credentials it counted
 
-    @property
-    def tripped(self) -> bool:
-        return bool(self._tripped)
+class Gateway(Protocol[H_contra]):
+    """Where a runner asks for logon tickets: the gate in this process (LocalGateway), or the --workers parent's
+    over the pipe. All three are called on the runner's event loop."""
 
-    def skip(self, host: H) -> HostError | None:
-        """Why `host` must not be tried (its account tripped the breaker), else None."""
-        if self.key(host) in self._tripped:
-            return HostAuthSkipped(host.name, f"skipped after {self.max_failures} authentication failures in a row "
-                                              "(protecting the account from lockout)")
-        return None
+    async def admit(self, index: int, host: H_contra, *, until: float | None,
+                    stop: asyncio.Event) -> Admitted | Refused | None:
+        """A ticket or a refusal; None when `stop` is set or `until` (monotonic) passes first."""
+        ...
 
-    def record(self, run: HostRun[H, Any]) -> object | None:
-        """Count a finished host; answers the account's key when this result tripped the breaker."""
-        if self.follower:
-            return None
-        key = self.key(run.host)
-        if run.error is None or run.error.category is ErrorCategory.ACCESS:  # logged on: the password is right
-            self._streak[key] = 0
-        elif run.error.password_rejected:
-            self.counted.append(run.host.name)
-            streak = self._streak.get(key, 0) + 1
-            self._streak[key] = streak
-            if 0 < self.max_failures <= streak and key not in self._tripped:
-                self._tripped.add(key)
-                log.debug("%s: lockout breaker tripped after %d rejected passwords in a row", run.host.name, streak)
-                return key
-        return None
+    def logged_on(self, ticket: int) -> None: ...
 
-    def trip(self, key: object) -> None:
-        """The run's breaker tripped for `key` (a follower hears it from the parent)."""
-        self._tripped.add(key)
+    def finish(self, ticket: int, verdict: LogonVerdict) -> None: ...
+
+
+class LocalGateway(Generic[H]):
+    """The logon gate driven by this process's event loop: waiters ask again whenever a ticket comes back."""
+
+    def __init__(self, gate: LogonGate, account: Callable[[H], Hashable],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.gate = gate
+        self.account = account
+        self.clock = clock
+        self._news: asyncio.Event | None = None
+
+    async def admit(self, index: int, host: H, *, until: float | None,
+                    stop: asyncio.Event) -> Admitted | Refused | None:
+        key = self.account(host)
+        while True:
+            now = self.clock()
+            decision = self.gate.admit(key, host.name, now)
+            if not isinstance(decision, Waiting):
+                return decision
+            if stop.is_set() or (until is not None and now >= until):
+                return None
+            wake = min((t for t in (decision.retry_at, until) if t is not None), default=None)
+            if self._news is None:
+                self._news = asyncio.Event()
+            await first_of(self._news.wait(), stop.wait(), timeout=None if wake is None else max(0.0, wake - now))
+
+    def logged_on(self, ticket: int) -> None:
+        self.gate.logged_on(ticket)
+        self._tell()
+
+    def finish(self, ticket: int, verdict: LogonVerdict) -> None:
+        self.gate.finish(ticket, verdict)
+        self._tell()
+
+    def _tell(self) -> None:
+        """Wake every waiter (in the order they started waiting) to ask the gate again."""
+        news, self._news = self._news, None
+        if news is not None:
+            news.set()
+
+
+async def first_of(*waits: Awaitable[object], timeout: float | None) -> None:
+    """Return when the first of `waits` is done or `timeout` passes; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def account_name(key: object) -> str:
+    return "the account" if key is None else str(key)
+
+
+def not_tried(account: str, refused: Refused) -> str:
+    """Why a host of a tripped account was never tried (its ERROR/auth-skipped message)."""
+    hosts = refused.rejected_by
+    shown = ", ".join(hosts[:3]) + (", ..." if len(hosts) > 3 else "")
+    return (f"not tried: protects {account} from a lockout ({len(hosts)} host(s) in a row rejected its password: "
+            f"{shown})")
 
 
 class Runner(Generic[H, T]):
@@ -166,8 +207,11 @@ class Runner(Generic[H, T]):
         credential_key: Callable[[H], object] = lambda host: None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
-        breaker: Breaker[H] | None = None,
+        gate: LogonGate | None = None,
+        gateway: Gateway[H] | None = None,
     ) -> None:
+        """`gate`: the run's logon gate (one per run; default: a new one); `gateway`: where to ask it (default:
+        right here; a --workers process asks its parent)."""
         if options.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.factory = factory
@@ -177,7 +221,8 @@ class Runner(Generic[H, T]):
         self.clock = clock
         self.jitter = jitter
         self.retried: list[tuple[str, int, str]] = []  # (host, attempt that failed, category): for tests/logs
-        self.breaker: Breaker[H] = breaker or Breaker(options.max_auth_failures, credential_key)
+        self.gate = gate or LogonGate(options.max_auth_failures)
+        self.gateway: Gateway[H] = gateway or LocalGateway(self.gate, credential_key, clock)
         self._stop: asyncio.Event | None = None
         self._hard_stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -208,12 +253,13 @@ class Runner(Generic[H, T]):
 
     @property
     def breaker_tripped(self) -> bool:
-        return self.breaker.tripped
+        """An account's password was rejected --max-auth-failures times in a row: its other hosts were not tried."""
+        return self.gate.any_tripped
 
     @property
     def breaker_counted(self) -> list[str]:
-        """Hosts whose rejected credentials the lockout breaker counted."""
-        return self.breaker.counted
+        """Hosts whose rejected passwords the logon gate counted."""
+        return self.gate.counted
 
     # -- the loop ------------------------------------------------------------------------------------
     def _begin(self) -> ThreadPoolExecutor:
@@ -262,24 +308,29 @@ class Runner(Generic[H, T]):
             run = HostRun(index, host, None, HostInternalError(host.name, f"internal error: {type(exc).__name__}"),
                           0, 0, None, utc_now(), 0.0)
         results[index] = run
-        self._account(run)
         if self.on_done is not None:
             self.on_done(run)
 
-    def _account(self, run: HostRun[H, T]) -> None:
-        self.breaker.record(run)
-
-    def _skip_reason(self, host: H) -> HostError | None:
+    async def _admit(self, index: int, host: H, until: float | None) -> int | HostError:
+        """A logon ticket for the host's next attempt, or why it must not be tried (stop, lockout, deadline)."""
         assert self._stop is not None
         if self._stop.is_set():
             return HostInterrupted(host.name, "run stopped before this host was scanned")
-        return self.breaker.skip(host)
+        decision = await self.gateway.admit(index, host, until=until, stop=self._stop)
+        if isinstance(decision, Admitted):
+            return decision.ticket
+        if isinstance(decision, Refused):
+            return HostAuthSkipped(host.name, not_tried(account_name(self.credential_key(host)), decision))
+        if self._stop.is_set():
+            return HostInterrupted(host.name, "run stopped before this host was scanned")
+        return HostTimeout(host.name, f"no result within the per-host deadline of {self.options.timeout:g}s (waiting "
+                                      "for the account's other logons)", retryable=False)
 
     async def _scan_host(self, index: int, host: H, executor: ThreadPoolExecutor) -> HostRun[H, T]:
-        skip = self._skip_reason(host)
-        if skip is not None:
-            log.debug("%s: not scanned: %s", host.name, skip.message)
-            return HostRun(index, host, None, skip, 0, 0, None, utc_now(), 0.0)
+        ticket = await self._admit(index, host, None)
+        if isinstance(ticket, HostError):
+            log.debug("%s: not scanned: %s", host.name, ticket.message)
+            return HostRun(index, host, None, ticket, 0, 0, None, utc_now(), 0.0)
         started, t0 = utc_now(), self.clock()
         deadline = t0 + self.options.timeout
         attempts = requests = 0
@@ -287,7 +338,7 @@ class Runner(Generic[H, T]):
         log.debug("%s: started (deadline %gs)", host.name, self.options.timeout)
         while True:
             attempts += 1
-            outcome = await self._attempt(host, deadline, attempts, executor)
+            outcome = await self._attempt(host, deadline, attempts, executor, ticket)
             requests += outcome.requests
             value, error = outcome.value, outcome.error
             if error is None:
@@ -309,9 +360,9 @@ class Runner(Generic[H, T]):
             assert self._stop is not None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
-            skip = self._skip_reason(host)
-            if skip is not None:
-                error = type(skip)(host.name, f"{skip.message}; last error: {error.message}")
+            ticket = await self._admit(index, host, deadline)
+            if isinstance(ticket, HostError):
+                error = type(ticket)(host.name, f"{ticket.message}; last error: {error.message}")
                 break
         return HostRun(index, host, None, error, attempts, requests, started, utc_now(), self.clock() - t0)
 
@@ -320,10 +371,34 @@ class Runner(Generic[H, T]):
         ceiling = min(self.options.backoff_cap, self.options.backoff_base * (2 ** (attempt - 1)))
         return float(ceiling / 2 + self.jitter() * ceiling / 2)
 
-    async def _attempt(self, host: H, deadline: float, attempt: int,
-                       executor: ThreadPoolExecutor) -> _Attempt[T]:
+    async def _attempt(self, host: H, deadline: float, attempt: int, executor: ThreadPoolExecutor,
+                       ticket: int) -> _Attempt[T]:
+        """One attempt with its logon ticket, given back with what the attempt said about the password."""
+        verdict = LogonVerdict.UNKNOWN
+        try:
+            outcome = await self._run_job(host, deadline, attempt, executor, ticket)
+            verdict = verdict_of(outcome.error)
+            return outcome
+        finally:  # also when cancelled: a ticket never comes back twice, and never stays out
+            self.gateway.finish(ticket, verdict)
+
+    def _on_logon(self, ticket: int) -> Callable[[], None]:
+        """The job's "logged on" signal (from its worker thread), handed to the gateway on the loop."""
+        loop, gateway = self._loop, self.gateway
+        assert loop is not None
+
+        def signal() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the run is over, nobody waits
+                loop.call_soon_threadsafe(gateway.logged_on, ticket)
+
+        return signal
+
+    async def _run_job(self, host: H, deadline: float, attempt: int, executor: ThreadPoolExecutor,
+                       ticket: int) -> _Attempt[T]:
         assert self._loop is not None and self._hard_stop is not None
         job = self.factory(host, deadline, attempt)
+        if isinstance(job, SignalsLogon):
+            job.watch_logon(self._on_logon(ticket))
         work: asyncio.Future[T] = self._loop.run_in_executor(executor, job.run)
         stopper: asyncio.Future[object] = asyncio.ensure_future(self._hard_stop.wait())
         try:

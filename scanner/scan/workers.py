@@ -4,17 +4,20 @@ Why: a scan is CPU-bound in Python (NTLM sealing, XML, judging: one core under t
 latency-bound; N processes use N cores.
 
 Why N workers behave exactly like one process: the parent keeps everything that makes a run one run.
-- Order and admission: the parent holds the inventory and hands each worker as many hosts as it has slots
-  (--concurrency spread over the workers, so at most --concurrency hosts run at once in total), and the next
-  host only when a result comes back, after that result has fed the lockout breaker. Hosts start in
-  inventory order and a host is only started if the breaker, having seen every earlier result of every
-  worker, allows it: K rejected passwords for an account trip it for the whole run, not per worker.
-- The breaker: one, in the parent (scanner.scan.runner.Breaker). Workers follow it: the parent announces
-  a tripped account, so a retry waiting in a worker is skipped as it would be in one process.
+- Order: the parent holds the inventory and hands each worker as many hosts as it has slots (--concurrency
+  spread over the workers, so at most --concurrency hosts run at once in total), and the next host only when
+  a result comes back. Hosts start in inventory order; hosts of an account that tripped are not handed out.
+- The logon gate: one, in the parent (scanner.scan.logon_gate). A worker asks the parent for a ticket before
+  every attempt's logon and gives it back over the pipe (RemoteGateway), so an account's first logon runs
+  alone and a wrong password reaches at most --max-auth-failures hosts in the whole run, not per worker.
 - Stopping: Ctrl-C/SIGTERM and request_stop() reach the parent only (workers ignore both signals: a
   terminal's Ctrl-C reaches the whole process group); the parent stops handing out hosts, gives the
   unstarted ones their ERROR/interrupted result, and passes each stop request on, so workers give running
   hosts the same grace and a second request aborts them at once. Every host gets a result.
+- A hung worker (wedged in C code, stopped, swapped out) cannot hold the run: the parent gives every host it
+  handed out its deadline (--timeout from its first logon ticket) plus the abort grace and HUNG_WORKER_GRACE_S,
+  and after a stop request the grace only; past that it kills the worker and ends its hosts as
+  ERROR/timeout (ERROR/interrupted after a stop). The other workers go on.
 - Progress, the audit trail (--log-file) and results: the parent's on_done sees every host's result, as
   with one process. Evidence is written by the worker that collected it, into the same run folder.
 - --debug: each worker forwards its trace records (redacted there already) to the parent, which writes
@@ -38,6 +41,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,16 +49,29 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from scanner.model.errors import HostInternalError, HostInterrupted
+from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, HostInterrupted, HostTimeout
 from scanner.model.host import Host
 from scanner.model.records import HostResult
 from scanner.model.redaction import REDACTOR, RedactingFilter
 from scanner.scan.jobs import AccountKey, RunJobs
-from scanner.scan.runner import Breaker, HostRun, Runner, RunnerOptions, utc_now
+from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused
+from scanner.scan.runner import (
+    HostRun,
+    LocalGateway,
+    Runner,
+    RunnerOptions,
+    account_name,
+    first_of,
+    not_tried,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
 
-JOIN_TIMEOUT_S = 15.0  # after the last result: how long a worker may take to exit before it is terminated
+JOIN_TIMEOUT_S = 15.0  # after the last result: how long a worker may take to exit before it is killed
+HUNG_WORKER_GRACE_S = 10.0  # past a host's deadline and abort grace: how long the parent waits for its result
+STOP_GRACE_S = 2.0  # past a stop request's grace (and the abort grace): the same, once the run is stopping
+WATCH_TICK_S = 0.5  # how often the parent looks for hosts past their deadline
 # Loggers a worker forwards to the parent when the parent traces them (--debug).
 FORWARDED_LOGGERS = ("scanner", "urllib3.connectionpool")
 
@@ -96,6 +113,9 @@ class _Worker:
     process: Any
     conn: Connection
     in_flight: dict[int, Host] = field(default_factory=dict)
+    deadlines: dict[int, float] = field(default_factory=dict)  # index -> when the parent stops waiting for it
+    asking: dict[int, tuple[int, asyncio.Future[None]]] = field(default_factory=dict)  # request -> (index, decision)
+    tickets: dict[int, int] = field(default_factory=dict)  # logon ticket -> index
     alive: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
     reader: threading.Thread | None = None  # the thread reading this worker's pipe (WorkerPool._read)
@@ -114,7 +134,7 @@ class WorkerPool:
     """Runs every host of a run over `workers` processes; to the execute step it looks like a Runner."""
 
     def __init__(self, jobs: RunJobs, workers: int, options: RunnerOptions, *, account_key: AccountKey,
-                 on_done: Callable[[Run], None] | None = None) -> None:
+                 on_done: Callable[[Run], None] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         if workers < 2:
             raise ValueError("a worker pool needs at least two workers")
         self.jobs = jobs
@@ -122,7 +142,9 @@ class WorkerPool:
         self.options = options
         self.account_key = account_key
         self.on_done = on_done
-        self.breaker = Breaker(options.max_auth_failures, account_key)
+        self.clock = clock
+        self.gate = LogonGate(options.max_auth_failures)
+        self.gateway: LocalGateway[Host] = LocalGateway(self.gate, account_key, clock)
         self.interrupted = False
         self.worker_stats: list[dict[str, Any]] = []
         self._stop_requests = 0
@@ -132,17 +154,20 @@ class WorkerPool:
         self._results: dict[int, Run] = {}
         self._total = 0
         self._finished: asyncio.Event | None = None
+        self._stopping: asyncio.Event | None = None
+        self._stop_limit: float | None = None  # after a stop request: no host is waited for past this
         self._runner: Runner[Host, HostResult] | None = None  # the one-process fallback, if it came to that
         self.fallback: str | None = None  # why the hosts were scanned in this process after all
 
     @property
     def breaker_tripped(self) -> bool:
-        return self.breaker.tripped
+        """An account's password was rejected --max-auth-failures times in a row: its other hosts were not tried."""
+        return self.gate.any_tripped
 
     @property
     def breaker_counted(self) -> list[str]:
-        """Hosts whose rejected credentials the run's lockout breaker counted."""
-        return self.breaker.counted
+        """Hosts whose rejected passwords the run's logon gate counted."""
+        return self.gate.counted
 
     # -- stopping (any thread) -----------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -159,18 +184,28 @@ class WorkerPool:
     def _on_stop(self) -> None:
         self._stop_requests += 1
         self.interrupted = True
+        if self._stopping is not None:
+            self._stopping.set()
         if self._runner is not None:
             self._runner.request_stop()
         while self._queue:
             index, host = self._queue.popleft()
             self._skip(index, host, HostInterrupted(host.name, "run stopped before this host was scanned"))
+        first = self._stop_requests == 1 and self.options.grace > 0
+        # Workers give running hosts the grace (none after a second request), then the abort grace to wind down;
+        # a worker that has not answered by then will not.
+        limit = self.clock() + (self.options.grace if first else 0.0) + self.options.abort_grace + STOP_GRACE_S
+        self._stop_limit = limit if self._stop_limit is None else min(limit, self._stop_limit)
         for worker in self._pool:
             worker.send(("stop",))
+            for index in worker.in_flight:
+                worker.deadlines[index] = min(worker.deadlines.get(index, limit), limit)
 
     # -- the run -------------------------------------------------------------------------------------
     async def run(self, hosts: Sequence[Host]) -> list[Run]:
         self._loop = asyncio.get_running_loop()
         self._finished = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._total = len(hosts)
         self._queue = deque(enumerate(hosts))
         if self._stop_requests:
@@ -185,7 +220,7 @@ class WorkerPool:
                     for _ in range(worker.slots):
                         self._hand_out(worker)
             if len(self._results) < self._total:
-                await self._finished.wait()
+                await self._watch()
         finally:
             await self._shut_down()
         for index, host in enumerate(hosts):  # belt and braces: every host has a line
@@ -193,6 +228,55 @@ class WorkerPool:
                 self._results[index] = HostRun(index, host, None, HostInterrupted(host.name, "not scanned"), 0, 0,
                                                None, None, 0.0)
         return [self._results[i] for i in range(len(hosts))]
+
+    async def _watch(self) -> None:
+        """Until every host has its result: end the workers that let a host's deadline pass without a word."""
+        assert self._finished is not None
+        while not self._finished.is_set():
+            now = self.clock()
+            for worker in self._pool:
+                if worker.alive and self._overdue(worker, now):
+                    self._give_up_on(worker)
+            await first_of(self._finished.wait(), timeout=WATCH_TICK_S)
+
+    @staticmethod
+    def _overdue(worker: _Worker, now: float) -> bool:
+        """A host of `worker` is past its deadline, and not because it waits for a logon ticket from us."""
+        waiting = {index for index, _ in worker.asking.values()}
+        return any(now >= worker.deadlines.get(index, now) and index not in waiting for index in worker.in_flight)
+
+    def _give_up_on(self, worker: _Worker) -> None:
+        """Kill a worker that stopped answering; its hosts end as ERROR/timeout (interrupted after a stop)."""
+        log.debug("worker process %d did not answer within its hosts' deadlines: killing it", worker.index)
+        with contextlib.suppress(OSError, ValueError):
+            worker.process.kill()  # SIGKILL: a stopped or wedged process ignores anything gentler
+
+        def error(host: Host) -> HostError:
+            if self.interrupted:
+                return HostInterrupted(host.name, f"run stopped while this host was being scanned; worker process "
+                                                  f"{worker.index} did not answer and was ended")
+            return HostTimeout(host.name, f"no result within the per-host deadline of {self.options.timeout:g}s: "
+                                          f"worker process {worker.index} stopped answering and was ended",
+                               retryable=False)
+
+        self._drop(worker, error)
+
+    def _drop(self, worker: _Worker, error: Callable[[Host], HostError]) -> None:
+        """A worker is gone: its logon tickets come back, its hosts end with `error`, nothing more goes to it."""
+        worker.alive = False
+        for _, decision in worker.asking.values():
+            decision.cancel()
+        worker.asking.clear()
+        for ticket in worker.tickets:
+            self.gateway.finish(ticket, LogonVerdict.UNKNOWN)  # what it did with them, nobody will say
+        worker.tickets.clear()
+        for index, host in sorted(worker.in_flight.items()):
+            self._finish(HostRun(index, host, None, error(host), 0, 0, None, utc_now(), 0.0))
+        worker.in_flight.clear()
+        if not any(w.alive for w in self._pool):
+            while self._queue:
+                index, host = self._queue.popleft()
+                self._skip(index, host, HostInternalError(host.name, "internal error: no worker process left"))
 
     async def _in_this_process(self, hosts: Sequence[Host], exc: BaseException) -> list[Run]:
         """Worker processes could not be started: scan every host here instead, as --workers 1 would."""
@@ -203,7 +287,8 @@ class WorkerPool:
             worker.process.kill()
         self._pool = []
         runner: Runner[Host, HostResult] = Runner(self.jobs.factory(), self.options, on_done=self.on_done,
-                                                   credential_key=self.account_key, breaker=self.breaker)
+                                                   credential_key=self.account_key, gate=self.gate,
+                                                   clock=self.clock)
         self._runner = runner
         for _ in range(self._stop_requests):
             runner.request_stop()
@@ -251,38 +336,80 @@ class WorkerPool:
         if kind == "done":
             run: Run = message[1]
             worker.in_flight.pop(run.index, None)
+            worker.deadlines.pop(run.index, None)
             self._finish(run)
             self._hand_out(worker)
+        elif kind in ("admit", "admit-cancel", "logon", "finish"):
+            self._on_gate_message(worker, message)
         elif kind == "log":
             _replay(*message[1:])
         elif kind == "bye":
             self.worker_stats.append(message[1])
             worker.alive = False
-        elif kind == "lost":
-            worker.alive = False
-            for index, host in sorted(worker.in_flight.items()):
-                self._finish(HostRun(index, host, None, HostInternalError(
-                    host.name, f"internal error: worker process {worker.index} ended unexpectedly"), 0, 0, None,
-                    utc_now(), 0.0))
-            worker.in_flight.clear()
-            if not any(w.alive for w in self._pool):
-                while self._queue:
-                    index, host = self._queue.popleft()
-                    self._skip(index, host, HostInternalError(host.name, "internal error: no worker process left"))
+        elif kind == "lost" and worker.alive:
+            self._drop(worker, lambda host: HostInternalError(
+                host.name, f"internal error: worker process {worker.index} ended unexpectedly"))
+
+    # -- the logon gate, for the workers -------------------------------------------------------------
+    def _on_gate_message(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "admit":
+            _, request, index, left = message
+            host = worker.in_flight.get(index)
+            if host is None or not worker.alive:
+                worker.send(("gate", request, None))
+                return
+            until = None if left is None else self.clock() + left
+            decision = asyncio.ensure_future(self._decide(worker, request, index, host, until))
+            worker.asking[request] = (index, decision)
+        elif kind == "admit-cancel":
+            asked = worker.asking.pop(message[1], None)
+            if asked is not None:
+                asked[1].cancel()
+        elif kind == "logon":
+            self.gateway.logged_on(message[1])
+        elif kind == "finish":
+            worker.tickets.pop(message[1], None)
+            self.gateway.finish(message[1], LogonVerdict(message[2]))
+
+    async def _decide(self, worker: _Worker, request: int, index: int, host: Host, until: float | None) -> None:
+        """Answer a worker's request for a logon ticket, once the gate has one (or refuses, or the run stops)."""
+        assert self._stopping is not None
+        decision = await self.gateway.admit(index, host, until=until, stop=self._stopping)
+        worker.asking.pop(request, None)
+        if not worker.alive:
+            if isinstance(decision, Admitted):
+                self.gateway.finish(decision.ticket, LogonVerdict.UNKNOWN)
+            return
+        if isinstance(decision, Admitted):
+            worker.tickets[decision.ticket] = index
+            if until is None:  # its first attempt: the host's own deadline starts now, in the worker
+                worker.deadlines[index] = self._deadline(self.options.timeout)
+        else:  # refused, or the run stops: the worker ends the host at once
+            worker.deadlines[index] = self._deadline(0.0)
+        worker.send(("gate", request, decision))
+
+    def _deadline(self, budget: float) -> float:
+        """When the parent stops waiting for a host that starts now with `budget` seconds: that, the abort grace,
+        and slack; never later than a stop request allows."""
+        deadline = self.clock() + budget + self.options.abort_grace + HUNG_WORKER_GRACE_S
+        return deadline if self._stop_limit is None else min(deadline, self._stop_limit)
 
     def _hand_out(self, worker: _Worker) -> None:
-        """Give `worker` the next host the stop request and the breaker allow (skipped ones end here)."""
+        """Give `worker` the next host the stop request and the logon gate allow (skipped ones end here)."""
         while self._queue and worker.alive:
             index, host = self._queue.popleft()
-            skip = self.breaker.skip(host)
-            if skip is not None:
-                self._skip(index, host, skip)
+            refused = self.gate.refusal(self.account_key(host))
+            if refused is not None:
+                self._skip(index, host, HostAuthSkipped(host.name, not_tried(account_name(self.account_key(host)),
+                                                                             refused)))
                 continue
             worker.in_flight[index] = host
+            worker.deadlines[index] = self._deadline(self.options.timeout)
             worker.send(("host", index, host))
             return
 
-    def _skip(self, index: int, host: Host, error: HostInterrupted | HostInternalError | Any) -> None:
+    def _skip(self, index: int, host: Host, error: HostError) -> None:
         log.debug("%s: not scanned: %s", host.name, error.message)
         self._finish(HostRun(index, host, None, error, 0, 0, None, utc_now(), 0.0))
 
@@ -290,10 +417,6 @@ class WorkerPool:
         if run.index in self._results:
             return
         self._results[run.index] = run
-        tripped = self.breaker.record(run)
-        if tripped is not None:
-            for worker in self._pool:
-                worker.send(("trip", tripped))
         if self.on_done is not None:
             self.on_done(run)
         if len(self._results) >= self._total and self._finished is not None:
@@ -306,7 +429,7 @@ class WorkerPool:
         for worker in self._pool:
             await self._loop.run_in_executor(None, worker.process.join, JOIN_TIMEOUT_S)
             if worker.process.is_alive():
-                worker.process.terminate()
+                worker.process.kill()  # workers ignore SIGTERM (the parent stops them), and a stopped one any signal
                 await self._loop.run_in_executor(None, worker.process.join, 5.0)
             if worker.reader is not None:
                 # the reader ends once it has posted the worker's last messages (bye, logs) or its EOF: closing
@@ -406,11 +529,11 @@ def worker_main(conn: Connection) -> None:
             logger.setLevel(logging.DEBUG)
             logger.addHandler(handler)
             logger.propagate = False
+    gateway = RemoteGateway(send)
     runner: Runner[Host, HostResult] = Runner(
         setup.jobs.factory(), setup.options, on_done=lambda run: send(("done", run)),
-        credential_key=setup.account_key, breaker=Breaker(setup.options.max_auth_failures, setup.account_key,
-                                                          follower=True))
-    scanned = asyncio.run(_serve(conn, runner))
+        credential_key=setup.account_key, gateway=gateway)
+    scanned = asyncio.run(_serve(conn, runner, gateway))
     send(("bye", {"worker": setup.index, "hosts": scanned, "slots": setup.options.concurrency,
                   "peak_rss_mb": peak_rss_mb()}))
     with contextlib.suppress(OSError):
@@ -419,7 +542,53 @@ def worker_main(conn: Connection) -> None:
     os._exit(0)
 
 
-async def _serve(conn: Connection, runner: Runner[Host, HostResult]) -> int:
+class RemoteGateway:
+    """A worker's way to the run's logon gate, which the parent keeps: tickets are asked for and given back over
+    the pipe. Called on the worker's event loop only."""
+
+    def __init__(self, send: Callable[[tuple[Any, ...]], None]) -> None:
+        self._send = send
+        self._asking: dict[int, asyncio.Future[Admitted | Refused | None]] = {}
+        self._requests = 0
+
+    async def admit(self, index: int, host: Host, *, until: float | None,
+                    stop: asyncio.Event) -> Admitted | Refused | None:
+        self._requests += 1
+        request = self._requests
+        answer: asyncio.Future[Admitted | Refused | None] = asyncio.get_running_loop().create_future()
+        self._asking[request] = answer
+        left = None if until is None else max(0.0, until - time.monotonic())
+        self._send(("admit", request, index, left))
+        await first_of(asyncio.shield(answer), stop.wait(), timeout=left)
+        if answer.done():
+            return answer.result()
+        del self._asking[request]  # gave up (stop or deadline): a ticket granted meanwhile goes straight back
+        self._send(("admit-cancel", request))
+        return None
+
+    def answer(self, request: int, decision: Admitted | Refused | None) -> None:
+        waiting = self._asking.pop(request, None)
+        if waiting is None:
+            if isinstance(decision, Admitted):
+                self.finish(decision.ticket, LogonVerdict.UNKNOWN)
+            return
+        waiting.set_result(decision)
+
+    def parent_gone(self) -> None:
+        """Nobody will grant a ticket any more: every waiting request gives up."""
+        for waiting in self._asking.values():
+            if not waiting.done():
+                waiting.set_result(None)
+        self._asking.clear()
+
+    def logged_on(self, ticket: int) -> None:
+        self._send(("logon", ticket))
+
+    def finish(self, ticket: int, verdict: LogonVerdict) -> None:
+        self._send(("finish", ticket, verdict.value))
+
+
+async def _serve(conn: Connection, runner: Runner[Host, HostResult], gateway: RemoteGateway) -> int:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[int, Host] | None] = asyncio.Queue()
     count = 0
@@ -430,14 +599,15 @@ async def _serve(conn: Connection, runner: Runner[Host, HostResult]) -> int:
         if kind == "host":
             count += 1
             queue.put_nowait((message[1], message[2]))
-        elif kind == "trip":
-            runner.breaker.trip(message[1])
+        elif kind == "gate":
+            gateway.answer(message[1], message[2])
         elif kind == "stop":
             runner.request_stop()
         elif kind in ("exit", "lost"):
             if kind == "lost":  # the parent is gone: nobody will read results any more
                 runner.request_stop()
                 runner.request_stop()
+                gateway.parent_gone()
             queue.put_nowait(None)
 
     def read() -> None:

@@ -81,6 +81,8 @@ class SessionOptions:
     operation_timeout: int = 20  # WSMan OperationTimeout; read_timeout must exceed it
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE
     transport: str = "auto"  # "auto": cmaudit's own transport where the auth allows it; "requests": pypsrp's
+    # called once, from the worker thread, when the first WS-Management reply (or fault) came: the logon worked
+    on_logon: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 class Aborted(HostTimeout):
@@ -123,6 +125,7 @@ class HostSession:
         self._clock = clock
         self._aborted = threading.Event()
         self._logon_logged = False
+        self._on_logon = options.on_logon
         self._connect_timeout = options.connect_timeout
         self._read_timeout = max(options.read_timeout, options.operation_timeout + 2)
         self.wsman, self.transport = _build(self, host, options)
@@ -137,6 +140,12 @@ class HostSession:
         return self.transport.negotiated_protocol
 
     # -- called from the worker thread ------------------------------------------------------------
+    def logged_on(self) -> None:
+        """A WS-Management reply or fault came back: tell `on_logon` once (the account's other hosts may start)."""
+        callback, self._on_logon = self._on_logon, None
+        if callback is not None:
+            callback()
+
     def invoke(self, action: str, resource_uri: str, resource: ET.Element | None, option_set: Any,
                selector_set: Any, timeout: int | None, read_timeout_retries: int) -> ET.Element:
         """One WS-Management request: written, counted, sent, traced; the reply's root element."""
@@ -188,6 +197,7 @@ class HostSession:
             raise Aborted(self.host.name, "aborted") from None
         except HTTPStatus as exc:
             raise self._http_error(exc) from None
+        self.logged_on()
         if not self._logon_logged:
             self._logon_logged = True
             log.debug("%s: logged on with %s as %s", self.host.name, self.negotiated_protocol or self.host.auth,
@@ -212,6 +222,7 @@ class HostSession:
             return plain
         fault = parse_fault(exc.text)
         if fault is not None:
+            self.logged_on()  # a fault answers a logged-on request (without a logon the answer is an HTTP 401)
             log.debug("%s: WS-Management fault %s (%s)", self.host.name, fault.code, fault.subcode or "")
             return fault
         return HostProtocolError(self.host.name, f"malformed XML in an HTTP {exc.status} fault reply")

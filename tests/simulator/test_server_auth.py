@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from simulator.auth import Account, check_basic, client_sent_bindings, token_mechanism
+from simulator.auth import Account, basic_wrong_password, check_basic, client_sent_bindings, token_mechanism
 
 ACCOUNT = Account.parse("LAB\\auditor", "S3cret:with:colons")
 
@@ -29,6 +29,19 @@ def basic(text: str) -> str:
 def test_basic_credentials(header, ok):
     """Basic logons accept the account's user in the forms Windows does, and only its exact password."""
     assert check_basic(header, ACCOUNT) is ok
+
+
+@pytest.mark.parametrize(("header", "local_only", "counted"), [
+    pytest.param(basic("LAB\\auditor:wrong"), False, True, id="wrong-password"),
+    pytest.param(basic("auditor:wrong"), False, True, id="bare-user-wrong-password"),
+    pytest.param(basic("LAB\\auditor:S3cret:with:colons"), False, False, id="right-password"),
+    pytest.param(basic("LAB\\mallory:wrong"), False, False, id="another-account"),
+    pytest.param(basic("LAB\\auditor:wrong"), True, False, id="domain-account-refused-before-the-password"),
+    pytest.param("%%%", False, False, id="not-base64"),
+])
+def test_basic_wrong_passwords_count_for_the_account(header, local_only, counted):
+    """Only a Basic logon as this account whose password was checked and wrong counts towards its lockout."""
+    assert basic_wrong_password(header, ACCOUNT, local_only=local_only, machine="CM001") is counted
 
 
 def test_account_repr_hides_the_password():

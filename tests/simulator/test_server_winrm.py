@@ -104,6 +104,24 @@ def test_wrong_password_is_an_auth_error_for_both_clients(http_fleet, password):
         assert c.execute_cmd("echo ok")[0] == "ok\r\n"
 
 
+def test_wrong_passwords_are_counted_as_a_domain_controller_would(http_fleet, password):
+    """Each NTLM logon as the host's account with a wrong password counts once; the right password, another
+    account and a logon never completed do not (what a lockout test reads on the servers' side)."""
+    host = http_fleet.hosts[1]
+    before = host.counters.wrong_passwords
+    for _ in range(2):
+        with pytest.raises(AuthenticationError), \
+                Client("127.0.0.1", port=host.port, username=USER, password="wrong", ssl=False, auth="ntlm") as c:
+            c.execute_cmd("echo x")
+    assert host.counters.wrong_passwords == before + 2
+    other_user = winrm.Session(host.url, auth=("LAB\\mallory", "wrong"), transport="ntlm", ca_trust_path=None)
+    with pytest.raises(InvalidCredentialsError):
+        other_user.run_cmd("echo x")
+    with Client("127.0.0.1", port=host.port, username=USER, password=password, ssl=False, auth="negotiate") as c:
+        assert c.execute_cmd("echo ok")[0] == "ok\r\n"
+    assert host.counters.wrong_passwords == before + 2
+
+
 def test_unencrypted_http_is_refused_like_allow_unencrypted_false(http_fleet, password):
     """An authenticated caller that sends plain SOAP over HTTP gets HTTP 500 with an empty body, as Windows with
     AllowUnencrypted=false answers; nothing runs and no logon failure is counted."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from scanner.cli.config_options import (
     add_schedule_options,
     apply_config,
     history_target,
+    left_unset,
     mail_settings,
+    unset_by_config,
 )
 from scanner.cli.debug import add_debug_option
 from scanner.config.cmaudit_toml import Config
@@ -110,9 +113,12 @@ def run(args: argparse.Namespace) -> int:
     from scanner.scan.plan import default_output_dir
     from scanner.scan.settings import ScanSettings
 
+    unset = left_unset(args, ACCOUNT_OPTIONS)
     config = apply_config(args)
     if args.inventory is None and args.rescan_failed is not None:
         args.inventory = _inventory_of(args.rescan_failed)
+    if args.rescan_failed is not None:
+        _reuse_account(args, args.rescan_failed, unset_by_config(unset, config))
     if args.inventory is None:
         raise UsageError("give an INVENTORY file (or `inventory` in the --config file)")
     if args.ca_file and not Path(args.ca_file).is_file():
@@ -151,6 +157,47 @@ def run(args: argparse.Namespace) -> int:
         audit=args.audit,
     )
     return run_scan(settings, mail=mail_settings(args, config)).exit_status
+
+
+ACCOUNT_OPTIONS = ("username", "auth", "password_env")
+MAX_USER_CHARS = 256  # DOMAIN\\user or user@REALM read back from a results file, with room to spare
+
+
+def _reuse_account(args: argparse.Namespace, results_path: Path, unset: set[str]) -> None:
+    """--rescan-failed: the account options not given (here or in --config) are the earlier run's, checked as
+    strictly as if typed: its user name, auth method and password variable (a password is never recorded)."""
+    try:
+        recorded = load_results(results_path).meta.options
+    except ResultsFileError as exc:
+        raise UsageError(f"--rescan-failed: {exc}") from None
+    checks = {"username": _recorded_user, "auth": _recorded_auth, "password_env": env_name}
+    reused = []
+    for dest in ACCOUNT_OPTIONS:
+        value = recorded.get(dest)
+        if dest not in unset or value is None:
+            continue
+        try:
+            setattr(args, dest, checks[dest](value))
+        except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
+            raise UsageError(f"--rescan-failed: {results_path}: the {dest} it recorded cannot be used ({exc}); "
+                             f"give --{dest.replace('_', '-')}") from None
+        reused.append(dest)
+    if reused and not args.quiet:
+        print(f"cmaudit: --rescan-failed: the earlier run's account: {args.username or 'no user name'} "
+              f"({args.auth}, password from ${args.password_env})", file=sys.stderr)
+
+
+def _recorded_user(value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_USER_CHARS \
+            or any(ch < " " or ch == "\x7f" for ch in value):
+        raise ValueError("not a user name")
+    return value
+
+
+def _recorded_auth(value: object) -> str:
+    if value not in AUTH_METHODS:
+        raise ValueError("not an auth method")
+    return str(value)
 
 
 def run_folder_from(args: argparse.Namespace, config: Config | None,

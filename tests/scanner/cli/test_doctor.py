@@ -330,6 +330,35 @@ def test_wrong_kerberos_password_is_one_local_failure(kdc, tmp_path, capsys, mon
     assert handshakes == 0
 
 
+def test_a_wrong_password_reaches_one_host_of_forty(tmp_path, capsys, monkeypatch):
+    """40 healthy hosts at --concurrency 32 with a wrong password: the servers see one failed logon in all; every
+    other host still gets its network checks and says why its logon was not tried."""
+    monkeypatch.setenv("CMAUDIT_PASSWORD", "wrong-" + new_password())
+    with Fleet(hosts=40, scenario="sp1-affected", password=new_password()) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, report = doctor(capsys, str(inventory), "--username", fleet.username, "--concurrency", "32")
+        wrong = [h.counters.wrong_passwords for h in fleet.hosts]
+    assert status == 1 and sum(wrong) == 1
+    checks = [failed_at(h) for h in report["hosts"]]
+    assert all(c["name"] == "logon" for c in checks)
+    assert sum("not tried" in c["detail"] for c in checks) == 39
+
+
+def test_no_user_name_is_said_once(tmp_path, capsys, password):
+    """Without --username, doctor says so once, as a jump-box problem (exit 64), and no host tries to log on or
+    shows the client library's raw exception."""
+    with Fleet(hosts=3, scenario="sp1-affected", password=password) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        status, report = doctor(capsys, str(inventory))
+        handshakes = [h.counters.auth_handshakes + h.counters.auth_failures for h in fleet.hosts]
+    local = {c["name"]: c for c in report["local"]}
+    assert status == 64 and not local["account"]["ok"] and "--username" in local["account"]["hint"]
+    assert handshakes == [0, 0, 0]
+    details = [failed_at(h)["detail"] for h in report["hosts"]]
+    assert all(d == "not tried: no user name (see the account check)" for d in details)
+    assert "OperationNotAvailableError" not in json.dumps(report)
+
+
 def test_terminal_output_is_a_line_per_ready_host_and_ends_with_those_not_ready():
     """Twelve hosts, two failing: one line per ready host, the steps only for the failing ones, and a closing
     list naming each host not ready with the step it failed at and why."""

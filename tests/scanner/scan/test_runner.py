@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -232,3 +233,73 @@ def test_only_rejected_credentials_feed_the_breaker() -> None:
     results = asyncio.run(runner.run(hosts))
     assert runner.breaker_counted == ["bad1", "bad2", "bad3"]
     assert results[-1].value == "later-ok" and results[-1].error is None  # bad2, bad3 are only two in a row
+
+
+def test_a_wrong_password_reaches_at_most_the_limit_at_any_concurrency() -> None:
+    """40 hosts at --concurrency 32 with a password every host rejects: 3 logons are tried, the other 37 hosts
+    are never contacted and say why."""
+    tried: list[str] = []
+
+    def factory(host: FakeHost, deadline: float, attempt: int) -> FakeJob:
+        tried.append(host.name)
+        return FakeJob(host, attempt, threading.Event())
+
+    hosts = [FakeHost(f"cm{i:02d}", "auth") for i in range(40)]
+    runner: Runner = Runner(factory, RunnerOptions(concurrency=32, timeout=5.0, max_auth_failures=3),
+                            credential_key=lambda h: "LAB\\auditor")
+    results = asyncio.run(runner.run(hosts))
+    assert len(tried) == 3
+    skipped = [r for r in results if r.error is not None and r.error.category is ErrorCategory.AUTH_SKIPPED]
+    assert len(skipped) == 37 and runner.breaker_tripped
+    assert all(r.error is not None and r.error.message.startswith("not tried: protects LAB\\auditor from a lockout")
+               for r in skipped)
+
+
+class SignallingJob(FakeJob):
+    """Logs on, says so, then holds the host until the test lets it go."""
+
+    on_logon: Callable[[], None] = staticmethod(lambda: None)  # type: ignore[assignment]
+
+    def watch_logon(self, callback: Callable[[], None]) -> None:
+        self.on_logon = callback
+
+    def run(self) -> str:
+        self.on_logon()
+        return f"{self.host.name}-ok" if self.released.wait(HANG_BOUND) else f"{self.host.name}-held-alone"
+
+
+def test_other_hosts_start_once_the_first_logon_worked() -> None:
+    """The account's other hosts start as soon as the first host is logged on, not when it is finished."""
+    release = threading.Event()
+    started: list[str] = []
+    all_started = threading.Event()
+
+    def factory(host: FakeHost, deadline: float, attempt: int) -> FakeJob:
+        started.append(host.name)
+        if len(started) == 4:
+            all_started.set()
+            release.set()
+        return SignallingJob(host, attempt, release)
+
+    runner: Runner = Runner(factory, RunnerOptions(concurrency=4, timeout=HANG_BOUND * 2, max_auth_failures=1),
+                            credential_key=lambda h: "acct")
+    results = asyncio.run(runner.run([FakeHost(f"h{i}", "ok") for i in range(4)]))
+    assert all_started.is_set()  # all four were running together, the first one still held
+    assert [r.value for r in results] == [f"h{i}-ok" for i in range(4)]
+
+
+def test_a_stop_while_waiting_for_the_first_logon_interrupts_the_waiting_hosts() -> None:
+    """Hosts waiting behind an account's first logon end as interrupted when the run is stopped."""
+    hosts = [FakeHost("hung", "hang")] + [FakeHost(f"w{i}", "ok") for i in range(3)]
+    runner_box: list[Runner] = []
+
+    def factory(host: FakeHost, deadline: float, attempt: int) -> FakeJob:
+        runner_box[0].request_stop()  # the first (and only) job to start asks for the stop
+        return FakeJob(host, attempt, threading.Event())
+
+    runner: Runner = Runner(factory, RunnerOptions(concurrency=4, timeout=HANG_BOUND * 2, grace=0.1,
+                                                   abort_grace=0.2), credential_key=lambda h: "acct")
+    runner_box.append(runner)
+    results = asyncio.run(runner.run(hosts))
+    assert all(r.error is not None and r.error.category is ErrorCategory.INTERRUPTED for r in results)
+    assert all(r.attempts == 0 for r in results[1:])

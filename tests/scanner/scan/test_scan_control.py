@@ -33,7 +33,8 @@ def test_wrong_password_trips_the_breaker(tmp_path: Path) -> None:
     assert categories == [ErrorCategory.AUTH] * 3 + [ErrorCategory.AUTH_SKIPPED] * 4
     assert all(h.attempts == 1 for h in hosts[:3])  # never retried
     assert attempts_seen[3:] == [0] * 4
-    assert "authentication failures in a row" in result.stderr
+    assert "PASSWORD REJECTED: the password for LAB\\auditor was rejected by 3 host(s); 4 not tried to protect " \
+           "the account" in result.stdout
     assert result.outcome.exit_status == 2
     texts = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()] + [(result.stdout + result.stderr).encode()]
     assert not any(wrong.encode() in t or password.encode() in t for t in texts)  # neither password leaks
@@ -267,7 +268,7 @@ def test_no_password_anywhere_is_a_usage_error(tmp_path: Path, monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CMAUDIT_PASSWORD", raising=False)
     (tmp_path / "hosts.csv").write_text("host,port,auth\n127.0.0.1,1,ntlm\n", encoding="utf-8")
-    assert main(["scan", "hosts.csv", "--no-history", "-o", "run"]) == 64
+    assert main(["scan", "hosts.csv", "--username", "LAB\\auditor", "--no-history", "-o", "run"]) == 64
     assert "$CMAUDIT_PASSWORD" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
