@@ -40,6 +40,13 @@ needing action first. Columns, in this fixed order (new columns are only ever ap
     waiver_expires    the waiver's last day (date)
     waiver_reason     why the risk was accepted
     remediation       what to do: the advisory's text for the verdict; for ERROR, the error's hint
+    site_database     "yes" when the SMS\\SQL Server key of a site database is there, "no" when not (a
+                      secondary site, with Setup\\Type 2), empty when not read
+    itmu_pkgsource    ITMU's PkgSource folder, "not installed", or empty when not read
+    catalog_written   when ITMU's wsusscn2.cab was last written (the server's local time, as `dir` shows it)
+    updatewuscatalog  bin\\i386\\updatewuscatalog.exe: written, size, file version (evidence only)
+    hotfix_registrations  registrations naming the advisory's KB under the Updates and Uninstall keys,
+                      joined with "; " ("none found"; empty when not read): evidence, never a verdict
 
 Times are UTC written as `2026-11-29 09:35:38` (dates as `2026-11-29`), a form Excel and LibreOffice
 read as dates; results.json keeps the full ISO 8601 times with milliseconds.
@@ -64,7 +71,7 @@ from pathlib import Path
 from reports.atomic import atomic_write_bytes
 from reports.base import action_order, needs_action
 from scanner.model.changes import NO_NOTE, Changes, HostNote
-from scanner.model.records import Evidence, HostResult, RunResults
+from scanner.model.records import Evidence, FileStamp, HostResult, RunResults
 from scanner.model.remediation import remediation_for
 from scanner.model.times import parse_utc
 
@@ -162,7 +169,26 @@ def note_columns(changes: Changes | None) -> tuple[Column, ...]:
     )
 
 
-FIELDNAMES: tuple[str, ...] = tuple(c.name for c in (*COLUMNS, *note_columns(None)))
+def _stamp(stamp: FileStamp | None) -> str | None:
+    if stamp is None:
+        return None
+    parts = [f"written {stamp.written}" if stamp.written else "", f"{stamp.size:,} bytes" if stamp.size else "",
+             f"version {stamp.version}" if stamp.version else ""]
+    return ", ".join(p for p in parts if p) or "found"
+
+
+# What the scan read besides the logs (issue 21): evidence shown with the verdict, never deciding it.
+SITE_COLUMNS: tuple[Column, ...] = (
+    Column("site_database", lambda h, r: None if h.facts.site_database is None else
+           "yes" if h.facts.site_database else "no"),
+    Column("itmu_pkgsource", lambda h, r: h.facts.itmu_folder if h.facts.itmu_folder != "" else "not installed"),
+    Column("catalog_written", lambda h, r: h.facts.catalog.written if h.facts.catalog else None),
+    Column("updatewuscatalog", lambda h, r: _stamp(h.facts.program)),
+    Column("hotfix_registrations", lambda h, r: None if h.facts.hotfix is None else
+           "; ".join(h.facts.hotfix) or "none found"),
+)
+
+FIELDNAMES: tuple[str, ...] = tuple(c.name for c in (*COLUMNS, *note_columns(None), *SITE_COLUMNS))
 
 
 def neutralise(cell: str) -> str:
@@ -195,7 +221,7 @@ def _cell(column: Column, host: HostResult, results: RunResults) -> str:
 def render_csv(results: RunResults, *, changes: Changes | None = None,
                extra_columns: Sequence[Column] = ()) -> str:
     """The CSV text (without the BOM); `extra_columns` are appended after the documented ones."""
-    columns = (*COLUMNS, *note_columns(changes), *extra_columns)
+    columns = (*COLUMNS, *note_columns(changes), *SITE_COLUMNS, *extra_columns)
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow([c.name for c in columns])

@@ -6,13 +6,19 @@ from ([V] verified in a Microsoft header, specification or byte-exact recording;
 secondary sources; [U] not publicly confirmed, so a switch a test can flip):
 
 - WinRM 1.1 (2003 R2, 2008) listens on 80/443, WinRM 2.0 on 5985/5986 (TechNet ee922665) [V].
+- WMF 2.0 (KB968930) brings WinRM 2.0 to 2003 and 2008: 5985/5986, and optionally still port 80 (443) through
+  `EnableCompatibilityHttpListener` (`...HttpsListener`) for clients of the 1.1 listener [S]; whether the
+  upgrade turns it on is [U]. The operating system stays what it was: cmd.exe under WINRS_CODEPAGE=65001 before
+  2008 R2 [U: "silent" here], UAC on 2008 and not on 2003.
 - HTTPS before Server 2012: Schannel offers TLS 1.0 only (2008 R2 has TLS 1.1/1.2 off by default), with
   the SHA-1 / RSA-1024 certificates of the time [S].
 - `WINRS_CODEPAGE=65001` before 2008 R2: reports say batch files then silently do nothing (WinRb/WinRM#232,
   ansible#21915, WinRb/WinRM#181) [S]; a refusal with 2150859072 (ERROR_WINRS_CODE_PAGE_NOT_SUPPORTED)
   is what DOMAIN.md and the issue describe [U]; whether `reg`/`type` work is [U]. Hence three behaviours:
   "refuse", "silent" (the shell is created, every command prints nothing and exits 0) and "works".
-- Quotas before 2012: MaxShellsPerUser 5 [S: vagrant#7489, test-kitchen#656]; MaxConcurrentUsers 5 [U].
+- Quotas before 2012: MaxShellsPerUser 5 [S: vagrant#7489, test-kitchen#656, for WinRM 2.0]; MaxConcurrentUsers
+  5 [U]. WinRM 1.1's quota and IdleTimeout defaults have no public source [U]: the 1.1 eras reuse 2.0's (the
+  MS-WSMV schema gives today's MaxConcurrentUsers 10, MaxShellsPerUser 30, IdleTimeout 180000).
   Fault codes 0x803381A5 / 0x803381AB [V wsmerror.h], subcode w:QuotaLimit [V MS-WSMV 3.1.4.5.2.1],
   WinRM 1.1 wording per MS-WSMV [U], WinRM 2.0 wording as quoted in vagrant#7489 [S].
 - Access denied for a non-administrator: Code 5 with w:AccessDenied (WinRM 1.1/2.0) [U: shape], or
@@ -61,6 +67,8 @@ class Era:
     stream_chunk: int | None  # Receive: rsp:Stream elements of at most this many bytes; None: one per stream
     streams_per_reply: int  # at most this many rsp:Stream elements per Receive reply (0: as many as fit)
     shell_in_create_reply: bool  # CreateResponse carries rsp:Shell (WinRM 2.0+); 1.1 sends ResourceCreated only [U]
+    compat_ports: tuple[int, int] | None = None  # WMF 2.0's optional compatibility listeners (80/443)
+    quotas_confirmed: bool = True  # False: the shell quotas and IdleTimeout of this WinRM have no public source [U]
 
 
 _LEGACY = {"2003", "2003 R2"}
@@ -69,9 +77,13 @@ ERAS: dict[str, Era] = {
     e.name: e
     for e in (
         Era("2003r2-winrm11", "1.1", frozenset(_LEGACY), (80, 443), "Microsoft-HTTPAPI/1.0", True, "refuse",
-            5, 5, "wsmv", ACCESS_DENIED, True, False, 4096, 0, False),
+            5, 5, "wsmv", ACCESS_DENIED, True, False, 4096, 0, False, quotas_confirmed=False),
         Era("2008-winrm11", "1.1", frozenset({"2008"}), (80, 443), "Microsoft-HTTPAPI/2.0", True, "silent",
-            5, 5, "wsmv", ACCESS_DENIED, True, True, 4096, 0, False),
+            5, 5, "wsmv", ACCESS_DENIED, True, True, 4096, 0, False, quotas_confirmed=False),
+        Era("2003-winrm20", "2.0", frozenset(_LEGACY), (5985, 5986), "Microsoft-HTTPAPI/1.0", True, "silent",
+            5, 5, "winrm20", ACCESS_DENIED, True, False, 4096, 0, True, compat_ports=(80, 443)),
+        Era("2008-winrm20", "2.0", frozenset({"2008"}), (5985, 5986), "Microsoft-HTTPAPI/2.0", True, "silent",
+            5, 5, "winrm20", ACCESS_DENIED, True, True, 4096, 0, True, compat_ports=(80, 443)),
         Era("2008r2-winrm20", "2.0", frozenset({"2008 R2"}), (5985, 5986), "Microsoft-HTTPAPI/2.0", True, "works",
             5, 5, "winrm20", ACCESS_DENIED, True, True, 4096, 0, True),
         Era("modern", "3.0+", frozenset(), (5985, 5986), "Microsoft-HTTPAPI/2.0", False, "works",

@@ -6,7 +6,7 @@ tests can assert without re-deriving the advisory logic. Parsed profiles and gen
 per process: a fleet of a thousand hosts costs a handful of logs in memory.
 
 A profile file holds:
-    description, expected_verdict (a Verdict name), weight (share in mixed_fleet),
+    description, expected_verdict (a Verdict name), weight (share in mixed_fleet; 0: named only),
     windows ("2003" | "2003 R2" | "2008" | "2008 R2"), arch ("x86" | "x64"), timezone_bias (minutes);
     era (a simulator.eras name: how its WinRM service behaves; default "modern"), listener ("https" for a
     host whose only WinRM listener is HTTPS, whatever the fleet's transport), deny (registry keys and
@@ -17,8 +17,15 @@ A profile file holds:
     [log] (absent: no log file): path, scenario (loggen.Scenario), seed, encoding (cp1252, utf-8,
     utf-16-le, utf-16-be; UTF-16 gets a BOM), rolled (older part becomes .lo_), crashed (half a line, then
     NULs), language, install_dir, itmu_dir, and optionally start, days, sync_every_days,
-    quiet_tail_days, target_bytes.
+    quiet_tail_days, target_bytes;
+    locale ("en-US", "nb-NO", "de-DE": the shell account's date format, which `dir` uses; default en-US);
+    site_database (the SMS\\SQL Server key; default: present when Setup\\Type is 1, a primary in the SMS 2.0
+    coding); [itmu] (default: installed under [log] itmu_dir, shared as PackageSrc, when the log's scenario
+    has legacy syncs): installed, share, catalog_written (local time of wsusscn2.cab; default 2008-06-11 03:12,
+    or the log's start when later); [hotfix]: installed (a local time: KB 951376 registered under Updates and
+    Uninstall, updatewuscatalog.exe replaced then), program_version (an invented version: none is public).
 The log's STATMSG `SYS=` is `<site code>SMS01` for every host of a profile (so hosts share one log).
+Site files and registry keys besides the logs: simulator/sitefiles.py.
 """
 
 from __future__ import annotations
@@ -36,6 +43,16 @@ from simulator.eras import ERAS, era
 from simulator.filesystem import FileSystem
 from simulator.loggen import LANGUAGES, LogSpec, Scenario, generate_cached
 from simulator.registry import Registry, RegType
+from simulator.sitefiles import (
+    LOCALES,
+    add_hotfix,
+    add_international,
+    add_itmu,
+    add_program,
+    add_shares,
+    add_site_database,
+    add_windows_hotfixes,
+)
 from simulator.vm import VirtualMachine
 from simulator.windows import WINDOWS_VERSIONS
 
@@ -58,6 +75,19 @@ class LogPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ItmuPlan:
+    pkgsource: str
+    share: bool  # registered as the PackageSrc share
+    catalog_written: datetime  # wsusscn2.cab's last write, local time
+
+
+@dataclass(frozen=True, slots=True)
+class HotfixPlan:
+    installed: datetime  # local time
+    program_version: str  # updatewuscatalog.exe's version after it (invented: no public source gives it)
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     name: str
     description: str
@@ -71,6 +101,10 @@ class Profile:
     era: str = "modern"
     listener: str | None = None  # "https": the host listens on HTTPS only
     deny: tuple[str, ...] = ()  # registry keys (HKLM\...) and files the audit account may not read
+    locale: str = "en-US"
+    site_database: bool = False
+    itmu: ItmuPlan | None = None
+    hotfix: HotfixPlan | None = None
 
 
 def _profile_dir() -> Any:
@@ -174,8 +208,47 @@ def load_profile(name: str) -> Profile:
                 install_dir = str(value)
     bias = int(data.get("timezone_bias", 0))
     log = _log_plan(where, data["log"], site_code, bias) if "log" in data else None
-    return Profile(name, str(data.get("description", "")), verdict, int(data.get("weight", 1)), windows,
-                   arch == "x64", tuple(values), log, install_dir, era_name, listener, tuple(deny))
+    profile = Profile(name, str(data.get("description", "")), verdict, int(data.get("weight", 1)), windows,
+                      arch == "x64", tuple(values), log, install_dir, era_name, listener, tuple(deny))
+    return _site_files(where, data, profile)
+
+
+def _site_files(where: str, data: dict[str, Any], profile: Profile) -> Profile:
+    """The locale, the site database key, ITMU and the hotfix a profile names (or its defaults)."""
+    locale = str(data.get("locale", "en-US"))
+    if locale not in LOCALES:
+        raise ProfileError(f"{where}: locale must be one of {', '.join(LOCALES)}")
+    primary = any(key.endswith("\\SMS\\Setup") and value_name == "Type" and value == 1
+                  for key, value_name, _t, value in profile.registry)
+    database = data.get("site_database", primary)
+    if not isinstance(database, bool):
+        raise ProfileError(f"{where}: site_database must be true or false")
+    return replace(profile, locale=locale, site_database=database, itmu=_itmu(where, data.get("itmu", {}), profile.log),
+                   hotfix=_hotfix(where, data.get("hotfix")))
+
+
+def _itmu(where: str, raw: Any, log: LogPlan | None) -> ItmuPlan | None:
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: [itmu] must be a table")
+    if not raw.get("installed", log is not None and log.spec.scenario is not Scenario.NO_LEGACY):
+        return None
+    default = log.spec.itmu_dir if log else "C:\\Program Files\\Microsoft Updates Inventory Tool"
+    folder = str(raw.get("dir") or default)
+    written = raw.get("catalog_written")
+    if written is None:
+        start = log.spec.start if log else date(2008, 6, 11)
+        written = datetime.combine(max(start, date(2008, 6, 11)), datetime.min.time()) + timedelta(hours=3, minutes=12)
+    if not isinstance(written, datetime):
+        raise ProfileError(f"{where}: [itmu] catalog_written must be a TOML local date-time")
+    return ItmuPlan(folder + "\\PkgSource", bool(raw.get("share", True)), written)
+
+
+def _hotfix(where: str, raw: Any) -> HotfixPlan | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("installed"), datetime):
+        raise ProfileError(f"{where}: [hotfix] needs `installed`, a TOML local date-time")
+    return HotfixPlan(raw["installed"], str(raw.get("program_version", "4.0.6221.1179")))
 
 
 def expected_verdict(profile: str) -> str:
@@ -266,9 +339,9 @@ def load_machine(profile: str, hostname: str, *, log_size: int | None = None) ->
         fs.add_file(f"{spec.install_dir}\\Logs\\sitecomp.log",
                     b"Site Component Manager started.  $$<SMS_SITE_COMPONENT_MANAGER><01-15-2008 10:45:02.113+420>"
                     b"<thread=1812 (0x714)>\r\n", installed + timedelta(minutes=3))
+    _add_site_files(registry, fs, spec, installed)
     if spec.log is not None:
         plan = spec.log
-        fs.add_dir(f"{plan.spec.itmu_dir}\\PkgSource", installed)
         if log_size is not None:
             plan = replace(plan, spec=_resized(plan.spec, log_size))
         for path, data, mtime in _log_files(plan):
@@ -280,16 +353,46 @@ def load_machine(profile: str, hostname: str, *, log_size: int | None = None) ->
     return machine
 
 
+def _value(spec: Profile, name: str) -> str | None:
+    """A registry value the profile names, by value name (the first key holding it)."""
+    return next((str(v) for _k, value_name, _t, v in spec.registry if value_name.casefold() == name.casefold()), None)
+
+
+def _add_site_files(registry: Registry, fs: FileSystem, spec: Profile, installed: datetime) -> None:
+    """The keys and files besides the logs an audit looks at (simulator/sitefiles.py)."""
+    add_international(registry, spec.locale)
+    setup = next((key for key, _name, _t, _v in spec.registry if key.endswith("\\SMS\\Setup")), None)
+    site_code = _value(spec, "Site Code") or ""
+    if setup is not None and spec.site_database:
+        add_site_database(registry, setup[: -len("\\Setup")], site_code)
+    add_shares(registry, site_code, spec.itmu.pkgsource if spec.itmu and spec.itmu.share else None)
+    if spec.itmu is not None:
+        add_itmu(fs, spec.itmu.pkgsource, spec.itmu.catalog_written)
+    if WINDOWS_VERSIONS[spec.windows].is_2003:
+        add_windows_hotfixes(registry)
+    build, hotfix = _value(spec, "Full Version"), spec.hotfix
+    if not spec.install_dir or not build or build.count(".") != 3:
+        return
+    version = ".".join(str(int(part)) for part in build.split("."))
+    add_program(fs, spec.install_dir, hotfix.program_version if hotfix else version,
+                hotfix.installed if hotfix else installed)
+    if hotfix is not None:
+        add_hotfix(registry, spec.is_64bit, "951376", hotfix.installed)
+
+
 def _resized(spec: LogSpec, size: int) -> LogSpec:
     return replace(spec, target_bytes=max(1, size))
 
 
 def mixed_fleet(n: int) -> list[str]:
-    """Profile names for `n` hosts: every profile once `n` allows, the rest by weight, in a fixed shuffle."""
+    """Profile names for `n` hosts: every profile once `n` allows, the rest by weight, in a fixed shuffle.
+
+    A profile of weight 0 is in no mixed fleet: it is scanned only where a test (or `--profiles`) names it.
+    """
     if n <= 0:
         return []
-    weights = {name: load_profile(name).weight for name in PROFILE_NAMES}
-    ranked = sorted(PROFILE_NAMES, key=lambda name: (-weights[name], name))
+    weights = {name: w for name in PROFILE_NAMES if (w := load_profile(name).weight) > 0}
+    ranked = sorted(weights, key=lambda name: (-weights[name], name))
     if n <= len(ranked):
         counts = dict.fromkeys(ranked[:n], 1)
     else:

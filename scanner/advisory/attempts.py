@@ -20,7 +20,7 @@ from scanner.advisory.timeline import Hit, Timeline
 
 class Outcome(StrEnum):
     FAILED_ADVISORY = "failed-advisory"  # the advisory's failure signature
-    # failed for another reason: 6711, an error before the summary, or a summary where every count is 0
+    # failed for another reason: 6711, a summary that processed nothing, or an error line and no status
     FAILED_OTHER = "failed-other"
     SUCCEEDED = "succeeded"
 
@@ -41,24 +41,36 @@ class Attempt:
 
     start: Hit | None  # None when the start was not in the logs (rolled away, tail-capped)
     signature: Hit | None = None
-    other_error: Hit | None = None
+    other_error: Hit | None = None  # an error line (not a warning) before the summary
     summary: Hit | None = None
-    summary_empty: bool = False  # every count in the summary is 0: nothing was processed
+    summary_empty: bool = False  # the summary's processed count is 0: nothing was processed
     end: Hit | None = None  # the STATMSG done/failed line
     ended_ok: bool | None = None  # what that STATMSG line said, when there was one
+    # A line of an attempt after an earlier attempt had ended and before any new start: it lies outside every
+    # legacy sync attempt the logs show (an attempt with no start at the very beginning may have lost it).
+    orphan: bool = False
 
     @property
     def outcome(self) -> Outcome | None:
+        """The rules, in order: the advisory's error line beats any status (a 6710 never outweighs it); 6711;
+        a summary that processed nothing; a summary that processed updates (with 6710, or without an error
+        line); a 6710 alone. A lone 6710 outside every attempt decides nothing."""
         if self.signature is not None:
             return Outcome.FAILED_ADVISORY
         if self.ended_ok is False:
             return Outcome.FAILED_OTHER
-        if self.ended_ok is True:
-            return Outcome.SUCCEEDED
         if self.summary is not None:
-            failed = self.other_error is not None or self.summary_empty
-            return Outcome.FAILED_OTHER if failed else Outcome.SUCCEEDED
+            if self.summary_empty or (self.other_error is not None and self.ended_ok is not True):
+                return Outcome.FAILED_OTHER
+            return Outcome.SUCCEEDED
+        if self.ended_ok is True and not self.orphan:
+            return Outcome.SUCCEEDED
         return None
+
+    @property
+    def status_only(self) -> bool:
+        """Its outcome rests on a STATMSG id alone (no summary line, no error line)."""
+        return self.summary is None and self.signature is None and self.end is not None
 
     @property
     def eventless(self) -> bool:
@@ -66,11 +78,11 @@ class Attempt:
 
 
 @functools.lru_cache(maxsize=64)
-def _bytes_pattern(pattern: str) -> re.Pattern[bytes]:
+def bytes_pattern(pattern: str) -> re.Pattern[bytes]:
     return re.compile(pattern.encode("ascii"))
 
 
-_STATMSG = b"STATMSG: ID="
+STATMSG_PREFIX = b"STATMSG: ID="
 _STATMSG_ID = re.compile(rb"STATMSG: ID=(\d{1,10})(?!\d)")
 
 
@@ -108,12 +120,13 @@ def _hits(buf: LogBuffer, index: int, sig: Signatures, lo: int = 0, hi: int | No
         found.setdefault((start, kind), Hit(index, start, end))
         buf.stop.check()
 
-    for pos in buf.find_all(_STATMSG, lo, hi):
+    known = sig.statmsg_ids  # a property that builds a set: once, not per line
+    for pos in buf.find_all(STATMSG_PREFIX, lo, hi):
         m = _STATMSG_ID.match(buf.buf, pos, hi)
         number = int(m.group(1)) if m else -1
         if number in sig.start_statmsg:
             add(Kind.START, pos)
-        elif number in sig.statmsg_ids:
+        elif number in known:
             add(Kind.DONE if number in sig.done_statmsg else Kind.FAILED, pos)
     for token in sig.start_text:
         settled.clear()  # each search runs through the file in order once
@@ -131,7 +144,7 @@ def _hits(buf: LogBuffer, index: int, sig: Signatures, lo: int = 0, hi: int | No
 
 
 def _first_match(buf: LogBuffer, index: int, patterns: tuple[re.Pattern[str], ...], lo: int, hi: int) -> Hit | None:
-    starts = [m.start() for p in patterns if (m := _bytes_pattern(p.pattern).search(buf.buf, lo, hi))]
+    starts = [m.start() for p in patterns if (m := bytes_pattern(p.pattern).search(buf.buf, lo, hi))]
     if not starts:
         return None
     start = buf.line_start(min(starts))
@@ -155,9 +168,49 @@ class _HitCache:
         return [kh for kh in self.hits[index] if kh[1].start >= lo]
 
 
-def _all_zero(buf: LogBuffer, sig: Signatures, hit: Hit) -> bool:
-    m = _bytes_pattern(sig.summary.pattern).search(buf.buf, hit.start, hit.end)
-    return m is not None and all(int(n) == 0 for n in re.findall(rb"\d+", m.group()))
+def _nothing_processed(buf: LogBuffer, sig: Signatures, hit: Hit) -> bool:
+    """The summary's first count (updates processed) is 0."""
+    m = bytes_pattern(sig.summary.pattern).search(buf.buf, hit.start, hit.end)
+    first = re.search(rb"\d+", m.group()) if m is not None else None
+    return first is not None and int(first.group()) == 0
+
+
+@functools.lru_cache(maxsize=16)
+def _error_word(words: tuple[str, ...]) -> re.Pattern[bytes]:
+    alternatives = b"|".join(re.escape(w.encode("ascii")) for w in words)
+    return re.compile(rb"(?i)\b(?:" + alternatives + rb")\b")
+
+
+def _error_line(buf: LogBuffer, index: int, sig: Signatures, lo: int, hi: int) -> Hit | None:
+    """The first error line in [lo, hi): an HRESULT after an error word on its line, or a CMTrace error entry.
+
+    Each line holding an HRESULT is settled once (one search for an error word in it, one for an HRESULT after
+    that word), so a line of a thousand warnings costs what reading it once costs.
+    """
+    found: list[int] = []
+    if sig.error_severity is not None:
+        m = bytes_pattern(sig.error_severity.pattern).search(buf.buf, lo, hi)
+        if m is not None:
+            found.append(m.start())
+            hi = m.start()
+    hresult = bytes_pattern(sig.hresult.pattern)
+    pos = lo
+    while (m := hresult.search(buf.buf, pos, hi)) is not None:
+        start = buf.line_start(m.start())
+        end = min(buf.line_end(start), hi)
+        if not sig.error_words:
+            found.append(m.start())
+            break
+        word = _error_word(sig.error_words).search(buf.buf, start, end)
+        if word is not None and hresult.search(buf.buf, word.end(), end) is not None:
+            found.append(word.start())
+            break
+        pos = end + 1
+        buf.stop.check()
+    if not found:
+        return None
+    start = buf.line_start(min(found))
+    return Hit(index, start, buf.line_end(start))
 
 
 def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0, 0),
@@ -177,10 +230,10 @@ def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0
         summary = _first_match(buf, index, (sig.summary,), lo, hi)
         if current.other_error is None and current.signature is None:
             limit = hi if summary is None else summary.start
-            current.other_error = _first_match(buf, index, sig.other_errors, lo, limit)
+            current.other_error = _error_line(buf, index, sig, lo, limit)
         if summary is not None:
             current.summary = summary
-            current.summary_empty = _all_zero(buf, sig, summary)
+            current.summary_empty = _nothing_processed(buf, sig, summary)
             current = None  # a STATMSG done/failed right after still belongs to it (see below)
 
     for index in range(cut[0], len(timeline.files)):
@@ -198,7 +251,7 @@ def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0
                 attempts.append(current)
             elif kind is Kind.SIGNATURE:
                 if current is None:
-                    current = Attempt(start=None)
+                    current = Attempt(start=None, orphan=bool(attempts))
                     attempts.append(current)
                 if current.signature is None:
                     current.signature = hit
@@ -207,7 +260,7 @@ def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0
                 if target is None and last is not None and last.summary is not None and last.end is None:
                     target = last  # the summary closed it; the STATMSG line confirms how
                 if target is None:
-                    target = Attempt(start=None)
+                    target = Attempt(start=None, orphan=bool(attempts))
                     attempts.append(target)
                 target.end, target.ended_ok = hit, kind is Kind.DONE
                 current = None
@@ -275,36 +328,3 @@ def judge_attempts(timeline: Timeline, sig: Signatures, tail: int = 1 << 18) -> 
         return Findings(tuple(attempts), attempts[d], earlier[-1])
     before = _last_signature_before(timeline, sig, cut) if cut != (0, 0) else None
     return Findings(tuple(attempts), attempts[d], None if before is None else Attempt(start=None, signature=before))
-
-
-def _last_statmsg(timeline: Timeline, ids: frozenset[int], before: tuple[int, int] | None = None) -> Hit | None:
-    """The last `STATMSG: ID=<one of ids>` line of the timeline (before (file, offset), when given)."""
-    end_file = len(timeline.files) - 1 if before is None else before[0]
-    for index in range(end_file, -1, -1):
-        buf = timeline.files[index]
-        hi = before[1] if before is not None and index == before[0] else len(buf.buf)
-        best = -1
-        for number in ids:
-            needle = _STATMSG + str(number).encode("ascii")
-            pos = buf.rfind(needle, 0, hi)
-            while pos >= 0 and buf.buf[pos + len(needle):pos + len(needle) + 1].isdigit():  # 67020 is not 6702
-                pos = buf.rfind(needle, 0, pos + len(needle) - 1)
-            best = max(best, pos)
-        if best >= 0:
-            start = buf.line_start(best)
-            return Hit(index, start, buf.line_end(start))
-    return None
-
-
-def completed_sync_cycle(timeline: Timeline, sig: Signatures) -> tuple[Hit, Hit] | None:
-    """The last regular sync cycle the logs show whole: its done message (6702) and the start before it (6701).
-
-    Legacy sync runs after a sync cycle, so only logs that hold a whole cycle can show it is not in use.
-    """
-    if not sig.sync_start_statmsg or not sig.sync_done_statmsg:
-        return None
-    done = _last_statmsg(timeline, sig.sync_done_statmsg)
-    if done is None:
-        return None
-    start = _last_statmsg(timeline, sig.sync_start_statmsg, before=(done.file, done.start))
-    return None if start is None else (start, done)

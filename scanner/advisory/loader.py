@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from scanner.advisory.builds import BuildRange, BuildStatus, classify, parse_version
@@ -20,6 +20,7 @@ from scanner.model.toml_text import TomlTextError, parse_toml
 DEFAULT_ADVISORY = "ms-954474"
 MAX_ADVISORY_BYTES = 1 << 20
 ENGINE_VERDICTS = tuple(v for v in Verdict if v is not Verdict.ERROR)  # ERROR belongs to the scan
+CAUSE = "{cause}"  # in a verdict's headline: what made the verdict so, filled in by the engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +33,29 @@ class Signatures:
     failed_statmsg: frozenset[int]
     summary: re.Pattern[str]
     failure_all_of: tuple[str, ...]
-    failure_detail: re.Pattern[str] | None
-    other_errors: tuple[re.Pattern[str], ...]
+    failure_details: tuple[re.Pattern[str], ...]  # the update id, first pattern that matches
+    hresult: re.Pattern[str]  # an error code
+    error_words: tuple[str, ...]  # an HRESULT after one of these (any case) is on an error line; () = every line
+    error_severity: re.Pattern[str] | None  # a CMTrace error entry (type="3")
 
     sync_start_statmsg: frozenset[int] = frozenset()  # a regular sync cycle's start (6701)...
     sync_done_statmsg: frozenset[int] = frozenset()  # ...and its done message (6702)
+    unverified_statmsg: frozenset[int] = frozenset()  # ids whose meaning no public source confirms (6710, 6711)
+    cycle_settle: timedelta = timedelta(minutes=10)  # how long after a 6702 a legacy sync would have started
+    catalog: re.Pattern[str] | None = None  # the wsusscn2.cab path a legacy sync names
 
     @property
     def statmsg_ids(self) -> frozenset[int]:
         return self.start_statmsg | self.done_statmsg | self.failed_statmsg
+
+
+@dataclass(frozen=True, slots=True)
+class SiteTypes:
+    """How Setup\\Type codes a site's role, and where that coding comes from (said with every use of it)."""
+
+    primary: frozenset[str]
+    secondary: frozenset[str]
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,8 @@ class Advisory:
     verdict_remediation: dict[str, str]  # what to do per verdict needing action (AFFECTED, AT_RISK, UNKNOWN)
     sha256: str  # of the file as loaded, recorded with every run
     path: str
+    catalog_cutoff: date | None = None  # a legacy sync must have processed a catalog from this date on
+    site_types: SiteTypes | None = None
 
 
 def parse_advisory(raw: bytes, *, source: str, expected_id: str) -> Advisory:
@@ -88,6 +105,8 @@ def parse_advisory(raw: bytes, *, source: str, expected_id: str) -> Advisory:
         verdict_remediation=v.verdict_remediation("verdict_remediation"),
         sha256=hashlib.sha256(raw).hexdigest(),
         path=where,
+        catalog_cutoff=v.date("catalog_cutoff") if "catalog_cutoff" in doc else None,
+        site_types=v.site_types("site_type") if "site_type" in doc else None,
     )
     if advisory.id != expected_id:
         raise AdvisoryFileError(where, "id", f"{advisory.id!r} does not match the file name {expected_id!r}")
@@ -178,12 +197,7 @@ class _Validator:
 
     def signatures(self, key: str) -> Signatures:
         t, p = self.table(key), f"{key}."
-        detail = self.pattern("failure_detail_pattern", t, p) if "failure_detail_pattern" in t else None
-        others = self.texts("other_error_patterns", t, p, ascii_only=True)
-        try:
-            other_errors = tuple(re.compile(x) for x in others)
-        except re.error as exc:
-            raise self.fail(p + "other_error_patterns", f"not a valid regular expression: {exc}") from exc
+        optional = self._optional_signatures(t, p)
         return Signatures(
             start_statmsg=self.ints("start_statmsg", t, p),
             start_text=self.texts("start_text", t, p, ascii_only=True) if "start_text" in t else (),
@@ -191,11 +205,52 @@ class _Validator:
             failed_statmsg=self.ints("failed_statmsg", t, p),
             summary=self.pattern("summary_pattern", t, p),
             failure_all_of=self.texts("failure_all_of", t, p, ascii_only=True),
-            failure_detail=detail,
-            other_errors=other_errors,
             sync_start_statmsg=self.ints("sync_start_statmsg", t, p),
             sync_done_statmsg=self.ints("sync_done_statmsg", t, p),
+            **optional,
         )
+
+    def _optional_signatures(self, t: dict[str, Any], p: str) -> dict[str, Any]:
+        """The keys a file may leave out; each has a default that claims nothing."""
+        fields: dict[str, Any] = {
+            "failure_details": tuple(self.pattern_list("failure_detail_patterns", t, p)),
+            "hresult": self.pattern("hresult_pattern", t, p) if "hresult_pattern" in t else
+            re.compile(r"\b0[xX]8[0-9A-Fa-f]{7}\b"),
+            "error_words": tuple(w.casefold() for w in self.texts("error_words", t, p, ascii_only=True))
+            if "error_words" in t else (),
+            "error_severity": self.pattern("error_severity_pattern", t, p) if "error_severity_pattern" in t else None,
+            "catalog": self.pattern("catalog_pattern", t, p) if "catalog_pattern" in t else None,
+        }
+        if "unverified_statmsg" in t:
+            fields["unverified_statmsg"] = self.ints("unverified_statmsg", t, p)
+        if "cycle_settle_minutes" in t:
+            minutes = self.get("cycle_settle_minutes", t, p)
+            if type(minutes) is not int or not 0 < minutes <= 24 * 60:
+                raise self.fail(p + "cycle_settle_minutes", "must be a whole number of minutes from 1 to 1440")
+            fields["cycle_settle"] = timedelta(minutes=minutes)
+        return fields
+
+    def pattern_list(self, key: str, table: dict[str, Any], prefix: str) -> list[re.Pattern[str]]:
+        """Regular expressions with one group each (absent: none)."""
+        if key not in table:
+            return []
+        patterns = []
+        for text in self.texts(key, table, prefix, ascii_only=True):
+            try:
+                pattern = re.compile(text)
+            except re.error as exc:
+                raise self.fail(prefix + key, f"not a valid regular expression: {exc}") from exc
+            if pattern.groups != 1:
+                raise self.fail(prefix + key, "each pattern must capture exactly one group (the update id)")
+            patterns.append(pattern)
+        return patterns
+
+    def site_types(self, key: str) -> SiteTypes:
+        t, p = self.table(key), f"{key}."
+        primary, secondary = (frozenset(self.texts(k, t, p)) for k in ("primary", "secondary"))
+        if primary & secondary:
+            raise self.fail(p + "secondary", "a value cannot mean both primary and secondary")
+        return SiteTypes(primary, secondary, self.text("source", t, p))
 
     def verdict_remediation(self, key: str) -> dict[str, str]:
         """Required for the verdicts the engine gives that need action; optional for the others."""
@@ -209,9 +264,14 @@ class _Validator:
         return texts
 
     def verdict_text(self, key: str) -> dict[str, str]:
+        """One headline per verdict; `{cause}` (at most once, no other braces) is where the engine names the cause."""
         t = self.table(key)
         texts = {v.value: self.text(v.value, t, f"{key}.") for v in ENGINE_VERDICTS}
         extra = sorted(set(t) - set(texts))
         if extra:
             raise self.fail(f"{key}.{extra[0]}", "not a verdict the engine gives")
+        for name, text in texts.items():
+            rest = text.replace(CAUSE, "", 1)
+            if "{" in rest or "}" in rest:
+                raise self.fail(f"{key}.{name}", f"braces are only allowed as one {CAUSE}")
         return texts

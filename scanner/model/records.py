@@ -112,6 +112,16 @@ class LogFileFact:
 
 
 @dataclass(frozen=True, slots=True)
+class FileStamp:
+    """A file on the server as `dir` listed it (and, for a program, the version its resource holds): evidence only."""
+
+    path: str
+    written: str | None = None  # the last write, local time of the server as dir shows it: "2008-06-11 03:12"
+    size: int | None = None
+    version: str | None = None  # the file version from its version resource, where it could be read
+
+
+@dataclass(frozen=True, slots=True)
 class HostFacts:
     """What collection learned about a site server."""
 
@@ -125,6 +135,11 @@ class HostFacts:
     log_path: str | None = None
     logs: tuple[LogFileFact, ...] = ()
     codepage: int | None = None  # the WinRS shell's code page: 65001, or 437 where the host refused UTF-8
+    site_database: bool | None = None  # the SMS\SQL Server key a site with a database has: found, absent, not read
+    itmu_folder: str | None = None  # ITMU's PkgSource folder ("": ITMU looked for and not found; None: not read)
+    catalog: FileStamp | None = None  # ITMU's wsusscn2.cab, the catalog a legacy sync processes
+    program: FileStamp | None = None  # <Installation Directory>\bin\i386\updatewuscatalog.exe
+    hotfix: tuple[str, ...] | None = None  # registrations naming the advisory's KB (None: not looked for): evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +271,10 @@ def waiver_to_dict(w: Waiver) -> dict[str, Any]:
             "verdicts": list(w.verdicts), "expired": w.expired, "source": w.source}
 
 
+def _stamp_to_dict(s: FileStamp | None) -> dict[str, Any] | None:
+    return None if s is None else {"path": s.path, "written": s.written, "size": s.size, "version": s.version}
+
+
 def judgement_to_dict(j: Judgement) -> dict[str, Any]:
     return {
         "verdict": j.verdict.value,
@@ -290,6 +309,11 @@ def host_to_dict(h: HostResult) -> dict[str, Any]:
             "registry_root": f.registry_root,
             "log_path": f.log_path,
             "codepage": f.codepage,
+            "site_database": f.site_database,
+            "itmu_folder": f.itmu_folder,
+            "catalog": _stamp_to_dict(f.catalog),
+            "program": _stamp_to_dict(f.program),
+            "hotfix": None if f.hotfix is None else list(f.hotfix),
             "logs": [
                 {"path": lf.path, "size": lf.size, "sha256": lf.sha256, "truncated": lf.truncated,
                  "saved_as": lf.saved_as}
@@ -480,6 +504,19 @@ def _evidence_from(d: Any) -> Evidence:
                     role=_text(d.get("role", ""), "evidence.role"))
 
 
+def _opt_flag(value: Any, key: str) -> bool | None:
+    return None if value is None else _flag(value, key)
+
+
+def _stamp_from(d: Any, key: str) -> FileStamp | None:
+    if d is None:
+        return None
+    d = _table(d, key)
+    return FileStamp(path=_text(d["path"], f"{key}.path"), written=_opt_text(d.get("written"), f"{key}.written"),
+                     size=None if d.get("size") is None else _whole(d["size"], f"{key}.size"),
+                     version=_opt_text(d.get("version"), f"{key}.version"))
+
+
 def _window_from(d: Any) -> Window | None:
     if d is None:
         return None
@@ -527,6 +564,11 @@ def host_from_dict(d: dict[str, Any]) -> HostResult:
             registry_root=_opt_text(f.get("registry_root"), "facts.registry_root"),
             log_path=_opt_text(f.get("log_path"), "facts.log_path"),
             codepage=_opt_int(f.get("codepage"), "facts.codepage"),
+            site_database=_opt_flag(f.get("site_database"), "facts.site_database"),
+            itmu_folder=_opt_text(f.get("itmu_folder"), "facts.itmu_folder"),
+            catalog=_stamp_from(f.get("catalog"), "facts.catalog"),
+            program=_stamp_from(f.get("program"), "facts.program"),
+            hotfix=None if f.get("hotfix") is None else _texts(f.get("hotfix"), "facts.hotfix"),
             logs=tuple(
                 LogFileFact(path=_text(lf["path"], "facts.logs.path"), size=_whole(lf["size"], "facts.logs.size"),
                             sha256=_text(lf["sha256"], "facts.logs.sha256"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scanner.model.records import FileStamp
+
 
 @dataclass(frozen=True, slots=True)
 class LogBlob:
@@ -25,3 +27,11 @@ class Snapshot:
     setup_key_found: bool | None = None  # False: no SMS Setup key; None: not known (`cmaudit check`)
     logs: tuple[LogBlob, ...] = ()  # older first: wsyncmgr.lo_, then wsyncmgr.log
     log_error: str | None = None  # why the log is missing or unreadable, when it is
+    # Everything below is None (or empty) when it was not read: `cmaudit check` without --registry, say.
+    site_type: str | None = None  # Setup\Type as the registry holds it ("1", "2"), raw
+    site_database: bool | None = None  # the SMS\SQL Server key that sites with a database have: found or absent
+    itmu_installed: bool | None = None  # ITMU's PkgSource (share or folder) or its catalog found on the server
+    itmu_folder: str | None = None  # where, when found
+    catalog: FileStamp | None = None  # ITMU's wsusscn2.cab as dir listed it (or its date given to `check`)
+    program: FileStamp | None = None  # updatewuscatalog.exe: date, size, version (evidence only)
+    hotfix: tuple[str, ...] | None = None  # registrations naming the advisory's KB (evidence only, never a verdict)

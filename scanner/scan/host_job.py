@@ -169,7 +169,10 @@ class ScanJob:
             aborted = self._aborted.is_set()
         if aborted:
             session.abort()
+        advisory = self.context.advisory  # which KB's registrations, which failure calls for the program's version
+        wanted = replace(self.context.collect, kb=advisory.kb, failure_token=advisory.signatures.failure_all_of[0],
+                         fix_released=advisory.updated.isoformat())
         try:
-            return collect(session, self.context.collect)
+            return collect(session, wanted)
         finally:
             session.close()

@@ -48,7 +48,10 @@ from scanner.model.errors import HostAccessDenied, HostError, HostInternalError,
 from scanner.model.options import DEFAULT_MAX_LOG_BYTES
 from scanner.model.records import HostFacts
 from scanner.model.snapshot import LogBlob, Snapshot
+from scanner.winrm import sitefiles
+from scanner.winrm.dirlist import DateStyle, date_style
 from scanner.winrm.faults import FAULT_CODE_PAGE, FAULT_OPERATION_TIMEOUT
+from scanner.winrm.hotfix import VersionFinder
 from scanner.winrm.markers import (
     MarkerSplitter,
     Section,
@@ -67,6 +70,7 @@ from scanner.winrm.registry import (
     RegistryRead,
     environment,
     expanded,
+    package_sources,
     pick_registry,
     read_registry,
     registry_command,
@@ -89,6 +93,8 @@ MIN_READ_BUDGET = 64 * 1024 * 1024
 MAX_REGISTRY_BYTES = 1024 * 1024
 MAX_STDERR_BYTES = 64 * 1024
 MAX_TRAILER_BYTES = 64 * 1024  # output after the closing marker is not ours: stop reading early
+MAX_SITE_FILES_BYTES = 64 * 1024 * 1024  # dir listings, the program's bytes, the Updates key (filtered as it streams)
+MAX_COMMAND_LINE = 8000  # cmd.exe takes 8191 characters
 DELETE_TIMEOUT = 5.0  # seconds the shell's Delete gets of its own, whatever is left of the host's budget
 
 # Characters that would let a registry value (server-controlled) change the meaning of a cmd line.
@@ -111,6 +117,10 @@ def _reading(host: str, what: str) -> Iterator[None]:
 @dataclass(frozen=True, slots=True)
 class CollectOptions:
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
+    kb: str = "951376"  # the advisory's KB: registrations naming it are collected as evidence (the scan sets it)
+    # where a log holds this (the advisory's rarest failure token), updatewuscatalog.exe's version is read too
+    failure_token: str = "CreateUpdateNode"
+    fix_released: str = "2008-06-17"  # the hotfix's release: a program written since may be the fixed one
 
 
 def not_found_probes(nonce: str) -> list[str]:
@@ -120,13 +130,14 @@ def not_found_probes(nonce: str) -> list[str]:
             *checked(nonce, "pprobe", f'type "C:\\cmaudit-{nonce}\\absent.log"')]
 
 
-def log_command(nonce: str, rolled: str, current: str) -> str:
-    """One cmd line printing the rolled log, then the current one (type is read-only).
+def log_command(nonce: str, rolled: str, current: str, extra: list[str] | None = None) -> str:
+    """One cmd line printing the rolled log, then the current one (type is read-only), after `extra` checked
+    commands (the site files: dir, type, reg query).
 
     The not-found probes come first, so a log that could not be read for another reason (access denied, in any
     language) is told apart from one that is simply not there.
     """
-    parts = not_found_probes(nonce)
+    parts = not_found_probes(nonce) + list(extra or [])
     parts += checked(nonce, "lo_", f'type "{rolled}"')
     parts += checked(nonce, "log", f'type "{current}"')
     parts.append(f"echo {marker(nonce, 'end')}")
@@ -341,33 +352,85 @@ def _denied_key(host: str, path: str, text: str) -> HostAccessDenied:
              "permissions in regedit on the host.")
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What the registry said, and what the log command is to read."""
+
+    facts: HostFacts
+    snapshot: Snapshot  # build, Setup key, site type and database: the logs and files are added after the read
+    path: str
+    files: sitefiles.Plan
+    style: DateStyle
+    reg_not_found: str
+
+
 def _collect_in_shell(session: HostSession, shell: WinRS, read: RegistryRead, options: CollectOptions, nonce: str,
                       codepage: int) -> Collected:
     host = session.host.name
     with _reading(host, "registry output"):
-        found = _registry_facts(host, read, codepage)
+        found = _registry_facts(host, read, codepage, options)
     if isinstance(found, Collected):
         return found
-    facts, build, path = found
-    rolled = rolled_name(path)
-    split = MarkerSplitter(nonce, (*checked_names("fprobe", "pprobe", "lo_", "log"), "end"), options.max_log_bytes)
+    rolled, path = rolled_name(found.path), found.path
+    names = (*checked_names("fprobe", "pprobe", "lo_", "log"), *sitefiles.section_names(), "end")
+    split = MarkerSplitter(nonce, names, options.max_log_bytes, sitefiles.sinks(found.files))
     stop_after = max(STOP_FACTOR * options.max_log_bytes, MIN_READ_BUDGET)
 
     def log_sink(chunk: bytes) -> bool:
         with _reading(host, "log output"):
             split.feed(chunk)
             # per file, and overall: output outside any section (a hostile server) counts as well
-            return (split.current_seen <= stop_after and split.total <= 2 * stop_after + MAX_REGISTRY_BYTES
+            return (split.current_seen <= stop_after
+                    and split.total <= 2 * stop_after + MAX_REGISTRY_BYTES + MAX_SITE_FILES_BYTES
                     and not _past_end(split))
 
-    _, stderr, stopped = CommandRunner(shell, host).run(log_command(nonce, rolled, path), log_sink,
-                                                        what="log read (type)")
+    command = log_command(nonce, rolled, path, sitefiles.command_parts(nonce, found.files))
+    if len(command) > MAX_COMMAND_LINE:  # paths near cmd's limit: the logs alone
+        command = log_command(nonce, rolled, path)
+    runner = CommandRunner(shell, host)
+    _, stderr, stopped = runner.run(command, log_sink, what="log read (type, dir, reg query)")
     with _reading(host, "log output"):
-        return _logs_read(host, split, codepage, facts, build, (rolled, path), stopped, stop_after, stderr)
+        collected = _logs_read(host, split, codepage, found.facts, found.snapshot, (rolled, path), stopped,
+                               stop_after, stderr)
+        files = sitefiles.read(split.sections, found.files, CODECS[codepage], found.style, found.reg_not_found)
+    files = _follow_up(runner, nonce, codepage, found, collected, files, options)
+    return _with_site_files(collected, files)
 
 
-def _registry_facts(host: str, read: RegistryRead, codepage: int) -> Collected | tuple[HostFacts, str | None, str]:
-    """The facts the registry gave, and the log path to read; a finished Collected when there is no log to read."""
+def _follow_up(runner: CommandRunner, nonce: str, codepage: int, found: _Target, collected: Collected,
+               files: sitefiles.SiteFiles, options: CollectOptions) -> sitefiles.SiteFiles:
+    """A third command, only where the logs call for it: the catalog they name in a folder not listed yet, and
+    the program's version where they show the advisory's failure (two requests more; none on a healthy host)."""
+    asked = sitefiles.follow_up([b.data for b in collected.snapshot.logs], files, found.files,
+                                options.failure_token.encode("ascii"), options.fix_released, safe_path)
+    parts = asked.parts(nonce)
+    if not parts:
+        return files
+    split = MarkerSplitter(nonce, (*checked_names("named", "progbin"), "end"), 1 << 20,
+                           {"progbin": VersionFinder})
+
+    def sink(chunk: bytes) -> bool:
+        with _reading(runner.host, "follow-up output"):
+            split.feed(chunk)
+            return split.current_seen <= MAX_SITE_FILES_BYTES and not _past_end(split)
+
+    runner.run(" & ".join([*parts, f"echo {marker(nonce, 'end')}"]), sink, what="follow-up (dir, type)")
+    with _reading(runner.host, "follow-up output"):
+        split.close()
+        return sitefiles.read_follow_up(split.sections, asked, files, CODECS[codepage], found.style)
+
+
+def _with_site_files(collected: Collected, files: sitefiles.SiteFiles) -> Collected:
+    facts = replace(collected.facts, itmu_folder=files.itmu_folder if files.itmu_installed else
+                    "" if files.itmu_installed is False else None,
+                    catalog=files.catalog, program=files.program, hotfix=files.hotfix)
+    snapshot = replace(collected.snapshot, itmu_installed=files.itmu_installed, itmu_folder=files.itmu_folder,
+                       catalog=files.catalog, program=files.program, hotfix=files.hotfix)
+    return Collected(facts, snapshot, collected.stderr)
+
+
+def _registry_facts(host: str, read: RegistryRead, codepage: int, options: CollectOptions) -> Collected | _Target:
+    """The facts the registry gave, and what to read next; a finished Collected when there is no log to read."""
     denied = read.denied
     if denied:
         raise _denied_key(host, denied[0].path, denied[0].denied or "")
@@ -379,21 +442,28 @@ def _registry_facts(host: str, read: RegistryRead, codepage: int) -> Collected |
     env = environment(read, reg.root)
     build = reg.setup.text("Full Version") or None
     site_type_value = reg.setup.get("Type")
+    site_type = site_type_value.text if site_type_value is not None else None  # raw: coding not confirmed
+    install_dir = expanded(reg.setup.get("Installation Directory"), env)
     facts = HostFacts(
         build=build,
         site_code=(reg.ident.text("Site Code") if reg.ident else None) or None,
-        site_type=site_type_value.text if site_type_value is not None else None,  # raw: coding not confirmed
-        install_dir=expanded(reg.setup.get("Installation Directory"), env),
+        site_type=site_type,
+        install_dir=install_dir,
         registry_root=reg.root,
         codepage=codepage,
+        site_database=reg.site_database,
     )
+    snapshot = Snapshot(build=build, setup_key_found=True, site_type=site_type, site_database=reg.site_database)
     path, problem = log_paths(reg, env)
     if path is None:
-        return Collected(facts, Snapshot(build=build, setup_key_found=True, log_error=problem))
-    return replace(facts, log_path=path), build, path
+        return Collected(facts, replace(snapshot, log_error=problem))
+    files = sitefiles.plan(package_sources(read), env, install_dir, options.kb, safe_path)
+    intl = read.extra.get("intl")
+    return _Target(replace(facts, log_path=path), snapshot, path, files, date_style(intl.key if intl else None),
+                   read.not_found)
 
 
-def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts, build: str | None,
+def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts, snapshot: Snapshot,
                paths: tuple[str, str], stopped: bool, stop_after: int, stderr: bytes) -> Collected:
     """What `type` printed, as the snapshot's log blobs (a file the account may not read is ERROR/access)."""
     rolled, path = paths
@@ -422,8 +492,7 @@ def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts
         log_error = f"output exceeded {stop_after} bytes before {path} was reached; collection stopped"
     elif not any(b.name == path for b in blobs):
         log_error = f"{path} was not found or is empty"
-    return Collected(facts, Snapshot(build=build, setup_key_found=True, logs=tuple(blobs), log_error=log_error),
-                     stderr)
+    return Collected(facts, replace(snapshot, logs=tuple(blobs), log_error=log_error), stderr)
 
 
 def file_missing(answer: Section, not_found: list[Section]) -> bool:

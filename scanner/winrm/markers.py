@@ -7,7 +7,9 @@ Each section keeps at most `cap` bytes: the tail, since the newest log entries a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(slots=True)
@@ -29,6 +31,21 @@ class TailBuffer:
         return self.seen > self.cap
 
 
+class Sink(Protocol):
+    """Where a section's bytes go: a TailBuffer, or a filter that keeps only what it is after."""
+
+    @property
+    def seen(self) -> int: ...  # every byte fed
+
+    @property
+    def truncated(self) -> bool: ...  # some of them were not kept
+
+    @property
+    def data(self) -> bytearray: ...
+
+    def feed(self, chunk: bytes) -> None: ...
+
+
 END = "end"  # the closing marker every command line echoes last
 
 
@@ -40,11 +57,13 @@ class MarkerSplitter:
     nonce back could write them) are data of the `end` section and can no longer reopen a file's section.
     """
 
-    def __init__(self, nonce: str, names: tuple[str, ...], cap: int) -> None:
+    def __init__(self, nonce: str, names: tuple[str, ...], cap: int,
+                 sinks: Mapping[str, Callable[[], Sink]] | None = None) -> None:
         self.prefix = f"==cmaudit:{nonce}:".encode()
         self.names = names
-        self.sections: dict[str, TailBuffer] = {}
-        self._current: TailBuffer | None = None
+        self.sections: dict[str, Sink] = {}
+        self._sinks = dict(sinks or {})  # section name -> a filter of its own instead of a TailBuffer
+        self._current: Sink | None = None
         self._pending = bytearray()
         self._hold = len(self.prefix) + max(len(n) for n in names) + 8  # marker, "==", " \r\n"
         self._cap = cap
@@ -102,7 +121,10 @@ class MarkerSplitter:
                 del self._pending[:1]
                 continue
             del self._pending[: newline + 1]
-            self._current = self.sections.setdefault(name, TailBuffer(self._cap))
+            if name not in self.sections:
+                sink: Sink = self._sinks[name]() if name in self._sinks else TailBuffer(self._cap)
+                self.sections[name] = sink
+            self._current = self.sections[name]
 
 
 def marker(nonce: str, name: str) -> str:
@@ -137,12 +159,12 @@ class Section:
         return " ".join(" ".join(lines).split()).casefold()
 
 
-def section(sections: dict[str, TailBuffer], name: str, codec: str) -> Section:
+def section(sections: Mapping[str, Sink], name: str, codec: str) -> Section:
     buf = sections.get(name)
     text = "" if buf is None else bytes(buf.data).decode(codec, "replace")
     return Section(text, failed(sections, name))
 
 
-def failed(sections: dict[str, TailBuffer], name: str) -> bool:
+def failed(sections: Mapping[str, Sink], name: str) -> bool:
     """Whether the checked command of section `name` exited non-zero (it echoed the `.failed` marker)."""
     return name + FAILED in sections

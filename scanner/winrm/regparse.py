@@ -98,12 +98,15 @@ def parse_reg_query(text: str) -> tuple[RegKey, ...]:
     return tuple(keys)
 
 
+_HIVES = {"HKLM": "HKEY_LOCAL_MACHINE", "HKCU": "HKEY_CURRENT_USER", "HKCR": "HKEY_CLASSES_ROOT",
+          "HKU": "HKEY_USERS", "HKCC": "HKEY_CURRENT_CONFIG"}
+
+
 def normalise_key_path(path: str) -> str:
-    """`HKLM\\Software\\X` and `HKEY_LOCAL_MACHINE\\SOFTWARE\\X` compare equal after this."""
+    """`HKLM\\Software\\X` and `HKEY_LOCAL_MACHINE\\SOFTWARE\\X` compare equal after this (any hive)."""
     upper = path.strip().rstrip("\\").upper()
-    if upper.startswith("HKLM\\") or upper == "HKLM":
-        upper = "HKEY_LOCAL_MACHINE" + upper[4:]
-    return upper
+    hive, sep, rest = upper.partition("\\")
+    return _HIVES.get(hive, hive) + sep + rest
 
 
 def find_key(keys: tuple[RegKey, ...], path: str) -> RegKey | None:

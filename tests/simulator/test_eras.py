@@ -54,13 +54,25 @@ def test_every_profile_names_an_era_that_runs_on_its_windows() -> None:
 
 
 def test_eras_follow_the_published_defaults() -> None:
-    """WinRM 1.1 listens on 80/443 and 2.0 on 5985/5986; legacy eras speak TLS 1.0 and cap shells at 5."""
-    assert set(ERA_NAMES) == {"2003r2-winrm11", "2008-winrm11", "2008r2-winrm20", "modern"}
+    """WinRM 1.1 listens on 80/443 and 2.0 on 5985/5986; legacy eras speak TLS 1.0 and cap shells at 5; WinRM 1.1's
+    quota defaults are marked unconfirmed."""
+    assert set(ERA_NAMES) == {"2003r2-winrm11", "2008-winrm11", "2003-winrm20", "2008-winrm20", "2008r2-winrm20",
+                              "modern"}
     for name in ("2003r2-winrm11", "2008-winrm11"):
-        assert ERAS[name].ports == (80, 443) and ERAS[name].winrm == "1.1"
-    for name in ("2003r2-winrm11", "2008-winrm11", "2008r2-winrm20"):
+        assert ERAS[name].ports == (80, 443) and ERAS[name].winrm == "1.1" and not ERAS[name].quotas_confirmed
+    for name in ("2003r2-winrm11", "2008-winrm11", "2003-winrm20", "2008-winrm20", "2008r2-winrm20"):
         assert ERAS[name].legacy_tls and ERAS[name].max_shells_per_user == 5
     assert ERAS["2008r2-winrm20"].ports == (5985, 5986)
+
+
+@pytest.mark.parametrize("name", ["2003-winrm20", "2008-winrm20"])
+def test_wmf20_on_2003_and_2008_is_winrm20_on_its_old_windows(name: str) -> None:
+    """WMF 2.0 brings WinRM 2.0 (5985/5986, an optional compatibility listener on 80/443) to 2003 and 2008,
+    whose cmd.exe and UAC stay as they were."""
+    era = ERAS[name]
+    assert (era.winrm, era.ports, era.compat_ports) == ("2.0", (5985, 5986), (80, 443))
+    assert era.codepage_65001 != "works" and era.uac_filters_local_admins == (name == "2008-winrm20")
+    assert era.windows == ({"2003", "2003 R2"} if name.startswith("2003") else {"2008"})
     assert not ERAS["modern"].legacy_tls and ERAS["modern"].codepage_65001 == "works"
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from datetime import datetime
 
 import pytest
 
-from simulator.profiles import PROFILE_NAMES, VERDICTS, expected_verdict, load_machine, mixed_fleet
+from simulator.profiles import PROFILE_NAMES, VERDICTS, expected_verdict, load_machine, load_profile, mixed_fleet
 from simulator.vm import VirtualMachine
 
 REQUIRED = {
-    "x64-2003", "localized-log", "crashed-log", "unknown-build",
+    "x64-2003", "localized-log", "crashed-log", "unknown-build", "secondary-site", "pre-june-success",
+    "stale-catalog", "hotfix-waiting",
     "rtm-affected", "sp1-affected", "sp1-recovered", "sp1-healthy", "sp2", "no-legacy-sync", "x64-wow6432",
     "custom-path", "rolled-log", "utf16-log", "missing-log", "sms2003", "no-configmgr", "sp1-other-failure",
 }
@@ -76,6 +78,8 @@ def test_registry_and_log_tell_the_profiles_story(name: str) -> None:
         assert expected_verdict(name) == "NOT_APPLICABLE"
         return
     build = reg_value(machine, f"{root}\\Setup", "Full Version")
+    secondary = (reg_value(machine, f"{root}\\Setup", "Type") == "0x2"
+                 and machine.run(f'reg query "{root}\\SQL Server"').exit_code == 1)
     trace = reg_value(machine, f"{root}\\Tracing\\SMS_WSUS_SYNC_MANAGER", "TraceFilename")
     texts: list[str] = []
     if trace is not None:
@@ -86,15 +90,18 @@ def test_registry_and_log_tell_the_profiles_story(name: str) -> None:
                 texts.append(result.stdout.decode("latin-1"))  # tokens are ASCII; the log may be ANSI
             else:
                 assert result.stderr == b"The system cannot find the file specified.\r\n"
-    assert oracle(build, texts) == expected_verdict(name)
+    catalog = re.findall(r"^(\d\d)/(\d\d)/(\d{4}) .* wsusscn2\.cab\r?$", machine.run(
+        r'dir "C:\Program Files\Microsoft Updates Inventory Tool\PkgSource"').stdout.decode("latin-1"), re.MULTILINE)
+    old_catalog = any((y, m, d) < ("2008", "06", "10") for m, d, y in catalog)
+    assert oracle(build, texts, secondary, old_catalog) == expected_verdict(name)
 
 
-def oracle(build: str | None, texts: list[str]) -> str:
+def oracle(build: str | None, texts: list[str], secondary: bool = False, old_catalog: bool = False) -> str:
     """A deliberately small re-statement of the verdict rules, to prove each profile's data is coherent."""
-    if build is not None and not build.startswith("4.00."):
+    if secondary or (build is not None and not build.startswith("4.00.")):
         return "NOT_APPLICABLE"
     fixed = build is not None and build >= "4.00.6487"
-    outcomes: list[tuple[bool, bool]] = []  # (succeeded, 954474 signature)
+    outcomes: list[tuple[bool, bool, str]] = []  # (succeeded, 954474 signature, GMTDATE's year-month-day)
     signature = None
     for line in "".join(texts).splitlines():
         if "ID=6709 " in line:
@@ -102,12 +109,16 @@ def oracle(build: str | None, texts: list[str]) -> str:
         elif signature is not None and all(t in line for t in ("0x80004005", "DeploymentAction", "CreateUpdateNode")):
             signature = True
         elif signature is not None and re.search(r"ID=671[01] ", line):
-            outcomes.append(("ID=6710 " in line, signature))
+            day = datetime.strptime(re.search(r"GMTDATE=\w{3} (\w{3} \d\d) [\d:.]+ (\d{4})", line).expand(r"\1 \2"),
+                                    "%b %d %Y").strftime("%Y-%m-%d")
+            outcomes.append(("ID=6710 " in line, signature, day))
             signature = None
     if outcomes:
-        ok, sig = outcomes[-1]
+        ok, sig, day = outcomes[-1]
+        if ok and (day < "2008-06-10" or old_catalog) and not fixed:
+            return "AT_RISK"  # a success before the June 2008 catalog, or on an older one, proves nothing
         if ok:
-            return "RECOVERED" if any(s for _, s in outcomes) else "NOT_AFFECTED"
+            return "RECOVERED" if any(s for _, s, _ in outcomes) else "NOT_AFFECTED"
         if sig:
             return "AFFECTED"
         return "NOT_AFFECTED" if fixed else "AT_RISK"
@@ -217,10 +228,13 @@ def test_log_size_can_be_raised_to_several_megabytes() -> None:
 
 
 def test_mixed_fleet_is_deterministic_weighted_and_complete() -> None:
-    """The fleet mix is the same every time, holds every profile once large enough, favours common sites."""
+    """The fleet mix is the same every time, holds every weighted profile once large enough (a profile of weight 0
+    only where named), favours common sites."""
     assert mixed_fleet(200) == mixed_fleet(200)
     assert len(mixed_fleet(37)) == 37
-    assert set(mixed_fleet(len(PROFILE_NAMES))) == set(PROFILE_NAMES)
+    named_only = {n for n in PROFILE_NAMES if load_profile(n).weight == 0}
+    assert named_only == {"pre-june-success", "stale-catalog", "hotfix-waiting", "secondary-site"}
+    assert set(mixed_fleet(len(PROFILE_NAMES))) == set(PROFILE_NAMES) - named_only
     small = mixed_fleet(5)
     assert len(set(small)) == 5
     counts = Counter(mixed_fleet(1000))

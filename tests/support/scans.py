@@ -71,6 +71,7 @@ READ_ONLY_PATTERNS = (
     re.compile(_ECHO),
     re.compile(rf"reg query {_ARG}(?: /(?:v {_ARG}|ve|s))*{_CHECKED}", re.IGNORECASE),
     re.compile(rf"type {_ARG}(?: {_ARG})*{_CHECKED}", re.IGNORECASE),
+    re.compile(rf"dir {_ARG}{_CHECKED}", re.IGNORECASE),  # a listing, no switches
 )
 
 

@@ -54,6 +54,7 @@ class LogBuffer:
         self._sample = b""  # the file's first and last _SAMPLE bytes, taken on the first search
         self._byte_counts: dict[int, int] = {}  # byte value -> its count in the sample
         self._spans: dict[int, tuple[int, int] | None] = {}  # opener line start -> its CMTrace extent
+        self._openers: bool | None = None  # whether the file holds any CMTrace opener (asked once)
 
     # -- lines --------------------------------------------------------------------------------------
     def line_start(self, pos: int) -> int:
@@ -154,6 +155,10 @@ class LogBuffer:
         The last answer is remembered as (end searched, opener found): a walk forwards or backwards
         through the file then searches each byte once, and a file without any opener answers at once.
         """
+        if self._openers is None:
+            self._openers = self.find(_OPEN) >= 0
+        if not self._openers:
+            return None  # a server-format file: no line can belong to a CMTrace entry above it
         end = self.line_end(start)
         searched, found = self._nearest
         if found < end <= searched:

@@ -27,6 +27,8 @@ _LONG_TS = re.compile(
 _CM_TIME = re.compile(r"(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))?(?:([+-])(\d{1,4}))?")
 _CM_DATE = re.compile(r"(\d{1,2})-(\d{1,2})-(\d{4})")
 _ATTR = re.compile(r'([A-Za-z_]+)="([^"]*)"')
+_GMTDATE = re.compile(
+    r"\bGMTDATE=[A-Za-z]{3} ([A-Za-z]{3}) +(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))? (\d{4})\b")
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 _MAX_BIAS = 24 * 60
@@ -101,6 +103,31 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def _cmtrace_time(attrs: dict[str, str]) -> datetime | None:
+    tm = _CM_TIME.fullmatch(attrs.get("time", "").strip())
+    dm = _CM_DATE.fullmatch(attrs.get("date", "").strip())
+    if not (tm and dm):
+        return None
+    h, mi, s, frac, sign, digits = tm.groups()
+    mo, d, y = dm.groups()
+    return to_utc(int(y), int(mo), int(d), int(h), int(mi), int(s), frac, _bias(sign, digits))
+
+
+def cmtrace_attribute_time(attributes: str) -> datetime | None:
+    """The UTC time of a CMTrace entry from the attributes after its `]LOG]!><` (None when they hold none)."""
+    return _cmtrace_time(dict(_ATTR.findall(attributes)))
+
+
+def gmtdate(text: str) -> datetime | None:
+    """A STATMSG's `GMTDATE=Tue Jun 10 09:12:33.123 2008` (UTC by definition); None when absent or invalid."""
+    m = _GMTDATE.search(text)
+    if m is None:
+        return None
+    mon, d, h, mi, s, frac, y = m.groups()
+    month = _MONTHS.get(mon.lower())
+    return None if month is None else to_utc(int(y), month, int(d), int(h), int(mi), int(s), frac, 0)
+
+
 def parse_cmtrace(entry: str) -> Parsed | None:
     """`<![LOG[message]LOG]!><time="..." date="..." component="..." ...>`, message possibly multi-line."""
     a = entry.find(CMTRACE_OPEN)
@@ -110,16 +137,9 @@ def parse_cmtrace(entry: str) -> Parsed | None:
     if b < 0:
         return None
     attrs = dict(_ATTR.findall(entry, b + len(CMTRACE_CLOSE)))
-    time: datetime | None = None
-    tm = _CM_TIME.fullmatch(attrs.get("time", "").strip())
-    dm = _CM_DATE.fullmatch(attrs.get("date", "").strip())
-    if tm and dm:
-        h, mi, s, frac, sign, digits = tm.groups()
-        mo, d, y = dm.groups()
-        time = to_utc(int(y), int(mo), int(d), int(h), int(mi), int(s), frac, _bias(sign, digits))
     return Parsed(
         text=entry[a + len(CMTRACE_OPEN):b],
-        time=time,
+        time=_cmtrace_time(attrs),
         component=attrs.get("component") or None,
         thread=_int(attrs.get("thread")),
         severity=_int(attrs.get("type")),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import gzip
 import json
 import os
 import stat
 import sys
 import zlib
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -17,9 +19,10 @@ from scanner.advisory.engine import evaluate
 from scanner.advisory.loader import Advisory
 from scanner.advisory.timeline import older_first
 from scanner.model.errors import LogFileError
-from scanner.model.records import Judgement, Verdict, judgement_to_dict
+from scanner.model.records import FileStamp, Judgement, Verdict, judgement_to_dict
 from scanner.model.snapshot import LogBlob, Snapshot
 from scanner.scan.advisory_file import load_advisory
+from scanner.winrm.registry import SavedRegistry, read_saved_registry
 
 HELP = "judge wsyncmgr.log/.lo_ files offline (exit 0 clean, 1 finding, 2 unknown, 64 bad usage)"
 ORDER = 20
@@ -33,6 +36,7 @@ EXIT_STATUS = """Exit status (the verdict of the files given):
 MAX_LOG_BYTES = 64 << 20  # a real wsyncmgr.log is a few MB; beyond this only the tail is judged
 MAX_GZIP_BYTES = 1 << 30  # decompressed: far beyond any log, short of a decompression bomb
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_REGISTRY_FILE = 16 << 20  # a saved `reg query` of the SMS and Updates keys is a few hundred KB
 
 EXIT_CODES = {
     Verdict.NOT_AFFECTED: 0, Verdict.NOT_APPLICABLE: 0, Verdict.RECOVERED: 0,
@@ -47,8 +51,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "under evidence/")
     parser.add_argument("--full-version", metavar="BUILD", dest="full_version",
                         help="the site's Full Version (e.g. 4.00.6221.1000); without it the build is unknown")
+    parser.add_argument("--registry", type=Path, metavar="FILE",
+                        help="the output of `reg query HKLM\\SOFTWARE\\Microsoft\\SMS /s` saved on the site server "
+                             "(and of HKLM\\SOFTWARE\\Microsoft\\Updates /s): the build, the site's role (Setup\\Type, "
+                             "the SQL Server key) and any KB 951376 registration")
+    parser.add_argument("--catalog-date", type=_date, metavar="YYYY-MM-DD", dest="catalog_date",
+                        help="the date `dir` shows for ITMU's PkgSource\\wsusscn2.cab (the catalog legacy sync reads)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--advisory", type=Path, metavar="TOML", help="another advisory file (default: ms-954474)")
+
+
+def _date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _registry_snapshot(path: Path | None, kb: str) -> SavedRegistry:
+    """What a saved `reg query` output says (nothing without --registry)."""
+    if path is None:
+        return SavedRegistry()
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_REGISTRY_FILE)
+    except OSError as exc:
+        raise LogFileError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+                       (codecs.BOM_UTF8, "utf-8")):
+        if raw.startswith(bom):
+            text = raw[len(bom):].decode(codec, "replace")
+            break
+    else:
+        text = raw.decode("utf-8") if _utf8(raw) else raw.decode("cp1252", "replace")
+    saved = read_saved_registry(text, kb)
+    if saved.setup_found is None and saved.hotfix is None:
+        raise LogFileError(str(path), "holds no `reg query` output of the SMS Setup key or the Updates key")
+    return saved
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_log(path: str, limit: int = MAX_LOG_BYTES) -> LogBlob:
@@ -101,8 +148,13 @@ def run(args: argparse.Namespace) -> int:
     advisory = load_advisory(args.advisory)
     names = older_first(dict.fromkeys(args.files))  # a file named twice counts once
     logs = tuple(read_log(p, MAX_LOG_BYTES) for p in names)
-    # Files given by hand: whether an SMS Setup key exists is not known, the build only if given.
-    judgement = evaluate(Snapshot(build=args.full_version, setup_key_found=None, logs=logs), advisory)
+    # Files given by hand: whether an SMS Setup key exists is not known, the build only if given (or saved).
+    saved = _registry_snapshot(args.registry, advisory.kb)
+    catalog = FileStamp(path="", written=args.catalog_date) if args.catalog_date else None
+    snapshot = Snapshot(build=args.full_version or saved.build, setup_key_found=saved.setup_found, logs=logs,
+                        site_type=saved.site_type, site_database=saved.site_database, hotfix=saved.hotfix,
+                        catalog=catalog)
+    judgement = evaluate(snapshot, advisory)
     if args.json:
         doc = judgement_to_dict(judgement)
         doc["files"] = [b.name for b in logs]

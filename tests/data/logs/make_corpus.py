@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -100,6 +101,9 @@ class Writer:
     thread: int = 5976
     zone: str = "W. Europe Standard Time"
     multiline_failure: bool = False
+    sys: str = "CM01"  # STATMSG SYS= and SITE=
+    site: str = "P01"
+    gmt_bias: int | None = None  # the server's real bias, where the lines' own bias is wrong (GMTDATE uses it)
 
     def tick(self, seconds: float) -> None:
         self.clock += timedelta(seconds=seconds, milliseconds=self.rng.randint(0, 999) if seconds else 0)
@@ -125,11 +129,11 @@ class Writer:
     def statmsg(self, number: int, sev: str = "I") -> str:
         """A status message line; its GMTDATE is the line's own time in UTC (local + bias)."""
         self.tick(1)
-        utc = self.clock + timedelta(minutes=self.bias)
+        utc = self.clock + timedelta(minutes=self.bias if self.gmt_bias is None else self.gmt_bias)
         gmt = f"{utc:%a %b %d %H:%M:%S}.{utc.microsecond // 1000:03d} {utc.year}"
         istr = " ".join(f'ISTR{i}=""' for i in range(10))
-        msg = (f'STATMSG: ID={number} SEV={sev} LEV=M SOURCE="SMS Server" COMP="{COMP}" SYS=CM01 SITE=P01 '
-               f"PID=1876 TID={self.thread} GMTDATE={gmt} {istr} NUMATTRS=0")
+        msg = (f'STATMSG: ID={number} SEV={sev} LEV=M SOURCE="SMS Server" COMP="{COMP}" '
+               f"SYS={self.sys} SITE={self.site} PID=1876 TID={self.thread} GMTDATE={gmt} {istr} NUMATTRS=0")
         return self.line(msg, kind=3 if sev == "E" else 1, seconds=0)
 
     def t(self, key: str, **kw: object) -> str:
@@ -158,7 +162,9 @@ class Writer:
         return out
 
     def legacy(self, outcome: str) -> list[str]:
-        """A legacy sync attempt: "ok", "fail" (the advisory's error), "other" or "open" (cut short)."""
+        """A legacy sync attempt: "ok", "fail" (the advisory's error), "other" or "open" (cut short); and for the
+        rules of issue 21: "warn-ok" (a warning with an HRESULT, then updates processed and no status line),
+        "status-only" (6710 and no summary), "zero-done" (nothing processed, then 6710)."""
         out = [self.line(self.t("legacy"), seconds=5), self.statmsg(6709), self.line(self.t("cmdline")),
                self.line(self.t("catalog"), seconds=2), self.line(self.t("init"), seconds=8),
                self.line(self.t("pre"), seconds=4)]
@@ -174,6 +180,13 @@ class Writer:
                     self.line(self.t("summary", p=0, m=0, o=0, u=0), kind=2)]
         elif outcome == "other":
             out += [self.line(self.t("other"), kind=3, seconds=2), self.statmsg(6711, "E")]
+        elif outcome == "warn-ok":
+            out += [self.line("Warning 0x80070002, the update file for KB948496 was not found: skipping", kind=2),
+                    self.line(self.t("summary", p=1210, m=240, o=3, u=17), seconds=40)]
+        elif outcome == "status-only":
+            out += [self.statmsg(6710)]
+        elif outcome == "zero-done":
+            out += [self.line(self.t("summary", p=0, m=0, o=0, u=0), seconds=30), self.statmsg(6710)]
         return out
 
 
@@ -224,7 +237,7 @@ def cases() -> dict[str, dict[str, bytes]]:
     log("localised-de-utf8bom-recovered",
         encode(render(["fail", "ok"], fmt="cmtrace", seed=9, lang=DE), "utf-8-sig"))
     log("long-form-timestamps-ok", encode(render(["ok", "ok"], fmt="long", seed=10, zone="Eastern Standard Time",
-                                                 bias=300)))
+                                                 bias=300, start=datetime(2008, 6, 11, 1, 0, 0))))
     log("in-progress-only", encode(render(["none", "none", "open"], seed=11)[:-6]))
 
     # Rolled over: failures in the older .lo_, recovery in the newer .log.
@@ -261,10 +274,47 @@ def cases() -> dict[str, dict[str, bytes]]:
     full = encode(render(["ok", "fail"], fmt="cmtrace", seed=18), "utf-16-le-bom")
     cut = len(full) // 3 | 1  # odd: the cut falls inside a UTF-16 code unit
     log("utf16le-tail-no-bom-affected", full[cut:])
+    _rules_of_issue_21(log)
     # Not a log at all, and an empty one.
     log("garbage-only", bytes(rng.randrange(256) for _ in range(30000)))
     log("empty", b"")
     return out
+
+
+def _rules_of_issue_21(log: Callable[[str, bytes], None]) -> None:
+    """Logs written from the rules of issue 21 (and DOMAIN.md), one rule each; expected verdicts in test_check."""
+    # 1. Legacy syncs that succeeded only in May 2008: before the June catalog that brought update 1293995.
+    log("success-before-cutoff", encode(render(["ok", "ok"], seed=20, start=datetime(2008, 5, 20, 1, 0, 0))))
+    # 2. The scan was taken right after the only completed sync cycle: the legacy sync may be about to start.
+    lines = render(["none"], seed=21, start=datetime(2008, 6, 20, 1, 0, 0))
+    log("ends-after-first-cycle", encode(lines[: index_of(lines, "ID=6702") + 2]))
+    #    One cycle, then hours of polling: the legacy sync would have run by then.
+    log("one-cycle-then-quiet", encode(render(["none"], seed=22, start=datetime(2008, 6, 20, 1, 0, 0))))
+    # 3. A warning with an HRESULT, then updates processed: a success.
+    log("warning-then-success", encode(render(["warn-ok"], seed=23, start=datetime(2008, 6, 20, 1, 0, 0))))
+    # 4. The advisory's error after the last attempt had ended, outside any attempt; and one without an update id.
+    lines = render(["ok", "none"], seed=24, start=datetime(2008, 6, 20, 1, 0, 0))
+    log("stray-error-outside-attempt", encode([*lines, Writer("server", EN, random.Random(24), datetime(
+        2008, 6, 22, 9, 0, 0)).line(EN["failure"], kind=3)]))
+    lines = render(["ok", "fail"], seed=25, start=datetime(2008, 6, 20, 1, 0, 0))
+    at = index_of(lines, "0x80004005")
+    lines[at] = lines[at].replace(" for update 1293995", "").replace("CreateUpdateNode", "CreateUpdateNode (ID=6711)")
+    log("failure-without-update-id", encode(lines))
+    # 5. Two servers' logs in one file; time running backwards; GMTDATE against a wrong bias.
+    w1 = Writer("server", EN, random.Random(26), datetime(2008, 6, 20, 1, 0, 0))
+    w2 = Writer("server", EN, random.Random(27), datetime(2008, 6, 21, 1, 0, 0), sys="CM02", site="P02")
+    log("mixed-servers", encode([*w1.polling(2), *w1.wsus_sync(), *w1.legacy("ok"), *w1.polling(3),
+                                 *w2.wsus_sync(), *w2.legacy("ok"), *w2.polling(3)]))
+    w = Writer("server", EN, random.Random(28), datetime(2008, 6, 20, 1, 0, 0))
+    first = [*w.polling(2), *w.wsus_sync(), *w.legacy("ok"), *w.polling(2)]
+    w.clock -= timedelta(hours=30)
+    log("clock-backwards", encode([*first, *w.wsus_sync(), *w.legacy("ok"), *w.polling(3)]))
+    w = Writer("server", EN, random.Random(29), datetime(2008, 6, 9, 23, 5, 0), bias=60, gmt_bias=-60)
+    log("gmtdate-against-bias", encode([*w.wsus_sync(), *w.legacy("ok"), *w.polling(3)]))
+    # 8. After the advisory's failure, only a 6710 (meaning unconfirmed); and a 6710 after nothing was processed.
+    log("status-only-after-failure", encode(render(["fail", "status-only"], seed=30,
+                                                   start=datetime(2008, 6, 20, 1, 0, 0))))
+    log("zero-summary-then-done", encode(render(["zero-done"], seed=31, start=datetime(2008, 6, 20, 1, 0, 0))))
 
 
 def main() -> None:

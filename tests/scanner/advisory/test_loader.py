@@ -15,6 +15,17 @@ from scanner.scan.advisory_file import ADVISORY_DIR, builtin_advisories, load_ad
 BUILTIN = ADVISORY_DIR / "ms-954474.toml"
 
 
+def test_the_rules_data_marks_what_no_public_source_confirms():
+    """6710 and 6711 are marked unverified, the Setup\\Type coding names its source, and the June 2008 catalog
+    date is data the engine reads."""
+    a = load_advisory()
+    assert a.signatures.unverified_statmsg == {6710, 6711} and 6709 not in a.signatures.unverified_statmsg
+    assert a.site_types is not None and a.site_types.secondary == {"2"}
+    assert a.site_types.source == "SMS 2.0 coding (KB Q273853), assumed for 2007"
+    assert a.catalog_cutoff == date(2008, 6, 10) and a.signatures.cycle_settle.total_seconds() == 600
+    assert "Warning" not in a.signatures.error_words and "error" in a.signatures.error_words
+
+
 def test_builtin_advisory_facts():
     """The shipped advisory carries the facts reports show: id, KB, dates, references, remediation."""
     a = load_advisory()
@@ -67,6 +78,17 @@ BASE = BUILTIN.read_text(encoding="utf-8")
     pytest.param("[verdict_remediation]", "[verdict_remediation]\nERROR = \"x\"", "verdict_remediation.ERROR",
                  id="error-remediation"),
     pytest.param("[verdict_text]", "[verdict_text]\nERROR = \"x\"", "verdict_text.ERROR", id="error-verdict-text"),
+    pytest.param("{cause}.\"\n", "{cause} {cause}.\"\n", "verdict_text.NOT_APPLICABLE", id="cause-twice"),
+    pytest.param("catalog_cutoff = 2008-06-10", 'catalog_cutoff = "June"', "catalog_cutoff", id="cutoff-not-a-date"),
+    pytest.param('secondary = ["2"]', 'secondary = ["1"]', "site_type.secondary", id="type-both-roles"),
+    pytest.param('source = "SMS 2.0 coding', 'sauce = "SMS 2.0 coding', "site_type.source", id="type-without-source"),
+    pytest.param("cycle_settle_minutes = 10", "cycle_settle_minutes = 0", "signatures.cycle_settle_minutes",
+                 id="settle-zero"),
+    pytest.param("failure_detail_patterns = ['\\bfor update (\\d{4,10})\\b'",
+                 "failure_detail_patterns = ['for update \\d+'", "signatures.failure_detail_patterns",
+                 id="detail-without-group"),
+    pytest.param('error_words = ["error"', 'error_words = ["erreur\u00e9"', "signatures.error_words",
+                 id="error-word-not-ascii"),
 ])
 def test_invalid_file_names_file_and_key(tmp_path, old, new, key):
     """A bad advisory file is refused with a one-line error naming the file and the key."""

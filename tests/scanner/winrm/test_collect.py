@@ -36,17 +36,22 @@ def test_cap_keeps_the_tail() -> None:
 
 
 def test_commands_are_read_only() -> None:
-    """Every command cmaudit sends is echo, reg query or type, each at most with its errors merged into the
+    """Every command cmaudit sends is echo, reg query, type or dir, each at most with its errors merged into the
     output (`2>&1`) and a failure marker echoed (`|| echo`); nothing that writes."""
+    from scanner.winrm import sitefiles
     from tests.support.scans import is_read_only
 
-    for line in (registry_command("abc"), log_command("abc", r"C:\L\wsyncmgr.lo_", r"C:\L\wsyncmgr.log")):
+    plan = sitefiles.Plan((r"C:\ITMU\PkgSource",), True, r"C:\CM\bin\i386\updatewuscatalog.exe", "951376")
+    follow = sitefiles.FollowUp(r"D:\ITMU\PkgSource", plan.program).parts("abc")
+    for line in (registry_command("abc"), " & ".join(follow),
+                 log_command("abc", r"C:\L\wsyncmgr.lo_", r"C:\L\wsyncmgr.log", sitefiles.command_parts("abc", plan))):
         assert is_read_only(line), line
         for part in line.split(" & "):
-            assert part.split(" ")[0] in ("echo", "reg", "type", "2>&1"), part
+            assert part.split(" ")[0] in ("echo", "reg", "type", "dir", "2>&1"), part
             assert ">" not in part.replace("2>&1", "") and "|" not in part.replace("|| echo", "")
-    # six SMS keys, the not-found probe and five folder values for REG_EXPAND_SZ
-    assert registry_command("abc").count("reg query") == 12
+    # eight SMS keys (SQL Server too), the not-found probe, five folder values for REG_EXPAND_SZ, the share list
+    # (ITMU's PackageSrc) and the account's date format
+    assert registry_command("abc").count("reg query") == 16
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,8 @@ pytestmark = pytest.mark.network
     pytest.param('type "C:\\a.log" 2>&1 || del C:\\a.log', id="or-else-writes"),
     pytest.param('type "C:\\a.log" 2> "C:\\err.txt"', id="stderr-to-file"),
     pytest.param('reg query "HKLM\\X" 2>&1 > C:\\out.txt', id="merged-to-file"),
+    pytest.param('dir "C:\\PkgSource" > "C:\\listing.txt"', id="dir-to-file"),
+    pytest.param('dir /s "C:\\" 2>&1 || rd /s /q C:\\x', id="dir-or-else-removes"),
 ])
 def test_checker_refuses_writing_commands(line: str) -> None:
     """The allowlist rejects every command that writes or could, so the fleet proof below can fail."""
@@ -41,6 +43,8 @@ def test_checker_refuses_writing_commands(line: str) -> None:
     pytest.param('echo ==m:nsetup== & reg query "HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup" 2>&1 '
                  '|| echo ==m:nsetup.failed==', id="checked-registry"),
     pytest.param('echo ==m:log== & type "C:\\L\\wsyncmgr.log" 2>&1 || echo ==m:log.failed==', id="checked-type"),
+    pytest.param('echo ==m:itmu0== & dir "C:\\Program Files\\Microsoft Updates Inventory Tool\\PkgSource" 2>&1 '
+                 '|| echo ==m:itmu0.failed==', id="checked-dir"),
 ])
 def test_checker_accepts_reads(line: str) -> None:
     """The allowlist accepts the shapes a scan sends, including a quoted path with `&`."""
