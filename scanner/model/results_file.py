@@ -12,7 +12,7 @@ import stat
 
 from scanner.model.records import ResultsFormatError, RunResults, results_from_dict
 
-MAX_RESULTS_BYTES = 256 << 20  # 5,000 hosts are 8 MB (bench/RESULTS.md): room for 100,000 with long evidence
+MAX_RESULTS_BYTES = 256 << 20  # far above a 5,000-host results.json (bench/RESULTS.md, reports): room for 100,000
 
 
 class ResultsFileError(ResultsFormatError):

@@ -15,6 +15,7 @@ from scanner.model.records import ErrorCategory
 from scanner.winrm.collect import CollectOptions, collect
 from scanner.winrm.faults import translate
 from scanner.winrm.session import HostSession, SessionOptions
+from tests.support.loopback import read_request
 
 pytestmark = pytest.mark.network
 
@@ -42,22 +43,7 @@ class OneShotServer:
                 return
             with conn:
                 try:
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        data += chunk
-                    head, _, body = data.partition(b"\r\n\r\n")
-                    length = 0
-                    for line in head.split(b"\r\n"):
-                        if line.lower().startswith(b"content-length:"):
-                            length = int(line.split(b":", 1)[1])
-                    while len(body) < length:  # read the whole request, so closing sends FIN, not RST
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        body += chunk
+                    read_request(conn)  # the whole request, so closing sends FIN, not RST
                     conn.sendall(self.reply)
                     self.sent += len(self.reply)
                 except OSError:

@@ -18,6 +18,7 @@ from scanner.winrm.session import REPLY_SLACK, HostSession, SessionOptions
 from scanner.winrm.transport import BadReply, NetworkError, Reply
 from simulator.fleet import Fleet
 from tests.support.fleet import HEALTHY_LOG, healthy_machine, new_password, scan
+from tests.support.loopback import read_request
 
 SOAP = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>'
         + b"<x>" + b"y" * 50_000 + b"</x></s:Body></s:Envelope>")
@@ -284,21 +285,6 @@ def test_connection_closed_early_is_a_network_failure(reply: bytes, why: str) ->
     assert error.category.value == "unreachable" and why in error.message
 
 
-def _read_request(conn: socket.socket, pending: bytes) -> tuple[bytes, bytes] | None:
-    """One request (head and Content-Length body) from `conn`: (request, what followed it), None at EOF."""
-    while b"\r\n\r\n" not in pending:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        pending += chunk
-    head, _, rest = pending.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(rest) < length:
-        rest += conn.recv(65536)
-    return head + b"\r\n\r\n" + rest[:length], rest[length:]
-
-
 @pytest.mark.parametrize(("extra", "connections"), [
     pytest.param(b"", 1, id="keep-alive"),
     pytest.param(b"Connection: close\r\n", 3, id="connection-close"),
@@ -316,7 +302,7 @@ def test_connection_is_kept_unless_the_server_ends_it(extra: bytes, connections:
         first = True
         while True:
             if not first:
-                got = _read_request(conn, pending)
+                got = read_request(conn, pending)
                 if got is None:
                     return
                 pending = got[1]

@@ -15,6 +15,7 @@ from scanner.model.errors import HostAuthFailed
 from scanner.model.host import Host
 from scanner.winrm.faults import translate
 from scanner.winrm.session import HostSession, SessionOptions
+from tests.support.loopback import read_request
 from tests.support.ntlm import ntlm_challenge
 from tests.support.scans import scan, write_inventory
 
@@ -34,23 +35,10 @@ def listener(answer: Answer) -> Iterator[tuple[int, list[bytes]]]:
         pending = b""
         with conn:
             while True:
-                while b"\r\n\r\n" not in pending:
-                    try:
-                        chunk = conn.recv(65536)
-                    except OSError:
-                        return
-                    if not chunk:
-                        return
-                    pending += chunk
-                head, _, pending = pending.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                while len(pending) < length:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    pending += chunk
-                pending = pending[length:]
+                request = read_request(conn, pending)
+                if request is None:
+                    return
+                head, pending = request
                 with lock:
                     heads.append(head)
                 try:
