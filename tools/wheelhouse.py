@@ -124,9 +124,10 @@ def check_windows(version: str) -> None:
     # cryptography cannot load, which the network commands would need)
     code = (f"import sys; sys.path.insert(0, {windows_python.windows_path(target)!r}); "
             "from scanner.cli.main import main; sys.exit(main(sys.argv[1:]))")
-    for args in (["--version"], ["check", "--full-version", "4.00.6221.1000", windows_python.windows_path(LOG)]):
-        status = windows_python.run(python, ["-c", code, *args], quiet=True)
-        if status != (0 if args == ["--version"] else 1):
+    for args, expect in ((["--version"], 0),
+                         (["check", "--full-version", "4.00.6221.1000", windows_python.windows_path(LOG)], 1)):
+        status = windows_python.run(python, ["-c", code, *args], quiet=True, expect=expect)
+        if status != expect:
             raise SystemExit(f"windows-cp{version.replace('.', '')}: cmaudit {args[0]} exit {status}")
     print(f"windows-cp{version.replace('.', '')}: installed offline from {WHEELHOUSE.name} by Windows' own pip "
           f"({len(installed)} packages, sspilib and pywin32-ctypes among them)", flush=True)

@@ -123,9 +123,9 @@ def prepare(version: str, *, with_tests: bool) -> Path:
     return folder / "python.exe"
 
 
-def run(python: Path, args: list[str], *, limit: float | None = None, quiet: bool = False) -> int:
-    """python.exe ARGS under wine, in this checkout; its output piped through here (with `quiet`, shown only if
-    it fails). Returns its exit status."""
+def run(python: Path, args: list[str], *, limit: float | None = None, quiet: bool = False, expect: int = 0) -> int:
+    """python.exe ARGS under wine, in this checkout; its output piped through here (with `quiet`, shown only when
+    its exit status is not `expect`). Returns its exit status."""
     PREFIX.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([wine(), str(python), *args], cwd=REPO, env=wine_environment(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -155,7 +155,7 @@ def run(python: Path, args: list[str], *, limit: float | None = None, quiet: boo
         if watchdog is not None:
             watchdog.cancel()
     status = 1 if expired.is_set() or status < 0 else status
-    if quiet and status != 0:
+    if quiet and status != expect:
         sys.stdout.buffer.write(b"".join(held[-40:]))
         sys.stdout.flush()
     return status
