@@ -18,6 +18,7 @@ from scanner.winrm.session import REPLY_SLACK, HostSession, SessionOptions
 from scanner.winrm.transport import BadReply, NetworkError, Reply
 from simulator.fleet import Fleet
 from tests.support.fleet import HEALTHY_LOG, healthy_machine, new_password, scan
+from tests.support.loopback import loopback, read_head, read_request
 
 SOAP = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>'
         + b"<x>" + b"y" * 50_000 + b"</x></s:Body></s:Envelope>")
@@ -25,35 +26,17 @@ SOAP = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Heade
 
 @contextmanager
 def raw_server(answer: Callable[[socket.socket], None]) -> Iterator[tuple[int, list[bytes]]]:
-    """A loopback server: each connection's request head is read and recorded, then `answer(conn)` replies."""
-    listener = socket.create_server(("127.0.0.1", 0))
+    """A loopback server taking one connection at a time: its request head is read and recorded (with whatever
+    came with it), then `answer(conn)` replies."""
     seen: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    head += chunk
-                seen.append(head)
-                try:
-                    answer(conn)
-                except OSError:
-                    pass
+    def handle(conn: socket.socket) -> None:
+        got = read_head(conn)
+        seen.append(b"\r\n\r\n".join(got) if got else b"")
+        answer(conn)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], seen
-    finally:
-        listener.close()
+    with loopback(handle, concurrent=False) as port:
+        yield port, seen
 
 
 def _session(port: int, **options: object) -> HostSession:
@@ -284,21 +267,6 @@ def test_connection_closed_early_is_a_network_failure(reply: bytes, why: str) ->
     assert error.category.value == "unreachable" and why in error.message
 
 
-def _read_request(conn: socket.socket, pending: bytes) -> tuple[bytes, bytes] | None:
-    """One request (head and Content-Length body) from `conn`: (request, what followed it), None at EOF."""
-    while b"\r\n\r\n" not in pending:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        pending += chunk
-    head, _, rest = pending.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(rest) < length:
-        rest += conn.recv(65536)
-    return head + b"\r\n\r\n" + rest[:length], rest[length:]
-
-
 @pytest.mark.parametrize(("extra", "connections"), [
     pytest.param(b"", 1, id="keep-alive"),
     pytest.param(b"Connection: close\r\n", 3, id="connection-close"),
@@ -316,10 +284,10 @@ def test_connection_is_kept_unless_the_server_ends_it(extra: bytes, connections:
         first = True
         while True:
             if not first:
-                got = _read_request(conn, pending)
+                got = read_request(conn, pending)
                 if got is None:
                     return
-                pending = got[1]
+                pending = got[2]
             first = False
             conn.sendall(_ok(extra=extra) + (b"HTTP/1.1 200 OK\r\n" if trailing else b""))
             if extra or trailing:
