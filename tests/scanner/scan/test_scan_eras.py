@@ -21,6 +21,7 @@ from simulator.registry import Registry, RegType
 from simulator.vm import VirtualMachine
 from simulator.windows import WINDOWS_VERSIONS
 from tests.support.fleet import HEALTHY_LOG, healthy_machine, new_password, scan
+from tests.support.pypsrp_changes import needs_internal
 
 pytestmark = pytest.mark.network
 LOG = r"C:\Program Files\Microsoft Configuration Manager\Logs\wsyncmgr.log"
@@ -397,6 +398,7 @@ def test_non_admin_answered_with_401_after_the_logon_is_access_naming_the_group(
     assert counted(result) == [] and failures == 0 and commands == []
 
 
+@needs_internal("selector_set")  # the shell's selectors, to delete it over a fresh connection
 def test_an_aborted_host_leaves_no_shell_open(tmp_path: Path) -> None:
     """A host cut off by its deadline mid-command (endless output) still has its shell deleted: the simulator
     counts no open shell of the account afterwards."""
@@ -410,6 +412,7 @@ def test_an_aborted_host_leaves_no_shell_open(tmp_path: Path) -> None:
     assert created > 0 and left == 0
 
 
+@needs_internal("selector_set")
 def test_a_stopped_run_leaves_no_shell_open(tmp_path: Path) -> None:
     """Ctrl-C twice (a hard stop) while a host streams output: the host is ERROR/interrupted and its shell is
     deleted all the same."""

@@ -19,6 +19,7 @@ from scanner.winrm.transport import BadReply, NetworkError, Reply
 from simulator.fleet import Fleet
 from tests.support.fleet import HEALTHY_LOG, healthy_machine, new_password, scan
 from tests.support.loopback import loopback, read_head, read_request
+from tests.support.pypsrp_changes import needs_internal
 
 SOAP = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>'
         + b"<x>" + b"y" * 50_000 + b"</x></s:Body></s:Envelope>")
@@ -156,6 +157,7 @@ def test_ntlm_over_https_binds_the_channel(tmp_path: Path) -> None:
 
 
 @pytest.mark.network
+@needs_internal("selector_set")  # the lifted reading of Receive replies
 def test_log_replies_reach_the_parser_without_their_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real scan lifts the stream text out of every Receive reply (the XML parser sees only the markup) and
     still reads the whole log and the registry."""
