@@ -5,6 +5,7 @@ A plain Protocol and a dict of instances (see reports/__init__.py): no plugin fr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -70,3 +71,8 @@ def with_results_path(text: str, results_path: str | None) -> str:
         return text
     shown = f'"{results_path}"' if any(ch.isspace() for ch in results_path) else results_path
     return text.replace(RESULTS_PLACEHOLDER, shown)
+
+
+def results_beside(report_path: Path) -> str:
+    """The absolute path of the results.json a report file is written beside: what its hints name."""
+    return str(Path(os.path.abspath(report_path)).with_name("results.json"))

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from reports.change_kinds import CHANGE_KINDS, CHANGE_NOT_CHECKED, CHANGE_REMOVED, ChangeKind, hosts_of
 from reports.terminal import clean
-from scanner.model.changes import Changes, HostChange, weeks_text
+from scanner.model.changes import (
+    CHANGE_ADDED,
+    CHANGE_NEW,
+    CHANGE_OPEN,
+    CHANGE_REGRESSED,
+    CHANGE_UNREACHABLE,
+    CHANGE_WAIVED,
+    CHANGE_WAIVER_ENDED,
+    Changes,
+    HostChange,
+    NotChecked,
+    weeks_text,
+)
 from scanner.model.records import Verdict
 from scanner.model.times import parse_utc
 
@@ -49,42 +62,38 @@ def render_text(changes: Changes, *, title: str = "Since last run", name_both: b
             lines.append("  no change.")
     if changes.caution:  # whole: it names two inventory paths
         lines.append(f"  Warning: {' '.join(clean(changes.caution, spaces=True).split())}")
-
-    def section(title: str, items: tuple[HostChange, ...]) -> None:
-        if not items:
-            return
-        lines.append(f"  {title} ({len(items)}):")
-        for c in items:
-            lines.append(f"    {one_line(c.host)}  {_line_for(title, c)}".rstrip())
-
-    section("New findings", changes.new_findings)
-    section("Regressed", changes.regressed)
-    section("Fixed", changes.fixed)
-    section("Newly unreachable", changes.newly_unreachable)
-    section("Still open", changes.still_open)
-    section("Waived", changes.waived)
-    section("Waiver ended", changes.waiver_ended)
-    section("Hosts added", changes.added)
-    section("Hosts removed", changes.removed)
-    if changes.not_checked:
-        fewest = min(n.runs for n in changes.not_checked)
-        lines.append(f"  Not successfully checked for {fewest}+ runs in a row ({len(changes.not_checked)}):")
-        for n in changes.not_checked:
-            last = f"last checked {_day(n.last_checked)}" if n.last_checked else "never checked"
-            lines.append(f"    {one_line(n.host)}  {n.runs} runs, {last}" + (f"  ({n.detail})" if n.detail else ""))
+    for kind in CHANGE_KINDS:
+        lines += _section(kind, hosts_of(changes, kind))
     return "\n".join(lines) + "\n"
 
 
-def _line_for(title: str, c: HostChange) -> str:
-    if title == "Still open":
+def _section(kind: ChangeKind, items: tuple[HostChange, ...] | tuple[NotChecked, ...]) -> list[str]:
+    """One kind of change: its heading with the count, then one host a line."""
+    if not items:
+        return []
+    if kind.key == CHANGE_NOT_CHECKED:
+        fewest = min(n.runs for n in items if isinstance(n, NotChecked))
+        lines = [f"  {kind.title} for {fewest}+ runs in a row ({len(items)}):"]
+    else:
+        lines = [f"  {kind.title} ({len(items)}):"]
+    for c in items:
+        lines.append(f"    {one_line(c.host)}  {_line_for(kind.key, c)}".rstrip())
+    return lines
+
+
+def _line_for(key: str, c: HostChange | NotChecked) -> str:
+    if isinstance(c, NotChecked):
+        last = f"last checked {_day(c.last_checked)}" if c.last_checked else "never checked"
+        return f"{c.runs} runs, {last}" + (f"  ({one_line(c.detail)})" if c.detail else "")
+    if key == CHANGE_OPEN:
         weeks = "" if c.age_weeks is None else f", {weeks_text(c.age_weeks)}"
         return f"{_verdict(c.after)} since {_day(c.first_seen)}{weeks}"
-    if title == "Hosts added":
+    if key == CHANGE_ADDED:
         return _verdict(c.after)
-    if title == "Hosts removed":
+    if key == CHANGE_REMOVED:
         return f"(was {_verdict(c.before)})"
+    if key in (CHANGE_WAIVED, CHANGE_WAIVER_ENDED):
+        return f"{_verdict(c.after)}  ({one_line(c.detail)})" if c.detail else _verdict(c.after)
     text = f"{_verdict(c.before)} -> {_verdict(c.after)}"
-    if title in ("Waived", "Waiver ended"):
-        return f"{_verdict(c.after)}  ({c.detail})" if c.detail else _verdict(c.after)
-    return f"{text}  ({c.detail})" if c.detail and title in ("Newly unreachable", "New findings", "Regressed") \
+    return f"{text}  ({one_line(c.detail)})" if c.detail and key in (CHANGE_UNREACHABLE, CHANGE_NEW, CHANGE_REGRESSED) \
         else text

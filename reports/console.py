@@ -84,7 +84,7 @@ def headline_text(hosts: tuple[HostResult, ...] | list[HostResult]) -> str:
     """"20 of 24 hosts compliant (83%); 2 needing action, 1 waived, 1 could not be checked": the report's
     headline figures (reports.overview), so the console and report.html never disagree."""
     ok, fix, unchecked, waived = headline(hosts)
-    return (f"{ok.count} of {len(hosts)} hosts compliant ({ok.percent}%); {fix.count} needing action, "
+    return (f"{ok.count} of {len(hosts)} hosts compliant ({ok.percent_text}); {fix.count} needing action, "
             f"{waived.count} waived, {unchecked.count} could not be checked")
 
 

@@ -69,7 +69,7 @@ from datetime import UTC
 from pathlib import Path
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order, needs_action
+from reports.base import action_order, needs_action, results_beside, with_results_path
 from scanner.model.changes import NO_NOTE, Changes, HostNote
 from scanner.model.records import Evidence, FileStamp, HostResult, RunResults
 from scanner.model.remediation import remediation_for
@@ -151,8 +151,9 @@ def waiver_state(host: HostResult) -> str:
     return "yes" if host.waived else "expired" if host.waiver is not None else "no"
 
 
-def note_columns(changes: Changes | None) -> tuple[Column, ...]:
-    """The columns the history fills (empty without one), then the waiver and remediation columns."""
+def note_columns(changes: Changes | None, results_path: str | None = None) -> tuple[Column, ...]:
+    """The columns the history fills (empty without one), then the waiver and remediation columns (the hint naming
+    `results_path`, the results.json beside the file, where it says to scan again)."""
     def note(h: HostResult) -> HostNote:
         return changes.annotation_for(h) if changes is not None else NO_NOTE
 
@@ -165,7 +166,7 @@ def note_columns(changes: Changes | None) -> tuple[Column, ...]:
         Column("waiver_owner", lambda h, r: h.waiver.owner if h.waiver else None),
         Column("waiver_expires", lambda h, r: h.waiver.expires if h.waiver else None),
         Column("waiver_reason", lambda h, r: h.waiver.reason if h.waiver else None),
-        Column("remediation", lambda h, r: remediation_for(h, r.meta) or None),
+        Column("remediation", lambda h, r: with_results_path(remediation_for(h, r.meta), results_path) or None),
     )
 
 
@@ -219,9 +220,9 @@ def _cell(column: Column, host: HostResult, results: RunResults) -> str:
 
 
 def render_csv(results: RunResults, *, changes: Changes | None = None,
-               extra_columns: Sequence[Column] = ()) -> str:
+               extra_columns: Sequence[Column] = (), results_path: str | None = None) -> str:
     """The CSV text (without the BOM); `extra_columns` are appended after the documented ones."""
-    columns = (*COLUMNS, *note_columns(changes), *SITE_COLUMNS, *extra_columns)
+    columns = (*COLUMNS, *note_columns(changes, results_path), *SITE_COLUMNS, *extra_columns)
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow([c.name for c in columns])
@@ -239,10 +240,11 @@ class CsvReporter:
     name: str = "csv"
     filename: str = "report.csv"
 
-    def render(self, results: RunResults) -> bytes:
+    def render(self, results: RunResults, *, results_path: str | None = None) -> bytes:
         # utf-8-sig writes the BOM Excel needs; lone surrogates from a broken log become '?'
-        return render_csv(results, changes=self.changes,
-                          extra_columns=self.extra_columns).encode("utf-8-sig", errors="replace")
+        return render_csv(results, changes=self.changes, extra_columns=self.extra_columns,
+                          results_path=results_path).encode("utf-8-sig", errors="replace")
 
     def write(self, results: RunResults, path: Path) -> None:
-        atomic_write_bytes(path, self.render(results))
+        """The file beside its results.json, whose real path the hints give."""
+        atomic_write_bytes(path, self.render(results, results_path=results_beside(path)))

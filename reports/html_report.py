@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order, needs_action, why_text, with_results_path
+from reports.base import action_order, needs_action, results_beside, why_text, with_results_path
 from reports.csv_report import key_evidence
 from reports.overview import (
     VERDICT_LABELS,
@@ -44,9 +43,11 @@ from reports.overview import (
     headline,
     history_cells,
     host_group,
+    known_site,
     site_of,
 )
 from scanner.model.changes import NO_NOTE, Changes, HostNote, weeks_text
+from scanner.model.host import canonical_ipv4, endpoint, is_ip_address
 from scanner.model.records import VERDICT_ORDER, HostResult, RunMeta, RunResults
 from scanner.model.remediation import remediation_for
 from scanner.model.times import parse_utc
@@ -58,6 +59,7 @@ MAX_FINDING_HOSTS = 100  # hosts listed under one piece of advice; the host tabl
 _SECRET_OPTION = re.compile(r"pass|secret|token|credential", re.IGNORECASE)
 _HTTP_URL = re.compile(r"https?://[^\s\"'<>]+\Z")
 _BREAK_AFTER = re.compile(r"(?<=[.:\\/_-])")
+_PATH_BREAK = re.compile(r"(?<=[\\/])")
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
 ADDRESS_WIDTHS = (16, 22, 30, 40, 48)  # characters; report.css has a class per width
 
@@ -113,6 +115,8 @@ def _environment() -> Environment:
     env.filters["size"] = lambda n: f"{int(n):,}"
     env.filters["breakable"] = breakable
     env.filters["keep_figures"] = keep_figures
+    env.filters["host_name"] = host_name
+    env.filters["path"] = path
     return env
 
 
@@ -201,6 +205,11 @@ def breakable(value: object) -> Markup:
     return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(str(value or "")))
 
 
+def path(value: object) -> Markup:
+    """A file or registry path that may wrap only after a `\\` or `/`, so a file name (wsyncmgr.log) stays whole."""
+    return Markup("<wbr>").join(escape(part) for part in _PATH_BREAK.split(str(value or "")))
+
+
 def keep_figures(value: object) -> Markup:
     """Text that may wrap between its words, never inside one holding a figure (a date, a count): escaped."""
     words = str(value or "").split(" ")
@@ -208,10 +217,29 @@ def keep_figures(value: object) -> Markup:
                             else escape(w) for w in words)
 
 
+def host_name(value: object) -> Markup:
+    """A host name that stays told apart from its neighbours in a narrow column: the short name first, whole (it
+    wraps at its separators), then the domain, which may be cut at its end (the least distinguishing part)."""
+    name = str(value or "")
+    short, dot, domain = name.partition(".")
+    if not dot or not short or is_ip_address(name) or short.isdigit():
+        return Markup('<span class="short">{}</span>').format(breakable(name))
+    return Markup('<span class="short">{}</span><span class="domain">.{}</span>').format(breakable(short), domain)
+
+
+def address_cell(host: HostResult, width: int) -> Markup:
+    """`address:port` for a table cell: an IPv4 address whole, always; a name or an IPv6 address may wrap at its
+    separators where the column is narrower than the longest (ADDRESS_WIDTHS)."""
+    text = endpoint(host.address, host.port)
+    if width <= ADDRESS_WIDTHS[1] or canonical_ipv4(host.address) is not None:
+        return Markup('<span class="nowrap">{}</span>').format(text)
+    return breakable(text)
+
+
 def address_width(hosts: Sequence[HostResult]) -> int:
     """The width class (characters) of the host table's Address column: the longest `address:port` fits
     whole, up to ADDRESS_WIDTHS[-1]; longer ones wrap at their separators."""
-    longest = max((len(f"{h.address}:{h.port}") for h in hosts), default=0)
+    longest = max((len(endpoint(h.address, h.port)) for h in hosts), default=0)
     return next((w for w in ADDRESS_WIDTHS if longest <= w), ADDRESS_WIDTHS[-1])
 
 
@@ -242,7 +270,8 @@ def _run_context(results: RunResults, results_path: str | None) -> dict[str, Any
         merged=merged_runs(meta), verdicts=VERDICT_ORDER, labels=VERDICT_LABELS,
         rank={v: i for i, v in enumerate(VERDICT_ORDER)}, max_evidence=MAX_EVIDENCE_SHOWN,
         max_listed=MAX_FINDING_HOSTS,
-        key_evidence=key_evidence, weeks=weeks_text, group=host_group, site_of=site_of,
+        key_evidence=key_evidence, weeks=weeks_text,
+        endpoint=lambda h: endpoint(h.address, h.port), group=host_group, site_of=site_of,
         remedy=lambda h: with_results_path(remediation_for(h, meta), results_path), why=lambda h: why_text(h, meta),
         real_paths=lambda text: with_results_path(text, results_path),
     )
@@ -252,6 +281,7 @@ def _host_context(results: RunResults, changes: Changes | None) -> dict[str, Any
     """The figures, findings, tables and rows computed from the hosts (and the history's changes)."""
     hosts = action_order(results.hosts)
     shown = differences(hosts, results.meta)
+    width = address_width(hosts)
 
     def note(host: HostResult) -> HostNote:
         return changes.annotation_for(host) if changes is not None else NO_NOTE
@@ -263,10 +293,12 @@ def _host_context(results: RunResults, changes: Changes | None) -> dict[str, Any
         hosts=hosts, total=len(hosts), counts=Counter(h.verdict for h in hosts), figures=headline(hosts),
         findings=findings(hosts, results.meta), waived_hosts=[h for h in hosts if h.waived],
         action_count=sum(1 for h in hosts if needs_action(h)), waived_count=sum(1 for h in hosts if h.waived),
-        sites=by_site(hosts), builds=by_build(hosts), differs=lambda h: shown.get(id(h), ""),
+        sites=by_site(hosts, note), builds=by_build(hosts), differs=lambda h: shown.get(id(h), ""),
         note=note, history=cells, has_history=changes is not None, changes=changes,
-        tiles=change_tiles(changes) if changes is not None else [], address_width=address_width(hosts),
-        last_known=any(not h.facts.build and note(h).last_build for h in hosts),
+        tiles=change_tiles(changes) if changes is not None else [], address_width=width,
+        address=lambda h: address_cell(h, width),
+        last_known=any((not h.facts.build and note(h).last_build) or known_site(h, note(h))[1] for h in hosts),
+        known_site=lambda h: known_site(h, note(h)),
     )
 
 
@@ -285,5 +317,4 @@ class HtmlReporter:
 
     def write(self, results: RunResults, path: Path) -> None:
         """The page beside its results.json, whose real path the advice gives."""
-        results_json = Path(os.path.abspath(path)).with_name("results.json")
-        atomic_write_bytes(path, self.render(results, results_path=str(results_json)))
+        atomic_write_bytes(path, self.render(results, results_path=results_beside(path)))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order
+from reports.base import action_order, results_beside, with_results_path
 from scanner.model.records import HostResult, RunResults, host_to_dict
 from scanner.model.remediation import remediation_for
 
@@ -29,8 +29,9 @@ SCHEMA = "cmaudit-host"
 SCHEMA_VERSION = 1
 
 
-def host_line(host: HostResult, results: RunResults) -> dict[str, Any]:
-    """One host's object: the run's identity first, then the host as results.json has it."""
+def host_line(host: HostResult, results: RunResults, results_path: str | None = None) -> dict[str, Any]:
+    """One host's object: the run's identity first, then the host as results.json has it; the remediation names
+    `results_path` (the results.json beside the file) where it says to scan again."""
     meta = results.meta
     return {
         "schema": SCHEMA,
@@ -42,7 +43,7 @@ def host_line(host: HostResult, results: RunResults) -> dict[str, Any]:
         "kb": meta.advisory_kb,
         **host_to_dict(host),
         "waived": host.waived,
-        "remediation": remediation_for(host, meta),
+        "remediation": with_results_path(remediation_for(host, meta), results_path),
     }
 
 
@@ -50,10 +51,10 @@ class JsonlReporter:
     name = "jsonl"
     filename = "results.jsonl"
 
-    def render(self, results: RunResults) -> bytes:
-        lines = (json.dumps(host_line(h, results), ensure_ascii=False, separators=(",", ":"), default=str)
+    def render(self, results: RunResults, *, results_path: str | None = None) -> bytes:
+        lines = (json.dumps(host_line(h, results, results_path), ensure_ascii=False, separators=(",", ":"), default=str)
                  for h in action_order(results.hosts))
         return "".join(line + "\n" for line in lines).encode("utf-8", errors="replace")
 
     def write(self, results: RunResults, path: Path) -> None:
-        atomic_write_bytes(path, self.render(results))
+        atomic_write_bytes(path, self.render(results, results_path=results_beside(path)))

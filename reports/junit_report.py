@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from reports.atomic import atomic_write_bytes
-from reports.base import action_order, why_text
+from reports.base import action_order, results_beside, why_text, with_results_path
 from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.model.remediation import remediation_for
 from scanner.model.times import parse_utc
@@ -47,7 +47,7 @@ def outcome(host: HostResult) -> str:
     return "passed"
 
 
-def _testcase(parent: ET.Element, host: HostResult, results: RunResults) -> str:
+def _testcase(parent: ET.Element, host: HostResult, results: RunResults, results_path: str | None) -> str:
     meta = results.meta
     site = host.facts.site_code or host.site_code or "no-site"
     case = ET.SubElement(parent, "testcase", {
@@ -71,7 +71,7 @@ def _testcase(parent: ET.Element, host: HostResult, results: RunResults) -> str:
         detail = [*host.reasons]
         if host.error is not None:
             detail.append(f"{host.error.category.value}: {host.error.message}")
-        remedy = remediation_for(host, meta)
+        remedy = with_results_path(remediation_for(host, meta), results_path)
         if remedy:
             detail.append(f"Remediation: {remedy}")
         if host.waiver is not None and host.waiver.expired:
@@ -82,7 +82,8 @@ def _testcase(parent: ET.Element, host: HostResult, results: RunResults) -> str:
     return kind
 
 
-def render_junit(results: RunResults) -> bytes:
+def render_junit(results: RunResults, *, results_path: str | None = None) -> bytes:
+    """The JUnit XML; `results_path` (the results.json beside it) replaces `RESULTS.json` in the hints."""
     meta = results.meta
     name = f"cmaudit {meta.audit or meta.inventory_path or ''} {meta.advisory_id}".replace("  ", " ").strip()
     suites = ET.Element("testsuites", {"name": xml_text(name)})
@@ -94,7 +95,7 @@ def render_junit(results: RunResults) -> bytes:
                        ("cmaudit_version", meta.cmaudit_version), ("insecure", str(meta.insecure).lower()),
                        ("interrupted", str(meta.interrupted).lower())):
         ET.SubElement(properties, "property", {"name": key, "value": xml_text(value)})
-    tally: Counter[str] = Counter(_testcase(suite, h, results) for h in action_order(results.hosts))
+    tally: Counter[str] = Counter(_testcase(suite, h, results, results_path) for h in action_order(results.hosts))
     seconds = (finished - started).total_seconds() if started and finished else sum(h.seconds for h in results.hosts)
     counts = {"tests": str(len(results.hosts)), "failures": str(tally["failure"]), "errors": str(tally["error"]),
               "skipped": str(tally["skipped"]), "time": f"{max(seconds, 0.0):.3f}"}
@@ -112,8 +113,8 @@ class JunitReporter:
     name = "junit"
     filename = "report.junit.xml"
 
-    def render(self, results: RunResults) -> bytes:
-        return render_junit(results)
+    def render(self, results: RunResults, *, results_path: str | None = None) -> bytes:
+        return render_junit(results, results_path=results_path)
 
     def write(self, results: RunResults, path: Path) -> None:
-        atomic_write_bytes(path, self.render(results))
+        atomic_write_bytes(path, self.render(results, results_path=results_beside(path)))

@@ -18,7 +18,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from reports.overview import shares
+from reports.overview import GROUP_ACTION, GROUP_OK, GROUP_UNCHECKED, GROUP_WAIVED, group_percents, percent_text
 from scanner.model.records import Verdict
 from scanner.model.times import parse_utc
 
@@ -35,27 +35,38 @@ _PAD_LEFT, _PAD_RIGHT = 40, 12
 
 @dataclass(frozen=True, slots=True)
 class TrendPoint:
-    """One run: its label (e.g. "#12"), start time, hosts per verdict, and how many of them were waived."""
+    """One run: its label (e.g. "#12"), start time, hosts per verdict, how many of them were waived, and how many
+    of those waived hosts could not be checked (ERROR, UNKNOWN): the headline's four groups, exactly."""
 
     label: str
     started: str
     counts: Mapping[Verdict, int]
     waived: int = 0
+    waived_unchecked: int = 0
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def figures(self) -> tuple[int, int, int]:
-        """(% compliant, needing action, could not check), as the report's headline counts them; the waived
-        hosts are taken from the findings first (waivers cover AFFECTED and AT_RISK unless they say more)."""
+    def groups(self) -> dict[str, int]:
+        """The run's hosts in the report's four headline groups (reports.overview.host_group)."""
         compliant = sum(self.counts.get(v, 0) for v in _OK)
         findings = self.counts.get(Verdict.AFFECTED, 0) + self.counts.get(Verdict.AT_RISK, 0)
         unchecked = self.counts.get(Verdict.ERROR, 0) + self.counts.get(Verdict.UNKNOWN, 0)
-        action = max(0, findings - self.waived)
-        unchecked = max(0, unchecked - max(0, self.waived - findings))
-        percent = shares([compliant, self.total - compliant])[0] if self.total else 0
-        return percent, action, unchecked
+        waived_unchecked = min(self.waived_unchecked, self.waived, unchecked)
+        action = max(0, findings - (self.waived - waived_unchecked))
+        return {GROUP_OK: compliant, GROUP_ACTION: action, GROUP_UNCHECKED: max(0, unchecked - waived_unchecked),
+                GROUP_WAIVED: self.total - compliant - action - max(0, unchecked - waived_unchecked)}
+
+    def figures(self) -> tuple[int, int, int]:
+        """(% compliant, needing action, could not check), as the report's headline counts and rounds them."""
+        groups = self.groups()
+        return group_percents(groups)[GROUP_OK], groups[GROUP_ACTION], groups[GROUP_UNCHECKED]
+
+    @property
+    def compliant_text(self) -> str:
+        groups = self.groups()
+        return percent_text(groups[GROUP_OK], group_percents(groups)[GROUP_OK])
 
 
 def axis_labels(points: Sequence[TrendPoint]) -> list[tuple[str, ...]]:
@@ -152,11 +163,11 @@ def _run(i: int, point: TrendPoint, f: _Frame, top_count: int, labelled: bool) -
     y = f.bottom1 - (f.bottom1 - f.top1) * percent / 100
     parts = [f'<g class="trend-run" data-run="{escape(point.label)}" data-compliant="{percent}" '
              f'data-action="{action}" data-unchecked="{unchecked}">',
-             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{COMPLIANT_COLOUR}"><title>{when}: {percent}% '
-             f"compliant ({point.total} hosts)</title></circle>"]
+             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{COMPLIANT_COLOUR}"><title>{when}: '
+             f"{point.compliant_text} compliant ({point.total} hosts)</title></circle>"]
     if labelled:
         parts.append(f'<text x="{x:.1f}" y="{y - 6:.1f}" text-anchor="middle" font-size="{_FONT}" '
-                     f'fill="{TEXT_COLOUR}">{percent}%</text>')
+                     f'fill="{TEXT_COLOUR}">{escape(point.compliant_text)}</text>')
     base, scale = f.bottom2, (f.bottom2 - f.top2) / max(1, top_count)
     for n, colour, what in ((action, ACTION_COLOUR, "needing action"), (unchecked, UNCHECKED_COLOUR,
                                                                           "could not check")):

@@ -8,14 +8,29 @@ the report formats stay unaware of the history.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from markupsafe import Markup
 
 from reports import write_reports
+from reports.change_kinds import CHANGE_KINDS, CHANGE_REMOVED, hosts_of
 from reports.html_report import Section
-from scanner.model.changes import Changes, HostChange, weeks_text
+from scanner.model.changes import (
+    CHANGE_ADDED,
+    CHANGE_FIXED,
+    CHANGE_NEW,
+    CHANGE_OPEN,
+    CHANGE_REGRESSED,
+    CHANGE_UNREACHABLE,
+    CHANGE_WAIVED,
+    CHANGE_WAIVER_ENDED,
+    Changes,
+    HostChange,
+    NotChecked,
+    weeks_text,
+)
 from scanner.model.records import RunResults
 
 SECTION_TEMPLATE = "since_last_run.html.j2"
@@ -52,33 +67,34 @@ def _weeks(n: int | None) -> str:
     return "" if n is None else f" ({weeks_text(n)})"
 
 
-def _group(key: str, title: str, rows: tuple[Row, ...], *, hot: bool = False) -> Group:
-    return Group(key, title, rows[:MAX_ROWS], hot, len(rows))
+def _not_checked_row(n: NotChecked) -> Row:
+    last = f"last checked {n.last_checked[:10]}" if n.last_checked else "never checked"
+    return Row(host=n.host, before=None, after=None, note=f"{n.runs} runs in a row; {last}")
+
+
+# How each kind of change lists a host: which verdicts it shows and the note beside them.
+_ROWS: dict[str, Callable[[HostChange], Row]] = {
+    CHANGE_NEW: lambda c: _row(c, c.detail, before=False),
+    CHANGE_REGRESSED: lambda c: _row(c, c.detail),
+    CHANGE_UNREACHABLE: lambda c: _row(c, c.detail),
+    CHANGE_WAIVER_ENDED: lambda c: _row(c, c.detail, before=False),
+    CHANGE_FIXED: lambda c: _row(c),
+    CHANGE_WAIVED: lambda c: _row(c, c.detail, before=False),
+    CHANGE_OPEN: lambda c: _row(c, f"since {(c.first_seen or '')[:10]}{_weeks(c.age_weeks)}", before=False),
+    CHANGE_ADDED: lambda c: _row(c, before=False),
+    CHANGE_REMOVED: lambda c: _row(c, "no longer in the inventory", after=False),
+}
 
 
 def groups(changes: Changes) -> tuple[Group, ...]:
-    """The section's groups in reading order: what got worse, what got better, what is still open."""
-    return (
-        _group("new", "New findings", tuple(_row(c, c.detail, before=False) for c in changes.new_findings), hot=True),
-        _group("regressed", "Regressed", tuple(_row(c, c.detail) for c in changes.regressed), hot=True),
-        _group("fixed", "Fixed", tuple(_row(c) for c in changes.fixed)),
-        _group("newly-unreachable", "Newly unreachable", tuple(_row(c, c.detail) for c in changes.newly_unreachable),
-               hot=True),
-        _group("waiver-ended", "Waiver ended", tuple(_row(c, c.detail, before=False) for c in changes.waiver_ended),
-               hot=True),
-        _group("waived", "Newly waived", tuple(_row(c, c.detail, before=False) for c in changes.waived)),
-        _group("still-open", "Still open",
-               tuple(_row(c, f"since {(c.first_seen or '')[:10]}{_weeks(c.age_weeks)}", before=False)
-                     for c in changes.still_open)),
-        _group("not-checked", "Not checked",
-               tuple(Row(host=n.host, before=None, after=None,
-                         note=f"{n.runs} runs in a row; "
-                              + (f"last checked {n.last_checked[:10]}" if n.last_checked else "never checked"))
-                     for n in changes.not_checked)),
-        _group("added", "Added", tuple(_row(c, before=False) for c in changes.added)),
-        _group("removed", "Removed", tuple(_row(c, "no longer in the inventory", after=False)
-                                           for c in changes.removed)),
-    )
+    """The section's groups in the one reading order of reports.change_kinds: what got worse, what got better,
+    what is still open."""
+    found = []
+    for kind in CHANGE_KINDS:
+        items = hosts_of(changes, kind)
+        rows = tuple(_not_checked_row(c) if isinstance(c, NotChecked) else _ROWS[kind.key](c) for c in items)
+        found.append(Group(kind.key, kind.title, rows[:MAX_ROWS], kind.hot, len(rows)))
+    return tuple(found)
 
 
 def html_section(changes: Changes | None, trend: Markup | None, *, trend_runs: int = 0) -> Section:

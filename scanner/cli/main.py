@@ -19,6 +19,7 @@ import importlib
 import io
 import os
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn, Protocol
@@ -74,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         # the commands that report an audit, a plain one for the others.
         epilog = getattr(module, "EXIT_STATUS", None) or (
             __doc__.split("\n\n", 1)[1] if __doc__ and name in ("scan", "report") else PLAIN_EXIT_STATUS)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=epilog,
+        description = getattr(module, "DESCRIPTION", module.HELP)  # the command's own --help may say more
+        p = sub.add_parser(name, help=module.HELP, description=description, epilog=epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         _forgiving_choices(p)
@@ -98,31 +100,80 @@ def sub_commands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
     return {}
 
 
-def _did_you_mean(word: str, known: list[str]) -> str:
-    near = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
-    return f"; did you mean {near[0]}?" if near else ""
+SUGGESTION_CUTOFF = 0.7  # difflib's ratio of the names without their dashes: --usernme is --username, --dry-run
+# is not --keep-runs
+_SHORT_OPTION = re.compile(r"-[A-Za-z]")
+
+
+def _did_you_mean(word: str, known: Sequence[str]) -> str:
+    """"; did you mean --username?" for the nearest spelling, compared without the leading dashes; "" if none is
+    near. A lone letter (`-q`) is taken for the first letter of a long option, where only one starts with it."""
+    names = {k.lstrip("-"): k for k in known}
+    bare = word.lstrip("-")
+    if _SHORT_OPTION.fullmatch(word):
+        starting = [k for k in known if k.startswith("--") and k[2:3] == bare]
+        return f"; did you mean {starting[0]}?" if len(starting) == 1 else ""
+    near = difflib.get_close_matches(bare, list(names), n=1, cutoff=SUGGESTION_CUTOFF)
+    return f"; did you mean {names[near[0]]}?" if near else ""
+
+
+def _unknown_option(parser: argparse.ArgumentParser, token: str) -> str | None:
+    """The option as typed (without a value after `=`) if `parser` does not know it, else None. A long option
+    may be an unambiguous prefix (argparse takes `--invent` for --inventory-format); a short one may carry its
+    value (`-oDIR`)."""
+    options = parser._option_string_actions  # argparse has no public API to list a parser's options
+    if token.startswith("--"):
+        name = token.split("=", 1)[0]
+        return None if any(o.startswith(name) for o in options if o.startswith("--")) else name
+    if _SHORT_OPTION.match(token):
+        return None if token[:2] in options else token[:2]
+    return None  # a value, a negative number, "-" for stdin
 
 
 def check_spelling(parser: argparse.ArgumentParser, arguments: Sequence[str]) -> None:
-    """Before argparse: a sub-command or a `--option` cmaudit does not know is one usage error, with the nearest
+    """Before argparse: a sub-command or an option cmaudit does not know is one usage error, with the nearest
     known spelling and the usage of the sub-command it was typed for (argparse would show the top-level usage
     and "unrecognized arguments")."""
     commands = sub_commands(parser)
-    first = next((i for i, a in enumerate(arguments) if not a.startswith("-")), None)
-    if first is None or any(a in ("-h", "--help", "--version") for a in arguments[:first]):
+    first = next((i for i, a in enumerate(arguments) if not a.startswith("-")), len(arguments))
+    before = arguments[:first]
+    if any(a in ("-h", "--help", "--version") for a in before):
+        return
+    for token in before:
+        name = _unknown_option(parser, token)
+        if name is not None:
+            where = " (a command's options go after the command)" if any(
+                _unknown_option(sub, token) is None for sub in commands.values()) else ""
+            parser.error(f"unknown option {name[:40]}{_did_you_mean(name, list(parser._option_string_actions))}"
+                         f"{where}")
+    if first == len(arguments):
         return
     command = arguments[first]
     if command not in commands:
         parser.error(f"unknown command {command[:40]!r}{_did_you_mean(command, list(commands))} "
                      f"(commands: {', '.join(commands)})")
     sub = commands[command]
-    options = [o for o in sub._option_string_actions if o.startswith("--")]
     for token in arguments[first + 1:]:
         if token == "--":
             break
-        name = token.split("=", 1)[0]
-        if token.startswith("--") and not any(o.startswith(name) for o in options):
-            sub.error(f"unknown option {name[:40]}{_did_you_mean(name, options)} (see cmaudit {command} --help)")
+        name = _unknown_option(sub, token)
+        if name is not None:
+            sub.error(f"unknown option {name[:40]}{_did_you_mean(name, list(sub._option_string_actions))} "
+                      f"(see cmaudit {command} --help)")
+
+
+def parse_arguments(parser: argparse.ArgumentParser, arguments: Sequence[str]) -> argparse.Namespace:
+    """argparse's reading of the command line; what is left over is the sub-command's usage error, not the
+    top-level parser's "unrecognized arguments"."""
+    check_spelling(parser, arguments)
+    args, extra = parser.parse_known_args(arguments)
+    if extra:
+        command = getattr(args, "command", None)
+        owner = sub_commands(parser).get(command or "", parser)
+        shown = " ".join(repr(x[:40]) for x in extra[:3]) + (" ..." if len(extra) > 3 else "")
+        owner.error(f"unexpected argument{'s' if len(extra) > 1 else ''} {shown}"
+                    + (f" (see cmaudit {command} --help)" if command else ""))
+    return args
 
 
 def _commands() -> list[tuple[str, Command]]:
@@ -167,8 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
-    check_spelling(parser, arguments)
-    args = parser.parse_args(arguments)
+    args = parse_arguments(parser, arguments)
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -31,6 +31,7 @@ and backed up; options given on the command line win over the file.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,10 +91,16 @@ def _bool(value: Any, base: Path) -> bool:
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[Any, Path], str]:
+    """A value of fixed choices in any case (`auth = "NTLM"`, as `--auth NTLM`); a wrong one names the nearest."""
+    canonical = {c.casefold(): c for c in choices}
+
     def convert(value: Any, base: Path) -> str:
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
-        return str(value)
+        found = canonical.get(value.strip().casefold()) if isinstance(value, str) else None
+        if found is None:
+            near = difflib.get_close_matches(str(value).strip().casefold(), list(canonical), n=1, cutoff=0.6)
+            hint = f"; did you mean {canonical[near[0]]}?" if near else ""
+            raise ValueError(f"must be one of {', '.join(choices)}{hint}")
+        return found
     return convert
 
 

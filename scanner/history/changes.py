@@ -29,7 +29,7 @@ from scanner.model.changes import (
     HostNote,
     NotChecked,
 )
-from scanner.model.host import display_name
+from scanner.model.host import display_name, shared_names
 from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.model.times import parse_utc
 
@@ -160,9 +160,24 @@ def _last_build(key: str, h: HostResult, before: HostResult | None, previous: Ru
     return None, None
 
 
+def _last_site(key: str, h: HostResult, before: HostResult | None, previous: RunResults | None,
+               streaks: history.HostStreaks | None) -> tuple[str | None, str | None]:
+    """For a host with no site code now (ERROR, and none in the inventory): the last the history (else the previous
+    run) saw, and when."""
+    if h.facts.site_code or h.site_code:
+        return None, None
+    if streaks is not None and key in streaks.last_site:
+        return streaks.last_site[key]
+    site = before.facts.site_code or before.site_code if before is not None else None
+    if site and previous is not None:
+        return site, previous.meta.started
+    return None, None
+
+
 def _classify(key: str, h: HostResult, before: HostResult | None, previous: RunResults | None,
-              current: RunResults, streaks: history.HostStreaks | None) -> tuple[HostChange, str, HostNote]:
-    """One host of the current run: its entry, the change word for its section ("" for none), its note."""
+              current: RunResults, streaks: history.HostStreaks | None, name: str) -> tuple[HostChange, str, HostNote]:
+    """One host of the current run (listed as `name`): its entry, the change word for its section ("" for none),
+    its note."""
     now = current.meta.started
     known = streaks.first_seen.get(key) if streaks else None
     verdict_change = _verdict_change(before, h, known, now)
@@ -170,26 +185,34 @@ def _classify(key: str, h: HostResult, before: HostResult | None, previous: RunR
     # A baseline has nothing to compare with: only the first-seen dates are kept.
     change = "" if previous is None else _host_change(before, h, verdict_change)
     waiver_news = change in (CHANGE_WAIVED, CHANGE_WAIVER_ENDED)
-    entry = HostChange(key=key, host=display_name(h.host, h.port), before=before.verdict if before else None,
+    entry = HostChange(key=key, host=name, before=before.verdict if before else None,
                        after=h.verdict, first_seen=first_seen,
                        age_weeks=age_weeks(first_seen, now) if first_seen else None,
                        detail=_waiver_detail(h, before) if waiver_news else _detail(h, current))
     noted = CHANGE_ADDED if not change and previous is not None and before is None else change
     last_build, last_seen = _last_build(key, h, before, previous, streaks)
+    last_site, site_seen = _last_site(key, h, before, previous, streaks)
     note = HostNote(change=noted, first_seen=first_seen, age_weeks=entry.age_weeks, last_build=last_build,
-                    last_build_seen=last_seen)
+                    last_build_seen=last_seen, last_site=last_site, last_site_seen=site_seen)
     return entry, change, note
 
 
 def _not_checked(cur: dict[str, HostResult], current: RunResults, streaks: history.HostStreaks | None,
-                 min_runs: int) -> tuple[NotChecked, ...]:
+                 min_runs: int, names: dict[str, str]) -> tuple[NotChecked, ...]:
     """Hosts of this run no run has managed to judge for `min_runs` runs in a row, longest first."""
     if streaks is None:
         return ()
-    found = [NotChecked(key=key, host=display_name(cur[key].host, cur[key].port), runs=runs,
+    found = [NotChecked(key=key, host=names[key], runs=runs,
                         last_checked=streaks.last_checked.get(key), detail=_detail(cur[key], current))
              for key, runs in streaks.unchecked_runs.items() if runs >= min_runs and key in cur]
     return tuple(sorted(found, key=lambda n: (-n.runs, n.key)))
+
+
+def listed_names(hosts: dict[str, HostResult]) -> dict[str, str]:
+    """How the lists of changes name each host (by key): as the report's tables do, by its inventory name; with its
+    port (`CM007:42279`) only where another host of the two runs has the same name."""
+    shared = shared_names((h.host, h.address, h.port) for h in hosts.values())
+    return {key: display_name(h.host, h.port) if h.host.casefold() in shared else h.host for key, h in hosts.items()}
 
 
 def _sorted(items: Iterable[HostChange]) -> tuple[HostChange, ...]:
@@ -202,16 +225,17 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
     """Classify every host of `current` against `previous` (pure; `streaks` from the history if known)."""
     cur = _keyed(current)
     old = _keyed(previous) if previous is not None else {}
+    names = listed_names({**old, **cur})
     sections: dict[str, list[HostChange]] = {name: [] for name in _SECTIONS}
     annotations: dict[str, HostNote] = {}
     for key, h in cur.items():
-        entry, change, annotations[key] = _classify(key, h, old.get(key), previous, current, streaks)
+        entry, change, annotations[key] = _classify(key, h, old.get(key), previous, current, streaks, names[key])
         if previous is not None and key not in old:
             sections["added"].append(entry)
         if change in _SECTION_OF:
             sections[_SECTION_OF[change]].append(entry)
     if not current.meta.partial:  # a run of some hosts did not remove the others
-        sections["removed"] = [HostChange(key=key, host=display_name(h.host, h.port), before=h.verdict, after=None,
+        sections["removed"] = [HostChange(key=key, host=names[key], before=h.verdict, after=None,
                                           detail=_detail(h)) for key, h in old.items() if key not in cur]
     return Changes(
         current_run=current_label or current.meta.run_id,
@@ -228,7 +252,7 @@ def compare(previous: RunResults | None, current: RunResults, *, current_label: 
         removed=_sorted(sections["removed"]),
         waived=_sorted(sections["waived"]),
         waiver_ended=_sorted(sections["waiver_ended"]),
-        not_checked=_not_checked(cur, current, streaks, not_checked_min_runs),
+        not_checked=_not_checked(cur, current, streaks, not_checked_min_runs, names),
         annotations=annotations,
     )
 

@@ -25,7 +25,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -169,6 +169,7 @@ class RunSummary:
     output_dir: str | None
     counts: dict[Verdict, int]
     waived: int = 0
+    waived_unchecked: int = 0  # waived hosts that could not be checked (ERROR, UNKNOWN)
 
     @property
     def findings(self) -> int:
@@ -198,7 +199,8 @@ class HostEntry:
 
 def trend_points(runs: Sequence[RunSummary]) -> list[TrendPoint]:
     """Chart points for reports.trend from recent_counts (oldest first)."""
-    return [TrendPoint(label=f"#{r.id}", started=r.started, counts=dict(r.counts), waived=r.waived) for r in runs]
+    return [TrendPoint(label=f"#{r.id}", started=r.started, counts=dict(r.counts), waived=r.waived,
+                       waived_unchecked=r.waived_unchecked) for r in runs]
 
 
 def default_history_path() -> Path:
@@ -478,16 +480,19 @@ def _run_summaries(conn: sqlite3.Connection, where: str, params: Sequence[object
     out: list[RunSummary] = []
     for r in rows:
         counts: dict[Verdict, int] = {}
-        for verdict, n in conn.execute(
-                "SELECT verdict, COUNT(*) FROM host_results WHERE run_id = ? GROUP BY verdict", (r[0],)):
+        waived: dict[Verdict, int] = {}
+        for verdict, n, n_waived in conn.execute(
+                "SELECT verdict, COUNT(*), SUM(waived = 1) FROM host_results WHERE run_id = ? GROUP BY verdict",
+                (r[0],)):
             try:
                 counts[Verdict(verdict)] = _stored_int(n)
             except ValueError:
                 continue  # a verdict a later cmaudit added; not ours to count
-        waived = conn.execute("SELECT COUNT(*) FROM host_results WHERE run_id = ? AND waived = 1", (r[0],)).fetchone()
+            waived[Verdict(verdict)] = _stored_int(n_waived or 0)
         out.append(RunSummary(id=int(r[0]), run_uid=r[1], inventory_key=r[2], audit=r[3], started=r[4], finished=r[5],
                               complete=bool(r[6]), host_count=_stored_int(r[7]), output_dir=r[8], counts=counts,
-                              waived=int(waived[0])))
+                              waived=sum(waived.values()),
+                              waived_unchecked=sum(n for v, n in waived.items() if v.is_incomplete)))
     return out
 
 
@@ -556,6 +561,7 @@ class HostStreaks:
     unchecked_runs: dict[str, int]  # host key -> consecutive runs ending now with ERROR/UNKNOWN
     last_checked: dict[str, str]  # host key -> start of the last run that judged it (if any)
     last_build: dict[str, tuple[str, str]]  # host key -> (build, run start) of the last earlier run that saw one
+    last_site: dict[str, tuple[str, str]] = field(default_factory=dict)  # host key -> (site code, run start), alike
 
 
 def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
@@ -568,19 +574,23 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
     unchecked: dict[str, int] = {}
     last_checked: dict[str, str] = {}
     last_build: dict[str, tuple[str, str]] = {}
+    last_site: dict[str, tuple[str, str]] = {}
     with open_history(db_path, create=False) as conn:
         rows = conn.execute(
-            "SELECT h.host_key, h.verdict, r.started, h.build, r.id FROM host_results h JOIN runs r ON r.id = h.run_id"
+            "SELECT h.host_key, h.verdict, r.started, h.build, r.id, h.site_code FROM host_results h"
+            " JOIN runs r ON r.id = h.run_id"
             " WHERE r.audit = (SELECT audit FROM runs WHERE id = ?) AND r.id <= ?"
             " ORDER BY r.id DESC", (run_id, run_id)).fetchall()
         current = {k for (k,) in conn.execute("SELECT host_key FROM host_results WHERE run_id = ?", (run_id,))}
     finding_open: dict[str, bool] = {}
     unchecked_open: dict[str, bool] = {}
-    for key, verdict_text, started, build, row_run in rows:
+    for key, verdict_text, started, build, row_run, site in rows:
         if key not in current:
             continue
         if build and row_run != run_id:
             last_build.setdefault(key, (build, started))
+        if site and isinstance(site, str) and row_run != run_id:
+            last_site.setdefault(key, (site, started))
         try:
             verdict = Verdict(verdict_text)
         except ValueError:
@@ -597,7 +607,7 @@ def host_streaks(db_path: Path | str, run_id: int) -> HostStreaks:
         else:
             finding_open[key] = False
     return HostStreaks(first_seen=first_seen, unchecked_runs=unchecked, last_checked=last_checked,
-                       last_build=last_build)
+                       last_build=last_build, last_site=last_site)
 
 
 def host_timeline(db_path: Path | str, host: str, *, limit: int | None = None, audit: str | None = None

@@ -27,6 +27,8 @@ class HostNote:
     age_weeks: int | None = None  # open findings: whole weeks since first_seen
     last_build: str | None = None  # hosts without a build now (ERROR): the last build the history knows
     last_build_seen: str | None = None  # the start of the run that saw last_build (ISO UTC)
+    last_site: str | None = None  # hosts without a site code now (ERROR): the last one the history knows
+    last_site_seen: str | None = None  # the start of the run that saw last_site (ISO UTC)
 
 
 NO_NOTE = HostNote()

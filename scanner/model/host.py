@@ -27,7 +27,7 @@ import ipaddress
 import re
 import socket
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 SCHEMES = ("http", "https")
@@ -182,7 +182,12 @@ def _could_be_ip(text: str) -> bool:
 
 
 def _bracket(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
+
+
+def endpoint(address: str, port: int) -> str:
+    """`address:port` as a URL writes it: an IPv6 address in brackets (`[2001:db8::7301]:5986`)."""
+    return f"{_bracket(address)}:{port}"
 
 
 def stable_key(name: str, port: int | None = None) -> str:
@@ -222,8 +227,17 @@ def run_keys(targets: Sequence[tuple[str, str, int]]) -> list[str]:
     return keys
 
 
+def shared_names(targets: Iterable[tuple[str, str, int]]) -> set[str]:
+    """The names (case-folded) that more than one (address, port) of these targets holds: where a list must add
+    the port to tell the hosts apart."""
+    seen: dict[str, set[tuple[str, int]]] = {}
+    for name, address, port in targets:
+        seen.setdefault(name.casefold(), set()).add((normalise_address(address), port))
+    return {name for name, places in seen.items() if len(places) > 1}
+
+
 def display_name(name: str, port: int) -> str:
-    """How lists of changes name a host: as in the inventory, with its port when that is not a default."""
+    """A host with its port when that is not a default: for lists where one name stands for several hosts."""
     if port in WELL_KNOWN_PORTS:
         return name
     return f"{_bracket(name)}:{port}"

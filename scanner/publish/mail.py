@@ -21,9 +21,10 @@ from pathlib import Path
 
 from reports import changes_text
 from reports.base import action_order, needs_action
+from reports.console import headline_text
 from scanner.config.mail_settings import MAIL_WHEN, SECURITY, MailSettings
 from scanner.model.changes import Changes
-from scanner.model.host import display_name
+from scanner.model.host import display_name, shared_names
 from scanner.model.records import VERDICT_ORDER, RunResults
 
 MAX_ACTION_LINES = 200
@@ -87,13 +88,16 @@ def body_for(results: RunResults, changes: Changes | None, *, report_name: str |
     counts = {v: sum(h.verdict is v for h in results.hosts) for v in VERDICT_ORDER}
     summary = ", ".join(f"{v.value} {n}" for v, n in counts.items() if n)
     lines.append(f"Hosts: {summary} (total {len(results.hosts)})")
+    lines.append(headline_text(results.hosts))  # the report's own figures, "% compliant" as the page rounds it
     if changes is not None:  # what changed first: it is why this mail was sent
         lines += ["", changes_text.render_text(changes).rstrip()]
     action = action_order(h for h in results.hosts if needs_action(h))
     if action:
         lines += ["", f"Needs action ({len(action)}):"]
+        shared = shared_names((h.host, h.address, h.port) for h in results.hosts)
         for h in action[:MAX_ACTION_LINES]:
-            lines.append(f"  {changes_text.one_line(display_name(h.host, h.port))}  {h.verdict.value}")
+            name = display_name(h.host, h.port) if h.host.casefold() in shared else h.host  # as the report's tables
+            lines.append(f"  {changes_text.one_line(name)}  {h.verdict.value}")
         if len(action) > MAX_ACTION_LINES:
             lines.append(f"  ... and {len(action) - MAX_ACTION_LINES} more (see the report)")
     if m.insecure:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner.config.waivers import apply_waivers
 from scanner.history.database import audit_name_for
-from scanner.model.host import run_keys
+from scanner.model.host import endpoint, run_keys
 from scanner.model.notes import Note
 from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.scan import preflight
@@ -107,7 +107,8 @@ def execute(plan: RunPlan, *, progress: HostProgress | None = None,
         detail = result.error.category.value if result.error else ""
         host = run.host  # named as the inventory spells it, as the reports do; with its address where shared
         shared = host_keys.get(host.key, host.stable_name) != host.stable_name
-        watcher.host_done(f"{host.name} ({host.address}:{host.port})" if shared else host.name, result.verdict, detail)
+        watcher.host_done(f"{host.name} ({endpoint(host.address, host.port)})" if shared else host.name, result.verdict,
+                          detail)
         if on_host_done is not None:
             on_host_done(run)
 

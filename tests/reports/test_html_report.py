@@ -176,3 +176,26 @@ def test_error_hosts_show_what_to_do_and_the_code_page():
     html = render_html(RunResults(meta=meta(), hosts=(denied, old)))
     assert "What to do:</b> Set &lt;b&gt;LocalAccountTokenFilterPolicy&lt;/b&gt;=1." in html
     assert "code page 437 (the host refused UTF-8" in html and "Setup\\Type 1 (raw" in html
+
+
+def test_host_table_badges_use_the_words_of_the_findings():
+    """The host table says "Not affected" and "At risk", as the findings do, never NOT_AFFECTED or AT_RISK."""
+    html = render_html(mixed_run())
+    rows = html.split('id="rows"')[1].split('id="empty"')[0]
+    assert '<b class="badge v-NOT_AFFECTED">Not affected</b>' in rows
+    assert '<b class="badge v-AT_RISK">At risk</b>' in rows
+    assert ">NOT_AFFECTED<" not in rows and ">AT_RISK<" not in rows and ">WAIVED<" not in html
+
+
+def test_ipv6_addresses_are_written_with_brackets():
+    """An IPv6 address shows as [2001:db8::7301]:5986 in the tables and https://[2001:db8::7301]:5986 where it was
+    contacted, so the port cannot be read as part of the address."""
+    from scanner.model.records import ErrorCategory, HostFailure, Verdict
+    from tests.support.samples import simple
+
+    host = dataclasses.replace(simple("sms-v6", Verdict.ERROR, "", error=HostFailure(ErrorCategory.TIMEOUT, "late"),
+                                      port=5986), address="2001:db8::7301")
+    html = render_html(RunResults(meta=meta(), hosts=(host,)))
+    assert "https://[2001:db8::7301]:5986" in html
+    assert html.count("2001:<wbr>db8:<wbr>:<wbr>7301]:<wbr>5986") + html.count("[2001:db8::7301]:5986") >= 3
+    assert "2001:db8::7301:5986" not in html.replace("<wbr>", "")

@@ -107,3 +107,14 @@ def test_an_errors_own_hint_wins_over_its_categorys_advice():
     assert remediation_for(bare, meta) == ERROR_REMEDIATION["auth"]
     unknown_category = simple("sms-k3", Verdict.ERROR, "", error=HostFailure(ErrorCategory.OTHER, "odd"))
     assert "--rescan-failed" in remediation_for(unknown_category, meta)
+
+
+def test_every_report_names_the_real_results_file_in_its_rescan_hint(tmp_path):
+    """report.csv, report.junit.xml and results.jsonl give the path of the results.json beside them where a hint
+    says to scan again, never the placeholder "RESULTS.json"."""
+    paths = write_reports(mixed_run(), tmp_path / "run")
+    real = f"--rescan-failed {tmp_path / 'run' / 'results.json'}"
+    for name in ("csv", "junit", "jsonl"):
+        text = paths[name].read_text(encoding="utf-8-sig")
+        assert "RESULTS.json" not in text, name
+        assert real in text, name

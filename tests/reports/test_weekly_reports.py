@@ -152,3 +152,84 @@ def test_trend_labels_runs_by_date_even_on_one_day():
     assert "#1<" not in svg and ">09:35:38<" in svg and ">11-29<" in svg
     across_years = [TrendPoint("#1", "2026-12-28T06:00:00Z", {}), TrendPoint("#2", "2027-01-04T06:00:00Z", {})]
     assert axis_labels(across_years) == [("2026-12-28",), ("2027-01-04",)]
+
+
+def _page(tmp_path, previous, current, name="r"):
+    """report.html of `current`, compared with `previous` in a fresh history."""
+    db = tmp_path / f"{name}.sqlite3"
+    followup.prepare(previous, history_path=db, output_dir=None)
+    follow = followup.prepare(current, history_path=db, output_dir=None)
+    paths = weekly.write_weekly_reports(current, tmp_path / name, follow.changes, follow.trend)
+    return follow, paths["html"].read_text(encoding="utf-8")
+
+
+def _row(html, name):
+    """The host table's summary row of one host."""
+    return html.split(f'data-host="{name}" data-address=')[1].split("</summary>")[0]
+
+
+def test_an_error_host_says_when_it_was_last_checked_and_a_new_finding_is_this_weeks(tmp_path):
+    """An unreachable host's Since cell reads "last checked <date>", not a bare date under "first seen"; a finding
+    found less than a week ago is "this week", never "0 wk"."""
+    _follow, html = _page(tmp_path, run(1), run(2))
+    unreachable, regressed = _row(html, "sms04"), _row(html, "sms03")
+    assert "last checked" in unreachable and 'data-label="first seen"' not in unreachable
+    assert ">this week<" in regressed and "0 wk" not in html
+    since = html.split('id="findings"')[1].split('data-host="sms03"')[1].split("</tr>")[0]
+    assert '<span class="nowrap">(this week)</span>' in since
+
+
+def test_an_unreachable_host_counts_under_its_last_known_site(tmp_path):
+    """A host that could not be checked, whose inventory names no site, is counted under the site the history last
+    saw for it (in italics with "*", as its last known build), not under "unknown"."""
+    def siteless(week: int, verdict: Verdict):
+        h = host("sms09", verdict)
+        return replace(h, site_code=None, facts=replace(h.facts, site_code=None if verdict is Verdict.ERROR else "S09"))
+
+    previous = replace(run(1, {}), hosts=(siteless(1, Verdict.NOT_AFFECTED),))
+    current = replace(run(2, {}), hosts=(siteless(2, Verdict.ERROR),))
+    _follow, html = _page(tmp_path, previous, current)
+    by_site = html.split('id="by-site"')[1].split("</table>")[0]
+    assert 'data-key="S09"' in by_site and 'data-key="unknown"' not in by_site
+    assert 'class="c-site last-known"' in _row(html, "sms09") and ">S09<" in _row(html, "sms09")
+    assert 'id="last-known-note"' in html
+
+
+def test_change_kinds_are_named_alike_in_the_console_the_tiles_and_the_lists(tmp_path):
+    """A newly waived host is "Newly waived" on the console, in the summary's tile, in the page's list and in its
+    Change cell; every kind of change has one heading on the console and the page."""
+    from reports.changes_text import render_text
+    from scanner.model.records import Waiver
+
+    waiver = Waiver("sms01", "retired", "j.doe", "2999-01-01")
+    current = replace(run(2), hosts=tuple(replace(h, waiver=waiver) if h.host == "sms01" else h for h in run(2).hosts))
+    follow, html = _page(tmp_path, run(1), current)
+    console = render_text(follow.changes)
+    assert "  Newly waived (1):" in console
+    assert '<span class="tile" data-change="waived"><b>1</b> newly waived</span>' in html
+    assert "<h3>Newly waived (1)</h3>" in html
+    assert '<span class="c-change" data-label="change">newly waived</span>' in _row(html, "sms01")
+    for group in weekly.groups(follow.changes):
+        if group.total and group.key not in ("still-open", "not-checked"):
+            assert f"  {group.title} ({group.total}):" in console, group.title
+
+
+def test_lists_of_changes_name_hosts_as_the_tables_do(tmp_path):
+    """A host on a non-default port is listed by its inventory name in "Since last run" (as in every table); only two
+    hosts sharing one name get their ports to tell them apart."""
+    from reports.changes_text import render_text
+
+    def at(h, port):
+        return replace(h, port=port)
+
+    previous = replace(run(1, {}), hosts=(at(host("CM007", Verdict.NOT_AFFECTED), 42279),
+                                         at(host("twin", Verdict.NOT_AFFECTED, address="10.9.9.1"), 5001),
+                                         at(host("twin", Verdict.NOT_AFFECTED, address="10.9.9.2"), 5002)))
+    current = replace(run(2, {}), hosts=(at(host("CM007", Verdict.ERROR), 42279),
+                                        at(host("twin", Verdict.ERROR, address="10.9.9.1"), 5001),
+                                        at(host("twin", Verdict.NOT_AFFECTED, address="10.9.9.2"), 5002)))
+    follow, html = _page(tmp_path, previous, current)
+    console = render_text(follow.changes)
+    assert "    CM007  NOT_AFFECTED -> ERROR" in console and "CM007:42279" not in console
+    assert "    twin:5001  NOT_AFFECTED -> ERROR" in console
+    assert '<span class="since-host">CM007</span>' in html and "CM007:42279" not in html

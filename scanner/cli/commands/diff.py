@@ -69,9 +69,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def comparison_warnings(older: RunResults, older_label: str, newer: RunResults, newer_label: str) -> list[str]:
-    """What makes a comparison misleading: the runs given newest first, or runs of different audits or
-    advisories (every host of one then looks added or removed in the other)."""
+    """What makes a comparison misleading: one run given twice (by id, file or folder), the runs given newest first,
+    or runs of different audits or advisories (every host of one then looks added or removed in the other)."""
     found = []
+    if older.meta.run_id == newer.meta.run_id:
+        same = older_label if older_label == newer_label else f"{older_label} ({newer_label})"
+        return [f"this compares run {same} with itself: nothing can have changed; give two different runs"]
     if run_time(older.meta) > run_time(newer.meta):
         found.append(f"RUN_A {older_label} ({when_utc(older.meta.started)}) is newer than RUN_B {newer_label} "
                      f"({when_utc(newer.meta.started)}): the changes below go back in time; give the older run "

@@ -26,7 +26,7 @@ from scanner.cli.config_options import add_config_option, apply_config, history_
 from scanner.cli.debug import add_debug_option
 from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
 from scanner.model.errors import UsageError
-from scanner.model.host import AUTH_METHODS, TLS_MODES
+from scanner.model.host import AUTH_METHODS, TLS_MODES, endpoint
 from scanner.model.options import DEFAULT_SPN_SERVICE
 
 HELP = "check the jump box and each host step by step (DNS, port, TLS, listener, auth, logon, shell, registry, log)"
@@ -127,7 +127,7 @@ def _table(checks: tuple[Check, ...], indent: str = "") -> str:
 
 
 def _where(host: HostDiagnosis) -> str:
-    return f"{_clean(host.host)} ({_clean(host.address)}:{host.port})"
+    return f"{_clean(host.host)} ({_clean(endpoint(host.address, host.port))})"
 
 
 def _why(check: Check) -> str:
@@ -141,12 +141,13 @@ def print_diagnosis(diagnosis: Diagnosis, out: TextIO) -> None:
     if local:
         out.write(f"Jump box: PROBLEMS (exit 64)\n{_table(diagnosis.local, '  ')}\n")
     else:
-        out.write(f"Jump box: ok ({', '.join(c.name for c in diagnosis.local)})\n")
+        out.write(f"Jump box: ok ({', '.join(dict.fromkeys(c.name for c in diagnosis.local))})\n")
     width = max((len(_where(h)) for h in diagnosis.hosts), default=0)
     for host in diagnosis.hosts:
         failed = host.failed
         if failed is None:
-            out.write(f"{_where(host):<{width}}  ready ({', '.join(c.name for c in host.checks)})\n")
+            steps = dict.fromkeys(c.name for c in host.checks)  # a step tried twice (code page 437 after 65001): once
+            out.write(f"{_where(host):<{width}}  ready ({', '.join(steps)})\n")
         else:
             out.write(f"{_where(host):<{width}}  FAILED at {_why(failed)}\n{_table(host.checks, '    ')}\n")
     bad = [h for h in diagnosis.hosts if not h.ok]

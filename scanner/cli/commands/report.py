@@ -11,14 +11,16 @@ import os
 import sys
 from pathlib import Path
 
-from reports import ReportWriteError, write_reports
+from reports import REPORTERS, ReportWriteError, write_reports
 from reports.console import exit_status, print_summary
 from reports.merge import load_and_merge
 from scanner.cli.argtypes import folder
 from scanner.model.errors import UsageError
 from scanner.model.results_file import ResultsFileError
 
-HELP = "rebuild report.csv, report.html and results.json from results files (several merge into one)"
+FILES = ", ".join(r.filename for r in REPORTERS.values())  # every file write_reports writes, as it names them
+HELP = "rebuild every report from results files (several merge into one)"
+DESCRIPTION = f"rebuild every report ({FILES}) from results files (several merge into one)"
 ORDER = 30
 
 
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results.json of one or more runs, or the runs' folders; a host in several is taken from "
                              "the newest run")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", type=folder,
-                        help="folder for results.json, report.csv and report.html (created if missing)")
+                        help=f"folder for {FILES} (created if missing)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -51,6 +51,33 @@ def test_misspelt_command_suggests_the_right_one(capsys):
     assert "unknown command 'scna'; did you mean scan?" in err
 
 
+@pytest.mark.parametrize(("argv", "says"), [
+    pytest.param(["scan", "hosts.csv", "-x"], "unknown option -x", id="short-unknown"),
+    pytest.param(["scan", "hosts.csv", "-q"], "unknown option -q; did you mean --quiet?", id="short-for-long"),
+    pytest.param(["scan", "hosts.csv", "extra.csv"], "unexpected argument 'extra.csv'", id="extra-positional"),
+    pytest.param(["report", "a.json", "-x"], "unknown option -x", id="report"),
+])
+def test_any_typo_after_a_command_gets_the_commands_usage(capsys, argv, says):
+    """A short option cmaudit does not know, or one argument too many, is an error of the sub-command: its usage,
+    never the top-level one and "unrecognized arguments"."""
+    err = _usage_error(capsys, argv)
+    assert err.startswith(f"usage: cmaudit {argv[0]} "), err
+    assert says in err and "unrecognized arguments" not in err
+
+
+def test_a_misspelt_top_level_option_is_named(capsys):
+    """`cmaudit --verison` suggests --version."""
+    err = _usage_error(capsys, ["--verison"])
+    assert "unknown option --verison; did you mean --version?" in err and "unrecognized" not in err
+
+
+@pytest.mark.parametrize("typo", ["--dry-run", "--verbose"])
+def test_no_far_fetched_suggestion(capsys, typo):
+    """An option that is not a near spelling of any gets no "did you mean" (--dry-run is not --keep-runs)."""
+    err = _usage_error(capsys, ["scan", "hosts.csv", typo])
+    assert f"unknown option {typo}" in err and "did you mean" not in err
+
+
 def test_an_abbreviated_option_still_works(capsys, tmp_path):
     """An unambiguous prefix (`--invent` for --inventory-format) is not taken for a misspelling."""
     (tmp_path / "hosts.txt").write_text("sms01\n", encoding="utf-8")

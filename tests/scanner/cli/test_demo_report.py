@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from collections import Counter
 
@@ -13,6 +12,7 @@ import pytest
 from scanner.cli.main import main
 from scanner.model.records import Verdict
 from scanner.model.remediation import ERROR_REMEDIATION
+from tests.support.printing import as_printed, misaligned_cells, pdf_pages, split_values
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -21,7 +21,8 @@ expect = pytest.importorskip("playwright.sync_api", reason="playwright is not in
 def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, browser) -> None:
     """The demo's report opens with the summary and the findings (the AFFECTED advice once, its hosts under it),
     then "Since last run" and the tables by site (every site code) and by build; it shows a waived host and an
-    ERROR host with its last known build and what to do; screenshots at 1400 and 800 px are kept with the run."""
+    ERROR host with its last known build and what to do; screenshots at 1400 and 800 px and the printed PDF (every host
+    ticked) are kept with the run."""
     run = demo_run.root
     assert demo_run.status == 0, demo_run.stderr
     assert f"html: {run / 'report.html'}" in demo_run.stdout
@@ -58,8 +59,7 @@ def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, 
         expect(page.locator('[data-figure-count="waived"]')).to_have_text("1")
         expect(page.locator("#expired-waivers")).to_be_visible()
         expect(page.locator('#change-tiles [data-change="newly-unreachable"]')).to_contain_text("newly unreachable")
-        expect(page.locator('ul[data-change="waived"] .since-host')).to_have_text(
-            [f'{waived[0]["host"]}:{waived[0]["port"]}'])
+        expect(page.locator('ul[data-change="waived"] .since-host')).to_have_text([waived[0]["host"]])  # as the tables
         waived_row = page.locator(f'details.host[data-host="{waived[0]["host"]}"]')
         expect(waived_row.locator(".badge.waived")).to_be_visible()
         error_row = page.locator(f'details.host[data-host="{offline["host"]}"]')
@@ -79,30 +79,41 @@ def test_demo_report_matches_its_results_and_is_saved_as_a_screenshot(demo_run, 
         narrow = context.new_page()
         narrow.goto((run / "report.html").as_uri())
         assert narrow.evaluate("document.documentElement.scrollWidth") <= 800  # no horizontal scrolling
+        assert split_values(narrow) == []  # no date, address or log line broken in two
         shots[800] = run / "report-screenshot-800.png"
         narrow.screenshot(path=str(shots[800]), full_page=True)
     finally:
         context.close()
     for shot in shots.values():
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # printed as opened: the summary, the findings, the changes and the tables; no address broken in two
+    # printed on A4 as opened: the summary, the findings, the changes and the tables, in at most 4 pages; with
+    # "print every shown host" the host table too, its columns kept; no address, build or date broken in two
     context = browser.new_context()
     try:
         printed = context.new_page()
         printed.goto((run / "report.html").as_uri())
-        printed.emulate_media(media="print")
-        assert len(re.findall(rb"/Type\s*/Page[^s]", printed.pdf(format="A4"))) <= 4
-        split = printed.evaluate("""() => [...document.querySelectorAll('.finding-hosts td.nums')]
-            .filter(e => { const r = document.createRange(); r.selectNodeContents(e);
-                           return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1; })
-            .map(e => e.innerText)""")
-        assert split == []
+        as_printed(printed)
+        assert split_values(printed) == []
+        assert len(pdf_pages(printed.pdf(format="A4"))) <= 4
+        printed.emulate_media(media="screen")
+        printed.locator("#print-all").check()
+        as_printed(printed)
+        assert split_values(printed) == [] and misaligned_cells(printed) == []
+        pdf = printed.pdf(format="A4")
+        (run / "report-printed.pdf").write_bytes(pdf)
+        pages = pdf_pages(pdf)
+        assert len(pages) <= 6
+        text = "\n".join(pages)
+        for host in doc["hosts"]:
+            assert f'{host["address"]}:{host["port"]}' in text, host["host"]
+            assert (host["facts"].get("build") or "") in text, host["host"]
     finally:
         context.close()
     copy_to = os.environ.get("CMAUDIT_SCREENSHOT_DIR")  # e.g. a CI artifact folder
     if copy_to:
         shutil.copyfile(shots[1400], os.path.join(copy_to, "demo-report-screenshot.png"))
         shutil.copyfile(shots[800], os.path.join(copy_to, "demo-report-screenshot-800.png"))
+        shutil.copyfile(run / "report-printed.pdf", os.path.join(copy_to, "demo-report-printed.pdf"))
 
 
 def offline_build(run, host: str) -> str | None:

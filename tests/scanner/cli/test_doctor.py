@@ -385,3 +385,33 @@ def test_terminal_output_is_a_line_per_ready_host_and_ends_with_those_not_ready(
     assert tail[1:] == ["Not ready (2):",
                         "  SMS03 (10.0.0.3:5985): logon: credentials rejected (HTTP 401); check the password",
                         "  SMS07 (10.0.0.7:5985): log file: wsyncmgr.log not found; check TraceFilename"]
+
+
+def test_a_ready_line_names_each_step_once():
+    """A host whose registry was read twice (code page 65001, then 437, as on Server 2008) is "ready (..., registry,
+    log file)", not "registry, registry"."""
+    import io
+
+    from scanner.cli.commands.doctor import print_diagnosis
+    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+
+    checks = [Check(step, True, f"{step} fine") for step in STEPS]
+    at = STEPS.index("registry")
+    checks.insert(at, Check("registry", True, "nothing ran under code page 65001 (as on Server 2008): 437 instead"))
+    out = io.StringIO()
+    print_diagnosis(Diagnosis(local=(), hosts=(HostDiagnosis("SMS08", "10.0.0.8", 5985, tuple(checks)),)), out)
+    (line,) = [line for line in out.getvalue().splitlines() if "ready (" in line]
+    assert line.endswith(f"ready ({', '.join(STEPS)})")
+
+
+def test_an_ipv6_host_is_written_with_brackets():
+    """doctor names an IPv6 host as SMS08 ([2001:db8::8]:5985), so the port is not read as part of the address."""
+    import io
+
+    from scanner.cli.commands.doctor import print_diagnosis
+    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+
+    checks = tuple(Check(step, True, f"{step} fine") for step in STEPS)
+    out = io.StringIO()
+    print_diagnosis(Diagnosis(local=(), hosts=(HostDiagnosis("SMS08", "2001:db8::8", 5985, checks),)), out)
+    assert "SMS08 ([2001:db8::8]:5985)  ready (" in out.getvalue()

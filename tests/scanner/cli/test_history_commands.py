@@ -178,3 +178,18 @@ def test_diff_warns_about_runs_of_different_audits(tmp_path, capsys):
     assert main(["diff", str(tmp_path / "w1.json"), str(tmp_path / "w2.json")]) == 0
     err = capsys.readouterr().err
     assert "runs of different audits (zone-a, zone-b)" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("second", ["{first}", "#{first}", "{folder}"])
+def test_diff_of_a_run_with_itself_says_so(three_weeks, tmp_path, capsys, second):
+    """`cmaudit diff 1 1` (or one run named as its id and as its results file) warns that it compares a run with
+    itself, where nothing can have changed."""
+    db, ids = three_weeks
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    results = history.load_run(db, ids[0])
+    (folder / "results.json").write_text(json.dumps(results_to_dict(results)), encoding="utf-8")
+    spec = second.format(first=ids[0], folder=folder)
+    assert main(["diff", str(ids[0]), spec, "--history", str(db)]) == 0
+    err = capsys.readouterr().err
+    assert "compares run" in err and "with itself" in err and err.count("\n") == 1

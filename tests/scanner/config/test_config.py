@@ -187,3 +187,17 @@ def test_mail_typo_is_refused_when_the_config_is_loaded(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{path}: mail.host: " in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("text", "key", "value"), [
+    pytest.param('auth = "NTLM"\n', "auth", "ntlm", id="auth"),
+    pytest.param('scheme = "HTTPS"\n', "scheme", "https", id="scheme"),
+    pytest.param('tls = "Legacy"\n', "tls", "legacy", id="tls"),
+    pytest.param('[mail]\nwhen = "Findings"\n', "when", "findings", id="mail-when"),
+])
+def test_choices_are_taken_in_any_case_as_on_the_command_line(tmp_path, text, key, value):
+    """`auth = "NTLM"` in cmaudit.toml means ntlm, as `--auth NTLM` does; a wrong one still names the nearest."""
+    config = cfg.load_config(_write(tmp_path, text))
+    assert {**config.values, **config.mail}[key] == value
+    with pytest.raises(cfg.ConfigError, match="did you mean ntlm"):
+        cfg.load_config(_write(tmp_path, 'auth = "NTML"\n'))

@@ -100,8 +100,8 @@ def test_console_text_lists_every_change(three_weeks):
     assert text.splitlines()[0].startswith(f"Since last run (run #{ids[0]}, 2026-11-02 02:00 UTC)")
     expected = [
         "Regressed (1):", "    sms03  NOT_AFFECTED -> AFFECTED  (legacy sync failed)",
-        "Fixed (1):", "    sms02  AFFECTED -> NOT_AFFECTED",
         "Newly unreachable (1):", "    sms04  NOT_AFFECTED -> ERROR  (timeout: no answer within 60 s)",
+        "Fixed (1):", "    sms02  AFFECTED -> NOT_AFFECTED",
         "Still open (1):", "    sms01  AFFECTED since 2026-11-02, 1 week",
         "Hosts added (1):", "    sms06  NOT_AFFECTED",
         "Hosts removed (1):", "    sms05  (was NOT_AFFECTED)",

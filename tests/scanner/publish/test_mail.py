@@ -112,6 +112,7 @@ def test_weekly_mail_arrives_with_changes_and_report(smtp_server, tmp_path):
     assert "Regressed (1):\n    sms03  NOT_AFFECTED -> AFFECTED" in body
     assert "Newly unreachable (1):" in body and "Hosts removed (1):\n    sms05" in body
     assert "Run folder: /srv/cmaudit/runs/w2" in body
+    assert "2 of 5 hosts compliant (40%); 2 needing action, 0 waived, 1 could not be checked" in body  # as the page
     (attachment,) = list(msg.iter_attachments())
     assert attachment.get_filename() == "report.html" and attachment.get_content_type() == "text/html"
     assert "<h1>Since last run</h1>" in attachment.get_content()
