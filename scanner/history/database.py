@@ -658,14 +658,19 @@ def recent_counts(db_path: Path | str, audit: str, *, limit: int = 12, until: in
     return list(reversed(runs))
 
 
-def delete_runs(db_path: Path | str, run_ids: Sequence[int]) -> list[RunSummary]:
-    """Delete runs (and their hosts and evidence rows) in one transaction; returns what was deleted."""
+def delete_runs(db_path: Path | str, run_ids: Sequence[int], *, audit: str | None = None) -> list[RunSummary]:
+    """Delete runs (and their hosts and evidence rows) in one transaction; returns what was deleted. With `audit`,
+    a run of another audit is refused (HistoryError) and nothing is deleted."""
     if not run_ids:
         return []
     with open_history(db_path, create=False) as conn:
         marks = ",".join("?" * len(run_ids))
         with _transaction(conn):
             gone = _run_summaries(conn, f"WHERE id IN ({marks})", tuple(run_ids), None)
+            other = next((r for r in gone if audit is not None and r.audit != audit), None)
+            if other is not None:
+                raise HistoryError(db_path, f"run #{other.id} is a run of the audit {other.audit[:60]!r}, not "
+                                            f"{audit[:60]!r}: nothing deleted (`cmaudit history` lists the runs)")
             conn.execute(f"DELETE FROM evidence_files WHERE run_id IN ({marks})", tuple(run_ids))
             conn.execute(f"DELETE FROM host_results WHERE run_id IN ({marks})", tuple(run_ids))
             conn.execute(f"DELETE FROM runs WHERE id IN ({marks})", tuple(run_ids))
