@@ -452,7 +452,7 @@ def gzip_levels(log: bytes, repeat: int = 5) -> list[dict[str, Any]]:
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_cpu", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--cpu-hosts", type=int, default=200, help="hosts per scan (one at a time)")
     parser.add_argument("--baseline", default=BASELINE_REF, help="git commit of the 'before' scanner")
@@ -464,6 +464,108 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON line instead of the table")
     parser.add_argument("--scan-child", action="store_true", help=argparse.SUPPRESS)
     args, _others = parser.parse_known_args(argv)
+    return args
+
+
+# (name, the scanner's root: None for the working tree, transport: None for the scanner's default)
+Variant = tuple[str, Path | None, str | None]
+Samples = dict[str, list[dict[str, Any]]]
+
+
+def _variants(args: argparse.Namespace, tmp: Path) -> list[Variant]:
+    """"before" (when the baseline can be extracted), "after", and "after, requests transport": today's scanner
+    with pypsrp's own HTTP transport, to show what cmaudit's own transport alone changes (same code otherwise,
+    so the verdicts must be identical)."""
+    (tmp / "baseline").mkdir()
+    base_root = extract_baseline(args.baseline, tmp / "baseline")
+    variants: list[Variant] = [("after", None, None), ("after, requests transport", None, "requests")]
+    if base_root is not None:
+        variants.insert(0, ("before", base_root, None))
+    return variants
+
+
+def _measure(args: argparse.Namespace, variants: list[Variant], tmp: Path, password: str,
+             cpus: tuple[set[int] | None, set[int] | None]) -> tuple[Samples, Samples, Any]:
+    """(CPU samples, instruction counts, the simulator's pinning) of every variant, interleaved run by run."""
+    scanner_cpus, sim_cpus = cpus
+    runs: Samples = {name: [] for name, _, _ in variants}
+    counted: Samples = {name: [] for name, _, _ in variants}
+    # every host of the modern era: the "before" scanner predates the 2003/2008 eras' code page and TLS needs
+    with ChildFleet(hosts=args.cpu_hosts, password=password, username=USER, cpus=sim_cpus, eras="modern") as fleet:
+        inventory = write_inventory(fleet.rows, tmp / "hosts.csv")
+        write_inventory(fleet.rows[:5], tmp / "warmup.csv")
+        for attempt in range(max(1, args.cpu_repeat)):
+            for name, root, transport in variants:
+                runs[name].append(scan_cpu(fleet, root, inventory, tmp / f"{name[:5]}-{transport}-{attempt}",
+                                           password, scanner_cpus, transport=transport))
+        if args.cg_hosts > 0:
+            (tmp / "cg").mkdir()
+            cg_inventory = write_inventory(fleet.rows[:args.cg_hosts], tmp / "cg" / "hosts.csv")
+            write_inventory(fleet.rows[:5], tmp / "cg" / "warmup.csv")
+            for attempt in range(max(1, args.cg_repeat)):
+                for name, root, transport in variants:
+                    if transport is None:  # before and after: the ratio the target is about
+                        counted[name].append(scan_instructions(
+                            fleet, root, cg_inventory, tmp / "cg" / f"{name[:5]}-{attempt}", password, scanner_cpus))
+        return runs, counted, fleet.pinned
+
+
+def _per_host(good: list[dict[str, Any]], key: str) -> float:
+    """The last good run's `key` per host."""
+    return round(good[-1][key] / max(1, good[-1]["hosts"]), 2)
+
+
+def _summarise(runs: Samples, counted: Samples) -> dict[str, Any]:
+    """Per variant: CPU ms per host (median, min, every run), requests per host, errors, instructions per host."""
+    summary: dict[str, Any] = {}
+    for name, samples in runs.items():
+        good = [s for s in samples if "cpu_s" in s]
+        if not good:
+            summary[name] = {"failed": samples[0].get("failed")}
+            continue
+        cpu_ms = [1000 * s["cpu_s"] / max(1, s["hosts"]) for s in good]
+        summary[name] = {"cpu_ms_per_host": round(statistics.median(cpu_ms), 2),
+                         "cpu_ms_per_host_min": round(min(cpu_ms), 2),
+                         "cpu_ms_per_host_runs": [round(x, 2) for x in cpu_ms],
+                         "http_requests_per_host": _per_host(good, "http_requests"),
+                         "wsman_requests_per_host": _per_host(good, "wsman_requests"),
+                         "errors": good[-1]["errors"], "scanner_pinned": good[-1]["pinned"],
+                         "module": good[-1]["module"], "verdicts": good[-1]["verdicts"]}
+    for name, samples in counted.items():
+        if not samples or name not in summary:
+            continue
+        good = [s for s in samples if "instructions" in s]
+        if not good:
+            summary[name]["instructions_failed"] = samples[0].get("failed")
+            continue
+        per_host = [s["instructions"] / max(1, s["hosts"]) for s in good]
+        summary[name]["minstr_per_host"] = round(statistics.median(per_host) / 1e6, 2)
+        summary[name]["minstr_per_host_runs"] = [round(x / 1e6, 3) for x in per_host]
+        summary[name]["callgrind_errors"] = good[-1]["errors"]
+    return summary
+
+
+def _ratios(summary: dict[str, Any]) -> dict[str, Any]:
+    """after / before (CPU, instructions, verdicts) and cmaudit's transport / the requests transport."""
+    result: dict[str, Any] = {}
+    before, after = summary.get("before", {}), summary.get("after", {})
+    if "cpu_ms_per_host" in before and "cpu_ms_per_host" in after:
+        result["after_over_before"] = round(after["cpu_ms_per_host"] / before["cpu_ms_per_host"], 3)
+        result["after_over_before_min"] = round(after["cpu_ms_per_host_min"] / before["cpu_ms_per_host_min"], 3)
+        if "minstr_per_host" in before and "minstr_per_host" in after:
+            result["instructions_after_over_before"] = round(after["minstr_per_host"] / before["minstr_per_host"], 3)
+        result["same_verdicts"] = before["verdicts"] == after["verdicts"]
+        result["verdicts_changed"] = sum(1 for a, b in zip(before["verdicts"], after["verdicts"], strict=False)
+                                         if a != b)
+    other = summary.get("after, requests transport", {})
+    if "cpu_ms_per_host" in other and "cpu_ms_per_host" in after:
+        result["own_transport_over_requests"] = round(after["cpu_ms_per_host"] / other["cpu_ms_per_host"], 3)
+        result["own_transport_same_verdicts"] = other["verdicts"] == after["verdicts"]
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
     if args.scan_child:
         return _stdio_child()
     password = "Bench-" + secrets.token_urlsafe(16)
@@ -475,93 +577,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           "auth": "ntlm+encryption over http", "fleet": "mixed profiles, modern era"}}
     with tempfile.TemporaryDirectory(prefix="cmaudit-bench-cpu-") as tmp_name:
         tmp = Path(tmp_name)
-        (tmp / "baseline").mkdir()
-        base_root = extract_baseline(args.baseline, tmp / "baseline")
-        # "after, requests transport": today's scanner with pypsrp's own HTTP transport, to show what cmaudit's own
-        # transport alone changes (same code otherwise, so the verdicts must be identical)
-        variants: list[tuple[str, Path | None, str | None]] = [("after", None, None),
-                                                               ("after, requests transport", None, "requests")]
-        if base_root is not None:
-            variants.insert(0, ("before", base_root, None))
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
-        counted: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
-        # every host of the modern era: the "before" scanner predates the 2003/2008 eras' code page and TLS needs
-        with ChildFleet(hosts=args.cpu_hosts, password=password, username=USER, cpus=sim_cpus, eras="modern") as fleet:
-            inventory = write_inventory(fleet.rows, tmp / "hosts.csv")
-            write_inventory(fleet.rows[:5], tmp / "warmup.csv")
-            result["simulator_pinned"] = fleet.pinned
-            for attempt in range(max(1, args.cpu_repeat)):
-                for name, root, transport in variants:
-                    runs[name].append(scan_cpu(fleet, root, inventory, tmp / f"{name[:5]}-{transport}-{attempt}",
-                                               password, scanner_cpus, transport=transport))
-            if args.cg_hosts > 0:
-                (tmp / "cg").mkdir()
-                cg_inventory = write_inventory(fleet.rows[:args.cg_hosts], tmp / "cg" / "hosts.csv")
-                write_inventory(fleet.rows[:5], tmp / "cg" / "warmup.csv")
-                for attempt in range(max(1, args.cg_repeat)):
-                    for name, root, transport in variants:
-                        if transport is None:  # before and after: the ratio the target is about
-                            counted[name].append(scan_instructions(
-                                fleet, root, cg_inventory, tmp / "cg" / f"{name[:5]}-{attempt}", password,
-                                scanner_cpus))
-        summary: dict[str, Any] = {}
-        for name, samples in runs.items():
-            good = [s for s in samples if "cpu_s" in s]
-            if not good:
-                summary[name] = {"failed": samples[0].get("failed")}
-                continue
-            cpu_ms = [1000 * s["cpu_s"] / max(1, s["hosts"]) for s in good]
-            summary[name] = {"cpu_ms_per_host": round(statistics.median(cpu_ms), 2),
-                             "cpu_ms_per_host_min": round(min(cpu_ms), 2),
-                             "cpu_ms_per_host_runs": [round(x, 2) for x in cpu_ms],
-                             "http_requests_per_host": round(good[-1]["http_requests"] / max(1, good[-1]["hosts"]),
-                                                             2),
-                             "wsman_requests_per_host": round(good[-1]["wsman_requests"] / max(1, good[-1]["hosts"]),
-                                                              2),
-                             "errors": good[-1]["errors"], "scanner_pinned": good[-1]["pinned"],
-                             "module": good[-1]["module"], "verdicts": good[-1]["verdicts"]}
-        for name, samples in counted.items():
-            if not samples or name not in summary:
-                continue
-            good = [s for s in samples if "instructions" in s]
-            if not good:
-                summary[name]["instructions_failed"] = samples[0].get("failed")
-                continue
-            per_host = [s["instructions"] / max(1, s["hosts"]) for s in good]
-            summary[name]["minstr_per_host"] = round(statistics.median(per_host) / 1e6, 2)
-            summary[name]["minstr_per_host_runs"] = [round(x / 1e6, 3) for x in per_host]
-            summary[name]["callgrind_errors"] = good[-1]["errors"]
-        result["variants"] = summary
-        result["options"]["cg_hosts"] = args.cg_hosts
-        if "before" in summary and "cpu_ms_per_host" in summary.get("before", {}) \
-                and "cpu_ms_per_host" in summary.get("after", {}):
-            result["after_over_before"] = round(summary["after"]["cpu_ms_per_host"]
-                                                / summary["before"]["cpu_ms_per_host"], 3)
-            result["after_over_before_min"] = round(summary["after"]["cpu_ms_per_host_min"]
-                                                    / summary["before"]["cpu_ms_per_host_min"], 3)
-            if "minstr_per_host" in summary["before"] and "minstr_per_host" in summary["after"]:
-                result["instructions_after_over_before"] = round(summary["after"]["minstr_per_host"]
-                                                                 / summary["before"]["minstr_per_host"], 3)
-            result["same_verdicts"] = summary["before"]["verdicts"] == summary["after"]["verdicts"]
-            result["verdicts_changed"] = sum(1 for a, b in zip(summary["before"]["verdicts"],
-                                                               summary["after"]["verdicts"], strict=False) if a != b)
-        if "cpu_ms_per_host" in summary.get("after, requests transport", {}) \
-                and "cpu_ms_per_host" in summary.get("after", {}):
-            other = summary["after, requests transport"]
-            result["own_transport_over_requests"] = round(summary["after"]["cpu_ms_per_host"]
-                                                          / other["cpu_ms_per_host"], 3)
-            result["own_transport_same_verdicts"] = other["verdicts"] == summary["after"]["verdicts"]
-        for variant in summary.values():
-            variant.pop("verdicts", None)
+        variants = _variants(args, tmp)
+        runs, counted, result["simulator_pinned"] = _measure(args, variants, tmp, password, (scanner_cpus, sim_cpus))
+    summary = _summarise(runs, counted)
+    result["variants"] = summary
+    result["options"]["cg_hosts"] = args.cg_hosts
+    result.update(_ratios(summary))
+    for variant in summary.values():
+        variant.pop("verdicts", None)
     result["http_clients"] = http_clients(args.posts, (scanner_cpus, sim_cpus))
     from bench.bench_parser import make_log
 
     result["gzip"] = gzip_levels(make_log(330 * 1024).encode("utf-8"))
     result["load_average"] = {"before": load_before, "after": load_average()}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(json.dumps(result, indent=1))
+    print(json.dumps(result) if args.json else json.dumps(result, indent=1))
     return 0
 
 

@@ -180,7 +180,7 @@ def print_table(r: dict[str, Any]) -> None:
               f"wall/limit {w['wall_over_limit']} (client CPU {w['scanner_cpu_s']:.2f} s)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_fleet", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
@@ -195,11 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers-list", default="1,2,4", help="--workers values to scan with, e.g. 1,2,4")
     parser.add_argument("--json", action="store_true", help="one JSON line instead of the table")
     args, _others = parser.parse_known_args(argv)  # `python -m bench` passes the same argv to every bench
-    password = "Bench-" + secrets.token_urlsafe(16)
+    return args
+
+
+def _scan_all(args: argparse.Namespace, password: str, cpus: tuple[set[int] | None, set[int] | None]
+              ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Every (latency, --workers, attempt) scan of cmaudit, and the peer's run at the first latency."""
+    scanner_cpus, sim_cpus = cpus
     workers_list = [int(w) for w in str(args.workers_list).split(",") if w.strip()]
-    scanner_cpus, sim_cpus = split_cores()
-    cores = len(scanner_cpus or ()) + len(sim_cpus or ()) or (os.cpu_count() or 1)
-    load_before = load_average()
     runs: list[dict[str, Any]] = []
     peer: dict[str, Any] | None = None
     for latency in [args.latency_ms] + ([args.wan_latency_ms] if args.wan_latency_ms > 0 else []):
@@ -216,37 +219,56 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if latency == args.latency_ms and not args.no_peer and attempt == 0:
                     fleet.pin(None)
                     peer = run_peer(fleet, password, args.peer_threads)
+    return runs, peer
+
+
+def _fastest(runs: list[dict[str, Any]]) -> dict[tuple[float, int], dict[str, Any]]:
+    """The fastest run of each (latency, --workers)."""
     best: dict[tuple[float, int], dict[str, Any]] = {}
     for run in runs:
         key = (run["latency_ms"], run["workers"])
         if key not in best or run["wall_s"] < best[key]["wall_s"]:
             best[key] = run
+    return best
+
+
+def _run_row(args: argparse.Namespace, latency: float, workers: int, run: dict[str, Any]) -> dict[str, Any]:
+    row = analyse(argparse.Namespace(**{**vars(args), "latency_ms": latency}), run, None)
+    return {"latency_ms": latency, "workers": workers, "wall_s": round(run["wall_s"], 3),
+            "limit_s": row["limit_s"], "wall_over_limit": row["wall_over_limit"],
+            "client_cpu_s": round(run["scanner_cpu_s"], 3),
+            "client_cpu_ms_per_host": round(1000 * run["scanner_cpu_s"] / args.hosts, 1),
+            "simulator_cpu_s": round(run["simulator_cpu_s"], 3),
+            "http_requests_per_host": round(run["http_requests_per_host"], 2),
+            "wsman_requests_per_host": round(run["wsman_requests_per_host"], 2),
+            "errors": run["errors"], "worker_peak_mb": run["worker_peak_mb"],
+            "scanner_pinned": run["scanner_pinned"], "simulator_pinned": run["simulator_pinned"]}
+
+
+def _projection(one: dict[str, Any], limit: float) -> dict[str, Any]:
+    """What 4+ cores would give: each worker on its own core, the simulator sharded on cores of its own.
+    wall ~ max(latency limit, client CPU / workers) times the overhead the one-process run showed over its floor."""
+    overhead = one["wall_s"] / max(limit, one["scanner_cpu_s"]) if limit else 1.0
+    return {"projection": {str(w): round(max(limit, one["scanner_cpu_s"] / w) * overhead / limit, 2)
+                           for w in (4, 8)} if limit else {},
+            "projection_overhead": round(overhead, 2),
+            "simulator_cores_needed": math.ceil(one["simulator_cpu_s"] / limit) if limit else None}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    password = "Bench-" + secrets.token_urlsafe(16)
+    scanner_cpus, sim_cpus = split_cores()
+    cores = len(scanner_cpus or ()) + len(sim_cpus or ()) or (os.cpu_count() or 1)
+    load_before = load_average()
+    runs, peer = _scan_all(args, password, (scanner_cpus, sim_cpus))
+    best = _fastest(runs)
     first = best.get((args.latency_ms, 1)) or next(iter(best.values()))
     result = analyse(args, first, peer)
     result["machine"]["cores_usable"] = cores
     result["load_average"] = {"before": load_before, "after": load_average()}
-    result["runs"] = []
-    for (latency, workers), run in sorted(best.items()):
-        run_args = argparse.Namespace(**{**vars(args), "latency_ms": latency})
-        row = analyse(run_args, run, None)
-        result["runs"].append({"latency_ms": latency, "workers": workers, "wall_s": round(run["wall_s"], 3),
-                               "limit_s": row["limit_s"], "wall_over_limit": row["wall_over_limit"],
-                               "client_cpu_s": round(run["scanner_cpu_s"], 3),
-                               "client_cpu_ms_per_host": round(1000 * run["scanner_cpu_s"] / args.hosts, 1),
-                               "simulator_cpu_s": round(run["simulator_cpu_s"], 3),
-                               "http_requests_per_host": round(run["http_requests_per_host"], 2),
-                               "wsman_requests_per_host": round(run["wsman_requests_per_host"], 2),
-                               "errors": run["errors"], "worker_peak_mb": run["worker_peak_mb"],
-                               "scanner_pinned": run["scanner_pinned"], "simulator_pinned": run["simulator_pinned"]})
-    # What 4+ cores would give: each worker on its own core, the simulator sharded on cores of its own.
-    # wall ~ max(latency limit, client CPU / workers) times the overhead the one-process run showed over its floor.
-    one = first
-    limit = result["limit_s"]
-    overhead = one["wall_s"] / max(limit, one["scanner_cpu_s"]) if limit else 1.0
-    result["projection"] = {str(w): round(max(limit, one["scanner_cpu_s"] / w) * overhead / limit, 2)
-                            for w in (4, 8)} if limit else {}
-    result["projection_overhead"] = round(overhead, 2)
-    result["simulator_cores_needed"] = math.ceil(one["simulator_cpu_s"] / limit) if limit else None
+    result["runs"] = [_run_row(args, latency, workers, run) for (latency, workers), run in sorted(best.items())]
+    result.update(_projection(first, result["limit_s"]))
     if args.json:
         print(json.dumps(result))
     else:

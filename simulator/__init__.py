@@ -2,7 +2,7 @@
 
 It plays the Windows side, so it imports nothing from scanner/, inventory/ or reports/. `Fleet` and
 `FleetHost` load on first use: `cmaudit --help` reads the fault grammar from simulator.faults, and that
-should not start up the whole simulator (~150 ms) on every cmaudit start.
+should not load the whole simulator (its import time: bench/RESULTS.md) on every cmaudit start.
 """
 
 from __future__ import annotations

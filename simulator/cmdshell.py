@@ -55,11 +55,48 @@ def expand_variables(line: str, env: Mapping[str, str]) -> str:
     return _VAR_RE.sub(replace, line)
 
 
+def _operator_at(line: str, i: int) -> str | None:
+    """The operator starting at `line[i]` (outside quotes); the `&` of `2>&1` belongs to its redirection."""
+    if line[i] == "&" and i and line[i - 1] in "<>":
+        return None
+    return next((op for op in _OPERATORS if line.startswith(op, i)), None)
+
+
+@dataclass(slots=True)
+class _ChainBuilder:
+    """The chain so far while split_line walks the line: finished pipelines, their operators, the open pipeline."""
+
+    pipelines: list[list[Command]] = field(default_factory=list)
+    ops: list[str] = field(default_factory=list)
+    pipeline: list[Command] = field(default_factory=list)
+
+    def cut(self, text: str, operator: str) -> None:
+        """The command `text` ends at `operator`; `|` continues the pipeline, the others start a new one."""
+        if not text.strip():
+            raise CmdSyntaxError(operator)
+        self.pipeline.append(parse_command(text))
+        if operator != "|":
+            self.pipelines.append(self.pipeline)
+            self.ops.append(operator)
+            self.pipeline = []
+
+    def end(self, text: str) -> Chain:
+        """The line ends with the command `text` (empty only after a trailing `&`, or for an empty line)."""
+        if text.strip():
+            self.pipeline.append(parse_command(text))
+        elif self.pipeline or self.ops:
+            if self.ops and not self.pipeline and self.ops[-1] == "&":
+                self.ops.pop()  # a trailing `&` is allowed: `echo a &`
+            else:
+                raise CmdSyntaxError(self.ops[-1] if self.ops else "|")
+        if self.pipeline:
+            self.pipelines.append(self.pipeline)
+        return Chain(self.pipelines, self.ops)
+
+
 def split_line(line: str) -> Chain:
     """Split at the operators outside quotes; `^` outside quotes escapes the next character."""
-    pipelines: list[list[Command]] = []
-    ops: list[str] = []
-    pipeline: list[Command] = []
+    chain = _ChainBuilder()
     current: list[str] = []
     in_quote = False
     i = 0
@@ -67,42 +104,19 @@ def split_line(line: str) -> Chain:
         char = line[i]
         if char == '"':
             in_quote = not in_quote
-            current.append(char)
-            i += 1
-            continue
-        if not in_quote and char == "^":
+        elif not in_quote and char == "^":
             if i + 1 < len(line):
                 current.append("\x00" + line[i + 1])  # escaped: never an operator or redirection
             i += 2
             continue
-        operator = None
-        if not in_quote and not (char == "&" and i and line[i - 1] in "<>"):  # `2>&1` is a redirection
-            operator = next((op for op in _OPERATORS if line.startswith(op, i)), None)
-        if operator is None:
-            current.append(char)
-            i += 1
+        elif not in_quote and (operator := _operator_at(line, i)) is not None:
+            chain.cut("".join(current), operator)
+            current = []
+            i += len(operator)
             continue
-        text = "".join(current)
-        if not text.strip():
-            raise CmdSyntaxError(operator)
-        pipeline.append(parse_command(text))
-        current = []
-        if operator != "|":
-            pipelines.append(pipeline)
-            ops.append(operator)
-            pipeline = []
-        i += len(operator)
-    text = "".join(current)
-    if text.strip():
-        pipeline.append(parse_command(text))
-    elif pipeline or ops:
-        if ops and not pipeline and ops[-1] == "&":
-            ops.pop()  # a trailing `&` is allowed: `echo a &`
-        else:
-            raise CmdSyntaxError(ops[-1] if ops else "|")
-    if pipeline:
-        pipelines.append(pipeline)
-    return Chain(pipelines, ops)
+        current.append(char)
+        i += 1
+    return chain.end("".join(current))
 
 
 def parse_command(text: str) -> Command:

@@ -69,8 +69,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["HostFaults", "FaultSpecError", "parse_spec", "NO_FAULTS"]
 
@@ -156,6 +157,55 @@ def _whole(item: str, arg: str | None) -> int:
     return int(value)
 
 
+# A fault with a value: how its `:ARG` (and, for shells/users, its `xK`) becomes HostFaults fields.
+_Reader = Callable[[str, "str | None", "int | None"], dict[str, Any]]
+
+
+def _amount(field: str, default: float | None) -> _Reader:
+    """A number of milliseconds, megabytes or seconds (`default` when the value is left out; None: required)."""
+    return lambda token, arg, _release: {field: _number(token, arg, default)}
+
+
+def _holders(count_field: str, release_field: str) -> _Reader:
+    """N shells or users already held, released after K refused Creates (`xK`) or never."""
+    return lambda token, arg, release: {count_field: _whole(token, arg), release_field: release}
+
+
+def _drip(token: str, arg: str | None, _release: int | None) -> dict[str, Any]:
+    bps = _number(token, arg, 1.0)
+    if bps == 0:
+        raise FaultSpecError("fault 'drip' needs a rate above 0")
+    return {"drip_bps": bps}
+
+
+def _chunks(token: str, arg: str | None, _release: int | None) -> dict[str, Any]:
+    size = _whole(token, arg)
+    if size < 1:
+        raise FaultSpecError("fault 'chunks' needs a size of at least 1 byte")
+    return {"stream_chunk": size}
+
+
+_VALUED: dict[str, _Reader] = {
+    "latency": _amount("latency_ms", None),
+    "huge": _amount("huge_mb", 64.0),
+    "drip": _drip,
+    "bigline": _amount("bigline_mb", 50.0),
+    "nulflood": _amount("nulflood_mb", 50.0),
+    "cmddelay": _amount("command_delay_s", None),
+    "shells": _holders("leaked_shells", "leaked_release_after"),
+    "users": _holders("other_users", "other_release_after"),
+    "chunks": _chunks,
+}
+_COUNTED = frozenset({"shells", "users"})  # the only faults besides http500/http503 that take `xK`
+
+
+def _switch(name: str, arg: str | None) -> dict[str, Any]:
+    """A fault without a value: a flag, or one of the code page 65001 behaviours."""
+    if arg is not None:
+        raise FaultSpecError(f"fault {name!r} takes no value")
+    return {"codepage_65001": _CODEPAGE_FLAGS[name]} if name in _CODEPAGE_FLAGS else {name: True}
+
+
 def _apply(current: HostFaults, token: str) -> HostFaults:
     m = _FAULT.match(token)
     if not m:
@@ -166,41 +216,14 @@ def _apply(current: HostFaults, token: str) -> HostFaults:
             raise FaultSpecError(f"unknown fault {token!r}")
         return dataclasses.replace(current, http_status=int(status),
                                    http_status_count=int(count) if count is not None else None)
-    if count is not None and name not in ("shells", "users"):
+    if count is not None and name not in _COUNTED:
         raise FaultSpecError(f"fault {name!r} takes no xK count")
     if name in _FLAGS or name in _CODEPAGE_FLAGS:
-        if arg is not None:
-            raise FaultSpecError(f"fault {name!r} takes no value")
-        if name in _CODEPAGE_FLAGS:
-            return dataclasses.replace(current, codepage_65001=_CODEPAGE_FLAGS[name])
-        flag: dict[str, bool] = {name: True}
-        return dataclasses.replace(current, **flag)  # type: ignore[arg-type]
-    if name == "latency":
-        return dataclasses.replace(current, latency_ms=_number(token, arg, None))
-    if name == "huge":
-        return dataclasses.replace(current, huge_mb=_number(token, arg, 64.0))
-    if name == "drip":
-        bps = _number(token, arg, 1.0)
-        if bps == 0:
-            raise FaultSpecError("fault 'drip' needs a rate above 0")
-        return dataclasses.replace(current, drip_bps=bps)
-    if name == "bigline":
-        return dataclasses.replace(current, bigline_mb=_number(token, arg, 50.0))
-    if name == "nulflood":
-        return dataclasses.replace(current, nulflood_mb=_number(token, arg, 50.0))
-    if name == "cmddelay":
-        return dataclasses.replace(current, command_delay_s=_number(token, arg, None))
-    release = int(count) if count is not None else None
-    if name == "shells":
-        return dataclasses.replace(current, leaked_shells=_whole(token, arg), leaked_release_after=release)
-    if name == "users":
-        return dataclasses.replace(current, other_users=_whole(token, arg), other_release_after=release)
-    if name == "chunks":
-        size = _whole(token, arg)
-        if size < 1:
-            raise FaultSpecError("fault 'chunks' needs a size of at least 1 byte")
-        return dataclasses.replace(current, stream_chunk=size)
-    raise FaultSpecError(f"unknown fault {token!r}")
+        return dataclasses.replace(current, **_switch(name, arg))
+    reader = _VALUED.get(name)
+    if reader is None:
+        raise FaultSpecError(f"unknown fault {token!r}")
+    return dataclasses.replace(current, **reader(token, arg, int(count) if count is not None else None))
 
 
 def parse_spec(spec: str | None, hosts: int) -> dict[int, HostFaults]:

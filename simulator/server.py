@@ -364,6 +364,38 @@ class HostServer:
     async def _handle(self, conn: _Conn, request: _Request) -> _Reply:
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
+        early = self._before_logon(request)
+        if early is not None:
+            return early
+        auth_headers: list[tuple[str, str]] = []
+        denied = self._authenticate(conn, request, auth_headers)
+        if denied is not None:
+            return denied
+        if not request.body:
+            return _Reply(200, headers=auth_headers)  # the empty POST that carries the handshake
+        if self.faults.denied401 and not self.admin():
+            # the logon itself worked (no failure counted: a domain controller saw a right password), but WinRM
+            # refuses the token with a bare 401, as pywinrm#114/#188 report [S]
+            return self._unauthorized(conn)
+        protocol = encryption.protocol_of(request.headers.get("content-type", ""))
+        plain = self._plain_body(conn, request, protocol)
+        if isinstance(plain, _Reply):
+            return plain
+        ctx = CallContext(owner=self.account.user, client_ip=conn.peer_ip, admin=self.admin())
+        status, reply_xml = await self.winrs.handle(plain, ctx)
+        self.counters.max_reply_envelope = self.winrs.max_reply_envelope
+        reply = self._misbehave(reply_xml.encode("utf-8"))
+        headers = auth_headers
+        if protocol is not None:
+            assert conn.context is not None
+            reply = encryption.wrap(conn.context, reply, protocol)
+            headers.append(("Content-Type", encryption.content_type(protocol)))
+        else:
+            headers.append(("Content-Type", "application/soap+xml;charset=UTF-8"))
+        return _Reply(status, reply, headers)
+
+    def _before_logon(self, request: _Request) -> _Reply | None:
+        """The answers that come before any logon: an HTTP status fault, IIS on the port, a wrong method or URL."""
         status_fault = self.faults.http_status
         if status_fault and (self.faults.http_status_count is None
                              or self._status_faults_sent < self.faults.http_status_count):
@@ -377,55 +409,32 @@ class HostServer:
             return _Reply(405, headers=[("Allow", "POST")])
         if request.target.split("?")[0].lower() not in ("/wsman", "/wsman/"):
             return _Reply(404)
+        return None
 
-        auth_headers: list[tuple[str, str]] = []
-        denied = self._authenticate(conn, request, auth_headers)
-        if denied is not None:
-            return denied
-        if not request.body:
-            return _Reply(200, headers=auth_headers)  # the empty POST that carries the handshake
-        if self.faults.denied401 and not self.admin():
-            # the logon itself worked (no failure counted: a domain controller saw a right password), but WinRM
-            # refuses the token with a bare 401, as pywinrm#114/#188 report [S]
-            return self._unauthorized(conn)
-
-        content_type = request.headers.get("content-type", "")
-        protocol = encryption.protocol_of(content_type)
-        encrypted = protocol is not None
-        if encrypted:
+    def _plain_body(self, conn: _Conn, request: _Request, protocol: str | None) -> bytes | _Reply:
+        """The SOAP request in plain text (decrypted, or as sent over HTTPS), or the reply that refuses it."""
+        if protocol is not None:
             if conn.context is None or not conn.authenticated:
                 return self._unauthorized(conn)
             try:
-                plain = encryption.unwrap(conn.context, request.body)
+                return encryption.unwrap(conn.context, request.body)
             except encryption.EncryptionError:
                 return _Reply(400, close=True)
-        elif self.tls is None:
+        if self.tls is None:
             # AllowUnencrypted=false: an authenticated caller's plain SOAP over HTTP is answered 500 with an
             # empty body [S: pywinrm#129, metasploit#8900]; without a logon it is a 401.
-            if conn.authenticated:
-                return _Reply(500)
-            return self._unauthorized(conn)
-        else:
-            plain = request.body
+            return _Reply(500) if conn.authenticated else self._unauthorized(conn)
+        return request.body
 
-        ctx = CallContext(owner=self.account.user, client_ip=conn.peer_ip, admin=self.admin())
-        status, reply_xml = await self.winrs.handle(plain, ctx)
-        self.counters.max_reply_envelope = self.winrs.max_reply_envelope
-        reply = reply_xml.encode("utf-8")
+    def _misbehave(self, reply: bytes) -> bytes:
+        """The SOAP reply as the badxml, xmlbomb and deepxml faults spoil it (the last one set wins)."""
         if self.faults.badxml:
             reply = reply[: max(1, len(reply) // 2)] + b"<rsp:Stream Name=\"stdout\"><<>"
         if self.faults.xmlbomb:
             reply = BILLION_LAUGHS
         if self.faults.deepxml:
             reply = DEEP_XML
-        headers = auth_headers
-        if protocol is not None:
-            assert conn.context is not None
-            reply = encryption.wrap(conn.context, reply, protocol)
-            headers.append(("Content-Type", encryption.content_type(protocol)))
-        else:
-            headers.append(("Content-Type", "application/soap+xml;charset=UTF-8"))
-        return _Reply(status, reply, headers)
+        return reply
 
     def _challenge_headers(self) -> list[tuple[str, str]]:
         if self.faults.krbonly:
@@ -465,9 +474,16 @@ class HostServer:
         if not header:
             return None if conn.authenticated else self._unauthorized(conn)
         scheme, _, value = header.strip().partition(" ")
-        lowered = scheme.lower()
-        if lowered == "basic":
+        if scheme.lower() == "basic":
             return self._basic_logon(conn, value)
+        token = self._read_token(conn, scheme, value)
+        if isinstance(token, _Reply):
+            return token
+        return self._step(conn, scheme, token, out_headers)
+
+    def _read_token(self, conn: _Conn, scheme: str, value: str) -> tuple[bytes, str] | _Reply:
+        """(token, its mechanism) of a Negotiate, NTLM or Kerberos header this listener takes; else the 401."""
+        lowered = scheme.lower()
         if lowered not in ("negotiate", "ntlm", "kerberos"):
             return self._unauthorized(conn, failed=True, why=f"scheme {scheme[:20]!r} not offered")
         if self.faults.krbonly and lowered != "kerberos":
@@ -483,6 +499,13 @@ class HostServer:
             return self._unauthorized(conn, failed=True, why="NTLM is refused by policy")
         if lowered == "kerberos" and mechanism != "kerberos":
             return self._unauthorized(conn, failed=True, why="the Kerberos scheme carried no Kerberos token")
+        return token, mechanism
+
+    def _step(self, conn: _Conn, scheme: str, read: tuple[bytes, str],
+              out_headers: list[tuple[str, str]]) -> _Reply | None:
+        """One leg of the handshake on the connection's acceptor (a new one for a new handshake)."""
+        token, mechanism = read
+        lowered = scheme.lower()
         if conn.context is None or conn.context.complete or conn.scheme != lowered:
             try:
                 with self.ntlm_store.scope():
@@ -505,6 +528,12 @@ class HostServer:
             if not out_token:
                 return self._unauthorized(conn, failed=True, why="handshake ended without a token")
             return _Reply(401, headers=[("WWW-Authenticate", f"{scheme} {base64.b64encode(out_token).decode()}")])
+        return self._logged_on(conn, scheme, out_token, out_headers)
+
+    def _logged_on(self, conn: _Conn, scheme: str, out_token: bytes | None,
+                   out_headers: list[tuple[str, str]]) -> _Reply | None:
+        """The handshake is complete: this host's account is logged on (counted), anyone else gets the 401."""
+        assert conn.context is not None
         principal = conn.context.client_principal
         if self.faults.badauth or not self.account.matches(principal):
             return self._unauthorized(conn, failed=True, why="not this host's account")

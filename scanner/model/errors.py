@@ -30,6 +30,8 @@ and only around the network exchange.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from scanner.model.records import ErrorCategory
 
 
@@ -136,6 +138,14 @@ class HostInterrupted(HostError):
 class HostAuthSkipped(HostError):
     category = ErrorCategory.AUTH_SKIPPED
     retryable = False
+
+
+def lockout_protection(account: object, rejected_by: Sequence[str]) -> str:
+    """Why a host was never tried, in the words the scan (HostAuthSkipped) and doctor both use."""
+    who = "the account" if account is None else str(account)
+    shown = ", ".join(rejected_by[:3]) + (", ..." if len(rejected_by) > 3 else "")
+    return (f"not tried: protects {who} from a lockout ({len(rejected_by)} host(s) in a row rejected its password: "
+            f"{shown})")
 
 
 class HostLocalError(HostError):

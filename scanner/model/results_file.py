@@ -13,7 +13,7 @@ from pathlib import Path
 
 from scanner.model.records import ResultsFormatError, RunResults, results_from_dict
 
-MAX_RESULTS_BYTES = 256 << 20  # 5,000 hosts are 8 MB (bench/RESULTS.md): room for 100,000 with long evidence
+MAX_RESULTS_BYTES = 256 << 20  # far above a 5,000-host results.json (bench/RESULTS.md, reports): room for 100,000
 MAX_INT_DIGITS = 40  # ports, counts, fault codes and byte sizes: far below Python's own 4,300-digit limit
 
 

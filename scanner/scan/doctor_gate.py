@@ -2,8 +2,8 @@
 
 Doctor runs every host's steps at once, each in a thread, and only the logon step needs a ticket from the run's
 LogonGate (scanner.scan.logon_gate): the steps before it (dns, tcp, tls, the listener, its auth methods) say
-something useful about every host, whatever the password. HostDoctor asks its RejectedAccounts before it logs on;
-LogonTurn is that question answered by the gate, blocking the host's thread until its turn.
+something useful about every host, whatever the password. HostDoctor asks its LogonAllowance before it logs
+on; LogonTurn is that question answered by the gate, blocking the host's thread until its turn.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
-from scanner.model.diagnosis import Check
+from scanner.model.doctor_checks import Check
 from scanner.model.errors import HostTimeout
 from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused, Waiting
-from scanner.winrm.diagnose import HostDoctor, RejectedAccounts
+from scanner.winrm.doctor_probes import HostDoctor
 
 
 class BlockingGate:
@@ -56,27 +56,26 @@ class BlockingGate:
             self._changed.notify_all()
 
 
-class LogonTurn(RejectedAccounts):
-    """One host's place at doctor's logon gate, shaped as the RejectedAccounts HostDoctor asks before logging on:
+class LogonTurn:
+    """One host's place at doctor's logon gate, the LogonAllowance HostDoctor asks before logging on:
     `rejected_by` waits until the gate lets this host log on (None) or refuses (the hosts that rejected the
     password); the ticket comes back when the logon worked, was rejected, or the host's checks end."""
 
     def __init__(self, gate: BlockingGate, host: str, deadline: float) -> None:
-        super().__init__(gate.gate.max_failures)
         self.gate = gate
         self.host = host
         self.deadline = deadline
         self.cancelled = threading.Event()
         self._ticket: int | None = None
 
-    def rejected_by(self, account: object) -> str | None:
+    def rejected_by(self, account: object) -> tuple[str, ...] | None:
         decision = self.gate.admit(account, self.host, deadline=self.deadline,
                                    cancelled=self.cancelled)
         if isinstance(decision, Admitted):
             self._ticket = decision.ticket
             return None
         if isinstance(decision, Refused):
-            return ", ".join(decision.rejected_by[:3])
+            return decision.rejected_by
         raise HostTimeout(self.host, "doctor's per-host deadline reached while the account's first logon (on "
                                      "another host) was still pending")
 

@@ -40,7 +40,14 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from asyncio_pool import AioPool
 
-from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, HostInterrupted, HostTimeout
+from scanner.model.errors import (
+    HostAuthSkipped,
+    HostError,
+    HostInternalError,
+    HostInterrupted,
+    HostTimeout,
+    lockout_protection,
+)
 from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused, Waiting, verdict_of
 
 log = logging.getLogger(__name__)
@@ -189,10 +196,7 @@ def account_name(key: object) -> str:
 
 def not_tried(account: str, refused: Refused) -> str:
     """Why a host of a tripped account was never tried (its ERROR/auth-skipped message)."""
-    hosts = refused.rejected_by
-    shown = ", ".join(hosts[:3]) + (", ..." if len(hosts) > 3 else "")
-    return (f"not tried: protects {account} from a lockout ({len(hosts)} host(s) in a row rejected its password: "
-            f"{shown})")
+    return lockout_protection(account, refused.rejected_by)
 
 
 class Runner(Generic[H, T]):

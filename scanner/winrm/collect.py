@@ -155,7 +155,6 @@ class Collected:
 
     facts: HostFacts
     snapshot: Snapshot
-    stderr: bytes = b""
 
 
 def log_paths(reg: RegistryFacts, env: dict[str, str]) -> tuple[str | None, str | None]:
@@ -388,10 +387,10 @@ def _collect_in_shell(session: HostSession, shell: WinRS, read: RegistryRead, op
     if len(command) > MAX_COMMAND_LINE:  # paths near cmd's limit: the logs alone
         command = log_command(nonce, rolled, path)
     runner = CommandRunner(shell, host)
-    _, stderr, stopped = runner.run(command, log_sink, what="log read (type, dir, reg query)")
+    _exit_code, _stderr, stopped = runner.run(command, log_sink, what="log read (type, dir, reg query)")
     with _reading(host, "log output"):
         collected = _logs_read(host, split, codepage, found.facts, found.snapshot, (rolled, path), stopped,
-                               stop_after, stderr)
+                               stop_after)
         files = sitefiles.read(split.sections, found.files, CODECS[codepage], found.style, found.reg_not_found)
     files = _follow_up(runner, nonce, codepage, found, collected, files, options)
     return _with_site_files(collected, files)
@@ -426,7 +425,7 @@ def _with_site_files(collected: Collected, files: sitefiles.SiteFiles) -> Collec
                     catalog=files.catalog, program=files.program, hotfix=files.hotfix)
     snapshot = replace(collected.snapshot, itmu_installed=files.itmu_installed, itmu_folder=files.itmu_folder,
                        catalog=files.catalog, program=files.program, hotfix=files.hotfix)
-    return Collected(facts, snapshot, collected.stderr)
+    return Collected(facts, snapshot)
 
 
 def _registry_facts(host: str, read: RegistryRead, codepage: int, options: CollectOptions) -> Collected | _Target:
@@ -464,7 +463,7 @@ def _registry_facts(host: str, read: RegistryRead, codepage: int, options: Colle
 
 
 def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts, snapshot: Snapshot,
-               paths: tuple[str, str], stopped: bool, stop_after: int, stderr: bytes) -> Collected:
+               paths: tuple[str, str], stopped: bool, stop_after: int) -> Collected:
     """What `type` printed, as the snapshot's log blobs (a file the account may not read is ERROR/access)."""
     rolled, path = paths
     split.close()
@@ -492,7 +491,7 @@ def _logs_read(host: str, split: MarkerSplitter, codepage: int, facts: HostFacts
         log_error = f"output exceeded {stop_after} bytes before {path} was reached; collection stopped"
     elif not any(b.name == path for b in blobs):
         log_error = f"{path} was not found or is empty"
-    return Collected(facts, replace(snapshot, logs=tuple(blobs), log_error=log_error), stderr)
+    return Collected(facts, replace(snapshot, logs=tuple(blobs), log_error=log_error))
 
 
 def file_missing(answer: Section, not_found: list[Section]) -> bool:

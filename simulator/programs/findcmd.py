@@ -6,6 +6,8 @@ the count. The search string must be in double quotes, as find.exe insists.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from simulator.programs import Console, Host, Invocation
 from simulator.programs.paths import resolve
 
@@ -38,30 +40,43 @@ def _lines(data: bytes) -> list[bytes]:
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
-def find(host: Host, invocation: Invocation, console: Console) -> int:
+_SWITCHES = ("v", "c", "n", "i", "off", "offline")
+
+
+@dataclass(slots=True)
+class _Search:
+    flags: set[str]
+    needle: str
+    files: list[str]
+
+
+def _parse(args: str, console: Console) -> _Search | None:
+    """Switches, the quoted search string, then file names; None after printing find.exe's complaint."""
     flags: set[str] = set()
     needle: str | None = None
     files: list[str] = []
-    for text, quoted in _tokens(invocation.args):
+    for text, quoted in _tokens(args):
         if not quoted and needle is None and text.startswith("/"):
-            flag = text[1:].lower()
-            if flag not in ("v", "c", "n", "i", "off", "offline"):
+            if text[1:].lower() not in _SWITCHES:
                 console.err("FIND: Invalid switch\r\n")
-                return 2
-            flags.add(flag)
-        elif needle is None:
-            if not quoted:
-                console.err("FIND: Parameter format not correct\r\n")
-                return 2
+                return None
+            flags.add(text[1:].lower())
+        elif needle is None and quoted:
             needle = text
+        elif needle is None:
+            console.err("FIND: Parameter format not correct\r\n")
+            return None
         else:
             files.append(text)
     if needle is None:
         console.err("FIND: Parameter format not correct\r\n")
-        return 2
-    fold = "i" in flags
-    wanted = needle.encode(console.codec, "replace")
-    wanted = wanted.lower() if fold else wanted
+        return None
+    return _Search(flags, needle, files)
+
+
+def _sources(host: Host, invocation: Invocation, files: list[str],
+             console: Console) -> tuple[list[tuple[str | None, bytes]], int]:
+    """(shown name or None for stdin, bytes) to search, and the exit code when nothing matches (2: a file missing)."""
     sources: list[tuple[str | None, bytes]] = []
     exit_code = 1
     for name in files:
@@ -73,21 +88,34 @@ def find(host: Host, invocation: Invocation, console: Console) -> int:
         sources.extend((shown, entry.data) for shown, entry in resolved.files if not entry.denied)
     if not files:
         sources.append((None, invocation.stdin))
+    return sources, exit_code
+
+
+def _show(console: Console, shown: str | None, hits: list[tuple[int, bytes]], flags: set[str]) -> None:
+    """One source's part of the output: its header, then the count (/c) or the lines ([N] with /n)."""
+    header = f"\r\n---------- {shown.upper()}" if shown is not None else None
+    if "c" in flags:
+        console.out(f"{header}: {len(hits)}\r\n" if header else f"{len(hits)}\r\n")
+        return
+    if header:
+        console.out(header + "\r\n")
+    for number, line in hits:
+        prefix = f"[{number}]".encode() if "n" in flags else b""
+        console.write(1, prefix + line + b"\r\n")
+
+
+def find(host: Host, invocation: Invocation, console: Console) -> int:
+    search = _parse(invocation.args, console)
+    if search is None:
+        return 2
+    fold, invert = "i" in search.flags, "v" in search.flags
+    wanted = search.needle.encode(console.codec, "replace")
+    wanted = wanted.lower() if fold else wanted
+    sources, exit_code = _sources(host, invocation, search.files, console)
     found = False
     for shown, data in sources:
-        hits: list[tuple[int, bytes]] = []
-        for number, line in enumerate(_lines(data), start=1):
-            haystack = line.lower() if fold else line
-            if (wanted in haystack) != ("v" in flags):
-                hits.append((number, line))
+        hits = [(number, line) for number, line in enumerate(_lines(data), start=1)
+                if (wanted in (line.lower() if fold else line)) != invert]
         found = found or bool(hits)
-        header = f"\r\n---------- {shown.upper()}" if shown is not None else None
-        if "c" in flags:
-            console.out(f"{header}: {len(hits)}\r\n" if header else f"{len(hits)}\r\n")
-            continue
-        if header:
-            console.out(header + "\r\n")
-        for number, line in hits:
-            prefix = f"[{number}]".encode() if "n" in flags else b""
-            console.write(1, prefix + line + b"\r\n")
+        _show(console, shown, hits, search.flags)
     return 0 if found else exit_code

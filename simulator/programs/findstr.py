@@ -60,6 +60,49 @@ def _literal(expected: str, fold: bool) -> CharTest:
     return lambda char: char == expected
 
 
+def _atom_at(text: str, i: int, fold: bool) -> tuple[_Atom, int]:
+    """The atom that starts at `text[i]` (`.`, a `[class]`, an escape or a literal) and where the next one starts."""
+    char = text[i]
+    if char == ".":
+        return _Atom(lambda _c: True), i + 1
+    if char == "[" and "]" in text[i + 2:]:
+        close = text.index("]", i + 2)
+        return _Atom(_char_class(text[i + 1:close], fold)), close + 1
+    if char == "\\" and i + 1 < len(text):
+        escaped = text[i + 1]
+        if escaped in "<>":
+            return _Atom(None, anchor=escaped), i + 2
+        return _Atom(_literal(escaped, fold), char=escaped), i + 2
+    return _Atom(_literal(char, fold), char=char), i + 1
+
+
+def _atoms(text: str, start: int, fold: bool) -> list[_Atom]:
+    """The regex from `start` on as atoms; `*` repeats the atom before it (once: `a**` is `a*` then a literal)."""
+    atoms: list[_Atom] = []
+    i = start
+    while i < len(text):
+        if text[i] == "*" and atoms and atoms[-1].test is not None and not atoms[-1].star:
+            atoms[-1] = _Atom(atoms[-1].test, star=True)
+            i += 1
+            continue
+        atom, i = _atom_at(text, i, fold)
+        atoms.append(atom)
+    return atoms
+
+
+def _required(atoms: list[_Atom], fold: bool) -> str:
+    """The longest run of plain literal atoms: a substring every matching line contains."""
+    required = run = ""
+    for atom in [*atoms, _Atom(None)]:
+        if atom.char and not atom.star:
+            run += atom.char
+        else:
+            required, run = max(required, run, key=len), ""
+        if atom.char and atom.star:
+            run = ""
+    return required.lower() if fold else required
+
+
 class Pattern:
     """One findstr search string, literal or regex, matched against one line (no line terminator)."""
 
@@ -71,41 +114,13 @@ class Pattern:
         self.required = ""  # a substring every matching line contains: a cheap filter before the matcher
         if self.literal is not None:
             return
-        i = 0
+        start = 0
         if text.startswith("^"):
-            self.begin, i = True, 1
-        if text.endswith("$") and not text.endswith("\\$") and len(text) > i:
+            self.begin, start = True, 1
+        if text.endswith("$") and not text.endswith("\\$") and len(text) > start:
             self.end, text = True, text[:-1]
-        while i < len(text):
-            char = text[i]
-            if char == "*" and self.atoms and self.atoms[-1].test is not None and not self.atoms[-1].star:
-                self.atoms[-1] = _Atom(self.atoms[-1].test, star=True)
-                i += 1
-                continue
-            if char == ".":
-                self.atoms.append(_Atom(lambda _c: True))
-            elif char == "[" and "]" in text[i + 2:]:
-                close = text.index("]", i + 2)
-                self.atoms.append(_Atom(_char_class(text[i + 1:close], fold)))
-                i = close
-            elif char == "\\" and i + 1 < len(text):
-                i += 1
-                if text[i] in "<>":
-                    self.atoms.append(_Atom(None, anchor=text[i]))
-                else:
-                    self.atoms.append(_Atom(_literal(text[i], fold), char=text[i]))
-            else:
-                self.atoms.append(_Atom(_literal(char, fold), char=char))
-            i += 1
-        run = ""
-        for atom in [*self.atoms, _Atom(None)]:
-            if atom.char and not atom.star:
-                run += atom.char
-            else:
-                self.required, run = max(self.required, run, key=len), ""
-            if atom.char and atom.star:
-                run = ""
-        self.required = self.required.lower() if fold else self.required
+        self.atoms = _atoms(text, start, fold)
+        self.required = _required(self.atoms, fold)
 
     def _closure(self, states: set[int], line: str, pos: int) -> set[int]:
         todo = list(states)
@@ -205,49 +220,71 @@ def _lines(data: bytes) -> list[bytes]:
     return parts
 
 
-def findstr(host: Host, invocation: Invocation, console: Console) -> int:
-    options = _parse(split_args(invocation.args))
-    if options is None or not (options.strings or options.literal_strings):
-        console.err("FINDSTR: Bad command line\r\n")
-        return 2
-    flags = options.flags
-    fold = "i" in flags
-    regex_default = "l" not in flags
-    patterns = [Pattern(s.encode(console.codec, "replace").decode("latin-1"), regex_default, fold)
+def _patterns(options: _Options, codec: str) -> list[Pattern]:
+    """Search strings as Patterns: the plain ones regex unless /l, the /c: ones literal unless /r."""
+    fold = "i" in options.flags
+    regex_default = "l" not in options.flags
+    patterns = [Pattern(s.encode(codec, "replace").decode("latin-1"), regex_default, fold)
                 for s in options.strings if s]
-    patterns += [Pattern(s.encode(console.codec, "replace").decode("latin-1"), "r" in flags, fold)
+    patterns += [Pattern(s.encode(codec, "replace").decode("latin-1"), "r" in options.flags, fold)
                  for s in options.literal_strings]
+    return patterns
+
+
+def _sources(host: Host, invocation: Invocation, files: list[str],
+             console: Console) -> tuple[list[tuple[str, bytes]], bool]:
+    """(shown name, bytes) to search ("" for stdin), and whether lines get their file's name (several files)."""
     sources: list[tuple[str, bytes]] = []
-    many = len(options.files) > 1
-    for arg in options.files:
+    many = len(files) > 1
+    for arg in files:
         resolved = resolve(host, arg, invocation.cwd)
         many = many or resolved.wildcard
         if resolved.error is not None:
             console.err(f"FINDSTR: Cannot open {arg}\r\n")
             continue
         sources.extend((shown, entry.data) for shown, entry in resolved.files if not entry.denied)
-    if not options.files:
+    if not files:
         sources.append(("", invocation.stdin))
+    return sources, many
+
+
+def _hit(patterns: list[Pattern], text: str, flags: set[str]) -> bool:
+    if "x" in flags:
+        return any(p.whole(text) for p in patterns)
+    return any(_anchored(p, text, flags) for p in patterns)
+
+
+def _search(console: Console, shown: str, data: bytes, patterns: list[Pattern], flags: set[str],
+            many: bool) -> bool:
+    """Print one source's matching lines (or only its name, /m); True when a line matched."""
+    found = False
+    for number, raw in enumerate(_lines(data), start=1):
+        line = raw[:_MAX_LINE].decode("latin-1")
+        text = line[:-1] if line.endswith("\r") else line
+        if _hit(patterns, text, flags) == ("v" in flags):
+            continue
+        found = True
+        if "m" in flags:
+            console.out(f"{shown}\r\n")
+            break
+        prefix = f"{shown}:" if many else ""
+        if "n" in flags:
+            prefix += f"{number}:"
+        ending = b"\n" if raw.endswith(b"\r") else b"\r\n"
+        console.write(1, prefix.encode(console.codec, "replace") + raw + ending)
+    return found
+
+
+def findstr(host: Host, invocation: Invocation, console: Console) -> int:
+    options = _parse(split_args(invocation.args))
+    if options is None or not (options.strings or options.literal_strings):
+        console.err("FINDSTR: Bad command line\r\n")
+        return 2
+    patterns = _patterns(options, console.codec)
+    sources, many = _sources(host, invocation, options.files, console)
     found = False
     for shown, data in sources:
-        for number, raw in enumerate(_lines(data), start=1):
-            line = raw[:_MAX_LINE].decode("latin-1")
-            text = line[:-1] if line.endswith("\r") else line
-            if "x" in flags:
-                hit = any(p.whole(text) for p in patterns)
-            else:
-                hit = any(_anchored(p, text, flags) for p in patterns)
-            if hit == ("v" in flags):
-                continue
-            found = True
-            if "m" in flags:
-                console.out(f"{shown}\r\n")
-                break
-            prefix = f"{shown}:" if many else ""
-            if "n" in flags:
-                prefix += f"{number}:"
-            ending = b"\n" if raw.endswith(b"\r") else b"\r\n"
-            console.write(1, prefix.encode(console.codec, "replace") + raw + ending)
+        found = _search(console, shown, data, patterns, options.flags, many) or found
     return 0 if found else 1
 
 

@@ -13,6 +13,8 @@ denied in the key <key>" and goes on [S].
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from simulator.programs import Console, Host, Invocation, split_args
 from simulator.registry import RegKey, RegType, RegValue, split_key_path
 
@@ -95,6 +97,69 @@ class _Query:
                 self.find_value(sub, f"{path}\\{sub.name}", name, recurse, depth + 1)
 
 
+    def one_value(self, key: RegKey, path: str, name: str, header: str) -> int:
+        """`/v NAME` or `/ve` without `/s`: the key and that value; an unset default value is listed empty."""
+        value = key.value(name)
+        if value is None and name:
+            self.console.err(NOT_FOUND_3 if self.legacy else NOT_FOUND)
+            return 1
+        self.console.out(header)
+        if value is None:  # an unset default value is still listed, with no data
+            shown = "(value not set)" if not self.legacy else ""
+            line = format_value(RegValue("", RegType.REG_SZ, ""), self.legacy)
+            self.console.out(f"{path}\r\n{line[:-2]}{shown}\r\n\r\n")
+            return 0
+        self.console.out(f"{path}\r\n{format_value(value, self.legacy)}\r\n")
+        return 0
+
+    def search(self, key: RegKey, path: str, name: str, header: str) -> int:
+        """`/v NAME /s` or `/ve /s`: every key below holding the value; 2008+ counts them at the end."""
+        self.console.out(header)
+        self.find_value(key, path, name, recurse=True)
+        if not self.legacy:
+            self.console.out(f"End of search: {self.matches} match(es) found.\r\n")
+        if self.matches == 0 and self.legacy:
+            self.console.err(NOT_FOUND_3)
+            return 1
+        return 0
+
+
+@dataclass(slots=True)
+class _QueryOptions:
+    """What follows the key in `reg query KEY [/v NAME | /ve] [/s] [/reg:32 | /reg:64]`."""
+
+    value_name: str | None = None
+    default_value: bool = False
+    recurse: bool = False
+    view32: bool = False
+
+    @property
+    def wants_value(self) -> bool:
+        return self.value_name is not None or self.default_value
+
+
+def _query_options(host: Host, rest: list[str]) -> _QueryOptions | None:
+    """The options, or None when reg.exe would say "Invalid syntax" (unknown, repeated, or /reg:N on 3.0)."""
+    options = _QueryOptions()
+    i = 0
+    while i < len(rest):
+        option = rest[i].lower()
+        if option == "/v" and i + 1 < len(rest) and not options.wants_value:
+            options.value_name = rest[i + 1]
+            i += 2
+            continue
+        if option == "/ve" and not options.wants_value:
+            options.default_value = True
+        elif option == "/s" and not options.recurse:
+            options.recurse = True
+        elif option in ("/reg:32", "/reg:64") and not host.windows.reg_exe_3:
+            options.view32 = option == "/reg:32"
+        else:
+            return None
+        i += 1
+    return options
+
+
 def _display_path(key_arg: str) -> str:
     """The key as reg.exe echoes it: the root spelled out, the rest as the user typed it."""
     split = split_key_path(key_arg)
@@ -116,70 +181,29 @@ def _redirect_wow64(host: Host, key_arg: str) -> str:
 
 
 def query(host: Host, args: list[str], console: Console) -> int:
-    if not args:
+    options = _query_options(host, args[1:]) if args else None
+    if options is None:
         return _usage_error(console, "Invalid syntax.", "query")
     key_arg = args[0]
-    value_name: str | None = None
-    default_value = recurse = False
-    view32 = False
-    rest = args[1:]
-    i = 0
-    while i < len(rest):
-        option = rest[i].lower()
-        if option == "/v" and i + 1 < len(rest) and value_name is None and not default_value:
-            value_name = rest[i + 1]
-            i += 2
-            continue
-        if option == "/ve" and value_name is None and not default_value:
-            default_value = True
-        elif option == "/s" and not recurse:
-            recurse = True
-        elif option in ("/reg:32", "/reg:64") and not host.windows.reg_exe_3:
-            view32 = option == "/reg:32"
-        else:
-            return _usage_error(console, "Invalid syntax.", "query")
-        i += 1
     if key_arg.startswith("\\\\") or split_key_path(key_arg) is None:
         return _usage_error(console, "Invalid key name.", "query")
-    lookup = _redirect_wow64(host, key_arg) if view32 else key_arg
-    key = host.registry.open_key(lookup)
+    key = host.registry.open_key(_redirect_wow64(host, key_arg) if options.view32 else key_arg)
     legacy = host.windows.reg_exe_3
-    if key is None:
-        console.err(NOT_FOUND_3 if legacy else NOT_FOUND)
-        return 1
-    if key.denied:
-        console.err(DENIED_3 if legacy else DENIED)
+    if key is None or key.denied:
+        problem = (NOT_FOUND_3 if legacy else NOT_FOUND) if key is None else (DENIED_3 if legacy else DENIED)
+        console.err(problem)
         return 1
     path = _display_path(key_arg)
     run = _Query(host, console)
     header = "\r\n! REG.EXE VERSION 3.0\r\n\r\n" if run.legacy else "\r\n"
-    if value_name is None and not default_value:
+    if not options.wants_value:
         console.out(header)
-        run.list_key(key, path, recurse)
+        run.list_key(key, path, options.recurse)
         return 0
-    name = "" if default_value else (value_name or "")
-    if not recurse:
-        value = key.value(name)
-        if value is None and name:
-            console.err(NOT_FOUND_3 if legacy else NOT_FOUND)
-            return 1
-        console.out(header)
-        if value is None:  # an unset default value is still listed, with no data
-            shown = "(value not set)" if not run.legacy else ""
-            value = RegValue("", RegType.REG_SZ, "")
-            line = format_value(value, run.legacy)
-            console.out(f"{path}\r\n{line[:-2]}{shown}\r\n\r\n")
-            return 0
-        console.out(f"{path}\r\n{format_value(value, run.legacy)}\r\n")
-        return 0
-    console.out(header)
-    run.find_value(key, path, name, recurse)
-    if not run.legacy:
-        console.out(f"End of search: {run.matches} match(es) found.\r\n")
-    if run.matches == 0 and run.legacy:
-        console.err(NOT_FOUND_3)
-        return 1
-    return 0
+    name = "" if options.default_value else (options.value_name or "")
+    if options.recurse:
+        return run.search(key, path, name, header)
+    return run.one_value(key, path, name, header)
 
 
 def reg(host: Host, invocation: Invocation, console: Console) -> int:

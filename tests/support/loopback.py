@@ -67,20 +67,24 @@ def read_head(conn: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes] 
     return head, rest
 
 
-def read_request(conn: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes, bytes] | None:
-    """One request (head and Content-Length body) from `conn`: (head, body, what followed it); None at EOF."""
-    got = read_head(conn, pending)
-    if got is None:
-        return None
-    head, rest = got
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(rest) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
+def read_request(conn: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes] | None:
+    """One HTTP request from `conn` (head, then its Content-Length body): (the head, the bytes after the body);
+    None when the peer closes (or resets) before the request is complete. `pending`: bytes already received."""
+    try:
+        got = read_head(conn, pending)
+        if got is None:
             return None
-        rest += chunk
-    return head, rest[:length], rest[length:]
+        head, rest = got
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(rest) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            rest += chunk
+    except OSError:
+        return None
+    return head, rest[length:]
 
 
 @contextmanager
@@ -96,7 +100,7 @@ def http_listener(answer: Callable[[bytes], bytes], *, keep_alive: bool = True) 
             got = read_request(conn, pending)
             if got is None:
                 return
-            head, _body, pending = got
+            head, pending = got
             with lock:
                 listener.heads.append(head)
             reply = answer(head)

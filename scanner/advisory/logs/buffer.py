@@ -9,8 +9,8 @@ Rules: a line holding `<![LOG[` opens a CMTrace entry that runs to the first lin
 line with a server tail `$$<...><...><thread=...>` is a server entry; anything else is kept as raw
 text. Every physical line belongs to exactly one entry.
 
-Every way in is linear in the file, whatever its shape (32 MB of 16 KB lines without a timestamp once
-took 79 s): searches for openers never cover the same bytes twice on a walk through the file, each
+Every way in is linear in the file, whatever its shape (a hostile server may serve 32 MB of long lines
+without a timestamp): searches for openers never cover the same bytes twice on a walk through the file, each
 opener's extent is worked out once, and the first and last dated entries are found by searching for
 the only bytes a dated entry can hold (`$$<` or `]LOG]!><`), each byte once. Searches look for a
 needle's rarest byte (memchr speed) until that byte proves common in the file.
@@ -247,8 +247,8 @@ class LogBuffer:
     def find(self, needle: bytes, lo: int = 0, hi: int | None = None) -> int:
         """`buf.find(needle, lo, hi)`, at memchr speed where one of the needle's bytes is rare in the file.
 
-        CPython's substring search moves a few bytes per step (20 ms for 32 MB of text); looking for one
-        byte is ten times faster. Where that byte turns out common, the plain search takes over.
+        CPython's substring search moves a few bytes per step; looking for one byte is memchr, many times
+        faster (figures in bench/RESULTS.md). Where that byte turns out common, the plain search takes over.
         """
         buf, hi = self.buf, len(self.buf) if hi is None else hi
         if needle in self._common:

@@ -24,7 +24,7 @@ from reports.terminal import clean
 from scanner.cli.argtypes import option, spn_service
 from scanner.cli.config_options import add_config_option, apply_config, history_target, mail_settings
 from scanner.cli.debug import add_debug_option
-from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+from scanner.model.doctor_checks import Check, Diagnosis, HostDiagnosis
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES, endpoint
 from scanner.model.options import DEFAULT_SPN_SERVICE
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # lazily: the scan layer (asyncio_pool, the diagnosis steps) would cost every `cmaudit` start ~15 ms
     from scanner.scan.credentials import stdin_is_terminal
-    from scanner.scan.diagnosis_run import DoctorSettings, run_doctor
+    from scanner.scan.doctor_run import DoctorSettings, run_doctor
 
     config = apply_config(args)
     if args.ca_file and not Path(args.ca_file).is_file():

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import scanner.winrm.diagnose as diagnose
+import scanner.winrm.doctor_probes as doctor_probes
 from scanner.cli.main import main
 from simulator import Fleet
 from tests.support.kerberos import DOMAIN, kerberos_fleet
@@ -260,6 +260,18 @@ def test_a_rejected_password_is_not_tried_on_other_hosts(tmp_path, capsys, monke
     assert all("not tried" in c["detail"] and "lockout" in c["hint"] for c in checks[1:])
 
 
+def test_a_host_not_tried_says_whose_lockout_it_prevents(tmp_path, capsys, monkeypatch):
+    """A host doctor did not log on to says so in the scan's words: "not tried: protects ACCOUNT from a lockout"."""
+    monkeypatch.setenv("CMAUDIT_PASSWORD", "wrong-" + new_password())
+    with Fleet(hosts=2, scenario="sp1-affected", password=new_password()) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        _status, report = doctor(capsys, str(inventory), "--username", fleet.username, "--concurrency", "1")
+        first = fleet.hosts[0].name
+    detail = failed_at(report["hosts"][1])["detail"]
+    assert detail == (f"not tried: protects {fleet.username} from a lockout (1 host(s) in a row rejected its "
+                      f"password: {first})")
+
+
 def test_hanging_host_is_cut_off_at_the_timeout(tmp_path, capsys, password):
     """A host that accepts connections but never answers fails at the step it hung in, within --timeout."""
     with Fleet(hosts=2, scenario="sp1-affected", password=password, faults="1=hang") as fleet:
@@ -278,7 +290,7 @@ def test_another_winrm_port_answering_is_named(tmp_path, capsys, password, monke
     """When the configured port refuses but another WinRM port answers, doctor names it in the hint."""
     with Fleet(hosts=2, scenario="sp1-affected", password=password, faults="0=refuse") as fleet:
         live = fleet.hosts[1].port
-        monkeypatch.setattr(diagnose, "WINRM_PORTS", (live,))  # stands in for 5985/5986/80/443
+        monkeypatch.setattr(doctor_probes, "WINRM_PORTS", (live,))  # stands in for 5985/5986/80/443
         inventory = fleet.write_inventory(tmp_path / "hosts.csv")
         status, report = doctor(capsys, str(inventory), "--username", fleet.username, "--host", "CM000")
     failing = failed_at(report["hosts"][0])
@@ -365,7 +377,7 @@ def test_terminal_output_is_a_line_per_ready_host_and_ends_with_those_not_ready(
     import io
 
     from scanner.cli.commands.doctor import print_diagnosis
-    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+    from scanner.model.doctor_checks import Check, Diagnosis, HostDiagnosis
 
     passed = tuple(Check(step, True, f"{step} fine") for step in STEPS)
     refused = (*passed[:4], Check("logon", False, "credentials rejected (HTTP 401)", "check the password"))
@@ -393,7 +405,7 @@ def test_a_ready_line_names_each_step_once():
     import io
 
     from scanner.cli.commands.doctor import print_diagnosis
-    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+    from scanner.model.doctor_checks import Check, Diagnosis, HostDiagnosis
 
     checks = [Check(step, True, f"{step} fine") for step in STEPS]
     at = STEPS.index("registry")
@@ -409,7 +421,7 @@ def test_an_ipv6_host_is_written_with_brackets():
     import io
 
     from scanner.cli.commands.doctor import print_diagnosis
-    from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+    from scanner.model.doctor_checks import Check, Diagnosis, HostDiagnosis
 
     checks = tuple(Check(step, True, f"{step} fine") for step in STEPS)
     out = io.StringIO()

@@ -289,7 +289,7 @@ def test_connection_is_kept_unless_the_server_ends_it(extra: bytes, connections:
                 got = read_request(conn, pending)
                 if got is None:
                     return
-                pending = got[2]
+                pending = got[1]
             first = False
             conn.sendall(_ok(extra=extra) + (b"HTTP/1.1 200 OK\r\n" if trailing else b""))
             if extra or trailing:

@@ -1,10 +1,10 @@
 """`cmaudit doctor`'s run: the jump box's checks, then each host's diagnosis, like a scan (no output here:
-scanner.cli.commands.doctor prints the `Diagnosis`, scanner.model.diagnosis holds its records).
+scanner.cli.commands.doctor prints the `Diagnosis`, scanner.model.doctor_checks holds its records).
 
 Local checks (the jump box): the python packages the chosen auth needs, the password's source, the
 Kerberos ticket and its expiry (or one TGT for user@REALM), the keyring, the output folder, the history
 database and the mail relay (connect and EHLO only). Then every host (or the ones --host names), concurrently
-like a scan and bounded by --timeout, through scanner.winrm.diagnose's steps. Nothing is written anywhere:
+like a scan and bounded by --timeout, through scanner.winrm.doctor_probes's steps. Nothing is written anywhere:
 the history is opened read-only, the output folder only looked at.
 """
 
@@ -23,7 +23,7 @@ from inventory import load_inventory
 from scanner.advisory.builds import BuildStatus as AdvisoryStatus
 from scanner.advisory.builds import classify
 from scanner.history.database import probe_history
-from scanner.model.diagnosis import Check, Diagnosis, HostDiagnosis
+from scanner.model.doctor_checks import Check, Diagnosis, HostDiagnosis
 from scanner.model.errors import UsageError
 from scanner.model.host import DEFAULT_PORTS, Host
 from scanner.model.options import DEFAULT_SPN_SERVICE
@@ -36,7 +36,7 @@ from scanner.scan.jobs import AccountKey
 from scanner.scan.kerberos_setup import TICKET_AUTH, KerberosRun, prepare_kerberos
 from scanner.scan.logon_gate import LogonGate
 from scanner.scan.runner import HostRun, Runner, RunnerOptions
-from scanner.winrm.diagnose import BuildJudge, BuildStatus, HostDoctor
+from scanner.winrm.doctor_probes import BuildJudge, BuildStatus, HostDoctor
 from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, uses_sspi
 from scanner.winrm.ntlm import ntlm_credentials
 from scanner.winrm.session import SessionOptions

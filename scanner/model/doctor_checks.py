@@ -1,6 +1,6 @@
 """`cmaudit doctor`'s records: one check (name, ok, detail, hint), a host's checks, the whole diagnosis.
 
-Collected by scanner.winrm.diagnose (per host) and scanner.scan.diagnosis_run (the jump box), rendered by the
+Collected by scanner.winrm.doctor_probes (per host) and scanner.scan.doctor_run (the jump box), rendered by the
 doctor command as a table or as JSON:
 
     {"hosts": [{"host", "address", "port", "ok", "checks": [{"name", "ok", "detail", "hint"}]}],

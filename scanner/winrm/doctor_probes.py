@@ -9,8 +9,8 @@ unauthenticated POST to /wsman (WinRM answers 401 and lists its auth schemes), t
 cmd shell, `reg query` batch and a `type` of the log that stops after the first reply. Read-only like
 the scan; bounded by the host's deadline and abortable from the runner's thread like a scan job.
 
-A password the server rejects is remembered for the account (`RejectedAccounts`): other hosts of that
-account skip their logon instead of adding failed logons towards a lockout.
+A password the server rejects is told to the run (`LogonAllowance`): other hosts of that account skip their
+logon instead of adding failed logons towards a lockout.
 
 A build the scan judges without its log (another product: NOT_APPLICABLE; a build with the fix:
 NOT_AFFECTED) is told by `build_status`, which the caller answers from the advisory (this layer does not
@@ -27,18 +27,18 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import requests
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.shell import WinRS
 from urllib3.exceptions import InsecureRequestWarning
 
-from scanner.model.diagnosis import Check
-from scanner.model.errors import HostError, HostTimeout
+from scanner.model.doctor_checks import Check
+from scanner.model.errors import HostError, HostTimeout, lockout_protection
 from scanner.model.host import is_ip_address
 from scanner.winrm.collect import (
     CODECS,
@@ -103,24 +103,15 @@ def _no_judge(build: str | None) -> BuildStatus | None:
     return None
 
 
-class RejectedAccounts:
-    """Rejected passwords per account during this doctor run (shared by its hosts): at `limit` of them an
-    account stops being tried, as the scan's lockout breaker does (0: never stop)."""
+class LogonAllowance(Protocol):
+    """What HostDoctor asks before it logs on, shared by the run's hosts (scanner.scan.doctor_gate answers it from
+    the run's logon gate): a host logs on only while its account's password has not been rejected too often."""
 
-    def __init__(self, limit: int = 1) -> None:
-        self.limit = limit
-        self._lock = threading.Lock()
-        self._by_account: dict[object, list[str]] = {}
-
-    def rejected_by(self, account: object) -> str | None:
-        """The hosts that rejected the account's password, once there are `limit` of them; else None."""
-        with self._lock:
-            hosts = self._by_account.get(account, [])
-            return ", ".join(hosts[:3]) if self.limit and len(hosts) >= self.limit else None
+    def rejected_by(self, account: object) -> Sequence[str] | None:
+        """None: log on now; else the hosts whose rejections of the account's password keep this one from trying."""
 
     def reject(self, account: object, host: str) -> None:
-        with self._lock:
-            self._by_account.setdefault(account, []).append(host)
+        """`host` rejected the account's password."""
 
 
 def _fail_reason(exc: OSError) -> str:
@@ -134,7 +125,7 @@ def _fail_reason(exc: OSError) -> str:
 class HostDoctor:
     """Diagnoses one host; `run()` in a worker thread returns its checks, `abort()` may come from any thread."""
 
-    def __init__(self, host: Host, options: SessionOptions, deadline: float, rejected: RejectedAccounts, *,
+    def __init__(self, host: Host, options: SessionOptions, deadline: float, rejected: LogonAllowance, *,
                  account: object = None, ticket_only: bool = False, blocked: Check | None = None,
                  no_logon: str | None = None, clock: Callable[[], float] = time.monotonic,
                  build_status: BuildJudge = _no_judge) -> None:
@@ -357,7 +348,7 @@ class HostDoctor:
             return self._add(False, f"not tried: {self.no_logon}", "fix the jump box's problem first (above)")
         earlier = self.rejected.rejected_by(self.account)
         if earlier is not None:
-            return self._add(False, f"not tried: {earlier} already rejected the password of this account",
+            return self._add(False, lockout_protection(self.account, earlier),
                              "fix the password first; doctor stops logging on with it to protect the account from "
                              "a lockout")
         session = HostSession(host, self.options, deadline=self.deadline)
