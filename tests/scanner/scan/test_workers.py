@@ -316,7 +316,8 @@ def test_a_second_stop_ends_a_wedged_worker_at_once() -> None:
     assert wedge.error is not None and wedge.error.category is ErrorCategory.INTERRUPTED
     assert "did not answer and was ended" in wedge.error.message
     assert after.value == "after-ok" and slow.value == "slow-ok"
-    assert more.error is not None and more.error.category is ErrorCategory.INTERRUPTED
+    # `more` may get a free slot while `slow` works (and be judged) or wait until the stop: both are right
+    assert more.value == "more-ok" or (more.error is not None and more.error.category is ErrorCategory.INTERRUPTED)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="SIGSTOP is POSIX-only; the wedged-worker test above "
