@@ -30,7 +30,7 @@ FIX_INSTALLED = date(2008, 6, 18)  # KB 951376 was released on 17 June 2008
 _TEXT: dict[str, dict[str, str]] = {
     "en": {
         "legacy": "Performing legacy sync",
-        "cmdline": "Started with command line: {exe} /SiteCode:{site} /Catalog:\"{cab}\"",
+        "cmdline": "Started with command line: {exe} /SiteCode:{site} /Catalog:{cab}",
         "processing": "Processing security catalog {cab} ...",
         "disk_full": "Error 0x80070070, there is not enough space on the disk to extract {cab}. "
                      "Returned from ExtractCatalog",
@@ -45,7 +45,7 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "nb": {
         "legacy": "Utf\u00f8rer synkronisering av eldre enheter",
-        "cmdline": "Begynte med kommandolinjen: {exe} /SiteCode:{site} /Catalog:\"{cab}\"",
+        "cmdline": "Begynte med kommandolinjen: {exe} /SiteCode:{site} /Catalog:{cab}",
         "processing": "Behandler sikkerhetskatalogen {cab} ...",
         "disk_full": "Feil 0x80070070, det er ikke nok plass p\u00e5 disken til \u00e5 pakke ut {cab}. "
                      "Returnert fra ExtractCatalog",
@@ -87,6 +87,7 @@ class LogSpec:
     quiet_tail_days: int = 0  # polling-only days after the last sync (they become wsyncmgr.log when rolled)
     target_bytes: int = 300_000
     language: str = "en"  # a key of _TEXT
+    quoted_catalog: bool = True  # the command line quotes the catalog's path (False: unquoted, as some hosts write it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,8 @@ def _legacy_sync(w: _Writer, outcome: str) -> None:
     exe = f"{spec.install_dir}\\bin\\i386\\updatewuscatalog.exe"
     w.emit(words["legacy"], (200, 900))
     w.statmsg(6709)
-    w.emit(words["cmdline"].format(exe=exe, site=spec.site_code, cab=cab), (300, 2000))
+    argument = f'"{cab}"' if spec.quoted_catalog else cab
+    w.emit(words["cmdline"].format(exe=exe, site=spec.site_code, cab=argument), (300, 2000))
     w.emit(words["processing"].format(cab=cab), (100, 600))
     if outcome == "other":
         w.emit(words["disk_full"].format(cab=cab), (2000, 9000))

@@ -154,7 +154,7 @@ def _log_plan(where: str, raw: dict[str, Any], site_code: str, bias: int) -> Log
         raise ProfileError(f"{where}: [log] encoding must be one of {', '.join(ENCODINGS)}")
     spec_fields: dict[str, Any] = {
         key: raw[key] for key in ("seed", "start", "days", "sync_every_days", "quiet_tail_days", "target_bytes",
-                                  "install_dir", "itmu_dir", "language") if key in raw
+                                  "install_dir", "itmu_dir", "language", "quoted_catalog") if key in raw
     }
     if spec_fields.get("language", "en") not in LANGUAGES:
         raise ProfileError(f"{where}: [log] language must be one of {', '.join(LANGUAGES)}")

@@ -52,18 +52,21 @@ class Attempt:
 
     @property
     def outcome(self) -> Outcome | None:
-        """The rules, in order: the advisory's error line beats any status (a 6710 never outweighs it); 6711;
-        a summary that processed nothing; a summary that processed updates (with 6710, or without an error
-        line); a 6710 alone. A lone 6710 outside every attempt decides nothing."""
+        """The rules, in order: the advisory's error line beats any status (a 6710 never outweighs it); a lone
+        status line outside every attempt (6710 or 6711) decides nothing; 6711; a summary that processed nothing;
+        a summary that processed updates (with 6710, or without an error line); a 6710 alone (`status_only`: the
+        verdict table asks for more before it clears a host)."""
         if self.signature is not None:
             return Outcome.FAILED_ADVISORY
+        if self.orphan and self.eventless:
+            return None
         if self.ended_ok is False:
             return Outcome.FAILED_OTHER
         if self.summary is not None:
             if self.summary_empty or (self.other_error is not None and self.ended_ok is not True):
                 return Outcome.FAILED_OTHER
             return Outcome.SUCCEEDED
-        if self.ended_ok is True and not self.orphan:
+        if self.ended_ok is True:
             return Outcome.SUCCEEDED
         return None
 
@@ -75,6 +78,12 @@ class Attempt:
     @property
     def eventless(self) -> bool:
         return self.signature is None and self.other_error is None and self.summary is None
+
+    @property
+    def hits(self) -> list[Hit]:
+        """Its lines the logs show, in file order."""
+        found = [h for h in (self.start, self.signature, self.other_error, self.summary, self.end) if h is not None]
+        return sorted(found, key=lambda h: (h.file, h.start))
 
 
 @functools.lru_cache(maxsize=64)
@@ -175,16 +184,78 @@ def _nothing_processed(buf: LogBuffer, sig: Signatures, hit: Hit) -> bool:
     return first is not None and int(first.group()) == 0
 
 
+# The ANSI code pages an 8-bit log of a non-Latin ConfigMgr may be written in (UTF-16 logs are searched as UTF-8).
+_CODE_PAGES = ("utf-8", "cp1250", "cp1251", "cp1253", "cp1254", "cp932", "cp936", "cp949", "cp950")
+
+
+def _forms(word: str) -> set[bytes]:
+    """A non-ASCII word as a log's bytes may hold it: lower, upper and title case, in UTF-8 and each code page
+    that can write it."""
+    found: set[bytes] = set()
+    for form in {word, word.lower(), word.upper(), word.capitalize()}:
+        for codec in _CODE_PAGES:
+            try:
+                found.add(form.encode(codec))
+            except UnicodeEncodeError:
+                continue
+    return found
+
+
+_Trie = dict[int | None, "_Trie"]  # byte -> the rest; None: a form ends here
+
+
+def _trie(forms: list[bytes]) -> bytes:
+    """One pattern for many byte strings, as a trie: each position of a line tries a byte once, not every form."""
+    root: _Trie = {}
+    for form in forms:
+        node = root
+        for byte in form:
+            node = node.setdefault(byte, {})
+        node[None] = {}
+
+    def emit(node: _Trie) -> bytes:
+        branches = [re.escape(bytes([b])) + emit(child) for b, child in sorted(
+            (k, v) for k, v in node.items() if k is not None)]
+        if not branches:
+            return b""
+        body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+        return b"(?:" + body + b")?" if None in node else body
+
+    return emit(root)
+
+
 @functools.lru_cache(maxsize=16)
-def _error_word(words: tuple[str, ...]) -> re.Pattern[bytes]:
-    alternatives = b"|".join(re.escape(w.encode("ascii")) for w in words)
-    return re.compile(rb"(?i)\b(?:" + alternatives + rb")\b")
+def words_pattern(words: tuple[str, ...]) -> tuple[re.Pattern[bytes], ...]:
+    """Patterns for any of `words` in a line's bytes: ASCII ones as whole words in any case; others in every form
+    `_forms` gives (a bytes pattern knows neither their case nor their word boundaries), as one trie."""
+    latin = [w.encode("ascii") for w in words if w.isascii()]
+    other = sorted({f for w in words if not w.isascii() for f in _forms(w)})
+    patterns = [re.compile(rb"(?i:\b(?:" + b"|".join(map(re.escape, latin)) + rb")\b)")] if latin else []
+    return (*patterns, *([re.compile(_trie(other))] if other else []))
+
+
+def _first_word(patterns: tuple[re.Pattern[bytes], ...], buf: bytes, lo: int, hi: int) -> re.Match[bytes] | None:
+    found = [m for p in patterns if (m := p.search(buf, lo, hi)) is not None]
+    return min(found, key=lambda m: m.start()) if found else None
+
+
+def _is_error_line(buf: LogBuffer, start: int, end: int, sig: Signatures) -> bool:
+    """An error word before an HRESULT, and no warning word before that error word. A CMTrace entry is never one
+    here: its `type` attribute says whether it is an error (type 3, found by `error_severity`), whatever its text."""
+    errors = words_pattern(sig.error_words)
+    if errors:
+        word = _first_word(errors, buf.buf, start, end)
+        if word is None or bytes_pattern(sig.hresult.pattern).search(buf.buf, word.end(), end) is None:
+            return False
+        if _first_word(words_pattern(sig.warning_words), buf.buf, start, word.start()) is not None:
+            return False
+    return buf.entry_at(start, numbered=False).kind != "cmtrace"
 
 
 def _error_line(buf: LogBuffer, index: int, sig: Signatures, lo: int, hi: int) -> Hit | None:
     """The first error line in [lo, hi): an HRESULT after an error word on its line, or a CMTrace error entry.
 
-    Each line holding an HRESULT is settled once (one search for an error word in it, one for an HRESULT after
+    Each line holding an HRESULT is settled once (a search for an error word in it, one for an HRESULT after
     that word), so a line of a thousand warnings costs what reading it once costs.
     """
     found: list[int] = []
@@ -198,12 +269,8 @@ def _error_line(buf: LogBuffer, index: int, sig: Signatures, lo: int, hi: int) -
     while (m := hresult.search(buf.buf, pos, hi)) is not None:
         start = buf.line_start(m.start())
         end = min(buf.line_end(start), hi)
-        if not sig.error_words:
-            found.append(m.start())
-            break
-        word = _error_word(sig.error_words).search(buf.buf, start, end)
-        if word is not None and hresult.search(buf.buf, word.end(), end) is not None:
-            found.append(word.start())
+        if _is_error_line(buf, start, end, sig):
+            found.append(start)
             break
         pos = end + 1
         buf.stop.check()
@@ -213,6 +280,55 @@ def _error_line(buf: LogBuffer, index: int, sig: Signatures, lo: int, hi: int) -
     return Hit(index, start, buf.line_end(start))
 
 
+class _Walk:
+    """The walk through the hits of a timeline that builds the attempts (see find_attempts)."""
+
+    def __init__(self, sig: Signatures) -> None:
+        self.sig = sig
+        self.attempts: list[Attempt] = []
+        self.current: Attempt | None = None  # the attempt still waiting for its end
+
+    def gap(self, buf: LogBuffer, index: int, lo: int, hi: int) -> None:
+        """The lines between two hits: the open attempt's summary, and its first error line before that."""
+        current, sig = self.current, self.sig
+        if current is None or lo >= hi:
+            return
+        summary = _first_match(buf, index, (sig.summary,), lo, hi)
+        if current.other_error is None and current.signature is None:
+            current.other_error = _error_line(buf, index, sig, lo, hi if summary is None else summary.start)
+        if summary is not None:
+            current.summary = summary
+            current.summary_empty = _nothing_processed(buf, sig, summary)
+            self.current = None  # a STATMSG done/failed right after still belongs to it (see status)
+
+    def startless(self, buf: LogBuffer, index: int, lo: int, hit: Hit) -> Attempt:
+        """An attempt whose start is not in the logs; the first of the walk owns the lines before its first hit
+        (its summary may be there), a later one lies outside every attempt (`orphan`)."""
+        opened = self.current = Attempt(start=None, orphan=bool(self.attempts))
+        self.attempts.append(opened)
+        if not opened.orphan:
+            self.gap(buf, index, lo, hit.start)
+        return opened
+
+    def hit(self, buf: LogBuffer, index: int, lo: int, kind: Kind, hit: Hit) -> None:
+        last = self.attempts[-1] if self.attempts else None
+        if kind is Kind.START:
+            if self.current is None or not self.current.eventless:  # else: the same attempt's 6709
+                self.current = Attempt(start=hit)
+                self.attempts.append(self.current)
+        elif kind is Kind.SIGNATURE:
+            opened = self.current = self.current or self.startless(buf, index, lo, hit)
+            opened.signature = opened.signature or hit
+        else:
+            target = self.current
+            if target is None and last is not None and last.summary is not None and last.end is None:
+                target = last  # the summary closed it; the STATMSG line confirms how
+            if target is None:
+                target = self.startless(buf, index, lo, hit)
+            target.end, target.ended_ok = hit, kind is Kind.DONE
+            self.current = None
+
+
 def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0, 0),
                   hits: _HitCache | None = None) -> list[Attempt]:
     """Every legacy sync attempt from `cut` (file index, offset of a line start) on, oldest first.
@@ -220,52 +336,18 @@ def find_attempts(timeline: Timeline, sig: Signatures, cut: tuple[int, int] = (0
     The rules are in Attempt.outcome; a START right after an eventless START is the same attempt
     ("Performing legacy sync" then STATMSG 6709).
     """
-    attempts: list[Attempt] = []
-    current: Attempt | None = None  # the attempt still waiting for its end
-
-    def search_gap(buf: LogBuffer, index: int, lo: int, hi: int) -> None:
-        nonlocal current
-        if current is None or lo >= hi:
-            return
-        summary = _first_match(buf, index, (sig.summary,), lo, hi)
-        if current.other_error is None and current.signature is None:
-            limit = hi if summary is None else summary.start
-            current.other_error = _error_line(buf, index, sig, lo, limit)
-        if summary is not None:
-            current.summary = summary
-            current.summary_empty = _nothing_processed(buf, sig, summary)
-            current = None  # a STATMSG done/failed right after still belongs to it (see below)
-
+    walk = _Walk(sig)
     for index in range(cut[0], len(timeline.files)):
         buf = timeline.files[index]
         cursor = cut[1] if index == cut[0] else 0
         for kind, hit in (hits(index, cursor) if hits else _hits(buf, index, sig, cursor)):
             timeline.stop.check()
-            search_gap(buf, index, cursor, hit.start)
+            lo = cursor
+            walk.gap(buf, index, cursor, hit.start)
             cursor = max(cursor, hit.end + 1)
-            last = attempts[-1] if attempts else None
-            if kind is Kind.START:
-                if current is not None and current.eventless:
-                    continue
-                current = Attempt(start=hit)
-                attempts.append(current)
-            elif kind is Kind.SIGNATURE:
-                if current is None:
-                    current = Attempt(start=None, orphan=bool(attempts))
-                    attempts.append(current)
-                if current.signature is None:
-                    current.signature = hit
-            else:
-                target = current
-                if target is None and last is not None and last.summary is not None and last.end is None:
-                    target = last  # the summary closed it; the STATMSG line confirms how
-                if target is None:
-                    target = Attempt(start=None, orphan=bool(attempts))
-                    attempts.append(target)
-                target.end, target.ended_ok = hit, kind is Kind.DONE
-                current = None
-        search_gap(buf, index, cursor, len(buf.buf))
-    return attempts
+            walk.hit(buf, index, lo, kind, hit)
+        walk.gap(buf, index, cursor, len(buf.buf))
+    return walk.attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +357,12 @@ class Findings:
     attempts: tuple[Attempt, ...]  # every attempt when nothing decided; else at least the tail holding `decisive`
     decisive: Attempt | None  # the last attempt with an outcome
     earlier_failure: Attempt | None  # the latest attempt before it with the advisory's failure
+
+    @property
+    def later(self) -> tuple[Attempt, ...]:
+        """What came after the deciding attempt: attempts that never finished, status lines outside any attempt."""
+        at = next((i for i, a in enumerate(self.attempts) if a is self.decisive), None)
+        return () if at is None else self.attempts[at + 1:]
 
 
 def _cut_from_end(timeline: Timeline, size: int) -> tuple[int, int]:
@@ -328,3 +416,40 @@ def judge_attempts(timeline: Timeline, sig: Signatures, tail: int = 1 << 18) -> 
         return Findings(tuple(attempts), attempts[d], earlier[-1])
     before = _last_signature_before(timeline, sig, cut) if cut != (0, 0) else None
     return Findings(tuple(attempts), attempts[d], None if before is None else Attempt(start=None, signature=before))
+
+
+CRASH_RUN = 16  # NUL bytes in a row: where a crash left the log (a half line, then the file's preallocated zeros)
+_NULS = re.compile(rb"\x00+")
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """An attempt that started and shows no outcome, looked at closer: what it shows before the log ends."""
+
+    attempt: Attempt
+    error: Hit | None  # its error line, or a line holding a token of the advisory's failure (a line cut short)
+    crash: Hit | None  # the line where a run of NUL bytes starts: a crash cut the log there
+    nuls: int = 0  # how many
+
+
+def closer_look(timeline: Timeline, sig: Signatures, attempt: Attempt, until: Hit | None) -> Unfinished:
+    """The error line and the NUL run of an unfinished attempt, from its start to `until` (the next attempt's
+    start) or the end of its file. Only a handful of attempts are looked at: plain bytes searches."""
+    assert attempt.start is not None
+    index, lo = attempt.start.file, attempt.start.end
+    buf = timeline.files[index]
+    hi = until.start if until is not None and until.file == index else len(buf.buf)
+    error = attempt.other_error
+    if error is None:
+        tokens = [at for token in sig.failure_all_of if (at := buf.find(token.encode("ascii"), lo, hi)) >= 0]
+        if tokens:
+            start = buf.line_start(min(tokens))
+            error = Hit(index, start, buf.line_end(start))
+    crash, nuls = None, 0
+    at = buf.buf.find(b"\x00" * CRASH_RUN, lo, hi)
+    if at >= 0:
+        run = _NULS.match(buf.buf, at)
+        nuls = len(run.group()) if run else CRASH_RUN
+        start = buf.line_start(at)
+        crash = Hit(index, start, buf.line_end(start))
+    return Unfinished(attempt, error, crash, nuls)

@@ -13,10 +13,12 @@ class Case(StrEnum):
     OTHER_PRODUCT = "other-product"  # SMS 2003, ConfigMgr 2012 and later
     SECONDARY_SITE = "secondary-site"  # Setup\Type says secondary and there is no site database
     ADVISORY_FAILURE = "advisory-failure"  # the last attempt failed with the advisory's error
+    LATER_TROUBLE = "later-trouble"  # a later attempt never finished and shows an error line or a crash
     UNCONFIRMED_RECOVERY = "unconfirmed-recovery"  # after that failure, only a 6710 (unverified) says it worked
     RECOVERY_ON_OLD_CATALOG = "recovery-on-old-catalog"  # it worked again, on a catalog from before the cutoff
     RECOVERED = "recovered"
     FIXED_BUILD = "fixed-build"  # SP2 and later, the logs show no advisory failure
+    UNCONFIRMED_SUCCESS = "unconfirmed-success"  # only a 6710 (unverified), no summary, says the last attempt worked
     SUCCESS_BEFORE_CUTOFF = "success-before-cutoff"  # the last success is from before 10 June 2008 (or undated)
     SUCCESS_ON_OLD_CATALOG = "success-on-old-catalog"  # the catalog it processes was written before the cutoff
     SUCCEEDED = "succeeded"

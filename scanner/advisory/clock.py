@@ -1,17 +1,17 @@
 """One log, one server, one clock: whether the logs' file order is their time order, and the window they cover.
 
-- Servers: the distinct `SYS=` and `SITE=` values of the STATMSG lines (one bytes search each). More than one
-  means the file holds more than one server's log.
-- GMTDATE: a STATMSG line's `GMTDATE=` is UTC. Where it disagrees with the time the line's own bias gives,
-  GMTDATE is trusted: a STATMSG line's time is its GMTDATE, and every other line of that file is corrected by
-  the difference its first and last STATMSG lines agree on (when they do not agree, the file's clock is not
-  trusted at all).
+- Servers: the distinct `SYS=` and `SITE=` values (without case: SITESRV1 is sitesrv1) of the logs' lines (one
+  bytes search each, whatever the line holds before them). More than one means the file holds more than one
+  server's log.
+- GMTDATE: a STATMSG line's `GMTDATE=` is UTC. Each file gets one correction, the difference between GMTDATE and
+  the line's own time that most of its STATMSG lines agree on (scanner/advisory/gmtdate.py); every line of the
+  file is its own time plus that correction. A STATMSG line that disagrees with the rest is a clock problem, said
+  as one (and it stops a verdict that would clear the host), never a reason to move that one line.
 - Order: from one dated line to the next (`.lo_`, then `.log`) time must not run backwards by more than an
   hour, a daylight-saving change. Before a host is cleared (NOT_AFFECTED, RECOVERED) the order is checked on
   every STATMSG line (its GMTDATE), every line the verdict leans on, and the first and last dated line of each
   file: every sync cycle and legacy attempt has STATMSG lines, so no step back that could reorder them goes
-  unseen, and a log of several servers shows in their SYS=/SITE= (one bytes search, then a few microseconds a
-  STATMSG line). Where those lines run backwards, every line's time is read: the first step back beyond the
+  unseen. Where those lines run backwards, every line's time is read: the first step back beyond the
   allowance is named, and the window becomes the true earliest and latest time. (A file of fixed-width server
   timestamps in order with one bias is settled by C-level findall; anything else by reading each time.)
 The window is the earliest and latest time: from reading every line where that was done, else the first and
@@ -27,23 +27,14 @@ from functools import cached_property
 from itertools import islice
 from operator import itemgetter, le
 
-from scanner.advisory.attempts import STATMSG_PREFIX
+from scanner.advisory.gmtdate import GmtCheck, check_file
 from scanner.advisory.logs import LogBuffer, LogEntry
 from scanner.advisory.logs.formats import cmtrace_attribute_time, gmtdate, parse_server_time
 from scanner.advisory.timeline import Hit, Timeline
 
 ALLOWANCE = timedelta(hours=1)  # time may step back this far (a daylight-saving change)
-AGREE = timedelta(minutes=1)  # GMTDATE and the line's own time are written by the same call
 
-# A STATMSG line's SYS=, SITE= and, where it has one, GMTDATE (month name, day, h, m, s, year).
-# A STATMSG line's SYS=, SITE= and, where it has one, GMTDATE (month name, day, h, m, s, year): token by token
-# (KEY=value, values quoted or not), which matches without scanning back and forth.
-_TOKENS = rb'(?: [A-Z]{1,16}=(?:"[^"\r\n]{0,400}"|[^\s"]{0,400})){0,32}?'
-_GMTDATE = rb" GMTDATE=[A-Za-z]{3} ([A-Za-z]{3}) +(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d{1,7})? (\d{4})"
-_STATMSG = re.compile(rb"STATMSG: ID=\d{1,10}" + _TOKENS + rb' SYS=([^\s"]{1,64}) SITE=([^\s"]{1,16})'
-                      + rb"(?:" + _TOKENS + _GMTDATE + rb")?")
-_MONTHS = {m.encode(): i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                                                "Nov", "Dec"), start=1)}
+_SERVER = re.compile(rb' SYS=([^\s"]{1,64}) SITE=([^\s"]{1,16})')  # wherever on the line (a STATMSG's)
 # (month-day, year, time, bias) of every fixed-width server timestamp; _IN_TIME_ORDER makes (year, month-day, time).
 _FAST = re.compile(rb"><(\d\d-\d\d)-(\d{4}) (\d\d:\d\d:\d\d)(?:\.\d{1,7})?([+-]\d{1,4})><thread=")
 _IN_TIME_ORDER = itemgetter(1, 0, 2)
@@ -77,63 +68,69 @@ class Clock:
         self.full: Order | None = None  # set once every dated line's time was read
         self._ends_of: dict[int, list[Stamp]] = {}
 
-    # -- servers, and the STATMSG lines' own UTC times ---------------------------------------------------
+    # -- servers -----------------------------------------------------------------------------------
     @cached_property
-    def _statmsgs(self) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-        """SYS= and SITE= values in order of first appearance, and whether the STATMSG lines' GMTDATEs never
-        decrease: one C-level findall per file, the comparison in C too (no Python step per line)."""
-        found: list[tuple[bytes, ...]] = []
+    def servers(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The distinct SYS= and SITE= values (compared without case), in order of first appearance: wherever they
+        are on a line, however many tokens come before them."""
+        seen: tuple[dict[str, str], dict[str, str]] = ({}, {})
         for f in self.timeline.files:
             self.timeline.stop.poll()
-            found += _STATMSG.findall(f.buf)
-        names = [tuple(v.decode("ascii", "replace") for v in dict.fromkeys(map(itemgetter(i), found))) for i in (0, 1)]
-        dated = [g for g in found if g[2] in _MONTHS]
-        columns = [map(itemgetter(7), dated), map(_MONTHS.__getitem__, map(itemgetter(2), dated))]
-        columns += [map(int, map(itemgetter(i), dated)) for i in (3, 4, 5, 6)]
-        keys = list(zip(*columns, strict=True))
-        return names[0], names[1], all(map(le, keys, islice(keys, 1, None)))
-
-    @property
-    def servers(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The distinct SYS= and SITE= values of the STATMSG lines, in order of first appearance."""
-        sys_, site, _in_order = self._statmsgs
-        return sys_, site
+            for pair in dict.fromkeys(_SERVER.findall(f.buf)):
+                for names, value in zip(seen, pair, strict=True):
+                    text = value.decode("ascii", "replace")
+                    names.setdefault(text.casefold(), text)
+        return tuple(seen[0].values()), tuple(seen[1].values())
 
     # -- GMTDATE ------------------------------------------------------------------------------------
     @cached_property
-    def _offsets(self) -> tuple[tuple[timedelta | None, ...], tuple[Hit | None, ...]]:
-        """Per file: GMTDATE minus the line's own time (None: they disagree among themselves), and a STATMSG
-        line showing the disagreement (None where GMTDATE agrees or is absent)."""
-        offsets: list[timedelta | None] = []
-        shown: list[Hit | None] = []
+    def gmt(self) -> tuple[GmtCheck, ...]:
+        """Per file: the correction its STATMSG lines' GMTDATEs agree on, and the lines that disagree."""
+        checks = []
         for index, buf in enumerate(self.timeline.files):
-            first_at = buf.find(STATMSG_PREFIX)  # the first and last STATMSG lines: near the ends of the file
-            ends = (first_at, buf.rfind(STATMSG_PREFIX)) if first_at >= 0 else ()
-            found = [d for d in (_gmt_offset(buf, index, at) for at in ends) if d is not None]
-            if not found:
-                offsets.append(timedelta(0))
-                shown.append(None)
-                continue
-            first, last = found[0], found[-1]
-            agree = abs(first[1] - last[1]) <= AGREE
-            offset = _minutes(first[1]) if agree else None
-            offsets.append(offset if offset is None or abs(offset) > AGREE else timedelta(0))
-            bad = [hit for hit, d in found if abs(d) > AGREE]
-            shown.append(bad[0] if bad else None)
-        return tuple(offsets), tuple(shown)
+            self.timeline.stop.poll()
+            checks.append(check_file(buf, index))
+        return tuple(checks)
 
-    def gmt_disagreement(self) -> list[tuple[str, timedelta | None, Hit]]:
-        """(file name, the correction applied or None when the file's clock is not trusted, a line showing it)."""
-        offsets, shown = self._offsets
-        return [(self.timeline.files[i].name, offsets[i], hit) for i, hit in enumerate(shown) if hit is not None]
+    def corrections(self) -> list[tuple[str, timedelta, Hit]]:
+        """(file name, the correction applied, a line showing it) for each file whose times GMTDATE corrects."""
+        out: list[tuple[str, timedelta, Hit]] = []
+        for index, (buf, check) in enumerate(zip(self.timeline.files, self.gmt, strict=True)):
+            if check.offset:
+                start = buf.line_start(max(0, buf.find(b" GMTDATE=")))
+                out.append((buf.name, check.offset, Hit(index, start, buf.line_end(start))))
+        return out
+
+    def gmt_problems(self) -> list[tuple[str, tuple[Hit, ...]]]:
+        """Files where GMTDATE disagrees among the STATMSG lines: said with every verdict, and no verdict that
+        clears a host is given on them."""
+        why: list[tuple[str, tuple[Hit, ...]]] = []
+        for buf, check in zip(self.timeline.files, self.gmt, strict=True):
+            if not check.odd:
+                continue
+            hits = tuple(hit for hit, _delta in check.odd)
+            if not check.trusted:
+                why.append((f"in {_file(buf.name)} the STATMSG lines' GMTDATE disagrees with their own times by "
+                            f"different amounts (at most {check.agreeing} of {check.lines} agree on one): its clock "
+                            "cannot be trusted", hits))
+                continue
+            hit, delta = check.odd[0]
+            entry = self.timeline.entry(hit)
+            own = self.time(entry)
+            said = (f"{_file(buf.name)}:{entry.line} says GMTDATE {_when(own + delta)}, {_signed(delta)} from the "
+                    f"{_when(own)} its own time gives" if own is not None else f"{_file(buf.name)}:{entry.line}")
+            odd = check.lines - check.agreeing
+            why.append((f"in {_file(buf.name)} {odd} STATMSG line(s) carry a GMTDATE that disagrees with the file's "
+                        f"other {check.agreeing} ({said}): GMTDATE is not trusted there, each line keeps its own "
+                        "time, and file order may not be time order", hits))
+        return why
 
     def time(self, entry: LogEntry) -> datetime | None:
-        """A line's UTC time as the verdict uses it: GMTDATE on a STATMSG line, else its own, corrected."""
-        gmt = gmtdate(entry.text) if "GMTDATE=" in entry.text else None
-        if gmt is not None or entry.time is None:
-            return gmt
-        offset = self._offsets[0][self._index.get(entry.file, 0)]
-        return entry.time + (offset or timedelta(0))
+        """A line's UTC time as the verdict uses it: its own, corrected by its file's GMTDATE correction (a line
+        with no time of its own: its GMTDATE, if it has one)."""
+        if entry.time is None:
+            return gmtdate(entry.text) if "GMTDATE=" in entry.text else None
+        return entry.time + self.gmt[self._index.get(entry.file, 0)].offset
 
     def stamp(self, hit: Hit) -> Stamp | None:
         moment = self.time(self.timeline.entry(hit))
@@ -145,8 +142,8 @@ class Clock:
         in file order; when they do, every line's time is read (the window then is the true span)."""
         ends = [s for i in range(len(self.timeline.files)) for s in self._ends(i)]
         ordered = sorted([*stamps, *ends], key=lambda s: (s.hit.file, s.hit.start))
-        if (statmsgs and not self._statmsgs[2]) or any(b.time < a.time - ALLOWANCE
-                                                       for a, b in zip(ordered, ordered[1:], strict=False)):
+        steps_back = any(b.time < a.time - ALLOWANCE for a, b in zip(ordered, ordered[1:], strict=False))
+        if steps_back or (statmsgs and not all(c.in_order for c in self.gmt)):
             self.read_all()
             return False
         return True
@@ -175,7 +172,7 @@ class Clock:
 
     def _file_order(self, index: int) -> Order:
         buf = self.timeline.files[index]
-        offset = self._offsets[0][index] or timedelta(0)
+        offset = self.gmt[index].offset
         if _in_order_fast(buf):
             ends = self._ends(index)
             return Order(None, ends[0] if ends else None, ends[-1] if ends else None)
@@ -189,10 +186,7 @@ class Clock:
             names = ", ".join([*(f"SYS={v}" for v in sys_[:4]), *(f"SITE={v}" for v in site[:4])])
             why.append((f"the STATMSG lines name more than one server or site ({names}): the logs of several "
                         "servers are mixed, so file order is not one server's time order", self._first_of(sys_[:4])))
-        for name, offset, hit in self.gmt_disagreement():
-            if offset is None:
-                why.append((f"in {_file(name)} the STATMSG lines' GMTDATE disagrees with their own times by "
-                            "different amounts: its clock cannot be trusted", (hit,)))
+        why += self.gmt_problems()
         order = self.full
         if order is not None and order.backwards is not None:
             a, b = order.backwards
@@ -213,20 +207,6 @@ class Clock:
                     hits.append(Hit(index, start, buf.line_end(start)))
                     break
         return tuple(hits)
-
-
-def _gmt_offset(buf: LogBuffer, index: int, pos: int) -> tuple[Hit, timedelta] | None:
-    if pos < 0:
-        return None
-    entry = buf.entry_at(pos, numbered=False)
-    gmt = gmtdate(entry.text)
-    if gmt is None or entry.time is None:
-        return None
-    return Hit(index, entry.start, entry.end), gmt - entry.time
-
-
-def _minutes(delta: timedelta) -> timedelta:
-    return timedelta(minutes=round(delta.total_seconds() / 60))
 
 
 def _in_order_fast(buf: LogBuffer) -> bool:
@@ -288,3 +268,9 @@ def _span(delta: timedelta) -> str:
 
 def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _signed(delta: timedelta) -> str:
+    minutes = round(delta.total_seconds() / 60)
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{'+' if minutes >= 0 else '-'}{hours} h {rest:02d} min"

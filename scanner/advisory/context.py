@@ -8,7 +8,7 @@ from datetime import timedelta
 from scanner.advisory.builds import BuildStatus
 from scanner.advisory.cases import Case
 from scanner.advisory.facts import Facts
-from scanner.advisory.wording import cut_text, evidence, fact, file_name, span
+from scanner.advisory.wording import cut_text, evidence, fact, file_name, hit_evidence, span
 from scanner.model.records import Evidence, FileStamp
 
 MAX_REGISTRATIONS = 5  # in the reason; the evidence lists up to four times as many (the server's text, bounded)
@@ -64,15 +64,19 @@ def logs(f: Facts) -> list[str]:
 
 
 def clock(f: Facts, case: Case) -> tuple[list[str], list[Evidence]]:
-    """GMTDATE corrections (which servers a log names and whether its time runs forward are asked only before a
-    verdict would clear the host, and said in its reasons when they stop it)."""
+    """GMTDATE corrections, and STATMSG lines whose GMTDATE disagrees with the rest of their file (said with every
+    verdict; which servers a log names and whether its time runs forward are asked only before a verdict would
+    clear the host, and said in its reasons when they stop it)."""
     out: list[str] = []
     ev: list[Evidence] = []
-    for name, offset, hit in f.clock.gmt_disagreement():
-        if offset is not None:
-            out.append(f"In {file_name(name)} the STATMSG lines' GMTDATE (UTC) disagrees with the time their own bias "
-                       f"gives by {_signed(offset)}: GMTDATE is trusted, and that file's times are corrected by it.")
-            ev.append(evidence(f, f.timeline.entry(hit), "clock"))
+    for name, offset, hit in f.clock.corrections():
+        out.append(f"In {file_name(name)} the STATMSG lines' GMTDATE (UTC) disagrees with the time their own bias "
+                   f"gives by {_signed(offset)}: GMTDATE is trusted, and that file's times are corrected by it.")
+        ev.append(evidence(f, f.timeline.entry(hit), "clock"))
+    if case is not Case.ORDER_UNTRUSTED:  # that case's own reasons name them
+        for text, hits in f.clock.gmt_problems():
+            out.append(f"Clock: {text}.")
+            ev += hit_evidence(f, [(h, "clock") for h in hits])
     return out, ev
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scanner.advisory.attempts import Attempt, Outcome
+from scanner.advisory.attempts import Attempt, Outcome, Unfinished, closer_look
 from scanner.advisory.cases import Case, Explanation
 from scanner.advisory.facts import Facts
 from scanner.advisory.timeline import Hit
-from scanner.advisory.wording import cut_text, fact, hit_evidence, span, when_hit, window
+from scanner.advisory.wording import cut_text, fact, file_name, hit_evidence, span, when, when_hit, window
 from scanner.model.records import Evidence
 
 UNVERIFIED = "no public source confirms its meaning"
@@ -47,10 +47,72 @@ def _update(f: Facts, hit: Hit) -> str:
 
 
 def _previous_end(f: Facts, a: Attempt) -> str:
+    """When the attempt before `a` ended: its STATMSG done/failed line, else its summary."""
     attempts = list(f.findings.attempts)
-    before = attempts[: attempts.index(a)] if a in attempts else []
-    ends = [h for b in before for h in (b.end, b.summary) if h is not None]
+    at = next((i for i, b in enumerate(attempts) if b is a), 0)
+    ends = [end for b in attempts[:at] if (end := b.end or b.summary) is not None]
     return when_hit(f, ends[-1]) if ends else "earlier"
+
+
+def last_attempt(f: Facts) -> str:
+    """How reasons name the deciding attempt: never "the last" when a later one started and shows no outcome."""
+    a = f.decisive
+    words = "the last legacy sync attempt" + (" with an outcome" if f.later else "")
+    return words + (" (its start is not in the logs)" if a is not None and a.start is None else "")
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _quote(f: Facts, hit: Hit) -> str:
+    text = " ".join(f.timeline.entry(hit).text.split())
+    return f'"{text[:200]}{"…" if len(text) > 200 else ""}"'
+
+
+def later_words(f: Facts, u: Unfinished, subject: str = "A later legacy sync attempt") -> str:
+    """An attempt without an outcome, with what it shows: its error line, the NUL run a crash left."""
+    assert u.attempt.start is not None
+    text = f"{subject} started {when_hit(f, u.attempt.start)} and shows no outcome"
+    if u.error is not None:
+        text += f": its line {_quote(f, u.error)} {when_hit(f, u.error)}"
+    if u.crash is not None and u.crash == u.error:
+        text += f", cut short by a run of {u.nuls:,} NUL bytes: a crash cut the log there"
+    elif u.crash is not None:
+        entry = f.timeline.entry(u.crash)
+        text += (f"{', then' if u.error is not None else ':'} a run of {u.nuls:,} NUL bytes "
+                 f"({file_name(entry.file)}:{entry.line}): a crash cut the log there")
+    if u.error is None and u.crash is None:
+        text += " (still running when the log was read, or cut short)"
+    return text + "."
+
+
+def later_evidence(f: Facts, u: Unfinished) -> list[Evidence]:
+    return hit_evidence(f, [(u.attempt.start, "later-start"), (u.error, "later-error"),
+                            (u.crash if u.crash != u.error else None, "crash")])
+
+
+def notes(f: Facts, case: Case) -> tuple[list[str], list[Evidence]]:
+    """What every case with a deciding attempt adds: an error line only a 6710 outweighed, later attempts without
+    an outcome, and status lines outside any attempt (which decide nothing)."""
+    a = f.decisive if "findings" in f.__dict__ else None
+    if a is None:
+        return [], []
+    why: list[str] = []
+    ev: list[Evidence] = []
+    if a.outcome is Outcome.SUCCEEDED and a.other_error is not None and a.ended_ok:
+        why.append(f"Its error line {_quote(f, a.other_error)} {when_hit(f, a.other_error)} is outweighed only by the "
+                   f"{_statmsg_id(f, a.end)} that ended the attempt {when_hit(f, a.end)}, after a Security updates "
+                   "summary that processed updates.")
+    if case is not Case.LATER_TROUBLE:
+        for u in f.later[:3]:
+            why.append(later_words(f, u))
+            ev += later_evidence(f, u)
+    for stray in f.stray_statuses[:3]:
+        why.append(f"The {_statmsg_id(f, stray.end)} {when_hit(f, stray.end)} lies outside any legacy sync attempt "
+                   "the logs show (no start before it): it decides nothing.")
+        ev += hit_evidence(f, [(stray.end, "outside-attempt")])
+    return why, ev
 
 
 def advisory_failure(f: Facts) -> Explanation:
@@ -61,8 +123,7 @@ def advisory_failure(f: Facts) -> Explanation:
         why = [f"The advisory's error appears {at}{update}, outside any legacy sync attempt (the attempt before it "
                f"ended {_previous_end(f, a)})."]
     else:
-        head = "The last legacy sync attempt" + ("" if a.start is not None else " (its start is not in the logs)")
-        why = [f"{head} failed {at} with the advisory's error{update}."]
+        why = [f"{_cap(last_attempt(f))} failed {at} with the advisory's error{update}."]
     if a.ended_ok:
         why.append(f"The {_statmsg_id(f, a.end)} that ends the attempt does not outweigh the error line.")
     if f.status.value == "fixed":
@@ -73,7 +134,7 @@ def advisory_failure(f: Facts) -> Explanation:
 def unconfirmed_recovery(f: Facts) -> Explanation:
     a, before = f.decisive, f.earlier_failure
     assert a is not None and before is not None and before.signature is not None
-    why = [f"After the advisory's failure {when_hit(f, before.signature)}, the last legacy sync attempt shows only "
+    why = [f"After the advisory's failure {when_hit(f, before.signature)}, {last_attempt(f)} shows only "
            f"{_statmsg_id(f, a.end)} {when_hit(f, a.end)} and no Security updates summary: that status alone does "
            "not outweigh the advisory's error line."]
     return Explanation(why, attempt_evidence(f, before, "earlier-") + attempt_evidence(f, a))
@@ -90,7 +151,7 @@ def recovery_on_old_catalog(f: Facts) -> Explanation:
     a, before = f.decisive, f.earlier_failure
     assert a is not None and before is not None
     cutoff = f.advisory.catalog_cutoff
-    why = [f"The last legacy sync attempt succeeded {when_hit(f, f.success_line)}, after the advisory's failure "
+    why = [f"{_cap(last_attempt(f))} succeeded {when_hit(f, f.success_line)}, after the advisory's failure "
            f"{when_hit(f, before.signature)}, but {_catalog_words(f)}, before {cutoff:%d %B %Y}: that success "
            "processed "
            "a catalog without the update that fails, so the fix is not shown; the last catalog that held it failed "
@@ -101,35 +162,72 @@ def recovery_on_old_catalog(f: Facts) -> Explanation:
 def recovered(f: Facts) -> Explanation:
     a, before = f.decisive, f.earlier_failure
     assert a is not None and before is not None
-    why = [f"The last legacy sync attempt succeeded {when_hit(f, f.success_line)}, after the advisory's failure "
+    why = [f"{_cap(last_attempt(f))} succeeded {when_hit(f, f.success_line)}, after the advisory's failure "
            f"{when_hit(f, before.signature)}."]
     return Explanation(why, attempt_evidence(f, before, "earlier-") + attempt_evidence(f, a))
 
 
 def _last_attempt_words(f: Facts) -> str:
-    """What the last attempt with an outcome showed, for a build whose verdict does not rest on it."""
+    """What the last attempt with an outcome showed, for a verdict that does not rest on it."""
     a = f.decisive
     if a is None or a.outcome is None:
-        return "no legacy sync attempt with an outcome in the logs"
+        if not f.snapshot.logs:
+            return f"the sync log is missing{': ' + f.snapshot.log_error if f.snapshot.log_error else ''}"
+        return "the logs show no legacy sync attempt with an outcome"
     if a.outcome is Outcome.SUCCEEDED:
-        return f"the last legacy sync attempt succeeded {when_hit(f, f.success_line)}"
+        return f"{last_attempt(f)} succeeded {when_hit(f, f.success_line)}" + (
+            f" (only its {_statmsg_id(f, a.end)} says so: there is no Security updates summary)" if a.status_only
+            else "")
     hit = a.other_error or a.end or a.summary
-    return f"the last legacy sync attempt failed for another reason {when_hit(f, hit)}"
+    return f"{last_attempt(f)} failed for another reason {when_hit(f, hit)}"
 
 
 def fixed_build(f: Facts) -> Explanation:
     ev = attempt_evidence(f, f.decisive) if f.decisive is not None else []
-    return Explanation([f"The build has the fix; {_last_attempt_words(f)}."], ev)
+    return Explanation([f"The build has the fix, and the build decides: {_last_attempt_words(f)}."], ev)
+
+
+def later_trouble(f: Facts) -> Explanation:
+    u, a = f.later_trouble, f.decisive
+    assert u is not None and a is not None
+    why = [later_words(f, u),
+           f"Before it, {_last_attempt_words(f)}; a legacy sync that broke off on an error line or a crash after it "
+           "is not shown working, so that outcome is not the last word."]
+    if f.status.value == "fixed":
+        why.append("The build has the fix, which decides; the broken-off attempt still needs a look.")
+    return Explanation(why, later_evidence(f, u) + attempt_evidence(f, a), "a later legacy sync attempt broke off")
+
+
+def unconfirmed_success(f: Facts) -> Explanation:
+    a = f.decisive
+    assert a is not None
+    why = [f"{_cap(last_attempt(f))} shows only {_statmsg_id(f, a.end)} {when_hit(f, a.end)} and no Security "
+           "updates summary: a success needs a summary with updates processed, so legacy sync is not shown working."]
+    cause = ("its last legacy sync attempt shows only a STATMSG 6710, whose meaning no public source confirms, and no "
+             "Security updates summary")
+    return Explanation(why, attempt_evidence(f, a), cause)
+
+
+def _started_words(f: Facts) -> str:
+    """When the deciding attempt started, as far as the logs show (the cutoff is compared with its start)."""
+    a = f.decisive
+    assert a is not None
+    if f.start_time is None:
+        return f"{last_attempt(f)} succeeded {when_hit(f, f.success_line)}, at no time the logs show"
+    if a.start is None:
+        return (f"{last_attempt(f)} succeeded {when_hit(f, f.success_line)}, and its first line the logs hold is "
+                f"{when_hit(f, a.hits[0])}, not from a day after it")
+    return f"{last_attempt(f)} started {when_hit(f, a.start)}, before it, and succeeded {when_hit(f, f.success_line)}"
 
 
 def success_before_cutoff(f: Facts) -> Explanation:
     cutoff = f.advisory.catalog_cutoff
     assert cutoff is not None and f.decisive is not None
-    moment = "before it" if f.success_time is not None else "at no time the logs show"
-    why = [f"Legacy sync has not yet processed a catalog from after {cutoff:%d %B %Y}: the last legacy sync attempt "
-           f"succeeded {when_hit(f, f.success_line)}, {moment}. The catalog of the June 2008 security release "
-           f"({cutoff:%d %B %Y}) brought the update the advisory's error names; a success before it says nothing."]
-    cause = (f"its last legacy sync success is from before {cutoff:%d %B %Y}" if f.success_time is not None else
+    why = [f"Legacy sync has not yet processed a catalog from after {cutoff:%d %B %Y}: {_started_words(f)}. The "
+           f"catalog of the June 2008 security release ({cutoff:%d %B %Y}) brought the update the advisory's error "
+           "names; an attempt that started before it says nothing (it processes the catalog there when it starts)."]
+    cause = (f"its last legacy sync success is from before {cutoff:%d %B %Y} (its attempt started before it)"
+             if f.start_time is not None else
              f"its last legacy sync success is at no time the logs show, so not shown after {cutoff:%d %B %Y}")
     return Explanation(why, attempt_evidence(f, f.decisive), cause)
 
@@ -137,7 +235,7 @@ def success_before_cutoff(f: Facts) -> Explanation:
 def success_on_old_catalog(f: Facts) -> Explanation:
     cutoff = f.advisory.catalog_cutoff
     assert cutoff is not None and f.decisive is not None
-    why = [f"Legacy sync has not yet processed a catalog from after {cutoff:%d %B %Y}: the last legacy sync attempt "
+    why = [f"Legacy sync has not yet processed a catalog from after {cutoff:%d %B %Y}: {last_attempt(f)} "
            f"succeeded {when_hit(f, f.success_line)}, but {_catalog_words(f)}: ITMU's synchronisation host has not "
            "refreshed it, so a success on it says nothing about the advisory."]
     return Explanation(why, attempt_evidence(f, f.decisive),
@@ -147,9 +245,7 @@ def success_on_old_catalog(f: Facts) -> Explanation:
 def succeeded(f: Facts) -> Explanation:
     a = f.decisive
     assert a is not None
-    why = [f"The last legacy sync attempt succeeded {when_hit(f, f.success_line)}."]
-    if a.status_only:
-        why.append(f"Only its {_statmsg_id(f, a.end)} says so: there is no Security updates summary.")
+    why = [f"{_cap(last_attempt(f))} succeeded {when_hit(f, f.success_line)}."]
     if f.cut:  # the part cut away may hold the advisory's failure that would make this RECOVERED
         why.append("Older attempts were cut away with the start of the log: an earlier failure with the "
                    "advisory's error (which would make this RECOVERED) cannot be seen.")
@@ -165,7 +261,7 @@ def other_failure(f: Facts) -> Explanation:
     if hit is a.summary and a.summary_empty:
         status = ": nothing was processed"
     # the error first: it is what tells this host from the others in a one-line "why"
-    why = [f"The last legacy sync attempt failed for another reason ({text[:200]}){status} {when_hit(f, hit)}: "
+    why = [f"{_cap(last_attempt(f))} failed for another reason ({text[:200]}){status} {when_hit(f, hit)}: "
            f"not the signature of {f.advisory.id}."]
     why.append("The build may be affected (RTM/SP1) and legacy sync is not working: the advisory's fix cannot be "
                "confirmed." if f.status.value == "unknown" else
@@ -178,7 +274,7 @@ def order_untrusted(f: Facts) -> Explanation:
     shown = "; ".join(text for text, _hits in trouble)
     why = [f"The logs cannot clear this host: {shown}."]
     if f.decisive is not None:
-        why.append(f"(In file order, the last legacy sync attempt succeeded {when_hit(f, f.success_line)}.)")
+        why.append(f"(In file order, {last_attempt(f)} succeeded {when_hit(f, f.success_line)}.)")
     ev = hit_evidence(f, [(h, "clock") for _text, hits in trouble for h in hits])
     if f.decisive is not None:
         ev += attempt_evidence(f, f.decisive)
@@ -186,12 +282,18 @@ def order_untrusted(f: Facts) -> Explanation:
 
 
 def unfinished(f: Facts) -> Explanation:
-    why = ("Legacy sync attempts were started but none shows an outcome in the logs: an attempt that never "
-           "finished does not show that legacy sync works.")
+    why = ["Legacy sync attempts were started but none shows an outcome in the logs: an attempt that never "
+           "finished does not show that legacy sync works."]
     if f.cut:
-        why += f" {'; '.join(cut_text(b) for b in f.cut)}, so an outcome may have been cut away."
-    return Explanation([why], attempt_evidence(f, f.findings.attempts[-1]),
-                       "its only legacy sync attempts never finished")
+        why[0] += f" {'; '.join(cut_text(b) for b in f.cut)}, so an outcome may have been cut away."
+    last = f.findings.attempts[-1]
+    ev = attempt_evidence(f, last)
+    if last.start is not None:  # what the last one shows before the log ends: an error line, a crash
+        u = closer_look(f.timeline, f.sig, last, None)
+        if u.error is not None or u.crash is not None:
+            why.append(later_words(f, u, "The last attempt"))
+            ev += later_evidence(f, u)[1:]
+    return Explanation(why, ev, "its only legacy sync attempts never finished")
 
 
 def _window_evidence(f: Facts) -> list[Evidence]:
@@ -220,10 +322,15 @@ def not_observed(f: Facts) -> Explanation:
     quiet = f.quiet_after_cycle
     after = f"{int(quiet.total_seconds() // 60)} min" if quiet is not None else "an unknown time"
     settle = int(sig.cycle_settle.total_seconds() // 60)
+    done, last = f.time_of(cycles.last[1]), f.clock.time(f.last) if f.last is not None else None
+    ends = f"the logs end {after} later"
+    if quiet is not None and done is not None and last is not None and done + quiet != last:
+        ends = (f"the logs run on plausibly for only {after}: their last line {when(f, f.last)} is in the future of "
+                "the scan or more than a day after the line before it, which shows a clock, not activity")
     why = (f"Legacy sync not observed: the logs' only completed sync cycle ended {when_hit(f, cycles.last[1])} and "
-           f"the logs end {after} later. A legacy sync starts right after a sync cycle, so this may be a scan taken "
-           f"just before it: two completed cycles, or a line more than {settle} minutes after the cycle, would show "
-           "that legacy sync is not in use.")
+           f"{ends}. A legacy sync starts right after a sync cycle (seconds after it in the advisory's log; no public "
+           "source gives the delay), so this may be a scan taken just before it: two completed cycles, or a line "
+           f"more than {settle} minutes after the cycle, would show that legacy sync is not in use.")
     ev = _window_evidence(f) + hit_evidence(f, [(cycles.last[0], "cycle-start"), (cycles.last[1], "cycle-done")])
     return Explanation([why], ev, "the logs end right after their only completed sync cycle")
 
@@ -300,7 +407,8 @@ def secondary_site(f: Facts) -> Explanation:
 
 EXPLAIN: dict[Case, Callable[[Facts], Explanation]] = {
     Case.NO_SETUP_KEY: no_setup_key, Case.OTHER_PRODUCT: other_product, Case.SECONDARY_SITE: secondary_site,
-    Case.ADVISORY_FAILURE: advisory_failure, Case.UNCONFIRMED_RECOVERY: unconfirmed_recovery,
+    Case.ADVISORY_FAILURE: advisory_failure, Case.LATER_TROUBLE: later_trouble,
+    Case.UNCONFIRMED_RECOVERY: unconfirmed_recovery, Case.UNCONFIRMED_SUCCESS: unconfirmed_success,
     Case.RECOVERY_ON_OLD_CATALOG: recovery_on_old_catalog, Case.RECOVERED: recovered, Case.FIXED_BUILD: fixed_build,
     Case.SUCCESS_BEFORE_CUTOFF: success_before_cutoff, Case.SUCCESS_ON_OLD_CATALOG: success_on_old_catalog,
     Case.SUCCEEDED: succeeded, Case.OTHER_FAILURE: other_failure, Case.ORDER_UNTRUSTED: order_untrusted,

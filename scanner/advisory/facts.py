@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
-from scanner.advisory.attempts import Attempt, Findings, Outcome, bytes_pattern, judge_attempts
+from scanner.advisory.attempts import Attempt, Findings, Outcome, Unfinished, bytes_pattern, closer_look, judge_attempts
 from scanner.advisory.builds import classify
 from scanner.advisory.clock import Clock, Stamp
 from scanner.advisory.cycles import Cycles, completed_cycles
@@ -22,6 +22,8 @@ from scanner.advisory.timeline import Hit, Timeline
 from scanner.model.snapshot import LogBlob, Snapshot
 
 _STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+MAX_STEP = timedelta(days=1)  # a line this far after the one before it (or after the scan) is not the log running on
+MAX_LOOK_BACK = 64
 
 
 def stamp_date(written: str | None) -> date | None:
@@ -105,34 +107,75 @@ class Facts:
         d = self.decisive
         return None if d is None else d.end or d.summary
 
+    def time_of(self, hit: Hit | None) -> datetime | None:
+        return None if hit is None else self.clock.time(self.timeline.entry(hit))
+
     @cached_property
     def success_time(self) -> datetime | None:
-        hit = self.success_line
-        return None if hit is None else self.clock.time(self.timeline.entry(hit))
+        return self.time_of(self.success_line)
+
+    @cached_property
+    def start_time(self) -> datetime | None:
+        """When the deciding attempt started: its start line, else (start not in the logs) its first line."""
+        d = self.decisive
+        return None if d is None or not d.hits else self.time_of(d.hits[0])
 
     @property
     def success_before_cutoff(self) -> bool:
-        """Not shown to be on or after the cutoff (UTC): before it, or at no known time."""
-        cutoff = self.advisory.catalog_cutoff
-        return cutoff is not None and (self.success_time is None or self.success_time.date() < cutoff)
+        """The deciding attempt is not shown to have started on or after the cutoff (UTC): its start is before
+        it; or its start is not in the logs and its first line is not from a later day; or no time is known.
+        (The catalog an attempt processes is the one there when it starts.)"""
+        cutoff, d, started = self.advisory.catalog_cutoff, self.decisive, self.start_time
+        if cutoff is None or d is None:
+            return False
+        if started is None:
+            return True
+        return started.date() < cutoff if d.start is not None else started.date() <= cutoff
+
+    # -- after the deciding attempt ---------------------------------------------------------------------
+    @cached_property
+    def later(self) -> list[Unfinished]:
+        """Attempts started after the deciding one that show no outcome, each with its error line and crash."""
+        later = self.findings.later
+        started = [i for i, a in enumerate(later) if a.start is not None]
+        ends = [later[j].start for j in started[1:]]
+        return [closer_look(self.timeline, self.sig, later[i], end)
+                for i, end in zip(started, [*ends, None], strict=False)]
+
+    @property
+    def later_trouble(self) -> Unfinished | None:
+        """The first later unfinished attempt that shows an error (or a part of the advisory's) or a crash."""
+        return next((u for u in self.later if u.error is not None or u.crash is not None), None)
+
+    @property
+    def stray_statuses(self) -> list[Attempt]:
+        """Status lines (6710, 6711) after the deciding attempt and outside any attempt: they decide nothing."""
+        return [a for a in self.findings.later if a.orphan and a.eventless and a.end is not None]
 
     # -- the catalog (ITMU's wsusscn2.cab) ------------------------------------------------------------
     @cached_property
     def named_catalog(self) -> str | None:
-        """The wsusscn2.cab path the deciding attempt names ("Processing security catalog <path>")."""
+        """The wsusscn2.cab path the deciding attempt processes: on its "Processing security catalog <path>" line,
+        else the last path naming the catalog in the attempt (a command line names the program's path first)."""
         d, pattern = self.decisive, self.sig.catalog
-        hits = [h for h in (d.start, d.signature, d.other_error, d.summary, d.end) if h is not None] if d else []
+        hits = d.hits if d else []
         if pattern is None or not hits:
             return None
-        lo, hi = min(hits, key=lambda h: (h.file, h.start)), max(hits, key=lambda h: (h.file, h.end))
+        compiled = bytes_pattern(pattern.pattern)
+        lo, hi = hits[0], max(hits, key=lambda h: (h.file, h.end))
+        found: str | None = None
         for index in range(lo.file, hi.file + 1):
-            buf = self.timeline.files[index].buf
+            buf = self.timeline.files[index]
             start = lo.start if index == lo.file else 0
-            end = hi.end if index == hi.file else len(buf)
-            m = bytes_pattern(pattern.pattern).search(buf, start, end)
-            if m is not None:
-                return m.group().decode("utf-8", "replace")
-        return None
+            end = hi.end if index == hi.file else len(buf.buf)
+            for text in self.sig.catalog_text:
+                at = buf.find(text.encode("ascii"), start, end)
+                m = compiled.search(buf.buf, at, buf.line_end(at)) if at >= 0 else None
+                if m is not None:
+                    return m.group().decode("utf-8", "replace")
+            named = [m.group() for m in compiled.finditer(buf.buf, start, end)]
+            found = named[-1].decode("utf-8", "replace") if named else found
+        return found
 
     @property
     def catalog_applies(self) -> bool:
@@ -158,12 +201,32 @@ class Facts:
 
     @cached_property
     def quiet_after_cycle(self) -> timedelta | None:
-        """How long the logs run on after the last cycle's 6702 (None: no cycle, or a time is missing)."""
+        """How long the logs run on after the last cycle's 6702 (None: no cycle, or a time is missing), to their
+        last plausible line: one dated in the future of the scan, or more than a day after the line before it, is
+        no sign the log ran on (one line dated 2030 after the only cycle shows a clock, not activity)."""
         if self.cycles.last is None or self.last is None:
             return None
-        done = self.clock.time(self.timeline.entry(self.cycles.last[1]))
-        end = self.clock.time(self.last)
+        cycle_end = self.timeline.entry(self.cycles.last[1])
+        done = self.clock.time(cycle_end)
+        end = self._plausible_end(cycle_end)
         return None if done is None or end is None else end - done
+
+    def _plausible_end(self, cycle_end: LogEntry) -> datetime | None:
+        """The time of the last dated line after `cycle_end` that is plausible (looked for among the last 64)."""
+        taken = self.snapshot.taken_at
+        floor = (self.timeline.index_of(cycle_end), cycle_end.start)
+        entry = self.last
+        for _ in range(MAX_LOOK_BACK):
+            if entry is None or (self.timeline.index_of(entry), entry.start) <= floor:
+                return self.clock.time(cycle_end)
+            moment, before = self.clock.time(entry), self.timeline.timed_before(entry)
+            earlier = self.clock.time(before) if before is not None else None
+            future = moment is not None and taken is not None and moment > taken + MAX_STEP
+            leap = moment is not None and earlier is not None and moment - earlier > MAX_STEP
+            if moment is not None and not future and not leap:
+                return moment
+            entry = before
+        return None
 
     @property
     def settled_after_cycle(self) -> bool:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from scanner.advisory.builds import BuildRange, BuildStatus, classify, parse_version
+from scanner.advisory.cases import Case
 from scanner.model.errors import AdvisoryFileError
 from scanner.model.records import Verdict
 from scanner.model.toml_text import TomlTextError, parse_toml
@@ -37,12 +38,14 @@ class Signatures:
     hresult: re.Pattern[str]  # an error code
     error_words: tuple[str, ...]  # an HRESULT after one of these (any case) is on an error line; () = every line
     error_severity: re.Pattern[str] | None  # a CMTrace error entry (type="3")
+    warning_words: tuple[str, ...] = ()  # one of these before the error word: a warning, not an error line
 
     sync_start_statmsg: frozenset[int] = frozenset()  # a regular sync cycle's start (6701)...
     sync_done_statmsg: frozenset[int] = frozenset()  # ...and its done message (6702)
     unverified_statmsg: frozenset[int] = frozenset()  # ids whose meaning no public source confirms (6710, 6711)
     cycle_settle: timedelta = timedelta(minutes=10)  # how long after a 6702 a legacy sync would have started
     catalog: re.Pattern[str] | None = None  # the wsusscn2.cab path a legacy sync names
+    catalog_text: tuple[str, ...] = ()  # the line naming the catalog it processes ("Processing security catalog")
 
     @property
     def statmsg_ids(self) -> frozenset[int]:
@@ -76,6 +79,7 @@ class Advisory:
     path: str
     catalog_cutoff: date | None = None  # a legacy sync must have processed a catalog from this date on
     site_types: SiteTypes | None = None
+    case_remediation: dict[str, str] = field(default_factory=dict)  # per case of the engine: what to do beyond that
 
 
 def parse_advisory(raw: bytes, *, source: str, expected_id: str) -> Advisory:
@@ -107,6 +111,7 @@ def parse_advisory(raw: bytes, *, source: str, expected_id: str) -> Advisory:
         path=where,
         catalog_cutoff=v.date("catalog_cutoff") if "catalog_cutoff" in doc else None,
         site_types=v.site_types("site_type") if "site_type" in doc else None,
+        case_remediation=v.case_remediation("case_remediation") if "case_remediation" in doc else {},
     )
     if advisory.id != expected_id:
         raise AdvisoryFileError(where, "id", f"{advisory.id!r} does not match the file name {expected_id!r}")
@@ -216,8 +221,9 @@ class _Validator:
             "failure_details": tuple(self.pattern_list("failure_detail_patterns", t, p)),
             "hresult": self.pattern("hresult_pattern", t, p) if "hresult_pattern" in t else
             re.compile(r"\b0[xX]8[0-9A-Fa-f]{7}\b"),
-            "error_words": tuple(w.casefold() for w in self.texts("error_words", t, p, ascii_only=True))
-            if "error_words" in t else (),
+            "error_words": self.words("error_words", t, p),
+            "warning_words": self.words("warning_words", t, p),
+            "catalog_text": self.texts("catalog_text", t, p, ascii_only=True) if "catalog_text" in t else (),
             "error_severity": self.pattern("error_severity_pattern", t, p) if "error_severity_pattern" in t else None,
             "catalog": self.pattern("catalog_pattern", t, p) if "catalog_pattern" in t else None,
         }
@@ -229,6 +235,15 @@ class _Validator:
                 raise self.fail(p + "cycle_settle_minutes", "must be a whole number of minutes from 1 to 1440")
             fields["cycle_settle"] = timedelta(minutes=minutes)
         return fields
+
+    def words(self, key: str, table: dict[str, Any], prefix: str) -> tuple[str, ...]:
+        """Words of any script, matched without case (absent: none)."""
+        if key not in table:
+            return ()
+        words = tuple(w.casefold() for w in self.texts(key, table, prefix))
+        if any(not w.isprintable() or w != w.strip() for w in words):
+            raise self.fail(prefix + key, "words must be printable, without surrounding spaces")
+        return words
 
     def pattern_list(self, key: str, table: dict[str, Any], prefix: str) -> list[re.Pattern[str]]:
         """Regular expressions with one group each (absent: none)."""
@@ -262,6 +277,15 @@ class _Validator:
                 raise self.fail(f"{key}.{name}", "not a verdict the engine gives")
             texts[name] = self.text(name, t, f"{key}.")
         return texts
+
+    def case_remediation(self, key: str) -> dict[str, str]:
+        """Texts keyed by the engine's cases (a key that names none is refused)."""
+        t = self.table(key)
+        known = {c.value for c in Case}
+        for name in sorted(t):
+            if name not in known:
+                raise self.fail(f"{key}.{name}", "not a case the engine knows (scanner/advisory/cases.py)")
+        return {name: self.text(name, t, f"{key}.") for name in t}
 
     def verdict_text(self, key: str) -> dict[str, str]:
         """One headline per verdict; `{cause}` (at most once, no other braces) is where the engine names the cause."""

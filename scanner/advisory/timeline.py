@@ -57,3 +57,14 @@ class Timeline:
 
     def last_timed(self) -> LogEntry | None:
         return next((e for f in reversed(self.files) if (e := f.last_timed()) is not None), None)
+
+    def index_of(self, entry: LogEntry) -> int:
+        """The index of the file an entry is from."""
+        return next((i for i, f in enumerate(self.files) if f.name == entry.file), 0)
+
+    def timed_before(self, entry: LogEntry) -> LogEntry | None:
+        """The dated entry before `entry` in timeline order (None: it is the first)."""
+        index = self.index_of(entry)
+        found = self.files[index].last_timed(entry.start)
+        return found if found is not None else next(
+            (e for f in reversed(self.files[:index]) if (e := f.last_timed()) is not None), None)

@@ -98,6 +98,7 @@ class Judgement:
     build_name: str | None = None
     window: Window | None = None
     advisory_id: str = ""
+    remediation: str = ""  # what to do: the advisory's text for the verdict, and for the case where it has one
 
 
 @dataclass(frozen=True, slots=True)

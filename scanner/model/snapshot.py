@@ -7,6 +7,7 @@ Collection (WinRM, or files given to `cmaudit check`) builds a Snapshot; the adv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from scanner.model.records import FileStamp
 
@@ -35,3 +36,4 @@ class Snapshot:
     catalog: FileStamp | None = None  # ITMU's wsusscn2.cab as dir listed it (or its date given to `check`)
     program: FileStamp | None = None  # updatewuscatalog.exe: date, size, version (evidence only)
     hotfix: tuple[str, ...] | None = None  # registrations naming the advisory's KB (evidence only, never a verdict)
+    taken_at: datetime | None = None  # when the logs were read (UTC): a line dated well after it is no evidence

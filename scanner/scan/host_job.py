@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -117,8 +118,8 @@ class ScanJob:
         try:
             # Judging runs inside the host's deadline: past it (or once aborted) it gives up, so a hostile
             # log cannot keep this worker thread, and with it the process, alive after the host timed out.
-            judgement = self.context.evaluate(collected.snapshot, self.context.advisory,
-                                              should_stop=self._past_deadline)
+            judgement = self.context.evaluate(replace(collected.snapshot, taken_at=datetime.now(UTC)),
+                                              self.context.advisory, should_stop=self._past_deadline)
         except Abandoned:
             raise HostTimeout(self.host.name, "judging the logs did not finish within the per-host deadline",
                               retryable=False) from None

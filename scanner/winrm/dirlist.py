@@ -10,6 +10,7 @@ not fit are skipped, never fatal.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -67,35 +68,55 @@ def _ymd(token: str, style: DateStyle) -> tuple[int, int, int] | None:
     return year, fields["M"], fields["D"]
 
 
+def _fold(marker: str) -> str:
+    """An AM/PM marker without case, dots or spaces: es-MX's `p. m.` is `pm`."""
+    return re.sub(r"[\s.]", "", marker).casefold()
+
+
 def _hour_minute(time_token: str, marker: str, style: DateStyle) -> tuple[int, int] | None:
+    """The time, on a 24-hour clock; None where a marker is not one this account's AM/PM words (or AM/PM) name:
+    a time 12 hours off is worse than none."""
     m = _TIME.match(time_token)
     if m is None:
         return None
     hour, minute = int(m.group(1)), int(m.group(2))
-    folded = marker.casefold()
-    if folded and folded in (style.pm.casefold(), "pm", "p"):
-        hour = hour % 12 + 12
-    elif folded and folded in (style.am.casefold(), "am", "a"):
-        hour %= 12
+    folded = _fold(marker)
+    if folded:
+        if folded in {_fold(style.pm), "pm", "p"} - {""}:
+            hour = hour % 12 + 12 if hour <= 12 else 99
+        elif folded in {_fold(style.am), "am", "a"} - {""}:
+            hour = hour % 12 if hour <= 12 else 99
+        else:
+            return None
     return (hour, minute) if hour < 24 and minute < 60 else None
 
 
+@functools.lru_cache(maxsize=8)
+def _line(name: str) -> re.Pattern[str]:
+    """A `dir` line for exactly `name`: date (hu-HU writes `2008. 06. 24.`), an AM/PM word before the time (ko-KR,
+    zh-TW) or after it (en-US `AM`, es-MX `p. m.`), the size with any thousands separator, then the name alone."""
+    return re.compile(
+        r"\s*(?P<date>\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}\.?)\s+"
+        r"(?:(?P<pre>[^\d\s<][^\d<]{0,15}?)\s+)?"
+        r"(?P<time>\d{1,2}[:.]\d{2}(?:[:.]\d{2})?)"
+        r"(?:\s*(?P<post>[^\d\s<][^\d<]{0,15}?))?"
+        r"\s+(?P<size>\d[\d.,'\s\u00a0\u202f]{0,40}?)\s+" + re.escape(name) + r"\s*", re.IGNORECASE)
+
+
 def file_stamp(listing: str, folder: str, name: str, style: DateStyle) -> FileStamp | None:
-    """The line for `name` in a `dir` listing of `folder`, as a FileStamp (None when it is not listed)."""
-    wanted = name.casefold()
+    """The line for `name` (exactly: not `Copy of <name>`) in a `dir` listing of `folder`, as a FileStamp (None
+    when it is not listed). A date or time that cannot be read for sure is left out, never guessed."""
+    pattern = _line(name)
     for line in listing.splitlines():
-        if len(line) > _MAX_LINE or not line.rstrip().casefold().endswith(wanted):
+        m = pattern.fullmatch(line) if len(line) <= _MAX_LINE else None
+        if m is None:
             continue
-        tokens = line.rstrip()[: -len(name)].split()
-        if len(tokens) < 3 or "<dir>" in (t.casefold() for t in tokens):
-            continue
-        marker = tokens[2] if not any(c.isdigit() for c in tokens[2]) else ""
-        size_text = "".join(tokens[3:] if marker else tokens[2:])
-        ymd, hm = _ymd(tokens[0], style), _hour_minute(tokens[1], marker, style)
+        marker = m.group("pre") or m.group("post") or ""
+        ymd, hm = _ymd(m.group("date"), style), _hour_minute(m.group("time"), marker, style)
         written = None
         if ymd is not None:
             written = f"{ymd[0]:04d}-{ymd[1]:02d}-{ymd[2]:02d}" + (f" {hm[0]:02d}:{hm[1]:02d}" if hm else "")
-        digits = re.sub(r"\D", "", size_text)
+        digits = re.sub(r"\D", "", m.group("size"))
         return FileStamp(path=f"{folder.rstrip(chr(92))}\\{name}", written=written,
                          size=int(digits) if digits and len(digits) < 16 else None)
     return None

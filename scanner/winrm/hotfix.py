@@ -5,7 +5,8 @@ shown with the host so "AFFECTED, fix installed, waiting for the next sync" can 
 
 - `KbBlocks` keeps, from `reg query <key> /s` output, only the key blocks that name the KB (Update.exe
   hotfixes register under HKLM\\SOFTWARE\\Microsoft\\Updates\\<product>\\...; reg.exe 3.0 has no `/f`, so the
-  filtering happens here). Memory stays bounded whatever the key holds; reg.exe's error text is kept apart.
+  filtering happens here). Memory stays bounded and the work linear whatever the key holds (a line longer than
+  a block is skipped as it streams past); reg.exe's error text is kept apart.
 - `VersionFinder` reads the fixed file version out of a PE file's VS_VERSION_INFO resource as `type` streams
   the program's bytes, keeping only a small window of them.
 """
@@ -35,17 +36,39 @@ class KbBlocks:
         self.seen = 0
         self.truncated = False
         self._pending = bytearray()
+        self._skipping = False  # the unfinished line is longer than MAX_BLOCK: dropped up to its end
         self._block = bytearray()
 
     def feed(self, chunk: bytes) -> None:
+        """Each byte is looked at once: a line arriving in many chunks is joined once, and one longer than MAX_BLOCK
+        (which no block could keep) is skipped as it streams past, never held."""
         self.seen += len(chunk)
         if len(self.head) < MAX_HEAD:
             self.head += chunk[: MAX_HEAD - len(self.head)]
-        self._pending += chunk
-        *lines, rest = self._pending.split(b"\n")
-        self._pending = bytearray(rest)
-        for line in lines:
-            self._line(bytes(line) + b"\n")
+        first, *lines = chunk.split(b"\n")
+        if not lines:  # no line ends in this chunk
+            self._hold(first)
+            return
+        self._hold(first)
+        if not self._skipping:
+            self._line(bytes(self._pending) + b"\n")
+        self._pending.clear()
+        self._skipping = False
+        *whole, rest = lines
+        for line in whole:
+            if len(line) < MAX_BLOCK:
+                self._line(line + b"\n")
+        self._hold(rest)
+
+    def _hold(self, part: bytes) -> None:
+        """Keep the start of an unfinished line, up to MAX_BLOCK; past that the line is skipped to its end."""
+        if self._skipping:
+            return
+        if len(self._pending) + len(part) >= MAX_BLOCK:
+            self._pending.clear()
+            self._skipping = True
+            return
+        self._pending += part
 
     def _line(self, line: bytes) -> None:
         if line[:5].upper() == b"HKEY_":  # a key path starts a new block
@@ -63,9 +86,9 @@ class KbBlocks:
     @property
     def data(self) -> bytearray:
         """The matching blocks, the one still open included."""
-        if self._pending:
+        if self._pending and not self._skipping:
             self._line(bytes(self._pending))
-            self._pending.clear()
+        self._pending.clear()
         self._flush()
         return self.kept
 

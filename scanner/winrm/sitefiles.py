@@ -2,9 +2,11 @@
 registration naming the advisory's KB. Each is a checked section of the same command line as the logs (`dir`,
 `type`, `reg query`: read-only), so a healthy host pays for them in bytes, not in round trips.
 
-- ITMU: its setup shares PkgSource as `PackageSrc` (the first command reads the share list); where no such share
-  is listed, the folder ITMU's documentation and the advisory's log show (`%ProgramFiles%\\Microsoft Updates
-  Inventory Tool\\PkgSource`, an assumption) is looked at. `dir` of the folder gives the catalog's date and size.
+- ITMU: its setup shares PkgSource as `PackageSrc` (`PackageSrc_N` when another program took that name; the first
+  command reads the share list); every such share, then the folder ITMU's documentation and the advisory's log
+  show (`%ProgramFiles%\\Microsoft Updates Inventory Tool\\PkgSource`, an assumption), is listed with `dir`. ITMU
+  is the first folder holding wsusscn2.cab (exactly that name), else the first named PkgSource; the listing gives
+  the catalog's date and size.
 - updatewuscatalog.exe (the program the advisory's log shows failing): `dir` for its date and size. Its version
   (in its VS_VERSION_INFO resource, streamed, never kept) costs its size in bytes, a round trip on most hosts,
   so it is read in the follow-up command, and only on a host whose log shows the advisory's failure token and
@@ -31,7 +33,8 @@ from scanner.winrm.markers import Section, Sink, checked, checked_names, section
 
 CATALOG = "wsusscn2.cab"
 PROGRAM = "updatewuscatalog.exe"
-DEFAULT_ITMU = r"Microsoft Updates Inventory Tool\PkgSource"  # below %ProgramFiles% [U]: used without a share
+DEFAULT_ITMU = r"Microsoft Updates Inventory Tool\PkgSource"  # below %ProgramFiles% [U]: listed after the shares
+MAX_CANDIDATES = 4  # ITMU folders listed: the PackageSrc shares, then the default folder
 REGISTRATIONS = {
     "updn": r"HKLM\SOFTWARE\Microsoft\Updates",
     "updw": r"HKLM\SOFTWARE\Wow6432Node\Microsoft\Updates",
@@ -39,7 +42,8 @@ REGISTRATIONS = {
     "uniw": r"HKLM\SOFTWARE\Wow6432Node\Microsoft\Windows\CurrentVersion\Uninstall",
 }
 RECURSIVE = ("updn", "updw")  # the Uninstall keys are listed one level deep: their subkey names are enough
-_CAB_PATH = re.compile(rb"[A-Za-z]:\\[^\"<>|\r\n]{0,512}\\wsusscn2\.cab", re.IGNORECASE)
+# From the last drive letter before the name: an unquoted command line names the program's path first.
+_CAB_PATH = re.compile(rb"[A-Za-z]:\\(?:(?![A-Za-z]:\\)[^\"<>|\r\n]){0,512}?\\wsusscn2\.cab", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +70,15 @@ class SiteFiles:
 
 def plan(shares: tuple[str, ...] | None, env: Mapping[str, str], install_dir: str | None, kb: str,
          safe: Callable[[str], bool]) -> Plan:
+    """Every PackageSrc share (ITMU's setup takes PackageSrc_N when PackageSrc is taken, and another program may own
+    PackageSrc), then ITMU's usual folder: up to MAX_CANDIDATES folders, each listed."""
     folders = list(shares or ())
-    if not folders and env.get("PROGRAMFILES"):
+    if env.get("PROGRAMFILES"):
         folders.append(ntpath.join(env["PROGRAMFILES"], DEFAULT_ITMU))
+    unique = dict.fromkeys(f for f in folders if safe(f))
     program = ntpath.join(install_dir.strip().rstrip("\\"), "bin", "i386", PROGRAM) if install_dir else None
-    return Plan(tuple(f for f in folders[:2] if safe(f)), shares is not None,
-                program if program and safe(program) else None, kb)
+    return Plan(tuple(unique)[:MAX_CANDIDATES], shares is not None, program if program and safe(program) else None,
+                kb)
 
 
 def dir_probes(nonce: str) -> list[str]:
@@ -92,7 +99,7 @@ def command_parts(nonce: str, p: Plan) -> list[str]:
 
 
 def section_names() -> tuple[str, ...]:
-    return checked_names("dprobe", "dpprobe", "itmu0", "itmu1", "prog", *REGISTRATIONS)
+    return checked_names("dprobe", "dpprobe", *(f"itmu{i}" for i in range(MAX_CANDIDATES)), "prog", *REGISTRATIONS)
 
 
 def sinks(p: Plan) -> dict[str, Callable[[], Sink]]:
@@ -114,20 +121,29 @@ def not_found_words(sections: Mapping[str, Sink], codec: str) -> list[str]:
 
 def read(sections: Mapping[str, Sink], p: Plan, codec: str, style: DateStyle, reg_not_found: str) -> SiteFiles:
     """The plan's sections as facts."""
-    not_found = not_found_words(sections, codec)
-    itmu: bool | None = False if p.shares_read else None
-    folder: str | None = None
-    catalog: FileStamp | None = None
-    for i, candidate in enumerate(p.folders):
-        answer = section(sections, f"itmu{i}", codec)
-        if not answer.failed:
-            itmu, folder = True, candidate
-            catalog = file_stamp(answer.text, candidate, CATALOG, style)
-            break
-        if not _absent(answer, not_found):
-            itmu = None  # there, for all we know, but not readable
+    itmu, folder, catalog = _itmu(sections, p, codec, style)
     program = _program(sections, p, codec, style)
     return SiteFiles(itmu, folder, catalog, program, _hotfix(sections, codec, reg_not_found), p.folders)
+
+
+def _itmu(sections: Mapping[str, Sink], p: Plan, codec: str,
+          style: DateStyle) -> tuple[bool | None, str | None, FileStamp | None]:
+    """ITMU: the first folder listed with a wsusscn2.cab in it, else the first one named PkgSource (a share named
+    PackageSrc* holding neither is another program's). None where a folder could not be read and none was found."""
+    not_found = not_found_words(sections, codec)
+    itmu: bool | None = False if p.shares_read else None
+    named: str | None = None
+    for i, candidate in enumerate(p.folders):
+        answer = section(sections, f"itmu{i}", codec)
+        if answer.failed:
+            itmu = itmu if _absent(answer, not_found) else None  # there, for all we know, but not readable
+            continue
+        catalog = file_stamp(answer.text, candidate, CATALOG, style)
+        if catalog is not None:
+            return True, candidate, catalog
+        if named is None and ntpath.basename(candidate.rstrip("\\")).casefold() == "pkgsource":
+            named = candidate
+    return (True, named, None) if named is not None else (itmu, None, None)
 
 
 def _program(sections: Mapping[str, Sink], p: Plan, codec: str, style: DateStyle) -> FileStamp | None:

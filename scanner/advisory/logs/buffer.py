@@ -212,12 +212,13 @@ class LogBuffer:
             lo = max(entry.end, pos) + 1
             self.stop.check()
 
-    def last_timed(self) -> LogEntry | None:
-        """The last entry that carries a time (searching backwards, each byte once)."""
+    def last_timed(self, before: int | None = None) -> LogEntry | None:
+        """The last entry that carries a time (and starts before offset `before`), searching backwards, each byte
+        once."""
         if self._undated:
             return None  # first_timed walked the whole file already and found none
-        hi = len(self.buf)
-        prev = {token: self.rfind(token) for token in _DATED}
+        hi = len(self.buf) if before is None else before
+        prev = {token: self.rfind(token, 0, hi) for token in _DATED}
         while True:
             for token, at in prev.items():
                 if at >= 0 and at + len(token) > hi:

@@ -10,7 +10,7 @@ import os
 import stat
 import sys
 import zlib
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -153,12 +153,12 @@ def run(args: argparse.Namespace) -> int:
     catalog = FileStamp(path="", written=args.catalog_date) if args.catalog_date else None
     snapshot = Snapshot(build=args.full_version or saved.build, setup_key_found=saved.setup_found, logs=logs,
                         site_type=saved.site_type, site_database=saved.site_database, hotfix=saved.hotfix,
-                        catalog=catalog)
+                        catalog=catalog, taken_at=datetime.now(UTC))
     judgement = evaluate(snapshot, advisory)
     if args.json:
         doc = judgement_to_dict(judgement)
         doc["files"] = [b.name for b in logs]
-        doc["kb"], doc["kb_url"], doc["remediation"] = advisory.kb, advisory.kb_url, advisory.remediation
+        doc["kb"], doc["kb_url"], doc["remediation"] = advisory.kb, advisory.kb_url, judgement.remediation
         json.dump(doc, sys.stdout)  # ASCII with \u escapes: safe on any console code page
         sys.stdout.write("\n")
     else:
@@ -180,7 +180,9 @@ def print_human(j: Judgement, advisory: Advisory, out: TextIO) -> None:
         print("evidence:", file=out)
         for e in j.evidence:
             first_line = e.text.splitlines()[0] if e.text else ""
-            print(f"  {clean(e.file)}:{e.line}  {e.time or '-'}  [{e.role}]  {clean(first_line, 300)}", file=out)
+            where = f"{clean(e.file)}:{e.line}  {e.time or '-'}" if e.line else clean(e.file)  # line 0: not a log line
+            print(f"  {where}  [{e.role}]  {clean(first_line, 300)}", file=out)
+    if j.remediation:
+        print(f"remediation: {j.remediation}", file=out)
     if j.verdict.is_finding:
-        print(f"remediation: {advisory.remediation}", file=out)
         print(f"see: {advisory.kb_url}", file=out)

@@ -275,6 +275,7 @@ def cases() -> dict[str, dict[str, bytes]]:
     cut = len(full) // 3 | 1  # odd: the cut falls inside a UTF-16 code unit
     log("utf16le-tail-no-bom-affected", full[cut:])
     _rules_of_issue_21(log)
+    _review_of_issue_21(log)
     # Not a log at all, and an empty one.
     log("garbage-only", bytes(rng.randrange(256) for _ in range(30000)))
     log("empty", b"")
@@ -315,6 +316,82 @@ def _rules_of_issue_21(log: Callable[[str, bytes], None]) -> None:
     log("status-only-after-failure", encode(render(["fail", "status-only"], seed=30,
                                                    start=datetime(2008, 6, 20, 1, 0, 0))))
     log("zero-summary-then-done", encode(render(["zero-done"], seed=31, start=datetime(2008, 6, 20, 1, 0, 0))))
+
+
+def _attempt(w: Writer, *middle: tuple[str, int], summary: bool = True, status: int | None = None) -> list[str]:
+    """A legacy sync attempt with the given lines (text, CMTrace type) after "Preprocessing updates...", a summary
+    that processed updates and, when given, a closing status message."""
+    out = [w.line(w.t("legacy"), seconds=5), w.statmsg(6709), w.line(w.t("cmdline")),
+           w.line(w.t("catalog"), seconds=2), w.line(w.t("init"), seconds=8), w.line(w.t("pre"), seconds=4)]
+    out += [w.line(text, kind=kind, seconds=3) for text, kind in middle]
+    if summary:
+        out.append(w.line(w.t("summary", p=1210, m=240, o=3, u=17), seconds=40))
+    if status is not None:
+        out.append(w.statmsg(status, "E" if status == 6711 else "I"))
+    return out
+
+
+def _review_of_issue_21(log: Callable[[str, bytes], None]) -> None:
+    """Logs written from the rules for what an expert review of issue 21 found; expected verdicts in
+    tests/scanner/cli/test_check_review.py."""
+    june = datetime(2008, 6, 20, 1, 0, 0)
+    # Rule 8: a 6710 with no Security updates summary is all that says the last attempt worked.
+    log("status-only-success", encode(render(["status-only", "none"], seed=40, start=june)))
+    # Rule 5: one STATMSG line's GMTDATE two days off the rest of its file; the attempt ran on 9 June.
+    w = Writer("server", EN, random.Random(41), datetime(2008, 6, 9, 21, 40, 0), bias=0)
+    lines = [*w.wsus_sync(), *w.legacy("ok"), *w.polling(2)]
+    at = index_of(lines, "ID=6710")
+    lines[at] = lines[at].replace("GMTDATE=Mon Jun 09", "GMTDATE=Wed Jun 11")
+    log("gmtdate-one-line-off", encode(lines))
+    # Rule 3: error lines in Russian and Japanese (UTF-16, and Russian in its ANSI code page), "Failed ... hr=",
+    # then updates processed and no status; a CMTrace warning whose text says Error; a warning that says failed.
+    for name, text, encoding in (
+            ("error-line-ru-utf16", "Ошибка 0x80070005: не удалось открыть каталог", "utf-16-le-bom"),
+            ("error-line-ru-cp1251", "Ошибка 0x80070005: не удалось открыть каталог", "cp1251"),
+            ("error-line-ja-utf16", "エラー 0x80070005: カタログを開けませんでした", "utf-16-le-bom"),
+            ("failed-hr-then-summary", "Failed to open catalog, hr=0x80070005", "utf-8"),
+            ("warning-failed-then-summary", "Warning: failed to delete a temporary file, hr=0x80070020; skipping",
+             "utf-8")):
+        w = Writer("server", EN, random.Random(42), june)
+        log(name, encode([*w.polling(2), *w.wsus_sync(), *_attempt(w, (text, 1)), *w.polling(3)], encoding))
+    w = Writer("cmtrace", EN, random.Random(43), june)
+    log("cmtrace-warning-typed-error", encode([*w.polling(2), *w.wsus_sync(),
+                                               *_attempt(w, ("Error 0x80070002 for update 1288831: skipping", 2)),
+                                               *w.polling(3)], "utf-16-le-bom"))
+    # Rule 4: a 6711 after the last attempt had ended, with no start before it.
+    w = Writer("server", EN, random.Random(44), june)
+    log("stray-failed-status", encode([*w.polling(2), *w.wsus_sync(), *_attempt(w, status=6710),
+                                       w.line("Wakeup for a polling cycle", seconds=900), w.statmsg(6711, "E"),
+                                       *w.polling(3)]))
+    # Rules 4 and 5: a success, then a later attempt whose error line a crash cut short (NUL padding follows).
+    w = Writer("server", EN, random.Random(45), june)
+    head = [*w.polling(2), *w.wsus_sync(), *_attempt(w, status=6710), *w.polling(2), *w.wsus_sync(),
+            *_attempt(w, summary=False)[:4]]
+    cut = w.line(EN["failure"], kind=3)[:30].encode()
+    log("crash-in-later-attempt", encode(head) + cut + b"\x00" * 4096)
+    # Rules 3 and 8: an error line, then updates processed and a 6710 that outweighs it.
+    w = Writer("server", EN, random.Random(46), june)
+    log("error-then-6710", encode([*w.polling(2), *w.wsus_sync(),
+                                   *_attempt(w, ("Error 0x80070005, failed to open catalog", 1), status=6710),
+                                   *w.polling(3)]))
+    # Rule 1: an attempt that started at 23:59 UTC on 9 June and succeeded on 10 June.
+    w = Writer("server", EN, random.Random(47), datetime(2008, 6, 9, 23, 30, 0), bias=0)
+    lines = w.wsus_sync()
+    w.clock = max(w.clock, datetime(2008, 6, 9, 23, 59, 34))
+    log("success-straddling-cutoff", encode([*lines, *_attempt(w, status=6710), *w.polling(3)]))
+    # Rule 4: the log starts inside an attempt (its start rolled away): its summary and 6710 are the first lines.
+    lines = render(["ok", "none"], seed=48, start=june)
+    log("summary-before-rolled-start", encode(lines[index_of(lines, "Security updates summary"):]))
+    # Rule 4: the advisory's error without "for update N", a status id later on the line.
+    lines = render(["ok", "fail"], seed=49, start=june)
+    at = index_of(lines, "0x80004005")
+    lines[at] = lines[at].replace("DeploymentAction for update 1293995. Returned from CreateUpdateNode",
+                                  "DeploymentAction. Returned from CreateUpdateNode (status ID 6711)")
+    log("failure-id-after-status-text", encode(lines))
+    # Rule 2: the only cycle, then one line dated 2030: no evidence of activity after it.
+    lines = render(["none"], seed=50, start=june)
+    future = Writer("server", EN, random.Random(50), datetime(2030, 1, 1, 0, 0, 0)).line(EN["wakeup"])
+    log("one-cycle-then-future-line", encode([*lines[: index_of(lines, "ID=6702") + 2], future]))
 
 
 def main() -> None:
