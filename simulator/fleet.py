@@ -30,7 +30,7 @@ from simulator.eras import Era, era
 from simulator.faults import HostFaults, normalise
 from simulator.kerberos import HostKerberos, KerberosKeys
 from simulator.machine import Machine
-from simulator.ntlm_store import NtlmStore
+from simulator.ntlm_store import NtlmStore, check_internals
 from simulator.server import Counters, HostServer, LoopThread, machine_era
 
 MachineFactory = Callable[[str, str], Machine]  # (profile name, computer name) -> Machine
@@ -146,6 +146,7 @@ class Fleet:
                  eras: str | Mapping[int, str] | None = None) -> None:
         if not password:
             raise ValueError("the simulated hosts need a password")
+        check_internals()  # SimulatorUnavailable (an ImportError) names what the installed pyspnego lacks
         self._account = _account(username, password)
         self.username = self._account.principal
         self.tls = tls

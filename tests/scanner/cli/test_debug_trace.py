@@ -15,9 +15,9 @@ import pytest
 
 from scanner.cli.main import main
 from scanner.model.redaction import RedactingFilter, Redactor
-from scanner.winrm.ntlm import NtlmHashes
 from simulator import Fleet
 from tests.support.kerberos import kerberos_fleet
+from tests.support.ntlm import hash_forms
 from tests.support.scans import new_password
 
 # Text that only a collected wsyncmgr.log holds (the simulator's generated logs): it must never be traced.
@@ -57,7 +57,7 @@ def test_demo_trace_holds_no_secret_token_or_log_content(demo_run) -> None:
     trace = demo_run.trace.read_text(encoding="utf-8")
     password = demo_run.password
     forms = (password, base64.b64encode(password.encode()).decode(), password.encode("utf-16-le").decode("latin-1"),
-             *NtlmHashes.of(password).secret_forms())  # the NTLM hashes are password-equivalent
+             *hash_forms(password))  # the NTLM hashes are password-equivalent
     assert not [form for form in forms if form in trace]
     assert "Authorization" not in trace
     assert not TOKEN.search(trace)

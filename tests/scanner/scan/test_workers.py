@@ -130,7 +130,7 @@ def test_workers_get_no_secret_through_argv_or_environment(tmp_path: Path, monke
     nor their environment holds it, although the parent's environment does."""
     if not sys.platform.startswith("linux"):
         pytest.skip("reads another process's environment and command line in Linux's /proc")
-    from scanner.winrm.ntlm import NtlmHashes
+    from tests.support.ntlm import hash_forms
 
     password = new_password()
     monkeypatch.setenv("CMAUDIT_PASSWORD", password)
@@ -149,7 +149,7 @@ def test_workers_get_no_secret_through_argv_or_environment(tmp_path: Path, monke
                       on_host_done=on_done)
     assert os.environ["CMAUDIT_PASSWORD"] == password  # the parent's environment is as it was
     assert len(seen) == 2 and all(b"CMAUDIT" not in s or password.encode() not in s for s in seen)
-    forms = [password, *NtlmHashes.of(password).secret_forms()]
+    forms = [password, *hash_forms(password)]
     assert not [form for s in seen for form in forms if form.encode() in s]
     assert all(h.error is None for h in result.outcome.results.hosts)
 
