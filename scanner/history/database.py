@@ -247,6 +247,11 @@ def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
     if version == 0:  # cmaudit sets the version with its first tables: tables at 0 are another program's
         foreign = [str(r[0]) for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4")]
+        # Outside a transaction the two reads are two snapshots: a cmaudit creating this history between them
+        # leaves its tables and its version, which a second look at the version shows.
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0]) if foreign else 0
+        if version:
+            return _schema_version(conn, path)
         if foreign:
             raise HistoryError(path, f"not a cmaudit history: it holds tables cmaudit did not write "
                                      f"({', '.join(name[:40] for name in foreign[:3])}"

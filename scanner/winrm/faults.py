@@ -55,6 +55,7 @@ from scanner.model.errors import (
 )
 from scanner.winrm.fault_xml import DefusedXmlException, WSManFault, code_number, parse_fault
 from scanner.winrm.kerberos import describe as describe_kerberos
+from scanner.winrm.kerberos import logged_on_account
 from scanner.winrm.rejections import REJECTIONS, sspi_rejection
 from scanner.winrm.tls import looks_legacy
 from scanner.winrm.transport import (
@@ -117,6 +118,9 @@ IIS_SPN_HINT = ("on a ConfigMgr site server IIS (management point, distribution 
                 "WinRM 1.1: when an IIS application pool runs as a domain account that owns HTTP/<fqdn> (setspn -Q "
                 "HTTP/<fqdn>), tickets for port 80 are made for that account and WinRM cannot read them; use WinRM "
                 "2.0 on 5985, --spn-service WSMAN where that SPN is on the computer account, or --auth ntlm")
+SINGLE_SIGN_ON_HINT = ("Windows single sign-on logs on as the account cmaudit runs as: check that it is in the host's "
+                       "local Administrators group and not locked out (or its password changed since it logged on), "
+                       "or give --username with a password.")
 KERBEROS_ONLY_HINT = "the server refuses NTLM: use --auth kerberos (or negotiate) with a ticket or user@REALM"
 BASIC_ONLY_HINT = ("the listener offers only Basic: turn Negotiate on for it (`winrm set winrm/config/service/auth "
                    "@{Negotiate=\"true\"}`), or use --auth basic over HTTPS with a local account")
@@ -257,9 +261,10 @@ def _security_refusal(exc: LogonFailed, ask: _Ask) -> HostError:
     cause = exc.cause if exc.cause is not None else exc
     found = sspi_rejection(cause)
     if found is not None:
-        return HostAuthFailed(ask.host, f"{found.reason}: {library_text(cause)}",
-                              hint="Check the user name and password (CMAUDIT_PASSWORD or the host's password_env) and "
-                                   "that the account is not locked out.")
+        account = _single_sign_on(ask)
+        return HostAuthFailed(ask.host, f"{found.reason}{f' for {account}' if account else ''}: {library_text(cause)}",
+                              hint=SINGLE_SIGN_ON_HINT if account else "Check the user name and password "
+                              "(CMAUDIT_PASSWORD or the host's password_env) and that the account is not locked out.")
     return _spnego(cause, ask)
 
 
@@ -294,7 +299,21 @@ def _auth_failed(ask: _Ask) -> HostError:
             "accounts only)", password_rejected=False,
             hint="Use ntlm, negotiate or kerberos for a domain account (inventory `auth`, or --auth), or a local "
                  "account with Basic over HTTPS.")
+    account = _single_sign_on(ask)
+    if account:
+        return HostAuthFailed(ask.host, f"the logged-on account {account} was refused (HTTP 401)",
+                              hint=SINGLE_SIGN_ON_HINT)
     return HostAuthFailed(ask.host, "credentials rejected (HTTP 401)", hint=_password_hint(ask) + ".")
+
+
+def _single_sign_on(ask: _Ask) -> str | None:
+    """The account a Windows single sign-on logged on as (negotiate or kerberos with no user name), else None.
+
+    Through SSPI it is NTLM where Kerberos cannot work, with that account's own secret: its refusals count
+    towards the lockout breaker like a password's (scanner.winrm.kerberos.ticket_only)."""
+    if ask.user or ask.auth not in ("negotiate", "kerberos"):
+        return None
+    return logged_on_account() or "the account cmaudit runs as"
 
 
 def _password_hint(ask: _Ask) -> str:

@@ -20,6 +20,7 @@ here: scanner.winrm.requests_transport carries them.
 from __future__ import annotations
 
 import base64
+import os
 import re
 import socket
 import ssl
@@ -130,10 +131,12 @@ class HTTPTransport:
         with self._lock:
             wire = self._wire
         if wire is not None:
-            try:  # shutdown (not close) wakes a blocked recv() on Linux and Windows; the owner closes it
+            try:  # shutdown (not close) wakes a blocked recv() on Linux; the owner closes it
                 wire.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            if os.name == "nt":  # Windows' select() sleeps through a shutdown: only closing the socket wakes it
+                wire.sock.close()
 
     def close(self) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def test_absurd_value_in_the_history_is_one_line(tmp_path, capsys, command):
     db = tmp_path / "h.sqlite3"
     history.record_run(db, run(1), INVENTORY)
     history.record_run(db, run(2), INVENTORY)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE host_results SET result_json = replace(result_json, '\"size\": 4096', '\"size\": 1e400')")
     argv = ["diff", "1", "2"] if command == "diff" else ["history", "--host", "sms01"]
     err = _one_line_64([*argv, "--history", str(db)], capsys)

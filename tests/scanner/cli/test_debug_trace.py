@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 import stat
 import sys
@@ -33,7 +34,8 @@ def test_demo_trace_explains_every_host(demo_run) -> None:
     page and the logon method; the faulty hosts' 401, malformed reply, reset and 503 retry are there too."""
     assert demo_run.status == 0, demo_run.stderr
     trace = demo_run.trace.read_text(encoding="utf-8")
-    assert stat.S_IMODE(demo_run.trace.stat().st_mode) == 0o600
+    if os.name != "nt":  # Windows has no modes: the trace gets its folder's ACL (README, Debug trace)
+        assert stat.S_IMODE(demo_run.trace.stat().st_mode) == 0o600
     hosts = sorted(set(re.findall(r" (CM\d{3}): started", trace)))
     assert len(hosts) >= 20
     healthy = [h for h in hosts if h not in ("CM002", "CM004", "CM006", "CM008")]
@@ -45,7 +47,8 @@ def test_demo_trace_explains_every_host(demo_run) -> None:
         assert re.search(r"\(\d+ ms\)", lines)
     assert "credentials rejected (HTTP 401)" in "\n".join(host_lines(trace, "CM002"))
     assert "malformed XML" in "\n".join(host_lines(trace, "CM004"))
-    assert "reset" in "\n".join(host_lines(trace, "CM006"))
+    # the connection dropped mid-reply: a reset, or (wine turns a reset into the end of the stream) a close
+    assert re.search(r"reset|closed by the server mid-reply", "\n".join(host_lines(trace, "CM006")))
     assert "HTTP 503" in "\n".join(host_lines(trace, "CM008")) and "retrying in" in trace
 
 
