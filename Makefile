@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-windows wheelhouse wheelhouse-check lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,22 @@ lint: $(STAMP_TEST)
 test: lint
 	$(VENV)/bin/pytest -q
 
+# The suite (less browser and Kerberos tests) on Windows CPython 3.13, python.org's build, under wine.
+test-windows: | $(VENV)/bin/python
+	sh tools/ensure-wine.sh
+	$(PY) tools/windows_python.py test
+
+# dist/wheelhouse/: every wheel cmaudit[keyring] needs on Windows x64 and Linux x86_64, CPython 3.11 to 3.13;
+# wheelhouse-check installs from it with --no-index (Linux venvs, and Windows CPython 3.11 and 3.13 under wine).
+wheelhouse: | $(VENV)/bin/python
+	$(PY) tools/wheelhouse.py build
+
+wheelhouse-check: wheelhouse
+	sh tools/ensure-wine.sh
+	$(PY) tools/wheelhouse.py check
+
 bench: $(STAMP_TEST)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .windows

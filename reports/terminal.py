@@ -48,7 +48,10 @@ class ConsoleStream(io.TextIOBase):
         return True
 
     def flush(self) -> None:
-        self.wrapped.flush()
+        # A stream kept alive by a reference cycle is closed (and so flushed) when the garbage collector gets
+        # to it, possibly after the console it wrapped was closed: nothing is left to flush then.
+        if not getattr(self.wrapped, "closed", False):
+            self.wrapped.flush()
 
     def isatty(self) -> bool:
         try:

@@ -30,7 +30,7 @@ from simulator.eras import Era, era
 from simulator.faults import HostFaults, normalise
 from simulator.kerberos import HostKerberos, KerberosKeys
 from simulator.machine import Machine
-from simulator.ntlm_store import NtlmStore
+from simulator.ntlm_store import NtlmStore, check_internals
 from simulator.server import Counters, HostServer, LoopThread, machine_era
 
 MachineFactory = Callable[[str, str], Machine]  # (profile name, computer name) -> Machine
@@ -147,6 +147,7 @@ class Fleet:
                  eras: str | Mapping[int, str] | None = None) -> None:
         if not password:
             raise ValueError("the simulated hosts need a password")
+        check_internals()  # SimulatorUnavailable (an ImportError) names what the installed pyspnego lacks
         self.tls = tls
         self.auth = auth or ("basic" if tls else "ntlm")
         self._account = _account(username or default_username(self.auth), password)

@@ -25,6 +25,8 @@ from typing import Any
 import spnego
 from spnego.channel_bindings import GssChannelBindings
 
+from simulator.ntlm_store import SimulatorUnavailable
+
 __all__ = ["KerberosKeys", "HostKerberos", "available", "missing_internals"]
 
 
@@ -78,6 +80,10 @@ class HostKerberos:
         reason = available()
         if reason is not None:
             raise ImportError(reason)
+        missing = missing_internals()
+        if missing:
+            raise SimulatorUnavailable(f"the simulator's Kerberos needs pyspnego's private {', '.join(missing)}, "
+                                       "which the installed pyspnego lacks")
         self.keytab = keytab
         self._credential: Any = None
         self._lock = threading.Lock()

@@ -10,13 +10,16 @@ sees it) the lookup answers the fleet's own file; everywhere else it behaves exa
 
 Each fleet has its own file (0600, in a 0700 temp dir, removed on close) in the smbpasswd form pyspnego
 reads, so it holds the LM/NT hashes of the account and never the password itself.
-`missing_internals()` names what this relies on; a test fails when an installed pyspnego lacks it.
+`missing_internals()` names every private piece of pyspnego the simulator's NTLM side relies on (this store,
+and simulator.auth's reading of NTLM and SPNEGO messages); a fleet refuses to start without one
+(SimulatorUnavailable, naming them), and the test suite skips what needs a fleet, with that reason.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib
 import os
 import shutil
 import tempfile
@@ -24,7 +27,19 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["NtlmStore", "missing_internals"]
+__all__ = ["NtlmStore", "SimulatorUnavailable", "missing_internals"]
+
+# (module, names): pyspnego's private pieces the simulator uses (pyproject bounds pyspnego to the tested series)
+PRIVATE_PIECES = (
+    ("spnego._ntlm", ("_get_credential_file", "_NTLMCredential")),
+    ("spnego._ntlm_raw.crypto", ("lmowfv1", "ntowfv1")),
+    ("spnego._ntlm_raw.messages", ("Authenticate", "AvId", "NTClientChallengeV2")),
+    ("spnego._spnego", ("NegTokenInit", "NegTokenResp", "unpack_token")),
+)
+
+
+class SimulatorUnavailable(ImportError):
+    """The installed pyspnego lacks private pieces the simulator relies on (named in the message)."""
 
 _active_store: contextvars.ContextVar[str | None] = contextvars.ContextVar("cmaudit_simulator_ntlm_store",
                                                                           default=None)
@@ -56,14 +71,24 @@ def _install_lookup() -> None:
 
 
 def missing_internals() -> list[str]:
-    """What the wrapper needs from pyspnego and the installed version lacks (empty when all is there)."""
-    module = _ntlm_module()
+    """The private pyspnego pieces of PRIVATE_PIECES the installed version lacks (empty when all is there)."""
     missing = []
-    if not callable(getattr(module, "_get_credential_file", None)):
-        missing.append("spnego._ntlm._get_credential_file")
-    if not hasattr(module, "_NTLMCredential"):
-        missing.append("spnego._ntlm._NTLMCredential")
+    for module_name, names in PRIVATE_PIECES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            missing.append(module_name)
+            continue
+        missing += [f"{module_name}.{name}" for name in names if getattr(module, name, None) is None]
     return missing
+
+
+def check_internals() -> None:
+    """Refuse to run a fleet on a pyspnego without the pieces the simulator needs, naming them."""
+    missing = missing_internals()
+    if missing:
+        raise SimulatorUnavailable(f"the simulator needs pyspnego's private {', '.join(missing)}, which the "
+                                   "installed pyspnego lacks: install the release series pyproject names")
 
 
 class NtlmStore:

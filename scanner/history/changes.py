@@ -124,13 +124,15 @@ def _detail(h: HostResult, results: RunResults | None = None) -> str:
     return one_line(why_text(h, results.meta if results is not None else None))
 
 
-def _waiver_detail(after: HostResult, before: HostResult | None) -> str:
-    """Why a host's waiver status changed, in a few words."""
+def _waiver_detail(after: HostResult, before: HostResult | None, waivers_file: str | None) -> str:
+    """Why a host's waiver status changed, in a few words (`waivers_file`: the one this run read, if any)."""
     w = after.waiver
     if after.waived and w is not None:
         return one_line(f"waived until {w.expires} by {w.owner}: {w.reason}")
     if w is not None and w.expired:
         return one_line(f"waiver expired {w.expires} ({w.owner}); {why_text(after)}")
+    if waivers_file is None:
+        return one_line(f"this run read no waivers file (no --waivers); {why_text(after)}")
     return one_line(f"waiver no longer in the waivers file; {why_text(after)}")
 
 
@@ -188,7 +190,8 @@ def _classify(key: str, h: HostResult, before: HostResult | None, previous: RunR
     entry = HostChange(key=key, host=name, before=before.verdict if before else None,
                        after=h.verdict, first_seen=first_seen,
                        age_weeks=age_weeks(first_seen, now) if first_seen else None,
-                       detail=_waiver_detail(h, before) if waiver_news else _detail(h, current))
+                       detail=_waiver_detail(h, before, current.meta.waiver_file) if waiver_news
+                       else _detail(h, current))
     noted = CHANGE_ADDED if not change and previous is not None and before is None else change
     last_build, last_seen = _last_build(key, h, before, previous, streaks)
     last_site, site_seen = _last_site(key, h, before, previous, streaks)

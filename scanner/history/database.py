@@ -49,6 +49,7 @@ from scanner.model.records import (
     rejected_passwords_from_meta,
     results_from_dict,
 )
+from scanner.model.results_file import shown_path
 
 MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot be asked for, let alone exist
 MAX_ROW_JSON = 64 * 1024 * 1024  # a stored host or run record above this was not written by cmaudit
@@ -57,6 +58,7 @@ BUSY_TIMEOUT_MS = 30_000  # an overlapping run waits this long for the other's t
 # most this long and the wait for the write lock is a Python loop whose sleeps a signal ends at once.
 _BUSY_SLICE_MS = 100
 DEFAULT_FILE_NAME = "history.sqlite3"
+MAX_NAME = 255  # a file name's limit on ext4 and XFS (bytes), NTFS (UTF-16 units)
 HISTORY_ENV = "CMAUDIT_HISTORY"  # one place to point every command at a shared history
 _WAL_ATTEMPTS = 12
 
@@ -244,6 +246,19 @@ def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
         raise HistoryError(path, f"history schema version {version} is not one cmaudit writes (0 to "
                                  f"{SCHEMA_VERSION}): not a cmaudit history, or a damaged one; move it away "
                                  "or point --history elsewhere")
+    if version == 0:  # cmaudit sets the version with its first tables: tables at 0 are another program's
+        foreign = [str(r[0]) for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4")]
+        # Outside a transaction the two reads are two snapshots: a cmaudit creating this history between them
+        # leaves its tables and its version, which a second look at the version shows.
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0]) if foreign else 0
+        if version:
+            return _schema_version(conn, path)
+        if foreign:
+            raise HistoryError(path, f"not a cmaudit history: it holds tables cmaudit did not write "
+                                     f"({', '.join(name[:40] for name in foreign[:3])}"
+                                     f"{', ...' if len(foreign) > 3 else ''}); move it away or point --history "
+                                     "elsewhere")
     return version
 
 
@@ -388,10 +403,18 @@ def open_history(db_path: Path | str, *, create: bool = True) -> Iterator[sqlite
             raise HistoryError(path, f"history database error: {exc}") from exc
 
 
+def _name_length(name: str) -> int:
+    """A file name's length as the file system counts it: UTF-16 units on Windows, encoded bytes elsewhere."""
+    return len(name.encode("utf-16-le")) // 2 if os.name == "nt" else len(os.fsencode(name))
+
+
 def prepare_database(db_path: Path | str) -> None:
     """Pre-flight: an existing history is opened, migrated and checked before any host is contacted, so a run
     never learns only at its end that it cannot be recorded. A missing one is left for the run to create."""
     path = Path(db_path)
+    if _name_length(path.name) > MAX_NAME:  # else refused only after the hosts, when the run is recorded
+        raise HistoryError(shown_path(str(path)), f"the history file's name is longer than {MAX_NAME} characters, "
+                                                  "which no common file system takes; point --history elsewhere")
     if not os.path.lexists(path):
         return
     if not path.is_file():
@@ -674,14 +697,19 @@ def recent_counts(db_path: Path | str, audit: str, *, limit: int = 12, until: in
     return list(reversed(runs))
 
 
-def delete_runs(db_path: Path | str, run_ids: Sequence[int]) -> list[RunSummary]:
-    """Delete runs (and their hosts and evidence rows) in one transaction; returns what was deleted."""
+def delete_runs(db_path: Path | str, run_ids: Sequence[int], *, audit: str | None = None) -> list[RunSummary]:
+    """Delete runs (and their hosts and evidence rows) in one transaction; returns what was deleted. With `audit`,
+    a run of another audit is refused (HistoryError) and nothing is deleted."""
     if not run_ids:
         return []
     with open_history(db_path, create=False) as conn:
         marks = ",".join("?" * len(run_ids))
         with _transaction(conn):
             gone = _run_summaries(conn, f"WHERE id IN ({marks})", tuple(run_ids), None)
+            other = next((r for r in gone if audit is not None and r.audit != audit), None)
+            if other is not None:
+                raise HistoryError(db_path, f"run #{other.id} is a run of the audit {other.audit[:60]!r}, not "
+                                            f"{str(audit)[:60]!r}: nothing deleted (`cmaudit history` lists the runs)")
             conn.execute(f"DELETE FROM evidence_files WHERE run_id IN ({marks})", tuple(run_ids))
             conn.execute(f"DELETE FROM host_results WHERE run_id IN ({marks})", tuple(run_ids))
             conn.execute(f"DELETE FROM runs WHERE id IN ({marks})", tuple(run_ids))
@@ -701,6 +729,9 @@ def probe_history(db_path: Path | str) -> tuple[bool, str, str]:
     """(ok, detail, hint) for `cmaudit doctor`: can a scan record its run here? Read-only: an existing
     database is opened read-only and its migration tried on a copy of its schema, a missing one is not created."""
     path = Path(db_path)
+    if _name_length(path.name) > MAX_NAME:
+        return False, f"{shown_path(str(path))}: the file name is longer than {MAX_NAME} characters", \
+            "point --history (or history in cmaudit.toml) at a shorter name"
     if path.exists():
         if not path.is_file():
             return False, f"{path} is not a file", "point --history (or history in cmaudit.toml) at a file"

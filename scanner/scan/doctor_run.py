@@ -37,7 +37,8 @@ from scanner.scan.kerberos_setup import TICKET_AUTH, KerberosRun, prepare_kerber
 from scanner.scan.logon_gate import LogonGate
 from scanner.scan.runner import HostRun, Runner, RunnerOptions
 from scanner.winrm.doctor_probes import BuildJudge, BuildStatus, HostDoctor
-from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, uses_sspi
+from scanner.winrm.kerberos import INSTALL_HINT, gssapi_missing, logged_on_account, uses_sspi
+from scanner.winrm.kerberos import ticket_only as kerberos_ticket_only
 from scanner.winrm.ntlm import ntlm_credentials
 from scanner.winrm.session import SessionOptions
 from scanner.winrm.transport_policy import validate_transport
@@ -198,13 +199,23 @@ def _kerberos_check(hosts: list[Host], settings: DoctorSettings,
     parts += [f"one TGT for {user} (private ticket cache, deleted afterwards)" for user, _ in run.tickets]
     parts += run.warnings
     if uses_sspi():
-        parts.append("Windows SSPI: the logged-on account's Kerberos")
+        parts.append(_single_sign_on(hosts, settings))
     short = [info for info in run.checked.values() if info.seconds_left is not None
              and info.seconds_left < settings.timeout * 2]
     if short:
         return run, Check("kerberos", False, "; ".join(parts), "the ticket runs out during the scan: kinit again "
                                                                "(or renew it: kinit -R)"), True
     return run, Check("kerberos", True, "; ".join(parts) or "no ticket needed"), True
+
+
+def _single_sign_on(hosts: list[Host], settings: DoctorSettings) -> str:
+    """Windows: which account the hosts without a user name log on as (SSPI, as Invoke-Command does)."""
+    alone = sum(1 for h in hosts if h.auth in TICKET_AUTH and not (h.username or settings.username))
+    if not alone:
+        return "Windows SSPI: Kerberos for the given user names"
+    return (f"Windows single sign-on: {alone} host{'s' if alone > 1 else ''} without a user name log on as "
+            f"{logged_on_account() or 'the logged-on account'} through SSPI (Kerberos, NTLM where Kerberos cannot), "
+            "no password stored")
 
 
 def _duration(seconds: int) -> str:
@@ -294,7 +305,7 @@ async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords
             credential = ntlm[host.key][0]
         turn = LogonTurn(gate, host.name, deadline)
         options = replace(base, password=password, credential=credential, on_logon=turn.logged_on)
-        ticket_only = host.auth == "kerberos" or (host.auth == "negotiate" and not password)
+        ticket_only = kerberos_ticket_only(host.auth, password)
         job = HostDoctor(host, options, deadline, turn, account=account_of(host),
                          ticket_only=ticket_only, blocked=refused.get(host.key),
                          no_logon=_no_logon(host, settings, password, kerberos_failed), build_status=judge)

@@ -33,14 +33,22 @@ except ImportError:  # pragma: no cover - isal is a dependency; a platform witho
 
 EVIDENCE_DIR = "evidence"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Names Windows gives to devices, also with any extension (`nul.example` is NUL, `con.log` is CON): a folder by
+# such a name cannot be made, and a file by such a name is the device (what is written to it is gone).
+_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 _BY_DESCRIPTOR = os.open in os.supports_dir_fd and os.mkdir in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW")
 
 
+def _not_a_device(name: str) -> str:
+    """`name`, or `_name` where Windows would take it for a device."""
+    return f"_{name}" if name.split(".", 1)[0].upper() in _DEVICES else name
+
+
 def safe_component(text: str, fallback: str = "host") -> str:
-    """A file-name component on Linux and Windows alike (no separators, no `..`, bounded length)."""
+    """A file-name component on Linux and Windows alike (no separators, no `..`, no device name, bounded)."""
     cleaned = _UNSAFE.sub("_", text).strip("._")[:100]
-    return cleaned or fallback
+    return _not_a_device(cleaned) if cleaned else fallback
 
 
 def host_dir_name(stable_name: str) -> str:
@@ -57,7 +65,7 @@ def evidence_file_name(remote_path: str) -> str:
     """`wsyncmgr.lo_` -> `wsyncmgr.lo_.gz`: the server's file name, made safe, with every character kept
     that tells the rolled half from the current one."""
     name = _UNSAFE.sub("_", PureWindowsPath(remote_path).name).strip(".")[:100]
-    return (name or "log") + ".gz"
+    return _not_a_device(name or "log") + ".gz"
 
 
 def _refuse_link(path: Path, exc: OSError) -> OSError:

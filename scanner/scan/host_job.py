@@ -28,6 +28,7 @@ from scanner.scan.evidence import save_log
 from scanner.scan.results import judged_result
 from scanner.winrm.collect import Collected, CollectOptions, collect
 from scanner.winrm.faults import translate
+from scanner.winrm.kerberos import ticket_only as kerberos_ticket_only
 from scanner.winrm.session import Aborted, HostSession, SessionOptions
 
 if TYPE_CHECKING:
@@ -140,8 +141,7 @@ class ScanJob:
         """The WinRM exchange, the only part whose exceptions are translated into the server's errors."""
         secrets = self.context.secrets
         options = self._options()
-        # Only Kerberos with a ticket could have been tried: a 401 is the server refusing the ticket, no password.
-        ticket_only = self.host.auth == "kerberos" or (self.host.auth == "negotiate" and not options.password)
+        ticket_only = kerberos_ticket_only(self.host.auth, options.password)
         # the account actually used: hints about local accounts (UAC) and Basic need it
         target = replace(self.host, username=self.host.username or options.username)
         try:

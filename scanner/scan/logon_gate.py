@@ -31,7 +31,8 @@ each such rejection ends the proof and counts, so more than K of them are possib
 worked in between. A logon ends with a verdict: ACCEPTED (its session proved the logon) resets the count and
 proves the account; REJECTED (the server refused the password) adds to r; UNANSWERED (the password left, nothing
 came back that proves or refuses it) adds to u unless the account is proven meanwhile; UNKNOWN (no password left:
-unreachable, refused before the password leg, a refused Kerberos ticket) changes nothing but n. K = 0 turns the
+unreachable, refused before the password leg, a refused Kerberos ticket; or the server's own answer that no
+failed logon was counted) changes nothing but n. K = 0 turns the
 gate off, as it turns the breaker off: everything is admitted, nothing refused.
 
 Sans-IO (h11's style): no clock, no lock, no event loop. `admit()` answers at once with a ticket, a refusal or
@@ -60,11 +61,13 @@ class LogonVerdict(enum.Enum):
 
 def verdict_of(error: HostError | None, *, password_sent: bool) -> LogonVerdict:
     """What an attempt that never proved its logon says about the password (a proof is news of its own:
-    `LogonGate.logged_on`). An authentication error is the server's (or the KDC's) own answer: the password
-    rejected, or refused before any check (Basic for a domain account, a refused ticket), which costs nothing."""
+    `LogonGate.logged_on`). An authentication or access error is the server's (or the KDC's) own answer: the
+    password rejected; refused before any check (Basic for a domain account, a refused ticket); or accepted, the
+    account then refused (a 401 to the request after a logon HTTP.sys accepted): the last two cost nothing, and
+    prove nothing either (only the session's proof opens the gate)."""
     if error is not None and error.password_rejected:
         return LogonVerdict.REJECTED
-    if error is not None and error.category is ErrorCategory.AUTH:
+    if error is not None and error.category in (ErrorCategory.AUTH, ErrorCategory.ACCESS):
         return LogonVerdict.UNKNOWN
     return LogonVerdict.UNANSWERED if password_sent else LogonVerdict.UNKNOWN
 

@@ -17,7 +17,7 @@ from scanner.model.host import AUTH_METHODS
 from scanner.model.options import ENV_NAME_RULE, is_env_name
 from scanner.model.records import HostFacts, HostFailure, HostResult, Judgement, RunMeta, RunResults, Verdict, Waiver
 from scanner.model.remediation import category_hint
-from scanner.model.results_file import ResultsFileError, load_results
+from scanner.model.results_file import ResultsFileError, load_results, recorded_file, shown_path
 from scanner.model.run_match import host_key, match_key, result_names, shared_names
 from scanner.scan.credentials import DEFAULT_PASSWORD_ENV
 from scanner.scan.runner import HostRun
@@ -131,10 +131,11 @@ def rescan_waivers(earlier: RunResults, path: Path) -> tuple[Waiver, ...]:
     recorded = earlier.meta.waiver_file
     if recorded is None:
         return ()
-    if not Path(recorded).is_file():
-        raise UsageError(f"--rescan-failed: {path} was judged with the waivers file {recorded}, which is not there "
-                         "any more; give --waivers FILE (an empty file for none)")
-    return load_waivers(recorded)
+    found = recorded_file(recorded)
+    if found is None:
+        raise UsageError(f"--rescan-failed: {path} was judged with the waivers file {shown_path(recorded)}, which is "
+                         "not there any more; give --waivers FILE (an empty file for none)")
+    return load_waivers(found)
 
 
 MAX_USERNAME = 1024  # the inventory's bound for a user name

@@ -5,13 +5,17 @@ and parsing errors, the security packages raise theirs inside a LogonFailed; eve
 sees only HostError subclasses with a category, a `retryable` flag, whether the lockout breaker counts it
 (`password_rejected`: scanner.winrm.rejections' table) and a hint an admin can act on:
 
-  logon rejected (401), or a rejection of REJECTIONS   -> HostAuthFailed    never retried; counted as a rejected
-                                                                            password, except Basic with a domain
+  logon rejected (401 to the password's proof), or a   -> HostAuthFailed    never retried; counted as a rejected
+  rejection of REJECTIONS                                                   password, except Basic with a domain
                                                                             account (never tried by WinRM) and a
                                                                             Kerberos ticket the server refused
+  a 401 before any password was sent                   -> HostAuthFailed    never retried, not counted
   Kerberos (krb5 / gssapi codes)                       -> HostAuthFailed    with the reason and a hint
-  logon legs past the bound                            -> HostProtocolError never retried, not counted
-  logged on, access denied / shells disabled / ACL     -> HostAccessDenied  never retried, not counted
+  logon legs past the bound, a logon broken off or     -> HostProtocolError never retried, not counted
+  accepted out of order
+  logged on, access denied / shells disabled / ACL,    -> HostAccessDenied  never retried, not counted
+  a 401 to requests after an accepted logon
+  cmaudit's own bug during the exchange (OwnBug)       -> HostInternalError never blamed on the server
   TLS handshake or certificate                         -> HostTLSError      never retried (a TLS 1.0 listener named)
   refused, reset, broken connection                    -> HostUnreachable   retried (not: DNS, no WinRM there)
   connect/read/WSMan operation timeout                 -> HostTimeout       retried
@@ -43,6 +47,7 @@ from scanner.model.errors import (
     HostAccessDenied,
     HostAuthFailed,
     HostError,
+    HostInternalError,
     HostProtocolError,
     HostTimeout,
     HostTLSError,
@@ -50,16 +55,20 @@ from scanner.model.errors import (
 )
 from scanner.winrm.fault_xml import DefusedXmlException, WSManFault, code_number, parse_fault
 from scanner.winrm.kerberos import describe as describe_kerberos
+from scanner.winrm.kerberos import logged_on_account
 from scanner.winrm.rejections import REJECTIONS, sspi_rejection
 from scanner.winrm.tls import looks_legacy
 from scanner.winrm.transport import (
     BadReply,
     HTTPStatus,
+    LogonBroken,
     LogonError,
     LogonFailed,
     LogonRejected,
     LogonRoundTrips,
     NetworkError,
+    OwnBug,
+    RefusedAfterLogon,
     SchemeNotOffered,
     TLSFailed,
     TransportError,
@@ -109,7 +118,19 @@ IIS_SPN_HINT = ("on a ConfigMgr site server IIS (management point, distribution 
                 "WinRM 1.1: when an IIS application pool runs as a domain account that owns HTTP/<fqdn> (setspn -Q "
                 "HTTP/<fqdn>), tickets for port 80 are made for that account and WinRM cannot read them; use WinRM "
                 "2.0 on 5985, --spn-service WSMAN where that SPN is on the computer account, or --auth ntlm")
+SINGLE_SIGN_ON_HINT = ("Windows single sign-on logs on as the account cmaudit runs as: check that it is in the host's "
+                       "local Administrators group and not locked out (or its password changed since it logged on), "
+                       "or give --username with a password.")
 KERBEROS_ONLY_HINT = "the server refuses NTLM: use --auth kerberos (or negotiate) with a ticket or user@REALM"
+BASIC_ONLY_HINT = ("the listener offers only Basic: turn Negotiate on for it (`winrm set winrm/config/service/auth "
+                   "@{Negotiate=\"true\"}`), or use --auth basic over HTTPS with a local account")
+NO_SCHEME_HINT = ("the reply offered no logon scheme WinRM uses: check that the inventory's port is the host's WinRM "
+                  "listener (`winrm enumerate winrm/config/listener`) with nothing in between")
+FIRST_LEG_HINT = ("no password was sent, so none was refused: check that the port is the host's own WinRM listener "
+                  "with nothing in between, and that the domain does not refuse NTLM (Restrict NTLM: then use "
+                  "--auth kerberos with a ticket or user@REALM)")
+KEEP_ALIVE_HINT = ("NTLM must answer the challenge on the same connection: something between cmaudit and the host (a "
+                   "proxy or load balancer) does not keep connections alive; scan the host's own listener directly")
 TOKEN_BLOAT_HINT = ("The host's HTTP.sys refused the logon's headers as too long: Kerberos token bloat (an account "
                     "in many groups). Raise MaxFieldLength and MaxRequestBytes under HKLM\\SYSTEM\\"
                     "CurrentControlSet\\Services\\HTTP\\Parameters on the host and restart it (KB 2020943), or use "
@@ -117,6 +138,7 @@ TOKEN_BLOAT_HINT = ("The host's HTTP.sys refused the logon's headers as too long
 ROUND_TRIPS_HINT = ("The listener (or a proxy in front of it) answered every logon leg with another challenge, which "
                     "HTTP.sys never does: check that the port is the host's own WinRM listener (`winrm enumerate "
                     "winrm/config/listener`) with nothing in between; cmaudit stopped to spare the account.")
+ACCOUNT_REFUSED = frozenset({"NTStatusException"})  # the server's CredSSP refused the account (disabled, expired...)
 NOTHING_TRIED = frozenset({"NoCredentialError", "InvalidCredentialError", "CredentialsExpiredError", "BadNameError",
                            "OperationNotAvailableError", "BadMechanismError"})  # pyspnego: no credential to offer
 
@@ -187,20 +209,51 @@ def _logon(exc: Any, ask: _Ask) -> HostError:
 
 
 def _rejected(exc: LogonRejected, ask: _Ask) -> HostError:
-    """A bare 401 to the logon: a refused ticket when Kerberos carried it, else the password (or the account)."""
+    """A bare 401 to the logon: a refused ticket when Kerberos carried it; the password (or the account) when it
+    answered the password's proof (`final`); else a refusal before any password was sent, which costs nothing."""
     if ask.ticket_only or exc.mechanism == "kerberos":  # the KDC took the password (if any) before the ticket
         return _ticket_refused(ask)
+    if not exc.final:
+        return HostAuthFailed(ask.host, "the server refused the logon (HTTP 401) before any password was sent",
+                              password_rejected=False, hint=FIRST_LEG_HINT)
     return _auth_failed(ask)
+
+
+_BROKEN_HINTS = {
+    "closed": KEEP_ALIVE_HINT,
+    "early-accept": NO_SCHEME_HINT,
+    "unfinished": "The server did not send the logon's last token (Kerberos' AP-REP, SPNEGO's mechListMIC), which "
+                  "message encryption over HTTP needs: check that the port is the host's own WinRM listener, or use "
+                  "HTTPS.",
+}
+
+
+def _broken(exc: LogonBroken, ask: _Ask) -> HostError:
+    return HostProtocolError(ask.host, exc.message, hint=_BROKEN_HINTS[exc.kind])
+
+
+def _refused_after_logon(exc: RefusedAfterLogon, ask: _Ask) -> HostError:
+    """The password was accepted (the logon succeeded, twice): the account is not let in, nothing to count."""
+    return HostAccessDenied(ask.host, exc.message, hint=_access_hint(ask.target))
 
 
 def _round_trips(exc: LogonRoundTrips, ask: _Ask) -> HostError:
     return HostProtocolError(ask.host, exc.message, hint=ROUND_TRIPS_HINT)
 
 
+_OFFERED_HINTS = (("kerberos", KERBEROS_ONLY_HINT), ("basic", BASIC_ONLY_HINT),
+                  ("credssp", "the listener offers CredSSP only: use --auth credssp (over HTTPS), or turn Negotiate on "
+                              "for the listener"))
+
+
 def _not_offered(exc: SchemeNotOffered, ask: _Ask) -> HostError:
-    # the server offers only an auth scheme the chosen method cannot use (a Kerberos-only listener)
+    """The server offers only schemes the chosen method cannot use: the hint follows what it does offer."""
+    offered = set(exc.offered)
+    hint = next((hint for scheme, hint in _OFFERED_HINTS if scheme in offered), NO_SCHEME_HINT if not offered else
+                f"the listener offers {', '.join(sorted(offered))}, which a {ask.auth or 'this'} logon cannot use: "
+                "turn Negotiate on for the listener (`winrm set winrm/config/service/auth @{Negotiate=\"true\"}`)")
     return HostAuthFailed(ask.host, f"the server does not offer this auth method: {exc.message}",
-                          password_rejected=False, hint=KERBEROS_ONLY_HINT)
+                          password_rejected=False, hint=hint)
 
 
 def _security_refusal(exc: LogonFailed, ask: _Ask) -> HostError:
@@ -208,9 +261,10 @@ def _security_refusal(exc: LogonFailed, ask: _Ask) -> HostError:
     cause = exc.cause if exc.cause is not None else exc
     found = sspi_rejection(cause)
     if found is not None:
-        return HostAuthFailed(ask.host, f"{found.reason}: {library_text(cause)}",
-                              hint="Check the user name and password (CMAUDIT_PASSWORD or the host's password_env) and "
-                                   "that the account is not locked out.")
+        account = _single_sign_on(ask)
+        return HostAuthFailed(ask.host, f"{found.reason}{f' for {account}' if account else ''}: {library_text(cause)}",
+                              hint=SINGLE_SIGN_ON_HINT if account else "Check the user name and password "
+                              "(CMAUDIT_PASSWORD or the host's password_env) and that the account is not locked out.")
     return _spnego(cause, ask)
 
 
@@ -218,6 +272,8 @@ _LOGON: dict[type, Callable[[Any, _Ask], HostError]] = {
     LogonRejected: _rejected,
     LogonRoundTrips: _round_trips,
     SchemeNotOffered: _not_offered,
+    LogonBroken: _broken,
+    RefusedAfterLogon: _refused_after_logon,
     LogonFailed: _security_refusal,
 }
 
@@ -225,6 +281,10 @@ _LOGON: dict[type, Callable[[Any, _Ask], HostError]] = {
 def _spnego(exc: BaseException, ask: _Ask) -> HostError:
     """pyspnego's errors (building the logon's tokens, or unwrapping a reply) outside the rejection table."""
     name = type(exc).__name__
+    if name in ACCOUNT_REFUSED:
+        return HostAuthFailed(ask.host, f"the server refused the logon: {library_text(exc)}", password_rejected=False,
+                              hint="The password was not refused: check that the account is enabled, its password not "
+                                   "expired, and that it may log on to this host.")
     if name in NOTHING_TRIED:
         return HostAuthFailed(ask.host, f"authentication failed: {name}: {library_text(exc)}",
                               password_rejected=False, hint="give a user name and password, or a Kerberos ticket")
@@ -239,7 +299,21 @@ def _auth_failed(ask: _Ask) -> HostError:
             "accounts only)", password_rejected=False,
             hint="Use ntlm, negotiate or kerberos for a domain account (inventory `auth`, or --auth), or a local "
                  "account with Basic over HTTPS.")
+    account = _single_sign_on(ask)
+    if account:
+        return HostAuthFailed(ask.host, f"the logged-on account {account} was refused (HTTP 401)",
+                              hint=SINGLE_SIGN_ON_HINT)
     return HostAuthFailed(ask.host, "credentials rejected (HTTP 401)", hint=_password_hint(ask) + ".")
+
+
+def _single_sign_on(ask: _Ask) -> str | None:
+    """The account a Windows single sign-on logged on as (negotiate or kerberos with no user name), else None.
+
+    Through SSPI it is NTLM where Kerberos cannot work, with that account's own secret: its refusals count
+    towards the lockout breaker like a password's (scanner.winrm.kerberos.ticket_only)."""
+    if ask.user or ask.auth not in ("negotiate", "kerberos"):
+        return None
+    return logged_on_account() or "the account cmaudit runs as"
 
 
 def _password_hint(ask: _Ask) -> str:
@@ -480,6 +554,7 @@ def _unexpected(exc: BaseException, ask: _Ask) -> HostError:
 _HANDLERS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[[Any, _Ask], HostError]],
                  ...] = (
     (LogonError, _logon),
+    (OwnBug, lambda exc, ask: HostInternalError(ask.host, exc.message)),
     (HTTPStatus, _http),
     (NetworkError, _network),
     (TLSFailed, _tls),

@@ -8,7 +8,8 @@ scanner.winrm.http_wire within their bounds. It logs on itself on an empty POST,
 pypsrp's transport), then seals every message with WinRM message encryption over HTTP (pypsrp's
 WinRMEncryption; replies read by scanner.winrm.sealing) or binds the logon to the TLS channel over HTTPS
 (RFC 5929 tls-server-end-point). HTTP.sys ties a logon to its connection: a new connection logs on again, and a
-401 to a request after the logon (the server forgot it) logs on once more before giving up.
+401 to a request after the logon (the server forgot it) logs on once more before giving up (RefusedAfterLogon:
+the server took the password twice, so that 401 is not a rejected password).
 
 Abort: `abort()` shuts the open socket down from another thread (a blocked read returns at once) and refuses
 new connections. Errors are scanner.winrm.transport's, with the socket error as the cause.
@@ -19,6 +20,7 @@ here: scanner.winrm.requests_transport carries them.
 from __future__ import annotations
 
 import base64
+import os
 import re
 import socket
 import ssl
@@ -41,8 +43,10 @@ from scanner.winrm.transport import (
     BadReply,
     Headers,
     HTTPStatus,
+    LogonBroken,
     LogonRejected,
     NetworkError,
+    RefusedAfterLogon,
     Reply,
     Timeouts,
     TransportError,
@@ -116,10 +120,10 @@ class HTTPTransport:
             try:
                 return self._request(body, timeouts)
             except _LoggedOff as gone:
-                if attempt == 2:
-                    raise LogonRejected(self._address, f"Failed to authenticate the user {self._user_text()} with "
-                                                       f"{self._auth}", scheme="Negotiate",
-                                        mechanism=self.negotiated_protocol) from gone
+                if attempt == 2:  # the logon was accepted twice: the password is right, the account not let in
+                    raise RefusedAfterLogon(self._address, f"the server accepted the logon of {self._user_text()}, "
+                                                           "then answered the request with HTTP 401, twice",
+                                            scheme="Negotiate", mechanism=self.negotiated_protocol) from gone
                 self._logged_on = -1  # the server forgot the logon (a new connection): log on again, once
         raise AssertionError("unreachable")
 
@@ -134,10 +138,12 @@ class HTTPTransport:
         with self._lock:
             wire = self._wire
         if wire is not None:
-            try:  # shutdown (not close) wakes a blocked recv() on Linux and Windows; the owner closes it
+            try:  # shutdown (not close) wakes a blocked recv() on Linux; the owner closes it
                 wire.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            if os.name == "nt":  # Windows' select() sleeps through a shutdown: only closing the socket wakes it
+                wire.sock.close()
 
     def close(self) -> None:
         with self._lock:
@@ -192,6 +198,10 @@ class HTTPTransport:
             kept = connection == self._connections and self._wire is not None
             step = logon.answer(LogonAnswer(status, tuple(headers.get_all("WWW-Authenticate")), data, kept,
                                             headers.get("Server")))
+        if self.wrap_required and not step.context.complete:
+            raise LogonBroken(self._address, "the server accepted the logon without its last token, which message "
+                                             "encryption needs", scheme=step.scheme, kind="unfinished",
+                              mechanism=step.mechanism)
         self._context = step.context
         self._logged_on = self._connections
         self.negotiated_protocol = step.mechanism

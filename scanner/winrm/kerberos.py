@@ -44,6 +44,36 @@ def uses_sspi() -> bool:
     return sys.platform == "win32"
 
 
+def ticket_only(auth: str, password: str | None) -> bool:
+    """Whether a logon can only be Kerberos with a ticket the jump box already holds (`kerberos`, or `negotiate`
+    without a password): an HTTP 401 then means the server refused the ticket, and no password was tried.
+
+    Not so for negotiate through Windows SSPI: with no credential it is the logged-on account, which falls back
+    to NTLM with that account's own secret, so its rejections count towards the lockout breaker like a password's.
+    """
+    return auth == "kerberos" or (auth == "negotiate" and not password and not uses_sspi())
+
+
+def logged_on_account() -> str | None:
+    """`DOMAIN\\user`: the account this process runs as, which SSPI logs on as when given no user name (Windows;
+    None elsewhere, or when Windows cannot say)."""
+    if sys.platform != "win32":
+        return None
+    import ctypes
+    from ctypes import wintypes
+
+    get_user_name = ctypes.WinDLL("secur32", use_last_error=True).GetUserNameExW
+    get_user_name.argtypes = [ctypes.c_int, wintypes.LPWSTR, ctypes.POINTER(wintypes.ULONG)]
+    get_user_name.restype = wintypes.BOOLEAN
+    name_sam_compatible = 2  # EXTENDED_NAME_FORMAT: DOMAIN\user, as `whoami` prints it
+    buffer = ctypes.create_unicode_buffer(256)
+    size = wintypes.ULONG(len(buffer))
+    if get_user_name(name_sam_compatible, buffer, ctypes.byref(size)) and buffer.value:
+        return str(buffer.value)
+    user, domain = os.environ.get("USERNAME"), os.environ.get("USERDOMAIN")
+    return f"{domain}\\{user}" if user and domain else user
+
+
 def gssapi_missing() -> str | None:
     """Why Kerberos cannot work here for want of python packages (None when it can)."""
     if uses_sspi():
@@ -182,7 +212,7 @@ def check_ticket(principal: str | None = None) -> TicketInfo:
     TGT in the default ticket cache, as MIT does on the first connection anyway.
     """
     if uses_sspi():
-        return TicketInfo(principal or "the logged-on account", None, "Windows SSPI")
+        return TicketInfo(principal or logged_on_account() or "the logged-on account", None, "Windows SSPI")
     missing = gssapi_missing()
     if missing is not None:
         raise KerberosSetupError(missing, hint=INSTALL_HINT)

@@ -14,30 +14,34 @@ environment; worker processes receive them over their pipe.
 that would otherwise run per host, so the hashes cannot differ from what pyspnego computes
 (tests/scanner/winrm/test_ntlm_hash.py checks them against the published vectors). Where a pyspnego release
 moved them, `ntlm_credentials` says so in one debug line and hosts log on with the password, as pyspnego
-itself would (hashed per host).
+itself would (hashed per host); nothing else changes.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import spnego
 
-try:
-    from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
-    HASHING = True
-except ImportError:  # pragma: no cover - a pyspnego release that moved its private hash functions
-    HASHING = False
-
 if TYPE_CHECKING:
     from scanner.model.host import Host
 
 HostKey = tuple[str, int]
+HashFunctions = tuple[Callable[[str], bytes], Callable[[str], bytes]]
 log = logging.getLogger(__name__)
+
+
+def hash_functions() -> HashFunctions | None:
+    """pyspnego's (lmowfv1, ntowfv1), or None when the installed pyspnego no longer has them where cmaudit knows."""
+    try:
+        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+    except ImportError:
+        return None
+    return lmowfv1, ntowfv1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +52,13 @@ class NtlmHashes:
     nt: str = field(repr=False)
 
     @classmethod
-    def of(cls, password: str) -> NtlmHashes:
-        return cls(base64.b16encode(lmowfv1(password)).decode(), base64.b16encode(ntowfv1(password)).decode())
+    def of(cls, password: str, functions: HashFunctions | None = None) -> NtlmHashes:
+        """The hashes of `password` (LookupError when pyspnego's hash functions are not there: see hash_functions)."""
+        functions = functions or hash_functions()
+        if functions is None:
+            raise LookupError("pyspnego's NTLM hash functions (spnego._ntlm_raw.crypto) are not available")
+        lm, nt = functions
+        return cls(base64.b16encode(lm(password)).decode(), base64.b16encode(nt(password)).decode())
 
     def credential(self, username: str) -> Any:
         """The pyspnego credential for `username` logging on with these hashes (NTLM only)."""
@@ -69,8 +78,10 @@ def ntlm_credentials(hosts: Iterable[Host], passwords: Mapping[HostKey, str | No
     Kerberos, which needs the password itself."""
     hashed: dict[str, NtlmHashes] = {}
     out: dict[HostKey, tuple[Any, NtlmHashes]] = {}
-    if not HASHING:
-        log.debug("pyspnego's lmowfv1/ntowfv1 are not where cmaudit knows them: NTLM hosts log on with the password")
+    functions = hash_functions()
+    if functions is None:
+        log.debug("pyspnego's lmowfv1/ntowfv1 are not where cmaudit knows them (another pyspnego release?): NTLM "
+                  "hosts log on with the password, hashed by pyspnego per host")
         return out
     for host in hosts:
         password, user = passwords.get(host.key), host.username or default_user
@@ -78,6 +89,6 @@ def ntlm_credentials(hosts: Iterable[Host], passwords: Mapping[HostKey, str | No
             continue
         hashes = hashed.get(password)
         if hashes is None:
-            hashes = hashed[password] = NtlmHashes.of(password)
+            hashes = hashed[password] = NtlmHashes.of(password, functions)
         out[host.key] = (hashes.credential(user), hashes)
     return out

@@ -1,15 +1,19 @@
 """One table of "the password was rejected": what counts towards an account's lockout, on every platform.
 
 A domain controller counts a failed logon (badPwdCount) whenever the credential itself is refused, whoever
-reports it: the server's HTTP.sys after NTLM's AUTHENTICATE, Windows' SSPI on the jump box, or the KDC during a
-Kerberos AS exchange (MIT krb5 through GSSAPI). Every one of those signals is a row here, and only those: a
-refused Kerberos ticket, a missing credential, a clock skew or a missing SPN cost the account nothing.
+reports it: the server's HTTP.sys after NTLM's AUTHENTICATE, the server's CredSSP in its TSRequest's errorCode,
+Windows' SSPI on the jump box, or the KDC during a Kerberos AS exchange (MIT krb5 through GSSAPI). Every one of
+those signals is a row here, and only those: a refused Kerberos ticket, a missing credential, a clock skew, a
+missing SPN or a 401 before any password was sent cost the account nothing.
 scanner.winrm.faults marks what matches a row as `password_rejected`, which the lockout breaker counts.
 
     source   code          name                          where it comes from
-    http     401           HTTP 401 after the last token NTLM's AUTHENTICATE (or a Basic logon) refused
+    http     401           HTTP 401 after the last token NTLM's AUTHENTICATE (or a Basic logon, CredSSP's public
+                                                         key or credential exchange) refused
     sspi     0x8009030C    SEC_E_LOGON_DENIED            pyspnego InvalidTokenError (Windows jump box)
-    sspi     0xC000006D    STATUS_LOGON_FAILURE          pyspnego InvalidCredentialError (Windows jump box)
+    sspi     0xC000006D    STATUS_LOGON_FAILURE          pyspnego InvalidCredentialError (Windows jump box), or
+                                                         the server's CredSSP errorCode (requests-credssp's
+                                                         NTStatusException)
     sspi     0xC000006A    STATUS_WRONG_PASSWORD         SSPI, the same refusal by another name
     krb5     24            KDC_ERR_PREAUTH_FAILED        the KDC refused the password
     krb5     31            KRB_AP_ERR_BAD_INTEGRITY      a key from a wrong password failed the check
@@ -17,7 +21,8 @@ scanner.winrm.faults marks what matches a row as `password_rejected`, which the 
     wsman    1326          ERROR_LOGON_FAILURE           a WS-Management fault naming a failed logon
     wsman    0x8007052E    ERROR_LOGON_FAILURE           the same as an HRESULT
 
-SSPI codes are the signed 32-bit `winerror` pyspnego keeps in `SpnegoError.base_error`; krb5 codes are MIT's
+SSPI codes are the signed 32-bit `winerror` pyspnego keeps in `SpnegoError.base_error` (or the `status` of
+requests-credssp's NTStatusException, unsigned); krb5 codes are MIT's
 com_err values (KRB5KDC_ERR_NONE + the protocol code), signed, as python-krb5 and GSSAPI's minor status give them.
 """
 
@@ -76,6 +81,8 @@ def sspi_rejection(exc: BaseException) -> Rejection | None:
     """The SSPI rejection inside `exc` (pyspnego's SpnegoError around a Windows error, at any depth), or None."""
     for current in _chain(exc):
         winerror = getattr(getattr(current, "base_error", None), "winerror", None)
+        if type(current).__name__ == "NTStatusException":  # requests-credssp: the server's TSRequest errorCode
+            winerror = getattr(current, "status", None)
         if isinstance(winerror, int):
             found = rejection("sspi", winerror)
             if found is not None:

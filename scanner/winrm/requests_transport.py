@@ -16,6 +16,7 @@ release changes them the transport runs as pypsrp builds it, after one debug lin
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
 import threading
@@ -26,8 +27,11 @@ import requests
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError
 from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from requests_credssp.exceptions import AuthenticationException as CredSSPRefused
+from requests_credssp.exceptions import NTStatusException
 
 from scanner.winrm import pypsrp_compat
+from scanner.winrm.logon import auth_schemes
 from scanner.winrm.transport import (
     BadReply,
     Headers,
@@ -45,6 +49,15 @@ from scanner.winrm.transport import (
 )
 
 _RESET_NAMES = ("RemoteDisconnected", "IncompleteRead", "ProtocolError", "ClosedMidReply")
+# requests-credssp and pypsrp say what happened only in their messages (no field): the step a bare 401 answered,
+# the schemes a server offered. CredSSP sends NTLM's AUTHENTICATE (the password's proof) with the public key
+# exchange, and the password itself with the credential exchange; its TLS handshake and "Authentication N" legs
+# carry no password.
+_CREDSSP_STEP = re.compile(r"after step (?P<step>[A-Za-z0-9 ]+?) - actual")
+_CREDSSP_PROOF_STEPS = frozenset({"Public key exchange", "Credential exchange"})
+_OFFERED = re.compile(r"actual: ?'(?P<offered>[^']*)'")
+_NOT_OFFERED = ("did not response with one of the following authentication methods",
+                "did not response CredSSP being an available authentication method")
 
 
 def default_ca_bundle() -> str:
@@ -200,8 +213,8 @@ class RequestsTransport:
     def _translate(self, exc: BaseException) -> TransportError | None:
         """requests', urllib3's and pypsrp's exceptions as cmaudit's transport errors."""
         address = self._address
-        if isinstance(exc, AuthenticationError):
-            return LogonRejected(address, str(exc), scheme=self._scheme(), mechanism=self.negotiated_protocol)
+        if isinstance(exc, AuthenticationError | CredSSPRefused | NTStatusException):
+            return self._logon_error(exc)
         if isinstance(exc, WinRMTransportError):
             code = exc.code if isinstance(exc.code, int) else 0
             text = exc.response_text if isinstance(exc.response_text, str) else ""
@@ -224,6 +237,25 @@ class RequestsTransport:
             return LogonFailed(address, f"{type(exc).__name__}: {library_text(exc)}", scheme=self._scheme(),
                                cause=exc)
         return None
+
+    def _logon_error(self, exc: BaseException) -> TransportError:
+        """pypsrp's and requests-credssp's logon errors: a scheme not offered, a bare 401 (to the password's proof,
+        or to an earlier leg), or the server's NTSTATUS in CredSSP's TSRequest (STATUS_LOGON_FAILURE...)."""
+        text, scheme, mechanism = str(exc), self._scheme(), self.negotiated_protocol
+        if any(words in text for words in _NOT_OFFERED):
+            found = _OFFERED.search(text)
+            offered = found.group("offered") if found else ""
+            return SchemeNotOffered(self._address, text, scheme=scheme,
+                                    offered=tuple(sorted({name.lower() for name in auth_schemes(offered)})))
+        if isinstance(exc, NTStatusException):
+            return LogonFailed(self._address, f"the server refused the CredSSP logon: {library_text(exc)}",
+                               scheme=scheme, mechanism=mechanism, cause=exc)
+        step = _CREDSSP_STEP.search(text) if isinstance(exc, CredSSPRefused) else None
+        if isinstance(exc, CredSSPRefused) and step is None:  # pyspnego's own error inside (its base_error unset)
+            return LogonFailed(self._address, f"{type(exc).__name__}: {library_text(exc)}", scheme=scheme,
+                               mechanism=mechanism, cause=exc.__cause__ or exc)
+        final = step is None or step.group("step") in _CREDSSP_PROOF_STEPS
+        return LogonRejected(self._address, text, scheme=scheme, mechanism=mechanism, final=final)
 
     def _scheme(self) -> str:
         return str(getattr(self._inner, "auth", "") or "")

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from pypsrp.wsman import WSMan
+from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
 from scanner.model.errors import HostError, HostProtocolError, HostTimeout
 from scanner.model.options import DEFAULT_SPN_SERVICE
@@ -50,7 +50,7 @@ from scanner.winrm.requests_transport import RequestsTransport, default_ca_bundl
 from scanner.winrm.tls import client_context
 from scanner.winrm.transport import HTTPStatus, Reply, Timeouts, Transport
 from scanner.winrm.transport_policy import message_encryption
-from scanner.winrm.winrs import LiftedReply, lift_streams
+from scanner.winrm.winrs import LiftedReply, exit_code, lift_streams
 
 if TYPE_CHECKING:
     from scanner.model.host import Host
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_ENVELOPE = 153600  # 150 KiB: what Server 2003 R2 / 2008 (R2) accept by default
 REPLY_SLACK = 64 * 1024  # MIME framing and signature of an encrypted reply, HTTP error pages
 _HOSTILE_XML_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+_EXIT_CODE_PATH = f"{{{NAMESPACES['s']}}}Body//{{{NAMESPACES['rsp']}}}ExitCode"
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +189,20 @@ class HostSession:
         if answered != message_id:
             raise HostProtocolError(host, "Received related id does not match related expected message id: "
                                           f"Sent: {message_id}, Received: {answered}"[:300])
+        if action == WSManAction.RECEIVE:
+            self._check_exit_code(root)
         log.debug("%s: WS-Man %s %s ok (%.0f ms)", host, _short(action), _short(resource_uri),
                   (time.monotonic() - started) * 1000)
         return root
+
+    def _check_exit_code(self, root: ET.Element) -> None:
+        """rsp:ExitCode within its own bound before any reader (cmaudit's or pypsrp's own Receive) takes int() of it."""
+        element = root.find(_EXIT_CODE_PATH)
+        if element is not None:
+            try:
+                exit_code(element.text)
+            except ValueError as exc:
+                raise HostProtocolError(self.host.name, f"malformed Receive reply: {exc}") from None
 
     def _timeouts(self, http_timeout: float | None) -> Timeouts:
         """Before every request: refused once aborted or past the deadline; else the timeouts left for it."""
@@ -308,6 +320,17 @@ def _tls_context(verify: bool | str, legacy: bool) -> Any:
     return client_context(verify, legacy=legacy, default_ca=default_ca_bundle())
 
 
+def _missing_for(host: Host, username: Any, password: str | None) -> str | None:
+    """What the host's auth method needs and was not given (pypsrp's own checks, made before any traffic)."""
+    if host.auth == "certificate":
+        if not (host.cert_pem and host.cert_key_pem):
+            return "certificate auth needs the client certificate and its key (cert_pem, cert_key_pem)"
+        return None if host.scheme == "https" else "certificate auth needs HTTPS"
+    if host.auth in ("basic", "credssp") and (username is None or password is None):
+        return f"{host.auth} auth needs a user name and a password"
+    return None
+
+
 def _build(owner: HostSession, host: Host, options: SessionOptions) -> tuple[SessionWSMan, Transport]:
     """The WSMan and the transport for `host` with cmaudit's transport policy."""
     https = host.scheme == "https"
@@ -326,6 +349,9 @@ def _build(owner: HostSession, host: Host, options: SessionOptions) -> tuple[Ses
     password = options.password
     if options.credential is not None:
         username, password = options.credential, None
+    missing = _missing_for(host, username, password)
+    if missing:  # checked here, not left to pypsrp's lazy session build: the same refusal on every path
+        raise HostError(host.name, f"cannot set up {auth} authentication: {missing}")
     try:
         with WSMAN_CONSTRUCTION:  # see pypsrp_compat.WSMAN_CONSTRUCTION: pypsrp edits a process-wide registry
             wsman = SessionWSMan(owner, host.address, port=host.port, ssl=https, auth=auth, username=username,

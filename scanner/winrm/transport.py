@@ -14,10 +14,16 @@ turns them into HostErrors with a hint:
     +-- BadReply               a reply that breaks HTTP, a size bound or message encryption
     +-- HTTPStatus             a reply with a status other than 200 (`status`, `text`, `server`, `during_logon`)
     +-- LogonError             the logon did not succeed (`scheme`, `mechanism`: "ntlm", "kerberos" or None)
-        +-- LogonRejected      the server answered the logon with a bare 401 (`final`: after the last token)
+        +-- LogonRejected      the server answered the logon with a bare 401 (`final`: to the token that carried
+        |                      the password's proof, NTLM's AUTHENTICATE; only that one is a rejected password)
         +-- SchemeNotOffered   the server offers no scheme this auth method can use (`offered`)
         +-- LogonRoundTrips    the server kept asking for more logon legs than any logon needs
+        +-- LogonBroken        the server broke the logon off (closed the connection mid-logon) or accepted it
+        |                      before any credential was sent or before it finished: no password was refused
+        +-- RefusedAfterLogon  the server accepted the logon, then answered the request with a 401 even after
+        |                      a second logon: the password is right, the account is not let in
         +-- LogonFailed        the security package (pyspnego, SSPI, GSSAPI) refused (`cause`: its error)
+    +-- OwnBug                 cmaudit's own code failed during the exchange (`cause`): never the server's doing
 """
 
 from __future__ import annotations
@@ -115,7 +121,8 @@ class LogonError(TransportError):
 
 
 class LogonRejected(LogonError):
-    """A bare 401 to the logon: `final` when it answered the last token (NTLM: the AUTHENTICATE message)."""
+    """A bare 401 to the logon: `final` when it answered the token carrying the password's proof (NTLM's
+    AUTHENTICATE, a Basic header, CredSSP's public key exchange); a 401 to an earlier leg refused no password."""
 
     def __init__(self, address: str, message: str, *, scheme: str, mechanism: str | None = None,
                  final: bool = True) -> None:
@@ -135,8 +142,31 @@ class LogonRoundTrips(LogonError):
     """The server kept answering with another challenge past the bound on logon legs."""
 
 
+BrokenKind = Literal["closed", "early-accept", "unfinished"]
+
+
+class LogonBroken(LogonError):
+    """The server broke the logon's order: `kind` "closed" (it closed the connection with a challenge still to
+    answer: NTLM cannot go on over another one), "early-accept" (a 200 before any credential was sent) or
+    "unfinished" (a 200 without the last token message encryption needs)."""
+
+    def __init__(self, address: str, message: str, *, scheme: str, kind: BrokenKind,
+                 mechanism: str | None = None) -> None:
+        super().__init__(address, message, scheme=scheme, mechanism=mechanism)
+        self.kind = kind
+
+
+class RefusedAfterLogon(LogonError):
+    """A 401 to a request after an accepted logon, again after logging on once more: the server took the password
+    (it accepted the logon) but does not let the account in."""
+
+
 class LogonFailed(LogonError):
     """The security package refused to go on (a rejected password at the KDC, a missing credential...)."""
+
+
+class OwnBug(TransportError):
+    """cmaudit's own code failed during the exchange (a bug, never blamed on the server); `cause` is the error."""
 
 
 class Headers:
@@ -183,6 +213,14 @@ def network_error(address: str, exc: BaseException, *, connecting: bool) -> Tran
         kind: NetworkKind = "connect-timeout" if connecting else "read-timeout"
         return NetworkError(address, kind, "connect timed out" if connecting else "read timed out", cause=exc)
     return NetworkError(address, _kind(exc), f"{type(exc).__name__}: {exc}", cause=exc)
+
+
+SECURITY_PACKAGES = frozenset({"spnego", "krb5", "gssapi", "sspilib"})
+
+
+def from_security_package(exc: BaseException) -> bool:
+    """Was `exc` raised by a security package (pyspnego, python-krb5, python-gssapi, sspilib), as opposed to a bug?"""
+    return type(exc).__module__.split(".")[0] in SECURITY_PACKAGES
 
 
 def library_text(exc: BaseException) -> str:

@@ -112,3 +112,19 @@ def test_colour_only_when_asked():
     assert "\x1b[" not in plain and "\x1b[31;1mAFFECTED\x1b[0m" in coloured
     strip = __import__("re").compile(r"\x1b\[[0-9;]*m")
     assert strip.sub("", coloured) == plain
+
+
+def test_console_stream_outliving_its_console_closes_quietly():
+    """A console stream closed or collected after the console it wrapped was closed (a pipe gone, a test's
+    capture ended: seen on Windows CPython 3.13) goes away without an 'Exception ignored' message."""
+    import io
+
+    from reports.terminal import ConsoleStream
+
+    console = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # as sys.stdout, or pytest's capture
+    stream = ConsoleStream(console)
+    stream.write("done\n")
+    console.close()
+    stream.flush()
+    stream.close()
+    assert stream.closed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ def _one_line_64(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 
 HUGE = 1e400  # json.dumps writes Infinity; Python reads it back as inf, which int() cannot take
+DIGITS = "@digits@"  # written as a bare 5,000-digit number (json.dumps itself cannot write one)
 
 
 @pytest.mark.parametrize("where, value, words", [
@@ -48,6 +50,7 @@ HUGE = 1e400  # json.dumps writes Infinity; Python reads it back as inf, which i
     pytest.param("host.attempts", HUGE, "attempts", id="attempts-1e400"),
     pytest.param("host.requests", HUGE, "requests", id="requests-1e400"),
     pytest.param("host.seconds", HUGE, "seconds", id="seconds-1e400"),
+    pytest.param("host.port", DIGITS, "5,000 digits", id="port-of-5000-digits"),
     pytest.param("host.port", "5985", "port", id="port-as-text"),
     pytest.param("meta.insecure", "false", "meta.insecure: expected true or false", id="insecure-as-text"),
     pytest.param("log.truncated", "no", "facts.logs.truncated", id="truncated-as-text"),
@@ -58,7 +61,7 @@ def test_tampered_field_is_one_line(tmp_path, capsys, where, value, words, comma
     """A results.json with an absurd or wrongly typed field is refused by report and diff on one line (exit 64)."""
     path, doc = _results(tmp_path)
     _tamper(doc, where, value)
-    path.write_text(json.dumps(doc), encoding="utf-8")
+    path.write_text(json.dumps(doc).replace(f'"{DIGITS}"', "9" * 5000), encoding="utf-8")
     good, _ = _results(tmp_path, "good.json")
     argv = ["report", str(path), "-o", str(tmp_path / "out")] if command == "report" else ["diff", str(good), str(path)]
     err = _one_line_64(argv, capsys)
@@ -80,7 +83,7 @@ def test_absurd_value_in_the_history_is_one_line(tmp_path, capsys, command):
     db = tmp_path / "h.sqlite3"
     history.record_run(db, run(1), INVENTORY)
     history.record_run(db, run(2), INVENTORY)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE host_results SET result_json = replace(result_json, '\"size\": 4096', '\"size\": 1e400')")
     argv = ["diff", "1", "2"] if command == "diff" else ["history", "--host", "sms01"]
     err = _one_line_64([*argv, "--history", str(db)], capsys)

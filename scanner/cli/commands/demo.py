@@ -163,9 +163,22 @@ def _write_waivers(fleet: Fleet, path: Path) -> Path:
     return path
 
 
-def _next_step(report: Path | None, history: Path) -> str:
-    """What to do after the demo: look at the report, then scan your own servers."""
-    cmaudit = ".venv/bin/cmaudit" if Path(".venv/bin/cmaudit").exists() else "cmaudit"
+# The next steps as the shell of the platform they are printed on takes them: the venv's cmaudit (and the file
+# that shows it is there), setting the password for this shell only, a DOMAIN\\user, what else is worth a line.
+_SHELLS: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
+    "posix": (".venv/bin/cmaudit", ".venv/bin/cmaudit", "export CMAUDIT_PASSWORD=...    # never on the command line",
+              "'CORP\\svc-audit'", ()),
+    "nt": (".venv\\Scripts\\cmaudit", ".venv/Scripts/cmaudit.exe",
+           "$env:CMAUDIT_PASSWORD = '...'    # PowerShell (cmd: set CMAUDIT_PASSWORD=...); never on the command line",
+           "CORP\\svc-audit",
+           ("{cmaudit} scan hosts.csv --auth negotiate    # on a domain-joined jump box: as you, no password at all",)),
+}
+
+
+def _next_step(report: Path | None, history: Path, platform: str = os.name) -> str:
+    """What to do after the demo: look at the report, then scan your own servers (in this platform's shell)."""
+    venv_command, venv_file, password, user, extra = _SHELLS.get(platform, _SHELLS["posix"])
+    cmaudit = venv_command if Path(venv_file).exists() else "cmaudit"
     lines = ["", "Next steps:"]
     if report is not None:
         lines.append(f"  open {report} in a browser (summary, changes since the first scan, the hosts)")
@@ -173,10 +186,11 @@ def _next_step(report: Path | None, history: Path) -> str:
         f"  {cmaudit} history{'' if history == _default_history() else f' --history {history}'}"
         "    # the demo's two runs are recorded there",
         "  Scan your own site servers (a CSV, text or Ansible inventory; see README.md):",
-        "    export CMAUDIT_PASSWORD=...    # never on the command line",
+        f"    {password}",
         f"    {cmaudit} inventory hosts.csv    # the hosts a scan would contact",
-        f"    {cmaudit} doctor hosts.csv --username 'CORP\\svc-audit'    # what would stop a host, step by step",
-        f"    {cmaudit} scan hosts.csv --username 'CORP\\svc-audit'",
+        f"    {cmaudit} doctor hosts.csv --username {user}    # what would stop a host, step by step",
+        f"    {cmaudit} scan hosts.csv --username {user}",
+        *(f"    {line.format(cmaudit=cmaudit)}" for line in extra),
     ]
     return "\n".join(lines)
 

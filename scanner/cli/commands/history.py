@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     db = history_path(args)
     if args.delete is not None:
-        return _delete(db, args.delete)
+        return _delete(db, args.delete, args.audit)
     if args.host:
         return _host(db, args.host, args.audit, args.runs)
     runs = history.list_runs(db, limit=args.runs, audit=args.audit)
@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delete(db: Path, run: int) -> int:
-    gone = history.delete_runs(db, [run])
+def _delete(db: Path, run: int, audit: str | None) -> int:
+    gone = history.delete_runs(db, [run], audit=audit)
     if not gone:
         raise UsageError(f"{db}: no run #{run} in the history (`cmaudit history` lists them)")
     (r,) = gone

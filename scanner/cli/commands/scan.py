@@ -26,7 +26,7 @@ from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
 from scanner.model.notes import Note
 from scanner.model.options import DEFAULT_MAX_AUTH_FAILURES, DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE, size_text
-from scanner.model.results_file import ResultsFileError, load_results
+from scanner.model.results_file import ResultsFileError, load_results, recorded_file, shown_path
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
 ORDER = 10
@@ -163,46 +163,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 ACCOUNT_OPTIONS = ("username", "auth", "password_env")
-MAX_USER_CHARS = 256  # DOMAIN\\user or user@REALM read back from a results file, with room to spare
 
 
 def _reuse_account(args: argparse.Namespace, results_path: Path, unset: set[str]) -> str | None:
     """--rescan-failed: the account options not given (here or in --config) are the earlier run's, checked as
-    strictly as if typed: its user name, auth method and password variable (a password is never recorded). What
-    it reused, in a line for the console (None: nothing)."""
+    strictly as if typed (scanner.scan.results.recorded_account): its user name, auth method and password variable
+    (a password is never recorded). What it reused, in a line for the console (None: nothing)."""
+    from scanner.scan.results import recorded_account
+
     try:
-        recorded = load_results(results_path).meta.options
+        earlier = load_results(results_path)
     except ResultsFileError as exc:
         raise UsageError(f"--rescan-failed: {exc}") from None
-    checks = {"username": _recorded_user, "auth": _recorded_auth, "password_env": env_name}
-    reused = []
-    for dest in ACCOUNT_OPTIONS:
-        value = recorded.get(dest)
-        if dest not in unset or value is None:
-            continue
-        try:
-            setattr(args, dest, checks[dest](value))
-        except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
-            raise UsageError(f"--rescan-failed: {results_path}: the {dest} it recorded cannot be used ({exc}); "
-                             f"give --{dest.replace('_', '-')}") from None
-        reused.append(dest)
+    account = recorded_account(earlier, results_path)
+    reused = [dest for dest in ACCOUNT_OPTIONS if dest in unset and earlier.meta.options.get(dest) is not None]
+    for dest in reused:
+        setattr(args, dest, getattr(account, dest))
     if not reused:
         return None
     return (f"--rescan-failed: the earlier run's account: {args.username or 'no user name'} ({args.auth}, password "
             f"from ${args.password_env})")
-
-
-def _recorded_user(value: object) -> str:
-    if not isinstance(value, str) or not value or len(value) > MAX_USER_CHARS \
-            or any(ch < " " or ch == "\x7f" for ch in value):
-        raise ValueError("not a user name")
-    return value
-
-
-def _recorded_auth(value: object) -> str:
-    if value not in AUTH_METHODS:
-        raise ValueError("not an auth method")
-    return str(value)
 
 
 def run_folder_from(args: argparse.Namespace, config: Config | None,
@@ -238,10 +218,11 @@ def _inventory_of(results_path: Path) -> Path:
         recorded = load_results(results_path).meta.inventory_path
     except ResultsFileError as exc:
         raise UsageError(f"--rescan-failed: {exc}") from None
-    if not recorded or not Path(recorded).is_file():
+    found = recorded_file(recorded) if recorded else None
+    if found is None:
         raise UsageError(f"--rescan-failed: {results_path} does not name an inventory file that exists here "
-                         f"({recorded or 'none recorded'}); give INVENTORY")
-    return Path(recorded)
+                         f"({shown_path(recorded) if recorded else 'none recorded'}); give INVENTORY")
+    return found
 
 
 def audit_name(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 import stat
 import sys
@@ -14,9 +15,9 @@ import pytest
 
 from scanner.cli.main import main
 from scanner.model.redaction import RedactingFilter, Redactor
-from scanner.winrm.ntlm import NtlmHashes
 from simulator import Fleet
 from tests.support.kerberos import kerberos_fleet
+from tests.support.ntlm import hash_forms
 from tests.support.scans import new_password
 
 # Text that only a collected wsyncmgr.log holds (the simulator's generated logs): it must never be traced.
@@ -33,7 +34,8 @@ def test_demo_trace_explains_every_host(demo_run) -> None:
     page and the logon method; the faulty hosts' 401, malformed reply, reset and 503 retry are there too."""
     assert demo_run.status == 0, demo_run.stderr
     trace = demo_run.trace.read_text(encoding="utf-8")
-    assert stat.S_IMODE(demo_run.trace.stat().st_mode) == 0o600
+    if os.name != "nt":  # Windows has no modes: the trace gets its folder's ACL (README, Debug trace)
+        assert stat.S_IMODE(demo_run.trace.stat().st_mode) == 0o600
     hosts = sorted(set(re.findall(r" (CM\d{3}): started", trace)))
     assert len(hosts) >= 20
     healthy = [h for h in hosts if h not in ("CM002", "CM004", "CM006", "CM008")]
@@ -45,7 +47,8 @@ def test_demo_trace_explains_every_host(demo_run) -> None:
         assert re.search(r"\(\d+ ms\)", lines)
     assert "credentials rejected (HTTP 401)" in "\n".join(host_lines(trace, "CM002"))
     assert "malformed XML" in "\n".join(host_lines(trace, "CM004"))
-    assert "reset" in "\n".join(host_lines(trace, "CM006"))
+    # the connection dropped mid-reply: a reset, or (wine turns a reset into the end of the stream) a close
+    assert re.search(r"reset|closed by the server mid-reply", "\n".join(host_lines(trace, "CM006")))
     assert "HTTP 503" in "\n".join(host_lines(trace, "CM008")) and "retrying in" in trace
 
 
@@ -54,7 +57,7 @@ def test_demo_trace_holds_no_secret_token_or_log_content(demo_run) -> None:
     trace = demo_run.trace.read_text(encoding="utf-8")
     password = demo_run.password
     forms = (password, base64.b64encode(password.encode()).decode(), password.encode("utf-16-le").decode("latin-1"),
-             *NtlmHashes.of(password).secret_forms())  # the NTLM hashes are password-equivalent
+             *hash_forms(password))  # the NTLM hashes are password-equivalent
     assert not [form for form in forms if form in trace]
     assert "Authorization" not in trace
     assert not TOKEN.search(trace)

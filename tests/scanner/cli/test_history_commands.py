@@ -101,6 +101,20 @@ def test_history_delete_of_no_such_run_is_usage_error(three_weeks, capsys, spec)
     assert len(history.list_runs(db)) == 3
 
 
+def test_history_delete_of_a_run_of_another_audit_is_refused(tmp_path, capsys):
+    """`history --delete 1 --audit dc2` when run #1 is of the audit dc1: exit 64, one line naming both audits, and
+    run #1 is still there; with its own audit it goes."""
+    db = tmp_path / "h.sqlite3"
+    first = history.record_run(db, run(1, inventory="/srv/dc1/fleet.csv"), "dc1")
+    history.record_run(db, run(2, inventory="/srv/dc2/fleet.csv"), "dc2")
+    assert main(["history", "--history", str(db), "--delete", str(first), "--audit", "dc2"]) == 64
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'dc1'" in err and "'dc2'" in err and "nothing deleted" in err
+    assert len(history.list_runs(db)) == 2
+    assert main(["history", "--history", str(db), "--delete", str(first), "--audit", "dc1"]) == 0
+    assert [r.audit for r in history.list_runs(db)] == ["dc2"]
+
+
 def test_history_without_database_is_usage_error(tmp_path, capsys):
     """Asking for history that was never recorded exits 64 with one line naming the file."""
     assert main(["history", "--history", str(tmp_path / "missing.sqlite3")]) == 64

@@ -128,6 +128,20 @@ def test_waiving_and_a_waiver_ending_are_changes(tmp_path):
     assert "expired 2027-01-31" in ended.waiver_ended[0].detail
 
 
+def test_a_run_without_waivers_does_not_say_the_waiver_was_removed(tmp_path):
+    """A run given no waivers file after a run that waived a finding says it read no waivers file, never that the
+    waiver is "no longer in the waivers file"; a run that read a file without the waiver says the latter."""
+    (waiver, _) = load_waivers(_write(tmp_path, GOOD))
+    week1 = run(1, {"sms01": A, "sms02": N})
+    week1 = replace(week1, hosts=apply_waivers(week1.hosts, as_of([waiver], date(2026, 11, 9))))
+    without = compare(week1, run(2, {"sms01": A, "sms02": N}))
+    (ended,) = without.waiver_ended
+    assert "no longer in the waivers file" not in ended.detail and "read no waivers file" in ended.detail
+    week2 = run(2, {"sms01": A, "sms02": N})
+    with_file = replace(week2, meta=replace(week2.meta, waiver_file=str(tmp_path / "waivers.toml")))
+    assert "no longer in the waivers file" in compare(week1, with_file).waiver_ended[0].detail
+
+
 def test_config_file_names_the_waivers_relative_to_itself(tmp_path):
     """`waivers = "waivers.toml"` in cmaudit.toml is the file beside the config."""
     from scanner.config.cmaudit_toml import load_config

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 
 import pytest
@@ -59,7 +60,7 @@ def test_a_dated_export_compares_with_last_weeks(tmp_path):
 
 def _version_one_database(path, runs) -> None:
     """A history written by a cmaudit from before audit names (schema version 1), holding `runs`."""
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         for statement in history.MIGRATIONS[0]:
             assert isinstance(statement, str)
             conn.execute(statement)
@@ -87,7 +88,7 @@ def test_an_existing_database_migrates_to_audit_names(tmp_path, capsys):
     third = run(3, inventory="/srv/audit/servers-2026-11-16.csv")
     follow = followup.prepare(third, history_path=db, output_dir=None)
     assert follow.changes is not None and follow.changes.previous_run == "#1"
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION
         assert conn.execute("SELECT id, audit FROM runs ORDER BY id").fetchall() == [
             (1, "servers"), (2, "lab"), (3, "servers")]

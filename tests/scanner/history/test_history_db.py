@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,9 +44,8 @@ def test_evidence_hashes_are_kept(tmp_path):
     """Each host's collected log hashes are stored so a later audit can prove what was read."""
     db = tmp_path / "h.sqlite3"
     run_id = history.record_run(db, run(1), INVENTORY)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         rows = conn.execute("SELECT host_key, sha256 FROM evidence_files WHERE run_id = ?", (run_id,)).fetchall()
-    conn.close()
     assert {k for k, _ in rows} == {"sms01", "sms02", "sms03", "sms04", "sms05"}
     assert all(len(h) == 64 for _, h in rows)
 
@@ -102,9 +102,8 @@ def test_newer_schema_is_refused_not_damaged(tmp_path):
     """A database written by a newer cmaudit is refused with a clear message naming the file."""
     db = tmp_path / "h.sqlite3"
     history.record_run(db, run(1), INVENTORY)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute(f"PRAGMA user_version = {history.SCHEMA_VERSION + 1}")
-    conn.close()
     with pytest.raises(history.HistoryError, match=r"h\.sqlite3.*newer"):
         history.list_runs(db)
 
@@ -233,10 +232,9 @@ def test_host_timeline_skips_a_verdict_a_later_cmaudit_added(tmp_path):
     db = tmp_path / "h.sqlite3"
     old = history.record_run(db, run(1), INVENTORY)
     new = history.record_run(db, run(2), INVENTORY)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE host_results SET verdict = 'QUARANTINED',"
                      " result_json = json_set(result_json, '$.verdict', 'QUARANTINED') WHERE run_id = ?", (new,))
-    conn.close()
     assert [e.run_id for e in history.host_timeline(db, "sms01")] == [old]
     assert [r.id for r in history.list_runs(db)] == [new, old]
 

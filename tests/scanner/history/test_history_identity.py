@@ -25,13 +25,14 @@ def test_two_inventories_of_one_name_are_not_compared_silently(tmp_path):
     """Two hosts.csv in two folders default to one audit: the second run says it read another file and shares
     few hosts, and suggests --audit NAME (in the text the console and the mail show)."""
     db = tmp_path / "h.sqlite3"
-    _record(db, run(1, FLEET_A, inventory="/srv/dc1/hosts.csv"))
-    found = _record(db, run(2, FLEET_B, inventory="/srv/dc2/hosts.csv"))
+    dc1, dc2 = str(tmp_path / "dc1" / "hosts.csv"), str(tmp_path / "dc2" / "hosts.csv")  # absolute here, C:\ or /
+    _record(db, run(1, FLEET_A, inventory=dc1))
+    found = _record(db, run(2, FLEET_B, inventory=dc2))
     assert found.previous_run == "#1"
-    assert "/srv/dc1/hosts.csv" in found.caution and "/srv/dc2/hosts.csv" in found.caution
+    assert dc1 in found.caution and dc2 in found.caution
     assert "share 1 of 4 hosts" in found.caution and "--audit NAME" in found.caution
     text = render_text(found)
-    assert "Warning: compared with run #1 of audit 'hosts'" in text and "/srv/dc2/hosts.csv" in text
+    assert "Warning: compared with run #1 of audit 'hosts'" in text and dc2 in text
 
 
 def test_one_inventory_that_lost_most_hosts_is_said(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 
 from scanner.history import changes
@@ -35,14 +36,14 @@ def test_existing_database_is_migrated_to_address_keys(tmp_path):
     """A history written with row-order keys (`sms01`, `sms01#2`) is re-keyed on open; the next run then matches."""
     db = tmp_path / "h.sqlite3"
     first = history.record_run(db, _shared_name_run(1, swapped=False), INVENTORY)
-    with sqlite3.connect(db) as conn:  # what cmaudit 0.1 wrote: keys by position, schema version 1
+    with closing(sqlite3.connect(db)) as conn, conn:  # what cmaudit 0.1 wrote: keys by position, schema version 1
         conn.execute("PRAGMA foreign_keys = OFF")
         for old, new in (("sms01@10.0.0.1:5985", "sms01"), ("sms01@10.0.0.2:5985", "sms01#2")):
             for table in ("host_results", "evidence_files"):
                 conn.execute(f"UPDATE {table} SET host_key = ? WHERE host_key = ?", (new, old))
         conn.execute(f"PRAGMA user_version = {history.SCHEMA_VERSION - 1}")  # before the re-keying migration
     second = history.record_run(db, _shared_name_run(2, swapped=True), INVENTORY)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         keys = sorted(k for (k,) in conn.execute("SELECT host_key FROM host_results WHERE run_id = ?", (first,)))
         evidence = sorted(k for (k,) in conn.execute("SELECT host_key FROM evidence_files WHERE run_id = ?", (first,)))
         version = conn.execute("PRAGMA user_version").fetchone()[0]

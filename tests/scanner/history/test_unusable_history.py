@@ -34,6 +34,10 @@ def _foreign_runs_table(db: Path) -> None:
     _sql(db, "CREATE TABLE runs (name TEXT, price REAL)", "INSERT INTO runs VALUES ('budget', 12.5)")
 
 
+def _foreign_tables_of_its_own(db: Path) -> None:
+    _sql(db, "CREATE TABLE budget (item TEXT, price REAL)", "INSERT INTO budget VALUES ('licences', 12.5)")
+
+
 def _current_version_without_tables(db: Path) -> None:
     _sql(db, "CREATE TABLE notes (text TEXT)", f"PRAGMA user_version = {history.SCHEMA_VERSION}")
 
@@ -51,7 +55,9 @@ def _column_missing(db: Path) -> None:
 
 UNUSABLE: list[object] = [
     pytest.param(_negative_version, "version -7", id="negative-user-version"),
-    pytest.param(_foreign_runs_table, "cannot migrate", id="foreign-runs-table"),
+    pytest.param(_foreign_runs_table, "not a cmaudit history", id="foreign-runs-table"),
+    pytest.param(_foreign_tables_of_its_own, "not a cmaudit history: it holds tables cmaudit did not write (budget)",
+                 id="foreign-tables-of-its-own"),
     pytest.param(_current_version_without_tables, "no table", id="current-version-no-tables"),
     pytest.param(_older_version_with_tables_missing, "cannot migrate", id="older-version-tables-missing"),
     pytest.param(_column_missing, "no column waived", id="column-missing"),
@@ -93,6 +99,19 @@ def test_doctor_accepts_a_history_it_would_migrate(tmp_path: Path, capsys: pytes
     assert local["history database"]["ok"], local["history database"]
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION - 1
+
+
+def test_an_over_long_history_file_name_is_refused_before_anything(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A --history whose file name no file system takes (over 255 characters) fails the pre-flight step and doctor
+    on one bounded line, not the recording after every host was scanned."""
+    db = tmp_path / ("h" * 300 + ".sqlite3")
+    with pytest.raises(history.HistoryError, match="longer than 255 characters") as refused:
+        history.prepare_database(db)
+    assert len(str(refused.value)) < 600
+    status = main(["doctor", "--json", "-o", str(tmp_path / "runs"), "--history", str(db)])
+    check = {c["name"]: c for c in json.loads(capsys.readouterr().out)["local"]}["history database"]
+    assert status == 64 and not check["ok"] and "longer than 255" in check["detail"], check
 
 
 @pytest.fixture(scope="module")

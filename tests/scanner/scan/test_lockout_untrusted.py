@@ -149,3 +149,18 @@ def test_passwords_without_an_answer_count_against_the_allowance(tmp_path: Path,
     assert result.stdout.startswith("PASSWORD UNCONFIRMED: the password for LAB\\auditor went to 3 host(s) without "
                                     "an answer")
     assert result.outcome.exit_status == 2
+
+
+def test_a_401_to_the_first_logon_leg_is_no_rejected_password(tmp_path: Path) -> None:
+    """Listeners answering NTLM's first message (no password in it) with a bare 401 refused no password: at
+    --max-auth-failures 1 every host is still tried, no banner says PASSWORD REJECTED, nothing is counted."""
+    with contextlib.ExitStack() as stack:
+        refuse = http_reply(401, headers=(("WWW-Authenticate", "Negotiate"),))
+        rogues = [stack.enter_context(rogue(lambda token: refuse)) for _ in range(4)]
+        inventory = write_inventory(tmp_path / "hosts.csv", [r.row(f"h{i}", auth="ntlm", scheme="http")
+                                                             for i, r in enumerate(rogues)])
+        result = scan(inventory, tmp_path / "run", {"CMAUDIT_PASSWORD": new_password()}, max_auth_failures=1)
+    assert all(r.requests >= 1 and r.passwords == 0 for r in rogues)
+    hosts = result.outcome.results.hosts
+    assert all(h.error is not None and h.error.category is ErrorCategory.AUTH for h in hosts)
+    assert not result.outcome.results.meta.rejected_passwords and "PASSWORD" not in result.stdout

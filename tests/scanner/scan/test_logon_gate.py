@@ -116,8 +116,8 @@ def test_news_about_a_ticket_counts_once() -> None:
     pytest.param(HostTimeout("h", "no answer"), True, LogonVerdict.UNANSWERED, id="timeout-after-the-password"),
     pytest.param(HostProtocolError("h", "HTTP 504", retryable=True), True, LogonVerdict.UNANSWERED,
                  id="5xx-after-the-password"),
-    pytest.param(HostAccessDenied("h", "not an administrator"), True, LogonVerdict.UNANSWERED,
-                 id="access-without-a-proof"),
+    pytest.param(HostAccessDenied("h", "not an administrator"), True, LogonVerdict.UNKNOWN,
+                 id="access-refused-after-an-accepted-logon"),
     pytest.param(None, True, LogonVerdict.UNANSWERED, id="result-without-a-proof"),
 ])
 def test_what_an_attempt_says_about_the_password(error: HostError | None, sent: bool, verdict: LogonVerdict) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from scanner.cli.main import main
-from scanner.winrm.ntlm import NtlmHashes
 from simulator.fleet import Fleet
+from tests.support.ntlm import hash_forms
 from tests.support.scans import new_password, write_inventory
 
 pytestmark = pytest.mark.network
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.network
 def _forms(secret: str, username: str = "LAB\\auditor") -> list[bytes]:
     raw = secret.encode()
     # the NTLM hashes cmaudit logs on with are password-equivalent: searched for like the password
-    hashes = [form.encode() for form in NtlmHashes.of(secret).secret_forms()]
+    hashes = [form.encode() for form in hash_forms(secret)]
     return [raw, secret.encode("utf-16-le"), base64.b64encode(raw),
             base64.b64encode(f"{username}:{secret}".encode()), base64.b64encode(f"auditor:{secret}".encode()), *hashes]
 

@@ -104,6 +104,9 @@ TAMPERED: list[object] = [
     pytest.param(("hosts", 0, "waiver", "expires"), "never", "expires", id="host-waiver-expires-never"),
     pytest.param(("meta", "audit"), "a" * 5000 + "\n\u202e", "meta.audit", id="audit-name-long-with-controls"),
     pytest.param(("meta", "audit"), "   ", "meta.audit", id="audit-name-blank"),
+    pytest.param(("meta", "waivers", "file"), "w" * 100_000, "100,000 characters", id="waivers-path-too-long"),
+    pytest.param(("meta", "waivers", "file"), "waivers\x00.toml", "not there any more", id="waivers-path-with-nul"),
+    pytest.param(("hosts", 0, "port"), "@digits@", "5,000 digits", id="port-of-5000-digits"),
 ]
 
 
@@ -119,12 +122,31 @@ def test_a_tampered_results_file_is_refused_before_any_host(fleet: Fleet, workdi
     results = workdir / "first" / "results.json"
     doc = json.loads(results.read_text(encoding="utf-8"))
     _set(doc, *where, value=value)
-    results.write_text(json.dumps(doc), encoding="utf-8")
+    results.write_text(json.dumps(doc).replace('"@digits@"', "9" * 5000), encoding="utf-8")
     capsys.readouterr()
     before = requests(fleet)
     assert cmaudit(fleet, "-o", "again", "--rescan-failed", str(results)) == 64
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(results) in err and said in err, err
+    assert requests(fleet) == before and not (workdir / "again").exists()
+
+
+@pytest.mark.parametrize("recorded", [pytest.param("i" * 100_000, id="too-long"),
+                                      pytest.param("gone.csv", id="gone")])
+def test_a_rescan_without_inventory_whose_recorded_inventory_cannot_be_found_is_one_line(
+        fleet: Fleet, workdir: Path, capsys: pytest.CaptureFixture[str], recorded: str) -> None:
+    """`--rescan-failed` without INVENTORY whose results file names an inventory that is not there (or a path no
+    file system takes): exit 64, one bounded line asking for INVENTORY, no host contacted."""
+    assert cmaudit(fleet, "-o", "first") in (2, 3)
+    results = workdir / "first" / "results.json"
+    doc = json.loads(results.read_text(encoding="utf-8"))
+    doc["meta"]["inventory"]["path"] = recorded
+    results.write_text(json.dumps(doc), encoding="utf-8")
+    capsys.readouterr()
+    before = requests(fleet)
+    status = main(["scan", "--rescan-failed", str(results), "-o", "again", "--quiet", "--username", fleet.username])
+    err = capsys.readouterr().err
+    assert status == 64 and err.count("\n") == 1 and "give INVENTORY" in err and len(err) < 1000, err
     assert requests(fleet) == before and not (workdir / "again").exists()
 
 

@@ -115,15 +115,18 @@ def test_earlier_runs_folder_is_refused_unless_forced(fleet: Fleet, workdir: Pat
                                          pytest.param(True, id="host-folder")])
 def test_evidence_never_follows_a_planted_link(fleet: Fleet, workdir: Path, host_folder: bool) -> None:
     """A symbolic link planted in the output folder is never written through: that host is ERROR/local instead."""
-    if not hasattr(os, "symlink"):
-        pytest.skip("no symbolic links here")
     elsewhere = workdir / "elsewhere"
     elsewhere.mkdir()
     first = fleet.hosts[0]
     planted = f"evidence/{host_dir_name(stable_key(first.name, first.port))}" if host_folder else "evidence"
     link = workdir / "out" / planted
     link.parent.mkdir(parents=True)
-    link.symlink_to(elsewhere, target_is_directory=True)
+    try:  # Windows needs a privilege (or developer mode) for links; wine reports success and makes none
+        link.symlink_to(elsewhere, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        pass
+    if not link.is_symlink():
+        pytest.skip("this system cannot make symbolic links")
     cmaudit(fleet, "-o", "out")
     assert list(elsewhere.iterdir()) == []
     doc = json.loads((workdir / "out" / "results.json").read_text(encoding="utf-8"))
@@ -165,6 +168,8 @@ def _as_unwritable(tmp_path: Path, target: Path, how: str) -> list[str] | None:
     return [unshare, "-m", "sh", "-c", f'mount --bind -o ro "{target}" "{target}" && exec "$@"', "sh"]
 
 
+@pytest.mark.skipif(os.name == "nt", reason="makes a folder unwritable the POSIX way (a read-only mount, a mode, "
+                                            "RLIMIT_FSIZE); the check itself is the same code on Windows")
 @pytest.mark.parametrize("how, what", [("read-only", "output"), ("read-only", "history"), ("full", "output")])
 def test_unwritable_output_or_history_stops_before_any_host(fleet: Fleet, tmp_path: Path, how: str, what: str) -> None:
     """A read-only or full output folder (or history) is one error line and exit 64, with no host contacted."""

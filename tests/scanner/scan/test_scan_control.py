@@ -74,6 +74,54 @@ def test_stop_writes_results_for_every_host(tmp_path: Path) -> None:
     assert result.outcome.exit_status & 2
 
 
+# Sending Ctrl-C or SIGTERM to another process is POSIX: on Windows Ctrl-C reaches the processes of a console
+# (test_ctrl_c_in_the_console_stops_the_scan covers it there) and a stopped task is terminated outright.
+POSIX_SIGNALS = pytest.mark.skipif(os.name == "nt", reason="sends a POSIX signal to another process")
+
+
+class _CtrlCOnProgress:
+    """stderr for main(): once `line` is printed (a host is done), Ctrl-C arrives as a console delivers it."""
+
+    def __init__(self, line: str) -> None:
+        self.line, self.text, self.sent = line, [], False
+
+    def write(self, text: str) -> int:
+        self.text.append(text)
+        if not self.sent and self.line in "".join(self.text):
+            import _thread
+
+            self.sent = True
+            _thread.interrupt_main(signal.SIGINT)  # what the console's Ctrl-C does, on POSIX and Windows alike
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_ctrl_c_in_the_console_stops_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in the console during `cmaudit scan` ends it promptly, every host in results.json (the unfinished
+    ones ERROR/interrupted), on Windows as on Linux."""
+    from scanner.cli.main import main
+
+    password = new_password()
+    with Fleet(hosts=5, password=password, faults="1-4=hang", machine_factory=healthy_machine,
+               profiles=["h"] * 5) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        monkeypatch.setenv("CMAUDIT_PASSWORD", password)
+        stderr = _CtrlCOnProgress("[1/5]")
+        monkeypatch.setattr(sys, "stderr", stderr)
+        status = main(["scan", str(inventory), "-o", str(tmp_path / "run"), "--username", fleet.username,
+                       "--timeout", "60", "--concurrency", "2", "--workers", "1", "--no-history"])
+    assert stderr.sent and status in (2, 3), "".join(stderr.text)
+    doc = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
+    assert len(doc["hosts"]) == 5 and doc["meta"]["interrupted"] is True
+    assert sum(h["error"] is not None and h["error"]["category"] == "interrupted" for h in doc["hosts"]) == 4
+
+
+@POSIX_SIGNALS
 @pytest.mark.parametrize("signum", [pytest.param(signal.SIGINT, id="ctrl-c"),
                                     pytest.param(signal.SIGTERM, id="sigterm")])
 def test_signal_to_cmaudit_scan(tmp_path: Path, signum: int) -> None:
@@ -253,6 +301,7 @@ def test_basic_with_a_password_beyond_latin1_is_a_usage_error(tmp_path: Path) ->
     assert "Basic" in message and "Latin-1" in message and "ntlm" in message and password not in message
 
 
+@POSIX_SIGNALS
 def test_ctrl_c_while_another_run_holds_the_history(tmp_path: Path) -> None:
     """Ctrl-C while another process holds the history's write lock ends the scan within seconds, exit 130,
     with results.json and the CSV/HTML reports written (it waited out the 30 s lock, then wrote no reports)."""

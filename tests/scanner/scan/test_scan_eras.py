@@ -21,6 +21,7 @@ from simulator.registry import Registry, RegType
 from simulator.vm import VirtualMachine
 from simulator.windows import WINDOWS_VERSIONS
 from tests.support.fleet import HEALTHY_LOG, healthy_machine, new_password, scan
+from tests.support.pypsrp_changes import needs_internal
 
 pytestmark = pytest.mark.network
 LOG = r"C:\Program Files\Microsoft Configuration Manager\Logs\wsyncmgr.log"
@@ -359,15 +360,15 @@ def test_kerberos_only_listener_is_auth_naming_kerberos_and_not_counted(tmp_path
 
 
 def test_ntlm_refused_by_policy_hint_names_kerberos(tmp_path: Path) -> None:
-    """`nontlm` (Restrict NTLM: Deny all) answers an NTLM logon with a plain 401, which cmaudit cannot tell from a
-    wrong password (so the breaker counts it): the hint names both causes, the password and Kerberos."""
+    """`nontlm` (Restrict NTLM: Deny all) answers NTLM's first message with a plain 401, before any password was
+    sent: ERROR/auth that says so, the hint names Kerberos, and the breaker does not count it."""
     password = new_password()
     with Fleet(profiles=["h"], password=password, machine_factory=healthy_machine, faults="0=nontlm") as fleet:
         result = scan(fleet, tmp_path, password)
     host = only(result)
     assert host.error is not None and host.error.category is ErrorCategory.AUTH
-    assert "password" in host.error.hint and "--auth kerberos" in host.error.hint
-    assert counted(result) == ["CM000"]
+    assert "no password was sent" in host.error.hint and "--auth kerberos" in host.error.hint
+    assert counted(result) == []
 
 
 def test_six_non_admin_hosts_do_not_trip_the_breaker(tmp_path: Path, baseline: HostResult) -> None:
@@ -383,10 +384,10 @@ def test_six_non_admin_hosts_do_not_trip_the_breaker(tmp_path: Path, baseline: H
     assert counted(result) == [] and not result.outcome.runner.breaker_tripped
 
 
-def test_non_admin_answered_with_401_is_auth_naming_the_group(tmp_path: Path) -> None:
-    """`nonadmin+denied401`: a server that answers a non-administrator with a bare 401 after the logon (pywinrm#114)
-    is ERROR/auth whose hint names the Administrators group; cmaudit cannot tell that 401 from a wrong password, so
-    the breaker counts it (the limit of the six-non-admin guarantee), while the server saw no failed logon."""
+def test_non_admin_answered_with_401_after_the_logon_is_access_naming_the_group(tmp_path: Path) -> None:
+    """`nonadmin+denied401`: a server that accepts the logon, then answers a non-administrator's requests with a
+    bare 401 (pywinrm#114) is ERROR/access whose hint names the Administrators group; the logon was accepted, so
+    the password is right and the breaker does not count it (the server saw no failed logon either)."""
     password = new_password()
     with Fleet(profiles=["h"], password=password, machine_factory=healthy_machine,
                faults="0=nonadmin+denied401") as fleet:
@@ -394,11 +395,12 @@ def test_non_admin_answered_with_401_is_auth_naming_the_group(tmp_path: Path) ->
         failures = fleet.hosts[0].counters.auth_failures
         commands = fleet.hosts[0].commands
     host = only(result)
-    assert host.error is not None and host.error.category is ErrorCategory.AUTH, host.error
+    assert host.error is not None and host.error.category is ErrorCategory.ACCESS, host.error
     assert "Administrators group" in host.error.hint and host.attempts == 1
-    assert counted(result) == ["CM000"] and failures == 0 and commands == []
+    assert counted(result) == [] and failures == 0 and commands == []
 
 
+@needs_internal("selector_set")  # the shell's selectors, to delete it over a fresh connection
 def test_an_aborted_host_leaves_no_shell_open(tmp_path: Path) -> None:
     """A host cut off by its deadline mid-command (endless output) still has its shell deleted: the simulator
     counts no open shell of the account afterwards."""
@@ -412,6 +414,7 @@ def test_an_aborted_host_leaves_no_shell_open(tmp_path: Path) -> None:
     assert created > 0 and left == 0
 
 
+@needs_internal("selector_set")
 def test_a_stopped_run_leaves_no_shell_open(tmp_path: Path) -> None:
     """Ctrl-C twice (a hard stop) while a host streams output: the host is ERROR/interrupted and its shell is
     deleted all the same."""

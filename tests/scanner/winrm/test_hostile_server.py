@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -15,7 +13,7 @@ from scanner.model.records import ErrorCategory
 from scanner.winrm.collect import CollectOptions, collect
 from scanner.winrm.faults import translate
 from scanner.winrm.session import HostSession, SessionOptions
-from tests.support.loopback import read_request
+from tests.support.loopback import http_listener
 
 pytestmark = pytest.mark.network
 
@@ -24,45 +22,11 @@ LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol
           b"<s:Envelope>&lol2;</s:Envelope>")
 
 
-class OneShotServer:
-    """Answers every HTTP request on 127.0.0.1 with the same raw reply, then closes the connection."""
-
-    def __init__(self, reply: bytes) -> None:
-        self.reply = reply
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.sent = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                try:
-                    read_request(conn)  # the whole request, so closing sends FIN, not RST
-                    conn.sendall(self.reply)
-                    self.sent += len(self.reply)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() the server thread is blocked in
-        except OSError:
-            pass
-        self.sock.close()
-        self._thread.join(timeout=10)
-
-
 @pytest.fixture
-def server(request: pytest.FixtureRequest) -> Iterator[OneShotServer]:
-    srv = OneShotServer(request.param)
-    yield srv
-    srv.close()
+def server(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A loopback server answering every request with the same raw reply, then closing the connection."""
+    with http_listener(lambda head: request.param, keep_alive=False) as listener:
+        yield listener.port
 
 
 def _scan(port: int) -> HostError:
@@ -89,8 +53,8 @@ def _scan(port: int) -> HostError:
     ],
     indirect=["server"],
 )
-def test_hostile_reply_is_a_protocol_error(server: OneShotServer, why: str) -> None:
+def test_hostile_reply_is_a_protocol_error(server: int, why: str) -> None:
     """Oversized or entity-laden replies end as ERROR/protocol without being read or parsed whole."""
-    err = _scan(server.port)
+    err = _scan(server)
     assert err.category is ErrorCategory.PROTOCOL, err
     assert why in err.message and not err.retryable

@@ -18,7 +18,8 @@ from scanner.winrm.session import REPLY_SLACK, HostSession, SessionOptions
 from scanner.winrm.transport import BadReply, NetworkError, Reply
 from simulator.fleet import Fleet
 from tests.support.fleet import HEALTHY_LOG, healthy_machine, new_password, scan
-from tests.support.loopback import read_request
+from tests.support.loopback import loopback, read_head, read_request
+from tests.support.pypsrp_changes import needs_internal
 
 SOAP = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>'
         + b"<x>" + b"y" * 50_000 + b"</x></s:Body></s:Envelope>")
@@ -26,35 +27,17 @@ SOAP = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Heade
 
 @contextmanager
 def raw_server(answer: Callable[[socket.socket], None]) -> Iterator[tuple[int, list[bytes]]]:
-    """A loopback server: each connection's request head is read and recorded, then `answer(conn)` replies."""
-    listener = socket.create_server(("127.0.0.1", 0))
+    """A loopback server taking one connection at a time: its request head is read and recorded (with whatever
+    came with it), then `answer(conn)` replies."""
     seen: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    head += chunk
-                seen.append(head)
-                try:
-                    answer(conn)
-                except OSError:
-                    pass
+    def handle(conn: socket.socket) -> None:
+        got = read_head(conn)
+        seen.append(b"\r\n\r\n".join(got) if got else b"")
+        answer(conn)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], seen
-    finally:
-        listener.close()
+    with loopback(handle, concurrent=False) as port:
+        yield port, seen
 
 
 def _session(port: int, **options: object) -> HostSession:
@@ -174,6 +157,7 @@ def test_ntlm_over_https_binds_the_channel(tmp_path: Path) -> None:
 
 
 @pytest.mark.network
+@needs_internal("selector_set")  # the lifted reading of Receive replies
 def test_log_replies_reach_the_parser_without_their_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real scan lifts the stream text out of every Receive reply (the XML parser sees only the markup) and
     still reads the whole log and the registry."""

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
 import spnego
 from spnego.exceptions import InvalidTokenError
 
+from scanner.model.errors import HostAuthFailed, HostInternalError, HostProtocolError
+from scanner.model.host import Host
+from scanner.winrm.faults import translate
 from scanner.winrm.logon import MAX_LEGS, LoggedOn, Logon, LogonAnswer, auth_schemes, token_for
-from scanner.winrm.transport import HTTPStatus, LogonFailed, LogonRejected, LogonRoundTrips, SchemeNotOffered
+from scanner.winrm.transport import (
+    HTTPStatus,
+    LogonBroken,
+    LogonFailed,
+    LogonRejected,
+    LogonRoundTrips,
+    OwnBug,
+    SchemeNotOffered,
+)
 from tests.support.ntlm import ntlm_challenge
 
 
@@ -127,13 +139,19 @@ def test_a_listener_without_a_usable_scheme_is_refused_by_name(auth: str, offere
     assert auth in refused.value.message
 
 
+NTLM_HOST = Host(name="sms01", address="10.0.0.1", port=5985, scheme="http", auth="ntlm", username="LAB\\auditor")
+
+
 def test_a_closed_connection_with_a_challenge_to_answer_ends_the_logon() -> None:
-    """NTLM cannot go on over another connection: a challenge on a connection the server closed ends the logon."""
+    """NTLM cannot go on over another connection: a challenge on a connection the server closed (a proxy without
+    keep-alive) ends the logon as ERROR/protocol naming keep-alive, never as a rejected password."""
     logon, _ = _logon([FakeContext("ntlm", [b"NEGOTIATE", b"AUTHENTICATE"], legs=2)])
     logon.start()
-    with pytest.raises(LogonRejected) as rejected:
+    with pytest.raises(LogonBroken) as broken:
         logon.answer(LogonAnswer(401, (_header("Negotiate", b"CHALLENGE"),), connection_kept=False))
-    assert not rejected.value.final and "closed the connection" in rejected.value.message
+    assert broken.value.kind == "closed" and "closed the connection" in broken.value.message
+    err = translate(broken.value, "sms01", target=NTLM_HOST)
+    assert isinstance(err, HostProtocolError) and not err.password_rejected and "keep" in err.hint
 
 
 def test_another_status_during_the_logon_is_an_http_status() -> None:
@@ -192,3 +210,84 @@ def test_schemes_and_tokens_are_read_from_every_header_value() -> None:
     assert auth_schemes(*values) == ["Negotiate", "Kerberos", "Basic", "NTLM"]
     assert token_for(values, "ntlm") == base64.b64decode("abc=")
     assert token_for(values, "negotiate") is None and not token_for(("Negotiate ***",), "Negotiate")
+
+
+def test_a_bare_401_to_ntlms_negotiate_is_not_a_rejected_password() -> None:
+    """A bare 401 to the first NTLM message (no password's proof sent yet) is ERROR/auth that says no password was
+    sent, and the lockout breaker does not count it."""
+    logon = Logon("10.0.0.1", "ntlm", _real_ntlm)
+    logon.start()
+    with pytest.raises(LogonRejected) as rejected:
+        logon.answer(LogonAnswer(401, ("Negotiate",)))
+    assert not rejected.value.final
+    err = translate(rejected.value, "sms01", target=NTLM_HOST)
+    assert isinstance(err, HostAuthFailed) and not err.password_rejected
+    assert "before any password was sent" in err.message and err.hint
+
+
+def test_a_bare_401_after_authenticate_inside_spnego_is_a_rejected_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Negotiate, pyspnego's context is not complete after the AUTHENTICATE it wraps in SPNEGO (it waits for
+    the server's mechListMIC): the bare 401 to that leg still counts as the password refused."""
+    def negotiate(provider: str) -> Any:
+        return spnego.client("LAB\\auditor", "S3cret!", hostname="sms01", service="http", protocol=provider,
+                             options=spnego.NegotiateOptions.use_negotiate | spnego.NegotiateOptions.wrapping_winrm)
+
+    (tmp_path / "ntlm-users").write_text("LAB:auditor:S3cret!\n")
+    monkeypatch.setenv("NTLM_USER_FILE", str(tmp_path / "ntlm-users"))  # pyspnego's acceptor makes the challenge
+    server = spnego.server(protocol="negotiate", options=spnego.NegotiateOptions.use_negotiate)
+    logon = Logon("10.0.0.1", "negotiate", negotiate)
+    challenge = server.step(_token_of(logon.start()))
+    authenticate = logon.answer(LogonAnswer(401, (_header("Negotiate", challenge or b""),)))
+    assert isinstance(authenticate, str) and b"NTLMSSP\x00\x03" in _token_of(authenticate)
+    with pytest.raises(LogonRejected) as rejected:
+        logon.answer(LogonAnswer(401, ("Negotiate",)))
+    assert rejected.value.final and rejected.value.mechanism == "ntlm"
+    assert translate(rejected.value, "sms01", target=NTLM_HOST).password_rejected
+
+
+def test_a_200_to_the_first_ntlm_leg_is_not_a_logon() -> None:
+    """A listener answering NTLM's NEGOTIATE with 200 accepted nobody: ERROR/protocol at once, not a logon with an
+    unfinished context that fails later as a missing password."""
+    logon = Logon("10.0.0.1", "ntlm", _real_ntlm)
+    logon.start()
+    with pytest.raises(LogonBroken) as broken:
+        logon.answer(LogonAnswer(200))
+    assert broken.value.kind == "early-accept"
+    err = translate(broken.value, "sms01", target=NTLM_HOST)
+    assert isinstance(err, HostProtocolError) and not err.password_rejected and "before any credential" in err.message
+
+
+def test_a_bug_of_ours_in_the_logon_is_an_internal_error() -> None:
+    """Only the security package's own errors become the logon's failure: a bug in cmaudit's code (here a context
+    that raises AttributeError) is ERROR/internal, never blamed on the server."""
+    class Broken:
+        complete = False
+        negotiated_protocol = None
+
+        def step(self, in_token: bytes | None = None) -> bytes:
+            raise AttributeError("'NoneType' object has no attribute 'pack'")
+
+    logon = Logon("10.0.0.1", "ntlm", lambda provider: Broken())
+    with pytest.raises(OwnBug) as bug:
+        logon.start()
+    err = translate(bug.value, "sms01", target=NTLM_HOST)
+    assert isinstance(err, HostInternalError) and "AttributeError" in err.message
+
+
+@pytest.mark.parametrize(("offered", "in_hint", "not_in_hint"), [
+    pytest.param('Basic realm="WSMAN"', "Basic", "--auth kerberos", id="basic-only"),
+    pytest.param("Kerberos", "--auth kerberos", "Basic", id="kerberos-only"),
+    pytest.param("", "listener", "--auth kerberos", id="nothing"),
+])
+def test_the_hint_for_a_scheme_not_offered_follows_what_is_offered(offered: str, in_hint: str,
+                                                                   not_in_hint: str) -> None:
+    """A listener that offers only Basic (or nothing) is not told to use Kerberos: the message names what the
+    server offers and the hint fits it."""
+    logon, _ = _logon([FakeContext("ntlm", [b"FIRST"], legs=2)], auth="ntlm")
+    logon.start()
+    with pytest.raises(SchemeNotOffered) as refused:
+        logon.answer(LogonAnswer(401, (offered,) if offered else ()))
+    err = translate(refused.value, "sms01", target=NTLM_HOST)
+    assert isinstance(err, HostAuthFailed) and not err.password_rejected
+    assert "'none'" not in err.message and in_hint in err.hint and not_in_hint not in err.hint

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,55 +11,11 @@ from scanner.model.errors import HostAuthFailed
 from scanner.model.host import Host
 from scanner.winrm.faults import translate
 from scanner.winrm.session import HostSession, SessionOptions
-from tests.support.loopback import read_request
+from tests.support.loopback import http_listener
 from tests.support.ntlm import ntlm_challenge
 from tests.support.scans import scan, write_inventory
 
 pytestmark = pytest.mark.network
-
-Answer = Callable[[bytes], bytes]  # the request head -> the raw reply
-
-
-@contextmanager
-def listener(answer: Answer) -> Iterator[tuple[int, list[bytes]]]:
-    """A keep-alive loopback HTTP listener: every request head is recorded, then answered with `answer(head)`."""
-    server = socket.create_server(("127.0.0.1", 0))
-    heads: list[bytes] = []
-    lock = threading.Lock()
-
-    def serve(conn: socket.socket) -> None:
-        pending = b""
-        with conn:
-            while True:
-                request = read_request(conn, pending)
-                if request is None:
-                    return
-                head, pending = request
-                with lock:
-                    heads.append(head)
-                try:
-                    conn.sendall(answer(head))
-                except OSError:
-                    return
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1], heads
-    finally:
-        server.close()
-
-
-def _logon_requests(heads: list[bytes]) -> int:
-    return sum(1 for head in heads if b"\r\nauthorization:" in head.lower())
 
 
 def _rechallenge(head: bytes) -> bytes:
@@ -76,12 +28,12 @@ def test_a_listener_that_rechallenges_for_ever_gets_at_most_ten_logon_requests(t
     """A listener answering every leg with a new NTLM challenge (a broken middlebox, or a hostile server) receives
     a handful of logon requests, not thousands a second until the deadline; the scan ends the host ERROR/protocol
     (never retried, never counted as a rejected password) with a hint."""
-    with listener(_rechallenge) as (port, heads):
+    with http_listener(_rechallenge) as listener:
         inventory = write_inventory(tmp_path / "hosts.csv", [{"host": "sms01", "address": "127.0.0.1",
-                                                               "port": str(port), "transport": "http",
+                                                               "port": str(listener.port), "transport": "http",
                                                                "auth": "ntlm"}])
         result = scan(inventory, tmp_path / "run", {"CMAUDIT_PASSWORD": "Pw-rechallenge"}, retries=2)
-        logons = _logon_requests(heads)
+        logons = listener.logon_requests()
     host = result.outcome.results.hosts[0]
     assert host.error is not None and host.error.category.value == "protocol", host.error
     assert "round trip" in host.error.message and host.error.hint
@@ -97,8 +49,8 @@ def _too_long(head: bytes) -> bytes:
 def test_request_too_long_on_a_negotiate_logon_is_kerberos_token_bloat() -> None:
     """HTTP.sys's 400 "Request Too Long" to a Negotiate logon is Kerberos token bloat: ERROR/auth, not counted,
     the hint naming MaxFieldLength/MaxRequestBytes (KB 2020943) or NTLM."""
-    with listener(_too_long) as (port, _heads):
-        host = Host(name="sms01.lab.example", address="127.0.0.1", port=port, scheme="http", auth="negotiate",
+    with http_listener(_too_long) as listener:
+        host = Host(name="sms01.lab.example", address="127.0.0.1", port=listener.port, scheme="http", auth="negotiate",
                     username="LAB\\auditor")
         session = HostSession(host, SessionOptions(username="LAB\\auditor", password="Pw-bloat"))
         try:
@@ -123,3 +75,62 @@ def test_a_refused_kerberos_ticket_on_port_80_names_iis_owning_the_spn(port: int
                     target=host, ticket_only=True)
     assert isinstance(err, HostAuthFailed) and not err.password_rejected
     assert ("application pool" in err.hint) is named and "setspn" in err.hint
+
+
+def _challenge_header(head: bytes) -> bytes:
+    return f"WWW-Authenticate: Negotiate {base64.b64encode(ntlm_challenge()).decode()}\r\n".encode()
+
+
+def _bare_401(head: bytes) -> bytes:  # no challenge to NTLM's NEGOTIATE: no password was ever sent
+    return b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nContent-Length: 0\r\n\r\n"
+
+
+def _close_after_challenge(head: bytes) -> bytes:  # a proxy without keep-alive in front of the listener
+    return (b"HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n" + _challenge_header(head)
+            + b"Content-Length: 0\r\n\r\n")
+
+
+def _ok_at_once(head: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: 0\r\n\r\n"
+
+
+def _basic_only(head: bytes) -> bytes:
+    return b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="WSMAN"\r\nContent-Length: 0\r\n\r\n'
+
+
+def _accept_then_401(head: bytes) -> bytes:
+    """The logon is accepted (challenge, then 200 to AUTHENTICATE); every SOAP request gets a bare 401."""
+    authorization = [line for line in head.split(b"\r\n") if line.lower().startswith(b"authorization:")]
+    if b"content-length: 0" in head.lower() and authorization:
+        if b"NTLMSSP\x00\x01" in base64.b64decode(authorization[0].split(b" ")[-1]):
+            return b"HTTP/1.1 401 Unauthorized\r\n" + _challenge_header(head) + b"Content-Length: 0\r\n\r\n"
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    return _bare_401(head)
+
+
+@pytest.mark.parametrize(("answer", "category", "words", "hint"), [
+    pytest.param(_bare_401, "auth", "before any password was sent", "no password was sent", id="bare-401-to-negotiate"),
+    pytest.param(_close_after_challenge, "protocol", "closed the connection", "keep", id="closed-after-challenge"),
+    pytest.param(_ok_at_once, "protocol", "before any credential was sent", "listener", id="200-to-negotiate"),
+    pytest.param(_basic_only, "auth", "does not offer", "only Basic", id="basic-only"),
+    pytest.param(_accept_then_401, "access", "accepted the logon", "Administrators group", id="accepted-then-401"),
+])
+def test_a_listener_that_refuses_no_password_costs_the_account_nothing(tmp_path: Path, answer, category: str,
+                                                                       words: str, hint: str) -> None:
+    """Listeners that never refuse a password (a bare 401 before it was sent, a connection closed after the
+    challenge, a 200 to NTLM's first message, Basic only, a logon accepted then 401 to every request) end each
+    host with an honest error; nothing is counted, so with --max-auth-failures 1 the account's next host is still
+    tried."""
+    with http_listener(answer) as first, http_listener(answer) as second:
+        rows = [{"host": f"sms0{n}", "address": "127.0.0.1", "port": str(listener.port), "transport": "http",
+                 "auth": "ntlm"} for n, listener in ((1, first), (2, second))]
+        inventory = write_inventory(tmp_path / "hosts.csv", rows)
+        result = scan(inventory, tmp_path / "run", {"CMAUDIT_PASSWORD": "Pw-nothing-refused"}, retries=0,
+                      max_auth_failures=1, concurrency=1)
+        tried = [first.logon_requests(), second.logon_requests()]
+    hosts = sorted(result.outcome.results.hosts, key=lambda h: h.host)
+    for host in hosts:
+        assert host.error is not None and host.error.category.value == category, host.error
+        assert words in host.error.message and hint in host.error.hint
+    assert list(result.outcome.runner.breaker_counted) == [] and all(tried), tried
+    assert "credentials rejected" not in result.stdout + result.stderr

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-import spnego._ntlm as spnego_ntlm
 
 from scanner.model.records import Verdict
 from scanner.model.redaction import REDACTOR
@@ -13,15 +15,25 @@ from scanner.winrm.ntlm import NtlmHashes
 from simulator.fleet import Fleet
 from tests.support.fleet import healthy_machine, new_password, scan
 
+PRIVATE = "spnego._ntlm_raw.crypto"  # where pyspnego keeps lmowfv1/ntowfv1 (0.11, 0.12)
 
-def test_hashes_match_the_published_vectors() -> None:
+
+@pytest.fixture
+def spnego_ntlm() -> Any:
+    """pyspnego's private NTLM module, for the tests that check or count its hash functions (skipped where an
+    installed pyspnego keeps them elsewhere: cmaudit then logs on with the password, tested below)."""
+    pytest.importorskip(PRIVATE, reason=f"the installed pyspnego has no {PRIVATE}: cmaudit does not hash")
+    return pytest.importorskip("spnego._ntlm", reason="the installed pyspnego has no spnego._ntlm")
+
+
+def test_hashes_match_the_published_vectors(spnego_ntlm: Any) -> None:
     """pyspnego's hash functions still give MS-NLMP's LM and NT hashes of "Password" (fails if they move)."""
     hashes = NtlmHashes.of("Password")
     assert hashes.lm == "E52CAC67419A9A224A3B108F3FA6CB6D"
     assert hashes.nt == "A4F49C406510BDCAB6824EE7C30FD852"
 
 
-def test_hashes_never_show_in_a_repr() -> None:
+def test_hashes_never_show_in_a_repr(spnego_ntlm: Any) -> None:
     """Neither the hashes nor the credential built from them print the hashes (tracebacks, debuggers)."""
     hashes = NtlmHashes.of("Password")
     shown = repr(hashes) + repr(hashes.credential("LAB\\auditor"))
@@ -30,7 +42,8 @@ def test_hashes_never_show_in_a_repr() -> None:
 
 
 @pytest.mark.network
-def test_a_fleet_is_hashed_once_and_the_trace_masks_the_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fleet_is_hashed_once_and_the_trace_masks_the_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               spnego_ntlm: Any) -> None:
     """Four NTLM hosts log on with one pre-computed hash (pyspnego never hashes the password per host), and the
     run's redactor scrubs the hashes like the password while the run lasts."""
     password = new_password()
@@ -53,3 +66,20 @@ def test_a_fleet_is_hashed_once_and_the_trace_masks_the_hashes(tmp_path: Path, m
     assert scrubbed == ["<secret>"] * 3
     texts = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
     assert not [t for t in texts for form in hashes.secret_forms() if form.encode() in t]
+
+
+@pytest.mark.network
+def test_without_pyspnegos_hash_functions_hosts_log_on_with_the_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A pyspnego release that moved its private hash functions changes nothing a user sees: one debug line says
+    so, and the NTLM hosts log on with the password (pyspnego hashes it per host) and are judged."""
+    password = new_password()
+    with Fleet(hosts=2, password=password, machine_factory=healthy_machine, profiles=["h"] * 2) as fleet:
+        monkeypatch.setitem(sys.modules, PRIVATE, None)  # `from spnego._ntlm_raw.crypto import ...` now fails
+        with pytest.raises(LookupError):
+            NtlmHashes.of(password)
+        with caplog.at_level(logging.DEBUG, logger="scanner.winrm.ntlm"):
+            result = scan(fleet, tmp_path, password, concurrency=2)
+    assert [h.verdict is not Verdict.ERROR and h.error is None for h in result.outcome.results.hosts] == [True] * 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "scanner.winrm.ntlm"]
+    assert len(lines) == 1 and "log on with the password" in lines[0]

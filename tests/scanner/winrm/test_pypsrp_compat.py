@@ -7,14 +7,16 @@ import inspect
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pypsrp.shell import WinRS
 from pypsrp.wsman import _TransportHTTP
 
+from scanner.model.errors import HostError
+from scanner.model.host import Host
 from scanner.winrm import pypsrp_compat
+from scanner.winrm.session import HostSession, SessionOptions
 from simulator.fleet import Fleet
+from tests.support import pypsrp_changes
 from tests.support.fleet import healthy_machine, new_password, scan
 
 COMPAT_LOGGER = "scanner.winrm.pypsrp_compat"
@@ -33,20 +35,11 @@ def _compat_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def _build_session_with_a_new_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pypsrp whose _build_session grew a parameter (its own send() still calls it without one)."""
-    original = _TransportHTTP._build_session
-
-    def _build_session(self: Any, proxy_settings: Any = None) -> Any:
-        return original(self)
-
-    monkeypatch.setattr(_TransportHTTP, "_build_session", _build_session)
+    pypsrp_changes.build_session_with_a_new_parameter(monkeypatch.setattr)
 
 
 def _winrs_keeping_its_selectors_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pypsrp whose WinRS keeps the shell's selectors under another name (behind a property)."""
-    monkeypatch.setattr(WinRS, "_selector_set", property(lambda self: getattr(self, "_selectors", None),
-                                                         lambda self, value: setattr(self, "_selectors", value)),
-                        raising=False)
+    pypsrp_changes.winrs_keeping_its_selectors_elsewhere(monkeypatch.setattr)
 
 
 def test_a_changed_internal_is_named_with_its_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,8 +61,8 @@ def test_a_changed_build_session_falls_back_to_pypsrps_own_requests_transport(
         result = scan(fleet, tmp_path, password, concurrency=2, transport="requests")
     hosts = result.outcome.results.hosts
     assert [h.error for h in hosts] == [None, None] and all(h.facts.build == "4.00.6221.1000" for h in hosts)
-    lines = _compat_lines(caplog)
-    assert len(lines) == 1 and "_build_session" in lines[0] and "runs as pypsrp builds it" in lines[0]
+    lines = [line for line in _compat_lines(caplog) if "_build_session" in line]
+    assert len(lines) == 1 and "runs as pypsrp builds it" in lines[0]
 
 
 @pytest.mark.network
@@ -84,5 +77,26 @@ def test_a_winrs_without_its_selector_attribute_falls_back_to_pypsrps_receive(
         result = scan(fleet, tmp_path, password, concurrency=1)
     host = result.outcome.results.hosts[0]
     assert host.error is None and host.facts.build == "4.00.6221.1000" and host.facts.logs
-    lines = _compat_lines(caplog)
-    assert len(lines) == 1 and "WinRS._selector_set" in lines[0] and "pypsrp's own WinRS.receive" in lines[0]
+    lines = [line for line in _compat_lines(caplog) if "WinRS._selector_set" in line]
+    assert len(lines) == 1 and "pypsrp's own WinRS.receive" in lines[0]
+
+
+@pytest.mark.parametrize("change", [pytest.param(None, id="as-installed"),
+                                    pytest.param("build_session", id="build-session-reshaped")])
+@pytest.mark.parametrize(("host", "missing"), [
+    pytest.param(Host(name="sms01", address="127.0.0.1", port=5986, scheme="https", auth="certificate"),
+                 "client certificate", id="certificate-without-files"),
+    pytest.param(Host(name="sms01", address="127.0.0.1", port=5986, scheme="https", auth="credssp"),
+                 "password", id="credssp-without-password"),
+])
+def test_an_incomplete_requests_auth_is_refused_at_set_up_on_every_path(monkeypatch: pytest.MonkeyPatch,
+                                                                        change: str | None, host: Host,
+                                                                        missing: str) -> None:
+    """A certificate host without its certificate files (or CredSSP without a password) is refused when its session
+    is set up, naming what is missing, also when pypsrp's session is built its own lazy way: never an
+    "unexpected reply" at the first request that blames the server."""
+    if change is not None:
+        pypsrp_changes.CHANGES[change](monkeypatch.setattr)
+    with pytest.raises(HostError) as refused:
+        HostSession(host, SessionOptions(username="LAB\\auditor"))
+    assert missing in refused.value.message and refused.value.category.value == "other"

@@ -1,10 +1,11 @@
 """Real Windows replies, replayed through cmaudit's own client: the session's transport guards, its fault parser,
 its translation into errors with hints, and the command runner that reassembles output.
 
-The responses are pypsrp's and pywinrm's recordings (MIT; tests/data/pypsrp_responses, pywinrm_responses). A
-requests adapter answers each request with the next recorded response of the same WS-Management action, its
-RelatesTo set to the request's MessageID, so nothing below requests is faked: pypsrp's parsing and every hook
-of scanner.winrm.session run as against a live host.
+The responses are pypsrp's and pywinrm's recordings (MIT; tests/data/pypsrp_responses, pywinrm_responses).
+requests' HTTPAdapter.send (its public transport seam) answers each request with the next recorded response of
+the same WS-Management action, its RelatesTo set to the request's MessageID, so nothing above requests' adapter is
+faked: pypsrp's parsing and every hook of scanner.winrm.session run as against a live host, whichever way the
+requests session was built (by cmaudit early, or by pypsrp itself when its internals changed).
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from requests.adapters import HTTPAdapter
 
 from scanner.model.errors import HostProtocolError, HostTimeout, HostUnreachable
 from scanner.model.host import Host
+from scanner.winrm import pypsrp_compat
 from scanner.winrm.collect import CODECS, CommandRunner
 from scanner.winrm.faults import FAULT_MAX_OPERATIONS, WSManFault, parse_fault, translate
 from scanner.winrm.session import HostSession, SessionOptions
 from scanner.winrm.transport import NetworkError
+from scanner.winrm.winrs import LiftedReceiveWinRS
 from tests.paths import DATA
+from tests.support import pypsrp_changes
 
 PYPSRP = DATA / "pypsrp_responses"
 PYWINRM = DATA / "pywinrm_responses"
@@ -33,11 +37,10 @@ _ACTION = re.compile(r"<(?:\w+:)?Action[^>]*>([^<]+)</")
 _MESSAGE_ID = re.compile(r"<(?:\w+:)?MessageID>([^<]+)</")
 
 
-class Replay(HTTPAdapter):
+class Replay:
     """Answers from a recording, by WS-Management action, in the recorded order."""
 
     def __init__(self, recording: Path) -> None:
-        super().__init__()
         self.messages = yaml.safe_load(recording.read_text(encoding="utf-8"))["messages"]
         self.sent: list[str] = []
 
@@ -72,20 +75,20 @@ class Replay(HTTPAdapter):
 
 
 @pytest.fixture
-def session() -> Iterator[Any]:
-    """A cmaudit HostSession whose HTTPS adapter is a replay of the recording the test picks."""
+def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A cmaudit HostSession on pypsrp's requests transport whose every HTTP request the recording the test picks
+    answers (cmaudit's own transport has no adapter to replace)."""
     opened: list[HostSession] = []
+    replays: list[Replay] = []
+    monkeypatch.setattr(HTTPAdapter, "send", lambda adapter, request, *args, **kwargs: replays[-1].send(request))
 
     def make(recording: Path) -> tuple[HostSession, Replay]:
         host = Host(name="recorded", address="127.0.0.1", port=5986, scheme="https", auth="basic")
-        # replayed through requests' adapter: pypsrp's requests transport (cmaudit's own has none to mount)
         live = HostSession(host, SessionOptions(username="vagrant", password="vagrant", operation_timeout=20,
                                                 transport="requests"))
-        replay = Replay(recording)
-        live.transport.session.mount(  # type: ignore[attr-defined]
-            "https://", replay)
+        replays.append(Replay(recording))
         opened.append(live)
-        return live, replay
+        return live, replays[-1]
 
     yield make
     for live in opened:
@@ -93,9 +96,7 @@ def session() -> Iterator[Any]:
 
 
 def _run(live: HostSession, codepage: int | None = None) -> tuple[bytes, bytes, int | None]:
-    from pypsrp.shell import WinRS
-
-    shell = WinRS(live.wsman, codepage=codepage)
+    shell = LiftedReceiveWinRS(live.wsman, codepage=codepage)  # the shell the scan uses
     shell.open()
     out = bytearray()
 
@@ -238,3 +239,21 @@ def test_operation_timeout_fault_alone_is_a_timeout() -> None:
     assert fault is not None
     error = translate(fault, "sms01")
     assert isinstance(error, HostTimeout) and error.retryable
+
+
+@pytest.mark.parametrize("change", [pytest.param(None, id="as-installed"),
+                                    pytest.param("selector_set", id="winrs-selectors-moved")])
+def test_an_exit_code_of_thousands_of_digits_is_refused_on_every_path(session, monkeypatch: pytest.MonkeyPatch,
+                                                                       change: str | None) -> None:
+    """test_winrs_stderr_rc.yml with a 5,000-digit ExitCode: ERROR/protocol naming the bound, never Python's
+    "Exceeds the limit (4300 digits)", also when a changed pypsrp makes cmaudit read Receive replies through
+    pypsrp's own WinRS.receive."""
+    if change is not None:
+        pypsrp_changes.CHANGES[change](monkeypatch.setattr)
+    monkeypatch.setattr(pypsrp_compat, "_checked", {})  # the internals checked afresh, and forgotten after
+    live, replay = session(PYPSRP / "test_winrs_stderr_rc.yml")
+    replay.messages = [dict(m, response=re.sub(r"<rsp:ExitCode>\d+</", f"<rsp:ExitCode>{'9' * 5000}</",
+                                               m.get("response") or "")) for m in replay.messages]
+    with pytest.raises(HostProtocolError) as refused:
+        _run(live)
+    assert "not a 32-bit number" in refused.value.message and "4300" not in refused.value.message

@@ -9,9 +9,13 @@ from typing import Any
 import pytest
 import requests
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError
+from requests_credssp.exceptions import AuthenticationException as CredSSPRefused
+from requests_credssp.exceptions import NTStatusException
+from spnego.exceptions import NativeError, SpnegoError
 from urllib3.exceptions import MaxRetryError, NameResolutionError, ProtocolError
 
 from scanner.model.errors import HostAuthFailed, HostProtocolError, HostTimeout, HostTLSError, HostUnreachable
+from scanner.model.host import Host
 from scanner.winrm.faults import translate
 from scanner.winrm.requests_transport import RequestsTransport
 from scanner.winrm.transport import HTTPStatus, LogonRejected, NetworkError, TLSFailed, TransportError
@@ -92,3 +96,47 @@ def test_an_error_that_is_not_the_networks_passes_unchanged() -> None:
     """A bug below (a TypeError in a library) is not dressed up as a network failure."""
     error = TypeError("unexpected keyword argument")
     assert _through(error) is error
+
+
+CREDSSP_HOST = Host(name="sms01", address="10.0.0.1", port=5986, scheme="https", auth="credssp",
+                    username="LAB\\auditor")
+
+
+def _nt_status(status: int) -> NTStatusException:
+    """What requests-credssp raises when the server's TSRequest carries an NTSTATUS (CredSSP v3 and later)."""
+    try:
+        try:
+            raise SpnegoError(base_error=NativeError("Received NTStatus in TSRequest from acceptor", winerror=status),
+                              context_msg="Public key exchange")
+        except SpnegoError as inner:
+            raise NTStatusException(status, str(inner)) from inner
+    except NTStatusException as outer:
+        return outer
+
+
+def _no_token_after(step: str) -> CredSSPRefused:
+    """What requests-credssp raises for a bare 401 after the CredSSP leg named `step`."""
+    return CredSSPRefused(f"Server did not response with a CredSSP token after step {step} - actual 'Negotiate'")
+
+
+@pytest.mark.parametrize(("error", "category", "counted"), [
+    pytest.param(_nt_status(0xC000006D), "auth", True, id="STATUS_LOGON_FAILURE"),
+    pytest.param(_no_token_after("Public key exchange"), "auth", True, id="401-to-the-password-proof"),
+    pytest.param(_no_token_after("Credential exchange"), "auth", True, id="401-to-the-credentials"),
+    pytest.param(_no_token_after("Authentication 1"), "auth", False, id="401-to-ntlm-negotiate"),
+    pytest.param(_no_token_after("TLS Handshake"), "auth", False, id="401-to-the-tls-handshake"),
+    pytest.param(_nt_status(0xC0000072), "auth", False, id="STATUS_ACCOUNT_DISABLED"),
+    pytest.param(CredSSPRefused("The server did not response CredSSP being an available authentication method - "
+                                "actual: 'Negotiate, Kerberos'"), "auth", False, id="credssp-not-offered"),
+    pytest.param(AuthenticationError("The server did not response with one of the following authentication methods "
+                                     "Negotiate, Kerberos, NTLM - actual: 'Basic realm=\"WSMAN\"'"), "auth", False,
+                 id="negotiate-not-offered"),
+])
+def test_credssp_rejections_count_only_when_the_password_was_refused(error: BaseException, category: str,
+                                                                     counted: bool) -> None:
+    """A wrong CredSSP password (the server's STATUS_LOGON_FAILURE, or a bare 401 to the leg carrying the password's
+    proof) is ERROR/auth and counts towards the lockout; a 401 to an earlier leg, a refused account or a scheme not
+    offered is ERROR/auth that costs the account nothing."""
+    err = translate(_through(error), "sms01", target=CREDSSP_HOST)
+    assert err.category.value == category and err.password_rejected is counted, err
+    assert err.hint and "\n" not in err.message

@@ -9,7 +9,6 @@ import ipaddress
 import socket
 import ssl
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from scanner.winrm import tls
 from simulator import legacy_tls
+from tests.support.loopback import loopback
 
 pytestmark = pytest.mark.network
 
@@ -75,26 +75,12 @@ def _pki(folder: Path, *, leaf_aki: bool) -> Pki:
 @contextmanager
 def tls_listener(context: ssl.SSLContext) -> Iterator[int]:
     """A loopback TLS listener that completes handshakes and closes (its failures are the client's to see)."""
-    server = socket.create_server(("127.0.0.1", 0))
+    def handshake(conn: socket.socket) -> None:
+        with context.wrap_socket(conn, server_side=True) as wrapped:  # ssl.SSLError is an OSError
+            wrapped.recv(1)
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            try:
-                with context.wrap_socket(conn, server_side=True) as wrapped:
-                    wrapped.recv(1)
-            except (OSError, ssl.SSLError):
-                conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        server.close()
+    with loopback(handshake, concurrent=False) as port:
+        yield port
 
 
 def _handshake(context: ssl.SSLContext, port: int, name: str = "127.0.0.1") -> str:

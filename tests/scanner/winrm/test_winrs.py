@@ -14,7 +14,10 @@ from pypsrp.shell import WinRS
 from pypsrp.wsman import NAMESPACES
 
 from scanner.winrm.winrs import LiftedReceiveWinRS, LiftedReply, b64decode, exit_code, lift_streams
+from tests.support.pypsrp_changes import needs_internal
 from tests.support.wsman_fakes import pypsrp_parity
+
+lifts_receive = needs_internal("selector_set")  # LiftedReceiveWinRS reads Receive replies itself only then
 
 RSP = NAMESPACES["rsp"]
 
@@ -111,6 +114,7 @@ class LiftingWSMan(FakeWSMan):
         return ET.fromstring(raw).find("s:Body", namespaces=NAMESPACES)  # type: ignore[return-value]
 
 
+@lifts_receive
 @pypsrp_parity
 @pytest.mark.parametrize("streams,state,exit_code", [
     ([("stdout", b64(b"one ")), ("stdout", b64(b"two")), ("stderr", b64(b"err"))], "Done", 0),
@@ -165,6 +169,7 @@ def test_lifting_keeps_the_markup_and_empty_streams():
     assert out == {"stdout": b"firstsecond", "stderr": b""} and code == 0
 
 
+@lifts_receive
 @pypsrp_parity
 def test_a_stream_element_outside_the_body_falls_back_to_the_whole_reply():
     """A Stream-named element elsewhere (say in the header) would shift the order: the reply is read whole."""
@@ -229,6 +234,7 @@ def test_stream_text_the_parser_refuses_is_refused_after_lifting_too(bad: str):
         LiftedReceiveWinRS(LiftingWSMan(reply)).receive(command_id="C")  # type: ignore[arg-type]
 
 
+@lifts_receive
 @pytest.mark.parametrize("code", ["9" * 5000, "12x", "0x1"])
 def test_an_exit_code_that_is_no_32_bit_number_is_refused_clearly(code: str) -> None:
     """rsp:ExitCode with thousands of digits (or not a number) is refused with a short reason, never Python's
