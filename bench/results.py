@@ -173,7 +173,7 @@ def _logon_gate(r: dict[str, Any]) -> list[str]:
     o = r["options"]
     out = [f"Options: {o['hosts']} hosts, concurrency {o['concurrency']}, {o['auth']}, {o['latency_ms']:g} ms per "
            f"request; the right password, the gate off (--max-auth-failures 0, every host at once, as before the "
-           f"gate) and on (5), interleaved, fastest of {o['repeat']}. One logon = "
+           f"gate) and on ({o.get('max_auth_failures', 5)}), interleaved, fastest of {o['repeat']}. One logon = "
            f"{r['one_logon_s']:g} s (NTLM's requests before the first WS-Man reply x latency).", "",
            "| --workers | gate off: wall s | gate on: wall s | cost of the gate s | other hosts held s | errors |",
            "|---:|---:|---:|---:|---:|---:|"]
@@ -185,6 +185,13 @@ def _logon_gate(r: dict[str, Any]) -> list[str]:
         out += ["", "A wrong password, counted by the servers (--workers 1): " + "; ".join(
             f"gate {gate} (--max-auth-failures {w['max_auth_failures']}): {w['failed_logons_on_servers']} failed "
             f"logons on {w['hosts_that_saw_it']} hosts" for gate, w in wrong.items()) + "."]
+    hung = r.get("hung_first") or {}
+    if hung:
+        out += ["", f"The patience rule's cost: {hung['hosts']} hosts, the first {hung['hung']} hung (requests read, "
+                    f"never answered), the right password, --timeout {hung['timeout_s']:g}, no retries: wall "
+                    f"{hung['off']['wall_s']:.1f} s with the gate off, **{hung['on']['wall_s']:.1f} s** on "
+                    f"(--max-auth-failures {hung['on']['max_auth_failures']}): the hung hosts hold the account's "
+                    "places until their deadline, since cmaudit cannot tell when their password will leave."]
     return out
 
 

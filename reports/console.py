@@ -128,10 +128,10 @@ def _waiver_parts(results: RunResults, max_rows: int) -> list[str]:
 
 
 def alerts_text(meta: RunMeta, results_path: str | None = None) -> list[str]:
-    """What must be read before any count: a password some host rejected (the audit is incomplete)."""
+    """What must be read before any count: an account the run stopped short for (the audit is incomplete)."""
     again = f"--rescan-failed {results_path}" if results_path else "--rescan-failed results.json"
-    return [f"PASSWORD REJECTED: {_clean(rejected.sentence, 300)}. The audit is incomplete: fix the password, then "
-            f"scan again ({_clean(again, 300)})." for rejected in meta.rejected_passwords]
+    return [f"{rejected.headline}: {_clean(rejected.sentence, 400)}. The audit is incomplete: {rejected.advice} "
+            f"({_clean(again, 300)})." for rejected in meta.rejected_passwords]
 
 
 def _todo_parts(todo: list[HostResult], meta: RunMeta, *, max_rows: int, colour: bool, width: int,

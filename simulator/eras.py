@@ -33,7 +33,8 @@ secondary sources; [U] not publicly confirmed, so a switch a test can flip):
   LocalAccountTokenFilterPolicy=1 (Vista/2008 and later; 2003 has no UAC) [S].
 
 "modern" is the simulator's permissive baseline (a WinRM 3.0-like service: UTF-8 shells, no quotas,
-modern TLS, Basic accepting any account); tests that are not about an era use it.
+modern TLS); tests that are not about an era use it. Basic takes local accounts only there too, as in every
+era: Microsoft documents no WinRM release whose Basic authentication takes a domain account.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ ERAS: dict[str, Era] = {
         Era("2008r2-winrm20", "2.0", frozenset({"2008 R2"}), (5985, 5986), "Microsoft-HTTPAPI/2.0", True, "works",
             5, 5, "winrm20", ACCESS_DENIED, True, True, 4096, 0, True),
         Era("modern", "3.0+", frozenset(), (5985, 5986), "Microsoft-HTTPAPI/2.0", False, "works",
-            0, 0, "winrm20", ACCESS_DENIED_HRESULT, False, False, None, 0, True),
+            0, 0, "winrm20", ACCESS_DENIED_HRESULT, True, False, None, 0, True),
     )
 }
 ERA_NAMES: tuple[str, ...] = tuple(ERAS)

@@ -122,7 +122,8 @@ class Fleet:
         latency_ms: added to every answer of every host.
         faults: a faults SPEC (see simulator.faults) or {host index: HostFaults}.
         username, password: the one account the hosts accept (`DOMAIN\\user`; over Kerberos the same
-            user as `user@REALM`, where the realm's first label is DOMAIN).
+            user as `user@REALM`, where the realm's first label is DOMAIN). Default: LAB\\auditor, or the local
+            account `auditor` for Basic (WinRM's Basic takes local accounts only).
         auth: what the inventory tells the scanner to use: ntlm, negotiate, kerberos or basic (HTTPS only).
         machine_factory: (profile, computer name) -> Machine, default simulator.profiles.load_machine.
         base_port: host i listens on base_port + i; default: ports chosen by the OS.
@@ -140,17 +141,17 @@ class Fleet:
 
     def __init__(self, profiles: Sequence[str] | None = None, hosts: int | None = None, scenario: str = "mixed",
                  tls: bool = False, latency_ms: float = 0, faults: str | Mapping[int, HostFaults] | None = None,
-                 username: str = "LAB\\auditor", *, password: str, auth: str | None = None,
+                 username: str | None = None, *, password: str, auth: str | None = None,
                  machine_factory: MachineFactory | None = None, base_port: int | None = None,
                  domain: str | None = None, kerberos: KerberosKeys | None = None,
                  eras: str | Mapping[int, str] | None = None) -> None:
         if not password:
             raise ValueError("the simulated hosts need a password")
         check_internals()  # SimulatorUnavailable (an ImportError) names what the installed pyspnego lacks
-        self._account = _account(username, password)
-        self.username = self._account.principal
         self.tls = tls
         self.auth = auth or ("basic" if tls else "ntlm")
+        self._account = _account(username or default_username(self.auth), password)
+        self.username = self._account.principal
         if self.auth not in AUTHS:
             raise ValueError(f"auth must be one of {', '.join(AUTHS)}")
         if self.auth == "basic" and not tls:
@@ -424,6 +425,12 @@ def _apply_switches(machine: Machine, faults: HostFaults) -> None:
     deny = getattr(machine, "deny_matching", None)
     if deny is not None and (faults.regdenied or faults.logdenied):
         deny(sms_setup=faults.regdenied, logs=faults.logdenied)
+
+
+def default_username(auth_method: str) -> str:
+    """The fleet's account when none is given: a domain account, or a local one for Basic (which WinRM checks
+    against local accounts only)."""
+    return "auditor" if auth_method == "basic" else "LAB\\auditor"
 
 
 def _account(username: str, password: str) -> auth.Account:

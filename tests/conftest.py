@@ -23,6 +23,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
+@pytest.fixture(autouse=True)
+def _no_accounts_left_unproven() -> Iterator[None]:
+    """Every test starts without the accounts an earlier test's scans left unproven: one process runs them all,
+    and a scan starts more carefully after another one in its process stopped for a password."""
+    from scanner.scan.accounts import UNPROVEN
+
+    UNPROVEN.forget()
+    yield
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """One browser per test module keeps the suite fast; each test gets its own context/page."""

@@ -53,8 +53,10 @@ def run_scan(
     on_host_done: Callable[[Run], None] | None = None,
     install_signal_handlers: bool = True,
     mail: MailSettings | None = None,
+    logon_notes: Iterable[Note] = (),
 ) -> ScanOutcome:
-    """Scan every host of the inventory; always writes results.json covering every host."""
+    """Scan every host of the inventory; always writes results.json covering every host. `logon_notes` are said
+    once every host's logon is settled (a run that cannot log on says only why)."""
     out = out or sys.stdout
     err = err or sys.stderr
     inputs = read_inputs(settings)
@@ -62,7 +64,7 @@ def run_scan(
     if inputs.earlier is not None and inputs.nothing_to_rescan:
         return ScanOutcome(inputs.earlier, inputs.out_dir, {}, exit_status(inputs.earlier), notes=notes)
     with settle_logons(inputs, environ=environ, prompt=getpass.getpass) as plan:
-        notes += _show(plan.notes, err, settings.quiet)
+        notes += _show([*logon_notes, *plan.notes], err, settings.quiet)
         executed = execute(plan, progress=Progress(len(inputs.hosts), err, quiet=settings.quiet),
                            on_runner=on_runner, on_host_done=on_host_done,
                            install_signal_handlers=install_signal_handlers)

@@ -39,12 +39,14 @@ from scanner.model.errors import UsageError
 from scanner.model.host import run_keys, stable_key
 from scanner.model.records import (
     RESULTS_SCHEMA_VERSION,
+    RejectedPassword,
     ResultsFormatError,
     RunResults,
     Verdict,
     host_from_dict,
     host_to_dict,
     meta_to_dict,
+    rejected_passwords_from_meta,
     results_from_dict,
 )
 from scanner.model.results_file import shown_path
@@ -561,6 +563,20 @@ def _load_run(conn: sqlite3.Connection, db_path: Path | str, run_id: int) -> Run
         return results_from_dict(doc)
     except ResultsFormatError as exc:
         raise HistoryError(db_path, f"run {run_id} cannot be read back: {exc}") from exc
+
+
+def last_rejected_passwords(db_path: Path | str, audit: str) -> tuple[RejectedPassword, ...]:
+    """The accounts the audit's latest recorded run stopped short for (a rejected or unanswered password); () when
+    there is no such run or the history cannot say (a scan never stops for this: it only starts more carefully)."""
+    if not os.path.isfile(db_path):
+        return ()
+    try:
+        with open_history(db_path, create=False) as conn:
+            row = conn.execute("SELECT meta_json FROM runs WHERE audit = ? ORDER BY id DESC LIMIT 1",
+                               (audit,)).fetchone()
+        return () if row is None else rejected_passwords_from_meta(_stored_json(db_path, row[0], "a run's metadata"))
+    except (HistoryError, ResultsFormatError, sqlite3.Error):
+        return ()
 
 
 def previous_complete_run(db_path: Path | str, run_id: int) -> int | None:

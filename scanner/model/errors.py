@@ -30,8 +30,6 @@ and only around the network exchange.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from scanner.model.records import ErrorCategory
 
 
@@ -140,12 +138,11 @@ class HostAuthSkipped(HostError):
     retryable = False
 
 
-def lockout_protection(account: object, rejected_by: Sequence[str]) -> str:
-    """Why a host was never tried, in the words the scan (HostAuthSkipped) and doctor both use."""
+def lockout_protection(account: object, why: str) -> str:
+    """Why a host was never tried, in the words the scan (HostAuthSkipped) and doctor both use; `why` says what
+    tripped the account ("3 host(s) in a row rejected its password: cm1, cm2, cm3")."""
     who = "the account" if account is None else str(account)
-    shown = ", ".join(rejected_by[:3]) + (", ..." if len(rejected_by) > 3 else "")
-    return (f"not tried: protects {who} from a lockout ({len(rejected_by)} host(s) in a row rejected its password: "
-            f"{shown})")
+    return f"not tried: protects {who} from a lockout ({why})"
 
 
 class HostLocalError(HostError):

@@ -16,6 +16,9 @@ SPN_SERVICE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")  # Kerberos SPN service
 # `cmaudit` (any command, --help too) need not import the WinRM stack (pypsrp, requests, cryptography, gssapi).
 DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024  # wsyncmgr.log rolls at 2.5 MB by default: ample headroom
 DEFAULT_SPN_SERVICE = "HTTP"  # the class WinRM registers (setspn -S HTTP/<fqdn>); some estates use WSMAN
+# A scan's lockout allowance: below the threshold of 5 that the CIS benchmarks recommend and many domains use,
+# with room for a user's own typo in the same window and a --rescan-failed's one more try. Doctor uses 1.
+DEFAULT_MAX_AUTH_FAILURES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,7 @@ BOUNDS: dict[str, Bound] = {
     "timeout": Seconds(),
     "connect_timeout": Seconds(),
     "retries": WholeNumber(0, 100),
-    "max_auth_failures": WholeNumber(0, 10_000),  # 0 turns the logon gate off
+    "max_auth_failures": WholeNumber(0, 10_000),  # 0 turns the logon gate off; default DEFAULT_MAX_AUTH_FAILURES
     "max_log_bytes": ByteSize(1024, 1 << 40),
     "keep_runs": WholeNumber(1, 100_000),
     "mail_timeout": Seconds(3600.0),

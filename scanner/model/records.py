@@ -211,16 +211,53 @@ class HostResult:
 
 @dataclass(frozen=True, slots=True)
 class RejectedPassword:
-    """An account whose password hosts rejected during the run: what every report says first."""
+    """An account the run stopped short for: hosts rejected its password, or took it without an answer as often
+    as its lockout allowance; what every report says first. Three readings, each with its own words:
+
+        accepted_by   rejected_by   headline              what is true
+        0             > 0           PASSWORD REJECTED     the password is wrong (or the account refused)
+        > 0           > 0           ACCOUNT REFUSED       the password worked elsewhere in this run: those hosts
+                                                          refused the account (not an administrator there) or
+                                                          the password changed mid-run
+        0             0             PASSWORD UNCONFIRMED  hosts took the password without an answer (timeouts,
+                                                          server errors): cmaudit stopped before more could
+    """
 
     account: str  # DOMAIN\\user as the run used it (never the password)
     rejected_by: int  # hosts that rejected the password
     not_tried: int  # hosts of the account not tried, to protect it from a lockout
+    unanswered: int = 0  # hosts the password went to without an answer, when they tripped the account
+    accepted_by: int = 0  # hosts where the account logged on in the same run
+
+    @property
+    def headline(self) -> str:
+        if self.accepted_by and self.rejected_by:
+            return "ACCOUNT REFUSED"
+        return "PASSWORD REJECTED" if self.rejected_by else "PASSWORD UNCONFIRMED"
 
     @property
     def sentence(self) -> str:
-        return (f"the password for {self.account} was rejected by {self.rejected_by} host(s); {self.not_tried} not "
-                "tried to protect the account")
+        unanswered = f"; {self.unanswered} more took it without an answer" if self.unanswered else ""
+        if self.accepted_by and self.rejected_by:
+            return (f"{self.account} was refused by {self.rejected_by} host(s) although {self.accepted_by} host(s) "
+                    f"accepted its password in this run (not an administrator there, or the password changed "
+                    f"mid-run){unanswered}; {self.not_tried} not tried to protect the account")
+        if self.rejected_by:
+            return (f"the password for {self.account} was rejected by {self.rejected_by} host(s){unanswered}; "
+                    f"{self.not_tried} not tried to protect the account")
+        return (f"the password for {self.account} went to {self.unanswered} host(s) without an answer (a timeout or "
+                f"a server error), as many as its lockout allowance; {self.not_tried} not tried to protect the "
+                "account")
+
+    @property
+    def advice(self) -> str:
+        """What to do about it, for the console and the HTML report."""
+        if self.accepted_by and self.rejected_by:
+            return ("check the account's rights on the hosts that refused it (local Administrators), or the password "
+                    "if it changed, then scan again")
+        if self.rejected_by:
+            return "fix the password, then scan again"
+        return "check the hosts that did not answer (or raise --timeout), then scan again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +388,8 @@ def meta_to_dict(m: RunMeta) -> dict[str, Any]:
         "interrupted": m.interrupted,
         "merged_from": list(m.merged_from),
         "waivers": {"file": m.waiver_file, "entries": [waiver_to_dict(w) for w in m.waivers]},
-        "rejected_passwords": [{"account": r.account, "rejected_by": r.rejected_by, "not_tried": r.not_tried}
+        "rejected_passwords": [{"account": r.account, "rejected_by": r.rejected_by, "not_tried": r.not_tried,
+                                "unanswered": r.unanswered, "accepted_by": r.accepted_by}
                                for r in m.rejected_passwords],
     }
 
@@ -537,7 +575,18 @@ def _rejected_from(d: Any) -> RejectedPassword:
     d = _table(d, "meta.rejected_passwords[]")
     return RejectedPassword(account=_text(d["account"], "meta.rejected_passwords.account"),
                             rejected_by=_whole(d["rejected_by"], "meta.rejected_passwords.rejected_by"),
-                            not_tried=_whole(d.get("not_tried", 0), "meta.rejected_passwords.not_tried"))
+                            not_tried=_whole(d.get("not_tried", 0), "meta.rejected_passwords.not_tried"),
+                            unanswered=_whole(d.get("unanswered", 0), "meta.rejected_passwords.unanswered"),
+                            accepted_by=_whole(d.get("accepted_by", 0), "meta.rejected_passwords.accepted_by"))
+
+
+def rejected_passwords_from_meta(m: Any) -> tuple[RejectedPassword, ...]:
+    """A stored run's meta.rejected_passwords alone (the history keeps the meta as results.json writes it)."""
+    try:
+        meta = _table(m, "meta")
+        return tuple(_rejected_from(r) for r in _list(meta.get("rejected_passwords"), "meta.rejected_passwords"))
+    except (KeyError, TypeError) as exc:
+        raise ResultsFormatError(f"meta.rejected_passwords: {exc}") from None
 
 
 def host_from_dict(d: dict[str, Any]) -> HostResult:

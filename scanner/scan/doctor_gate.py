@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable
 
 from scanner.model.doctor_checks import Check
 from scanner.model.errors import HostTimeout
-from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused, Waiting
+from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, NoRetry, Refused, Waiting, verdict_of
 from scanner.winrm.doctor_probes import HostDoctor
 
 
@@ -27,7 +27,7 @@ class BlockingGate:
         self._changed = threading.Condition()
 
     def admit(self, account: Hashable, host: str, *, deadline: float,
-              cancelled: threading.Event) -> Admitted | Refused | None:
+              cancelled: threading.Event) -> Admitted | Refused | NoRetry | None:
         """A ticket or a refusal; None once `cancelled` is set or `deadline` passes."""
         with self._changed:
             while True:
@@ -59,7 +59,8 @@ class BlockingGate:
 class LogonTurn:
     """One host's place at doctor's logon gate, the LogonAllowance HostDoctor asks before logging on:
     `rejected_by` waits until the gate lets this host log on (None) or refuses (the hosts that rejected the
-    password); the ticket comes back when the logon worked, was rejected, or the host's checks end."""
+    password or took it unanswered); the ticket comes back when the session proved the logon, the password was
+    rejected, or the host's checks end (unanswered when the password left without a proof)."""
 
     def __init__(self, gate: BlockingGate, host: str, deadline: float) -> None:
         self.gate = gate
@@ -68,14 +69,16 @@ class LogonTurn:
         self.cancelled = threading.Event()
         self._ticket: int | None = None
 
-    def rejected_by(self, account: object) -> tuple[str, ...] | None:
+    def rejected_by(self, account: object) -> str | None:
         decision = self.gate.admit(account, self.host, deadline=self.deadline,
                                    cancelled=self.cancelled)
         if isinstance(decision, Admitted):
             self._ticket = decision.ticket
             return None
         if isinstance(decision, Refused):
-            return decision.rejected_by
+            return decision.why
+        if isinstance(decision, NoRetry):  # doctor never retries a host: only a name seen twice gets here
+            return "its earlier logon took the password without an answer"
         raise HostTimeout(self.host, "doctor's per-host deadline reached while the account's first logon (on "
                                      "another host) was still pending")
 
@@ -86,9 +89,8 @@ class LogonTurn:
         if self._ticket is not None:
             self.gate.logged_on(self._ticket)
 
-    def done(self, checks: list[Check]) -> None:
-        logged_on = any(c.name == "logon" and c.ok for c in checks)
-        self._give_back(LogonVerdict.ACCEPTED if logged_on else LogonVerdict.UNKNOWN)
+    def done(self, password_sent: bool) -> None:
+        self._give_back(verdict_of(None, password_sent=password_sent))
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -115,7 +117,7 @@ class GatedDoctor:
         try:
             return self.doctor.run()
         finally:
-            self.turn.done(self.doctor.checks)
+            self.turn.done(self.doctor.password_sent)
 
     def abort(self) -> None:
         self.turn.cancel()

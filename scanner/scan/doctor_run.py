@@ -29,10 +29,10 @@ from scanner.model.host import DEFAULT_PORTS, Host
 from scanner.model.options import DEFAULT_SPN_SERVICE
 from scanner.model.redaction import REDACTOR
 from scanner.publish.mail import probe_relay
+from scanner.scan.accounts import AccountKey
 from scanner.scan.advisory_file import load_advisory
 from scanner.scan.credentials import KEYRING_SERVICE, PasswordResolver
 from scanner.scan.doctor_gate import BlockingGate, GatedDoctor, LogonTurn
-from scanner.scan.jobs import AccountKey
 from scanner.scan.kerberos_setup import TICKET_AUTH, KerberosRun, prepare_kerberos
 from scanner.scan.logon_gate import LogonGate
 from scanner.scan.runner import HostRun, Runner, RunnerOptions
@@ -288,7 +288,7 @@ async def _diagnose_hosts(hosts: list[Host], settings: DoctorSettings, passwords
                           connect_timeout=settings.connect_timeout, read_timeout=30.0, operation_timeout=20,
                           spn_service=settings.spn_service)
     gate = BlockingGate(LogonGate(settings.max_auth_failures))
-    account_of = AccountKey(settings.username)
+    account_of = AccountKey.for_run(settings.username, hosts)
     judge = build_judge()
     jobs: dict[tuple[str, int], HostDoctor] = {}
     refused: dict[tuple[str, int], Check] = {}

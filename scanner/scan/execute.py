@@ -23,9 +23,10 @@ from scanner.model.host import endpoint, run_keys
 from scanner.model.notes import Note
 from scanner.model.records import HostResult, RunResults, Verdict
 from scanner.scan import preflight
+from scanner.scan.accounts import UNPROVEN, AccountKey, carried_from, carry_into
 from scanner.scan.audit_log import AuditLog
-from scanner.scan.jobs import AccountKey, RunJobs
-from scanner.scan.logon_gate import rejected_passwords
+from scanner.scan.jobs import RunJobs
+from scanner.scan.logon_gate import AccountTally, LogonGate, rejected_passwords
 from scanner.scan.results import host_result, merge_rescan, run_meta
 from scanner.scan.run_plan import RunInputs, RunPlan
 from scanner.scan.runner import HostRun, Runner, RunnerOptions, utc_now
@@ -113,7 +114,10 @@ def execute(plan: RunPlan, *, progress: HostProgress | None = None,
             on_host_done(run)
 
     workers = worker_count(settings.workers, settings.concurrency, len(hosts))
-    runner = _runner(_run_jobs(plan, host_keys), workers, plan, done)
+    account_key = AccountKey.for_run(settings.username, hosts)
+    gate = LogonGate(settings.max_auth_failures)
+    carry_into(gate, map(account_key, hosts), [*carried_from(inputs.unproven), *UNPROVEN.left()])
+    runner = _runner(_run_jobs(plan, host_keys), workers, plan, done, account_key, gate)
     if on_runner is not None:
         on_runner(runner)
     try:
@@ -124,8 +128,10 @@ def execute(plan: RunPlan, *, progress: HostProgress | None = None,
             audit.event("run-end", interrupted=runner.interrupted)
             audit.close()
     notes = [Note(f"warning: {runner.fallback}")] if isinstance(runner, WorkerPool) and runner.fallback else []
-    return Executed(_run_results(inputs, runs, interrupted=runner.interrupted, workers=workers), runner, workers,
-                    tuple(notes))
+    UNPROVEN.remember(gate.tallies())
+    results = _run_results(inputs, runs, interrupted=runner.interrupted, workers=workers,
+                           tallies=gate.tallies(), account_key=account_key)
+    return Executed(results, runner, workers, tuple(notes))
 
 
 def _run_jobs(plan: RunPlan, host_keys: dict[tuple[str, int], str]) -> RunJobs:
@@ -148,19 +154,20 @@ def _run_jobs(plan: RunPlan, host_keys: dict[tuple[str, int], str]) -> RunJobs:
     )
 
 
-def _runner(jobs: RunJobs, workers: int, plan: RunPlan, done: Callable[[Run], None]) -> AnyRunner:
+def _runner(jobs: RunJobs, workers: int, plan: RunPlan, done: Callable[[Run], None],
+            account_key: AccountKey, gate: LogonGate) -> AnyRunner:
     """The one-process runner, or a pool of `workers` processes that looks like one."""
     settings = plan.inputs.settings
     options = RunnerOptions(concurrency=settings.concurrency, timeout=settings.timeout, retries=settings.retries,
                             max_auth_failures=settings.max_auth_failures, grace=settings.grace,
                             backoff_base=settings.backoff_base)
-    account_key = AccountKey(settings.username)
     if workers > 1:
-        return WorkerPool(jobs, workers, options, account_key=account_key, on_done=done)
-    return Runner(jobs.factory(), options, on_done=done, credential_key=account_key)
+        return WorkerPool(jobs, workers, options, account_key=account_key, on_done=done, gate=gate)
+    return Runner(jobs.factory(), options, on_done=done, credential_key=account_key, gate=gate)
 
 
-def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, workers: int) -> RunResults:
+def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, workers: int,
+                 tallies: list[AccountTally], account_key: AccountKey) -> RunResults:
     """The run's records: its metadata, every host (--rescan-failed: merged into the earlier run), waivers applied."""
     settings, earlier = inputs.settings, inputs.earlier
     recorded = {k: v for k, v in asdict(settings).items() if k not in ("inventory", "output")}
@@ -174,10 +181,9 @@ def _run_results(inputs: RunInputs, runs: list[Run], *, interrupted: bool, worke
         or audit_name_for(str(settings.inventory))
     waiver_file = str(settings.waivers.absolute()) if settings.waivers is not None else \
         earlier.meta.waiver_file if earlier is not None else None  # --rescan-failed: the earlier run's
-    account = AccountKey(settings.username)
     meta = replace(meta, waiver_file=waiver_file, waivers=inputs.waivers, selection=inputs.selection,
                    partial=len(inputs.hosts) < len(inputs.inventory.hosts), audit=audit_name,
-                   rejected_passwords=rejected_passwords((account(run.host), run.error) for run in runs))
+                   rejected_passwords=rejected_passwords(tallies, ((account_key(run.host), run.error) for run in runs)))
     results = RunResults(meta=meta, hosts=tuple(host_result(r) for r in runs))
     if earlier is not None and settings.rescan_failed is not None:
         results = merge_rescan(earlier, results, settings.rescan_failed)

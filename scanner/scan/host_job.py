@@ -89,12 +89,17 @@ class ScanJob:
         self._on_logon: Callable[[], None] | None = None
 
     def watch_logon(self, callback: Callable[[], None]) -> None:
-        """`callback` runs (in the worker thread) when the host's first WS-Management reply came: logged on."""
+        """`callback` runs (in the worker thread) when the session proved its logon (scanner.winrm.session)."""
         self._on_logon = callback
 
     @property
     def requests(self) -> int:
         return 0 if self._session is None else self._session.requests
+
+    @property
+    def password_sent(self) -> bool:
+        """The password may have left for the host (or the KDC): the logon gate counts an unanswered one."""
+        return self._session is not None and self._session.password_sent
 
     def abort(self) -> None:
         with self._lock:

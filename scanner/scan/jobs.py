@@ -27,27 +27,6 @@ if TYPE_CHECKING:
 HostKey = tuple[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
-    """An account as the logon gate counts it: the user, and where its password comes from (never the password)."""
-
-    user: str | None
-    password_env: str | None
-
-    def __str__(self) -> str:
-        return self.user or "the WinRM account"
-
-
-@dataclass(frozen=True, slots=True)
-class AccountKey:
-    """The logon gate's key for a host: its account."""
-
-    default_user: str | None
-
-    def __call__(self, host: Host) -> Account:
-        return Account(host.username or self.default_user, host.password_env)
-
-
 class FailedJob:
     """A host refused before any network traffic (e.g. Basic over HTTP without --insecure)."""
 

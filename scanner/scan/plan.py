@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING
 from inventory import load_inventory
 from inventory.select import select_hosts, selection
 from scanner.config.waivers import as_of, load_waivers, unmatched
+from scanner.history.database import audit_name_for, last_rejected_passwords
 from scanner.model.errors import HostAuthFailed, HostError, UsageError
 from scanner.model.notes import Note
-from scanner.model.records import RunResults, Waiver
+from scanner.model.records import RejectedPassword, RunResults, Waiver
 from scanner.model.redaction import REDACTOR
 from scanner.model.times import parse_utc
 from scanner.scan import preflight
@@ -85,7 +87,17 @@ def read_inputs(settings: ScanSettings) -> RunInputs:
     inputs = RunInputs(settings, started, run_id, settings.output or default_output_dir(), inventory, advisory,
                        hosts, chosen.describe(), earlier, waivers, _input_notes(settings, inventory, waivers))
     preflight.run_checks(inputs)  # before any prompt and any host: a run that cannot keep its results never starts
-    return inputs
+    return replace(inputs, unproven=_unproven(settings, earlier))
+
+
+def _unproven(settings: ScanSettings, earlier: RunResults | None) -> tuple[RejectedPassword, ...]:
+    """The accounts the run before this one stopped short for: --rescan-failed's run, else the audit's latest
+    recorded run (one row of the history, read after the pre-flight checks opened it)."""
+    if earlier is not None:
+        return earlier.meta.rejected_passwords
+    if settings.history is None:
+        return ()
+    return last_rejected_passwords(settings.history, settings.audit or audit_name_for(str(settings.inventory)))
 
 
 def _input_notes(settings: ScanSettings, inventory: Inventory, waivers: Sequence[Waiver]) -> tuple[Note, ...]:

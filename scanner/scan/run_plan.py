@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from scanner.model.errors import HostError
 from scanner.model.notes import Note
-from scanner.model.records import RunResults, Waiver
+from scanner.model.records import RejectedPassword, RunResults, Waiver
 from scanner.scan.settings import ScanSettings
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ class RunInputs:
     earlier: RunResults | None = None  # --rescan-failed: the run whose other hosts the new run keeps
     waivers: tuple[Waiver, ...] = ()  # judged for expiry on the run's date
     notes: tuple[Note, ...] = ()
+    # accounts the earlier run (--rescan-failed's, else the audit's latest recorded one) stopped short for: their
+    # failed logons count against this run's allowance until a logon proves the password
+    unproven: tuple[RejectedPassword, ...] = ()
 
     @property
     def nothing_to_rescan(self) -> bool:

@@ -14,12 +14,14 @@ Lockout: every attempt asks the run's logon gate (scanner.scan.logon_gate) for a
 gives it back with what the attempt said about the password. The gate lets an account's first logon run alone,
 and never more logons of an account in flight than its --max-auth-failures allows, so a wrong password reaches
 at most that many hosts at any concurrency; the account's other hosts end as ERROR/auth-skipped, never tried.
-Only a rejected password counts (`HostError.password_rejected`): a missing SPN, a refused Kerberos ticket,
-Basic refused for a domain account or an account without admin rights cost the account nothing; a host that
-let the account log on but denied it access (ERROR/access) proves the password right, like a success. A job
-that can say when its logon worked (`watch_logon`) gives its ticket back then, so the account's other hosts
-start after the first logon, not after the first whole host. Waiting for a ticket holds the host's slot but
-not its deadline (a retry's wait does count: it is inside the host's budget).
+What counts is what the servers may have counted: a rejected password (`HostError.password_rejected`), and a
+logon whose password left without an answer (a timeout, a 5xx after NTLM's AUTHENTICATE: the job's
+`password_sent`); a missing SPN, a refused Kerberos ticket, Basic refused for a domain account, an unreachable
+host cost the account nothing. Only the session's proof (`watch_logon`: a WS-Management reply to a finished
+logon) proves the password right; the job gives its ticket back then, so the account's other hosts start after
+the first logon, not after the first whole host. A host whose password went unanswered is not retried while
+the account is unproven. Waiting for a ticket holds the host's slot but not its deadline (a retry's wait does
+count: it is inside the host's budget).
 
 Stopping (Ctrl-C, SIGTERM, `request_stop()`): no host starts any more, running hosts get `grace`
 seconds, then they are aborted; every host still gets a result (ERROR/interrupted when unfinished).
@@ -48,7 +50,9 @@ from scanner.model.errors import (
     HostTimeout,
     lockout_protection,
 )
-from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused, Waiting, verdict_of
+from scanner.model.options import DEFAULT_MAX_AUTH_FAILURES
+from scanner.model.records import ErrorCategory
+from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, NoRetry, Refused, Waiting, verdict_of
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,7 @@ class RunnerOptions:
     concurrency: int = 32  # like PowerShell's Invoke-Command -ThrottleLimit
     timeout: float = 120.0  # whole-host budget, retries included
     retries: int = 2
-    max_auth_failures: int = 5
+    max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES
     backoff_base: float = 0.5
     backoff_cap: float = 10.0
     grace: float = 3.0  # after a stop request, how long running hosts may finish
@@ -120,10 +124,23 @@ def utc_now() -> str:
 
 @runtime_checkable
 class SignalsLogon(Protocol):
-    """A job that can say when its logon worked (its first authenticated reply): `callback` may come from any
-    thread, at most once."""
+    """A job that can say when its session proved the logon (`callback`, from any thread, at most once) and whether
+    its password left the jump box (`password_sent`, read when the attempt is over)."""
 
     def watch_logon(self, callback: Callable[[], None]) -> None: ...
+
+    @property
+    def password_sent(self) -> bool: ...
+
+
+def attempt_verdict(job: object, error: HostError | None) -> LogonVerdict:
+    """What an attempt said about the password, besides a proof (which its job signals as it comes)."""
+    if isinstance(job, SignalsLogon):
+        return verdict_of(error, password_sent=job.password_sent)
+    # a job that cannot say (refused before any traffic, a test's stand-in): judged by how it ended
+    if error is None or error.category is ErrorCategory.ACCESS:
+        return LogonVerdict.ACCEPTED
+    return verdict_of(error, password_sent=False)
 
 
 class Gateway(Protocol[H_contra]):
@@ -131,7 +148,7 @@ class Gateway(Protocol[H_contra]):
     over the pipe. All three are called on the runner's event loop."""
 
     async def admit(self, index: int, host: H_contra, *, until: float | None,
-                    stop: asyncio.Event) -> Admitted | Refused | None:
+                    stop: asyncio.Event) -> Admitted | Refused | NoRetry | None:
         """A ticket or a refusal; None when `stop` is set or `until` (monotonic) passes first."""
         ...
 
@@ -151,7 +168,7 @@ class LocalGateway(Generic[H]):
         self._news: asyncio.Event | None = None
 
     async def admit(self, index: int, host: H, *, until: float | None,
-                    stop: asyncio.Event) -> Admitted | Refused | None:
+                    stop: asyncio.Event) -> Admitted | Refused | NoRetry | None:
         key = self.account(host)
         while True:
             now = self.clock()
@@ -196,7 +213,11 @@ def account_name(key: object) -> str:
 
 def not_tried(account: str, refused: Refused) -> str:
     """Why a host of a tripped account was never tried (its ERROR/auth-skipped message)."""
-    return lockout_protection(account, refused.rejected_by)
+    return lockout_protection(account, refused.why)
+
+
+NOT_RETRIED = ("not retried: the password went out without an answer and the account is not proven yet (a retry "
+               "might be one more failed logon)")
 
 
 class Runner(Generic[H, T]):
@@ -257,7 +278,8 @@ class Runner(Generic[H, T]):
 
     @property
     def breaker_tripped(self) -> bool:
-        """An account's password was rejected --max-auth-failures times in a row: its other hosts were not tried."""
+        """An account spent its --max-auth-failures allowance (rejected or unanswered logons): its other hosts were
+        not tried."""
         return self.gate.any_tripped
 
     @property
@@ -315,26 +337,34 @@ class Runner(Generic[H, T]):
         if self.on_done is not None:
             self.on_done(run)
 
-    async def _admit(self, index: int, host: H, until: float | None) -> int | HostError:
-        """A logon ticket for the host's next attempt, or why it must not be tried (stop, lockout, deadline)."""
+    async def _admit(self, index: int, host: H, until: float | None) -> int | HostError | str:
+        """A logon ticket for the host's next attempt, or why it must not be tried: the host's error (stop,
+        lockout, deadline), or for a retry only why not (the host keeps its own last error)."""
         assert self._stop is not None
         if self._stop.is_set():
             return HostInterrupted(host.name, "run stopped before this host was scanned")
         decision = await self.gateway.admit(index, host, until=until, stop=self._stop)
         if isinstance(decision, Admitted):
             return decision.ticket
+        if isinstance(decision, NoRetry):
+            return NOT_RETRIED
         if isinstance(decision, Refused):
+            if until is not None:
+                return f"not retried: {not_tried(account_name(self.credential_key(host)), decision)}"
             return HostAuthSkipped(host.name, not_tried(account_name(self.credential_key(host)), decision))
         if self._stop.is_set():
             return HostInterrupted(host.name, "run stopped before this host was scanned")
+        if until is not None:
+            return "not retried: the deadline came while waiting for the account's other logons"
         return HostTimeout(host.name, f"no result within the per-host deadline of {self.options.timeout:g}s (waiting "
                                       "for the account's other logons)", retryable=False)
 
     async def _scan_host(self, index: int, host: H, executor: ThreadPoolExecutor) -> HostRun[H, T]:
         ticket = await self._admit(index, host, None)
-        if isinstance(ticket, HostError):
-            log.debug("%s: not scanned: %s", host.name, ticket.message)
-            return HostRun(index, host, None, ticket, 0, 0, None, utc_now(), 0.0)
+        if not isinstance(ticket, int):
+            refusal = ticket if isinstance(ticket, HostError) else HostAuthSkipped(host.name, ticket)
+            log.debug("%s: not scanned: %s", host.name, refusal.message)
+            return HostRun(index, host, None, refusal, 0, 0, None, utc_now(), 0.0)
         started, t0 = utc_now(), self.clock()
         deadline = t0 + self.options.timeout
         attempts = requests = 0
@@ -365,8 +395,12 @@ class Runner(Generic[H, T]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
             ticket = await self._admit(index, host, deadline)
-            if isinstance(ticket, HostError):
-                error = type(ticket)(host.name, f"{ticket.message}; last error: {error.message}")
+            if isinstance(ticket, HostError):  # the run stopped
+                error = ticket.again(message=f"{ticket.message}; last error: {error.message}")
+                break
+            if isinstance(ticket, str):  # the host keeps its own last error, with why it was not retried
+                log.debug("%s: %s", host.name, ticket)
+                error = error.again(message=f"{error.message}; {ticket}")
                 break
         return HostRun(index, host, None, error, attempts, requests, started, utc_now(), self.clock() - t0)
 
@@ -378,13 +412,14 @@ class Runner(Generic[H, T]):
     async def _attempt(self, host: H, deadline: float, attempt: int, executor: ThreadPoolExecutor,
                        ticket: int) -> _Attempt[T]:
         """One attempt with its logon ticket, given back with what the attempt said about the password."""
-        verdict = LogonVerdict.UNKNOWN
+        job = self.factory(host, deadline, attempt)
+        error: HostError | None = HostInterrupted(host.name, "cancelled")
         try:
-            outcome = await self._run_job(host, deadline, attempt, executor, ticket)
-            verdict = verdict_of(outcome.error)
+            outcome = await self._run_job(host, deadline, job, executor, ticket)
+            error = outcome.error
             return outcome
         finally:  # also when cancelled: a ticket never comes back twice, and never stays out
-            self.gateway.finish(ticket, verdict)
+            self.gateway.finish(ticket, attempt_verdict(job, error))
 
     def _on_logon(self, ticket: int) -> Callable[[], None]:
         """The job's "logged on" signal (from its worker thread), handed to the gateway on the loop."""
@@ -397,10 +432,9 @@ class Runner(Generic[H, T]):
 
         return signal
 
-    async def _run_job(self, host: H, deadline: float, attempt: int, executor: ThreadPoolExecutor,
+    async def _run_job(self, host: H, deadline: float, job: HostJob[T], executor: ThreadPoolExecutor,
                        ticket: int) -> _Attempt[T]:
         assert self._loop is not None and self._hard_stop is not None
-        job = self.factory(host, deadline, attempt)
         if isinstance(job, SignalsLogon):
             job.watch_logon(self._on_logon(ticket))
         work: asyncio.Future[T] = self._loop.run_in_executor(executor, job.run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE
+from scanner.model.options import DEFAULT_MAX_AUTH_FAILURES, DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class ScanSettings:
     transport: str = "auto"  # "requests": pypsrp's own HTTP transport for every host (benchmarks, comparisons)
     timeout: float = 120.0
     retries: int = 2
-    max_auth_failures: int = 5
+    max_auth_failures: int = DEFAULT_MAX_AUTH_FAILURES
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
     connect_timeout: float = 10.0
     operation_timeout: int = 20

@@ -16,8 +16,8 @@ Why N workers behave exactly like one process: the parent keeps everything that 
   hosts the same grace and a second request aborts them at once. Every host gets a result.
 - A hung worker (wedged in C code, stopped, swapped out) cannot hold the run: the parent gives every host it
   handed out its deadline (--timeout from its first logon ticket) plus the abort grace and HUNG_WORKER_GRACE_S,
-  and after a stop request the grace only; past that it kills the worker and ends its hosts as
-  ERROR/timeout (ERROR/interrupted after a stop). The other workers go on.
+  after a stop request the graces only, and after a second one SECOND_STOP_ANSWER_S; past that it kills the
+  worker and ends its hosts as ERROR/timeout (ERROR/interrupted after a stop). The other workers go on.
 - Progress, the audit trail (--log-file) and results: the parent's on_done sees every host's result, as
   with one process. Evidence is written by the worker that collected it, into the same run folder.
 - --debug: each worker forwards its trace records (redacted there already) to the parent, which writes
@@ -53,8 +53,9 @@ from scanner.model.errors import HostAuthSkipped, HostError, HostInternalError, 
 from scanner.model.host import Host
 from scanner.model.records import HostResult
 from scanner.model.redaction import REDACTOR, RedactingFilter
-from scanner.scan.jobs import AccountKey, RunJobs
-from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused
+from scanner.scan.accounts import AccountKey
+from scanner.scan.jobs import RunJobs
+from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, NoRetry, Refused
 from scanner.scan.runner import (
     HostRun,
     LocalGateway,
@@ -71,6 +72,7 @@ log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 15.0  # after the last result: how long a worker may take to exit before it is killed
 HUNG_WORKER_GRACE_S = 10.0  # past a host's deadline and abort grace: how long the parent waits for its result
 STOP_GRACE_S = 2.0  # past a stop request's grace (and the abort grace): the same, once the run is stopping
+SECOND_STOP_ANSWER_S = 1.0  # after a second stop request: how long a worker may take to answer before it is ended
 WATCH_TICK_S = 0.5  # how often the parent looks for hosts past their deadline
 # Loggers a worker forwards to the parent when the parent traces them (--debug).
 FORWARDED_LOGGERS = ("scanner", "urllib3.connectionpool")
@@ -134,7 +136,8 @@ class WorkerPool:
     """Runs every host of a run over `workers` processes; to the execute step it looks like a Runner."""
 
     def __init__(self, jobs: RunJobs, workers: int, options: RunnerOptions, *, account_key: AccountKey,
-                 on_done: Callable[[Run], None] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 on_done: Callable[[Run], None] | None = None, clock: Callable[[], float] = time.monotonic,
+                 gate: LogonGate | None = None) -> None:
         if workers < 2:
             raise ValueError("a worker pool needs at least two workers")
         self.jobs = jobs
@@ -143,7 +146,7 @@ class WorkerPool:
         self.account_key = account_key
         self.on_done = on_done
         self.clock = clock
-        self.gate = LogonGate(options.max_auth_failures)
+        self.gate = gate or LogonGate(options.max_auth_failures)
         self.gateway: LocalGateway[Host] = LocalGateway(self.gate, account_key, clock)
         self.interrupted = False
         self.worker_stats: list[dict[str, Any]] = []
@@ -161,7 +164,8 @@ class WorkerPool:
 
     @property
     def breaker_tripped(self) -> bool:
-        """An account's password was rejected --max-auth-failures times in a row: its other hosts were not tried."""
+        """An account spent its --max-auth-failures allowance (rejected or unanswered logons): its other hosts were
+        not tried."""
         return self.gate.any_tripped
 
     @property
@@ -191,10 +195,13 @@ class WorkerPool:
         while self._queue:
             index, host = self._queue.popleft()
             self._skip(index, host, HostInterrupted(host.name, "run stopped before this host was scanned"))
-        first = self._stop_requests == 1 and self.options.grace > 0
-        # Workers give running hosts the grace (none after a second request), then the abort grace to wind down;
-        # a worker that has not answered by then will not.
-        limit = self.clock() + (self.options.grace if first else 0.0) + self.options.abort_grace + STOP_GRACE_S
+        # After the first request workers give running hosts the grace, then the abort grace to wind down; a
+        # worker that has not answered by then will not. A second request means now: a worker gets a moment to
+        # send what its aborted hosts came to, then it is ended (issue 24: the parent terminates it).
+        if self._stop_requests == 1:
+            limit = self.clock() + max(self.options.grace, 0.0) + self.options.abort_grace + STOP_GRACE_S
+        else:
+            limit = self.clock() + SECOND_STOP_ANSWER_S
         self._stop_limit = limit if self._stop_limit is None else min(limit, self._stop_limit)
         for worker in self._pool:
             worker.send(("stop",))
@@ -267,8 +274,8 @@ class WorkerPool:
         for _, decision in worker.asking.values():
             decision.cancel()
         worker.asking.clear()
-        for ticket in worker.tickets:
-            self.gateway.finish(ticket, LogonVerdict.UNKNOWN)  # what it did with them, nobody will say
+        for ticket in worker.tickets:  # what it did with them nobody will say: its passwords may have left unanswered
+            self.gateway.finish(ticket, LogonVerdict.UNANSWERED)
         worker.tickets.clear()
         for index, host in sorted(worker.in_flight.items()):
             self._finish(HostRun(index, host, None, error(host), 0, 0, None, utc_now(), 0.0))
@@ -548,14 +555,14 @@ class RemoteGateway:
 
     def __init__(self, send: Callable[[tuple[Any, ...]], None]) -> None:
         self._send = send
-        self._asking: dict[int, asyncio.Future[Admitted | Refused | None]] = {}
+        self._asking: dict[int, asyncio.Future[Admitted | Refused | NoRetry | None]] = {}
         self._requests = 0
 
     async def admit(self, index: int, host: Host, *, until: float | None,
-                    stop: asyncio.Event) -> Admitted | Refused | None:
+                    stop: asyncio.Event) -> Admitted | Refused | NoRetry | None:
         self._requests += 1
         request = self._requests
-        answer: asyncio.Future[Admitted | Refused | None] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[Admitted | Refused | NoRetry | None] = asyncio.get_running_loop().create_future()
         self._asking[request] = answer
         left = None if until is None else max(0.0, until - time.monotonic())
         self._send(("admit", request, index, left))
@@ -566,7 +573,7 @@ class RemoteGateway:
         self._send(("admit-cancel", request))
         return None
 
-    def answer(self, request: int, decision: Admitted | Refused | None) -> None:
+    def answer(self, request: int, decision: Admitted | Refused | NoRetry | None) -> None:
         waiting = self._asking.pop(request, None)
         if waiting is None:
             if isinstance(decision, Admitted):

@@ -27,7 +27,7 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -107,8 +107,8 @@ class LogonAllowance(Protocol):
     """What HostDoctor asks before it logs on, shared by the run's hosts (scanner.scan.doctor_gate answers it from
     the run's logon gate): a host logs on only while its account's password has not been rejected too often."""
 
-    def rejected_by(self, account: object) -> Sequence[str] | None:
-        """None: log on now; else the hosts whose rejections of the account's password keep this one from trying."""
+    def rejected_by(self, account: object) -> str | None:
+        """None: log on now; else why this one must not try ("3 host(s) in a row rejected its password: ...")."""
 
     def reject(self, account: object, host: str) -> None:
         """`host` rejected the account's password."""
@@ -152,6 +152,11 @@ class HostDoctor:
     @property
     def requests(self) -> int:
         return 0 if self._session is None else self._session.requests
+
+    @property
+    def password_sent(self) -> bool:
+        """The logon step's password may have left for the host (or the KDC): see scanner.winrm.transport."""
+        return self._session is not None and self._session.password_sent
 
     def abort(self) -> None:
         self._aborted.set()
@@ -361,7 +366,7 @@ class HostDoctor:
             try:
                 winrs = shell.open_preferring_utf8()  # code page 437 where UTF-8 is refused, as the scan does
             except Exception as exc:  # noqa: BLE001 - translated like the scan does, then judged per step
-                return self._logon_failed(exc)
+                return self._logon_failed(exc, proven=session.proven)
             user = host.username or self.options.username
             method = session.negotiated_protocol or host.auth
             self._add(True, f"logged on with {method}" + (f" as {user}" if user else " with the jump box's ticket"
@@ -375,10 +380,10 @@ class HostDoctor:
                 shell.delete()
             session.close()
 
-    def _logon_failed(self, exc: BaseException) -> bool:
+    def _logon_failed(self, exc: BaseException, *, proven: bool) -> bool:
         error = translate(exc, self.host.name, ticket_only=self.ticket_only)
-        if isinstance(exc, WSManFaultError) or (error.fault_code is not None and error.fault_code != 1326):
-            # the server processed the request: the logon worked, the shell did not
+        if proven and (isinstance(exc, WSManFaultError) or (error.fault_code is not None and error.fault_code != 1326)):
+            # the server answered our request after the logon (a fault naming it): the logon worked, the shell did not
             self._add(True, "logged on (the server answered the shell request)")
             self.step = "shell"
             hint = SHELL_FAULT_HINTS.get(error.fault_code or -1, error.hint)

@@ -30,6 +30,7 @@ NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
     "f": "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault",
     "wmi": "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError",
+    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
 }
 _F_WSMAN_FAULT = f"{{{NS['f']}}}WSManFault"
 _F_MESSAGE = f"{{{NS['f']}}}Message"
@@ -42,9 +43,11 @@ class WSManFault(WSManFaultError):
     f:Message > f:ProviderFault > f:WSManFault > f:Message (pypsrp keeps only the outer, often empty, text)."""
 
     def __init__(self, code: int | str | None, machine: str | None, reason: str | None, provider: str | None,
-                 provider_path: str | None, provider_fault: str | None, subcode: str | None = None) -> None:
+                 provider_path: str | None, provider_fault: str | None, subcode: str | None = None,
+                 relates_to: str | None = None) -> None:
         super().__init__(code, machine, reason, provider, provider_path, provider_fault)
         self.subcode = subcode
+        self.relates_to = relates_to  # the MessageID of the request it answers (wsa:RelatesTo), if it names one
 
 
 def code_number(text: str) -> int | str:
@@ -72,7 +75,7 @@ def parse_fault(text: str) -> WSManFault | None:
     reason = texts[-1] if texts else _text(fault.find("s:Reason/s:Text", NS)) or ""
     provider, provider_path, provider_fault = _provider(wsman)
     return WSManFault(code, wsman.get("Machine") if wsman is not None else None, reason or None, provider,
-                      provider_path, provider_fault, subcode)
+                      provider_path, provider_fault, subcode, _text(root.find("s:Header/a:RelatesTo", NS)))
 
 
 def _text(element: ET.Element | None) -> str | None:

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import hashes
 from pypsrp.encryption import WinRMEncryption
 
 from scanner.winrm.http_wire import Wire, host_header, with_nodelay
-from scanner.winrm.logon import LoggedOn, Logon, LogonAnswer
+from scanner.winrm.logon import LoggedOn, Logon, LogonAnswer, token_for
 from scanner.winrm.sealing import unwrap_parts
 from scanner.winrm.transport import (
     BadReply,
@@ -109,6 +109,7 @@ class HTTPTransport:
         self._aborted = threading.Event()
         self._lock = threading.Lock()
         self._basic = _basic_header(username, password) if auth == "basic" else None
+        self.password_sent = False  # see scanner.winrm.transport.Transport.password_sent
 
     # -- the Transport seam ----------------------------------------------------------------------------------
     def send(self, body: bytes, *, timeouts: Timeouts, read_timeout_retries: int = 0) -> bytes:
@@ -125,6 +126,12 @@ class HTTPTransport:
                                             scheme="Negotiate", mechanism=self.negotiated_protocol) from gone
                 self._logged_on = -1  # the server forgot the logon (a new connection): log on again, once
         raise AssertionError("unreachable")
+
+    @property
+    def logon_finished(self) -> bool:
+        if self._basic is not None:
+            return True  # every Basic request carries the credentials
+        return self._context is not None and bool(getattr(self._context, "complete", False))
 
     def abort(self) -> None:
         self._aborted.set()
@@ -149,6 +156,7 @@ class HTTPTransport:
         headers = {"Content-Type": _SOAP}
         if self._basic is not None:
             headers["Authorization"] = self._basic
+            self.password_sent = True  # before it leaves: a request that never comes back may have been counted
         elif self._encryption is not None:
             content_type, body = self._encryption.wrap_message(body)
             headers["Content-Type"] = (f'{content_type};protocol="{self._encryption.protocol}";'
@@ -180,8 +188,10 @@ class HTTPTransport:
         self._context, self._encryption, self.negotiated_protocol = None, None, None
         self._socket(timeouts)  # connected first: the context binds to this connection's certificate
         logon = Logon(self._address, self._auth, self._new_context, user=self._user_text())
-        step: str | LoggedOn = logon.start()
+        step: str | LoggedOn = self._first_leg(logon)
         while isinstance(step, str):
+            if _carries_password(step):
+                self.password_sent = True  # before it leaves: an AUTHENTICATE without an answer may have been counted
             self._socket(timeouts)
             connection = self._connections
             status, headers, data = self._round_trip(b"", {"Authorization": step}, timeouts)
@@ -198,6 +208,18 @@ class HTTPTransport:
         if self.wrap_required:
             protocol = WinRMEncryption.KERBEROS if step.scheme == "Kerberos" else WinRMEncryption.SPNEGO
             self._encryption = WinRMEncryption(step.context, protocol)
+
+    def _first_leg(self, logon: Logon) -> str:
+        """The logon's first token. With a password, Negotiate and Kerberos may ask the KDC for a ticket while it
+        is made (Windows' SSPI does): should that never come back (a hung KDC), the password may have been
+        counted; a KDC that answers says itself whether it refused the password (scanner.winrm.rejections)."""
+        before = self.password_sent
+        if self._password is not None and self._auth in ("negotiate", "kerberos"):
+            self.password_sent = True
+        try:
+            return logon.start()
+        finally:
+            self.password_sent = before
 
     def _new_context(self, provider: str) -> Any:
         """A pyspnego client context for `provider`, bound to the connection's certificate over HTTPS."""
@@ -273,6 +295,16 @@ class HTTPTransport:
             self.close()
         self.on_reply(Reply(status, reply_headers, len(data), time.monotonic() - started))
         return status, reply_headers, data
+
+
+_NTLM_AUTHENTICATE = b"NTLMSSP\x00\x03\x00\x00\x00"
+
+
+def _carries_password(authorization: str) -> bool:
+    """Does this logon leg carry the password's proof (NTLM's AUTHENTICATE, bare or inside SPNEGO; an NTLM hash
+    is as good as the password to a domain controller)? A Kerberos token carries a ticket the KDC already gave."""
+    token = token_for([authorization], authorization.split(" ", 1)[0]) or b""
+    return _NTLM_AUTHENTICATE in token
 
 
 class _LoggedOff(Exception):

@@ -97,6 +97,7 @@ class RequestsTransport:
         self._aborted = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self._sent = False  # a request went out (see password_sent)
         self.session: Any = None
         if pypsrp_compat.usable("build_session"):
             self.session = self._instrumented_session(tls)
@@ -110,10 +111,23 @@ class RequestsTransport:
     def negotiated_protocol(self) -> str | None:
         return pypsrp_compat.negotiated_protocol(self._inner)
 
+    @property
+    def logon_finished(self) -> bool:
+        """requests' auth handlers answer a reply only once their logon is done (they raise on a refusal)."""
+        return self._sent
+
+    @property
+    def password_sent(self) -> bool:
+        """Whether a password may have left: requests' auth handlers cannot say which leg carried it, so any
+        request of a password logon (CredSSP, or NTLM/Negotiate with transport=requests) counts; a client
+        certificate carries none."""
+        return self._sent and str(getattr(self._inner, "auth", "")) != "certificate"
+
     # -- the Transport seam ----------------------------------------------------------------------------------
     def send(self, body: bytes, *, timeouts: Timeouts, read_timeout_retries: int = 0) -> bytes:
         if self._aborted.is_set():
             raise NetworkError(self._address, "other", "aborted")
+        self._sent = True
         try:
             reply: bytes = self._inner.send(body, retries_on_read_timeout=read_timeout_retries, timeout=timeouts)
         except TransportError:

@@ -11,6 +11,12 @@ WSMan calls it for each action): the envelope is written by scanner.winrm.wsman,
 clamped to what is left of the host's deadline, sent through the transport, its fault reply parsed by
 scanner.winrm.faults, a reply with a DTD refused before any parser sees it, and its RelatesTo checked.
 
+The proof that the password is right (`on_logon`, which opens the logon gate for the account's other hosts) is
+a parsed WS-Management reply or fault whose RelatesTo names our request, after a logon that finished (its
+security context complete; Basic: the request carried the credentials). Any HTTP 200, an HTML page, a fault
+that answers some other request, a 200 to an unfinished logon: none of them proves anything, so a web server on
+a WinRM port, or a proxy in front of it, cannot open the gate.
+
 pypsrp polls a never-ending command forever, so the session (a) clamps every HTTP timeout to what is left of
 the host's deadline and (b) can be aborted from the event-loop thread: `abort()` makes the transport shut down
 its sockets, which wakes a worker blocked in recv() at once.
@@ -82,7 +88,7 @@ class SessionOptions:
     operation_timeout: int = 20  # WSMan OperationTimeout; read_timeout must exceed it
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE
     transport: str = "auto"  # "auto": cmaudit's own transport where the auth allows it; "requests": pypsrp's
-    # called once, from the worker thread, when the first WS-Management reply (or fault) came: the logon worked
+    # called once, from the worker thread, when the session proved its logon (see the module docstring)
     on_logon: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
@@ -125,7 +131,7 @@ class HostSession:
         self._deadline = deadline
         self._clock = clock
         self._aborted = threading.Event()
-        self._logon_logged = False
+        self.proven = False  # a WS-Management reply to a finished logon came back: the password is right
         self._on_logon = options.on_logon
         self._connect_timeout = options.connect_timeout
         self._read_timeout = max(options.read_timeout, options.operation_timeout + 2)
@@ -140,9 +146,20 @@ class HostSession:
         """"ntlm" or "kerberos" once logged on with Negotiate, NTLM or Kerberos (None before, or for the rest)."""
         return self.transport.negotiated_protocol
 
+    @property
+    def password_sent(self) -> bool:
+        """The password (or its proof) may have left for the server or the KDC (scanner.winrm.transport)."""
+        return bool(getattr(self.transport, "password_sent", False))
+
     # -- called from the worker thread ------------------------------------------------------------
-    def logged_on(self) -> None:
-        """A WS-Management reply or fault came back: tell `on_logon` once (the account's other hosts may start)."""
+    def _answered(self, message_id: str, answered: str) -> None:
+        """A WS-Management reply or fault parsed: when it answers our request after a finished logon, the logon is
+        proven; tell `on_logon` once (the account's other hosts may start)."""
+        if self.proven or answered != message_id or not self.transport.logon_finished:
+            return
+        self.proven = True
+        log.debug("%s: logged on with %s as %s", self.host.name, self.negotiated_protocol or self.host.auth,
+                  self.host.username or "the configured account")
         callback, self._on_logon = self._on_logon, None
         if callback is not None:
             callback()
@@ -156,7 +173,7 @@ class HostSession:
                                                      selector_set, timeout)
         try:
             # the reply cannot be expected before the operation timeout: the HTTP timeout must exceed it
-            reply = self._exchange(envelope, timeout + 2 if timeout else None, read_timeout_retries)
+            reply = self._exchange(envelope, timeout + 2 if timeout else None, read_timeout_retries, message_id)
             root = ET.fromstring(reply)
         except HostError as exc:
             log.debug("%s: WS-Man %s %s -> %s %s: %s (%.0f ms)", host, _short(action), _short(resource_uri),
@@ -168,6 +185,7 @@ class HostSession:
                       type(exc).__name__, (time.monotonic() - started) * 1000)
             raise
         answered = wsman_request.relates_to(root)
+        self._answered(message_id, answered)
         if answered != message_id:
             raise HostProtocolError(host, "Received related id does not match related expected message id: "
                                           f"Sent: {message_id}, Received: {answered}"[:300])
@@ -200,7 +218,7 @@ class HostSession:
             connect, read = min(connect, left), min(read, left)
         return connect, read
 
-    def _exchange(self, envelope: bytes, http_timeout: float | None, retries: int) -> bytes:
+    def _exchange(self, envelope: bytes, http_timeout: float | None, retries: int, message_id: str) -> bytes:
         """Send one envelope through the transport: fault replies parsed, hostile XML refused."""
         try:
             reply = self.transport.send(envelope, timeouts=self._timeouts(http_timeout),
@@ -208,12 +226,7 @@ class HostSession:
         except TransportAborted:
             raise Aborted(self.host.name, "aborted") from None
         except HTTPStatus as exc:
-            raise self._http_error(exc) from None
-        self.logged_on()
-        if not self._logon_logged:
-            self._logon_logged = True
-            log.debug("%s: logged on with %s as %s", self.host.name, self.negotiated_protocol or self.host.auth,
-                      self.host.username or "the configured account")
+            raise self._http_error(exc, message_id) from None
         if self.wsman.lift_next:  # a Receive: the parser gets the reply without its stream text
             self.wsman.lifted = lifted = lift_streams(reply)
             if lifted is not None:
@@ -223,7 +236,7 @@ class HostSession:
             raise HostProtocolError(self.host.name, "reply carries a DTD or entity declarations; refused")
         return reply
 
-    def _http_error(self, exc: HTTPStatus) -> Exception:
+    def _http_error(self, exc: HTTPStatus, message_id: str) -> Exception:
         """A non-200 reply: a WS-Management fault (pypsrp's shape, with our nested reasons), or a HostError."""
         log.debug("%s: HTTP %s", self.host.name, exc.status)
         if exc.during_logon:
@@ -234,7 +247,7 @@ class HostSession:
             return plain
         fault = parse_fault(exc.text)
         if fault is not None:
-            self.logged_on()  # a fault answers a logged-on request (without a logon the answer is an HTTP 401)
+            self._answered(message_id, fault.relates_to or "")  # a fault to our request after a finished logon
             log.debug("%s: WS-Management fault %s (%s)", self.host.name, fault.code, fault.subcode or "")
             return fault
         return HostProtocolError(self.host.name, f"malformed XML in an HTTP {exc.status} fault reply")

@@ -52,6 +52,18 @@ class Transport(Protocol):
         """"ntlm" or "kerberos" once logged on with Negotiate, NTLM or Kerberos; else None."""
         ...
 
+    @property
+    def logon_finished(self) -> bool:
+        """The logon the last reply came under is finished: its security context complete (NTLM, Negotiate,
+        Kerberos), or the request carried the credentials (Basic). Only a reply then proves the password."""
+        ...
+
+    @property
+    def password_sent(self) -> bool:
+        """A password (or its NTLM hash's proof) may have left for the server or the KDC: whatever comes back
+        now, the domain may have counted the logon."""
+        ...
+
     def send(self, body: bytes, *, timeouts: Timeouts, read_timeout_retries: int = 0) -> bytes:
         """Post one SOAP envelope; the reply's SOAP (decrypted). Raises TransportError."""
         ...

@@ -15,7 +15,7 @@ from pypsrp.exceptions import AuthenticationError
 from spnego.channel_bindings import GssChannelBindings
 
 from simulator import Fleet
-from tests.support.simfakes import USER, fake_factory, new_password
+from tests.support.simfakes import fake_factory, new_password
 
 pytestmark = pytest.mark.network
 
@@ -37,7 +37,7 @@ def test_pypsrp_over_https_validates_the_ca_file(https_fleet, password, auth):
     """pypsrp validates the server certificate with fleet.ca_file and logs on with Basic, NTLM or Negotiate."""
     host = https_fleet.hosts[0]
     assert host.scheme == "https"
-    with Client("127.0.0.1", port=host.port, username=USER, password=password, ssl=True, auth=auth,
+    with Client("127.0.0.1", port=host.port, username=https_fleet.username, password=password, ssl=True, auth=auth,
                 cert_validation=https_fleet.ca_file) as client:
         assert client.execute_cmd("echo secure") == ("secure\r\n", "", 0)
 
@@ -45,7 +45,7 @@ def test_pypsrp_over_https_validates_the_ca_file(https_fleet, password, auth):
 @pytest.mark.parametrize("transport", [pytest.param("basic", id="basic"), pytest.param("ntlm", id="ntlm-cbt")])
 def test_pywinrm_over_https(https_fleet, password, transport):
     """pywinrm works over HTTPS with the CA file, with Basic or NTLM (no message encryption inside TLS)."""
-    session = winrm.Session(https_fleet.hosts[0].url, auth=(USER, password), transport=transport,
+    session = winrm.Session(https_fleet.hosts[0].url, auth=(https_fleet.username, password), transport=transport,
                             ca_trust_path=https_fleet.ca_file)
     assert session.run_cmd("echo", ["hi"]).std_out == b"hi\r\n"
 
@@ -54,7 +54,7 @@ def test_wrong_basic_password_is_refused(https_fleet):
     """A wrong Basic password over HTTPS is an authentication error."""
     host = https_fleet.hosts[0]
     with pytest.raises(AuthenticationError), \
-            Client("127.0.0.1", port=host.port, username=USER, password="nope", ssl=True, auth="basic",
+            Client("127.0.0.1", port=host.port, username=https_fleet.username, password="nope", ssl=True, auth="basic",
                    cert_validation=https_fleet.ca_file) as client:
         client.execute_cmd("echo x")
 
@@ -71,7 +71,7 @@ def _ntlm_over_https(fleet, password, bindings):
     context = ssl.create_default_context(cafile=fleet.ca_file)
     conn = http.client.HTTPSConnection("127.0.0.1", fleet.hosts[0].port, context=context, timeout=10)
     try:
-        client = spnego.client(USER, password, protocol="ntlm", channel_bindings=bindings)
+        client = spnego.client(fleet.username, password, protocol="ntlm", channel_bindings=bindings)
         token = client.step()
         assert token is not None
         for _ in range(3):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from scanner.history.database import check_audit_name
 from scanner.history.run_folder import holds_a_run
 from scanner.model.errors import UsageError
 from scanner.model.host import AUTH_METHODS, TLS_MODES
-from scanner.model.options import DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE, size_text
+from scanner.model.notes import Note
+from scanner.model.options import DEFAULT_MAX_AUTH_FAILURES, DEFAULT_MAX_LOG_BYTES, DEFAULT_SPN_SERVICE, size_text
 from scanner.model.results_file import ResultsFileError, load_results, recorded_file, shown_path
 
 HELP = "audit every site server of an inventory over WinRM and write results.json, CSV and HTML reports"
@@ -79,9 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=option("retries"), default=2,
                         help="retries for transient errors: refused, reset, 5xx, timeouts (default: 2); "
                              "authentication failures are never retried")
-    parser.add_argument("--max-auth-failures", type=option("max_auth_failures"), default=5, metavar="K",
-                        help="after K authentication failures in a row, skip the remaining hosts of that "
-                             "account to avoid a lockout (default: 5; 0 disables)")
+    parser.add_argument("--max-auth-failures", type=option("max_auth_failures"), default=DEFAULT_MAX_AUTH_FAILURES,
+                        metavar="K",
+                        help="a wrong password reaches at most K hosts: then the account's other hosts are not "
+                             f"tried, to keep it from a lockout (default: {DEFAULT_MAX_AUTH_FAILURES}, well under "
+                             "the lockout threshold of 5 many domains use; 0 disables)")
     parser.add_argument("--max-log-bytes", type=byte_size("max_log_bytes"), default=DEFAULT_MAX_LOG_BYTES,
                         metavar="SIZE", help="per log file, keep at most its last SIZE bytes: a number, or with a unit "
                                              f"(32M, 32MiB, 512K; default: {size_text(DEFAULT_MAX_LOG_BYTES)})")
@@ -117,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     config = apply_config(args)
     if args.inventory is None and args.rescan_failed is not None:
         args.inventory = _inventory_of(args.rescan_failed)
-    if args.rescan_failed is not None:
-        _reuse_account(args, args.rescan_failed, unset_by_config(unset, config))
+    reused = _reuse_account(args, args.rescan_failed, unset_by_config(unset, config)) \
+        if args.rescan_failed is not None else None
     if args.inventory is None:
         raise UsageError("give an INVENTORY file (or `inventory` in the --config file)")
     if args.ca_file and not Path(args.ca_file).is_file():
@@ -156,16 +158,17 @@ def run(args: argparse.Namespace) -> int:
         rescan_failed=args.rescan_failed,
         audit=args.audit,
     )
-    return run_scan(settings, mail=mail_settings(args, config)).exit_status
+    told = (Note(reused),) if reused else ()  # said once the run can log on (else its error names the account)
+    return run_scan(settings, mail=mail_settings(args, config), logon_notes=told).exit_status
 
 
 ACCOUNT_OPTIONS = ("username", "auth", "password_env")
 
 
-def _reuse_account(args: argparse.Namespace, results_path: Path, unset: set[str]) -> None:
+def _reuse_account(args: argparse.Namespace, results_path: Path, unset: set[str]) -> str | None:
     """--rescan-failed: the account options not given (here or in --config) are the earlier run's, checked as
     strictly as if typed (scanner.scan.results.recorded_account): its user name, auth method and password variable
-    (a password is never recorded)."""
+    (a password is never recorded). What it reused, in a line for the console (None: nothing)."""
     from scanner.scan.results import recorded_account
 
     try:
@@ -176,9 +179,10 @@ def _reuse_account(args: argparse.Namespace, results_path: Path, unset: set[str]
     reused = [dest for dest in ACCOUNT_OPTIONS if dest in unset and earlier.meta.options.get(dest) is not None]
     for dest in reused:
         setattr(args, dest, getattr(account, dest))
-    if reused and not args.quiet:
-        print(f"cmaudit: --rescan-failed: the earlier run's account: {args.username or 'no user name'} "
-              f"({args.auth}, password from ${args.password_env})", file=sys.stderr)
+    if not reused:
+        return None
+    return (f"--rescan-failed: the earlier run's account: {args.username or 'no user name'} ({args.auth}, password "
+            f"from ${args.password_env})")
 
 
 def run_folder_from(args: argparse.Namespace, config: Config | None,

@@ -60,12 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="add X milliseconds to every answer of every host")
     parser.add_argument("--faults", default="", metavar="SPEC",
                         help="per-host faults, e.g. 2=refuse,5=hang,7=http503x2 (host indices from 0; see below)")
-    parser.add_argument("--username", default="LAB\\auditor", metavar="U",
-                        help="the account the hosts accept (default: LAB\\auditor); password from "
-                             f"${PASSWORD_ENV}")
+    parser.add_argument("--username", default=None, metavar="U",
+                        help="the account the hosts accept (default: LAB\\auditor, with --auth basic the local "
+                             f"account auditor); password from ${PASSWORD_ENV}")
     parser.add_argument("--auth", choices=("ntlm", "negotiate", "basic"), default="ntlm",
                         help="auth method written to the inventory (default: ntlm, also with --tls: WinRM's Basic "
-                             "takes local accounts only before Server 2012, so it needs a local --username)")
+                             "takes local accounts only, so it needs a local --username)")
     parser.add_argument("--base-port", type=port, default=None, metavar="P",
                         help="host i listens on port P+i (default: ports chosen by the OS)")
     parser.add_argument("--inventory-out", type=Path, required=True, metavar="FILE",

@@ -63,7 +63,7 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                   eras="modern") as tls_fleet:
         rows = fleet.inventory_rows()
         rows[BAD_CREDENTIAL] = {**rows[BAD_CREDENTIAL], "password_env": "CMAUDIT_TEST_OWN_PASSWORD"}
-        rows += tls_fleet.inventory_rows()
+        rows += [{**row, "username": tls_fleet.username} for row in tls_fleet.inventory_rows()]  # Basic: local
         inventory = write_inventory(tmp / "hosts.csv", rows)
         environ = {"CMAUDIT_PASSWORD": password, "CMAUDIT_TEST_OWN_PASSWORD": wrong}
         t0 = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -12,8 +13,10 @@ from reports.console import exit_status
 from scanner.model.records import ErrorCategory, RejectedPassword, RunResults, Verdict, Waiver
 from scanner.model.results_file import load_results
 from simulator.fleet import Fleet
+from tests.support import scans
 from tests.support.fleet import healthy_machine, new_password, scan
 from tests.support.samples import meta, simple
+from tests.support.scans import write_inventory
 
 pytestmark = pytest.mark.network
 
@@ -62,6 +65,101 @@ def test_a_wrong_password_reaches_at_most_the_limit(fleet: Fleet, password: str,
     assert html.index(said) < html.index('id="summary"')
 
 
+def _inventory(fleet: Fleet, tmp_path: Path, **columns: list[str]) -> Path:
+    """The fleet's inventory with extra columns, their values taken in turn row after row."""
+    with fleet.write_inventory(tmp_path / "fleet.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for n, row in enumerate(rows):
+        row.update({name: values[n % len(values)] for name, values in columns.items()})
+    return write_inventory(tmp_path / "hosts.csv", rows)
+
+
+@pytest.mark.parametrize("columns", [
+    pytest.param({"username": ["LAB\\auditor", "lab\\AUDITOR", "LAB\\Auditor", "auditor@LAB.TEST"]},
+                 id="four-spellings"),
+    pytest.param({"username": ["LAB\\auditor", "auditor"]}, id="a-bare-name"),
+    pytest.param({"password_env": ["CMAUDIT_PASSWORD", "PW_B", ""]}, id="three-password-sources"),
+])
+def test_every_spelling_and_password_source_shares_one_allowance(fleet: Fleet, password: str, tmp_path: Path,
+                                                                 columns: dict[str, list[str]]) -> None:
+    """The domain counts failed logons per account: however the inventory spells the user or wherever the password
+    comes from, a wrong password reaches at most 3 servers, and the banner names the account once."""
+    before = _wrong_passwords(fleet)
+    wrong = "wrong-" + password[::-1]
+    result = scans.scan(_inventory(fleet, tmp_path, **columns), tmp_path / "run",
+                        {"CMAUDIT_PASSWORD": wrong, "PW_B": wrong + "-b"}, username=fleet.username, concurrency=32,
+                        max_auth_failures=3)
+    seen = [after - b for after, b in zip(_wrong_passwords(fleet), before, strict=True)]
+    assert sum(seen) <= 3, seen
+    assert len(result.outcome.results.meta.rejected_passwords) == 1
+    assert result.stdout.count("PASSWORD REJECTED") == 1
+
+
+@pytest.mark.parametrize("how", [
+    pytest.param("rescan-failed", id="rescan-failed"),
+    pytest.param("same-process", id="a-second-scan-in-the-process"),
+    pytest.param("history", id="the-audit's-next-recorded-run"),
+])
+def test_the_next_run_starts_from_the_failed_logons_of_the_last(fleet: Fleet, password: str, tmp_path: Path,
+                                                                 how: str) -> None:
+    """A run after one that a wrong password stopped (--rescan-failed, the hint's own command; another scan in the
+    same process; the audit's next run with a history) tries one host first: the same typo reaches one more
+    server, not another 3, and a corrected password then scans every host."""
+    from scanner.scan.accounts import UNPROVEN
+
+    wrong = "wrong-" + password[::-1]
+    history = tmp_path / "history.sqlite3" if how == "history" else None
+    before = sum(_wrong_passwords(fleet))
+    first = scan(fleet, tmp_path / "first", wrong, concurrency=32, max_auth_failures=3, history=history)
+    assert first.outcome.exit_status == 2 and sum(_wrong_passwords(fleet)) - before <= 3
+    if how != "same-process":
+        UNPROVEN.forget()  # as a new process would start
+    again = {"rescan_failed": tmp_path / "first" / "run" / "results.json"} if how == "rescan-failed" else {}
+    before = sum(_wrong_passwords(fleet))
+    second = scan(fleet, tmp_path / "second", wrong, concurrency=32, max_auth_failures=3, history=history, **again)
+    assert sum(_wrong_passwords(fleet)) - before == 1
+    skipped = [h.error.message for h in second.outcome.results.hosts
+               if h.error is not None and h.error.category is ErrorCategory.AUTH_SKIPPED]
+    assert skipped and all("failed logon(s) left from an earlier run" in message for message in skipped)
+    if how != "same-process":
+        UNPROVEN.forget()
+    fixed = scan(fleet, tmp_path / "fixed", password, concurrency=32, max_auth_failures=3, history=history, **again)
+    assert all(h.verdict is not Verdict.ERROR for h in fixed.outcome.results.hosts)
+
+
+@pytest.mark.parametrize("fault", [pytest.param("badauth", id="a-host-refusing-every-logon"),
+                                   pytest.param("nonadmin+denied401", id="a-non-administrator-answered-401")])
+def test_a_refusal_after_the_password_worked_elsewhere_is_not_called_a_wrong_password(tmp_path: Path,
+                                                                                      fault: str) -> None:
+    """The right password, one host of ten refusing the account with a bare 401: the run does not tell the admin
+    to fix a password nine hosts accepted; when it counts the refusal it says what is true instead."""
+    password = new_password()
+    with Fleet(hosts=10, password=password, machine_factory=healthy_machine, profiles=["h"] * 10,
+               faults=f"3={fault}") as fleet:
+        result = scan(fleet, tmp_path, password)
+    assert "PASSWORD REJECTED" not in result.stdout and "fix the password" not in result.stdout
+    for rejected in result.outcome.results.meta.rejected_passwords:
+        assert rejected.headline == "ACCOUNT REFUSED" and rejected.accepted_by == 9
+        assert result.stdout.startswith(
+            "ACCOUNT REFUSED: LAB\\auditor was refused by 1 host(s) although 9 host(s) accepted its password in this "
+            "run (not an administrator there, or the password changed mid-run); 0 not tried")
+    if fault == "badauth":  # a 401 to NTLM's AUTHENTICATE is counted, whatever the other hosts said
+        assert result.outcome.results.meta.rejected_passwords
+
+
+def test_refusals_that_check_no_password_never_stop_the_run(tmp_path: Path) -> None:
+    """Basic with a domain account is refused by every host before any password check: each host says so, none
+    is skipped to protect the account, and no server counted a failed logon, even at --max-auth-failures 1."""
+    password = new_password()
+    with Fleet(hosts=6, password=password, machine_factory=healthy_machine, profiles=["h"] * 6, tls=True,
+               auth="basic", username="LAB\\auditor") as fleet:
+        result = scan(fleet, tmp_path, "wrong-" + password, max_auth_failures=1)
+        assert sum(_wrong_passwords(fleet)) == 0
+    hosts = result.outcome.results.hosts
+    assert all(h.error is not None and h.error.category is ErrorCategory.AUTH for h in hosts)
+    assert not result.outcome.results.meta.rejected_passwords
+
+
 def test_the_right_password_scans_every_host(fleet: Fleet, password: str, tmp_path: Path) -> None:
     """With the right password the gate holds nobody back for long: every host is judged, none rejected."""
     before = _wrong_passwords(fleet)
@@ -94,6 +192,17 @@ def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], pa
     return status, capsys.readouterr().err
 
 
+def test_by_default_a_wrong_password_reaches_two_hosts(fleet: Fleet, password: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`cmaudit scan` without --max-auth-failures stays well under the lockout threshold of 5 that many domains
+    use (the CIS value): a wrong password reaches at most 2 servers."""
+    before = sum(_wrong_passwords(fleet))
+    status, _ = _cli(monkeypatch, capsys, "wrong-" + password, str(fleet.write_inventory(tmp_path / "hosts.csv")),
+                     "-o", str(tmp_path / "run"), "--username", fleet.username, "--concurrency", "32")
+    assert status == 2 and sum(_wrong_passwords(fleet)) - before <= 2
+
+
 def test_rescan_failed_after_a_password_fix_reuses_the_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """The hint's own command after a wrong password: `--rescan-failed RESULTS.json` without --username logs on
@@ -112,6 +221,33 @@ def test_rescan_failed_after_a_password_fix_reuses_the_account(tmp_path: Path, m
     saved = json.loads((tmp_path / "again" / "results.json").read_text(encoding="utf-8"))
     assert saved["meta"]["options"]["username"] == "LAB\\auditor" and "alerts" not in saved
     assert all(h["verdict"] != "ERROR" for h in saved["hosts"]) and len(saved["hosts"]) == 4
+
+
+def test_rescan_failed_without_its_password_says_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`--rescan-failed` of a run whose password variable is not set now: one line naming the account and the
+    variable, exit 64, no host contacted; with it set, the account it reused is said once."""
+    from scanner.cli.main import main
+
+    password = new_password()
+    with Fleet(hosts=2, password=password, machine_factory=healthy_machine, profiles=["h"] * 2) as fleet:
+        inventory = fleet.write_inventory(tmp_path / "hosts.csv")
+        monkeypatch.setenv("PW_X", "wrong-" + password)
+        main(["scan", str(inventory), "--no-history", "--quiet", "-o", str(tmp_path / "first"), "--username",
+              fleet.username, "--password-env", "PW_X"])
+        capsys.readouterr()
+        monkeypatch.delenv("PW_X")
+        monkeypatch.delenv("CMAUDIT_PASSWORD", raising=False)
+        earlier = str(tmp_path / "first" / "results.json")
+        before = sum(h.counters.requests for h in fleet.hosts)
+        status = main(["scan", "--rescan-failed", earlier, "--no-history", "-o", str(tmp_path / "again")])
+        err = capsys.readouterr().err
+        assert status == 64 and sum(h.counters.requests for h in fleet.hosts) == before
+        assert err.count("\n") == 1 and "LAB\\auditor" in err and "$PW_X" in err
+        monkeypatch.setenv("PW_X", password)
+        status = main(["scan", "--rescan-failed", earlier, "--no-history", "-o", str(tmp_path / "fixed")])
+        err = capsys.readouterr().err
+    assert status & 2 == 0 and err.count("the earlier run's account: LAB\\auditor (ntlm, password from $PW_X)") == 1
 
 
 @pytest.mark.parametrize("how", [pytest.param("rescan", id="rescan-without-a-recorded-user"),

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from scanner.model.errors import HostAccessDenied, HostAuthFailed, HostTimeout
-from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, Refused, Waiting, verdict_of
+from scanner.model.errors import HostAccessDenied, HostAuthFailed, HostError, HostProtocolError, HostTimeout
+from scanner.scan.logon_gate import Admitted, LogonGate, LogonVerdict, NoRetry, Refused, Waiting, verdict_of
 
 A = ("LAB\\auditor", "CMAUDIT_PASSWORD")
 B = ("LAB\\other", "OTHER_PASSWORD")
@@ -107,15 +107,95 @@ def test_news_about_a_ticket_counts_once() -> None:
     assert gate.in_flight(A) == 0 and gate.counted == []
 
 
+@pytest.mark.parametrize(("error", "sent", "verdict"), [
+    pytest.param(HostAuthFailed("h", "credentials rejected"), True, LogonVerdict.REJECTED, id="rejected"),
+    pytest.param(HostAuthFailed("h", "no SPN", password_rejected=False), False, LogonVerdict.UNKNOWN, id="no-spn"),
+    pytest.param(HostAuthFailed("h", "Basic refused for a domain account", password_rejected=False), True,
+                 LogonVerdict.UNKNOWN, id="refused-before-any-password-check"),
+    pytest.param(HostTimeout("h", "no answer"), False, LogonVerdict.UNKNOWN, id="timeout-before-the-password"),
+    pytest.param(HostTimeout("h", "no answer"), True, LogonVerdict.UNANSWERED, id="timeout-after-the-password"),
+    pytest.param(HostProtocolError("h", "HTTP 504", retryable=True), True, LogonVerdict.UNANSWERED,
+                 id="5xx-after-the-password"),
+    pytest.param(HostAccessDenied("h", "not an administrator"), True, LogonVerdict.UNKNOWN,
+                 id="access-refused-after-an-accepted-logon"),
+    pytest.param(None, True, LogonVerdict.UNANSWERED, id="result-without-a-proof"),
+])
+def test_what_an_attempt_says_about_the_password(error: HostError | None, sent: bool, verdict: LogonVerdict) -> None:
+    """Without its session's proof, an attempt whose password left counts against the allowance unless it was
+    rejected (which counts anyway); one that never sent the password costs nothing."""
+    assert verdict_of(error, password_sent=sent) is verdict
+
+
+def test_an_unanswered_password_counts_until_the_account_is_proven() -> None:
+    """A logon whose password left without an answer takes a place in the allowance, as a rejection does: with
+    K=2, one unanswered and one rejected logon trip the account, and the refusal names both."""
+    gate = LogonGate(2)
+    gate.finish(_ticket(gate.admit(A, "slow", 0.0)), LogonVerdict.UNANSWERED)
+    assert gate.spent(A) == 1
+    second = _ticket(gate.admit(A, "cm2", 0.1))
+    assert isinstance(gate.admit(A, "cm3", 0.1), Waiting)  # 1 unanswered + 1 in flight = 2
+    gate.finish(second, LogonVerdict.REJECTED)
+    refused = gate.admit(A, "cm3", 0.2)
+    assert refused == Refused(("cm2",), ("slow",))
+    assert isinstance(refused, Refused) and "took it without an answer: slow" in refused.why
+
+
+def test_a_proof_clears_the_unanswered_logons() -> None:
+    """Once a logon proves the password, earlier unanswered logons were made with a right password: they cost
+    nothing, and later ones do not count either."""
+    gate = LogonGate(2)
+    gate.finish(_ticket(gate.admit(A, "slow", 0.0)), LogonVerdict.UNANSWERED)
+    proof = _ticket(gate.admit(A, "cm2", 0.1))
+    gate.logged_on(proof)
+    gate.finish(proof, LogonVerdict.UNANSWERED)  # the same attempt timing out later changes nothing
+    gate.finish(_ticket(gate.admit(A, "slow2", 0.2)), LogonVerdict.UNANSWERED)
+    assert gate.spent(A) == 0 and not gate.tripped(A)
+
+
+def test_a_host_whose_password_went_unanswered_is_not_retried_while_unproven() -> None:
+    """A retry after an unanswered password could be one more failed logon: refused until the account is proven,
+    then admitted like any host."""
+    gate = LogonGate(3)
+    gate.finish(_ticket(gate.admit(A, "cm1", 0.0)), LogonVerdict.UNANSWERED)
+    assert isinstance(gate.admit(A, "cm1", 1.0), NoRetry)
+    other = _ticket(gate.admit(A, "cm2", 1.0))
+    gate.logged_on(other)
+    _ticket(gate.admit(A, "cm1", 2.0))
+
+
+def test_an_earlier_run_leaves_at_least_one_logon() -> None:
+    """Failed logons carried from an earlier run count against the allowance, but one logon is always left: a
+    corrected password can prove itself, a wrong one trips the account at once."""
+    gate = LogonGate(3)
+    gate.carry(A, 5)
+    first = _ticket(gate.admit(A, "cm1", 0.0))
+    assert isinstance(gate.admit(A, "cm2", 20.0), Waiting)  # no patience: the allowance left is one
+    gate.finish(first, LogonVerdict.REJECTED)
+    refused = gate.admit(A, "cm2", 20.0)
+    assert isinstance(refused, Refused) and refused.carried == 2 and "left from an earlier run" in refused.why
+    fixed = LogonGate(3)
+    fixed.carry(A, 5)
+    fixed.logged_on(_ticket(fixed.admit(A, "cm1", 0.0)))
+    assert fixed.spent(A) == 0 and isinstance(fixed.admit(A, "cm2", 0.0), Admitted)
+
+
+MIXED = (LogonVerdict.REJECTED, LogonVerdict.UNANSWERED, LogonVerdict.UNKNOWN)
+
+
 @pytest.mark.parametrize("limit", [pytest.param(k, id=f"K={k}") for k in (1, 2, 3, 5)])
 @pytest.mark.parametrize("seed", [pytest.param(s, id=f"seed{s}") for s in range(20)])
-def test_rejections_in_a_row_never_exceed_the_limit(limit: int, seed: int) -> None:
-    """Whatever order logons start and end in, with a wrong password no more than K hosts ever see it."""
+@pytest.mark.parametrize("verdicts", [pytest.param((LogonVerdict.REJECTED,), id="wrong-password"),
+                                      pytest.param(MIXED, id="rejected-unanswered-or-never-sent")])
+def test_unproven_logons_that_sent_the_password_never_exceed_the_limit(limit: int, seed: int,
+                                                                       verdicts: tuple[LogonVerdict, ...]) -> None:
+    """Whatever order logons start and end in, whatever mix of rejections, timeouts after the password and hosts
+    that never got it, and hung first logons (the patience): no more than K logons whose password left are ever
+    admitted without a proof; a wrong password trips the account after exactly K."""
     rng = random.Random(seed)
-    gate = LogonGate(limit, patience=5.0)
+    gate = LogonGate(limit, patience=3.0)
     pending = [f"cm{n}" for n in range(40)]
     running: list[int] = []
-    rejected = 0
+    costly = 0  # logons that ended rejected or unanswered
     for now in itertools.count():
         if not pending and not running:
             break
@@ -126,22 +206,13 @@ def test_rejections_in_a_row_never_exceed_the_limit(limit: int, seed: int) -> No
             pending.pop(0)
             if isinstance(decision, Admitted):
                 running.append(decision.ticket)
-        assert rejected + gate.in_flight(A) <= limit
-        if running and rng.random() < 0.5:
+        assert costly + gate.in_flight(A) <= limit
+        if running and rng.random() < 0.4:
             ticket = running.pop(rng.randrange(len(running)))
-            gate.finish(ticket, LogonVerdict.REJECTED)
-            rejected += 1
+            verdict = rng.choice(verdicts)
+            gate.finish(ticket, verdict)
+            costly += verdict is not LogonVerdict.UNKNOWN
         assert now < 10_000
-    assert rejected == limit and gate.tripped(A)
-
-
-@pytest.mark.parametrize(("error", "verdict"), [
-    pytest.param(None, LogonVerdict.ACCEPTED, id="result"),
-    pytest.param(HostAccessDenied("h", "not an administrator"), LogonVerdict.ACCEPTED, id="access"),
-    pytest.param(HostAuthFailed("h", "credentials rejected"), LogonVerdict.REJECTED, id="rejected"),
-    pytest.param(HostAuthFailed("h", "no SPN", password_rejected=False), LogonVerdict.UNKNOWN, id="no-spn"),
-    pytest.param(HostTimeout("h", "no answer"), LogonVerdict.UNKNOWN, id="timeout"),
-])
-def test_what_an_attempt_says_about_the_password(error: object, verdict: LogonVerdict) -> None:
-    """Only a rejected password counts; a result or access denied proves the password right."""
-    assert verdict_of(error) is verdict  # type: ignore[arg-type]
+    assert costly <= limit
+    if verdicts == (LogonVerdict.REJECTED,):
+        assert costly == limit and gate.tripped(A)

@@ -116,6 +116,16 @@ def test_retries_are_bounded() -> None:
     assert results[0].error.category is ErrorCategory.UNREACHABLE
 
 
+def test_a_retry_that_gets_no_logon_turn_keeps_the_hosts_own_error() -> None:
+    """A refusing host whose retry waits in vain behind the account's lone first logon (hung on another host)
+    still ends unreachable, naming why it was not retried, not as a timeout of its own."""
+    hosts = [FakeHost("refusing", "flaky99"), FakeHost("hung", "hang")]
+    results, _ = _run(hosts, concurrency=2, timeout=1.0, retries=3)
+    error = results[0].error
+    assert error is not None and error.category is ErrorCategory.UNREACHABLE
+    assert "connection refused" in error.message and "not retried" in error.message
+
+
 def test_auth_breaker_skips_remaining_hosts_of_that_credential() -> None:
     """After K auth failures in a row no more logons are tried with that account; other accounts go on."""
     hosts = [FakeHost(f"bad{i}", "auth") for i in range(3)] + [FakeHost(f"later{i}", "ok") for i in range(5)]
@@ -259,6 +269,7 @@ class SignallingJob(FakeJob):
     """Logs on, says so, then holds the host until the test lets it go."""
 
     on_logon: Callable[[], None] = staticmethod(lambda: None)  # type: ignore[assignment]
+    password_sent = True
 
     def watch_logon(self, callback: Callable[[], None]) -> None:
         self.on_logon = callback

@@ -326,13 +326,15 @@ def test_iis_on_the_port_is_named(tmp_path: Path) -> None:
 
 
 def test_basic_with_a_domain_account_is_not_counted(tmp_path: Path) -> None:
-    """Basic refused for DOMAIN\\user (WinRM Basic takes local accounts only, the domain never sees the password)
-    is ERROR/auth whose hint names ntlm/negotiate/kerberos, and the breaker does not count it; a local account's
-    wrong Basic password is counted."""
+    """Basic refused for DOMAIN\\user (WinRM Basic takes local accounts only, in every era: the domain never sees
+    the password) is ERROR/auth whose hint names ntlm/negotiate/kerberos, and neither the server nor the breaker
+    counts it, right password or wrong; a local account's wrong Basic password is counted."""
     password = new_password()
-    with Fleet(profiles=["h"], tls=True, auth="basic", password=password, machine_factory=healthy_machine,
-               faults="0=basiclocal") as fleet:
+    with Fleet(profiles=["h"], tls=True, auth="basic", username="LAB\\auditor", password=password,
+               machine_factory=healthy_machine) as fleet:
         domain = scan(fleet, tmp_path / "domain", password, scheme="https")
+        typo = scan(fleet, tmp_path / "typo", "wrong-" + password, scheme="https")
+        assert fleet.hosts[0].counters.wrong_passwords == 0 and counted(typo) == []
     with Fleet(profiles=["h"], tls=True, auth="basic", username="auditor", password=password,
                machine_factory=healthy_machine, faults="0=basiclocal+badauth") as fleet:
         local = scan(fleet, tmp_path / "local", password, scheme="https", username="auditor")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -133,3 +134,51 @@ def test_sessions_built_at_once_never_edit_the_namespace_registry_together(monke
     for session in sessions:
         session.close()
     assert len(sessions) == 2 and state["overlaps"] == 0
+
+
+_REPLY = ('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+          'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"><s:Header><a:RelatesTo>{relates}</a:RelatesTo>'
+          '</s:Header><s:Body/></s:Envelope>')
+
+
+class _Answers:
+    """A transport stand-in: answers each envelope with _REPLY, naming the request's MessageID or another."""
+
+    endpoint = "http://127.0.0.1:5985/wsman"
+    negotiated_protocol = None
+    password_sent = True
+
+    def __init__(self, *, logon_finished: bool, same_id: bool) -> None:
+        self.logon_finished, self.same_id = logon_finished, same_id
+
+    def send(self, body: bytes, *, timeouts: object, read_timeout_retries: int = 0) -> bytes:
+        found = re.search(rb"MessageID>([^<]+)<", body)
+        relates = found.group(1).decode() if found and self.same_id else "uuid:00000000-0000-0000-0000-000000000000"
+        return _REPLY.format(relates=relates).encode()
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("finished", "same_id", "proven"), [
+    pytest.param(True, True, True, id="a-reply-to-our-request-after-a-finished-logon"),
+    pytest.param(False, True, False, id="the-logon-never-finished"),
+    pytest.param(True, False, False, id="a-reply-to-another-request"),
+])
+def test_only_a_reply_to_our_request_after_a_finished_logon_proves_it(finished: bool, same_id: bool,
+                                                                       proven: bool) -> None:
+    """The account's other hosts start (on_logon) only on a reply whose RelatesTo names the request, under a
+    logon whose security context finished: a 200 to an unfinished logon or a stray reply proves nothing."""
+    told: list[str] = []
+    session = HostSession(_host("http", "ntlm"), SessionOptions(username="CORP\\svc", password="pw",
+                                                                 on_logon=lambda: told.append("logged on")))
+    session.transport = _Answers(logon_finished=finished, same_id=same_id)  # type: ignore[assignment]
+    try:
+        session.invoke("http://schemas.xmlsoap.org/ws/2004/09/transfer/Get", "http://example/r", None, None, None,
+                       None, 0)
+    except HostError:
+        assert not same_id  # the RelatesTo check refuses the stray reply as well
+    assert session.proven is proven and told == (["logged on"] if proven else [])
